@@ -1,0 +1,210 @@
+"""The logs a node holds — its own first, its peers' later — with their Merkle trees and checkpoints.
+
+Sync and small (STYLE.md 10): every write runs on the node's one writer connection, in one transaction that
+appends the entries, adds the tree nodes, recomputes the root from stored nodes and stores the checkpoint
+signed over that root (DESIGN.md §4). A different entry at an occupied position is never ignored: it raises
+``ForkError`` carrying both signed headers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from federation.db import Migration
+from protocol import merkle
+from protocol.entry import Entry, verify_follows
+from protocol.errors import VerificationError
+
+
+class StoreError(Exception):
+    """A write the store refuses; nothing was written."""
+
+
+class ForkError(StoreError):
+    """Two different validly signed entries claim one position of a log."""
+
+    def __init__(self, log_id: bytes, seq: int, held: Entry, offered: Entry) -> None:
+        super().__init__(f"log {log_id.hex()[:16]} forks at seq {seq}")
+        self.log_id, self.seq, self.held, self.offered = log_id, seq, held, offered
+
+
+def _schema(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE logs (
+            log_id BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
+            checkpoint TEXT, frozen TEXT)"""
+    )
+    db.execute(
+        """CREATE TABLE entries (
+            log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
+            header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL, kind TEXT,
+            PRIMARY KEY (log_id, seq)) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE tree_nodes (
+            log_id BLOB NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+            PRIMARY KEY (log_id, level, idx)) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS = [Migration("0001-logs-entries-tree", _schema)]
+
+
+@dataclass(frozen=True)
+class LogHead:
+    log_id: bytes
+    size: int
+    root: bytes
+    checkpoint: str | None
+    frozen: str | None
+
+
+class _Nodes:
+    """Tree nodes of one log as a ``merkle.NodeSource``, seeing writes pending in this transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, log_id: bytes) -> None:
+        self.conn, self.log_id = conn, log_id
+        self.pending: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        hit = self.pending.get((level, index))
+        if hit is not None:
+            return hit
+        row = self.conn.execute(
+            "SELECT hash FROM tree_nodes WHERE log_id = ? AND level = ? AND idx = ?", (self.log_id, level, index)
+        ).fetchone()
+        if row is None:
+            raise VerificationError("tree", f"missing tree node {level}/{index}")
+        return bytes(row[0])
+
+
+CheckpointSigner = Callable[[int, bytes], str]  # (size, root) -> signed note text
+
+
+class LogStore:
+    """The log tables, read and written through ``conn`` (the writer's, for writes)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def head(self, log_id: bytes) -> LogHead | None:
+        row = self.conn.execute(
+            "SELECT log_id, size, root, checkpoint, frozen FROM logs WHERE log_id = ?", (log_id,)
+        ).fetchone()
+        return LogHead(bytes(row[0]), row[1], bytes(row[2]), row[3], row[4]) if row else None
+
+    def heads(self) -> list[LogHead]:
+        rows = self.conn.execute("SELECT log_id, size, root, checkpoint, frozen FROM logs ORDER BY log_id")
+        return [LogHead(bytes(r[0]), r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+
+    def entries(
+        self, log_id: bytes, after_seq: int = -1, limit: int = 1000, *, council_bodies: bool = False
+    ) -> list[Entry]:
+        """Entries with seq > ``after_seq``; bodies of council entries only if ``council_bodies``."""
+        rows = self.conn.execute(
+            "SELECT header, signature, body, vis FROM entries WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (log_id, after_seq, limit),
+        )
+        return [
+            Entry(bytes(h), bytes(s), bytes(b) if b is not None and (council_bodies or v == "public") else None)
+            for h, s, b, v in rows
+        ]
+
+    def entry(self, log_id: bytes, seq: int) -> Entry | None:
+        found = self.entries(log_id, seq - 1, 1, council_bodies=True)
+        return found[0] if found and found[0].seq == seq else None
+
+    def locate(self, entry_id: bytes) -> tuple[bytes, int] | None:
+        row = self.conn.execute("SELECT log_id, seq FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        return (bytes(row[0]), row[1]) if row else None
+
+    def nodes(self, log_id: bytes) -> merkle.NodeSource:
+        return _Nodes(self.conn, log_id)
+
+    def root(self, log_id: bytes, size: int) -> bytes:
+        return merkle.root(self.nodes(log_id), size)
+
+    def inclusion_proof(self, log_id: bytes, index: int, size: int) -> list[bytes]:
+        return merkle.inclusion_proof(self.nodes(log_id), index, size)
+
+    def consistency_proof(self, log_id: bytes, first: int, second: int) -> list[bytes]:
+        return merkle.consistency_proof(self.nodes(log_id), first, second)
+
+    # --- writes (writer connection only) -----------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def append(self, log_id: bytes, entries: Sequence[Entry], sign: CheckpointSigner) -> LogHead:
+        """Append ``entries`` and a checkpoint signed over the new root, all in one transaction."""
+        with self.transaction():
+            return self.append_in_transaction(log_id, entries, sign)
+
+    def append_in_transaction(self, log_id: bytes, entries: Sequence[Entry], sign: CheckpointSigner) -> LogHead:
+        head = self.head(log_id)
+        if head is not None and head.frozen:
+            raise StoreError(f"log {log_id.hex()[:16]} is frozen: {head.frozen}")
+        size = head.size if head else 0
+        previous = self.entry(log_id, size - 1) if size else None
+        nodes = _Nodes(self.conn, log_id)
+        rows = []
+        for entry in entries:
+            if entry.header.log_id != log_id:
+                raise StoreError("entry belongs to another log")
+            if entry.seq < size:
+                self._check_same(log_id, entry)
+                continue
+            try:
+                verify_follows(previous, entry)
+            except VerificationError as exc:
+                raise StoreError(str(exc)) from exc
+            for level, index, digest in merkle.new_nodes(nodes, size, entry.id):
+                nodes.pending[(level, index)] = digest
+            body = entry.body_bytes
+            kind = entry.body()["kind"] if body is not None else None
+            rows.append(
+                (log_id, entry.seq, entry.id, entry.header_bytes, entry.signature, body, entry.header.vis,
+                 entry.header.ts_ms, kind)
+            )
+            previous, size = entry, size + 1
+        if not rows:
+            if head is None:
+                raise StoreError("nothing to append to an empty log")
+            return head
+        self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.conn.executemany(
+            "INSERT INTO tree_nodes VALUES (?, ?, ?, ?)",
+            [(log_id, level, index, digest) for (level, index), digest in nodes.pending.items()],
+        )
+        nodes.pending.clear()
+        root = merkle.root(nodes, size)  # recomputed from what is now stored (DESIGN.md §3)
+        note = sign(size, root)
+        self.conn.execute(
+            "INSERT INTO logs (log_id, size, root, checkpoint) VALUES (?, ?, ?, ?) ON CONFLICT (log_id) "
+            "DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint",
+            (log_id, size, root, note),
+        )
+        return LogHead(log_id, size, root, note, None)
+
+    def _check_same(self, log_id: bytes, entry: Entry) -> None:
+        held = self.entry(log_id, entry.seq)
+        if held is not None and held.id != entry.id:
+            raise ForkError(log_id, entry.seq, held, entry)
+
+    def freeze(self, log_id: bytes, reason: str) -> None:
+        self.conn.execute("UPDATE logs SET frozen = ? WHERE log_id = ?", (reason, log_id))

@@ -1,0 +1,94 @@
+"""The node's aiohttp application: wiring, limits, error shape, and the lifecycle of what it owns."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from federation import db as dbmod
+from federation.store import LogStore
+from node import routes_admin, routes_public
+from node.auth import RequestVerifier
+from node.config import NodeConfig
+from node.governance import RuleError
+from node.service import Writer
+from node.wire import ApiError
+from protocol.errors import ProtocolError
+from protocol.keys import PublicKey
+
+log = logging.getLogger("shora.http")
+VERSION = "0.1.0"
+
+
+@dataclass
+class Node:
+    config: NodeConfig
+    writer: Writer
+    reader: sqlite3.Connection
+    verifier: RequestVerifier
+
+    @property
+    def store(self) -> LogStore:
+        return LogStore(self.reader)
+
+    @property
+    def operator_keys(self) -> dict[bytes, PublicKey]:
+        return {self.config.operator_key: PublicKey(self.config.operator_key)}
+
+
+NODE: web.AppKey[Node] = web.AppKey("node", Node)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every refusal becomes ``{"error", "message"}`` with a 4xx; anything else is a bug, logged as one."""
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except RuleError as exc:
+        raise ApiError(422, exc.rule, exc.message) from exc
+    except ProtocolError as exc:
+        raise ApiError(400, "bad-data", str(exc)) from exc
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "too-large", "request body exceeds the node's limit") from exc
+    except web.HTTPException as exc:
+        if exc.status >= 500:
+            raise
+        code = exc.reason.lower().replace(" ", "-")
+        raise ApiError(exc.status, code, exc.reason) from exc
+
+
+@web.middleware
+async def operator_only(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/admin/"):
+        node = request.app[NODE]
+        await node.verifier.verify(request, node.operator_keys)
+    return await handler(request)
+
+
+def make_app(config: NodeConfig) -> web.Application:
+    settings = config.settings
+    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[errors, operator_only])
+    routes_public.setup(app)
+    routes_admin.setup(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        writer = Writer(config.database, config.root_key(), settings)
+        await writer.start()
+        reader = dbmod.connect(config.database, readonly=True)
+        verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
+        app[NODE] = Node(config, writer, reader, verifier)
+        log.info("node %s serving", config.url)
+        try:
+            yield
+        finally:
+            await writer.close()
+            reader.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,101 @@
+"""``shora``: the command line (DESIGN.md §8). Thin: parse, call, print.
+
+``init``, ``serve`` and ``verify`` work locally; every other command signs a request to the running node
+with the operator key. Errors reach one place (``main``): a message on stderr and exit status 1; click's
+usage errors exit 2. ``--json`` prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node import config as cfg
+from node.client import ClientError, NodeClient
+from node.wire import jsonable
+from protocol import codec
+from protocol.errors import ProtocolError
+from protocol.keys import KeyFileError
+
+
+class CliError(Exception):
+    """A refusal to print as-is."""
+
+
+def _dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dir", "data_dir", envvar="SHORA_DIR", type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."), show_default=True, help="the node's data folder (or SHORA_DIR)",
+    )(f)
+
+
+def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="print one JSON object")(f)
+
+
+def emit(as_json: bool, value: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
+    if as_json:
+        click.echo(json.dumps(jsonable(value), ensure_ascii=False))
+    else:
+        click.echo(human(value))
+
+
+def remote(f: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that talks to the running node: gets ``client`` instead of ``data_dir``."""
+
+    @_dir_option
+    @_json_option
+    @functools.wraps(f)
+    def wrapper(data_dir: Path, as_json: bool, **kwargs: Any) -> None:
+        client = NodeClient(cfg.load(data_dir))
+        f(client, as_json, **kwargs)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="shora")
+def cli() -> None:
+    """shora — the council's signed record, its assemblies and its federation."""
+
+
+# the local commands live in their own modules; importing them registers them
+from node import cli_local, cli_remote  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="shora", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClientError as exc:
+        _fail(exc.code, exc.message)
+    except (CliError, cfg.ConfigError, KeyFileError, ProtocolError) as exc:
+        _fail(type(exc).__name__, str(exc))
+    except OSError as exc:
+        _fail("os-error", str(exc))
+
+
+def _fail(code: str, message: str) -> None:
+    if "--json" in sys.argv:
+        click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
+    click.echo(f"shora: {message}", err=True)
+    sys.exit(1)
+
+
+def b64(value: bytes) -> str:
+    return codec.b64u(value)
+
+
+__all__ = ["CliError", "cli", "emit", "main", "os", "remote"]

@@ -1,0 +1,56 @@
+"""The operator's side of the HTTP API: signed requests from the CLI to the running node."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from node.config import NodeConfig
+from protocol.httpsig import encode_nonce, sign_request
+
+
+class ClientError(Exception):
+    """The node refused, or could not be reached; ``code`` is the node's error code."""
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+class NodeClient:
+    def __init__(self, config: NodeConfig, timeout: float = 30.0) -> None:
+        self.config = config
+        self.base = f"http://{config.listen}"
+        self.key = config.operator_signing_key()
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+        url = self.base + path
+        parts = urlsplit(url)
+        headers = sign_request(
+            self.key, method=method, authority=parts.netloc, path=parts.path, query=parts.query, body=data,
+            recipient=self.config.node_id, created=int(time.time()), nonce=encode_nonce(secrets.token_bytes(16)),
+        )
+        headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data if method != "GET" else None, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            text = exc.read()
+            try:
+                err = json.loads(text)
+                raise ClientError(err["error"], err["message"], exc.code) from None
+            except (ValueError, KeyError, TypeError):
+                raise ClientError("http", f"the node answered {exc.code}", exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ClientError(
+                "unreachable", f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
+            ) from exc
+        return payload if raw else json.loads(payload)

@@ -1,0 +1,107 @@
+"""A node's data folder: its configuration, its keys and its database, all in one place.
+
+    DIR/node.json      kind, listen address, public URL, profile, settings overrides, operator key
+    DIR/root.key       the council's root key (its log id); mode 0600
+    DIR/operator.key   the key the CLI signs operator requests with; mode 0600
+    DIR/shora.db       the SQLite database (logs, tree, member directory)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from node.settings import Settings
+from protocol import codec
+from protocol.keys import PublicKey, SigningKey, load_signing_key
+
+CONFIG = "node.json"
+ROOT_KEY = "root.key"
+OPERATOR_KEY = "operator.key"
+DATABASE = "shora.db"
+DEFAULT_LISTEN = "127.0.0.1:8470"
+
+
+class ConfigError(Exception):
+    """The data folder is missing, incomplete or inconsistent."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    dir: Path
+    kind: str
+    node_id: bytes
+    operator_key: bytes
+    listen: str
+    url: str
+    profile: dict[str, Any]
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def database(self) -> Path:
+        return self.dir / DATABASE
+
+    def root_key(self) -> SigningKey:
+        return load_signing_key(self.dir / ROOT_KEY)
+
+    def operator_signing_key(self) -> SigningKey:
+        return load_signing_key(self.dir / OPERATOR_KEY)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "node_id": codec.b64u(self.node_id),
+            "operator_key": codec.b64u(self.operator_key),
+            "listen": self.listen,
+            "url": self.url,
+            "profile": self.profile,
+        }
+
+
+def parse_listen(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"--listen must be HOST:PORT, got {text!r}")
+    return text
+
+
+def load(directory: str | os.PathLike[str]) -> NodeConfig:
+    path = Path(directory)
+    try:
+        raw = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} is not a shora data folder (no {CONFIG}); run `shora init` first") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {path / CONFIG}: {exc}") from exc
+    try:
+        node_id = codec.unb64u(raw["node_id"], 32)
+        operator = codec.unb64u(raw["operator_key"], 32)
+        PublicKey(node_id), PublicKey(operator)
+        settings = Settings.from_overrides(raw.get("settings", {}))
+        return NodeConfig(
+            path, raw["kind"], node_id, operator, parse_listen(raw["listen"]), raw["url"], raw["profile"], settings
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path / CONFIG} is incomplete or invalid: {exc}") from exc
+
+
+def save(config: NodeConfig) -> None:
+    """Write node.json atomically (temp file, fsync, rename)."""
+    target = config.dir / CONFIG
+    temp = target.with_suffix(".tmp")
+    with open(temp, "w", encoding="utf-8") as out:
+        json.dump(config.to_json(), out, ensure_ascii=False, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, target)

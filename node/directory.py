@@ -1,0 +1,53 @@
+"""The private member directory: names and contacts, beside the log and never in it (DESIGN.md §6).
+
+In the log a member is a random 16-byte id. Only this table connects that id to a person, it is read only
+by operator-signed requests, and nothing in it is ever sent to a peer, put in an entry or written to a log
+line.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from federation.db import Migration
+
+
+def _schema(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE member_directory (
+            member_id BLOB PRIMARY KEY, name TEXT NOT NULL, contact TEXT NOT NULL DEFAULT '',
+            created_ms INTEGER NOT NULL)"""
+    )
+    db.execute("CREATE INDEX member_directory_name ON member_directory (name COLLATE NOCASE)")
+
+
+MIGRATIONS = [Migration("0101-member-directory", _schema)]
+MAX_NAME = 200
+MAX_CONTACT = 500
+
+
+@dataclass(frozen=True)
+class Person:
+    member_id: bytes
+    name: str
+    contact: str
+
+
+def add(conn: sqlite3.Connection, member_id: bytes, name: str, contact: str, now_ms: int) -> None:
+    conn.execute(
+        "INSERT INTO member_directory (member_id, name, contact, created_ms) VALUES (?, ?, ?, ?)",
+        (member_id, name, contact, now_ms),
+    )
+
+
+def everyone(conn: sqlite3.Connection) -> dict[bytes, Person]:
+    rows = conn.execute("SELECT member_id, name, contact FROM member_directory")
+    return {bytes(r[0]): Person(bytes(r[0]), r[1], r[2]) for r in rows}
+
+
+def by_name(conn: sqlite3.Connection, name: str) -> list[bytes]:
+    rows = conn.execute("SELECT member_id FROM member_directory WHERE name = ? COLLATE NOCASE", (name,))
+    return [bytes(r[0]) for r in rows]

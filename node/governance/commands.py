@@ -1,0 +1,116 @@
+"""Commands: what a caller asks the council to record. Plain typed carriers; ``execute`` judges them.
+
+Ids and times come in from the caller (the state machine has no clock and no randomness): members are random
+16-byte pseudonyms, assemblies and motions are named by the 32-byte id of the entry that created them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .charter import DEFAULT_CHARTER, Charter
+from .model import DEFAULT_RULES, Rules
+
+
+@dataclass(frozen=True)
+class FoundCouncil:
+    name: str
+    continent: str
+    name_fa: str = ""
+    city: str = ""
+    country: str = ""
+    charter: Charter = DEFAULT_CHARTER
+    rules: Rules = DEFAULT_RULES
+
+
+@dataclass(frozen=True)
+class JoinMember:
+    member: bytes
+    charter_hash: bytes  # the member endorses exactly this charter (article 3)
+    pubkey: bytes | None = None  # 32-byte Ed25519 key for future member-signed ballots
+
+
+@dataclass(frozen=True)
+class LeaveMember:
+    member: bytes
+
+
+@dataclass(frozen=True)
+class OpenAssembly:
+    convened_by: bytes | None  # a sitting board member; None = the operator, only while no board member sits
+    agenda: str = ""
+
+
+@dataclass(frozen=True)
+class Attend:
+    assembly: bytes
+    members: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Depart:
+    assembly: bytes
+    member: bytes
+
+
+@dataclass(frozen=True)
+class CloseAssembly:
+    assembly: bytes
+    minutes: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposeMotion:
+    """One class for every motion kind; the fields a kind does not use must stay at their defaults."""
+
+    assembly: bytes
+    kind: Literal["policy", "rules", "removal", "election", "recall"]
+    text: str
+    visibility: Literal["public", "council"] = "public"
+    proposer: bytes | None = None  # if given, must be on the roll
+    seats: int | None = None  # election
+    candidates: tuple[bytes, ...] = ()  # election
+    target: bytes | None = None  # removal, recall
+    rules: Rules | None = None  # rules
+
+
+@dataclass(frozen=True)
+class CastVote:
+    """``choice`` for ordinary motions; ``approvals`` (0..seats distinct candidates) for elections.
+
+    ``ballot`` is reserved for a later version: the member's Ed25519 signature over the canonical ballot
+    (see the package docstring). It is carried and stored but not yet verified.
+    """
+
+    motion: bytes
+    member: bytes
+    choice: Literal["yes", "no", "abstain"] | None = None
+    approvals: tuple[bytes, ...] = ()
+    ballot: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CloseMotion:
+    motion: bytes
+
+
+@dataclass(frozen=True)
+class FileReport:
+    member: bytes
+    text: str
+
+
+Command = (
+    FoundCouncil
+    | JoinMember
+    | LeaveMember
+    | OpenAssembly
+    | Attend
+    | Depart
+    | CloseAssembly
+    | ProposeMotion
+    | CastVote
+    | CloseMotion
+    | FileReport
+)

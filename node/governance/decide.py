@@ -1,0 +1,118 @@
+"""Closing a motion decides it: quorum first, then the council's majority rule (article 4).
+
+``decide`` is a pure function of the state at the moment of closing, so ``apply`` can recompute a stored
+decision and refuse one whose arithmetic or effects a hostile node bent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Council, Motion, Outcome
+from .rules import election_result, majority_outcome, quorum_required
+
+# the fields a public decision keeps when the council's rules do not publish tallies
+OUTCOME_FIELDS = (
+    "motion", "assembly", "motion_kind", "rules_version", "majority", "outcome",
+    "seats", "elected", "vacant", "tied", "ended", "removed", "rules_adopted",
+)  # fmt: skip
+
+
+def participants_of(state: Council, motion: Motion) -> set[bytes]:
+    """Members on the roll at close, plus voters who departed since: a member who voted took part."""
+    return set(state.assemblies[motion.assembly].roll) | set(motion.votes)
+
+
+def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(outcome fields, tally fields) of the decision closing ``motion`` now."""
+    rules = state.rules
+    active = len(state.active_members())
+    participants = len(participants_of(state, motion))
+    required = quorum_required(rules.quorum, active)
+    quorate = participants >= required
+
+    elected: list[dict[str, Any]] = []
+    tied: list[bytes] = []
+    ended: list[dict[str, Any]] = []
+    removed: bytes | None = None
+    rules_adopted: int | None = None
+    vacant = 0
+    outcome: Outcome
+
+    if motion.kind == "election":
+        assert motion.seats is not None  # ensured when the motion was proposed
+        counts: dict[bytes, int] = dict.fromkeys(motion.candidates, 0)
+        for approvals in motion.votes.values():
+            for c in approvals:
+                counts[c] += 1  # type: ignore[index]  # election votes are tuples of candidate ids
+        tally: dict[str, Any] = {
+            "approvals": [[c, counts[c]] for c in sorted(counts)],
+            "ballots": len(motion.votes),
+        }
+        if not quorate:
+            outcome, vacant = "no_quorum", motion.seats
+        else:
+            # article 5 / DESIGN §1: never fill more seats than are vacant now; sitting members and those who
+            # left since the motion was proposed cannot take a seat
+            board = state.board_members()
+            eligible = [c for c in motion.candidates if state.is_active(c) and c not in board]
+            result = election_result(counts, min(motion.seats, state.vacancies()), eligible)
+            elected = [{"seat": i, "member": m} for i, m in enumerate(result.elected)]
+            tied = list(result.tied)
+            vacant = motion.seats - len(result.elected)
+            outcome = "adopted" if elected else "tied" if tied else "rejected"
+    else:
+        yes = sum(1 for v in motion.votes.values() if v == "yes")
+        no = sum(1 for v in motion.votes.values() if v == "no")
+        abstain = sum(1 for v in motion.votes.values() if v == "abstain")
+        tally = {"yes": yes, "no": no, "abstain": abstain}
+        outcome = majority_outcome(rules.majority, yes, no, participants) if quorate else "no_quorum"
+        if outcome == "adopted":
+            if motion.kind == "rules":
+                rules_adopted = state.rules_version + 1
+            elif motion.kind in ("recall", "removal"):
+                assert motion.target is not None
+                ended = [
+                    {"decision": m.decision, "seat": m.seat, "member": m.member}
+                    for m in state.sitting_mandates()
+                    if m.member == motion.target
+                ]
+                if motion.kind == "removal" and state.is_active(motion.target):
+                    removed = motion.target
+
+    outcome_fields: dict[str, Any] = {
+        "motion": motion.id,
+        "assembly": motion.assembly,
+        "motion_kind": motion.kind,
+        "rules_version": state.rules_version,
+        "majority": rules.majority,
+        "outcome": outcome,
+        "seats": motion.seats,
+        "elected": elected,
+        "vacant": vacant,
+        "tied": tied,
+        "ended": ended,
+        "removed": removed,
+        "rules_adopted": rules_adopted,
+    }
+    tally_fields: dict[str, Any] = {
+        "quorum": None if rules.quorum is None else rules.quorum.to_body(),
+        "active_members": active,
+        "quorum_required": required,
+        "participants": participants,
+        "votes_cast": len(motion.votes),
+        "tally": tally,
+    }
+    return outcome_fields, tally_fields
+
+
+def decision_bodies(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The decision body and, when a public decision must hide its tally, the council-only tally body."""
+    outcome_fields, tally_fields = decide(state, motion)
+    if motion.visibility == "public" and not state.rules.publish_tallies:
+        return {"kind": "decision", **outcome_fields}, {
+            "kind": "decision/tally",
+            "motion": motion.id,
+            **tally_fields,
+        }
+    return {"kind": "decision", **outcome_fields, **tally_fields}, None

@@ -1,0 +1,414 @@
+"""One function per entry kind: check a body against the state and, given the stored entry, apply it.
+
+The same function serves ``execute`` (``entry=None``: judge only) and ``apply`` (judge, then change the
+state), so a command is accepted exactly when the entry it produces would be accepted on replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .charter import Charter
+from .decide import decision_bodies
+from .errors import RuleError
+from .fields import (
+    check_bytes,
+    exact_keys,
+    get_entry_id,
+    get_int,
+    get_list,
+    get_map,
+    get_member,
+    get_text,
+    malformed,
+    plain,
+)
+from .limits import MAX_AGENDA, MAX_CANDIDATES, MAX_NAME, MAX_TEXT, MEMBER_ID_LEN, PUBKEY_LEN
+from .log import Appended, Vis
+from .model import (
+    MOTION_KINDS,
+    Assembly,
+    Council,
+    Decision,
+    Mandate,
+    Member,
+    Motion,
+    PendingTally,
+    Profile,
+    Rules,
+)
+
+Handler = Callable[[Council, dict[str, Any], Appended | None], None]
+
+VOTE_CHOICES = ("yes", "no", "abstain")
+BALLOT_LEN = 64  # an Ed25519 signature over the canonical ballot (reserved, not yet verified)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _member(state: Council, member: bytes) -> Member:
+    m = state.members.get(member)
+    if m is None:
+        raise RuleError("member.unknown", "no such member")
+    return m
+
+
+def _active(state: Council, member: bytes) -> Member:
+    m = _member(state, member)
+    if not m.active:
+        raise RuleError("member.not-active", "this member has left or was removed")
+    return m
+
+
+def _open_assembly(state: Council, assembly: bytes, closed_rule: str) -> Assembly:
+    a = state.assemblies.get(assembly)
+    if a is None:
+        raise RuleError("assembly.unknown", "no such assembly")
+    if not a.is_open:
+        raise RuleError(closed_rule, "that assembly is closed")
+    return a
+
+
+def _open_motion(state: Council, motion: bytes) -> Motion:
+    m = state.motions.get(motion)
+    if m is None:
+        raise RuleError("motion.unknown", "no such motion")
+    if not m.is_open:
+        raise RuleError("motion.closed", "that motion has been decided")
+    return m
+
+
+def _end_membership(state: Council, member: Member, how: str, seq: int, by: bytes | None) -> None:
+    member.active = False
+    member.ended_seq = seq
+    member.ended_how = "left" if how == "left" else "removed"
+    a = state.open_assembly()
+    if a is not None:
+        a.roll.discard(member.id)
+    # a member who is no longer a member cannot sit on the board (article 5, DESIGN §1)
+    for mandate in state.mandates:
+        if mandate.sitting and mandate.member == member.id:
+            mandate.ended_how = "left" if how == "left" else "removed"
+            mandate.ended_by, mandate.ended_seq = by, seq
+
+
+# -- founding and membership -----------------------------------------------------------------------
+
+
+def found(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "profile", "charter", "charter_hash", "rules"}, "council/found")
+    if state.founded:
+        raise RuleError("council.already-founded", "the council is founded by the first entry only")
+    p = get_map(body, "profile")
+    exact_keys(p, {"name", "name_fa", "city", "country", "continent"}, "profile")
+    profile = Profile(**{k: get_text(p, k, MAX_NAME, "limit.name") for k in sorted(p)})
+    if not profile.name or not profile.continent:
+        raise RuleError("council.bad-profile", "a council has a name and a continent")
+    c = get_map(body, "charter")
+    exact_keys(c, {"fa", "en"}, "charter")
+    charter = Charter(fa=tuple(get_list(c, "fa")), en=tuple(get_list(c, "en")))
+    if body["charter_hash"] != charter.hash():
+        raise RuleError("council.charter-hash", "charter_hash is not the hash of the charter")
+    version, rules = Rules.from_versioned_body(get_map(body, "rules"))
+    if version != 1:
+        raise RuleError("rules.bad-version", "the founding rules are version 1")
+    if entry is not None:
+        if entry.seq != 0:
+            raise RuleError("council.already-founded", "the founding entry is seq 0")
+        state.id, state.profile, state.charter = entry.id, profile, charter
+        state.charter_hash = charter.hash()
+        state.rules, state.rules_version = rules, 1
+
+
+def join(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member", "charter_hash", "pubkey"}, "member/join")
+    member = get_member(body, "member")
+    pubkey = body["pubkey"]
+    if pubkey is not None and (not isinstance(pubkey, bytes) or len(pubkey) != PUBKEY_LEN):
+        raise RuleError("member.bad-key", f"a member key is {PUBKEY_LEN} bytes")
+    # article 3: whoever wants the principles is a member — no vote, only the endorsement of this charter
+    if body["charter_hash"] != state.charter_hash:
+        raise RuleError("member.charter-mismatch", "the endorsed hash is not this council's charter")
+    if member in state.members:
+        # ids are never reused, so every log entry about a member id means one person
+        raise RuleError("member.exists", "this member id has already been used")
+    if entry is not None:
+        state.members[member] = Member(member, entry.seq, pubkey)
+
+
+def leave(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member"}, "member/leave")
+    m = _active(state, get_member(body, "member"))
+    if entry is not None:
+        _end_membership(state, m, "left", entry.seq, None)
+
+
+# -- assemblies ------------------------------------------------------------------------------------
+
+
+def open_assembly(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "convened_by", "agenda"}, "assembly/open")
+    agenda = get_text(body, "agenda", MAX_AGENDA, "limit.agenda")
+    if state.open_assembly_id is not None:
+        raise RuleError("assembly.already-open", "close the open assembly first")
+    convener = body["convened_by"]
+    board = state.board_members()
+    if convener is None:
+        # the operator convenes only while no board member sits (article 5: convening is the board's task)
+        if board:
+            raise RuleError("assembly.board-sits", "a sitting board member must convene the assembly")
+    elif check_bytes(convener, "convened_by", MEMBER_ID_LEN) not in board:
+        raise RuleError("assembly.convener-not-board", "only a sitting board member convenes an assembly")
+    if entry is not None:
+        state.assemblies[entry.id] = Assembly(entry.id, entry.seq, entry.ts_ms, convener, agenda)
+        state.open_assembly_id = entry.id
+
+
+def attend(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "assembly", "members"}, "assembly/attend")
+    a = _open_assembly(state, get_entry_id(body, "assembly"), "assembly.closed")
+    members = [check_bytes(m, "members", MEMBER_ID_LEN) for m in get_list(body, "members")]
+    if not members:
+        raise RuleError("roll.empty", "name at least one member")
+    if len(set(members)) != len(members):
+        raise RuleError("roll.duplicate", "a member is listed twice")
+    for m in members:
+        _active(state, m)  # article 3: participants of the council's assembly are its members
+        if m in a.roll:
+            raise RuleError("roll.already-present", "this member is already on the roll")
+    if entry is not None:
+        a.roll.update(members)
+        a.attended.update(members)
+
+
+def depart(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "assembly", "member"}, "assembly/depart")
+    a = _open_assembly(state, get_entry_id(body, "assembly"), "assembly.closed")
+    member = get_member(body, "member")
+    _member(state, member)
+    if member not in a.roll:
+        raise RuleError("roll.not-present", "this member is not on the roll")
+    if entry is not None:
+        a.roll.discard(member)
+
+
+def close_assembly(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "assembly", "participants"}, "assembly/close")
+    a = _open_assembly(state, get_entry_id(body, "assembly"), "assembly.closed")
+    if any(m.is_open for m in state.motions.values() if m.assembly == a.id):
+        raise RuleError("assembly.motions-open", "close every motion of this assembly first")
+    # the public record carries how many took part, never who (DESIGN §6)
+    if get_int(body, "participants") != len(a.attended):
+        raise RuleError("assembly.participants-mismatch", "not the count of distinct attendees")
+    if entry is not None:
+        a.is_open, a.closed_seq, a.participants, a.roll = False, entry.seq, len(a.attended), set()
+        state.open_assembly_id = None
+
+
+def minutes(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "assembly", "text"}, "assembly/minutes")
+    text = get_text(body, "text", MAX_TEXT)
+    assembly = get_entry_id(body, "assembly")
+    if state.minutes_for != assembly:
+        raise RuleError("assembly.minutes-misplaced", "minutes directly follow the close of their assembly")
+    if entry is not None:
+        state.assemblies[assembly].minutes = text
+
+
+# -- motions, votes, decisions ---------------------------------------------------------------------
+
+
+def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
+    exact_keys(body, keys | {"seats", "candidates", "target", "rules"}, "motion/propose")
+    text = get_text(body, "text", MAX_TEXT)
+    # article 4: only the general assembly adopts policy, changes rules, elects or recalls
+    a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
+    kind = body["motion_kind"]
+    if kind not in MOTION_KINDS:
+        raise RuleError("motion.bad-kind", f"a motion kind is one of {MOTION_KINDS}")
+    visibility = body["visibility"]
+    if visibility not in ("public", "council"):
+        raise RuleError("motion.bad-visibility", "visibility is public or council")
+    proposer = body["proposer"]
+    if proposer is not None:
+        _member(state, check_bytes(proposer, "proposer", MEMBER_ID_LEN))
+        if proposer not in a.roll:
+            raise RuleError("motion.proposer-not-present", "the proposer must be on the roll")
+    candidates = [check_bytes(c, "candidates", MEMBER_ID_LEN) for c in get_list(body, "candidates")]
+    seats, target, rules_body = body["seats"], body["target"], body["rules"]
+    used = {
+        "seats": seats is not None,
+        "candidates": bool(candidates),
+        "target": target is not None,
+        "rules": rules_body is not None,
+    }
+    wanted = {
+        "election": {"seats", "candidates"},
+        "removal": {"target"},
+        "recall": {"target"},
+        "rules": {"rules"},
+    }
+    stray = {k for k, v in used.items() if v} - wanted.get(kind, set())
+    if stray:
+        raise RuleError("motion.bad-shape", f"a {kind} motion does not take {sorted(stray)}")
+    rules: Rules | None = None
+    if kind == "rules":
+        if rules_body is None:
+            raise RuleError("motion.rules-missing", "a rules motion carries the proposed rules")
+        rules = Rules.from_body(get_map(body, "rules"))
+    elif kind in ("removal", "recall"):
+        if target is None:
+            raise RuleError("motion.target-missing", f"a {kind} motion names its target")
+        _active(state, check_bytes(target, "target", MEMBER_ID_LEN))
+        if kind == "recall" and target not in state.board_members():
+            raise RuleError("recall.not-on-board", "only a sitting board member can be recalled")
+    elif kind == "election":
+        _check_election(state, seats, candidates)
+    if entry is not None:
+        state.motions[entry.id] = Motion(
+            entry.id, a.id, kind, text, visibility, proposer, seats, tuple(candidates), target, rules
+        )
+
+
+def _check_election(state: Council, seats: object, candidates: list[bytes]) -> None:
+    if not isinstance(seats, int) or isinstance(seats, bool) or seats < 1:
+        raise RuleError("election.bad-seats", "an election is for at least one seat")
+    if not candidates:
+        raise RuleError("election.no-candidates", "an election needs candidates")
+    if len(candidates) > MAX_CANDIDATES:
+        raise RuleError("limit.candidates", f"at most {MAX_CANDIDATES} candidates")
+    if len(set(candidates)) != len(candidates):
+        raise RuleError("election.duplicate-candidate", "a candidate is listed twice")
+    board = state.board_members()
+    for c in candidates:
+        _active(state, c)
+        if c in board:
+            raise RuleError("election.candidate-on-board", "a sitting board member holds a seat already")
+    # article 5: an election fills vacancies only; seats already contested by open elections are not vacant
+    pending = sum(m.seats or 0 for m in state.motions.values() if m.is_open and m.kind == "election")
+    if seats > state.vacancies() - pending:
+        raise RuleError("election.seats-exceed-vacancies", "more seats than the board has vacant")
+
+
+def vote(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "motion", "member", "choice", "approvals", "ballot"}, "motion/vote")
+    motion = _open_motion(state, get_entry_id(body, "motion"))
+    member = get_member(body, "member")
+    _member(state, member)
+    a = state.assemblies[motion.assembly]
+    # article 4: the majority "of the participants in the meetings": only who is on the roll now votes
+    if member not in a.roll:
+        if member in a.attended:
+            raise RuleError("vote.departed", "this member has left the assembly")
+        raise RuleError("vote.not-present", "only members on the roll vote")
+    if member in motion.votes:
+        raise RuleError("vote.duplicate", "one vote per member per motion")
+    ballot = body["ballot"]
+    if ballot is not None and (not isinstance(ballot, bytes) or len(ballot) != BALLOT_LEN):
+        raise RuleError("vote.bad-ballot", f"a ballot signature is {BALLOT_LEN} bytes")
+    choice, approvals = body["choice"], get_list(body, "approvals")
+    cast: str | tuple[bytes, ...]
+    if motion.kind == "election":
+        if choice is not None:
+            raise RuleError("vote.bad-shape", "an election vote lists approvals, not a choice")
+        cast = tuple(check_bytes(c, "approvals", MEMBER_ID_LEN) for c in approvals)
+        if len(set(cast)) != len(cast):
+            raise RuleError("vote.duplicate-approval", "a candidate is approved twice")
+        assert motion.seats is not None
+        if len(cast) > motion.seats:
+            raise RuleError("vote.too-many-approvals", "approve at most as many candidates as seats")
+        if not set(cast) <= set(motion.candidates):
+            raise RuleError("vote.not-a-candidate", "approvals name the motion's candidates only")
+    else:
+        if approvals or choice not in VOTE_CHOICES:
+            raise RuleError("vote.bad-choice", f"a vote is one of {VOTE_CHOICES}")
+        cast = choice
+    if entry is not None:
+        motion.votes[member] = cast
+
+
+def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    if "motion" not in body:
+        raise malformed("a decision names its motion")
+    motion = _open_motion(state, get_entry_id(body, "motion"))
+    expected, tally = decision_bodies(state, motion)
+    if plain(body) != expected:
+        raise RuleError("decision.mismatch", "the decision does not follow from the votes and the rules")
+    if entry is None:
+        return
+    motion.is_open, motion.decision = False, entry.id
+    full = {**expected, **(tally or {})}
+    full.pop("kind")
+    full.pop("motion", None)
+    state.decisions[entry.id] = Decision(
+        entry.id, entry.seq, entry.ts_ms, motion.id, expected["outcome"], motion.visibility, full
+    )
+    if tally is not None:
+        state.pending_tally = PendingTally(motion.id, entry.id, tally)
+    if expected["rules_adopted"] is not None:
+        assert motion.rules is not None
+        state.rules, state.rules_version = motion.rules, expected["rules_adopted"]
+    for e in expected["elected"]:
+        state.mandates.append(Mandate(entry.id, e["seat"], e["member"]))
+    if expected["removed"] is not None:
+        _end_membership(state, state.members[expected["removed"]], "removed", entry.seq, entry.id)
+    for e in expected["ended"]:  # article 5: an adopted recall ends the mandate at once
+        for m in state.mandates:
+            if m.decision == e["decision"] and m.seat == e["seat"] and m.sitting:
+                m.ended_how, m.ended_by, m.ended_seq = "recalled", entry.id, entry.seq
+
+
+def tally(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    pending = state.pending_tally
+    if pending is None or plain(body) != pending.body:
+        raise RuleError("decision.tally-mismatch", "a tally follows its decision and repeats its arithmetic")
+    if entry is not None:
+        state.pending_tally = None
+
+
+def report(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member", "text"}, "board/report")
+    text = get_text(body, "text", MAX_TEXT)
+    if not text:
+        raise RuleError("report.empty", "a report has text")
+    member = get_member(body, "member")
+    _member(state, member)
+    # article 5: between assemblies the board carries out policy and reports on it — nothing else
+    if member not in state.board_members():
+        raise RuleError("board.not-member", "only a sitting board member files executive reports")
+
+
+def _visibility_of_motion(state: Council, body: dict[str, Any]) -> Vis:
+    vis = body.get("visibility")
+    return "council" if vis == "council" else "public"
+
+
+def _visibility_of_decision(state: Council, body: dict[str, Any]) -> Vis:
+    m = state.motions.get(body.get("motion", b""))
+    return "council" if m is not None and m.visibility == "council" else "public"
+
+
+def _fixed(vis: Vis) -> Callable[[Council, dict[str, Any]], Vis]:
+    return lambda _state, _body: vis
+
+
+# kind -> (visibility it must be stored with, handler). Council visibility for everything naming who
+# joined, attended or voted: membership lists, rolls and votes never leave the node (DESIGN §6).
+KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
+    "council/found": (_fixed("public"), found),
+    "member/join": (_fixed("council"), join),
+    "member/leave": (_fixed("council"), leave),
+    "assembly/open": (_fixed("public"), open_assembly),
+    "assembly/attend": (_fixed("council"), attend),
+    "assembly/depart": (_fixed("council"), depart),
+    "assembly/close": (_fixed("public"), close_assembly),
+    "assembly/minutes": (_fixed("council"), minutes),
+    "motion/propose": (_visibility_of_motion, propose),
+    "motion/vote": (_fixed("council"), vote),
+    "decision": (_visibility_of_decision, decision),
+    "decision/tally": (_fixed("council"), tally),
+    "board/report": (_fixed("public"), report),
+}

@@ -1,0 +1,178 @@
+"""execute / apply / replay: the council's governance as a pure state machine.
+
+``execute`` judges a command against the state and returns the entries to append (never changing the state);
+the storage layer signs and appends them, then calls ``apply`` with each stored entry. ``apply`` judges every
+entry again with the same code, so a log written by a buggy or hostile node cannot corrupt the state, and the
+state is always ``replay`` of the log. No I/O, clock or randomness here: ids and times come in as arguments.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from .commands import (
+    Attend,
+    CastVote,
+    CloseAssembly,
+    CloseMotion,
+    Command,
+    Depart,
+    FileReport,
+    FoundCouncil,
+    JoinMember,
+    LeaveMember,
+    OpenAssembly,
+    ProposeMotion,
+)
+from .decide import decision_bodies
+from .entries import KINDS
+from .errors import RuleError
+from .fields import malformed, plain
+from .limits import MAX_TEXT
+from .log import Appended, Draft
+from .model import Council
+
+SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
+
+
+def _nfc(text: str) -> str:
+    if not isinstance(text, str):
+        raise malformed("text expected")
+    return unicodedata.normalize("NFC", text)
+
+
+def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]]:
+    """The first entry's body for ``command``, and any follow-up drafts it implies."""
+    match command:
+        case FoundCouncil():
+            profile = {
+                "name": _nfc(command.name),
+                "name_fa": _nfc(command.name_fa),
+                "city": _nfc(command.city),
+                "country": _nfc(command.country),
+                "continent": _nfc(command.continent),
+            }
+            rules = {"version": 1, **command.rules.to_body()}
+            return {
+                "kind": "council/found",
+                "profile": profile,
+                "charter": command.charter.to_body(),
+                "charter_hash": command.charter.hash(),
+                "rules": rules,
+            }, []
+        case JoinMember():
+            return {
+                "kind": "member/join",
+                "member": command.member,
+                "charter_hash": command.charter_hash,
+                "pubkey": command.pubkey,
+            }, []
+        case LeaveMember():
+            return {"kind": "member/leave", "member": command.member}, []
+        case OpenAssembly():
+            agenda = _nfc(command.agenda)
+            return {"kind": "assembly/open", "convened_by": command.convened_by, "agenda": agenda}, []
+        case Attend():
+            members = list(command.members)
+            return {"kind": "assembly/attend", "assembly": command.assembly, "members": members}, []
+        case Depart():
+            return {"kind": "assembly/depart", "assembly": command.assembly, "member": command.member}, []
+        case CloseAssembly():
+            a = state.assemblies.get(command.assembly)
+            body = {
+                "kind": "assembly/close",
+                "assembly": command.assembly,
+                "participants": 0 if a is None else len(a.attended),
+            }
+            extra: list[Draft] = []
+            if command.minutes is not None:
+                text = _nfc(command.minutes)
+                if len(text) > MAX_TEXT:
+                    raise RuleError("limit.text", f"minutes are limited to {MAX_TEXT} characters")
+                minutes = {"kind": "assembly/minutes", "assembly": command.assembly, "text": text}
+                extra.append(Draft("council", minutes))
+            return body, extra
+        case ProposeMotion():
+            return {
+                "kind": "motion/propose",
+                "assembly": command.assembly,
+                "motion_kind": command.kind,
+                "text": _nfc(command.text),
+                "visibility": command.visibility,
+                "proposer": command.proposer,
+                "seats": command.seats,
+                "candidates": list(command.candidates),
+                "target": command.target,
+                "rules": None if command.rules is None else command.rules.to_body(),
+            }, []
+        case CastVote():
+            return {
+                "kind": "motion/vote",
+                "motion": command.motion,
+                "member": command.member,
+                "choice": command.choice,
+                "approvals": list(command.approvals),
+                "ballot": command.ballot,
+            }, []
+        case CloseMotion():
+            motion = state.motions.get(command.motion)
+            if motion is None:
+                raise RuleError("motion.unknown", "no such motion")
+            if not motion.is_open:
+                raise RuleError("motion.closed", "that motion has been decided")
+            body, tally = decision_bodies(state, motion)
+            return body, [] if tally is None else [Draft("council", tally)]
+        case FileReport():
+            return {"kind": "board/report", "member": command.member, "text": _nfc(command.text)}, []
+    raise RuleError("command.unknown", f"not a governance command: {type(command).__name__}")
+
+
+def _precheck(state: Council, kind: str) -> None:
+    if not state.founded and kind != "council/found":
+        raise RuleError("council.not-founded", "the first entry founds the council")
+    if state.pending_tally is not None and kind != "decision/tally":
+        raise RuleError("log.tally-expected", "a public decision's hidden tally must follow it")
+
+
+def execute(state: Council, command: Command, now_ms: int) -> list[Draft]:
+    """The entries recording ``command``, or ``RuleError``. Never changes ``state``.
+
+    ``now_ms`` is accepted for rules that depend on time; none does yet (entry times come from the log).
+    """
+    body, extra = _body(state, command)
+    kind = body["kind"]
+    _precheck(state, kind)
+    vis_of, handler = KINDS[kind]
+    handler(state, body, None)
+    return [Draft(vis_of(state, body), body), *extra]
+
+
+def apply(state: Council, entry: Appended) -> None:
+    """Judge a stored entry and fold it into ``state``; ``RuleError`` leaves ``state`` unchanged."""
+    if entry.seq != state.next_seq:
+        raise RuleError("log.seq", f"expected entry {state.next_seq}, got {entry.seq}")
+    if not isinstance(entry.body, dict) or not isinstance(entry.body.get("kind"), str):
+        raise malformed("a body is a map with a kind")
+    body = plain(entry.body)
+    if entry.vis == "council" and not isinstance(body.pop(SALT, None), bytes):
+        raise malformed("a council body carries a salt")
+    kind = body["kind"]
+    if kind not in KINDS:
+        raise RuleError("log.unknown-kind", f"unknown entry kind {kind!r}")
+    _precheck(state, kind)
+    vis_of, handler = KINDS[kind]
+    if entry.vis != vis_of(state, body):
+        raise RuleError("log.visibility", f"{kind} must be stored with visibility {vis_of(state, body)}")
+    handler(state, body, None)  # judge fully before changing anything
+    handler(state, body, entry)
+    state.minutes_for = body["assembly"] if kind == "assembly/close" else None
+    state.next_seq += 1
+
+
+def replay(entries: Iterable[Appended]) -> Council:
+    state = Council()
+    for entry in entries:
+        apply(state, entry)
+    return state

@@ -1,0 +1,268 @@
+"""The council's state: what replaying its log yields, and the queries the HTTP layer needs.
+
+``machine.apply`` is the only writer of the state, so the state is always the replay of the log. Entity ids
+are bytes: members are 16-byte pseudonyms chosen by the caller; assemblies, motions and decisions
+are the 32-byte id of the entry that created them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .charter import Charter
+from .errors import RuleError
+from .fields import exact_keys, get_bool, get_int, get_list, malformed
+
+Majority = Literal["simple", "absolute", "two_thirds"]
+MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
+MotionKind = Literal["policy", "rules", "removal", "election", "recall"]
+MOTION_KINDS: tuple[MotionKind, ...] = ("policy", "rules", "removal", "election", "recall")
+Outcome = Literal["adopted", "rejected", "tied", "no_quorum"]
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """Either an absolute ``count`` of participants or a ``fraction`` (num, den) of active members."""
+
+    count: int | None = None
+    fraction: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.count is None) == (self.fraction is None):
+            raise RuleError("rules.bad-quorum", "a quorum is either a count or a fraction")
+        if self.count is not None and self.count < 1:
+            raise RuleError("rules.bad-quorum", "a quorum count is at least 1 (use no quorum instead)")
+        if self.fraction is not None:
+            num, den = self.fraction
+            if not 0 < num <= den:
+                raise RuleError("rules.bad-quorum", "a quorum fraction is num/den with 0 < num <= den")
+
+    def to_body(self) -> dict[str, Any]:
+        if self.fraction is not None:
+            return {"fraction": [self.fraction[0], self.fraction[1]]}
+        return {"count": self.count}
+
+    @classmethod
+    def from_body(cls, body: object) -> Quorum | None:
+        if body is None:
+            return None
+        if not isinstance(body, dict) or len(body) != 1:
+            raise malformed("quorum must be nil, {count} or {fraction}")
+        if "count" in body:
+            return cls(count=get_int(body, "count"))
+        frac = get_list(body, "fraction")
+        if len(frac) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in frac):
+            raise malformed("a quorum fraction is [num, den]")
+        return cls(fraction=(frac[0], frac[1]))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The council's decision rules (DESIGN §1: rules are data, signed in the log and versioned)."""
+
+    majority: Majority = "simple"
+    quorum: Quorum | None = None
+    board_seats: int = 3
+    publish_tallies: bool = True
+
+    def __post_init__(self) -> None:
+        if self.majority not in MAJORITIES:
+            raise RuleError("rules.bad-majority", f"majority must be one of {MAJORITIES}")
+        if isinstance(self.board_seats, bool) or not 0 <= self.board_seats <= 1000:
+            raise RuleError("rules.bad-seats", "board seats must be between 0 and 1000")
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "majority": self.majority,
+            "quorum": None if self.quorum is None else self.quorum.to_body(),
+            "board_seats": self.board_seats,
+            "publish_tallies": self.publish_tallies,
+        }
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Rules:
+        exact_keys(body, {"majority", "quorum", "board_seats", "publish_tallies"}, "rules")
+        majority = body["majority"]
+        if not isinstance(majority, str):
+            raise malformed("majority must be text")
+        return cls(
+            majority=majority,  # type: ignore[arg-type]  # checked against MAJORITIES in __post_init__
+            quorum=Quorum.from_body(body["quorum"]),
+            board_seats=get_int(body, "board_seats"),
+            publish_tallies=get_bool(body, "publish_tallies"),
+        )
+
+    @classmethod
+    def from_versioned_body(cls, body: dict[str, Any]) -> tuple[int, Rules]:
+        rest = dict(body)
+        if "version" not in rest:
+            raise malformed("rules in force carry a version")
+        version = get_int(rest, "version")
+        del rest["version"]
+        return version, cls.from_body(rest)
+
+
+DEFAULT_RULES = Rules()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    name_fa: str
+    city: str
+    country: str
+    continent: str
+
+
+@dataclass
+class Member:
+    id: bytes
+    joined_seq: int
+    pubkey: bytes | None
+    active: bool = True
+    ended_seq: int | None = None
+    ended_how: Literal["left", "removed"] | None = None
+
+
+@dataclass
+class Assembly:
+    id: bytes
+    opened_seq: int
+    opened_ts_ms: int
+    convened_by: bytes | None  # None: convened by the operator while no board member sat
+    agenda: str
+    roll: set[bytes] = field(default_factory=set)  # present now
+    attended: set[bytes] = field(default_factory=set)  # ever present: distinct participants
+    is_open: bool = True
+    closed_seq: int | None = None
+    participants: int | None = None
+    minutes: str | None = None
+
+
+@dataclass
+class Motion:
+    id: bytes
+    assembly: bytes
+    kind: MotionKind
+    text: str
+    visibility: Literal["public", "council"]
+    proposer: bytes | None
+    seats: int | None = None
+    candidates: tuple[bytes, ...] = ()
+    target: bytes | None = None
+    rules: Rules | None = None
+    # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
+    votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
+    is_open: bool = True
+    decision: bytes | None = None
+
+    @property
+    def status(self) -> str:
+        return "open" if self.is_open else "decided"
+
+
+@dataclass
+class Decision:
+    id: bytes
+    seq: int
+    ts_ms: int
+    motion: bytes
+    outcome: Outcome
+    visibility: Literal["public", "council"]
+    body: dict[str, Any]  # the full record (outcome and tally fields merged), salt stripped
+
+
+@dataclass
+class Mandate:
+    """A board seat held by a member; identified by (creating decision id, seat index in that decision)."""
+
+    decision: bytes
+    seat: int
+    member: bytes
+    ended_by: bytes | None = None  # the recall or removal decision; None while sitting or if the member left
+    ended_how: Literal["recalled", "removed", "left"] | None = None
+    ended_seq: int | None = None
+
+    @property
+    def sitting(self) -> bool:
+        return self.ended_how is None
+
+
+@dataclass(frozen=True)
+class BoardView:
+    seats: int
+    sitting: tuple[Mandate, ...]
+    vacancies: int
+
+
+@dataclass
+class PendingTally:
+    motion: bytes
+    decision: bytes
+    body: dict[str, Any]
+
+
+@dataclass
+class Council:
+    """Everything the log says. An empty ``Council()`` is the state before the founding entry."""
+
+    next_seq: int = 0
+    id: bytes | None = None  # entry id of the founding entry
+    profile: Profile | None = None
+    charter: Charter | None = None
+    charter_hash: bytes | None = None
+    rules: Rules = field(default_factory=Rules)
+    rules_version: int = 0
+    members: dict[bytes, Member] = field(default_factory=dict)
+    assemblies: dict[bytes, Assembly] = field(default_factory=dict)
+    open_assembly_id: bytes | None = None
+    motions: dict[bytes, Motion] = field(default_factory=dict)
+    decisions: dict[bytes, Decision] = field(default_factory=dict)
+    mandates: list[Mandate] = field(default_factory=list)
+    # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
+    pending_tally: PendingTally | None = None
+    minutes_for: bytes | None = None
+
+    # -- queries the HTTP layer needs -----------------------------------------------------------------------
+
+    @property
+    def founded(self) -> bool:
+        return self.id is not None
+
+    def active_members(self) -> list[bytes]:
+        return sorted(m.id for m in self.members.values() if m.active)
+
+    def is_active(self, member: bytes) -> bool:
+        m = self.members.get(member)
+        return m is not None and m.active
+
+    def open_assembly(self) -> Assembly | None:
+        return None if self.open_assembly_id is None else self.assemblies[self.open_assembly_id]
+
+    def roll(self) -> frozenset[bytes]:
+        a = self.open_assembly()
+        return frozenset() if a is None else frozenset(a.roll)
+
+    def motions_list(self, assembly: bytes | None = None) -> list[Motion]:
+        return [m for m in self.motions.values() if assembly is None or m.assembly == assembly]
+
+    def decisions_list(self) -> list[Decision]:
+        """Decisions in log order (the HTTP layer reverses for newest first)."""
+        return sorted(self.decisions.values(), key=lambda d: d.seq)
+
+    def sitting_mandates(self) -> list[Mandate]:
+        return [m for m in self.mandates if m.sitting]
+
+    def board_members(self) -> set[bytes]:
+        return {m.member for m in self.mandates if m.sitting}
+
+    def vacancies(self) -> int:
+        # a rules change may lower the seats below those filled: mandates run on, no seat is vacant
+        return max(0, self.rules.board_seats - len(self.sitting_mandates()))
+
+    def board(self) -> BoardView:
+        return BoardView(self.rules.board_seats, tuple(self.sitting_mandates()), self.vacancies())
+
+    def rules_in_force(self) -> tuple[int, Rules]:
+        return self.rules_version, self.rules

@@ -1,0 +1,69 @@
+"""Quorum and majority arithmetic, kept free of state so anyone can redo it from a decision entry.
+
+Article 4: decisions are taken "by majority vote of the participants in the meetings of the general assembly".
+The participants of a motion are the members on the roll when it is closed plus any member who voted on it and
+departed since — a member who cast a vote took part. All arithmetic is on integers (no floats in the log).
+
+"tied" means the deciding comparison ended in exact equality:
+- simple:     adopted iff yes > no; tied iff yes == no (so 0–0 is tied); abstentions are not counted.
+- absolute:   adopted iff 2·yes > participants; tied iff 2·yes == participants.
+- two_thirds: adopted iff 3·yes ≥ 2·(yes + no) with yes + no > 0 (equality adopts, "≥ 2/3");
+              tied iff no yes/no vote was cast at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .model import Majority, Outcome, Quorum
+
+
+def quorum_required(quorum: Quorum | None, active_members: int) -> int:
+    """How many participants the quorum asks for; a fraction of active members rounds up."""
+    if quorum is None:
+        return 0
+    if quorum.count is not None:
+        return quorum.count
+    assert quorum.fraction is not None  # Quorum.__post_init__: exactly one is set
+    num, den = quorum.fraction
+    return -(-active_members * num // den)  # ceiling division, integers only
+
+
+def majority_outcome(majority: Majority, yes: int, no: int, participants: int) -> Outcome:
+    if majority == "simple":
+        return "adopted" if yes > no else "tied" if yes == no else "rejected"
+    if majority == "absolute":
+        return "adopted" if 2 * yes > participants else "tied" if 2 * yes == participants else "rejected"
+    if yes + no == 0:
+        return "tied"
+    return "adopted" if 3 * yes >= 2 * (yes + no) else "rejected"
+
+
+@dataclass(frozen=True)
+class ElectionResult:
+    elected: tuple[bytes, ...]  # in seat order: most approvals first, then by member id
+    vacant: int
+    tied: tuple[bytes, ...]  # candidates tied for the last seat(s), none of whom was elected
+
+
+def election_result(approvals: Mapping[bytes, int], seats: int, eligible: Iterable[bytes]) -> ElectionResult:
+    """Top ``seats`` by approvals among eligible candidates with at least one approval.
+
+    Candidates are taken in groups of equal approvals; a group that does not fit in the seats left is a tie at
+    the last seat: none of it is elected and the remaining seats stay vacant (the decision says so).
+    """
+    counted = ((n, c) for c in set(eligible) if (n := approvals.get(c, 0)) > 0)
+    ranked = sorted(counted, key=lambda t: (-t[0], t[1]))
+    elected: list[bytes] = []
+    tied: tuple[bytes, ...] = ()
+    i = 0
+    while i < len(ranked) and len(elected) < seats:
+        group = [c for n, c in ranked if n == ranked[i][0]]
+        if len(elected) + len(group) <= seats:
+            elected.extend(group)
+        else:
+            tied = tuple(group)
+            break
+        i += len(group)
+    return ElectionResult(tuple(elected), seats - len(elected), tied)

@@ -1,0 +1,297 @@
+"""Operator endpoints under ``/v1/admin/`` (signed by the operator key; see ``node.auth``).
+
+Each handler turns JSON into one governance command, hands it to the writer and answers once the entries
+are durable. Members may be named by id, by a unique id prefix, or by their name in the private directory
+— resolved here, on the node, so names never need to travel further than the operator's own CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from aiohttp import web
+
+from node import app as appmod
+from node import directory
+from node.governance import (
+    Attend,
+    CastVote,
+    CloseAssembly,
+    CloseMotion,
+    Council,
+    Depart,
+    FileReport,
+    JoinMember,
+    LeaveMember,
+    OpenAssembly,
+    ProposeMotion,
+    Quorum,
+    Rules,
+    RuleError,
+)
+from node.routes_public import build_bundle, decision_summary, list_decisions
+from node.service import now_ms
+from node.wire import ApiError, bad_request, read_json, respond
+from protocol import codec
+from protocol.errors import DecodeError
+
+routes = web.RouteTableDef()
+MIN_PREFIX = 4
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
+
+def _node(request: web.Request) -> appmod.Node:
+    return request.app[appmod.NODE]
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise bad_request("bad-field", f"{key} must be text")
+    return value
+
+
+def _by_prefix(ref: object, known: list[bytes], what: str) -> bytes:
+    """An id given in full or as a unique base64url prefix (at least four characters)."""
+    if not isinstance(ref, str) or len(ref) < MIN_PREFIX:
+        raise ApiError(404, f"unknown-{what}", f"no {what} {ref!r}")
+    matches = [i for i in known if codec.b64u(i).startswith(ref)]
+    if len(matches) != 1:
+        reason = "is ambiguous" if matches else "is unknown"
+        raise ApiError(404, f"unknown-{what}", f"{what} {ref!r} {reason}")
+    return matches[0]
+
+
+def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> bytes:
+    if isinstance(ref, str):
+        named = directory.by_name(conn, ref)
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise ApiError(404, "unknown-member", f"several members are named {ref!r}; use the id")
+    return _by_prefix(ref, list(state.members), "member")
+
+
+def _assembly(state: Council, ref: object) -> bytes:
+    if ref == "current" and state.open_assembly_id is not None:
+        return state.open_assembly_id
+    return _by_prefix(ref, list(state.assemblies), "assembly")
+
+
+def _motion(state: Council, ref: object) -> bytes:
+    return _by_prefix(ref, list(state.motions), "motion")
+
+
+@routes.post("/v1/admin/members")
+async def join(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    name, contact = _text(body, "name").strip(), _text(body, "contact", "").strip()
+    if not name or len(name) > directory.MAX_NAME or len(contact) > directory.MAX_CONTACT:
+        raise bad_request("bad-field", f"a name is 1-{directory.MAX_NAME} and a contact 0-"
+                          f"{directory.MAX_CONTACT} characters")
+    key = None
+    if body.get("key") is not None:
+        try:
+            key = codec.unb64u(_text(body, "key"), 32)
+        except DecodeError as exc:
+            raise bad_request("bad-field", "key is a 32-byte Ed25519 key in base64url") from exc
+    member = os.urandom(16)
+    charter = node.writer.state.charter_hash or b""
+    await node.writer.submit(
+        JoinMember(member, charter, key),
+        lambda conn: directory.add(conn, member, name, contact, now_ms()),
+    )
+    return respond(request, {"member_id": member})
+
+
+@routes.get("/v1/admin/members")
+async def members(request: web.Request) -> web.Response:
+    node = _node(request)
+    people = directory.everyone(node.reader)
+    state = node.writer.state
+    board = state.board_members()
+    out = []
+    for member in state.members.values():
+        person = people.get(member.id)
+        out.append({
+            "member_id": member.id, "name": person.name if person else None,
+            "contact": person.contact if person else None, "active": member.active,
+            "board": member.id in board, "ended_how": member.ended_how,
+        })
+    return respond(request, {"members": out})
+
+
+@routes.post("/v1/admin/members/leave")
+async def leave(request: web.Request) -> web.Response:
+    # the member is named in the body, never in the path: paths reach access logs, names must not
+    node = _node(request)
+    body = await read_json(request)
+    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    appended = await node.writer.submit(LeaveMember(member))
+    return respond(request, {"member_id": member, "entry_id": appended[0].id})
+
+
+@routes.post("/v1/admin/assemblies")
+async def open_assembly(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    state = node.writer.state
+    by = body.get("convened_by")
+    convener = None if by is None else resolve_member(node.reader, state, by)
+    appended = await node.writer.submit(OpenAssembly(convener, _text(body, "agenda", "")))
+    return respond(request, {"assembly_id": appended[0].id})
+
+
+@routes.get("/v1/admin/assemblies")
+async def assemblies(request: web.Request) -> web.Response:
+    state = _node(request).writer.state
+    return respond(request, {"assemblies": [
+        {"assembly_id": a.id, "open": a.is_open, "agenda": a.agenda, "present": len(a.roll),
+         "participants": len(a.attended), "opened_ts_ms": a.opened_ts_ms,
+         "motions": [{"motion_id": m.id, "kind": m.kind, "text": m.text, "status": m.status,
+                      "votes": len(m.votes), "decision_id": m.decision}
+                     for m in state.motions_list(a.id)]}
+        for a in state.assemblies.values()
+    ]})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/attend")
+async def attend(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    state = node.writer.state
+    refs = body.get("members")
+    if not isinstance(refs, list) or not refs:
+        raise bad_request("bad-field", "members is a non-empty list")
+    people = tuple(resolve_member(node.reader, state, r) for r in refs)
+    assembly = _assembly(state, request.match_info["assembly"])
+    await node.writer.submit(Attend(assembly, people))
+    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/depart")
+async def depart(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    state = node.writer.state
+    member = resolve_member(node.reader, state, body.get("member"))
+    assembly = _assembly(state, request.match_info["assembly"])
+    await node.writer.submit(Depart(assembly, member))
+    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/close")
+async def close_assembly(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    assembly = _assembly(node.writer.state, request.match_info["assembly"])
+    minutes = body.get("minutes")
+    if minutes is not None and not isinstance(minutes, str):
+        raise bad_request("bad-field", "minutes must be text")
+    appended = await node.writer.submit(CloseAssembly(assembly, minutes or None))
+    return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
+
+
+def _rules(value: object) -> Rules:
+    if not isinstance(value, dict):
+        raise bad_request("bad-field", "rules is an object")
+    quorum = value.get("quorum")
+    try:
+        return Rules(
+            majority=value.get("majority", "simple"),
+            quorum=None if quorum is None else Quorum.from_body(quorum),
+            board_seats=int(value.get("board_seats", 3)),
+            publish_tallies=bool(value.get("publish_tallies", True)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise bad_request("bad-field", f"rules: {exc}") from exc
+
+
+@routes.post("/v1/admin/motions")
+async def propose(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    state = node.writer.state
+    kind = _text(body, "kind", "policy")
+    seats = body.get("seats")
+    if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)):
+        raise bad_request("bad-field", "seats must be an integer")
+    candidates = body.get("candidates") or []
+    if not isinstance(candidates, list):
+        raise bad_request("bad-field", "candidates is a list")
+    target = body.get("target")
+    command = ProposeMotion(
+        assembly=_assembly(state, body.get("assembly", "current")),
+        kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
+        text=_text(body, "text"),
+        visibility=_text(body, "visibility", "public"),  # type: ignore[arg-type]
+        proposer=None if body.get("proposer") is None else resolve_member(node.reader, state, body["proposer"]),
+        seats=seats,
+        candidates=tuple(resolve_member(node.reader, state, c) for c in candidates),
+        target=None if target is None else resolve_member(node.reader, state, target),
+        rules=None if body.get("rules") is None else _rules(body["rules"]),
+    )
+    appended = await node.writer.submit(command)
+    return respond(request, {"motion_id": appended[0].id})
+
+
+@routes.post("/v1/admin/motions/{motion}/votes")
+async def vote(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    state = node.writer.state
+    motion = _motion(state, request.match_info["motion"])
+    member = resolve_member(node.reader, state, body.get("member"))
+    approvals = body.get("approvals") or []
+    if not isinstance(approvals, list):
+        raise bad_request("bad-field", "approvals is a list")
+    choice = body.get("choice")
+    if choice is not None and not isinstance(choice, str):
+        raise bad_request("bad-field", "choice is yes, no or abstain")
+    appended = await node.writer.submit(CastVote(
+        motion, member, choice,  # type: ignore[arg-type]  # judged by the governance rules
+        tuple(resolve_member(node.reader, state, a) for a in approvals),
+    ))
+    return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
+
+
+@routes.post("/v1/admin/motions/{motion}/close")
+async def close_motion(request: web.Request) -> web.Response:
+    node = _node(request)
+    motion = _motion(node.writer.state, request.match_info["motion"])
+    appended = await node.writer.submit(CloseMotion(motion))
+    decision = appended[0]
+    full = {k: v for e in appended for k, v in e.body.items() if k not in ("kind", "salt")}
+    return respond(request, {"decision_id": decision.id, **full})
+
+
+@routes.post("/v1/admin/reports")
+async def report(request: web.Request) -> web.Response:
+    node = _node(request)
+    body = await read_json(request)
+    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    appended = await node.writer.submit(FileReport(member, _text(body, "text")))
+    return respond(request, {"report_id": appended[0].id})
+
+
+@routes.get("/v1/admin/decisions")
+async def decisions(request: web.Request) -> web.Response:
+    node = _node(request)
+    found = list_decisions(node, node.config.settings.decisions_page_max, council=True)
+    return respond(request, {"decisions": [decision_summary(e) for e in found]})
+
+
+@routes.get("/v1/admin/decisions/{decision}/bundle")
+async def bundle(request: web.Request) -> web.Response:
+    node = _node(request)
+    decision = _by_prefix(request.match_info["decision"], list(node.writer.state.decisions), "decision")
+    return web.Response(body=build_bundle(node, decision, council=True), content_type="application/msgpack")
+
+
+__all__ = ["RuleError", "routes", "setup"]

@@ -1,0 +1,192 @@
+"""The node's one writer: governance commands in, durable signed entries out (DESIGN.md §2, §4).
+
+Commands queue up; the writer task takes everything waiting (up to ``write_batch_max``), judges each command
+against the state in turn, signs its entries, and commits the whole batch — entries, tree nodes, checkpoint
+and any directory rows — in one SQLite transaction on the writer thread. Only then are the commands
+answered: nothing is acknowledged before it is durable, and a batch costs one fsync however many commands
+it holds (group commit). A refused command appends nothing and does not disturb the others in its batch.
+
+The in-memory state may run ahead of the disk by the batch being committed; if that commit fails, the
+state is rebuilt by replaying the log, which is always the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from federation import db as dbmod
+from federation.store import MIGRATIONS as STORE_MIGRATIONS
+from federation.store import LogStore
+from node import directory
+from node.governance import Appended, Command, Council, Draft, RuleError, apply, execute, replay
+from node.settings import Settings
+from protocol.entry import SALT_SIZE, Entry, sign_entry
+from protocol.keys import SigningKey
+from protocol.note import Checkpoint, log_origin, sign_checkpoint
+
+log = logging.getLogger("shora.writer")
+
+MIGRATIONS = [*STORE_MIGRATIONS, *directory.MIGRATIONS]
+SideEffect = Callable[[sqlite3.Connection], None]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    conn = dbmod.connect(path)
+    dbmod.migrate(conn, MIGRATIONS)
+    return conn
+
+
+def stored(entry: Entry) -> Appended:
+    return Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
+
+
+def load_state(store: LogStore, log_id: bytes) -> Council:
+    """Replay the whole log, page by page."""
+    entries: list[Appended] = []
+    after = -1
+    while page := store.entries(log_id, after, 5000, council_bodies=True):
+        entries.extend(stored(e) for e in page)
+        after = page[-1].seq
+    return replay(entries)
+
+
+def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
+    """Sign ``drafts`` as the entries after ``previous``; council bodies get a fresh random salt."""
+    out = []
+    for draft in drafts:
+        body = dict(draft.body)
+        if draft.vis == "council":
+            body["salt"] = os.urandom(SALT_SIZE)
+        seq = previous.seq + 1 if previous else 0
+        ts = max(ts_ms, previous.header.ts_ms) if previous else ts_ms
+        entry = sign_entry(
+            key, log_id=key.public.raw, seq=seq, prev=previous.id if previous else None, ts_ms=ts,
+            vis=draft.vis, body=body,
+        )
+        out.append(entry)
+        previous = entry
+    return out
+
+
+def checkpoint_signer(key: SigningKey) -> Callable[[int, bytes], str]:
+    origin = log_origin(key.public.raw)
+    return lambda size, root: sign_checkpoint(key, Checkpoint(origin, size, root))
+
+
+@dataclass
+class _Job:
+    command: Command
+    side_effect: SideEffect | None
+    future: asyncio.Future[list[Appended]]
+
+
+class Writer:
+    """Owns the write connection (on its own thread) and the live governance state."""
+
+    def __init__(self, path: Path, key: SigningKey, settings: Settings) -> None:
+        self.key = key
+        self.log_id = key.public.raw
+        self.settings = settings
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
+        self.conn = self._thread.submit(open_database, path).result()
+        self.store = LogStore(self.conn)
+        self.state = self._thread.submit(load_state, self.store, self.log_id).result()
+        last = self._thread.submit(self._last_entry).result()
+        self._last: Entry | None = last
+        self._sign_checkpoint = checkpoint_signer(key)
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def _last_entry(self) -> Entry | None:
+        head = self.store.head(self.log_id)
+        return self.store.entry(self.log_id, head.size - 1) if head and head.size else None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="shora-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(RuntimeError("the node is shutting down"))
+        self._thread.submit(self.conn.close).result()
+        self._thread.shutdown(wait=True)
+
+    async def submit(self, command: Command, side_effect: SideEffect | None = None) -> list[Appended]:
+        """Judge, sign and durably append ``command``; raises ``RuleError`` if a rule refuses it."""
+        future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(command, side_effect, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            while len(jobs) < self.settings.write_batch_max and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            await self._commit(jobs)
+
+    async def _commit(self, jobs: list[_Job]) -> None:
+        accepted: list[tuple[_Job, list[Appended]]] = []
+        entries: list[Entry] = []
+        effects: list[SideEffect] = []
+        ts = now_ms()
+        for job in jobs:
+            if job.future.done():  # the caller went away before we got to it
+                continue
+            try:
+                drafts = execute(self.state, job.command, ts)
+                signed = make_entries(self.key, drafts, entries[-1] if entries else self._last, ts)
+                appended = [stored(e) for e in signed]
+                for item in appended:
+                    apply(self.state, item)
+            except RuleError as exc:
+                job.future.set_exception(exc)
+                continue
+            entries.extend(signed)
+            if job.side_effect:
+                effects.append(job.side_effect)
+            accepted.append((job, appended))
+        if not entries:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._write, entries, effects)
+        except BaseException as exc:
+            log.error("commit failed, rebuilding state from the log: %s", exc)
+            self.state = await asyncio.get_running_loop().run_in_executor(
+                self._thread, load_state, self.store, self.log_id
+            )
+            self._last = await asyncio.get_running_loop().run_in_executor(self._thread, self._last_entry)
+            for job, _ in accepted:
+                if not job.future.done():
+                    job.future.set_exception(RuntimeError(f"storage failed: {exc}"))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        self._last = entries[-1]
+        for job, appended in accepted:
+            if not job.future.done():
+                job.future.set_result(appended)
+
+    def _write(self, entries: list[Entry], effects: list[SideEffect]) -> None:
+        with self.store.transaction():
+            for effect in effects:
+                effect(self.conn)
+            self.store.append_in_transaction(self.log_id, entries, self._sign_checkpoint)

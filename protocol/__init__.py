@@ -1,0 +1,14 @@
+"""shora's wire format and proofs: bytes in, verified values out (DESIGN.md §2-§3).
+
+Pure: no I/O beyond key files, no clock, no network, no database. Modules:
+
+    codec    canonical msgpack and base64url
+    keys     Ed25519 keys, key ids, domain-separated signing, key files
+    entry    signed log entries
+    merkle   RFC 9162 Merkle tree, inclusion and consistency proofs
+    note     C2SP signed notes, tlog checkpoints, cosignature/v1
+    httpsig  RFC 9421 request signatures with RFC 9530 Content-Digest
+    bundle   the offline-verifiable decision bundle
+
+Errors are drawn in ``protocol.errors``.
+"""

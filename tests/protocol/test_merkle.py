@@ -1,0 +1,556 @@
+"""The Merkle tree against RFC 9162's definitions, the Certificate Transparency vectors, and tampering.
+
+Generation is checked against a plain transcription of the RFC's recursive definitions (``_ref_path``,
+``_ref_proof``) over leaf lists; verification against proofs from both. The known-answer vectors are the
+8-leaf tree shared by Certificate Transparency implementations (transparency-dev/merkle, testonly/constants.go
+and proof/verify_test.go; the same values as google/certificate-transparency's merkle_tree_test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.errors import ProofError, VerificationError
+from protocol.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    MemoryTree,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    new_nodes,
+    node_hash,
+    root,
+    root_from_leaves,
+    verify_consistency,
+    verify_inclusion,
+)
+
+# --- the RFC 6962 / 9162 known-answer vectors ------------------------------------------------------------
+
+
+def _hashes(text: str) -> list[bytes]:
+    return [bytes.fromhex(h) for h in text.split()]
+
+
+VECTOR_INPUTS = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657"]]
+VECTOR_INPUTS.append(bytes.fromhex("606162636465666768696a6b6c6d6e6f"))
+VECTOR_ROOTS = _hashes("""
+    e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+    6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d
+    fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125
+    aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77
+    d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7
+    4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4
+    76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef
+    ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c
+    5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+""")
+# Every complete node of the 8-leaf tree, one level per string.
+VECTOR_NODES = [
+    _hashes("""
+        6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d
+        96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7
+        0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7
+        07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7
+        bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b
+        4271a26be0d8a84f0bd54c8c302e7cb3a3b5d1fa6780a40bcce2873477dab658
+        b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f
+        46f6ffadd3d06a09ff3c5860d2755c8b9819db7df44251788c7d8e3180de8eb1
+    """),
+    _hashes("""
+        fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125
+        5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e
+        0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a
+        ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0
+    """),
+    _hashes("""
+        d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7
+        6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4
+    """),
+    _hashes("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"),
+]
+# (leaf index, tree size, path); transparency-dev numbers leaves from 1, these from 0.
+VECTOR_INCLUSION = [
+    (0, 1, ""),
+    (
+        0,
+        8,
+        """
+        96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7
+        5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e
+        6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4
+    """,
+    ),
+    (
+        5,
+        8,
+        """
+        bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b
+        ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0
+        d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7
+    """,
+    ),
+    (2, 3, "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"),
+    (
+        1,
+        5,
+        """
+        6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d
+        5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e
+        bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b
+    """,
+    ),
+]
+# (first, second, path)
+VECTOR_CONSISTENCY = [
+    (1, 1, ""),
+    (
+        1,
+        8,
+        """
+        96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7
+        5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e
+        6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4
+    """,
+    ),
+    (
+        6,
+        8,
+        """
+        0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a
+        ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0
+        d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7
+    """,
+    ),
+    (
+        2,
+        5,
+        """
+        5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e
+        bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b
+    """,
+    ),
+    (
+        6,
+        7,
+        """
+        0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a
+        b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f
+        d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7
+    """,
+    ),
+]
+VECTOR_LEAVES = [leaf_hash(d) for d in VECTOR_INPUTS]
+VECTOR_TREE = MemoryTree(VECTOR_LEAVES)
+
+# --- the trees most tests share ----------------------------------------------------------------------------
+
+MAX = 300
+EXHAUSTIVE = 64
+LEAVES = [leaf_hash(b"leaf %d" % i) for i in range(MAX)]
+OTHER_LEAVES = [leaf_hash(b"other %d" % i) for i in range(MAX)]
+TREE = MemoryTree(LEAVES)
+OTHER = MemoryTree(OTHER_LEAVES)
+ROOTS = [TREE.root(n) for n in range(MAX + 1)]
+SOME_HASH = hashlib.sha256(b"some hash").digest()
+
+
+def _split(n: int) -> int:
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def _ref_path(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) of RFC 9162 §2.1.3.1, transcribed."""
+    n = len(leaves)
+    if n == 1:
+        return []
+    k = _split(n)
+    if m < k:
+        return [*_ref_path(m, leaves[:k]), root_from_leaves(leaves[k:])]
+    return [*_ref_path(m - k, leaves[k:]), root_from_leaves(leaves[:k])]
+
+
+def _ref_subproof(m: int, leaves: Sequence[bytes], b: bool) -> list[bytes]:
+    """SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1, transcribed."""
+    n = len(leaves)
+    if m == n:
+        return [] if b else [root_from_leaves(leaves)]
+    k = _split(n)
+    if m <= k:
+        return [*_ref_subproof(m, leaves[:k], b), root_from_leaves(leaves[k:])]
+    return [*_ref_subproof(m - k, leaves[k:], False), root_from_leaves(leaves[:k])]
+
+
+def _ref_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    return [] if m in (0, len(leaves)) else _ref_subproof(m, leaves, True)
+
+
+class CheckedSource:
+    """A NodeSource over a tree of ``size`` leaves that fails on any node storage could not hold."""
+
+    def __init__(self, tree: MemoryTree, size: int) -> None:
+        self.tree, self.size, self.lookups = tree, size, 0
+
+    def node(self, level: int, index: int) -> bytes:
+        assert level >= 0 and index >= 0
+        assert (index + 1) << level <= self.size, f"asked for ({level}, {index}) beyond size {self.size}"
+        self.lookups += 1
+        return self.tree.node(level, index)
+
+
+class SyntheticSource:
+    """Made-up hashes for every node of a huge tree: counts the lookups proofs need, nothing more."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.lookups = size, 0
+
+    def node(self, level: int, index: int) -> bytes:
+        assert (index + 1) << level <= self.size
+        self.lookups += 1
+        return hashlib.sha256(b"%d/%d" % (level, index)).digest()
+
+
+def _flip(h: bytes, bit: int = 3) -> bytes:
+    return bytes([h[0] ^ (1 << bit)]) + h[1:]
+
+
+def _tampered_paths(path: list[bytes], extra: bytes) -> list[list[bytes]]:
+    """Every path an attacker could make from a good one by one edit."""
+    out: list[list[bytes]] = []
+    for i in range(len(path)):
+        out.append([*path[:i], _flip(path[i]), *path[i + 1 :]])
+        out.append([*path[:i], *path[i + 1 :]])
+        out.append([*path[:i], extra, *path[i:]])
+    out += [[*path, extra], [extra, *path], [*path, SOME_HASH], [SOME_HASH, *path]]
+    if len(path) > 1:
+        out.append(list(reversed(path)))
+    return [p for p in out if p != path]
+
+
+def _rejects(call: Callable[..., object], *args: object) -> None:
+    with pytest.raises(ProofError):
+        call(*args)
+
+
+# --- hashing and the known-answer vectors ----------------------------------------------------------------
+
+
+def test_hashes_use_rfc_prefixes() -> None:
+    assert leaf_hash(b"abc") == hashlib.sha256(b"\x00abc").digest()
+    assert node_hash(b"l" * 32, b"r" * 32) == hashlib.sha256(b"\x01" + b"l" * 32 + b"r" * 32).digest()
+    assert hashlib.sha256(b"").digest() == EMPTY_ROOT == VECTOR_ROOTS[0]
+    assert len(EMPTY_ROOT) == HASH_SIZE == 32
+
+
+def test_vector_roots_for_every_prefix() -> None:
+    tree = MemoryTree()
+    assert tree.root() == VECTOR_ROOTS[0]
+    for n, leaf in enumerate(VECTOR_LEAVES, start=1):
+        tree.append(leaf)
+        assert tree.root() == VECTOR_ROOTS[n]
+        assert root_from_leaves(VECTOR_LEAVES[:n]) == VECTOR_ROOTS[n]
+        assert all(VECTOR_TREE.root(s) == VECTOR_ROOTS[s] for s in range(n + 1))
+
+
+def test_vector_complete_nodes() -> None:
+    for level, hashes in enumerate(VECTOR_NODES):
+        for index, expected in enumerate(hashes):
+            assert VECTOR_TREE.node(level, index) == expected
+
+
+@pytest.mark.parametrize(("index", "size", "path"), VECTOR_INCLUSION)
+def test_vector_inclusion(index: int, size: int, path: str) -> None:
+    expected = _hashes(path)
+    assert inclusion_proof(VECTOR_TREE, index, size) == expected
+    verify_inclusion(VECTOR_LEAVES[index], index, size, expected, VECTOR_ROOTS[size])
+
+
+@pytest.mark.parametrize(("first", "second", "path"), VECTOR_CONSISTENCY)
+def test_vector_consistency(first: int, second: int, path: str) -> None:
+    expected = _hashes(path)
+    assert consistency_proof(VECTOR_TREE, first, second) == expected
+    verify_consistency(first, second, VECTOR_ROOTS[first], VECTOR_ROOTS[second], expected)
+
+
+# --- the tree: roots, appends, what storage is asked for ---------------------------------------------------
+
+
+def test_root_equals_mth_for_every_size_up_to_300() -> None:
+    grown = MemoryTree()
+    for n in range(MAX + 1):
+        expected = root_from_leaves(LEAVES[:n])
+        assert grown.root() == expected
+        assert ROOTS[n] == expected
+        source = CheckedSource(TREE, n)
+        assert root(source, n) == expected
+        assert source.lookups == bin(n).count("1")
+        if n < MAX:
+            grown.append(LEAVES[n])
+
+
+def test_append_returns_exactly_the_nodes_it_completes() -> None:
+    tree = MemoryTree()
+    for size, leaf in enumerate(LEAVES[:130]):
+        rows = tree.append(leaf)
+        expected = []
+        level = 0
+        while (size + 1) % (1 << level) == 0:
+            index = (size + 1 >> level) - 1
+            covered = LEAVES[index << level : (index + 1) << level]
+            expected.append((level, index, root_from_leaves(covered)))
+            level += 1
+        assert rows == expected
+
+
+def test_storage_fed_only_by_new_nodes_serves_the_same_tree() -> None:
+    """What storage will do: insert the rows new_nodes returns, and answer everything from them."""
+
+    class Rows:
+        def __init__(self) -> None:
+            self.rows: dict[tuple[int, int], bytes] = {}
+
+        def node(self, level: int, index: int) -> bytes:
+            return self.rows[(level, index)]
+
+    stored = Rows()
+    for size, leaf in enumerate(LEAVES[:100]):
+        for level, index, value in new_nodes(stored, size, leaf):
+            assert (level, index) not in stored.rows, "a node is written once, never updated"
+            stored.rows[(level, index)] = value
+    assert len(stored.rows) == sum(100 >> level for level in range(7))
+    assert root(stored, 100) == ROOTS[100]
+    assert inclusion_proof(stored, 37, 99) == inclusion_proof(TREE, 37, 99)
+    assert consistency_proof(stored, 13, 100) == consistency_proof(TREE, 13, 100)
+
+
+@pytest.mark.parametrize("size", [2**40, 2**40 + 1, 10**12 + 12345, 2**62 + 2**31 + 7, 2**63 - 1])
+def test_proofs_need_logarithmic_lookups(size: int) -> None:
+    bits = size.bit_length()
+    for index in (0, 1, size // 3, size - 2, size - 1):
+        source = SyntheticSource(size)
+        assert len(inclusion_proof(source, index, size)) <= bits
+        assert source.lookups <= 2 * bits
+    for first in (1, 2, 7, size // 2, size // 3 + 1, size - 1):
+        source = SyntheticSource(size)
+        assert len(consistency_proof(source, first, size)) <= 2 * bits
+        assert source.lookups <= 3 * bits
+    source = SyntheticSource(size)
+    new_nodes(source, size - 1, SOME_HASH)
+    assert source.lookups <= bits
+
+
+def test_memory_tree_refuses_nodes_it_does_not_have() -> None:
+    tree = MemoryTree(LEAVES[:5])
+    _rejects(tree.node, 0, 5)
+    _rejects(tree.node, 1, 2)  # leaves 4 and 5: only half there
+    _rejects(tree.node, 3, 0)
+    _rejects(tree.node, -1, 0)
+    _rejects(tree.root, 6)
+    _rejects(tree.append, b"short")
+    _rejects(tree.append, LEAVES[0] + b"\x00")
+
+
+# --- inclusion --------------------------------------------------------------------------------
+
+
+def _check_inclusion(index: int, size: int) -> None:
+    source = CheckedSource(TREE, size)
+    path = inclusion_proof(source, index, size)
+    assert path == _ref_path(index, LEAVES[:size])
+    assert source.lookups <= 2 * size.bit_length()
+    verify_inclusion(LEAVES[index], index, size, path, ROOTS[size])
+
+
+def _check_inclusion_tampering(index: int, size: int) -> None:
+    path = inclusion_proof(TREE, index, size)
+    good_root = ROOTS[size]
+    leaf = LEAVES[index]
+    for bad in _tampered_paths(path, LEAVES[index]):
+        _rejects(verify_inclusion, leaf, index, size, bad, good_root)
+    for wrong_index in {index - 1, index + 1, index ^ 2, index ^ 1} - {index}:
+        if 0 <= wrong_index < size:
+            _rejects(verify_inclusion, leaf, wrong_index, size, path, good_root)
+            _rejects(verify_inclusion, LEAVES[wrong_index], wrong_index, size, path, good_root)
+        else:
+            _rejects(verify_inclusion, leaf, wrong_index, size, path, good_root)
+    for wrong_size in {size - 1, size + 1, size * 2, size // 2, size + 7} - {size}:
+        if 0 < wrong_size <= MAX:
+            _rejects(verify_inclusion, leaf, index, wrong_size, path, ROOTS[wrong_size])
+    # The RFC binds the size only through the path's shape; doubling or halving always changes it.
+    for s in {size * 2, size // 2} - {size}:
+        _rejects(verify_inclusion, leaf, index, s, path, good_root)
+    _rejects(verify_inclusion, leaf, index, size, path, OTHER.root(size))
+    if size > 1:  # a one-leaf tree's proof is empty, whichever tree it comes from
+        other_path = inclusion_proof(OTHER, index, size)
+        _rejects(verify_inclusion, leaf, index, size, other_path, good_root)
+    _rejects(verify_inclusion, OTHER_LEAVES[index], index, size, path, good_root)
+    _rejects(verify_inclusion, leaf, index, size, path, EMPTY_ROOT)
+    _rejects(verify_inclusion, leaf, index, size, path, SOME_HASH)
+
+
+def test_inclusion_every_index_of_every_small_tree() -> None:
+    for size in range(1, EXHAUSTIVE + 1):
+        for index in range(size):
+            _check_inclusion(index, size)
+
+
+def test_inclusion_tampering_every_index_of_small_trees() -> None:
+    for size in range(1, 33):
+        for index in range(size):
+            _check_inclusion_tampering(index, size)
+
+
+_index_and_size = st.integers(1, MAX).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_index_and_size)
+def test_inclusion_random(case: tuple[int, int]) -> None:
+    _check_inclusion(*case)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_index_and_size)
+def test_inclusion_tampering_random(case: tuple[int, int]) -> None:
+    _check_inclusion_tampering(*case)
+
+
+def test_inclusion_bad_arguments() -> None:
+    leaf, good = LEAVES[0], ROOTS[1]
+    for index, size in [(0, 0), (1, 1), (5, 3), (-1, 3), (0, -1), (0, 2**63)]:
+        _rejects(inclusion_proof, TREE, index, size)
+        _rejects(verify_inclusion, leaf, index, size, [], good)
+    _rejects(inclusion_proof, TREE, True, 2)  # a bool is not an index
+    _rejects(verify_inclusion, leaf[:31], 0, 1, [], leaf[:31])
+    _rejects(verify_inclusion, leaf, 0, 1, [], good + b"\x00")
+    _rejects(verify_inclusion, b"", 0, 1, [], b"")
+    path = inclusion_proof(TREE, 3, 10)
+    _rejects(verify_inclusion, LEAVES[3], 3, 10, [*path[:-1], path[-1][:16]], ROOTS[10])
+    _rejects(verify_inclusion, LEAVES[3], 3, 10, [*path[:-1], path[-1] + b"\x00"], ROOTS[10])
+
+
+def test_single_leaf_tree() -> None:
+    verify_inclusion(LEAVES[0], 0, 1, [], LEAVES[0])
+    _rejects(verify_inclusion, LEAVES[0], 0, 1, [], LEAVES[1])
+    _rejects(verify_inclusion, LEAVES[0], 0, 1, [LEAVES[1]], ROOTS[2])
+
+
+def test_proof_error_is_a_verification_error_with_a_step() -> None:
+    with pytest.raises(VerificationError) as caught:
+        verify_inclusion(LEAVES[0], 0, 2, [], ROOTS[2])
+    assert isinstance(caught.value, ProofError)
+    assert caught.value.step == "inclusion"
+
+
+# --- consistency --------------------------------------------------------------------------------
+
+
+def _check_consistency(first: int, second: int) -> None:
+    source = CheckedSource(TREE, second)
+    path = consistency_proof(source, first, second)
+    assert path == _ref_proof(first, LEAVES[:second])
+    assert source.lookups <= 3 * second.bit_length()
+    verify_consistency(first, second, ROOTS[first], ROOTS[second], path)
+
+
+def _check_consistency_tampering(first: int, second: int) -> None:
+    path = consistency_proof(TREE, first, second)
+    r1, r2 = ROOTS[first], ROOTS[second]
+    if first in (0, second):
+        _rejects(verify_consistency, first, second, r1, r2, [SOME_HASH])
+        _rejects(verify_consistency, first, second, SOME_HASH, r2, path)
+        if first != second:
+            _rejects(verify_consistency, second, first, r2, r1, path)
+        return
+    for bad in [[], *_tampered_paths(path, r1), [*path, r2], [r2, *path], [path[0], *path]]:
+        if bad != path:
+            _rejects(verify_consistency, first, second, r1, r2, bad)
+    near = {
+        (first - 1, second),
+        (first + 1, second),
+        (first ^ 2, second),
+        (first, second * 2),
+        (first, second // 2),
+        (first, second + 1),
+        (first, second - 1),
+    } - {(first, second)}
+    for f, s in near:
+        if 0 <= f <= s <= MAX:
+            _rejects(verify_consistency, f, s, ROOTS[f], ROOTS[s], path)
+    # With the original roots: the RFC binds sizes only through the path's shape, so (as in
+    # transparency-dev's probes) only the changes that always alter the shape must fail.
+    for f, s in {
+        (first - 1, second),
+        (first + 1, second),
+        (first ^ 2, second),
+        (first, second * 2),
+        (first, second // 2),
+    } - {(first, second)}:
+        _rejects(verify_consistency, f, s, r1, r2, path)
+    _rejects(verify_consistency, first, second, r2, r1, path)
+    _rejects(verify_consistency, first, second, OTHER.root(first), r2, path)
+    _rejects(verify_consistency, first, second, r1, OTHER.root(second), path)
+    other_path = consistency_proof(OTHER, first, second)
+    _rejects(verify_consistency, first, second, r1, r2, other_path)
+    _rejects(verify_consistency, second, first, r2, r1, path)
+
+
+def test_consistency_every_pair_of_small_trees() -> None:
+    for second in range(EXHAUSTIVE + 1):
+        for first in range(second + 1):
+            _check_consistency(first, second)
+
+
+def test_consistency_tampering_every_pair_of_small_trees() -> None:
+    for second in range(33):
+        for first in range(second + 1):
+            _check_consistency_tampering(first, second)
+
+
+_first_and_second = st.integers(0, MAX).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_first_and_second)
+def test_consistency_random(case: tuple[int, int]) -> None:
+    _check_consistency(*case)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_first_and_second)
+def test_consistency_tampering_random(case: tuple[int, int]) -> None:
+    _check_consistency_tampering(*case)
+
+
+def test_consistency_trivial_cases() -> None:
+    verify_consistency(0, 0, EMPTY_ROOT, EMPTY_ROOT, [])
+    verify_consistency(0, 5, EMPTY_ROOT, ROOTS[5], [])
+    verify_consistency(5, 5, ROOTS[5], ROOTS[5], [])
+    assert consistency_proof(TREE, 0, 5) == consistency_proof(TREE, 5, 5) == []
+    _rejects(verify_consistency, 0, 0, EMPTY_ROOT, SOME_HASH, [])
+    _rejects(verify_consistency, 0, 0, SOME_HASH, SOME_HASH, [])  # an empty tree has one root
+    _rejects(verify_consistency, 0, 5, SOME_HASH, ROOTS[5], [])
+    _rejects(verify_consistency, 0, 5, EMPTY_ROOT, ROOTS[5], [EMPTY_ROOT])
+    _rejects(verify_consistency, 5, 5, ROOTS[5], ROOTS[6], [])
+    _rejects(verify_consistency, 5, 5, ROOTS[5], ROOTS[5], [ROOTS[5]])
+    _rejects(verify_consistency, 1, 2, ROOTS[1], ROOTS[2], [])
+
+
+def test_consistency_bad_arguments() -> None:
+    for first, second in [(6, 3), (1, 0), (-1, 3), (0, -1), (0, 2**63)]:
+        _rejects(consistency_proof, TREE, first, second)
+    _rejects(verify_consistency, 3, 2, ROOTS[3], ROOTS[2], consistency_proof(TREE, 2, 3))
+    path = consistency_proof(TREE, 3, 7)
+    _rejects(verify_consistency, 3, 7, ROOTS[3][:31], ROOTS[7], path)
+    _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7] + b"\x00", path)
+    _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7], [*path[:-1], path[-1][:31]])
+    _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7], [*path, b""])

@@ -1,0 +1,539 @@
+"""Signed notes, checkpoints and cosignatures against the C2SP specs and Go's sumdb/note test vectors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.codec import INT64_MAX
+from protocol.errors import DecodeError, VerificationError
+from protocol.keys import BACKENDS, Domain, SigningKey
+from protocol.note import (
+    MAX_NOTE_SIZE,
+    MAX_SIGNATURES,
+    Checkpoint,
+    Cosignature,
+    KeyKind,
+    Note,
+    NoteSignature,
+    SignedCheckpoint,
+    VerifierKey,
+    add_signatures,
+    cosign,
+    cosigned_message,
+    format_note,
+    log_origin,
+    note_key_id,
+    open_checkpoint,
+    open_note,
+    parse_note,
+    parse_vkey,
+    sign_checkpoint,
+    sign_note,
+    verify_cosignatures,
+    vkey,
+    witness_name,
+)
+
+backends = pytest.mark.parametrize("backend", sorted(BACKENDS))
+
+# --- golang.org/x/mod/sumdb/note: note.go's documentation and note_test.go ---------------------------
+
+PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+ENOCH_VKEY = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
+GO_TEXT = (
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+)
+PETER_B64 = "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
+ENOCH_B64 = "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ="
+PETER_SIG = f"— PeterNeumann {PETER_B64}\n"
+ENOCH_SIG = f"— EnochRoot {ENOCH_B64}\n"
+
+
+def _peter_key() -> SigningKey:
+    return SigningKey.from_seed(base64.b64decode(PETER_SKEY.split("+", 4)[4])[1:])
+
+
+def _insert_go(line: str, at: int, extra: str) -> str:
+    """Go's ``sig[:60] + "ABCD" + sig[60:]`` indexes bytes, and the em dash is three of them."""
+    raw = line.encode()
+    return (raw[:at] + extra.encode() + raw[at:]).decode()
+
+
+def test_go_sign_peter_neumann_byte_for_byte() -> None:
+    signature = sign_note(_peter_key(), "PeterNeumann", GO_TEXT)
+    assert format_note(GO_TEXT, [signature]) == GO_TEXT + "\n" + PETER_SIG
+    assert signature.key_id.hex() == "c74f20a3"
+
+
+def test_go_vkeys_reproduced_and_parsed() -> None:
+    assert vkey("PeterNeumann", _peter_key().public) == PETER_VKEY
+    peter = parse_vkey(PETER_VKEY)
+    assert (peter.name, peter.kind, peter.key_id.hex()) == ("PeterNeumann", KeyKind.ED25519, "c74f20a3")
+    assert peter.public_key == _peter_key().public
+    assert parse_vkey(ENOCH_VKEY).text() == ENOCH_VKEY
+
+
+def test_go_vkey_manglings_rejected() -> None:
+    """As Go's TestNewVerifier: every proper substring and every one-character increment fails."""
+    for i in range(len(PETER_VKEY) + 1):
+        for j in range(i + 1, len(PETER_VKEY) + 1):
+            if (i, j) != (0, len(PETER_VKEY)):
+                with pytest.raises(DecodeError):
+                    parse_vkey(PETER_VKEY[i:j])
+    for i in range(len(PETER_VKEY)):
+        mangled = PETER_VKEY[:i] + chr(ord(PETER_VKEY[i]) + 1) + PETER_VKEY[i + 1 :]
+        with pytest.raises(DecodeError):
+            parse_vkey(mangled)
+    wrong_length = "PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY=="
+    unknown_algorithm = "PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    for bad in (wrong_length, unknown_algorithm):
+        with pytest.raises(DecodeError):
+            parse_vkey(bad)
+
+
+@backends
+def test_go_open_one_verified_one_unknown(backend: str) -> None:
+    opened = open_note(GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG, [parse_vkey(PETER_VKEY)], backend=backend)
+    assert opened.text == GO_TEXT
+    assert [s.line() for s in opened.verified] == [PETER_SIG]
+    assert [s.line() for s in opened.unverified] == [ENOCH_SIG]
+    both = open_note(
+        GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG,
+        [parse_vkey(PETER_VKEY), parse_vkey(ENOCH_VKEY)],
+        backend=backend,
+    )
+    assert [s.line() for s in both.verified] == [PETER_SIG, ENOCH_SIG]
+    assert both.unverified == ()
+
+
+@backends
+def test_go_open_no_known_signature_rejected(backend: str) -> None:
+    with pytest.raises(VerificationError) as caught:
+        open_note(GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG, [], backend=backend)
+    assert caught.value.step == "note-signature"
+
+
+@backends
+def test_go_open_invalid_signature_by_known_key(backend: str) -> None:
+    with pytest.raises(VerificationError) as caught:
+        open_note(
+            GO_TEXT + "\n" + _insert_go(PETER_SIG, 60, "ABCD"), [parse_vkey(PETER_VKEY)], backend=backend
+        )
+    assert caught.value.step == "note-signature"
+
+
+@backends
+def test_go_open_duplicated_signatures(backend: str) -> None:
+    enoch_abcd = _insert_go(ENOCH_SIG, 60, "ABCD")
+    text = GO_TEXT + "\n" + PETER_SIG + PETER_SIG + ENOCH_SIG + ENOCH_SIG + enoch_abcd
+    opened = open_note(text, [parse_vkey(PETER_VKEY)], backend=backend)
+    assert [s.line() for s in opened.verified] == [PETER_SIG]
+    assert [s.line() for s in opened.unverified] == [ENOCH_SIG, enoch_abcd]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        GO_TEXT,
+        GO_TEXT + "\n",
+        GO_TEXT + "\n" + PETER_SIG[:-1],
+        "\x01" + GO_TEXT + "\n" + PETER_SIG,
+        GO_TEXT + "\n" + f"— Bad Name {PETER_B64}",
+        GO_TEXT + "\n" + PETER_SIG + "Unexpected line.\n",
+    ],
+)
+def test_go_malformed_notes(message: str) -> None:
+    with pytest.raises(DecodeError):
+        open_note(message, [parse_vkey(PETER_VKEY)])
+
+
+def test_go_malformed_note_bytes() -> None:
+    with pytest.raises(DecodeError):
+        parse_note(b"\xff" + (GO_TEXT + "\n" + PETER_SIG).encode())
+
+
+def test_go_tlog_tree_format() -> None:
+    """golang.org/x/mod/sumdb/tlog TestFormatTree / TestParseTree."""
+    golden = "go.sum database tree\n123456789012\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=\n"
+    checkpoint = Checkpoint("go.sum database tree", 123456789012, hashlib.sha256(b"\x00hello world").digest())
+    assert checkpoint.body() == golden.encode()
+    assert Checkpoint.from_body(golden) == checkpoint
+    for bad in (
+        "go.sum database tree\n0xabcdef\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=\n",
+        "go.sum database tree\n123456789012\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBTOOBIG=\n",
+        golden + "JOE",  # Go ignores junk; a checkpoint note body must end in a newline
+    ):
+        with pytest.raises(DecodeError):
+            Checkpoint.from_body(bad)
+    assert Checkpoint.from_body(golden + "JOE\n").extensions == ("JOE",)
+
+
+# --- C2SP examples -----------------------------------------------------------------------------------
+
+C2SP_CHECKPOINT = (
+    "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
+    "— example.com/behind-the-sofa "
+    "Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n"
+)
+C2SP_COSIGNATURE = (
+    "— witness.example.com/w1 "
+    "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"
+)
+C2SP_NOTE = (
+    "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned è subito sera.\n\n"
+    "— quasimodo.example/salvatore "
+    "NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n"
+)
+
+
+def test_c2sp_signed_note_example() -> None:
+    note = parse_note(C2SP_NOTE)
+    assert (
+        note.text
+        == "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned è subito sera.\n"
+    )
+    (signature,) = note.signatures
+    assert signature.name == "quasimodo.example/salvatore" and len(signature.signature) == 64
+    assert note.format() == C2SP_NOTE
+
+
+def test_c2sp_checkpoint_and_cosignature_examples() -> None:
+    note = parse_note(C2SP_CHECKPOINT + C2SP_COSIGNATURE)
+    assert note.format() == C2SP_CHECKPOINT + C2SP_COSIGNATURE
+    checkpoint = Checkpoint.from_body(note.text)
+    assert (checkpoint.origin, checkpoint.size) == ("example.com/behind-the-sofa", 20852163)
+    assert checkpoint.body() == note.text.encode()
+    log_sig, witness_sig = note.signatures
+    assert len(log_sig.signature) == 64
+    assert len(witness_sig.signature) == 8 + 64
+    timestamp = int.from_bytes(witness_sig.signature[:8], "big")
+    assert timestamp == 1679315147  # the "time" line of the spec's signed-message example
+    assert cosigned_message(checkpoint.body(), timestamp) == (
+        b"cosignature/v1\ntime 1679315147\n"
+        b"example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+    )
+
+
+# --- shora checkpoints and cosignatures --------------------------------------------------------------
+
+LOG_KEY = SigningKey.from_seed(bytes(range(32)))
+OTHER_LOG_KEY = SigningKey.from_seed(bytes(range(1, 33)))
+WITNESSES = [SigningKey.from_seed(bytes([0xA0 + i]) * 32) for i in range(3)]
+ORIGIN = log_origin(LOG_KEY.public.raw)
+CHECKPOINT = Checkpoint(ORIGIN, 7, hashlib.sha256(b"root").digest())
+TIMESTAMP = 1_700_000_000
+
+
+def _trusted() -> dict[str, SigningKey]:
+    return {witness_name(key.public): key for key in WITNESSES}
+
+
+def _cosigned(count: int) -> SignedCheckpoint:
+    signatures = [
+        cosign(key, name, CHECKPOINT, TIMESTAMP + i) for i, (name, key) in enumerate(_trusted().items())
+    ]
+    return open_checkpoint(
+        add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), signatures[:count]), LOG_KEY.public
+    )
+
+
+def test_names_and_key_ids() -> None:
+    assert ORIGIN.startswith("shora/") and "+" not in ORIGIN and "=" not in ORIGIN
+    name = witness_name(WITNESSES[0].public)
+    assert name.startswith("shora-witness/")
+    ed = note_key_id(name, WITNESSES[0].public, KeyKind.ED25519)
+    co = note_key_id(name, WITNESSES[0].public, KeyKind.COSIGNATURE_V1)
+    assert ed == hashlib.sha256(name.encode() + b"\n\x01" + WITNESSES[0].public.raw).digest()[:4]
+    assert co == hashlib.sha256(name.encode() + b"\n\x04" + WITNESSES[0].public.raw).digest()[:4]
+    assert parse_vkey(vkey(name, WITNESSES[0].public, KeyKind.COSIGNATURE_V1)).kind is KeyKind.COSIGNATURE_V1
+
+
+@pytest.mark.parametrize("name", ["", "a b", "a+b", "a\tb", "a\u00a0b", "a\u3000b", "a\nb", "\ud800"])
+def test_bad_key_names_rejected(name: str) -> None:
+    with pytest.raises(DecodeError):
+        VerifierKey(name, LOG_KEY.public)
+
+
+@backends
+def test_checkpoint_round_trip(backend: str) -> None:
+    text = sign_checkpoint(LOG_KEY, CHECKPOINT)
+    assert text.startswith(CHECKPOINT.body().decode() + "\n— " + ORIGIN + " ")
+    signed = open_checkpoint(text, LOG_KEY.public, backend=backend)
+    assert signed.checkpoint == CHECKPOINT and signed.note_text == text and len(signed.signatures) == 1
+    assert (
+        open_note(text, [VerifierKey(ORIGIN, LOG_KEY.public)], backend=backend).text
+        == CHECKPOINT.body().decode()
+    )
+
+
+@backends
+def test_cosignatures_verified(backend: str) -> None:
+    signed = _cosigned(3)
+    trusted = {name: key.public for name, key in _trusted().items()}
+    found = verify_cosignatures(signed, trusted, 3, backend=backend)
+    assert found == [Cosignature(name, TIMESTAMP + i) for i, name in enumerate(trusted)]
+    assert verify_cosignatures(signed, list(trusted.items())[:2], 2, backend=backend) == found[:2]
+    with pytest.raises(VerificationError) as caught:
+        verify_cosignatures(_cosigned(1), trusted, 2, backend=backend)
+    assert caught.value.step == "cosignatures"
+
+
+def test_add_signatures_keeps_log_first_and_deduplicates() -> None:
+    note = sign_checkpoint(LOG_KEY, CHECKPOINT)
+    names = list(_trusted())
+    first = cosign(WITNESSES[0], names[0], CHECKPOINT, TIMESTAMP)
+    second = cosign(WITNESSES[1], names[1], CHECKPOINT, TIMESTAMP)
+    merged = add_signatures(add_signatures(note, [first]), [second, first, second])
+    assert [s.name for s in parse_note(merged).signatures] == [ORIGIN, names[0], names[1]]
+    newer = cosign(WITNESSES[0], names[0], CHECKPOINT, TIMESTAMP + 60)
+    replaced = parse_note(add_signatures(merged, [newer])).signatures
+    assert replaced[1] == newer and len(replaced) == 3
+
+
+def test_checkpoint_validates_fields() -> None:
+    bad_fields: list[tuple[Any, ...]] = [
+        ("", 1, bytes(32)),
+        ("a\nb", 1, bytes(32)),
+        ("o", -1, bytes(32)),
+        ("o", INT64_MAX + 1, bytes(32)),
+        ("o", True, bytes(32)),
+        ("o", 1, bytes(31)),
+        ("o", 1, bytes(32), ("",)),
+    ]
+    for fields in bad_fields:
+        with pytest.raises(DecodeError):
+            Checkpoint(*fields)
+
+
+# --- attacks -----------------------------------------------------------------------------------------
+
+
+def _body(size: str = "7", root: str | None = None) -> str:
+    root = base64.b64encode(CHECKPOINT.root).decode() if root is None else root
+    return f"{ORIGIN}\n{size}\n{root}\n"
+
+
+def _hand_signed(body: str) -> str:
+    return format_note(body, [sign_note(LOG_KEY, ORIGIN, body)])
+
+
+@backends
+def test_attack_checkpoint_of_another_log(backend: str) -> None:
+    other = Checkpoint(log_origin(OTHER_LOG_KEY.public.raw), 7, CHECKPOINT.root)
+    with pytest.raises(VerificationError) as caught:
+        open_checkpoint(sign_checkpoint(OTHER_LOG_KEY, other), LOG_KEY.public, backend=backend)
+    assert caught.value.step == "origin"
+    with pytest.raises(VerificationError) as caught:
+        open_checkpoint(
+            sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public, "shora/elsewhere", backend=backend
+        )
+    assert caught.value.step == "origin"
+
+
+@backends
+def test_attack_checkpoint_signed_by_another_key(backend: str) -> None:
+    with pytest.raises(VerificationError) as caught:
+        open_checkpoint(sign_checkpoint(OTHER_LOG_KEY, CHECKPOINT), LOG_KEY.public, backend=backend)
+    assert caught.value.step == "checkpoint-signature"
+
+
+@backends
+def test_attack_forged_key_id(backend: str) -> None:
+    """A signature line claiming the log's name and key id, with another key's signature bytes."""
+    forged = NoteSignature(
+        ORIGIN, VerifierKey(ORIGIN, LOG_KEY.public).key_id, OTHER_LOG_KEY.sign(Domain.NOTE, CHECKPOINT.body())
+    )
+    with pytest.raises(VerificationError) as caught:
+        open_checkpoint(format_note(CHECKPOINT.body().decode(), [forged]), LOG_KEY.public, backend=backend)
+    assert caught.value.step == "checkpoint-signature"
+
+
+@backends
+def test_attack_known_name_with_other_key_id_is_ignored(backend: str) -> None:
+    impostor = sign_note(OTHER_LOG_KEY, ORIGIN, CHECKPOINT.body().decode())
+    text = add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [impostor])
+    signed = open_checkpoint(text, LOG_KEY.public, backend=backend)  # the impostor is unknown, not fatal
+    assert len(signed.signatures) == 2
+    with pytest.raises(VerificationError) as caught:
+        open_checkpoint(format_note(CHECKPOINT.body().decode(), [impostor]), LOG_KEY.public, backend=backend)
+    assert caught.value.step == "checkpoint-signature"
+
+
+@backends
+def test_attack_cosignature_by_unknown_key(backend: str) -> None:
+    intruder = SigningKey.from_seed(b"\x55" * 32)
+    names = list(_trusted())
+    fake = cosign(intruder, names[0], CHECKPOINT, TIMESTAMP)  # a trusted name, an untrusted key
+    stranger = cosign(intruder, witness_name(intruder.public), CHECKPOINT, TIMESTAMP)
+    text = add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [fake, stranger])
+    trusted = {name: key.public for name, key in _trusted().items()}
+    with pytest.raises(VerificationError) as caught:
+        verify_cosignatures(open_checkpoint(text, LOG_KEY.public), trusted, 1, backend=backend)
+    assert caught.value.step == "cosignatures"
+
+
+@backends
+def test_attack_invalid_cosignature_by_trusted_witness(backend: str) -> None:
+    name = witness_name(WITNESSES[0].public)
+    good = cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP)
+    replayed = NoteSignature(name, good.key_id, (TIMESTAMP + 1).to_bytes(8, "big") + good.signature[8:])
+    text = add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [replayed])
+    with pytest.raises(VerificationError) as caught:
+        verify_cosignatures(
+            open_checkpoint(text, LOG_KEY.public), {name: WITNESSES[0].public}, 1, backend=backend
+        )
+    assert caught.value.step == "cosignatures"
+
+
+@backends
+def test_attack_one_witness_key_under_two_names_counts_once(backend: str) -> None:
+    names = ["w.example/a", "w.example/b"]
+    signatures = [cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP) for name in names]
+    signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), signatures), LOG_KEY.public)
+    trusted = [(name, WITNESSES[0].public) for name in names]
+    with pytest.raises(VerificationError):
+        verify_cosignatures(signed, trusted, 2, backend=backend)
+    assert len(verify_cosignatures(signed, trusted, 1, backend=backend)) == 1
+
+
+def test_attack_cosignature_for_another_checkpoint() -> None:
+    name = witness_name(WITNESSES[0].public)
+    elsewhere = cosign(WITNESSES[0], name, Checkpoint(ORIGIN, 8, CHECKPOINT.root), TIMESTAMP)
+    signed = open_checkpoint(
+        add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [elsewhere]), LOG_KEY.public
+    )
+    with pytest.raises(VerificationError):
+        verify_cosignatures(signed, {name: WITNESSES[0].public}, 1)
+
+
+@pytest.mark.parametrize(
+    ("attack", "text"),
+    [
+        ("bad_base64", _body() + "\n— " + ORIGIN + " not*base64!\n"),
+        ("unpadded_base64", _body() + "\n— " + ORIGIN + " AAAAAAA\n"),
+        ("missing_blank_line", _body() + "— " + ORIGIN + " AAAAAAAA\n"),
+        ("no_signatures", _body() + "\n"),
+        ("extra_trailing_text", _hand_signed(_body()) + "trailing"),
+        ("extra_trailing_line", _hand_signed(_body()) + "trailing\n"),
+        ("carriage_return", _hand_signed(_body()).replace("\n", "\r\n", 1)),
+        ("tab", _hand_signed(_body()).replace(ORIGIN, ORIGIN + "\t", 1)),
+        ("no_em_dash", _hand_signed(_body()).replace("—", "-")),
+        ("name_only", _body() + "\n— " + ORIGIN + "\n"),
+        ("key_id_only", _body() + "\n— " + ORIGIN + " AAAAAA==\n"),
+        ("size_leading_zero", _hand_signed(_body(size="07"))),
+        ("size_negative", _hand_signed(_body(size="-7"))),
+        ("size_plus", _hand_signed(_body(size="+7"))),
+        ("size_unicode_digit", _hand_signed(_body(size="٧"))),
+        ("size_over_int64", _hand_signed(_body(size=str(INT64_MAX + 1)))),
+        ("root_31_bytes", _hand_signed(_body(root=base64.b64encode(bytes(31)).decode()))),
+        ("root_33_bytes", _hand_signed(_body(root=base64.b64encode(bytes(33)).decode()))),
+        ("root_base64url", _hand_signed(_body(root=base64.urlsafe_b64encode(b"\xff" * 32).decode()))),
+        ("root_unpadded", _hand_signed(_body(root=base64.b64encode(bytes(32)).decode().rstrip("=")))),
+        ("two_lines_only", _hand_signed(f"{ORIGIN}\n7\n")),
+        ("empty_extension", _hand_signed(_body() + "ext\n\n")),
+    ],
+)
+def test_attack_malformed_checkpoint_note(attack: str, text: str) -> None:
+    with pytest.raises(DecodeError):
+        open_checkpoint(text, LOG_KEY.public)
+
+
+def test_attack_too_many_signatures() -> None:
+    line = sign_checkpoint(LOG_KEY, CHECKPOINT).split("\n\n", 1)[1]
+    assert parse_note(CHECKPOINT.body().decode() + "\n" + line * MAX_SIGNATURES)
+    with pytest.raises(DecodeError):
+        parse_note(CHECKPOINT.body().decode() + "\n" + line * (MAX_SIGNATURES + 1))
+
+
+def test_attack_oversized_note() -> None:
+    with pytest.raises(DecodeError):
+        parse_note("x" * MAX_NOTE_SIZE + "\n\n" + PETER_SIG)
+    with pytest.raises(DecodeError):
+        parse_note(("é" * (MAX_NOTE_SIZE // 2) + "\n\n" + PETER_SIG).encode())
+
+
+def test_attack_non_utf8() -> None:
+    note = sign_checkpoint(LOG_KEY, CHECKPOINT).encode()
+    for bad in (
+        b"\xff" + note,
+        note.replace(b"\xe2\x80\x94", b"\xe2\x80"),
+        b"\xc0\xaf" + note,
+        b"\xed\xa0\x80",
+    ):
+        with pytest.raises(DecodeError):
+            parse_note(bad)
+    with pytest.raises(DecodeError):
+        parse_note("\ud800" + note.decode())
+
+
+def test_signed_checkpoint_must_match_its_note() -> None:
+    signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public)
+    with pytest.raises(DecodeError):
+        SignedCheckpoint(Checkpoint(ORIGIN, 8, CHECKPOINT.root), signed.note_text, signed.signatures)
+    with pytest.raises(DecodeError):
+        SignedCheckpoint(signed.checkpoint, signed.note_text, ())
+
+
+# --- properties --------------------------------------------------------------------------------------
+
+_line_chars = st.characters(codec="utf-8", min_codepoint=0x20, exclude_characters="\n")
+_names = st.text(st.characters(codec="utf-8", min_codepoint=0x20, exclude_characters="+"), min_size=1).filter(
+    lambda name: not any(ch.isspace() for ch in name)
+)
+_signatures = st.builds(
+    NoteSignature, _names, st.binary(min_size=4, max_size=4), st.binary(min_size=1, max_size=80)
+)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.text(_line_chars, max_size=30), min_size=1, max_size=6),
+    st.lists(_signatures, min_size=1, max_size=5),
+)
+def test_property_note_round_trip(lines: list[str], signatures: list[NoteSignature]) -> None:
+    note = Note("".join(line + "\n" for line in lines), tuple(signatures))
+    assert parse_note(note.format()) == note
+    assert parse_note(note.format().encode()).format() == note.format()
+
+
+@settings(max_examples=200)
+@given(
+    st.text(_line_chars, min_size=1, max_size=40),
+    st.integers(0, INT64_MAX),
+    st.binary(min_size=32, max_size=32),
+    st.lists(st.text(_line_chars, min_size=1, max_size=20), max_size=3),
+)
+def test_property_checkpoint_round_trip(origin: str, size: int, root: bytes, extensions: list[str]) -> None:
+    checkpoint = Checkpoint(origin, size, root, tuple(extensions))
+    assert Checkpoint.from_body(checkpoint.body()) == checkpoint
+    assert Checkpoint.from_body(checkpoint.body().decode()).body() == checkpoint.body()
+
+
+@settings(max_examples=50)
+@given(st.integers(0, 2**40), st.binary(min_size=32, max_size=32), st.integers(0, INT64_MAX))
+def test_property_signed_and_cosigned_checkpoints_open(size: int, root: bytes, timestamp: int) -> None:
+    checkpoint = Checkpoint(ORIGIN, size, root)
+    name = witness_name(WITNESSES[0].public)
+    text = add_signatures(
+        sign_checkpoint(LOG_KEY, checkpoint), [cosign(WITNESSES[0], name, checkpoint, timestamp)]
+    )
+    signed = open_checkpoint(text, LOG_KEY.public)
+    assert verify_cosignatures(signed, {name: WITNESSES[0].public}, 1) == [Cosignature(name, timestamp)]
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=200)))
+def test_property_parse_raises_only_decode_error(data: str | bytes) -> None:
+    try:
+        note = parse_note(data)
+    except DecodeError:
+        return
+    text = data if isinstance(data, str) else data.decode()
+    assert note.format() == text
