@@ -26,7 +26,9 @@ class Migration:
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the node's pragmas; ``isolation_level=None`` so transactions are explicit."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -77,7 +77,8 @@ class _Nodes:
         if hit is not None:
             return hit
         row = self.conn.execute(
-            "SELECT hash FROM tree_nodes WHERE log_id = ? AND level = ? AND idx = ?", (self.log_id, level, index)
+            "SELECT hash FROM tree_nodes WHERE log_id = ? AND level = ? AND idx = ?",
+            (self.log_id, level, index),
         ).fetchone()
         if row is None:
             raise VerificationError("tree", f"missing tree node {level}/{index}")
@@ -110,11 +111,14 @@ class LogStore:
     ) -> list[Entry]:
         """Entries with seq > ``after_seq``; bodies of council entries only if ``council_bodies``."""
         rows = self.conn.execute(
-            "SELECT header, signature, body, vis FROM entries WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT header, signature, body, vis FROM entries "
+            "WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (log_id, after_seq, limit),
         )
         return [
-            Entry(bytes(h), bytes(s), bytes(b) if b is not None and (council_bodies or v == "public") else None)
+            Entry(
+                bytes(h), bytes(s), bytes(b) if b is not None and (council_bodies or v == "public") else None
+            )
             for h, s, b, v in rows
         ]
 
@@ -155,7 +159,9 @@ class LogStore:
         with self.transaction():
             return self.append_in_transaction(log_id, entries, sign)
 
-    def append_in_transaction(self, log_id: bytes, entries: Sequence[Entry], sign: CheckpointSigner) -> LogHead:
+    def append_in_transaction(
+        self, log_id: bytes, entries: Sequence[Entry], sign: CheckpointSigner
+    ) -> LogHead:
         head = self.head(log_id)
         if head is not None and head.frozen:
             raise StoreError(f"log {log_id.hex()[:16]} is frozen: {head.frozen}")
@@ -178,8 +184,17 @@ class LogStore:
             body = entry.body_bytes
             kind = entry.body()["kind"] if body is not None else None
             rows.append(
-                (log_id, entry.seq, entry.id, entry.header_bytes, entry.signature, body, entry.header.vis,
-                 entry.header.ts_ms, kind)
+                (
+                    log_id,
+                    entry.seq,
+                    entry.id,
+                    entry.header_bytes,
+                    entry.signature,
+                    body,
+                    entry.header.vis,
+                    entry.header.ts_ms,
+                    kind,
+                )
             )
             previous, size = entry, size + 1
         if not rows:

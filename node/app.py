@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -21,6 +21,7 @@ from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
 
 log = logging.getLogger("shora.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VERSION = "0.1.0"
 
 
@@ -44,7 +45,7 @@ NODE: web.AppKey[Node] = web.AppKey("node", Node)
 
 
 @web.middleware
-async def errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every refusal becomes ``{"error", "message"}`` with a 4xx; anything else is a bug, logged as one."""
     try:
         return await handler(request)
@@ -64,7 +65,7 @@ async def errors(request: web.Request, handler: web.Handler) -> web.StreamRespon
 
 
 @web.middleware
-async def operator_only(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def operator_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/v1/admin/"):
         node = request.app[NODE]
         await node.verifier.verify(request, node.operator_keys)

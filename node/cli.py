@@ -21,8 +21,7 @@ from node import config as cfg
 from node.client import ClientError, NodeClient
 from node.wire import jsonable
 from protocol import codec
-from protocol.errors import ProtocolError
-from protocol.keys import KeyFileError
+from protocol.errors import KeyFileError, ProtocolError
 
 
 class CliError(Exception):
@@ -31,8 +30,13 @@ class CliError(Exception):
 
 def _dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--dir", "data_dir", envvar="SHORA_DIR", type=click.Path(file_okay=False, path_type=Path),
-        default=Path("."), show_default=True, help="the node's data folder (or SHORA_DIR)",
+        "--dir",
+        "data_dir",
+        envvar="SHORA_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="the node's data folder (or SHORA_DIR)",
     )(f)
 
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from node import config as cfg
+from node.bootstrap import InitError, init_node
 from node.cli import CliError, _json_option, cli, emit
-from node.governance import Council, FoundCouncil, Quorum, RuleError, Rules, execute
-from node.service import checkpoint_signer, make_entries, now_ms, open_database
-from federation.store import LogStore
+from node.governance import FoundCouncil, Quorum, RuleError, Rules
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.errors import DecodeError, VerificationError
-from protocol.keys import PublicKey, SigningKey, save_signing_key
+from protocol.keys import PublicKey
 from protocol.note import KeyKind, parse_vkey
 
 
@@ -35,8 +33,13 @@ def _quorum(text: str | None) -> Quorum | None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["council"]), default="council", show_default=True,
-              help="what this node is (federation bodies arrive with the federation release)")
+@click.option(
+    "--kind",
+    type=click.Choice(["council"]),
+    default="council",
+    show_default=True,
+    help="what this node is (federation bodies arrive with the federation release)",
+)
 @click.option("--name", required=True, help="the council's name (English or Latin script)")
 @click.option("--name-fa", default="", help="the council's name in Persian")
 @click.option("--city", default="", help="the council's city")
@@ -44,61 +47,74 @@ def _quorum(text: str | None) -> Quorum | None:
 @click.option("--continent", required=True, help="e.g. 'North America', 'Europe'")
 @click.option("--listen", default=cfg.DEFAULT_LISTEN, show_default=True, help="HOST:PORT to serve on")
 @click.option("--url", default=None, help="the public URL peers and members reach (default: http://LISTEN)")
-@click.option("--majority", type=click.Choice(["simple", "absolute", "two_thirds"]), default="simple",
-              show_default=True, help="the majority rule")
-@click.option("--quorum", default=None, help="participants needed: a count (12) or a fraction of members (1/3)")
+@click.option(
+    "--majority",
+    type=click.Choice(["simple", "absolute", "two_thirds"]),
+    default="simple",
+    show_default=True,
+    help="the majority rule",
+)
+@click.option(
+    "--quorum", default=None, help="participants needed: a count (12) or a fraction of members (1/3)"
+)
 @click.option("--board-seats", type=click.IntRange(0, 1000), default=3, show_default=True)
-@click.option("--publish-tallies/--no-publish-tallies", default=True, show_default=True,
-              help="whether public decisions carry exact vote counts")
+@click.option(
+    "--publish-tallies/--no-publish-tallies",
+    default=True,
+    show_default=True,
+    help="whether public decisions carry exact vote counts",
+)
 @_json_option
-def init(directory: Path, kind: str, name: str, name_fa: str, city: str, country: str, continent: str,
-         listen: str, url: str | None, majority: str, quorum: str | None, board_seats: int,
-         publish_tallies: bool, as_json: bool) -> None:
+def init(
+    directory: Path,
+    kind: str,
+    name: str,
+    name_fa: str,
+    city: str,
+    country: str,
+    continent: str,
+    listen: str,
+    url: str | None,
+    majority: str,
+    quorum: str | None,
+    board_seats: int,
+    publish_tallies: bool,
+    as_json: bool,
+) -> None:
     """Create a node's data folder: root key, operator key, database, and the founding entry."""
-    cfg.parse_listen(listen)
-    if directory.exists() and any(directory.iterdir()):
-        raise CliError(f"{directory} exists and is not empty; refusing to touch it")
-    rules = Rules(majority=majority, quorum=_quorum(quorum), board_seats=board_seats,  # type: ignore[arg-type]
-                  publish_tallies=publish_tallies)
-    command = FoundCouncil(name=name, name_fa=name_fa, city=city, country=country, continent=continent,
-                           rules=rules)
-    root = SigningKey.generate()
-    drafts = execute(Council(), command, now_ms())  # judged before anything is written
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    operator = SigningKey.generate()
-    save_signing_key(root, directory / cfg.ROOT_KEY)
-    save_signing_key(operator, directory / cfg.OPERATOR_KEY)
-    conn = open_database(directory / cfg.DATABASE)
+    rules = Rules(
+        majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
+        quorum=_quorum(quorum),
+        board_seats=board_seats,
+        publish_tallies=publish_tallies,
+    )
+    found = FoundCouncil(
+        name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules
+    )
     try:
-        LogStore(conn).append(root.public.raw, make_entries(root, drafts, None, now_ms()), checkpoint_signer(root))
-    finally:
-        conn.close()
-    profile = {"name": name, "name_fa": name_fa, "city": city, "country": country, "continent": continent}
-    config = cfg.NodeConfig(directory, kind, root.public.raw, operator.public.raw, listen,
-                            url or f"http://{listen}", profile)
-    cfg.save(config)
-    emit(as_json, {"dir": str(directory), "node_id": root.public.raw, "url": config.url},
-         lambda v: f"initialised {name} in {directory}\ncouncil key (give it to members to verify): "
-                   f"{codec.b64u(root.public.raw)}\nstart it with: shora serve {directory}")
+        config = init_node(directory, found, listen=listen, url=url, kind=kind)
+    except InitError as exc:
+        raise CliError(str(exc)) from exc
+    key = codec.b64u(config.node_id)
+    emit(
+        as_json,
+        {"dir": str(directory), "node_id": config.node_id, "url": config.url},
+        lambda v: (
+            f"initialised {name} in {directory}\ncouncil key (give it to members to verify): {key}\n"
+            f"start it with: shora serve {directory}"
+        ),
+    )
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def serve(directory: Path) -> None:
-    """Run the node until interrupted."""
-    from aiohttp import web
-
-    from node.app import make_app
+    """Run the node until interrupted (Ctrl-C or SIGTERM)."""
+    from node.server import run
 
     config = cfg.load(directory)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    click.echo(f"shora serving {config.profile.get('name')} on http://{config.listen}", err=True)
-    web.run_app(
-        make_app(config), host=config.host, port=config.port, print=None,
-        access_log_format='"%r" %s %b %Tf', keepalive_timeout=config.settings.keepalive_timeout_s,
-        handler_cancellation=True, shutdown_timeout=5,
-    )
+    run(config)
 
 
 def _witness(text: str) -> tuple[str, PublicKey]:
@@ -117,7 +133,9 @@ def _witness(text: str) -> tuple[str, PublicKey]:
 @click.option("--witness", "witnesses", multiple=True, help="a trusted witness's verifier key; repeatable")
 @click.option("--min-cosignatures", type=click.IntRange(0, 100), default=0, show_default=True)
 @_json_option
-def verify(file: Path, council_key: str, witnesses: tuple[str, ...], min_cosignatures: int, as_json: bool) -> None:
+def verify(
+    file: Path, council_key: str, witnesses: tuple[str, ...], min_cosignatures: int, as_json: bool
+) -> None:
     """Verify a decision bundle offline; exit 0 only if every check passes."""
     try:
         key = PublicKey(codec.unb64u(council_key, 32))
@@ -130,11 +148,20 @@ def verify(file: Path, council_key: str, witnesses: tuple[str, ...], min_cosigna
         raise CliError(f"NOT VALID — {exc.step}: {exc.message}") from exc
     body = verified.body
     result: dict[str, Any] = {
-        "valid": True, "council": verified.council, "log_id": verified.log_id, "seq": verified.seq,
-        "decision_id": verified.id, "ts_ms": verified.ts_ms, "visibility": verified.vis,
-        "text": body.get("text"), "motion_kind": body.get("motion_kind"), "outcome": body.get("outcome"),
-        "tally": body.get("tally"), "participants": body.get("participants"),
-        "elected": body.get("elected"), "checkpoint_size": verified.checkpoint.size,
+        "valid": True,
+        "council": verified.council,
+        "log_id": verified.log_id,
+        "seq": verified.seq,
+        "decision_id": verified.id,
+        "ts_ms": verified.ts_ms,
+        "visibility": verified.vis,
+        "text": body.get("text"),
+        "motion_kind": body.get("motion_kind"),
+        "outcome": body.get("outcome"),
+        "tally": body.get("tally"),
+        "participants": body.get("participants"),
+        "elected": body.get("elected"),
+        "checkpoint_size": verified.checkpoint.size,
         "cosigners": [{"name": c.name, "timestamp": c.timestamp} for c in verified.cosigners],
     }
     emit(as_json, result, _describe)

@@ -54,7 +54,8 @@ def member_list(client: NodeClient, as_json: bool) -> None:
         rows = [f"{'id':<12} {'name':<28} {'status':<9} board"]
         for m in v["members"]:
             status = "active" if m["active"] else (m["ended_how"] or "ended")
-            rows.append(f"{_short(m['member_id']):<12} {m['name'] or '?':<28} {status:<9} {'yes' if m['board'] else ''}")
+            board = "yes" if m["board"] else ""
+            rows.append(f"{_short(m['member_id']):<12} {m['name'] or '?':<28} {status:<9} {board}")
         return "\n".join(rows)
 
     emit(as_json, out, table)
@@ -111,10 +112,14 @@ def assembly_list(client: NodeClient, as_json: bool) -> None:
         rows = []
         for a in v["assemblies"]:
             state = "OPEN" if a["open"] else "closed"
-            rows.append(f"{a['assembly_id']} {state} {_when(a['opened_ts_ms'])} present {a['present']} "
-                        f"— {a['agenda']}")
-            rows += [f"    motion {m['motion_id']} [{m['kind']}] {m['status']}, {m['votes']} votes — {m['text']}"
-                     for m in a["motions"]]
+            rows.append(
+                f"{a['assembly_id']} {state} {_when(a['opened_ts_ms'])} present {a['present']} "
+                f"— {a['agenda']}"
+            )
+            rows += [
+                f"    motion {m['motion_id']} [{m['kind']}] {m['status']}, {m['votes']} votes — {m['text']}"
+                for m in a["motions"]
+            ]
         return "\n".join(rows) or "no assemblies yet"
 
     emit(as_json, out, table)
@@ -128,28 +133,56 @@ def motion() -> None:
 @motion.command("propose")
 @click.argument("assembly_ref", metavar="ASSEMBLY")
 @click.option("--text", required=True)
-@click.option("--kind", type=click.Choice(["policy", "rules", "election", "recall", "removal"]), default="policy",
-              show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["policy", "rules", "election", "recall", "removal"]),
+    default="policy",
+    show_default=True,
+)
 @click.option("--seats", type=int, default=None, help="election: seats to fill")
 @click.option("--candidate", "candidates", multiple=True, help="election: a candidate member; repeatable")
 @click.option("--target", default=None, help="recall/removal: the member concerned")
 @click.option("--visibility", type=click.Choice(["public", "council"]), default="public", show_default=True)
-@click.option("--majority", type=click.Choice(["simple", "absolute", "two_thirds"]), default=None,
-              help="rules: the proposed majority rule")
+@click.option(
+    "--majority",
+    type=click.Choice(["simple", "absolute", "two_thirds"]),
+    default=None,
+    help="rules: the proposed majority rule",
+)
 @click.option("--quorum", default=None, help="rules: the proposed quorum (count or fraction like 1/3)")
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
 @click.option("--publish-tallies/--no-publish-tallies", default=None, help="rules: publish exact tallies")
 @remote
-def motion_propose(client: NodeClient, as_json: bool, assembly_ref: str, text: str, kind: str,
-                   seats: int | None, candidates: tuple[str, ...], target: str | None, visibility: str,
-                   majority: str | None, quorum: str | None, board_seats: int | None,
-                   publish_tallies: bool | None) -> None:
-    body: dict[str, Any] = {"assembly": assembly_ref, "text": text, "kind": kind, "seats": seats,
-                            "candidates": list(candidates), "target": target, "visibility": visibility}
+def motion_propose(
+    client: NodeClient,
+    as_json: bool,
+    assembly_ref: str,
+    text: str,
+    kind: str,
+    seats: int | None,
+    candidates: tuple[str, ...],
+    target: str | None,
+    visibility: str,
+    majority: str | None,
+    quorum: str | None,
+    board_seats: int | None,
+    publish_tallies: bool | None,
+) -> None:
+    body: dict[str, Any] = {
+        "assembly": assembly_ref,
+        "text": text,
+        "kind": kind,
+        "seats": seats,
+        "candidates": list(candidates),
+        "target": target,
+        "visibility": visibility,
+    }
     if kind == "rules":
-        rules: dict[str, Any] = {"majority": majority or "simple", "board_seats": 3 if board_seats is None
-                                 else board_seats, "publish_tallies": True if publish_tallies is None
-                                 else publish_tallies}
+        rules: dict[str, Any] = {
+            "majority": majority or "simple",
+            "board_seats": 3 if board_seats is None else board_seats,
+            "publish_tallies": True if publish_tallies is None else publish_tallies,
+        }
         if quorum:
             num, _, den = quorum.partition("/")
             rules["quorum"] = {"fraction": [int(num), int(den)]} if den else {"count": int(num)}
@@ -170,8 +203,10 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
     def human(v: dict[str, Any]) -> str:
         lines = [f"decision {v['decision_id']}: {v['outcome'].upper()}"]
         if v.get("tally") is not None:
-            lines.append(f"tally: {v['tally']}  (participants {v.get('participants')}, "
-                         f"quorum needed {v.get('quorum_required')})")
+            lines.append(
+                f"tally: {v['tally']}  (participants {v.get('participants')}, "
+                f"quorum needed {v.get('quorum_required')})"
+            )
         for seat in v.get("elected") or []:
             lines.append(f"elected to seat {seat['seat']}: {seat['member']}")
         if v.get("vacant"):
@@ -186,7 +221,9 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
 @click.argument("member_ref", metavar="MEMBER")
 @click.argument("choice", nargs=-1, required=True)
 @remote
-def vote(client: NodeClient, as_json: bool, motion_ref: str, member_ref: str, choice: tuple[str, ...]) -> None:
+def vote(
+    client: NodeClient, as_json: bool, motion_ref: str, member_ref: str, choice: tuple[str, ...]
+) -> None:
     """Record MEMBER's vote: yes, no or abstain — or, in an election, the candidates they approve."""
     if len(choice) == 1 and choice[0] in ("yes", "no", "abstain"):
         body: dict[str, Any] = {"member": member_ref, "choice": choice[0]}
@@ -214,8 +251,10 @@ def board(client: NodeClient, as_json: bool) -> None:
 
     def human(v: dict[str, Any]) -> str:
         lines = [f"{v['seats']} seats, {v['vacancies']} vacant"]
-        lines += [f"  seat {m['seat']}: member {_short(m['member'])} (elected by decision {_short(m['decision'])})"
-                  for m in v["mandates"]]
+        lines += [
+            f"  seat {m['seat']}: member {_short(m['member'])} (elected by decision {_short(m['decision'])})"
+            for m in v["mandates"]
+        ]
         return "\n".join(lines)
 
     emit(as_json, out, human)
@@ -228,8 +267,11 @@ def decisions(client: NodeClient, as_json: bool) -> None:
     out = client.call("GET", "/v1/admin/decisions")
 
     def human(v: dict[str, Any]) -> str:
-        rows = [f"{d['decision_id']} {_when(d['ts_ms'])} {d['outcome']:<9} [{d.get('motion_kind')}] "
-                f"{d.get('text', '')}" for d in v["decisions"]]
+        rows = [
+            f"{d['decision_id']} {_when(d['ts_ms'])} {d['outcome']:<9} [{d.get('motion_kind')}] "
+            f"{d.get('text', '')}"
+            for d in v["decisions"]
+        ]
         return "\n".join(rows) or "no decisions yet"
 
     emit(as_json, out, human)
@@ -244,6 +286,11 @@ def bundle(client: NodeClient, as_json: bool, decision_ref: str, output: Path) -
     data = client.call("GET", f"/v1/admin/decisions/{decision_ref}/bundle", raw=True)
     output.write_bytes(data)
     node_id = codec.b64u(client.config.node_id)
-    emit(as_json, {"file": str(output), "bytes": len(data), "council": node_id},
-         lambda v: f"wrote {v['bytes']} bytes to {v['file']}\nverify with: shora verify {v['file']} "
-                   f"--council {node_id}")
+    emit(
+        as_json,
+        {"file": str(output), "bytes": len(data), "council": node_id},
+        lambda v: (
+            f"wrote {v['bytes']} bytes to {v['file']}\nverify with: shora verify {v['file']} "
+            f"--council {node_id}"
+        ),
+    )

@@ -25,7 +25,8 @@ class ClientError(Exception):
 class NodeClient:
     def __init__(self, config: NodeConfig, timeout: float = 30.0) -> None:
         self.config = config
-        self.base = f"http://{config.listen}"
+        addr = config.dir / "serve.addr"  # where `shora serve` really listens (see node.server)
+        self.base = f"http://{addr.read_text().strip() if addr.exists() else config.listen}"
         self.key = config.operator_signing_key()
         self.timeout = timeout
 
@@ -34,11 +35,20 @@ class NodeClient:
         url = self.base + path
         parts = urlsplit(url)
         headers = sign_request(
-            self.key, method=method, authority=parts.netloc, path=parts.path, query=parts.query, body=data,
-            recipient=self.config.node_id, created=int(time.time()), nonce=encode_nonce(secrets.token_bytes(16)),
+            self.key,
+            method=method,
+            authority=parts.netloc,
+            path=parts.path,
+            query=parts.query,
+            body=data,
+            recipient=self.config.node_id,
+            created=int(time.time()),
+            nonce=encode_nonce(secrets.token_bytes(16)),
         )
         headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data if method != "GET" else None, headers=headers, method=method)
+        request = urllib.request.Request(
+            url, data=data if method != "GET" else None, headers=headers, method=method
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 payload = response.read()

@@ -1,9 +1,9 @@
 """A node's data folder: its configuration, its keys and its database, all in one place.
 
-    DIR/node.json      kind, listen address, public URL, profile, settings overrides, operator key
-    DIR/root.key       the council's root key (its log id); mode 0600
-    DIR/operator.key   the key the CLI signs operator requests with; mode 0600
-    DIR/shora.db       the SQLite database (logs, tree, member directory)
+DIR/node.json      kind, listen address, public URL, profile, settings overrides, operator key
+DIR/root.key       the council's root key (its log id); mode 0600
+DIR/operator.key   the key the CLI signs operator requests with; mode 0600
+DIR/shora.db       the SQLite database (logs, tree, member directory)
 """
 
 from __future__ import annotations
@@ -90,7 +90,14 @@ def load(directory: str | os.PathLike[str]) -> NodeConfig:
         PublicKey(node_id), PublicKey(operator)
         settings = Settings.from_overrides(raw.get("settings", {}))
         return NodeConfig(
-            path, raw["kind"], node_id, operator, parse_listen(raw["listen"]), raw["url"], raw["profile"], settings
+            path,
+            raw["kind"],
+            node_id,
+            operator,
+            parse_listen(raw["listen"]),
+            raw["url"],
+            raw["profile"],
+            settings,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path / CONFIG} is incomplete or invalid: {exc}") from exc

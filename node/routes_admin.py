@@ -28,8 +28,8 @@ from node.governance import (
     OpenAssembly,
     ProposeMotion,
     Quorum,
-    Rules,
     RuleError,
+    Rules,
 )
 from node.routes_public import build_bundle, decision_summary, list_decisions
 from node.service import now_ms
@@ -93,8 +93,10 @@ async def join(request: web.Request) -> web.Response:
     body = await read_json(request)
     name, contact = _text(body, "name").strip(), _text(body, "contact", "").strip()
     if not name or len(name) > directory.MAX_NAME or len(contact) > directory.MAX_CONTACT:
-        raise bad_request("bad-field", f"a name is 1-{directory.MAX_NAME} and a contact 0-"
-                          f"{directory.MAX_CONTACT} characters")
+        raise bad_request(
+            "bad-field",
+            f"a name is 1-{directory.MAX_NAME} and a contact 0-{directory.MAX_CONTACT} characters",
+        )
     key = None
     if body.get("key") is not None:
         try:
@@ -119,11 +121,16 @@ async def members(request: web.Request) -> web.Response:
     out = []
     for member in state.members.values():
         person = people.get(member.id)
-        out.append({
-            "member_id": member.id, "name": person.name if person else None,
-            "contact": person.contact if person else None, "active": member.active,
-            "board": member.id in board, "ended_how": member.ended_how,
-        })
+        out.append(
+            {
+                "member_id": member.id,
+                "name": person.name if person else None,
+                "contact": person.contact if person else None,
+                "active": member.active,
+                "board": member.id in board,
+                "ended_how": member.ended_how,
+            }
+        )
     return respond(request, {"members": out})
 
 
@@ -151,14 +158,33 @@ async def open_assembly(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/assemblies")
 async def assemblies(request: web.Request) -> web.Response:
     state = _node(request).writer.state
-    return respond(request, {"assemblies": [
-        {"assembly_id": a.id, "open": a.is_open, "agenda": a.agenda, "present": len(a.roll),
-         "participants": len(a.attended), "opened_ts_ms": a.opened_ts_ms,
-         "motions": [{"motion_id": m.id, "kind": m.kind, "text": m.text, "status": m.status,
-                      "votes": len(m.votes), "decision_id": m.decision}
-                     for m in state.motions_list(a.id)]}
-        for a in state.assemblies.values()
-    ]})
+    return respond(
+        request,
+        {
+            "assemblies": [
+                {
+                    "assembly_id": a.id,
+                    "open": a.is_open,
+                    "agenda": a.agenda,
+                    "present": len(a.roll),
+                    "participants": len(a.attended),
+                    "opened_ts_ms": a.opened_ts_ms,
+                    "motions": [
+                        {
+                            "motion_id": m.id,
+                            "kind": m.kind,
+                            "text": m.text,
+                            "status": m.status,
+                            "votes": len(m.votes),
+                            "decision_id": m.decision,
+                        }
+                        for m in state.motions_list(a.id)
+                    ],
+                }
+                for a in state.assemblies.values()
+            ]
+        },
+    )
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/attend")
@@ -231,7 +257,9 @@ async def propose(request: web.Request) -> web.Response:
         kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
         text=_text(body, "text"),
         visibility=_text(body, "visibility", "public"),  # type: ignore[arg-type]
-        proposer=None if body.get("proposer") is None else resolve_member(node.reader, state, body["proposer"]),
+        proposer=None
+        if body.get("proposer") is None
+        else resolve_member(node.reader, state, body["proposer"]),
         seats=seats,
         candidates=tuple(resolve_member(node.reader, state, c) for c in candidates),
         target=None if target is None else resolve_member(node.reader, state, target),
@@ -254,10 +282,14 @@ async def vote(request: web.Request) -> web.Response:
     choice = body.get("choice")
     if choice is not None and not isinstance(choice, str):
         raise bad_request("bad-field", "choice is yes, no or abstain")
-    appended = await node.writer.submit(CastVote(
-        motion, member, choice,  # type: ignore[arg-type]  # judged by the governance rules
-        tuple(resolve_member(node.reader, state, a) for a in approvals),
-    ))
+    appended = await node.writer.submit(
+        CastVote(
+            motion,
+            member,
+            choice,  # type: ignore[arg-type]  # judged by the governance rules
+            tuple(resolve_member(node.reader, state, a) for a in approvals),
+        )
+    )
     return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
 
 

@@ -65,7 +65,10 @@ def checkpoint_value(head: Any) -> dict[str, Any]:
 
 def entry_value(entry: Entry) -> dict[str, Any]:
     value: dict[str, Any] = {
-        "seq": entry.seq, "id": entry.id, "header": entry.header_bytes, "signature": entry.signature
+        "seq": entry.seq,
+        "id": entry.id,
+        "header": entry.header_bytes,
+        "signature": entry.signature,
     }
     if entry.body_bytes is not None:
         value["body"] = entry.body_bytes
@@ -109,11 +112,14 @@ async def entries(request: web.Request) -> web.Response:
     log_id = _log_id(request)
     head = _head(node.store, log_id)
     after = _int_param(request, "after_seq", -1, low=-1)
-    limit = min(_int_param(request, "limit", node.config.settings.entries_page_max, low=1),
-                node.config.settings.entries_page_max)
+    limit = min(
+        _int_param(request, "limit", node.config.settings.entries_page_max, low=1),
+        node.config.settings.entries_page_max,
+    )
     page = node.store.entries(log_id, after, limit)
     return respond(
-        request, {"log_id": log_id, "entries": [entry_value(e) for e in page], "checkpoint": checkpoint_value(head)}
+        request,
+        {"log_id": log_id, "entries": [entry_value(e) for e in page], "checkpoint": checkpoint_value(head)},
     )
 
 
@@ -150,8 +156,13 @@ async def consistency(request: web.Request) -> web.Response:
 def decision_summary(entry: Entry) -> dict[str, Any]:
     body = entry.body()
     body.pop("salt", None)
-    return {"decision_id": entry.id, "seq": entry.seq, "ts_ms": entry.header.ts_ms, "vis": entry.header.vis,
-            **{k: v for k, v in body.items() if k != "kind"}}
+    return {
+        "decision_id": entry.id,
+        "seq": entry.seq,
+        "ts_ms": entry.header.ts_ms,
+        "vis": entry.header.vis,
+        **{k: v for k, v in body.items() if k != "kind"},
+    }
 
 
 @routes.get("/v1/decisions")

@@ -13,6 +13,7 @@ state is rebuilt by replaying the log, which is always the truth.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -72,8 +73,13 @@ def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, t
         seq = previous.seq + 1 if previous else 0
         ts = max(ts_ms, previous.header.ts_ms) if previous else ts_ms
         entry = sign_entry(
-            key, log_id=key.public.raw, seq=seq, prev=previous.id if previous else None, ts_ms=ts,
-            vis=draft.vis, body=body,
+            key,
+            log_id=key.public.raw,
+            seq=seq,
+            prev=previous.id if previous else None,
+            ts_ms=ts,
+            vis=draft.vis,
+            body=body,
         )
         out.append(entry)
         previous = entry
@@ -119,10 +125,8 @@ class Writer:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():

@@ -1,37 +1,35 @@
 """Every limit and interval of a node, in one typed table with its default and why (STYLE.md 9).
 
-A node's ``node.json`` may override any of them under ``"settings"``; unknown names are refused.
+A node's ``node.json`` may override any of them under ``"settings"``; unknown names are refused. The README's
+settings table is checked against ``documented()`` by a test, so the two cannot drift.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+
+def _setting(default: float, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
 class Settings:
-    max_request_bytes: int = 1 << 20
-    """Largest request body accepted; checked before anything is read or decoded."""
-    request_timeout_s: float = 30.0
-    """A request that has not completed by then is cut off (slow clients cannot hold the node)."""
-    signature_window_s: int = 120
-    """Signed requests are accepted only with ``created`` within this many seconds of now (DESIGN.md §3)."""
-    nonce_capacity: int = 100_000
-    """Nonces remembered per window; beyond it the oldest expire first and new requests are refused."""
-    entries_page_max: int = 1000
-    """Most entries returned by one ``GET …/entries``."""
-    decisions_page_max: int = 500
-    """Most decisions returned by one ``GET /v1/decisions``."""
-    write_batch_max: int = 256
-    """Most commands committed in one transaction by the writer (group commit)."""
-    keepalive_timeout_s: float = 15.0
-    """Idle keep-alive connections are closed after this long."""
+    max_request_bytes: int = _setting(1 << 20, "largest request body accepted, checked before it is read")
+    request_timeout_s: float = _setting(30.0, "outbound calls give up after this long")
+    signature_window_s: int = _setting(120, "signed requests must be created within this many seconds of now")
+    nonce_capacity: int = _setting(
+        100_000, "nonces remembered per window; when full, new requests are refused"
+    )
+    entries_page_max: int = _setting(1000, "most entries returned by one GET …/entries")
+    decisions_page_max: int = _setting(500, "most decisions returned by one GET /v1/decisions")
+    write_batch_max: int = _setting(256, "most commands committed in one transaction (group commit)")
+    keepalive_timeout_s: float = _setting(15.0, "idle keep-alive connections are closed after this long")
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = set(overrides) - set(known)
+        unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         for name, value in overrides.items():
@@ -40,15 +38,6 @@ class Settings:
         return replace(cls(), **overrides)
 
 
-def documented() -> dict[str, str]:
-    """Each setting's docstring, read from the source, so the README table can be checked against it."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(Settings))
-    docs: dict[str, str] = {}
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, after in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
-            docs[node.target.id] = str(after.value.value)  # type: ignore[union-attr]
-    return docs
+def documented() -> dict[str, tuple[Any, str]]:
+    """Each setting's default and what it is for."""
+    return {f.name: (f.default, f.metadata["doc"]) for f in fields(Settings)}

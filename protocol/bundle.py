@@ -93,7 +93,14 @@ class Bundle:
     @classmethod
     def decode(cls, data: bytes) -> Bundle:
         value = codec.decode(data, BUNDLE_LIMITS)
-        if not isinstance(value, dict) or set(value) != {"v", "entry", "proof", "checkpoint", "keys", "founding"}:
+        if not isinstance(value, dict) or set(value) != {
+            "v",
+            "entry",
+            "proof",
+            "checkpoint",
+            "keys",
+            "founding",
+        }:
             raise DecodeError("a bundle is a map of v, entry, proof, checkpoint, keys and founding")
         if value["v"] != BUNDLE_VERSION or isinstance(value["v"], bool):
             raise DecodeError(f"unknown bundle version {value['v']!r}")
@@ -157,12 +164,22 @@ def verify_bundle(
     council = _founding(bundle.founding, council_key, checkpoint, backend)
     cosigners = verify_cosignatures(signed, witnesses, min_cosignatures, backend=backend)
     return VerifiedEntry(
-        header.log_id, header.seq, decision.id, header.ts_ms, header.vis, decision.body(), checkpoint,
-        tuple(cosigners), signer.raw, council,
+        header.log_id,
+        header.seq,
+        decision.id,
+        header.ts_ms,
+        header.vis,
+        decision.body(),
+        checkpoint,
+        tuple(cosigners),
+        signer.raw,
+        council,
     )
 
 
-def _founding(proven: ProvenEntry, root: PublicKey, checkpoint: Checkpoint, backend: str | None) -> dict[str, Any]:
+def _founding(
+    proven: ProvenEntry, root: PublicKey, checkpoint: Checkpoint, backend: str | None
+) -> dict[str, Any]:
     entry = proven.entry
     if entry.header.log_id != root.raw or entry.seq != 0:
         raise VerificationError("founding", "the founding entry is not entry 0 of this council's log")
@@ -183,7 +200,9 @@ def _verify_included(proven: ProvenEntry, checkpoint: Checkpoint) -> None:
     try:
         merkle.verify_inclusion(proven.entry.id, seq, checkpoint.size, proven.proof, checkpoint.root)
     except VerificationError as exc:
-        raise VerificationError("inclusion", f"entry {seq} is not in the checkpoint's tree: {exc.message}") from exc
+        raise VerificationError(
+            "inclusion", f"entry {seq} is not in the checkpoint's tree: {exc.message}"
+        ) from exc
 
 
 def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backend: str | None) -> PublicKey:
@@ -201,7 +220,9 @@ def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backen
             entry.check_body()
             entry.verify_signature(root, backend=backend)
         except (DecodeError, VerificationError) as exc:
-            raise VerificationError("unknown-key", f"key history entry {entry.seq} is invalid: {exc}") from exc
+            raise VerificationError(
+                "unknown-key", f"key history entry {entry.seq} is invalid: {exc}"
+            ) from exc
         _verify_included(proven, checkpoint)
         body = entry.body()
         if body.get("kind") != KEY_KIND or not isinstance(body.get("key"), bytes):

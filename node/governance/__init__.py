@@ -32,7 +32,8 @@ Entry kinds (body fields besides ``kind``; visibility):
   ``approvals`` [candidate] (elections, else []), ``ballot`` (reserved, 64 bytes | nil): in a later version,
   the member's Ed25519 signature (their registered ``pubkey``) over ``b"shora/v1/ballot\\x00"`` + the
   canonical msgpack map {council: council id, motion, member, choice, approvals}. Stored, not yet verified.
-- ``decision`` (the motion's visibility): ``motion``, ``assembly``, ``motion_kind``, ``rules_version``,
+- ``decision`` (the motion's visibility): ``motion``, ``assembly``, ``motion_kind``, ``text`` (the
+  motion's), ``rules_version``,
   ``majority``, ``outcome`` adopted|rejected|tied|no_quorum, ``seats``, ``elected`` [{seat, member}] (mandate
   id = (decision id, seat)), ``vacant``, ``tied`` [member tied for the last seat], ``ended`` [{decision, seat,
   member}] (mandates ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil); and the

@@ -84,6 +84,8 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "motion": motion.id,
         "assembly": motion.assembly,
         "motion_kind": motion.kind,
+        # the motion's words travel with the decision, so a bundle alone says what was decided
+        "text": motion.text,
         "rules_version": state.rules_version,
         "majority": rules.majority,
         "outcome": outcome,

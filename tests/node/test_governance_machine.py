@@ -187,6 +187,6 @@ class GovernanceMachine(RuleBasedStateMachine):
 
 
 GovernanceMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300, stateful_step_count=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestGovernanceMachine = GovernanceMachine.TestCase

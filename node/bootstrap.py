@@ -1,0 +1,64 @@
+"""Creating a node's data folder: keys, database and the founding entry, or nothing at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from federation.store import LogStore
+from node import config as cfg
+from node.governance import Council, FoundCouncil, execute
+from node.service import checkpoint_signer, make_entries, now_ms, open_database
+from protocol.keys import SigningKey, save_signing_key
+
+
+class InitError(Exception):
+    """The folder cannot be initialised; nothing was left behind."""
+
+
+def init_node(
+    directory: Path,
+    found: FoundCouncil,
+    *,
+    listen: str = cfg.DEFAULT_LISTEN,
+    url: str | None = None,
+    kind: str = "council",
+) -> cfg.NodeConfig:
+    """Create ``directory`` with a root key, an operator key (both 0600), the database and entry 0."""
+    cfg.parse_listen(listen)
+    if directory.exists() and any(directory.iterdir()):
+        raise InitError(f"{directory} exists and is not empty; refusing to touch it")
+    drafts = execute(Council(), found, now_ms())  # judged before anything is written
+    created = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(directory, 0o700)
+        root, operator = SigningKey.generate(), SigningKey.generate()
+        save_signing_key(root, directory / cfg.ROOT_KEY)
+        save_signing_key(operator, directory / cfg.OPERATOR_KEY)
+        conn = open_database(directory / cfg.DATABASE)
+        try:
+            entries = make_entries(root, drafts, None, now_ms())
+            LogStore(conn).append(root.public.raw, entries, checkpoint_signer(root))
+        finally:
+            conn.close()
+        profile = {
+            "name": found.name,
+            "name_fa": found.name_fa,
+            "city": found.city,
+            "country": found.country,
+            "continent": found.continent,
+        }
+        config = cfg.NodeConfig(
+            directory, kind, root.public.raw, operator.public.raw, listen, url or f"http://{listen}", profile
+        )
+        cfg.save(config)
+    except BaseException:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            for child in directory.iterdir():
+                child.unlink()
+        raise
+    return config

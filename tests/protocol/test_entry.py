@@ -1,0 +1,505 @@
+"""Log entries: signed headers bound to bodies, the attacks on them by name, and chaining."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import unicodedata
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import codec
+from protocol.entry import (
+    TS_TOLERANCE_MS,
+    Entry,
+    Header,
+    encode_body,
+    sign_entry,
+    verify_follows,
+)
+from protocol.errors import DecodeError, VerificationError
+from protocol.keys import BACKENDS, Domain, SigningKey
+
+KEY = SigningKey.from_seed(bytes(range(32)))
+OTHER_KEY = SigningKey.from_seed(bytes(range(1, 33)))
+LOG_ID = KEY.public.raw
+OTHER_LOG_ID = OTHER_KEY.public.raw
+SALT = bytes(range(16))
+T0 = 1_700_000_000_000
+
+backends = pytest.mark.parametrize("backend", sorted(BACKENDS))
+
+
+def make(
+    seq: int = 0,
+    prev: bytes | None = None,
+    *,
+    ts_ms: int = T0,
+    vis: Any = "public",
+    body: dict[str, Any] | None = None,
+    key: SigningKey = KEY,
+    log_id: bytes = LOG_ID,
+) -> Entry:
+    if body is None:
+        body = {"kind": "motion", "text": "بودجه"} if vis == "public" else {"kind": "vote", "salt": SALT}
+    return sign_entry(key, log_id=log_id, seq=seq, prev=prev, ts_ms=ts_ms, vis=vis, body=body)
+
+
+def header_fields(entry: Entry) -> list[Any]:
+    return list(msgpack.unpackb(entry.header_bytes))
+
+
+def resigned(fields: list[Any], key: SigningKey = KEY) -> tuple[bytes, bytes]:
+    """Raw header bytes from ``fields`` (not necessarily a valid header) and a valid signature over them."""
+    data = msgpack.packb(fields, use_bin_type=True)
+    return data, key._key.sign(b"shora/v1/entry\x00" + data)
+
+
+def chain(n: int, step_ms: int = 1000) -> list[Entry]:
+    entries = [make()]
+    for seq in range(1, n):
+        entries.append(make(seq, entries[-1].id, ts_ms=T0 + seq * step_ms))
+    return entries
+
+
+# --- round trip ----------------------------------------------------------------------------------------
+
+
+@backends
+@pytest.mark.parametrize("vis", ["public", "council"])
+def test_round_trip(vis: str, backend: str) -> None:
+    entry = make(vis=vis)
+    received = Entry(entry.header_bytes, entry.signature, entry.body_bytes)
+    assert received == entry
+    received.verify_signature(KEY.public, backend=backend)
+    assert received.header.vis == vis
+    assert received.header.seq == received.seq == 0
+    assert received.header.key_id == KEY.public.id
+    assert received.header.log_id == LOG_ID
+    assert received.body() == codec.decode(entry.body_bytes or b"")
+    assert received.header.body_hash == hashlib.sha256(entry.body_bytes or b"").digest()
+
+
+def test_header_layout() -> None:
+    entry = make(3, bytes(32), ts_ms=T0)
+    body_hash = entry.header.body_hash
+    assert header_fields(entry) == [1, LOG_ID, 3, bytes(32), T0, "public", body_hash, KEY.public.id]
+    assert Header.decode(entry.header_bytes) == entry.header
+    assert entry.header.encode() == entry.header_bytes
+
+
+def test_id_is_rfc9162_leaf_hash() -> None:
+    entry = make()
+    assert entry.id == hashlib.sha256(b"\x00" + entry.header_bytes).digest()
+
+
+def test_without_body() -> None:
+    entry = make(vis="council")
+    bare = entry.without_body()
+    assert bare.body_bytes is None
+    assert bare.id == entry.id
+    bare.verify_signature(KEY.public)
+    with pytest.raises(VerificationError) as info:
+        bare.body()
+    assert info.value.step == "body-hash"
+    with pytest.raises(VerificationError):
+        bare.check_body()
+
+
+def test_sign_entry_reproducible() -> None:
+    assert make().header_bytes == make().header_bytes
+    assert make().signature == make().signature  # Ed25519 is deterministic
+
+
+def test_body_keys_sorted_whatever_the_input_order() -> None:
+    a = encode_body({"kind": "x", "b": 1, "a": 2}, "public")
+    b = encode_body({"a": 2, "b": 1, "kind": "x"}, "public")
+    assert a == b
+
+
+# --- named attacks -------------------------------------------------------------------------------------
+
+
+@backends
+def test_forged_signature(backend: str) -> None:
+    entry = make()
+    forged = Entry(entry.header_bytes, bytes(64), entry.body_bytes)
+    with pytest.raises(VerificationError) as info:
+        forged.verify_signature(KEY.public, backend=backend)
+    assert info.value.step == "signature"
+
+
+@backends
+def test_signature_by_other_key_naming_ours(backend: str) -> None:
+    entry = make()
+    forged = Entry(entry.header_bytes, OTHER_KEY.sign(Domain.ENTRY, entry.header_bytes), entry.body_bytes)
+    with pytest.raises(VerificationError) as info:
+        forged.verify_signature(KEY.public, backend=backend)
+    assert info.value.step == "signature"
+
+
+@backends
+def test_signature_under_other_domain(backend: str) -> None:
+    # A signature over the header bytes without the entry tag (as another domain would make it) fails.
+    entry = make()
+    untagged = KEY._key.sign(entry.header_bytes)
+    with pytest.raises(VerificationError) as info:
+        Entry(entry.header_bytes, untagged, entry.body_bytes).verify_signature(KEY.public, backend=backend)
+    assert info.value.step == "signature"
+    request_tagged = KEY._key.sign(b"shora/v1/request\x00" + entry.header_bytes)
+    with pytest.raises(VerificationError):
+        Entry(entry.header_bytes, request_tagged).verify_signature(KEY.public, backend=backend)
+
+
+def test_signature_from_another_entry() -> None:
+    first, second = chain(2)
+    with pytest.raises(VerificationError):
+        Entry(second.header_bytes, first.signature).verify_signature(KEY.public)
+
+
+def test_body_swapped() -> None:
+    entry = make()
+    other = make(body={"kind": "motion", "text": "something else"})
+    with pytest.raises(VerificationError) as info:
+        Entry(entry.header_bytes, entry.signature, other.body_bytes)
+    assert info.value.step == "body-hash"
+
+
+def test_body_reencoded_non_canonically() -> None:
+    # Same body values, different bytes: the hash no longer matches, and the codec refuses them anyway.
+    entry = make(body={"kind": "motion", "n": 1})
+    reordered = b"\x82\xa1n\x01\xa4kind\xa6motion"
+    with pytest.raises((VerificationError, DecodeError)):
+        Entry(entry.header_bytes, entry.signature, reordered)
+
+
+def test_header_reencoded() -> None:
+    # The same header values with seq as a uint8 instead of a fixint: msgpack reads the same list, the
+    # signature is valid over these bytes, and the decoder still refuses them.
+    entry = make(3, bytes(32))
+    fields = header_fields(entry)
+    data = entry.header_bytes
+    cut = data.index(b"\x03\xc4\x20")  # seq 3, then prev as bin8 of 32
+    reencoded = data[:cut] + b"\xcc\x03" + data[cut + 1 :]
+    assert msgpack.unpackb(reencoded) == fields
+    signature = KEY.sign(Domain.ENTRY, reencoded)
+    with pytest.raises(DecodeError):
+        Entry(reencoded, signature, entry.body_bytes)
+
+
+def test_header_with_trailing_byte() -> None:
+    entry = make()
+    with pytest.raises(DecodeError):
+        Entry(entry.header_bytes + b"\x00", entry.signature)
+
+
+def test_wrong_key_id() -> None:
+    entry = make()
+    with pytest.raises(VerificationError) as info:
+        entry.verify_signature(OTHER_KEY.public)
+    assert info.value.step == "unknown-key"
+
+
+def test_entry_signed_by_other_key_names_that_key() -> None:
+    entry = make(key=OTHER_KEY)
+    entry.verify_signature(OTHER_KEY.public)
+    with pytest.raises(VerificationError) as info:
+        entry.verify_signature(KEY.public)
+    assert info.value.step == "unknown-key"
+
+
+def test_council_body_without_salt() -> None:
+    with pytest.raises(DecodeError):
+        make(vis="council", body={"kind": "vote"})
+
+
+@pytest.mark.parametrize("salt", [b"", bytes(15), bytes(17), "0123456789abcdef", None])
+def test_council_body_with_bad_salt(salt: Any) -> None:
+    with pytest.raises(DecodeError):
+        make(vis="council", body={"kind": "vote", "salt": salt})
+
+
+def test_public_body_with_salt() -> None:
+    with pytest.raises(DecodeError):
+        make(body={"kind": "motion", "salt": SALT})
+
+
+def test_council_header_with_public_body_received() -> None:
+    # A header claiming "council" with a body that lacks the salt: refused when the body is checked.
+    body = encode_body({"kind": "motion"}, "public")
+    entry = make(vis="council")
+    fields = header_fields(entry)
+    fields[6] = hashlib.sha256(body).digest()
+    data, signature = resigned(fields)
+    with pytest.raises(DecodeError):
+        Entry(data, signature, body)
+    Entry(data, signature)  # the header alone is fine
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"kind": ""},
+        {"kind": 1},
+        {"kind": b"motion"},
+        {"text": "no kind"},
+    ],
+)
+def test_body_without_kind(body: dict[str, Any]) -> None:
+    with pytest.raises(DecodeError):
+        make(body=body)
+
+
+def test_body_not_a_map() -> None:
+    entry = make()
+    body = codec.encode(["kind", "motion"])
+    fields = header_fields(entry)
+    fields[6] = hashlib.sha256(body).digest()
+    data, signature = resigned(fields)
+    with pytest.raises(DecodeError):
+        Entry(data, signature, body)
+
+
+def test_body_not_bytes() -> None:
+    entry = make()
+    with pytest.raises(DecodeError):
+        Entry(entry.header_bytes, entry.signature, "text")  # type: ignore[arg-type]
+
+
+def _refused_header(mutate: Any) -> None:
+    fields = header_fields(make(1, bytes(32)))
+    fields = mutate(fields)
+    data, signature = resigned(fields)
+    with pytest.raises(DecodeError):
+        Entry(data, signature)
+    with pytest.raises(DecodeError):
+        Header.decode(data)
+
+
+def test_valid_resigned_header_accepted() -> None:
+    fields = header_fields(make(1, bytes(32)))
+    data, signature = resigned(fields)
+    Entry(data, signature).verify_signature(KEY.public)
+
+
+def test_header_with_7_fields() -> None:
+    _refused_header(lambda f: f[:7])
+
+
+def test_header_with_9_fields() -> None:
+    _refused_header(lambda f: [*f, 0])
+
+
+def test_header_as_map() -> None:
+    _refused_header(lambda f: {str(i): v for i, v in enumerate(f)})
+
+
+def test_version_2() -> None:
+    _refused_header(lambda f: [2, *f[1:]])
+
+
+def test_version_as_bool() -> None:
+    _refused_header(lambda f: [True, *f[1:]])
+
+
+def test_seq_negative() -> None:
+    _refused_header(lambda f: [f[0], f[1], -1, *f[3:]])
+
+
+def test_bool_as_seq() -> None:
+    _refused_header(lambda f: [f[0], f[1], True, *f[3:]])
+
+
+def test_bool_as_ts() -> None:
+    _refused_header(lambda f: [*f[:4], True, *f[5:]])
+
+
+def test_ts_negative() -> None:
+    _refused_header(lambda f: [*f[:4], -1, *f[5:]])
+
+
+def test_prev_present_at_seq_0() -> None:
+    _refused_header(lambda f: [f[0], f[1], 0, bytes(32), *f[4:]])
+
+
+def test_prev_missing_at_seq_1() -> None:
+    _refused_header(lambda f: [f[0], f[1], 1, None, *f[4:]])
+
+
+def test_prev_wrong_size() -> None:
+    _refused_header(lambda f: [*f[:3], bytes(31), *f[4:]])
+
+
+def test_vis_other() -> None:
+    _refused_header(lambda f: [*f[:5], "private", *f[6:]])
+
+
+def test_vis_as_bytes() -> None:
+    _refused_header(lambda f: [*f[:5], b"public", *f[6:]])
+
+
+def test_log_id_wrong_size() -> None:
+    _refused_header(lambda f: [f[0], bytes(31), *f[2:]])
+
+
+def test_log_id_as_text() -> None:
+    _refused_header(lambda f: [f[0], "a" * 32, *f[2:]])
+
+
+def test_body_hash_wrong_size() -> None:
+    _refused_header(lambda f: [*f[:6], bytes(31), f[7]])
+
+
+def test_key_id_wrong_size() -> None:
+    _refused_header(lambda f: [*f[:7], bytes(9)])
+
+
+def test_nested_value_in_header() -> None:
+    _refused_header(lambda f: [*f[:5], ["public"], *f[6:]])
+
+
+@pytest.mark.parametrize("length", [0, 63, 65])
+def test_signature_wrong_length(length: int) -> None:
+    entry = make()
+    with pytest.raises(DecodeError):
+        Entry(entry.header_bytes, bytes(length))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"seq": -1},
+        {"seq": True},
+        {"seq": 2**63},
+        {"seq": 0, "prev": bytes(32)},
+        {"seq": 1, "prev": None},
+        {"ts_ms": -1},
+        {"ts_ms": 1.5},
+        {"vis": "other"},
+        {"log_id": bytes(31)},
+    ],
+)
+def test_sign_entry_refuses_invalid_header(kwargs: dict[str, Any]) -> None:
+    args: dict[str, Any] = {"seq": 0, "prev": None, "ts_ms": T0, "vis": "public", "log_id": LOG_ID}
+    args.update(kwargs)
+    with pytest.raises(DecodeError):
+        sign_entry(KEY, body={"kind": "motion"}, **args)
+
+
+def test_oversize_body() -> None:
+    with pytest.raises(DecodeError):
+        make(body={"kind": "motion", "text": "x" * (300 * 1024)})
+
+
+# --- verify_follows ------------------------------------------------------------------------------------
+
+
+def test_follows_ok_chain() -> None:
+    entries = chain(5)
+    verify_follows(None, entries[0])
+    for before, after in itertools.pairwise(entries):
+        verify_follows(before, after)
+
+
+def test_first_must_be_seq_0() -> None:
+    with pytest.raises(VerificationError) as info:
+        verify_follows(None, chain(2)[1])
+    assert info.value.step == "sequence"
+
+
+def test_follows_wrong_log() -> None:
+    first = make()
+    intruder = make(1, first.id, log_id=OTHER_LOG_ID)
+    with pytest.raises(VerificationError) as info:
+        verify_follows(first, intruder)
+    assert info.value.step == "sequence"
+
+
+def test_follows_gap_in_seq() -> None:
+    first = make()
+    skipped = make(2, first.id)
+    with pytest.raises(VerificationError) as info:
+        verify_follows(first, skipped)
+    assert info.value.step == "sequence"
+
+
+def test_follows_replayed_entry() -> None:
+    first, second = chain(2)
+    with pytest.raises(VerificationError):
+        verify_follows(second, second)
+    with pytest.raises(VerificationError):
+        verify_follows(second, first)
+
+
+def test_follows_wrong_prev() -> None:
+    first = make()
+    forked = make(1, hashlib.sha256(b"another entry").digest())
+    with pytest.raises(VerificationError) as info:
+        verify_follows(first, forked)
+    assert info.value.step == "prev"
+
+
+def test_forked_log() -> None:
+    # Two different entries at seq 1 both link to seq 0: each follows, and they differ in id.
+    first = make()
+    a = make(1, first.id, body={"kind": "motion", "text": "a"})
+    b = make(1, first.id, body={"kind": "motion", "text": "b"})
+    verify_follows(first, a)
+    verify_follows(first, b)
+    assert a.id != b.id
+    with pytest.raises(VerificationError):
+        verify_follows(a, b)
+
+
+@pytest.mark.parametrize("back_ms", [1, TS_TOLERANCE_MS - 1, TS_TOLERANCE_MS])
+def test_timestamp_back_within_tolerance(back_ms: int) -> None:
+    first = make(ts_ms=T0)
+    verify_follows(first, make(1, first.id, ts_ms=T0 - back_ms))
+
+
+@pytest.mark.parametrize("back_ms", [TS_TOLERANCE_MS + 1, 60_000, T0])
+def test_timestamp_going_back(back_ms: int) -> None:
+    first = make(ts_ms=T0)
+    with pytest.raises(VerificationError) as info:
+        verify_follows(first, make(1, first.id, ts_ms=T0 - back_ms))
+    assert info.value.step == "timestamp"
+
+
+# --- property ------------------------------------------------------------------------------------------
+
+nfc_text = st.text(max_size=12).map(lambda text: unicodedata.normalize("NFC", text))
+values = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.binary(max_size=16) | nfc_text
+bodies = st.dictionaries(nfc_text.filter(lambda k: k not in {"kind", "salt"}), values, max_size=5)
+
+
+@given(
+    seq=st.integers(0, 2**63 - 1),
+    prev=st.binary(min_size=32, max_size=32),
+    ts_ms=st.integers(0, 2**63 - 1),
+    vis=st.sampled_from(["public", "council"]),
+    salt=st.binary(min_size=16, max_size=16),
+    kind=nfc_text.filter(bool),
+    extra=bodies,
+)
+@settings(max_examples=100, deadline=None)
+def test_round_trip_random(
+    seq: int, prev: bytes, ts_ms: int, vis: Any, salt: bytes, kind: str, extra: dict[str, Any]
+) -> None:
+    body: dict[str, Any] = {**extra, "kind": kind}
+    if vis == "council":
+        body["salt"] = salt
+    link = prev if seq else None
+    entry = sign_entry(KEY, log_id=LOG_ID, seq=seq, prev=link, ts_ms=ts_ms, vis=vis, body=body)
+    received = Entry(entry.header_bytes, entry.signature, entry.body_bytes)
+    assert received == entry
+    body_hash = hashlib.sha256(entry.body_bytes or b"").digest()
+    assert received.header == Header(LOG_ID, seq, link, ts_ms, vis, body_hash, KEY.public.id)
+    assert received.body() == body
+    assert received.id == hashlib.sha256(b"\x00" + entry.header_bytes).digest()
+    for backend in BACKENDS:
+        received.verify_signature(KEY.public, backend=backend)
