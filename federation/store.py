@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -37,7 +38,7 @@ def _schema(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE logs (
             log_id BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
-            checkpoint TEXT, frozen TEXT)"""
+            checkpoint TEXT, checkpoint_size INTEGER, frozen TEXT)"""
     )
     db.execute(
         """CREATE TABLE entries (
@@ -61,8 +62,9 @@ class LogHead:
     log_id: bytes
     size: int
     root: bytes
-    checkpoint: str | None
+    checkpoint: str | None  # the newest signed checkpoint note held (cosignatures merged in)
     frozen: str | None
+    checkpoint_size: int | None = None  # its tree size: a replica may hold entries beyond it
 
 
 class _Nodes:
@@ -85,7 +87,15 @@ class _Nodes:
         return bytes(row[0])
 
 
-CheckpointSigner = Callable[[int, bytes], str]  # (size, root) -> signed note text
+# (size, root) -> the signed note for that tree, or None to keep the checkpoint held (a replica whose
+# newest checkpoint covers fewer entries than it already verified)
+CheckpointSigner = Callable[[int, bytes], str | None]
+_HEAD = "log_id, size, root, checkpoint, frozen, checkpoint_size"
+
+
+def _head(row: Any) -> LogHead:
+    log_id, size, root, checkpoint, frozen, checkpoint_size = row
+    return LogHead(bytes(log_id), size, bytes(root), checkpoint, frozen, checkpoint_size)
 
 
 class LogStore:
@@ -98,13 +108,12 @@ class LogStore:
 
     def head(self, log_id: bytes) -> LogHead | None:
         row = self.conn.execute(
-            "SELECT log_id, size, root, checkpoint, frozen FROM logs WHERE log_id = ?", (log_id,)
+            f"SELECT {_HEAD} FROM logs WHERE log_id = ?", (log_id,)
         ).fetchone()
-        return LogHead(bytes(row[0]), row[1], bytes(row[2]), row[3], row[4]) if row else None
+        return _head(row) if row else None
 
     def heads(self) -> list[LogHead]:
-        rows = self.conn.execute("SELECT log_id, size, root, checkpoint, frozen FROM logs ORDER BY log_id")
-        return [LogHead(bytes(r[0]), r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+        return [_head(r) for r in self.conn.execute(f"SELECT {_HEAD} FROM logs ORDER BY log_id")]
 
     def entries(
         self, log_id: bytes, after_seq: int = -1, limit: int = 1000, *, council_bodies: bool = False
@@ -209,12 +218,17 @@ class LogStore:
         nodes.pending.clear()
         root = merkle.root(nodes, size)  # recomputed from what is now stored (DESIGN.md §3)
         note = sign(size, root)
+        if note is None:
+            note, noted = (head.checkpoint, head.checkpoint_size) if head else (None, None)
+        else:
+            noted = size
         self.conn.execute(
-            "INSERT INTO logs (log_id, size, root, checkpoint) VALUES (?, ?, ?, ?) ON CONFLICT (log_id) "
-            "DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint",
-            (log_id, size, root, note),
+            "INSERT INTO logs (log_id, size, root, checkpoint, checkpoint_size) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (log_id) DO UPDATE SET size = excluded.size, root = excluded.root, "
+            "checkpoint = excluded.checkpoint, checkpoint_size = excluded.checkpoint_size",
+            (log_id, size, root, note, noted),
         )
-        return LogHead(log_id, size, root, note, None)
+        return LogHead(log_id, size, root, note, None, noted)
 
     def _check_same(self, log_id: bytes, entry: Entry) -> None:
         held = self.entry(log_id, entry.seq)

@@ -106,6 +106,10 @@ class Bundle:
             raise DecodeError(f"unknown bundle version {value['v']!r}")
         if not isinstance(value["entry"], dict) or not isinstance(value["checkpoint"], str):
             raise DecodeError("bundle entry is a map and checkpoint is note text")
+        # Exactly these keys: an extra "proof" inside "entry" would otherwise be silently overridden,
+        # giving one bundle two encodings.
+        if set(value["entry"]) != {"header", "signature", "body"}:
+            raise DecodeError("bundle entry has header, signature and body")
         if not isinstance(value["keys"], list) or len(value["keys"]) > MAX_KEYS:
             raise DecodeError("bundle keys is a list of at most 64 entries")
         decision = ProvenEntry.from_value({**value["entry"], "proof": value["proof"]})

@@ -1,0 +1,105 @@
+"""Signed HTTP requests to another node, over one reusable aiohttp session.
+
+Used by gossip (node to node) and by tests and tools acting as an operator. Timeouts are on by default and
+a response is refused, unread, once it exceeds ``max_response`` bytes (DESIGN.md §5: size caps before
+decoding). Transport failures raise ``TransportError``; a refusal by the other side ``RemoteError``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from protocol.httpsig import encode_nonce, sign_request
+from protocol.keys import SigningKey
+
+
+class ClientError(Exception):
+    """Base of the client's errors."""
+
+
+class TransportError(ClientError):
+    """The other node could not be reached, was too slow, or sent too much: retry later."""
+
+
+class RemoteError(ClientError):
+    """The other node answered with an error."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Response:
+    status: int
+    content_type: str
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class SignedClient:
+    """Requests to ``base_url`` signed by ``key`` for the node ``recipient``."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        key: SigningKey,
+        recipient: bytes,
+        *,
+        timeout: float = 30.0,
+        max_response: int = 8 << 20,
+    ) -> None:
+        self.session, self.base_url, self.key, self.recipient = session, base_url.rstrip("/"), key, recipient
+        self.timeout, self.max_response = timeout, max_response
+
+    def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        parts = urlsplit(url)
+        return sign_request(
+            self.key, method=method, authority=parts.netloc, path=parts.path or "/", query=parts.query,
+            body=body, recipient=self.recipient, created=int(time.time()),
+            nonce=encode_nonce(secrets.token_bytes(16)),
+        )
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", *, content_type: str = "application/json",
+        accept: str = "application/json", check: bool = True,
+    ) -> Response:
+        url = self.base_url + path
+        headers = self.headers(method, url, body)
+        headers["Content-Type"], headers["Accept"] = content_type, accept
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as response:
+                declared = response.content_length
+                if declared is not None and declared > self.max_response:
+                    raise TransportError(f"response of {declared} bytes exceeds {self.max_response}")
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(65536):
+                    data += chunk
+                    if len(data) > self.max_response:
+                        raise TransportError(f"response exceeds {self.max_response} bytes")
+                result = Response(response.status, response.content_type, bytes(data))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{method} {url}: {exc.__class__.__name__} {exc}") from exc
+        if check and result.status >= 400:
+            try:
+                err = result.json()
+                raise RemoteError(result.status, str(err["error"]), str(err["message"]))
+            except (ValueError, KeyError, TypeError):
+                raise RemoteError(result.status, "http", result.body[:200].decode(errors="replace")) from None
+        return result
+
+    async def call(self, method: str, path: str, value: dict[str, Any] | None = None) -> Any:
+        body = b"" if value is None else json.dumps(value, ensure_ascii=False).encode()
+        return (await self.request(method, path, body)).json()

@@ -1,0 +1,83 @@
+"""Shared fixtures: real nodes on 127.0.0.1 port 0, each with its own data folder and SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from federation.client import SignedClient
+from node import config as cfg
+from node.bootstrap import init_node
+from node.governance import FoundCouncil, Rules
+from node.server import serve
+
+
+@dataclass
+class RunningNode:
+    config: cfg.NodeConfig
+    url: str
+    operator: SignedClient  # signs as the node's operator
+    session: aiohttp.ClientSession
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+    @property
+    def dir(self) -> Path:
+        return self.config.dir
+
+    async def get(self, path: str, **kwargs: str) -> aiohttp.ClientResponse:
+        return await self.session.get(self.url + path, headers=kwargs or None)
+
+
+NodeFactory = Callable[..., Awaitable[RunningNode]]
+
+
+@pytest.fixture
+async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
+    """Start nodes on 127.0.0.1:0; all are stopped (and awaited) at the end of the test."""
+    started: list[RunningNode] = []
+    session = aiohttp.ClientSession()
+
+    async def start(
+        name: str = "Toronto Council", *, rules: Rules | None = None, directory: Path | None = None,
+        **profile: str,
+    ) -> RunningNode:
+        folder = directory or tmp_path / f"node{len(started)}"
+        if not (folder / cfg.CONFIG).exists():
+            found = FoundCouncil(
+                name=name, name_fa=profile.get("name_fa", "شورای تورنتو"), city=profile.get("city", "Toronto"),
+                country=profile.get("country", "CA"), continent=profile.get("continent", "North America"),
+                rules=rules or Rules(),
+            )
+            init_node(folder, found, listen="127.0.0.1:0")
+        config = cfg.load(folder)
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(config, stop))
+        address = folder / "serve.addr"
+        for _ in range(500):
+            if address.exists() or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+        url = f"http://{address.read_text().strip()}"
+        operator = SignedClient(session, url, config.operator_signing_key(), config.node_id)
+        node = RunningNode(config, url, operator, session, stop, task)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        node.stop.set()
+    await asyncio.gather(*(n.task for n in started), return_exceptions=True)
+    await session.close()
+
+
+async def stop_node(node: RunningNode) -> None:
+    node.stop.set()
+    await node.task

@@ -1,0 +1,26 @@
+"""A whole assembly over real HTTP, and a bundle verified offline."""
+
+from __future__ import annotations
+
+from protocol import codec
+from protocol.bundle import verify_bundle
+from protocol.keys import PublicKey
+
+
+async def test_whole_assembly_over_http(start_node) -> None:
+    node = await start_node()
+    op = node.operator
+    ids = [(await op.call("POST", "/v1/admin/members", {"name": n}))["member_id"] for n in ("Ava", "Babak", "Chris")]
+    assembly = (await op.call("POST", "/v1/admin/assemblies", {"agenda": "Founding assembly"}))["assembly_id"]
+    await op.call("POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": ["Ava", "Babak", "Chris"]})
+    motion = (await op.call("POST", "/v1/admin/motions", {"assembly": assembly, "text": "Hold a rally"}))["motion_id"]
+    for member, choice in zip(ids, ("yes", "yes", "no"), strict=True):
+        await op.call("POST", f"/v1/admin/motions/{motion}/votes", {"member": member, "choice": choice})
+    decision = await op.call("POST", f"/v1/admin/motions/{motion}/close")
+    assert decision["outcome"] == "adopted" and decision["tally"] == {"yes": 2, "no": 1, "abstain": 0}
+    response = await node.get(f"/v1/decisions/{decision['decision_id']}/bundle")
+    assert response.status == 200
+    verified = verify_bundle(await response.read(), PublicKey(node.config.node_id))
+    assert verified.body["text"] == "Hold a rally"
+    assert verified.council["name"] == "Toronto Council"
+    assert codec.b64u(verified.id) == decision["decision_id"]
