@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -31,6 +32,9 @@ class Node:
     writer: Writer
     reader: sqlite3.Connection
     verifier: RequestVerifier
+    # decision id -> (checkpoint note, visibility, bundle bytes): a bundle is a pure function of the decision
+    # and the checkpoint it is proven in, so it is built once per checkpoint (see routes_public.build_bundle)
+    bundles: OrderedDict[bytes, tuple[str, str, bytes]] = field(default_factory=OrderedDict)
 
     @property
     def store(self) -> LogStore:

@@ -224,16 +224,29 @@ async def close_assembly(request: web.Request) -> web.Response:
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
+RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies"}
+
+
 def _rules(value: object) -> Rules:
+    # strict types: int() and bool() would turn 2.5 into 2, "no" into True, and Infinity into a 500
     if not isinstance(value, dict):
         raise bad_request("bad-field", "rules is an object")
+    unknown = set(value) - RULE_FIELDS
+    if unknown:
+        raise bad_request("bad-field", f"rules: unknown fields {sorted(unknown)}")
+    seats = value.get("board_seats", 3)
+    if isinstance(seats, bool) or not isinstance(seats, int):
+        raise bad_request("bad-field", "rules: board_seats must be an integer")
+    tallies = value.get("publish_tallies", True)
+    if not isinstance(tallies, bool):
+        raise bad_request("bad-field", "rules: publish_tallies must be true or false")
     quorum = value.get("quorum")
     try:
         return Rules(
             majority=value.get("majority", "simple"),
             quorum=None if quorum is None else Quorum.from_body(quorum),
-            board_seats=int(value.get("board_seats", 3)),
-            publish_tallies=bool(value.get("publish_tallies", True)),
+            board_seats=seats,
+            publish_tallies=tallies,
         )
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc

@@ -183,18 +183,45 @@ def list_decisions(node: appmod.Node, limit: int, *, council: bool) -> list[Entr
     return [Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
 
 
+BUNDLE_CACHE_MAX = 512  # bundles kept, newest use last; a few KB each
+
+
 def build_bundle(node: appmod.Node, decision_id: bytes, *, council: bool) -> bytes:
-    """The bundle of a decision at the newest checkpoint, with the key history of its signer."""
+    """The bundle of a decision at the newest checkpoint, with the key history of its signer.
+
+    Built once per (decision, checkpoint): the bytes depend on nothing else, and building means a dozen
+    queries and decoding the founding entry's whole charter. A cached bundle is served only while the
+    checkpoint it was proven in is still the newest, and still only to a caller who may see it.
+    """
+    head = _head(node.store, node.config.node_id)
+    cached = node.bundles.get(decision_id)
+    if cached is not None and cached[0] == head.checkpoint:
+        if cached[1] != "public" and not council:
+            raise not_found("no such public decision")  # the same answer as an uncached miss
+        node.bundles.move_to_end(decision_id)
+        return cached[2]
+    checkpoint, vis, data = _build_bundle(node, decision_id, council=council)
+    node.bundles[decision_id] = (checkpoint, vis, data)
+    node.bundles.move_to_end(decision_id)
+    while len(node.bundles) > BUNDLE_CACHE_MAX:
+        node.bundles.popitem(last=False)
+    return data
+
+
+def _build_bundle(node: appmod.Node, decision_id: bytes, *, council: bool) -> tuple[str, str, bytes]:
+    """(checkpoint note, visibility, bundle bytes) of a decision, read afresh from the log."""
     store = node.store
     log_id = node.config.node_id
+    # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
+    missing = "no such decision" if council else "no such public decision"
     located = store.locate(decision_id)
     if located is None or located[0] != log_id:
-        raise not_found("no such decision in this council's log")
+        raise not_found(missing)
     entry = store.entry(log_id, located[1])
     if entry is None or entry.body().get("kind") != "decision":
-        raise not_found("no such decision in this council's log")
+        raise not_found(missing)
     if entry.header.vis != "public" and not council:
-        raise not_found("no such public decision")  # never reveal that a council decision exists
+        raise not_found(missing)
     head = _head(store, log_id)
     root_id = entry.header.key_id
 
@@ -212,7 +239,8 @@ def build_bundle(node: appmod.Node, decision_id: bytes, *, council: bool) -> byt
     founding = store.entry(log_id, 0)
     if founding is None:
         raise not_found("this log has no founding entry")
-    return Bundle(proven(entry), head.checkpoint, proven(founding), tuple(keys)).encode()
+    data = Bundle(proven(entry), head.checkpoint, proven(founding), tuple(keys)).encode()
+    return head.checkpoint, entry.header.vis, data
 
 
 def _decision_id(request: web.Request) -> bytes:

@@ -145,7 +145,20 @@ class Writer:
             jobs = [await self._queue.get()]
             while len(jobs) < self.settings.write_batch_max and not self._queue.empty():
                 jobs.append(self._queue.get_nowait())
-            await self._commit(jobs)
+            try:
+                await self._commit(jobs)
+            except Exception as exc:  # a bug, not a refusal: fail this batch, but never the writer itself
+                log.exception("batch failed before it was written; rebuilding state from the log")
+                await self._reload()
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(RuntimeError(f"command failed: {exc}"))
+
+    async def _reload(self) -> None:
+        """The state and last entry from the log, which is always the truth."""
+        loop = asyncio.get_running_loop()
+        self.state = await loop.run_in_executor(self._thread, load_state, self.store, self.log_id)
+        self._last = await loop.run_in_executor(self._thread, self._last_entry)
 
     async def _commit(self, jobs: list[_Job]) -> None:
         accepted: list[tuple[_Job, list[Appended]]] = []
@@ -174,10 +187,7 @@ class Writer:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._write, entries, effects)
         except BaseException as exc:
             log.error("commit failed, rebuilding state from the log: %s", exc)
-            self.state = await asyncio.get_running_loop().run_in_executor(
-                self._thread, load_state, self.store, self.log_id
-            )
-            self._last = await asyncio.get_running_loop().run_in_executor(self._thread, self._last_entry)
+            await self._reload()
             for job, _ in accepted:
                 if not job.future.done():
                     job.future.set_exception(RuntimeError(f"storage failed: {exc}"))

@@ -66,8 +66,28 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
+        if isinstance(value, dict):
+            _check_unicode(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request("bad-json", f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # json has no depth limit of its own: deep nesting must not be a 500
+        raise bad_request("bad-json", "body is nested too deeply") from exc
     if not isinstance(value, dict):
         raise bad_request("bad-json", "body must be a JSON object")
     return value
+
+
+def _check_unicode(value: Any) -> None:
+    """JSON's \\uD800 escapes decode to lone surrogates, which no UTF-8 column or msgpack text can hold."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError as exc:
+            raise bad_request("bad-json", "body holds text that is not valid Unicode") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key)
+            _check_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_unicode(item)
