@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
 import sqlite_utils
 
 from federation.db import Migration
@@ -54,7 +55,42 @@ def _schema(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [Migration("0001-logs-entries-tree", _schema)]
+def _witnessing_schema(db: sqlite_utils.Database) -> None:
+    """Tables of ``federation.witness``: what we cosigned as a witness, and our own checkpoints' cosigners."""
+    # As a witness: the newest checkpoint we cosigned for each log (tlog-witness.md).
+    db.execute(
+        """CREATE TABLE witness_state (
+            log_id BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
+            updated_ms INTEGER NOT NULL) WITHOUT ROWID"""
+    )
+    # As a log: the checkpoint notes we sent to witnesses, with the cosignatures merged in.
+    db.execute(
+        """CREATE TABLE checkpoint_history (
+            log_id BLOB NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL,
+            PRIMARY KEY (log_id, size)) WITHOUT ROWID"""
+    )
+    # As a log: the size each witness last cosigned (or reported in a 409), the next request's old size.
+    db.execute(
+        """CREATE TABLE witnessed_by (
+            log_id BLOB NOT NULL, witness_key BLOB NOT NULL, size INTEGER NOT NULL,
+            PRIMARY KEY (log_id, witness_key)) WITHOUT ROWID"""
+    )
+
+
+def _forks_schema(db: sqlite_utils.Database) -> None:
+    """Fork proofs (``protocol.fork``), kept even for a log we hold no row of: a proof freezes its log."""
+    db.execute(
+        """CREATE TABLE forks (
+            log_id BLOB NOT NULL, proof BLOB NOT NULL, reason TEXT NOT NULL,
+            PRIMARY KEY (log_id, proof)) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS = [
+    Migration("0001-logs-entries-tree", _schema),
+    Migration("0002-forks", _forks_schema),
+    Migration("0003-witnessing", _witnessing_schema),
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,14 @@ class _Nodes:
         if row is None:
             raise VerificationError("tree", f"missing tree node {level}/{index}")
         return bytes(row[0])
+
+
+def _kind(body: bytes) -> str:
+    """The ``kind`` of a body that ``Entry`` already decoded and checked when it was built (canonical, a map
+    with a non-empty text kind): read back with a plain unpack, not a second full validation, because this
+    runs for every entry of every append."""
+    kind: str = msgpack.unpackb(body, raw=False)["kind"]
+    return kind
 
 
 # (size, root) -> the signed note for that tree, or None to keep the checkpoint held (a replica whose
@@ -139,6 +183,34 @@ class LogStore:
         row = self.conn.execute("SELECT log_id, seq FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return (bytes(row[0]), row[1]) if row else None
 
+    def entry_ids(self, log_id: bytes, first: int, end: int) -> list[bytes]:
+        """The ids of entries ``first`` ≤ seq < ``end``, in order."""
+        rows = self.conn.execute(
+            "SELECT id FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+            (log_id, first, end),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def delegations(self, log_id: bytes) -> list[Entry]:
+        """The ``log/key`` entries of a log, in order, with their bodies."""
+        rows = self.conn.execute(
+            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
+            (log_id,),
+        )
+        return [Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+
+    def forks(self) -> list[tuple[bytes, bytes, str]]:
+        """Every fork proof held: ``(log_id, proof, reason)``, by log."""
+        rows = self.conn.execute("SELECT log_id, proof, reason FROM forks ORDER BY log_id, proof")
+        return [(bytes(log_id), bytes(proof), reason) for log_id, proof, reason in rows]
+
+    def fork(self, log_id: bytes) -> tuple[bytes, str] | None:
+        """A fork proof held for ``log_id`` and its reason, if any."""
+        row = self.conn.execute(
+            "SELECT proof, reason FROM forks WHERE log_id = ? ORDER BY proof LIMIT 1", (log_id,)
+        ).fetchone()
+        return (bytes(row[0]), row[1]) if row else None
+
     def nodes(self, log_id: bytes) -> merkle.NodeSource:
         return _Nodes(self.conn, log_id)
 
@@ -191,7 +263,7 @@ class LogStore:
             for level, index, digest in merkle.new_nodes(nodes, size, entry.id):
                 nodes.pending[(level, index)] = digest
             body = entry.body_bytes
-            kind = entry.body()["kind"] if body is not None else None
+            kind = _kind(body) if body is not None else None
             rows.append(
                 (
                     log_id,
@@ -237,3 +309,17 @@ class LogStore:
 
     def freeze(self, log_id: bytes, reason: str) -> None:
         self.conn.execute("UPDATE logs SET frozen = ? WHERE log_id = ?", (reason, log_id))
+
+    def add_fork(self, log_id: bytes, proof: bytes, reason: str) -> bool:
+        """Store a (verified) fork proof and freeze its log; False if that proof was already held."""
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO forks (log_id, proof, reason) VALUES (?, ?, ?)", (log_id, proof, reason)
+        )
+        self.freeze(log_id, reason)
+        return cursor.rowcount == 1
+
+    def set_checkpoint(self, log_id: bytes, note: str, size: int) -> None:
+        """Hold ``note`` (a verified checkpoint of ``size`` ≤ the log's size, matching the stored tree)."""
+        self.conn.execute(
+            "UPDATE logs SET checkpoint = ?, checkpoint_size = ? WHERE log_id = ?", (note, size, log_id)
+        )

@@ -8,8 +8,10 @@ usage errors exit 2. ``--json`` prints one JSON object on stdout.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,7 +66,51 @@ def remote(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# a base64url id is [A-Za-z0-9_-]; one in 64 begins with "-" (one in 4096 with "--")
+_DASHED_ID = re.compile(r"-[A-Za-z0-9_][A-Za-z0-9_-]{2,}|--[A-Za-z0-9_-]{18,}")
+
+
+def ids_as_arguments(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
+    """``args`` with every dash-led id that is not one of ``command``'s options moved behind ``--``.
+
+    Without this, click takes an id such as ``-IRYZ…`` (printed by shora itself) for an unknown option and
+    the command cannot be copy-pasted. Options keep their values and their place; arguments keep their order.
+    """
+    takes_value: dict[str, bool] = {}
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                takes_value[name] = not param.is_flag and not param.count
+    options: list[str] = []
+    arguments: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            arguments.extend(tokens)
+            break
+        name = token.split("=", 1)[0] if token.startswith("--") else token
+        if name in takes_value:
+            options.append(token)
+            if takes_value[name] and name == token:
+                options.extend(itertools.islice(tokens, 1))
+        elif token.startswith("-") and not _DASHED_ID.fullmatch(token):
+            options.append(token)  # an unknown option: click refuses it as a usage error
+        else:
+            arguments.append(token)
+    return [*options, "--", *arguments] if arguments else options
+
+
+class _Command(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, ids_as_arguments(self, ctx, args))
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are _Groups too
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="shora")
 def cli() -> None:
     """shora — the council's signed record, its assemblies and its federation."""

@@ -11,6 +11,7 @@ import click
 from node import config as cfg
 from node.bootstrap import InitError, init_node
 from node.cli import CliError, _json_option, cli, emit
+from node.wire import jsonable
 from node.governance import FoundCouncil, Quorum, RuleError, Rules
 from protocol import codec
 from protocol.bundle import verify_bundle
@@ -158,9 +159,9 @@ def verify(
         "text": body.get("text"),
         "motion_kind": body.get("motion_kind"),
         "outcome": body.get("outcome"),
-        "tally": body.get("tally"),
+        "tally": jsonable(body.get("tally")),
         "participants": body.get("participants"),
-        "elected": body.get("elected"),
+        "elected": jsonable(body.get("elected")),
         "checkpoint_size": verified.checkpoint.size,
         "cosigners": [{"name": c.name, "timestamp": c.timestamp} for c in verified.cosigners],
     }

@@ -174,7 +174,7 @@ class Writer:
                 appended = [stored(e) for e in signed]
                 for item in appended:
                     apply(self.state, item)
-            except RuleError as exc:
+            except Exception as exc:  # a refusal, or a command no entry can carry: this job fails alone
                 job.future.set_exception(exc)
                 continue
             entries.extend(signed)

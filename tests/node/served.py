@@ -23,7 +23,9 @@ def serve_command(directory: Path) -> list[str]:
     return [sys.executable, "-c", "from node.cli import main; main()", "serve", str(directory)]
 
 
-async def start_served(directory: Path, output: IO[bytes], timeout: float = 20.0) -> tuple[subprocess.Popen[bytes], str]:
+async def start_served(
+    directory: Path, output: IO[bytes], timeout: float = 20.0
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``shora serve DIR`` with stdout and stderr going to ``output``; return it and its base URL."""
     address = address_file(directory)
     address.unlink(missing_ok=True)

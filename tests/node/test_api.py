@@ -12,11 +12,18 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from node.bootstrap import init_node
+from node.governance import FoundCouncil, OpenAssembly
+from node.service import Writer
 from protocol import codec, merkle
 from protocol.bundle import verify_bundle
 from protocol.entry import Entry, Header
+from protocol.errors import ProtocolError
 from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import PublicKey, SigningKey
 from protocol.note import open_checkpoint
@@ -94,12 +101,16 @@ class Council:
     assembly: str
 
 
-async def council(start_node: NodeFactory, names: tuple[str, ...] = ("Ava", "Babak", "Chris", "Dara")) -> Council:
+async def council(
+    start_node: NodeFactory, names: tuple[str, ...] = ("Ava", "Babak", "Chris", "Dara")
+) -> Council:
     """A node with members and an open assembly with the first three members on the roll."""
     node = await start_node()
     members = {n: (await ok(node, "POST", "/v1/admin/members", {"name": n}))["member_id"] for n in names}
     assembly = (await ok(node, "POST", "/v1/admin/assemblies", {"agenda": "Spring assembly"}))["assembly_id"]
-    await ok(node, "POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": [members[n] for n in names[:3]]})
+    await ok(
+        node, "POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": [members[n] for n in names[:3]]}
+    )
     return Council(node, members, assembly)
 
 
@@ -387,20 +398,28 @@ async def test_wrong_field_types(start_node: NodeFactory) -> None:
     c = await council(start_node)
     node, a = c.node, c.assembly
     m = await motion(c)
-    await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "seats": "2"}, code="bad-field")
-    await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "seats": True}, code="bad-field")
+    await refused(
+        node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "seats": "2"}, code="bad-field"
+    )
+    await refused(
+        node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "seats": True}, code="bad-field"
+    )
     await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": 5}, code="bad-field")
     await refused(node, "POST", "/v1/admin/motions", {"assembly": a}, code="bad-field")
     await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "candidates": "Ava"})
     await refused(node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": "Dara"}, code="bad-field")
     await refused(node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": []}, code="bad-field")
     await refused(node, "POST", f"/v1/admin/assemblies/{a}/close", {"minutes": 7}, code="bad-field")
-    await refused(node, "POST", f"/v1/admin/motions/{m}/votes", {"member": "Ava", "choice": 1}, code="bad-field")
+    await refused(
+        node, "POST", f"/v1/admin/motions/{m}/votes", {"member": "Ava", "choice": 1}, code="bad-field"
+    )
     await refused(node, "POST", f"/v1/admin/motions/{m}/votes", {"member": "Ava", "approvals": "Ava"})
     await refused(node, "POST", "/v1/admin/assemblies", {"agenda": ["x"]}, code="bad-field")
     rules = {"assembly": a, "text": "New rules", "kind": "rules"}
     await refused(node, "POST", "/v1/admin/motions", {**rules, "rules": "simple"}, code="bad-field")
-    await refused(node, "POST", "/v1/admin/motions", {**rules, "rules": {"board_seats": "many"}}, code="bad-field")
+    await refused(
+        node, "POST", "/v1/admin/motions", {**rules, "rules": {"board_seats": "many"}}, code="bad-field"
+    )
 
 
 async def test_unknown_and_ambiguous_refs(start_node: NodeFactory) -> None:
@@ -414,13 +433,26 @@ async def test_unknown_and_ambiguous_refs(start_node: NodeFactory) -> None:
     await refused(node, "POST", "/v1/admin/members/leave", {"member": 12345}, 404, "unknown-member")
     err = await refused(node, "POST", "/v1/admin/members/leave", {"member": "SAM"}, 404, "unknown-member")
     assert "several" in err["message"]
-    await refused(node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": ["Nobody"]}, 404, "unknown-member")
+    await refused(
+        node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": ["Nobody"]}, 404, "unknown-member"
+    )
     await refused(node, "POST", f"/v1/admin/motions/{m}/votes", {"member": nobody, "choice": "yes"}, 404)
     missing = codec.b64u(secrets.token_bytes(32))
-    await refused(node, "POST", f"/v1/admin/assemblies/{missing}/attend", {"members": ["Ava"]}, 404, "unknown-assembly")
+    await refused(
+        node, "POST", f"/v1/admin/assemblies/{missing}/attend", {"members": ["Ava"]}, 404, "unknown-assembly"
+    )
     await refused(node, "POST", f"/v1/admin/assemblies/{missing}/close", {}, 404, "unknown-assembly")
-    await refused(node, "POST", "/v1/admin/motions", {"assembly": "abc", "text": "x"}, 404, "unknown-assembly")
-    await refused(node, "POST", f"/v1/admin/motions/{missing}/votes", {"member": "Ava", "choice": "yes"}, 404, "unknown-motion")
+    await refused(
+        node, "POST", "/v1/admin/motions", {"assembly": "abc", "text": "x"}, 404, "unknown-assembly"
+    )
+    await refused(
+        node,
+        "POST",
+        f"/v1/admin/motions/{missing}/votes",
+        {"member": "Ava", "choice": "yes"},
+        404,
+        "unknown-motion",
+    )
     await refused(node, "POST", f"/v1/admin/motions/{missing}/close", None, 404, "unknown-motion")
     await refused(node, "GET", f"/v1/admin/decisions/{missing}/bundle", None, 404, "unknown-decision")
 
@@ -434,7 +466,9 @@ async def test_member_refs_by_id_prefix_and_name(start_node: NodeFactory) -> Non
     await ok(node, "POST", votes, {"member": c.members["Babak"][:8], "choice": "yes"})  # unique prefix
     await ok(node, "POST", votes, {"member": "cHrIs", "choice": "no"})  # name, any case
     # "current" names the open assembly, for attendance as for motions
-    await ok(node, "POST", "/v1/admin/assemblies/current/attend", {"members": ["dara", c.members["Ezra"][:6]]})
+    await ok(
+        node, "POST", "/v1/admin/assemblies/current/attend", {"members": ["dara", c.members["Ezra"][:6]]}
+    )
     current = await ok(node, "POST", "/v1/admin/motions", {"assembly": "current", "text": "Second motion"})
     listed = (await ok(node, "GET", "/v1/admin/assemblies"))["assemblies"]
     (assembly,) = listed
@@ -447,9 +481,13 @@ async def test_member_refs_by_id_prefix_and_name(start_node: NodeFactory) -> Non
     await ok(node, "POST", f"/v1/admin/motions/{current['motion_id'][:10]}/close")
     await ok(node, "POST", f"/v1/admin/assemblies/{c.assembly[:10]}/close", {"minutes": "All went well."})
     # with no assembly open, "current" names nothing
-    await refused(node, "POST", "/v1/admin/motions", {"assembly": "current", "text": "x"}, 404, "unknown-assembly")
+    await refused(
+        node, "POST", "/v1/admin/motions", {"assembly": "current", "text": "x"}, 404, "unknown-assembly"
+    )
     # a prefix shorter than four characters is never taken as a member id
-    await refused(node, "POST", "/v1/admin/members/leave", {"member": c.members["Farid"][:3]}, 404, "unknown-member")
+    await refused(
+        node, "POST", "/v1/admin/members/leave", {"member": c.members["Farid"][:3]}, 404, "unknown-member"
+    )
     left = await ok(node, "POST", "/v1/admin/members/leave", {"member": "FARID"})
     assert left["member_id"] == c.members["Farid"]
 
@@ -466,20 +504,39 @@ async def test_governance_refusals_are_422_with_the_rule(start_node: NodeFactory
     await refused(node, "POST", votes, {"member": "Babak", "choice": "maybe"}, 422, "vote.bad-choice")
     await ok(node, "POST", f"/v1/admin/assemblies/{a}/depart", {"member": "Chris"})
     await refused(node, "POST", votes, {"member": "Chris", "choice": "yes"}, 422, "vote.departed")
-    await refused(node, "POST", f"/v1/admin/assemblies/{a}/depart", {"member": "Chris"}, 422, "roll.not-present")
-    await refused(node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": ["Ava"]}, 422, "roll.already-present")
+    await refused(
+        node, "POST", f"/v1/admin/assemblies/{a}/depart", {"member": "Chris"}, 422, "roll.not-present"
+    )
+    await refused(
+        node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": ["Ava"]}, 422, "roll.already-present"
+    )
     await refused(node, "POST", "/v1/admin/assemblies", {"agenda": "again"}, 422, "assembly.already-open")
     await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x" * 20_001}, 422, "limit.text")
-    await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "kind": "coup"}, 422, "motion.bad-kind")
     await refused(
-        node, "POST", "/v1/admin/motions", {"assembly": a, "text": "x", "visibility": "secret"}, 422,
+        node,
+        "POST",
+        "/v1/admin/motions",
+        {"assembly": a, "text": "x", "kind": "coup"},
+        422,
+        "motion.bad-kind",
+    )
+    await refused(
+        node,
+        "POST",
+        "/v1/admin/motions",
+        {"assembly": a, "text": "x", "visibility": "secret"},
+        422,
         "motion.bad-visibility",
     )
     recall = {"assembly": a, "text": "Recall Babak", "kind": "recall", "target": "Babak"}
     await refused(node, "POST", "/v1/admin/motions", recall, 422, "recall.not-on-board")
     election = await motion(c, "Elect", kind="election", seats=1, candidates=["Ava", "Babak"])
     await refused(
-        node, "POST", f"/v1/admin/motions/{election}/votes", {"member": "Ava", "approvals": ["Ava", "Babak"]}, 422,
+        node,
+        "POST",
+        f"/v1/admin/motions/{election}/votes",
+        {"member": "Ava", "approvals": ["Ava", "Babak"]},
+        422,
         "vote.too-many-approvals",
     )
     await refused(node, "POST", f"/v1/admin/assemblies/{a}/close", {}, 422, "assembly.motions-open")
@@ -488,11 +545,17 @@ async def test_governance_refusals_are_422_with_the_rule(start_node: NodeFactory
     await refused(node, "POST", votes, {"member": "Babak", "choice": "yes"}, 422, "motion.closed")
     await refused(node, "POST", f"/v1/admin/motions/{m}/close", None, 422, "motion.closed")
     await ok(node, "POST", f"/v1/admin/assemblies/{a}/close", {"minutes": "Done."})
-    await refused(node, "POST", "/v1/admin/motions", {"assembly": a, "text": "Late"}, 422, "motion.assembly-closed")
+    await refused(
+        node, "POST", "/v1/admin/motions", {"assembly": a, "text": "Late"}, 422, "motion.assembly-closed"
+    )
     rules = {"assembly": a, "text": "Two thirds", "kind": "rules", "rules": {"majority": "two_thirds"}}
     await refused(node, "POST", "/v1/admin/motions", rules, 422, "motion.assembly-closed")
-    await refused(node, "POST", "/v1/admin/motions", {**rules, "assembly": "current"}, 404, "unknown-assembly")
-    await refused(node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": ["Dara"]}, 422, "assembly.closed")
+    await refused(
+        node, "POST", "/v1/admin/motions", {**rules, "assembly": "current"}, 404, "unknown-assembly"
+    )
+    await refused(
+        node, "POST", f"/v1/admin/assemblies/{a}/attend", {"members": ["Dara"]}, 422, "assembly.closed"
+    )
     await refused(node, "POST", f"/v1/admin/assemblies/{a}/close", {}, 422, "assembly.closed")
     await ok(node, "POST", "/v1/admin/members/leave", {"member": "Dara"})
     await refused(node, "POST", "/v1/admin/members/leave", {"member": "Dara"}, 422, "member.not-active")
@@ -519,7 +582,11 @@ async def test_no_request_is_answered_with_a_5xx(start_node: NodeFactory) -> Non
         ("POST", "/v1/admin/motions", b'{"text": "\\ud800", "assembly": "current"}'),
         ("POST", "/v1/admin/motions", b'{"text": "e\\u0301", "assembly": "current"}'),
         ("POST", "/v1/admin/motions", b'{"text": "x", "seats": 1e400, "kind": "election"}'),
-        ("POST", "/v1/admin/motions", b'{"text": "x", "seats": -1, "kind": "election", "candidates": ["Ava"]}'),
+        (
+            "POST",
+            "/v1/admin/motions",
+            b'{"text": "x", "seats": -1, "kind": "election", "candidates": ["Ava"]}',
+        ),
         ("POST", "/v1/admin/motions", b'{"text": "x", "seats": 99999999999999999999999, "kind": "election"}'),
         ("POST", "/v1/admin/motions", b'{"text": "x", "kind": ["policy"]}'),
         ("POST", "/v1/admin/motions", b'{"text": "x", "visibility": null}'),
@@ -535,11 +602,27 @@ async def test_no_request_is_answered_with_a_5xx(start_node: NodeFactory) -> Non
         ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"majority": ["simple"]}}'),
         ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": "1/3"}}'),
         ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": {"count": -1}}}'),
-        ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": {"fraction": [1, 0]}}}'),
-        ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": {"fraction": [5, 3]}}}'),
-        ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": {"count": 1e400}}}'),
+        (
+            "POST",
+            "/v1/admin/motions",
+            b'{"text": "x", "kind": "rules", "rules": {"quorum": {"fraction": [1, 0]}}}',
+        ),
+        (
+            "POST",
+            "/v1/admin/motions",
+            b'{"text": "x", "kind": "rules", "rules": {"quorum": {"fraction": [5, 3]}}}',
+        ),
+        (
+            "POST",
+            "/v1/admin/motions",
+            b'{"text": "x", "kind": "rules", "rules": {"quorum": {"count": 1e400}}}',
+        ),
         ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": {}}}'),
-        ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"quorum": {"fraction": "1"}}}'),
+        (
+            "POST",
+            "/v1/admin/motions",
+            b'{"text": "x", "kind": "rules", "rules": {"quorum": {"fraction": "1"}}}',
+        ),
         ("POST", "/v1/admin/motions", b'{"text": "x", "kind": "rules", "rules": {"publish_tallies": "no"}}'),
         ("POST", f"/v1/admin/motions/{m}/votes".encode().decode(), b'{"member": "Ava", "approvals": [5]}'),
         ("POST", f"/v1/admin/motions/{m}/votes", b'{"member": "Ava", "choice": null}'),
@@ -581,7 +664,9 @@ async def test_no_request_is_answered_with_a_5xx(start_node: NodeFactory) -> Non
     log_id = codec.b64u(node.config.node_id)
     cp = await get_json(node, f"/v1/logs/{log_id}/checkpoint")
     ids = [codec.unb64u(e["id"]) for e in await all_entries(node)]
-    assert open_checkpoint(cp["note"], PublicKey(node.config.node_id)).checkpoint.root == merkle.root_from_leaves(ids)
+    assert open_checkpoint(
+        cp["note"], PublicKey(node.config.node_id)
+    ).checkpoint.root == merkle.root_from_leaves(ids)
 
 
 # --- operator authentication ------------------------------------------------------------------------------
@@ -626,28 +711,39 @@ async def test_operator_auth_attacks(start_node: NodeFactory) -> None:
     body = json.dumps({"name": "Eve"}).encode()
     before = await log_size(node)
 
-    async def attack(headers: dict[str, str], expected: int, code: str, *, send_path: str = path,
-                     send_body: bytes = body) -> None:
+    async def attack(
+        headers: dict[str, str], expected: int, code: str, *, send_path: str = path, send_body: bytes = body
+    ) -> None:
         status, answer = await send(node, "POST", send_path, send_body, headers)
         error_of(status, answer, expected, code)
 
     # unsigned_request
     await attack({"Content-Type": "application/json"}, 401, "request-signature-input")
     # signed_by_another_key
-    await attack(signed_headers(node, "POST", path, body, key=SigningKey.generate()), 403, "request-unknown-key")
+    await attack(
+        signed_headers(node, "POST", path, body, key=SigningKey.generate()), 403, "request-unknown-key"
+    )
     # stale_request and future_request
     now = int(time.time())
     await attack(signed_headers(node, "POST", path, body, created=now - 200), 401, "request-created")
     await attack(signed_headers(node, "POST", path, body, created=now + 200), 401, "request-created")
     # request_for_another_node
     await attack(
-        signed_headers(node, "POST", path, body, recipient=SigningKey.generate().public.raw), 403, "request-recipient"
+        signed_headers(node, "POST", path, body, recipient=SigningKey.generate().public.raw),
+        403,
+        "request-recipient",
     )
     # tampered_body
-    await attack(signed_headers(node, "POST", path, body), 401, "request-content-digest",
-                 send_body=json.dumps({"name": "Mallory"}).encode())
+    await attack(
+        signed_headers(node, "POST", path, body),
+        401,
+        "request-content-digest",
+        send_body=json.dumps({"name": "Mallory"}).encode(),
+    )
     # retargeted_request: the path, or the query, changed after signing
-    await attack(signed_headers(node, "POST", path, body), 401, "request-signature", send_path="/v1/admin/assemblies")
+    await attack(
+        signed_headers(node, "POST", path, body), 401, "request-signature", send_path="/v1/admin/assemblies"
+    )
     await attack(signed_headers(node, "POST", path, body), 401, "request-signature", send_path=path + "?x=1")
     await attack(signed_headers(node, "POST", path, body, query="x=1"), 401, "request-signature")
     assert await log_size(node) == before
@@ -699,3 +795,18 @@ async def test_fifty_concurrent_joins(start_node: NodeFactory) -> None:
     listed = (await ok(node, "GET", "/v1/admin/members"))["members"]
     assert {x["member_id"] for x in listed} == ids
     assert {x["name"] for x in listed} == {f"Member {i}" for i in range(50)}
+
+
+async def test_writer_survives_a_command_that_fails_unexpectedly(tmp_path: Path) -> None:
+    # the HTTP layer refuses lone surrogates; behind it, one bad command must not stop every later write
+    found = FoundCouncil(name="Toronto Council", continent="North America")
+    config = init_node(tmp_path / "node", found, listen="127.0.0.1:0")
+    writer = Writer(config.database, config.root_key(), config.settings)
+    await writer.start()
+    try:
+        with pytest.raises((RuntimeError, ProtocolError)):  # refused alone, or its batch fails
+            await asyncio.wait_for(writer.submit(OpenAssembly(None, "agenda \ud800")), 10)
+        (opened,) = await asyncio.wait_for(writer.submit(OpenAssembly(None, "a fine agenda")), 10)
+        assert opened.seq == 1 and writer.state.open_assembly_id == opened.id
+    finally:
+        await writer.close()

@@ -50,6 +50,7 @@ class Acked:
     entries: dict[bytes, str] = field(default_factory=dict)  # entry id -> its kind
     attended: dict[bytes, set[bytes]] = field(default_factory=dict)  # assembly -> members on its roll
     closed: set[bytes] = field(default_factory=set)  # assemblies
+    offered: set[bytes] = field(default_factory=set)  # members ever sent to an assembly's roll
     unexpected: list[str] = field(default_factory=list)  # answers that are never right (5xx, 4xx but 422)
 
     @property
@@ -77,7 +78,6 @@ async def joiner(op: SignedClient, acked: Acked, tag: str) -> None:
 
 async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
     """Assemblies, attendance, motions, votes and decisions, in flight together with the joins."""
-    offered: set[bytes] = set()
     while True:
         listing = await _call(op, acked, "GET", "/v1/admin/assemblies")
         current = next((a for a in listing["assemblies"] if a["open"]), None)
@@ -93,9 +93,9 @@ async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
                 if motion["status"] == "open":
                     await _call(op, acked, "POST", f"/v1/admin/motions/{motion['motion_id']}/close")
         # members who never attended: a command in flight at the last kill may have seated earlier ones
-        fresh = [m for m in acked.joins if m not in offered]
+        fresh = [m for m in acked.joins if m not in acked.offered]
         present = rng.sample(fresh, min(len(fresh), rng.randint(2, 6)))
-        offered.update(present)
+        acked.offered.update(present)
         if present:
             ids = [codec.b64u(m) for m in present]
             if await _call(op, acked, "POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": ids}):
@@ -106,8 +106,13 @@ async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
             motion = proposed["motion_id"]
             acked.entries[codec.unb64u(motion, 32)] = "motion/propose"
             votes = [
-                _call(op, acked, "POST", f"/v1/admin/motions/{motion}/votes",
-                      {"member": codec.b64u(m), "choice": rng.choice(("yes", "no", "abstain"))})
+                _call(
+                    op,
+                    acked,
+                    "POST",
+                    f"/v1/admin/motions/{motion}/votes",
+                    {"member": codec.b64u(m), "choice": rng.choice(("yes", "no", "abstain"))},
+                )
                 for m in present
             ]
             for cast in await asyncio.gather(*votes):
@@ -158,7 +163,9 @@ def _check(conn: sqlite3.Connection, node_id: bytes, acked: Acked, verified: Ver
         assert entry.seq == index
         if index < len(old):
             assert (entry.header_bytes, entry.signature, entry.body_bytes) == (
-                old[index].header_bytes, old[index].signature, old[index].body_bytes
+                old[index].header_bytes,
+                old[index].signature,
+                old[index].body_bytes,
             ), f"entry {index} changed after a crash"
         else:
             entry.verify_signature(key)
@@ -221,8 +228,14 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Pa
 
 
 async def _one_life(
-    cycle: int, folder: Path, config: cfg.NodeConfig, key: Any, acked: Acked, verified: Verified,
-    rng: random.Random, output: IO[bytes],
+    cycle: int,
+    folder: Path,
+    config: cfg.NodeConfig,
+    key: Any,
+    acked: Acked,
+    verified: Verified,
+    rng: random.Random,
+    output: IO[bytes],
 ) -> int:
     """Start the node, load it, kill it at a random moment, then check the database it left."""
     process, url = await start_served(folder, output)

@@ -1,0 +1,404 @@
+"""Replicas: catching up a log in pages, every attack on a page refused with nothing stored, and forks."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federation.db import connect, migrate
+from federation.replica import BadData, ForkFound, Frozen, Page, Replica
+from federation.store import MIGRATIONS, LogStore
+from protocol import codec
+from protocol.entry import Entry, sign_entry
+from protocol.fork import entries_fork, verify_fork_proof
+from protocol.keys import SigningKey
+from protocol.merkle import leaf_hash
+from protocol.note import Checkpoint, log_origin, sign_checkpoint
+
+KEY = SigningKey.from_seed(bytes(range(32)))
+OTHER = SigningKey.from_seed(bytes(range(1, 33)))
+OWN = SigningKey.from_seed(bytes(range(2, 34)))
+LOG = KEY.public.raw
+T0 = 1_700_000_000_000
+
+
+def make_entries(n: int, start: int = 0, prev: bytes | None = None, key: SigningKey = KEY) -> list[Entry]:
+    out = []
+    for seq in range(start, start + n):
+        if seq % 5 == 4:
+            body: dict[str, Any] = {"kind": "council/minutes", "salt": seq.to_bytes(16, "big")}
+            vis = "council"
+        else:
+            body = {"kind": "decision", "text": f"decision {seq}"}
+            vis = "public"
+        entry = sign_entry(key, log_id=LOG, seq=seq, prev=prev, ts_ms=T0 + seq, vis=vis, body=body)  # type: ignore[arg-type]
+        out.append(entry)
+        prev = entry.id
+    return out
+
+
+ENTRIES = make_entries(2_000)
+SERVED = [e if e.header.vis == "public" else e.without_body() for e in ENTRIES]  # as a peer sends them
+
+
+def signer(key: SigningKey = KEY) -> Any:
+    return lambda size, root: sign_checkpoint(key, Checkpoint(log_origin(LOG), size, root))
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    conn = connect(path)
+    migrate(conn, MIGRATIONS)
+    return conn
+
+
+@pytest.fixture
+def pool() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    with concurrent.futures.ThreadPoolExecutor(2) as executor:
+        yield executor
+
+
+def source(tmp_path: Path, *batches: int) -> tuple[Replica, list[str]]:
+    """The log's own node, its entries appended in ``batches``; returns it and each batch's checkpoint."""
+    tmp_path.mkdir(exist_ok=True)
+    conn = open_db(tmp_path / "source.db")
+    store = LogStore(conn)
+    notes, done = [], 0
+    for n in batches:
+        head = store.append(LOG, ENTRIES[done : done + n], signer())
+        assert head.checkpoint is not None
+        notes.append(head.checkpoint)
+        done += n
+    return Replica(conn, LOG, lambda _: False), notes
+
+
+def replica(
+    tmp_path: Path, pool: concurrent.futures.Executor | None = None, *, trusted: bool = True, name: str = "r"
+) -> Replica:
+    return Replica(open_db(tmp_path / f"{name}.db"), OWN.public.raw, lambda log: trusted and log == LOG, pool)
+
+
+def sync(src: Replica, dst: Replica, limit: int = 300) -> int:
+    pages = 0
+    while True:
+        head = dst.head(LOG)
+        size = head.size if head else 0
+        page = Page.decode(src.page(LOG, size - 1, limit, size).encode())
+        if not page.entries and pages:
+            return pages
+        dst.ingest(LOG, page)
+        pages += 1
+
+
+def state(r: Replica) -> tuple[Any, ...]:
+    count = r.store.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+    nodes = r.store.conn.execute("SELECT count(*) FROM tree_nodes").fetchone()[0]
+    return (r.heads(), r.store.head(LOG), count, nodes, r.forks())
+
+
+# --- catching up ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_pool", [False, True], ids=["inline", "pool"])
+def test_catch_up_2000_entries_in_pages(tmp_path: Path, pool: Any, with_pool: bool) -> None:
+    src, _ = source(tmp_path, 700, 1_300)
+    dst = replica(tmp_path, pool if with_pool else None)
+    assert sync(src, dst) == 7
+    assert dst.heads() == src.heads()
+    held, theirs = dst.store.head(LOG), src.store.head(LOG)
+    assert held is not None and theirs is not None
+    assert (held.size, held.root, held.checkpoint, held.checkpoint_size) == (
+        theirs.size, theirs.root, theirs.checkpoint, 2_000,
+    )
+    # public bodies came along, council bodies did not
+    assert dst.store.entry(LOG, 3) == ENTRIES[3]
+    assert dst.store.entry(LOG, 4) == ENTRIES[4].without_body()
+    # and the replica serves what it holds, onward
+    again = replica(tmp_path, name="third")
+    sync(dst, again, limit=1_000)
+    assert again.heads() == src.heads()
+
+
+def test_checkpoint_held_only_when_reached(tmp_path: Path) -> None:
+    src, _ = source(tmp_path, 100)
+    dst = replica(tmp_path)
+    result = dst.ingest(LOG, src.page(LOG, -1, 60, 0))
+    assert (result.appended, result.size, result.checkpoint_size) == (60, 60, None)
+    result = dst.ingest(LOG, src.page(LOG, 59, 60, 60))
+    assert (result.appended, result.size, result.checkpoint_size) == (40, 100, 100)
+    assert dst.ingest(LOG, src.page(LOG, 99, 60, 100)).appended == 0
+
+
+def test_newer_checkpoint_for_entries_already_held(tmp_path: Path) -> None:
+    src, _ = source(tmp_path, 100)
+    dst = replica(tmp_path)
+    dst.ingest(LOG, Page(tuple(SERVED[:100]), None, (), 0))
+    assert dst.store.head(LOG).checkpoint is None  # type: ignore[union-attr]
+    result = dst.ingest(LOG, src.page(LOG, 99, 10, 100))
+    assert (result.appended, result.size, result.checkpoint_size) == (0, 100, 100)
+    # a checkpoint below what we hold is held too, when its root is our root at its size
+    src2, _ = source(tmp_path / "b", 50)
+    dst2 = replica(tmp_path, name="r2")
+    dst2.ingest(LOG, Page(tuple(SERVED[:100]), None, (), 0))
+    assert dst2.ingest(LOG, src2.page(LOG, 99, 10, 100)).checkpoint_size == 50
+
+
+def test_served_pages(tmp_path: Path) -> None:
+    src, _ = source(tmp_path, 10, 10)
+    page = src.page(LOG, 3, 3, 4)
+    assert [e.seq for e in page.entries] == [4, 5, 6] and page.first == 4
+    assert page.entries[0].body_bytes is None and page.entries[1].body_bytes is not None  # seq 5 is council
+    assert len(page.consistency) > 0
+    assert src.page(LOG, 4, 3, 0).consistency == () and src.page(LOG, 4, 3, 20).consistency == ()
+    assert src.page(bytes(32), -1, 10, 0) == Page((), None, (), 0)
+    assert Page.decode(page.encode()) == page
+
+
+# --- attacks: refused whole, nothing stored --------------------------------------------------------
+
+
+@pytest.fixture
+def setup(tmp_path: Path, pool: Any) -> tuple[Replica, Replica, list[str]]:
+    """A source with checkpoints at 100 and 200, and a replica holding the first 100 (checkpoint 100)."""
+    src, notes = source(tmp_path, 100, 100)
+    dst = replica(tmp_path, pool)
+    dst.ingest(LOG, src.page(LOG, -1, 100, 0))
+    assert dst.store.head(LOG).checkpoint == notes[0]  # type: ignore[union-attr]
+    return src, dst, notes
+
+
+def refused(dst: Replica, page: Page | bytes, step: str, log: bytes = LOG) -> None:
+    before = state(dst)
+    with pytest.raises(BadData) as caught:
+        dst.ingest(log, page if isinstance(page, Page) else Page.decode(page))
+    assert caught.value.step == step, caught.value
+    assert state(dst) == before
+
+
+def next_page(src: Replica) -> Page:
+    return src.page(LOG, 99, 100, 100)
+
+
+def with_entries(page: Page, entries: list[Entry], checkpoint: bool = True) -> Page:
+    return Page(tuple(entries), page.checkpoint if checkpoint else None, page.consistency if checkpoint else (), 100)
+
+
+def test_the_honest_page_goes_in(setup: Any) -> None:
+    src, dst, _ = setup
+    assert dst.ingest(LOG, next_page(src)).checkpoint_size == 200
+
+
+def test_forged_entry_signature(setup: Any) -> None:
+    src, dst, _ = setup
+    page = next_page(src)
+    entries = list(page.entries)
+    bad = bytearray(entries[50].signature)
+    bad[10] ^= 1
+    entries[50] = Entry(entries[50].header_bytes, bytes(bad), entries[50].body_bytes)
+    refused(dst, with_entries(page, entries), "entry-signature")
+    refused(dst, with_entries(page, entries[:3]), "entry-signature")  # inline, below the pool threshold
+
+
+def test_untrusted_log(setup: Any, tmp_path: Path) -> None:
+    src, _, _ = setup
+    dst = replica(tmp_path, trusted=False, name="untrusting")
+    refused(dst, src.page(LOG, -1, 100, 0), "untrusted-log")
+    assert dst.heads() == []
+
+
+def test_own_log(setup: Any, tmp_path: Path) -> None:
+    src, _, _ = setup
+    me = Replica(open_db(tmp_path / "me.db"), LOG, lambda _: True)
+    refused(me, src.page(LOG, -1, 100, 0), "own-log")
+
+
+def test_entry_by_another_key_claiming_the_log(setup: Any) -> None:
+    src, dst, _ = setup
+    forged = make_entries(1, start=100, prev=ENTRIES[99].id, key=OTHER)
+    refused(dst, with_entries(next_page(src), forged, checkpoint=False), "unknown-key")
+
+
+def test_gap_in_seq(setup: Any) -> None:
+    src, dst, _ = setup
+    page = next_page(src)
+    refused(dst, with_entries(page, list(page.entries[1:])), "sequence")
+    refused(dst, with_entries(page, [page.entries[0], *page.entries[2:]]), "sequence")
+
+
+def test_wrong_prev(setup: Any) -> None:
+    src, dst, _ = setup
+    forged = make_entries(3, start=100, prev=ENTRIES[98].id)
+    refused(dst, with_entries(next_page(src), forged, checkpoint=False), "prev")
+
+
+def test_body_swapped(setup: Any) -> None:
+    src, dst, _ = setup
+    value = codec.decode(next_page(src).encode(), codec.Limits(max_size=1 << 24, max_length=1 << 20))
+    value["entries"][0]["body"] = value["entries"][1]["body"]
+    with pytest.raises(BadData) as caught:
+        Page.decode(codec.encode(value))
+    assert caught.value.step == "body-hash"
+
+
+def test_council_entry_with_body(setup: Any, tmp_path: Path) -> None:
+    src, dst, _ = setup
+    leaked = src.store.entries(LOG, 99, 100, council_bodies=True)
+    assert leaked[4].header.vis == "council" and leaked[4].body_bytes is not None
+    refused(dst, with_entries(next_page(src), leaked), "council-body")
+
+
+def test_public_entry_without_body(setup: Any) -> None:
+    src, dst, _ = setup
+    entries = list(next_page(src).entries)
+    entries[7] = entries[7].without_body()
+    refused(dst, with_entries(next_page(src), entries), "missing-body")
+
+
+def test_rollback_to_an_older_checkpoint(setup: Any) -> None:
+    src, dst, notes = setup
+    dst.ingest(LOG, next_page(src))
+    refused(dst, Page((), notes[0], (), 200), "rollback")
+
+
+def test_consistency_proof_that_does_not_verify(setup: Any) -> None:
+    src, dst, _ = setup
+    page = next_page(src)
+    bad = list(page.consistency)
+    bad[0] = leaf_hash(b"not a node")
+    refused(dst, Page(page.entries, page.checkpoint, tuple(bad), 100), "consistency")
+    refused(dst, Page(page.entries, page.checkpoint, (), 100), "consistency")
+    refused(dst, Page(page.entries, page.checkpoint, page.consistency, 150), "consistency")
+
+
+def test_checkpoint_signed_by_another_key(setup: Any) -> None:
+    src, dst, _ = setup
+    page = next_page(src)
+    theirs = src.store.head(LOG)
+    forged = signer(OTHER)(theirs.size, theirs.root)
+    refused(dst, Page(page.entries, forged, page.consistency, 100), "checkpoint-signature")
+
+
+def test_checkpoint_contradicting_the_entries(tmp_path: Path) -> None:
+    dst = replica(tmp_path)
+    note = signer()(100, leaf_hash(b"another tree"))
+    refused(dst, Page(tuple(SERVED[:100]), note, (), 0), "checkpoint-root")
+    assert dst.heads() == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\xc1garbage", codec.encode({"entries": []}), codec.encode([1, 2, 3]),
+     codec.encode({"entries": [{"header": b"x"}], "checkpoint": None, "consistency": [], "first": 0}),
+     codec.encode({"entries": [], "checkpoint": None, "consistency": [b"short"], "first": 0}),
+     codec.encode({"entries": [], "checkpoint": None, "consistency": [], "first": -1})],
+    ids=["empty", "garbage", "fields", "array", "entry", "proof", "first"],
+)
+def test_garbage_page_bytes(data: bytes) -> None:
+    with pytest.raises(BadData):
+        Page.decode(data)
+
+
+def test_oversize_page() -> None:
+    with pytest.raises(BadData) as caught:
+        Page.decode(b"\x00" * (16 * 1024 * 1024 + 1))
+    assert caught.value.step == "page-size"
+
+
+# --- delegated keys ---------------------------------------------------------------------------------
+
+
+def test_delegated_key(tmp_path: Path) -> None:
+    dst = replica(tmp_path)
+    first = ENTRIES[0]
+
+    def entry(seq: int, prev: bytes, key: SigningKey, body: dict[str, Any]) -> Entry:
+        return sign_entry(key, log_id=LOG, seq=seq, prev=prev, ts_ms=T0, vis="public", body=body)
+
+    add = entry(1, first.id, KEY, {"kind": "log/key", "action": "add", "key": OTHER.public.raw})
+    by_delegate = entry(2, add.id, OTHER, {"kind": "decision"})
+    dst.ingest(LOG, Page((first, add, by_delegate), None, (), 0))
+    revoke = entry(3, by_delegate.id, KEY, {"kind": "log/key", "action": "revoke", "key": OTHER.public.raw})
+    dst.ingest(LOG, Page((revoke,), None, (), 3))
+    late = entry(4, revoke.id, OTHER, {"kind": "decision"})
+    refused(dst, Page((late,), None, (), 4), "unknown-key")
+
+
+# --- forks ------------------------------------------------------------------------------------------
+
+
+def test_two_entries_at_one_seq(setup: Any) -> None:
+    src, dst, _ = setup
+    dst.ingest(LOG, next_page(src))
+    other = sign_entry(
+        KEY, log_id=LOG, seq=150, prev=ENTRIES[149].id, ts_ms=T0, vis="public", body={"kind": "equivocation"}
+    )
+    with pytest.raises(ForkFound) as caught:
+        dst.ingest(LOG, Page((*SERVED[148:150], other), None, (), 200))
+    proof = verify_fork_proof(caught.value.proof)
+    assert proof == entries_fork(ENTRIES[150], other)
+    assert dst.forks() == [(LOG, caught.value.proof)]
+    assert dst.frozen(LOG) is not None and "seq 150" in (dst.frozen(LOG) or "")
+    with pytest.raises(Frozen):
+        dst.ingest(LOG, next_page(src))
+    with pytest.raises(Frozen) as frozen:
+        dst.page(LOG, -1, 10, 0)
+    assert frozen.value.proof == caught.value.proof
+    assert dst.head(LOG) is not None and dst.head(LOG).size == 200  # type: ignore[union-attr]
+
+
+def test_a_different_entry_with_a_bad_signature_is_no_fork(setup: Any) -> None:
+    src, dst, _ = setup
+    other = sign_entry(KEY, log_id=LOG, seq=50, prev=ENTRIES[49].id, ts_ms=T0, vis="public", body={"kind": "x"})
+    refused(dst, Page((Entry(other.header_bytes, bytes(64), other.body_bytes),), None, (), 100), "entry-signature")
+    assert dst.frozen(LOG) is None
+
+
+def test_two_checkpoints_of_one_size(setup: Any) -> None:
+    src, dst, notes = setup
+    forged = signer()(100, leaf_hash(b"another tree"))
+    with pytest.raises(ForkFound) as caught:
+        dst.ingest(LOG, Page((), forged, (), 100))
+    proof = verify_fork_proof(caught.value.proof)
+    assert proof.kind == "checkpoints" and {proof.a, proof.b} == {notes[0], forged}
+    assert dst.frozen(LOG) is not None
+    with pytest.raises(Frozen):
+        dst.ingest(LOG, next_page(src))
+
+
+def test_add_fork(setup: Any, tmp_path: Path) -> None:
+    src, dst, _ = setup
+    other = sign_entry(KEY, log_id=LOG, seq=7, prev=ENTRIES[6].id, ts_ms=T0, vis="public", body={"kind": "x"})
+    proof = entries_fork(ENTRIES[7], other).encode()
+    assert dst.add_fork(proof) is True
+    assert dst.add_fork(proof) is False
+    assert dst.forks() == [(LOG, proof)]
+    with pytest.raises(Frozen):
+        dst.ingest(LOG, next_page(src))
+    with pytest.raises(Frozen):
+        dst.page(LOG, -1, 1, 0)
+    # a log we hold nothing of and do not trust: nothing to freeze
+    stranger = replica(tmp_path, trusted=False, name="stranger")
+    assert stranger.add_fork(proof) is False and stranger.forks() == []
+    # a trusted log we hold nothing of yet: frozen before its first page
+    fresh = replica(tmp_path, name="fresh")
+    assert fresh.add_fork(proof) is True and fresh.frozen(LOG) is not None
+    with pytest.raises(Frozen):
+        fresh.ingest(LOG, src.page(LOG, -1, 10, 0))
+
+
+def test_add_invalid_fork(setup: Any) -> None:
+    _, dst, _ = setup
+    same = Entry(ENTRIES[7].header_bytes, ENTRIES[7].signature)
+    forged = sign_entry(OTHER, log_id=LOG, seq=7, prev=ENTRIES[6].id, ts_ms=T0, vis="public", body={"kind": "x"})
+    for bad in [b"garbage", entries_fork(ENTRIES[7], forged).encode(),
+                codec.encode({"v": 1, "log_id": LOG, "kind": "entries", "a": {"header": same.header_bytes,
+                              "signature": same.signature}, "b": {"header": same.header_bytes,
+                              "signature": same.signature}})]:
+        with pytest.raises(BadData) as caught:
+            dst.add_fork(bad)
+        assert caught.value.step == "fork"
+    assert dst.forks() == [] and dst.frozen(LOG) is None

@@ -1,0 +1,244 @@
+"""``shora`` as people and scripts run it (DESIGN.md §8): a real ``shora serve`` and the console script.
+
+Exit 0 on success, 1 when the node (or the verifier) refuses, with ``shora: why`` on stderr, 2 on usage
+errors; ``--json`` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import codec
+from protocol.keys import SigningKey
+
+SHORA = shutil.which("shora", path=str(Path(sys.executable).parent)) or shutil.which("shora")
+pytestmark = pytest.mark.skipif(SHORA is None, reason="the shora console script is not installed")
+
+INIT = ["--name", "Toronto Council", "--city", "Toronto", "--country", "CA", "--continent", "North America"]
+
+
+def shora(*args: str | Path, home: Path | None = None, code: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run ``shora ARGS`` (with ``SHORA_DIR=home``) and insist on exit status ``code``."""
+    env = {k: v for k, v in os.environ.items() if k != "SHORA_DIR"}
+    if home is not None:
+        env["SHORA_DIR"] = str(home)
+    assert SHORA is not None
+    done = subprocess.run(
+        [SHORA, *map(str, args)], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
+    return done
+
+
+def as_json(*args: str | Path, home: Path | None = None) -> Any:
+    out = shora(*args, "--json", home=home).stdout
+    assert out.count("\n") == 1, out  # one JSON object on one line
+    return json.loads(out)
+
+
+def refused(*args: str | Path, home: Path | None = None) -> str:
+    """Exit 1 with ``shora: why`` on stderr and nothing on stdout; returns the message."""
+    done = shora(*args, home=home, code=1)
+    assert done.stderr.startswith("shora: "), done.stderr
+    assert done.stdout == ""
+    return done.stderr
+
+
+def usage_error(*args: str | Path, home: Path | None = None) -> str:
+    done = shora(*args, home=home, code=2)
+    assert "Usage:" in done.stderr or "Error:" in done.stderr, done.stderr
+    return done.stderr
+
+
+def init(directory: Path) -> dict[str, Any]:
+    return dict(as_json("init", directory, *INIT, "--listen", "127.0.0.1:0"))
+
+
+def start_serving(directory: Path, log: Path) -> subprocess.Popen[bytes]:
+    assert SHORA is not None
+    with open(log, "wb") as out:
+        server = subprocess.Popen([SHORA, "serve", str(directory)], stdout=out, stderr=subprocess.STDOUT)
+    address = directory / "serve.addr"
+    deadline = time.monotonic() + 20
+    while not address.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"shora serve did not start: {log.read_text()}")
+        time.sleep(0.02)
+    return server
+
+
+def stop_serving(server: subprocess.Popen[bytes], directory: Path) -> None:
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=20) == 0
+    assert not (directory / "serve.addr").exists()
+
+
+def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
+    home = tmp_path / "toronto"
+    created = init(home)
+    council_key = created["node_id"]
+    assert created["dir"] == str(home) and len(codec.unb64u(council_key, 32)) == 32
+    assert (home / "operator.key").stat().st_mode & 0o077 == 0
+    server = start_serving(home, tmp_path / "serve.log")
+    try:
+        ids = {
+            name: as_json("member", "join", "--name", name, home=home)["member_id"]
+            for name in ("Ava", "Babak", "Chris", "Dara")
+        }
+        # --dir works as well as SHORA_DIR
+        listed = as_json("member", "list", "--dir", home)["members"]
+        assert {m["name"]: m["member_id"] for m in listed} == ids
+
+        assembly = as_json("assembly", "open", "--agenda", "Spring assembly", home=home)["assembly_id"]
+        assert (
+            as_json("assembly", "attend", "current", "Ava", "Babak", "chris", ids["Dara"], home=home)[
+                "present"
+            ]
+            == 4
+        )
+        assert as_json("assembly", "depart", assembly, "Dara", home=home)["present"] == 3
+
+        rally = as_json("motion", "propose", assembly, "--text", "Hold a rally", home=home)["motion_id"]
+        for member, choice in (("Ava", "yes"), ("Babak", "yes"), ("Chris", "no")):
+            assert shora("vote", rally, member, choice, home=home).stdout.strip() == "vote recorded"
+
+        # refusals: exit 1, the reason on stderr (and the rule as the error code with --json)
+        assert "one vote per member" in refused("vote", rally, "Ava", "no", home=home)
+        assert "left the assembly" in refused("vote", rally, "Dara", "yes", home=home)
+        assert "Zed" in refused("vote", rally, "Zed", "yes", home=home)
+        done = shora("vote", rally, "Ava", "no", "--json", home=home, code=1)
+        assert json.loads(done.stdout)["error"] == "vote.duplicate"
+
+        decision = as_json("motion", "close", rally, home=home)
+        assert decision["outcome"] == "adopted"
+        assert decision["tally"] == {"yes": 2, "no": 1, "abstain": 0}
+        assert "decided" in refused("vote", rally, "Babak", "no", home=home)
+
+        election = as_json(
+            "motion",
+            "propose",
+            "current",
+            "--kind",
+            "election",
+            "--seats",
+            "2",
+            "--candidate",
+            "Ava",
+            "--candidate",
+            "Babak",
+            "--text",
+            "Elect the board",
+            home=home,
+        )["motion_id"]
+        shora("vote", election, "Ava", "Ava", "Babak", home=home)
+        shora("vote", election, "Babak", "Babak", home=home)
+        shora("vote", election, "Chris", "Ava", home=home)
+        elected = as_json("motion", "close", election, home=home)
+        assert elected["outcome"] == "adopted"
+        assert {e["member"] for e in elected["elected"]} == {ids["Ava"], ids["Babak"]}
+
+        board = as_json("board", home=home)
+        assert board["seats"] == 3 and board["vacancies"] == 1
+        assert {m["member"] for m in board["mandates"]} == {ids["Ava"], ids["Babak"]}
+        decisions = as_json("decisions", home=home)["decisions"]
+        assert [d["decision_id"] for d in decisions] == [elected["decision_id"], decision["decision_id"]]
+        assert "Hold a rally" in shora("decisions", home=home).stdout
+
+        minutes = tmp_path / "minutes.txt"
+        minutes.write_text("We agreed to hold a rally and elected a board.\n", encoding="utf-8")
+        closed = as_json("assembly", "close", assembly, "--minutes", minutes, home=home)
+        assert closed["participants"] == 4  # Dara attended, then left: still a participant
+        assert "closed" in refused("motion", "propose", assembly, "--text", "Too late", home=home)
+
+        bundle = tmp_path / "rally.bundle"
+        written = as_json("bundle", decision["decision_id"], "-o", bundle, home=home)
+        assert written == {"file": str(bundle), "bytes": bundle.stat().st_size, "council": council_key}
+    finally:
+        if server.poll() is None:
+            stop_serving(server, home)
+    assert server.returncode == 0
+
+    # verify works offline, with the node stopped
+    report = shora("verify", bundle, "--council", council_key).stdout
+    checked = as_json("verify", bundle, "--council", council_key)
+    assert checked["valid"] is True and checked["decision_id"] == decision["decision_id"]
+    assert checked["council"]["name"] == "Toronto Council" and checked["outcome"] == "adopted"
+    when = datetime.datetime.fromtimestamp(checked["ts_ms"] / 1000, datetime.UTC).strftime(
+        "%Y-%m-%d %H:%M UTC"
+    )
+    for expected in (
+        "VALID decision",
+        "Toronto Council",
+        "Toronto, CA",
+        "Hold a rally",
+        "outcome:     adopted",
+        "'yes': 2",
+        "'no': 1",
+        f"decided:     {when}",
+        f"tree size {checked['checkpoint_size']}",
+        "cosigned by: nobody",
+    ):
+        assert expected in report, (expected, report)
+    assert checked["checkpoint_size"] > 0 and checked["cosigners"] == []
+
+    # a tampered bundle, or the wrong council's key: exit 1 and say so
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tampered = tmp_path / "tampered.bundle"
+    tampered.write_bytes(bytes(data))
+    assert "NOT VALID" in refused("verify", tampered, "--council", council_key)
+    stranger = codec.b64u(SigningKey.generate().public.raw)
+    assert "NOT VALID" in refused("verify", bundle, "--council", stranger)
+    assert "council key" in refused("verify", bundle, "--council", "not-a-key")
+
+    # any command once no node is running
+    assert "cannot reach the node" in refused("member", "list", home=home)
+
+
+def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "busy"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert "not empty" in refused("init", folder, *INIT)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    init(tmp_path / "fresh")
+    assert "not empty" in refused("init", tmp_path / "fresh", *INIT)
+
+
+def test_commands_without_a_running_node_or_a_data_folder(tmp_path: Path) -> None:
+    home = tmp_path / "idle"
+    init(home)
+    assert "cannot reach the node" in refused("member", "join", "--name", "Ava", home=home)
+    missing = tmp_path / "missing"
+    assert "not a shora data folder" in refused("member", "list", "--dir", missing)
+    assert "not a shora data folder" in refused("serve", missing)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "node.json").write_text("{")
+    assert "cannot read" in refused("member", "list", "--dir", broken)
+    done = shora("member", "list", "--dir", missing, "--json", code=1)  # the refusal as JSON too
+    assert set(json.loads(done.stdout)) == {"error", "message"}
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert "--name" in usage_error("member", "join", home=home)
+    assert "--continent" in usage_error("init", tmp_path / "x", "--name", "Toronto Council")
+    assert not (tmp_path / "x").exists()
+    bundle = tmp_path / "some.bundle"
+    bundle.write_bytes(b"\x00")
+    assert "--council" in usage_error("verify", bundle)
+    usage_error("vote", "abcd", home=home)
+    usage_error("frobnicate")

@@ -1,0 +1,45 @@
+"""The README's "Run your council's node" block works as written, on a fresh folder.
+
+Only what cannot run unattended is adapted: the node listens on port 0 (the CLI finds it through
+``serve.addr``), `shora serve` runs in the background, and the council key is the one `init` printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_script() -> str:
+    text = README.read_text(encoding="utf-8")
+    block = text.split("## Run your council's node", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = block.replace("--listen 127.0.0.1:8470", "--listen 127.0.0.1:0")
+    block = re.sub(r"^shora init (.*)$", r"KEY=$(shora init \1", block, flags=re.M)
+    block = block.replace("--board-seats 3\n", "--board-seats 3 --json | python3 -c 'import json,sys; "
+                          "print(json.load(sys.stdin)[\"node_id\"])')\n", 1)
+    block = block.replace(
+        "shora serve ./toronto\n",
+        "shora serve ./toronto 2>serve.log & SERVER=$!\ntrap 'kill -TERM $SERVER 2>/dev/null || true' EXIT\n"
+        "for i in $(seq 200); do [ -f ./toronto/serve.addr ] && break; sleep 0.05; done\n",
+    )
+    block = block.replace("<the council key printed by init>", "$KEY")
+    return "set -euo pipefail\n" + block + "\nkill -TERM $SERVER; wait $SERVER\n"
+
+
+def test_readme_assembly_runs_as_written(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", readme_script()], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "VALID decision" in out
+    assert "ADOPTED" in out
+    assert out.count("3 seats, 1 vacant") == 2  # after the election, and again after the replacement
+    assert (tmp_path / "decision.bundle").exists()
