@@ -11,8 +11,8 @@ import click
 from node import config as cfg
 from node.bootstrap import InitError, init_node
 from node.cli import CliError, _json_option, cli, emit
-from node.wire import jsonable
 from node.governance import FoundCouncil, Quorum, RuleError, Rules
+from node.wire import jsonable
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.errors import DecodeError, VerificationError

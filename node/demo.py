@@ -19,7 +19,6 @@ from typing import Any
 import aiohttp
 
 from federation.client import SignedClient
-from node import config as cfg
 from node.bootstrap import init_node
 from node.governance import FoundCouncil, Quorum, Rules
 from node.server import serve
@@ -46,7 +45,9 @@ def say(text: str = "") -> None:
 async def assembly(op: SignedClient) -> dict[str, Any]:
     ids = {}
     for latin, persian in MEMBERS:
-        ids[latin] = (await op.call("POST", "/v1/admin/members", {"name": f"{latin} ({persian})"}))["member_id"]
+        ids[latin] = (await op.call("POST", "/v1/admin/members", {"name": f"{latin} ({persian})"}))[
+            "member_id"
+        ]
     say(f"  {len(ids)} members joined by endorsing the charter (article 3)")
     agenda = "Founding general assembly — مجمع عمومی مؤسس: election of the board, policy, recall"
     a = (await op.call("POST", "/v1/admin/assemblies", {"agenda": agenda}))["assembly_id"]
@@ -55,61 +56,98 @@ async def assembly(op: SignedClient) -> dict[str, Any]:
     say("  assembly opened; 6 on the roll, 1 late arrival")
 
     names = list(ids)
-    election = await op.call("POST", "/v1/admin/motions", {
-        "assembly": a, "kind": "election", "seats": 3,
-        "text": "Elect the executive board — انتخاب هیئت اجرایی",
-        "candidates": [ids[n] for n in names[:4]],
-    })
+    election = await op.call(
+        "POST",
+        "/v1/admin/motions",
+        {
+            "assembly": a,
+            "kind": "election",
+            "seats": 3,
+            "text": "Elect the executive board — انتخاب هیئت اجرایی",
+            "candidates": [ids[n] for n in names[:4]],
+        },
+    )
     ballots = [[0, 1, 2], [0, 1, 3], [0, 2], [1, 2, 3], [0, 1, 2], [0, 3], [1, 2]]
     for voter, picks in zip(names, ballots, strict=True):
-        await op.call("POST", f"/v1/admin/motions/{election['motion_id']}/votes",
-                      {"member": ids[voter], "approvals": [ids[names[i]] for i in picks]})
+        await op.call(
+            "POST",
+            f"/v1/admin/motions/{election['motion_id']}/votes",
+            {"member": ids[voter], "approvals": [ids[names[i]] for i in picks]},
+        )
     elected = await op.call("POST", f"/v1/admin/motions/{election['motion_id']}/close")
     say(f"  election: {elected['outcome']}, {len(elected['elected'])} seats filled")
 
-    policy = await op.call("POST", "/v1/admin/motions", {
-        "assembly": a, "kind": "policy",
-        "text": "Hold a solidarity rally on Saturday for political prisoners — "
-                "برگزاری تجمع همبستگی با زندانیان سیاسی در روز شنبه",
-    })
+    policy = await op.call(
+        "POST",
+        "/v1/admin/motions",
+        {
+            "assembly": a,
+            "kind": "policy",
+            "text": "Hold a solidarity rally on Saturday for political prisoners — "
+            "برگزاری تجمع همبستگی با زندانیان سیاسی در روز شنبه",
+        },
+    )
     for voter, choice in zip(names, ["yes", "yes", "yes", "no", "yes", "abstain", "yes"], strict=True):
-        await op.call("POST", f"/v1/admin/motions/{policy['motion_id']}/votes",
-                      {"member": ids[voter], "choice": choice})
+        await op.call(
+            "POST", f"/v1/admin/motions/{policy['motion_id']}/votes", {"member": ids[voter], "choice": choice}
+        )
     adopted = await op.call("POST", f"/v1/admin/motions/{policy['motion_id']}/close")
     say(f"  policy motion: {adopted['outcome']} ({adopted['tally']})")
 
     recalled = elected["elected"][-1]["member"]
-    recall = await op.call("POST", "/v1/admin/motions", {
-        "assembly": a, "kind": "recall", "target": recalled,
-        "text": "Recall a board member — عزل عضو هیئت اجرایی",
-    })
+    recall = await op.call(
+        "POST",
+        "/v1/admin/motions",
+        {
+            "assembly": a,
+            "kind": "recall",
+            "target": recalled,
+            "text": "Recall a board member — عزل عضو هیئت اجرایی",
+        },
+    )
     for voter, choice in zip(names, ["yes", "yes", "no", "yes", "yes", "yes", "abstain"], strict=True):
-        await op.call("POST", f"/v1/admin/motions/{recall['motion_id']}/votes", {"member": ids[voter], "choice": choice})
+        await op.call(
+            "POST", f"/v1/admin/motions/{recall['motion_id']}/votes", {"member": ids[voter], "choice": choice}
+        )
     ended = await op.call("POST", f"/v1/admin/motions/{recall['motion_id']}/close")
     say(f"  recall: {ended['outcome']}, mandate ended at once (article 5)")
 
     sitting = {m["member"] for m in elected["elected"]} - {recalled}
     candidates = [i for i in ids.values() if i not in sitting and i != recalled][:2]
-    replacement = await op.call("POST", "/v1/admin/motions", {
-        "assembly": a, "kind": "election", "seats": 1, "candidates": candidates,
-        "text": "Replacement election — انتخاب جایگزین",
-    })
+    replacement = await op.call(
+        "POST",
+        "/v1/admin/motions",
+        {
+            "assembly": a,
+            "kind": "election",
+            "seats": 1,
+            "candidates": candidates,
+            "text": "Replacement election — انتخاب جایگزین",
+        },
+    )
     for n, voter in enumerate(names):
-        await op.call("POST", f"/v1/admin/motions/{replacement['motion_id']}/votes",
-                      {"member": ids[voter], "approvals": [candidates[0 if n % 3 else 1]]})
+        await op.call(
+            "POST",
+            f"/v1/admin/motions/{replacement['motion_id']}/votes",
+            {"member": ids[voter], "approvals": [candidates[0 if n % 3 else 1]]},
+        )
     filled = await op.call("POST", f"/v1/admin/motions/{replacement['motion_id']}/close")
     say(f"  replacement election: {filled['outcome']}, seat filled")
     await op.call("POST", f"/v1/admin/assemblies/{a}/close", {"minutes": "Minutes kept by the secretary."})
     say("  assembly closed")
-    return adopted
+    return dict(adopted)
 
 
 async def main(once: bool, folder: Path) -> int:
     if folder.exists():
         shutil.rmtree(folder)
     found = FoundCouncil(
-        name="Toronto Council of the Reds", name_fa="شورای سرخ‌های تورنتو", city="Toronto", country="CA",
-        continent="North America", rules=Rules(majority="simple", quorum=Quorum(fraction=(1, 3)), board_seats=3),
+        name="Toronto Council of the Reds",
+        name_fa="شورای سرخ‌های تورنتو",
+        city="Toronto",
+        country="CA",
+        continent="North America",
+        rules=Rules(majority="simple", quorum=Quorum(fraction=(1, 3)), board_seats=3),
     )
     config = init_node(folder / "toronto", found, listen="127.0.0.1:0")
     stop = asyncio.Event()
@@ -120,7 +158,8 @@ async def main(once: bool, folder: Path) -> int:
     address = config.dir / "serve.addr"
     while not address.exists():
         if server.done():
-            return server.result() or 1  # type: ignore[func-returns-value]
+            server.result()  # raises what stopped it
+            return 1
         await asyncio.sleep(0.02)
     url = f"http://{address.read_text().strip()}"
     key = codec.b64u(config.node_id)
@@ -135,8 +174,10 @@ async def main(once: bool, folder: Path) -> int:
     say("\nA member verifies the policy decision offline, trusting only the council's key:")
     say(f"  VALID — {verified.council['name']} / {verified.council['name_fa']}")
     say(f"  decision #{verified.seq}: {verified.body['text']}")
-    say(f"  outcome {verified.body['outcome']}, tally {verified.body['tally']}, "
-        f"{verified.body['participants']} participants; checkpoint size {verified.checkpoint.size}")
+    say(
+        f"  outcome {verified.body['outcome']}, tally {verified.body['tally']}, "
+        f"{verified.body['participants']} participants; checkpoint size {verified.checkpoint.size}"
+    )
     tampered = bundle.replace(b"adopted", b"rejectd", 1)
     try:
         verify_bundle(tampered, PublicKey(config.node_id))
@@ -145,8 +186,14 @@ async def main(once: bool, folder: Path) -> int:
     except VerificationError as exc:
         say(f"  a copy with the outcome changed is refused: NOT VALID — {exc.step}: {exc.message}")
     say("\nWhere to look:")
-    for path in ("/v1/node", "/v1/logs", f"/v1/logs/{key}/checkpoint", f"/v1/logs/{key}/entries", "/v1/decisions",
-                 "/v1/board"):
+    for path in (
+        "/v1/node",
+        "/v1/logs",
+        f"/v1/logs/{key}/checkpoint",
+        f"/v1/logs/{key}/entries",
+        "/v1/decisions",
+        "/v1/board",
+    ):
         say(f"  {url}{path}")
     say(f"  the bundle: {folder / 'decision.bundle'}")
     say(f"  verify it:  .venv/bin/shora verify {folder / 'decision.bundle'} --council {key}")

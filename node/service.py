@@ -27,7 +27,7 @@ from federation import db as dbmod
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
 from node import directory
-from node.governance import Appended, Command, Council, Draft, RuleError, apply, execute, replay
+from node.governance import Appended, Command, Council, Draft, apply, execute, replay
 from node.settings import Settings
 from protocol.entry import SALT_SIZE, Entry, sign_entry
 from protocol.keys import SigningKey

@@ -13,7 +13,8 @@ from tests.federation.test_gossip import Cluster, SqlReplica, run
 
 def test_100_nodes_receive_a_new_entry_within_a_few_rounds() -> None:
     async def main() -> int:
-        async with Cluster(100, seed=3, replica=SqlReplica) as cluster:
+        network = MemoryNetwork(random.Random(3), latency=lambda rng: 0.01)  # lockstep: one hop per round
+        async with Cluster(100, seed=3, replica=SqlReplica, network=network) as cluster:
             origin = cluster.nodes[0]
             origin.append(1)  # pushed to 3 peers at once
             await cluster.idle()

@@ -242,3 +242,16 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "--council" in usage_error("verify", bundle)
     usage_error("vote", "abcd", home=home)
     usage_error("frobnicate")
+
+
+def test_ids_that_begin_with_a_dash_are_arguments(tmp_path: Path) -> None:
+    # one base64url id in 64 begins with "-": shora must take it back as printed, not as an option
+    from click.testing import CliRunner
+
+    from node import config as cfg
+    from node.cli import cli
+
+    result = CliRunner().invoke(cli, ["vote", "-Abcd", "--dir", str(tmp_path), "-efgh", "yes", "--json"])
+    assert isinstance(result.exception, cfg.ConfigError), result.output  # parsed; then no data folder
+    result = CliRunner().invoke(cli, ["vote", "-Abcd", "-efgh", "yes", "--bogus"])
+    assert result.exit_code == 2 and "--bogus" in result.output
