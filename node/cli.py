@@ -21,8 +21,8 @@ import click
 
 from node import config as cfg
 from node.client import ClientError, NodeClient
-from node.wire import jsonable
 from protocol import codec
+from protocol.codec import jsonable
 from protocol.errors import KeyFileError, ProtocolError
 
 

@@ -9,12 +9,11 @@ from typing import Any
 import click
 
 from node import config as cfg
-from node.bootstrap import InitError, init_node
 from node.cli import CliError, _json_option, cli, emit
 from node.governance import FoundCouncil, Quorum, RuleError, Rules
-from node.wire import jsonable
 from protocol import codec
 from protocol.bundle import verify_bundle
+from protocol.codec import jsonable
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey
 from protocol.note import KeyKind, parse_vkey
@@ -92,6 +91,8 @@ def init(
     found = FoundCouncil(
         name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules
     )
+    from node.bootstrap import InitError, init_node  # the database layer: only init needs it
+
     try:
         config = init_node(directory, found, listen=listen, url=url, kind=kind)
     except InitError as exc:

@@ -11,18 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from protocol import codec
+from protocol.codec import jsonable
 
 MSGPACK = "application/msgpack"
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return codec.b64u(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def wants_msgpack(request: web.Request) -> bool:

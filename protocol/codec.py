@@ -185,6 +185,17 @@ def _check_text(text: str, what: str) -> None:
         raise DecodeError(f"{what} is not NFC-normalised")
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` with every bytes string as base64url: how values travel as JSON (DESIGN.md §8)."""
+    if isinstance(value, bytes):
+        return b64u(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def b64u(data: bytes) -> str:
     """Base64url without padding: how bytes travel in JSON (DESIGN.md §8)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
