@@ -65,14 +65,26 @@ class SignedClient:
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         parts = urlsplit(url)
         return sign_request(
-            self.key, method=method, authority=parts.netloc, path=parts.path or "/", query=parts.query,
-            body=body, recipient=self.recipient, created=int(time.time()),
+            self.key,
+            method=method,
+            authority=parts.netloc,
+            path=parts.path or "/",
+            query=parts.query,
+            body=body,
+            recipient=self.recipient,
+            created=int(time.time()),
             nonce=encode_nonce(secrets.token_bytes(16)),
         )
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", *, content_type: str = "application/json",
-        accept: str = "application/json", check: bool = True,
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        check: bool = True,
     ) -> Response:
         url = self.base_url + path
         headers = self.headers(method, url, body)

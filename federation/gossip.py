@@ -212,8 +212,11 @@ class GossipServer:
             if method == "POST" and parts.path == FORKS:
                 return await self.rpc_forks(sender, body)
             segments = parts.path.split("/")
-            if method == "GET" and len(segments) == 6 and "/".join(segments[:4]) == f"{PREFIX}/logs" and (
-                segments[5] == "entries"
+            if (
+                method == "GET"
+                and len(segments) == 6
+                and "/".join(segments[:4]) == f"{PREFIX}/logs"
+                and (segments[5] == "entries")
             ):
                 return await self.rpc_entries(sender, segments[4], parts.query)
         except Misbehaved as exc:
@@ -343,6 +346,7 @@ class Gossip:
         penalise: Callable[[bytes, str], None] = _ignore_peer,
         record_success: Callable[[bytes], None] = _ignore_peer,
         record_failure: Callable[[bytes, str], None] = _ignore_peer,
+        on_peer_heads: Callable[[bytes, list[Head]], None] = _ignore_peer,
     ) -> None:
         self.me, self.replica, self.transport = me, replica, transport
         self.peers, self.run_write = peers, run_write
@@ -352,6 +356,7 @@ class Gossip:
         self.interval_s, self.jitter, self.fanout, self.page_limit = interval_s, jitter, fanout, page_limit
         self.deadline_s, self.workers, self.periodic = deadline_s, workers, periodic
         self._penalise, self._success, self._failure = penalise, record_success, record_failure
+        self._on_peer_heads = on_peer_heads  # what a peer holds, as it told us (for the operator's "lag")
         self.stats = Stats()
         self._busy: set[bytes] = set()  # peers with an exchange in progress
         self._log_locks: dict[bytes, asyncio.Lock] = {}
@@ -488,9 +493,11 @@ class Gossip:
                 theirs = decode_heads((await self._rpc(peer, DIGEST, {"buckets": differ})).get("heads"))
             if any(bucket_of(h.log_id) not in differ for h in theirs):
                 raise Misbehaved("heads outside the buckets asked for")
+        self._on_peer_heads(peer, theirs)
         known = {h.log_id: h for h in theirs}
         ahead = [
-            h for h in ours
+            h
+            for h in ours
             if (compared is None or bucket_of(h.log_id) in compared)
             and h.size > (known[h.log_id].size if h.log_id in known else 0)
         ]
@@ -653,6 +660,20 @@ def _error_code(reply: Reply) -> str:
 
 
 __all__: Sequence[str] = [
-    "BUCKETS", "DIGEST", "FORKS", "HEADS", "INLINE_HEADS", "Gossip", "GossipServer", "Misbehaved", "Quota",
-    "Refused", "Stats", "bucket_hashes", "bucket_of", "decode_heads", "digest", "entries_path",
+    "BUCKETS",
+    "DIGEST",
+    "FORKS",
+    "HEADS",
+    "INLINE_HEADS",
+    "Gossip",
+    "GossipServer",
+    "Misbehaved",
+    "Quota",
+    "Refused",
+    "Stats",
+    "bucket_hashes",
+    "bucket_of",
+    "decode_heads",
+    "digest",
+    "entries_path",
 ]

@@ -126,6 +126,10 @@ class PeerTable:
     def trusted(self, node_id: bytes) -> bool:
         return self.conn.execute("SELECT 1 FROM peers WHERE node_id = ?", (node_id,)).fetchone() is not None
 
+    def key_of(self, node_id: bytes) -> PublicKey | None:
+        """The key of a trusted peer (how signed gossip requests are checked), else ``None``."""
+        return PublicKey(node_id) if self.trusted(node_id) else None
+
     def keys(self) -> dict[bytes, PublicKey]:
         return {bytes(r[0]): PublicKey(bytes(r[0])) for r in self.conn.execute("SELECT node_id FROM peers")}
 

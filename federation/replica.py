@@ -319,7 +319,10 @@ class Replica:
                 raise BadData("consistency", f"the proof starts at size {page.first}; we hold {size}")
             try:
                 merkle.verify_consistency(
-                    page.first, offered.size, self.store.root(key.raw, page.first), offered.root,
+                    page.first,
+                    offered.size,
+                    self.store.root(key.raw, page.first),
+                    offered.root,
                     page.consistency,
                 )
             except VerificationError as exc:

@@ -114,10 +114,15 @@ class _Nodes:
         hit = self.pending.get((level, index))
         if hit is not None:
             return hit
-        row = self.conn.execute(
-            "SELECT hash FROM tree_nodes WHERE log_id = ? AND level = ? AND idx = ?",
-            (self.log_id, level, index),
-        ).fetchone()
+        if level == 0:  # leaves are the entry ids, already stored with the entries: not kept twice
+            row = self.conn.execute(
+                "SELECT id FROM entries WHERE log_id = ? AND seq = ?", (self.log_id, index)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT hash FROM tree_nodes WHERE log_id = ? AND level = ? AND idx = ?",
+                (self.log_id, level, index),
+            ).fetchone()
         if row is None:
             raise VerificationError("tree", f"missing tree node {level}/{index}")
         return bytes(row[0])
@@ -151,9 +156,7 @@ class LogStore:
     # --- reads -------------------------------------------------------------------------------------
 
     def head(self, log_id: bytes) -> LogHead | None:
-        row = self.conn.execute(
-            f"SELECT {_HEAD} FROM logs WHERE log_id = ?", (log_id,)
-        ).fetchone()
+        row = self.conn.execute(f"SELECT {_HEAD} FROM logs WHERE log_id = ?", (log_id,)).fetchone()
         return _head(row) if row else None
 
     def heads(self) -> list[LogHead]:
@@ -285,7 +288,7 @@ class LogStore:
         self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.conn.executemany(
             "INSERT INTO tree_nodes VALUES (?, ?, ?, ?)",
-            [(log_id, level, index, digest) for (level, index), digest in nodes.pending.items()],
+            [(log_id, level, index, digest) for (level, index), digest in nodes.pending.items() if level],
         )
         nodes.pending.clear()
         root = merkle.root(nodes, size)  # recomputed from what is now stored (DESIGN.md §3)

@@ -68,9 +68,7 @@ class HttpTransport:
         client = SignedClient(
             self.session, url, self.key, peer, timeout=self.timeout, max_response=self.max_response
         )
-        response = await client.request(
-            method, path, body, content_type=MSGPACK, accept=MSGPACK, check=False
-        )
+        response = await client.request(method, path, body, content_type=MSGPACK, accept=MSGPACK, check=False)
         return Reply(response.status, response.body, response.content_type)
 
 
@@ -190,4 +188,3 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self.now
-

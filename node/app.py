@@ -8,17 +8,20 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp import web
 
 from federation import db as dbmod
+from federation.auth import RequestVerifier
+from federation.routes import FederationRoutes
 from federation.store import LogStore
 from node import routes_admin, routes_public
-from node.auth import RequestVerifier
 from node.config import NodeConfig
 from node.governance import RuleError
+from node.replication import Replication
 from node.service import Writer
 from node.wire import ApiError
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, VerificationError
 from protocol.keys import PublicKey
 
 log = logging.getLogger("shora.http")
@@ -32,6 +35,8 @@ class Node:
     writer: Writer
     reader: sqlite3.Connection
     verifier: RequestVerifier
+    replication: Replication
+    federation_routes: FederationRoutes
     # decision id -> (checkpoint note, visibility, bundle bytes): a bundle is a pure function of the decision
     # and the checkpoint it is proven in, so it is built once per checkpoint (see routes_public.build_bundle)
     bundles: OrderedDict[bytes, tuple[str, str, bytes]] = field(default_factory=OrderedDict)
@@ -72,7 +77,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def operator_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/v1/admin/"):
         node = request.app[NODE]
-        await node.verifier.verify(request, node.operator_keys)
+        try:
+            await node.verifier.verify(request, node.operator_keys.get)
+        except VerificationError as exc:
+            status = 403 if exc.step in ("unknown-key", "recipient") else 401
+            raise ApiError(status, f"request-{exc.step}", exc.message) from exc
     return await handler(request)
 
 
@@ -82,16 +91,29 @@ def make_app(config: NodeConfig) -> web.Application:
     routes_public.setup(app)
     routes_admin.setup(app)
 
+    async def federation(request: web.Request) -> web.Response:
+        return await request.app[NODE].federation_routes.handle(request)
+
+    app.router.add_route("*", "/v1/federation/{tail:.*}", federation)
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         writer = Writer(config.database, config.root_key(), settings)
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
-        app[NODE] = Node(config, writer, reader, verifier)
+        session = aiohttp.ClientSession()
+        replication = Replication(config, writer, reader, session)
+        routes = FederationRoutes(
+            verifier, replication.peers.key_of, replication.server, replication.witness_call
+        )
+        app[NODE] = Node(config, writer, reader, verifier, replication, routes)
+        await replication.start()
         log.info("node %s serving", config.url)
         try:
             yield
         finally:
+            await replication.stop()
+            await session.close()
             await writer.close()
             reader.close()
 

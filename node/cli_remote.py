@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +296,86 @@ def bundle(client: NodeClient, as_json: bool, decision_ref: str, output: Path) -
             f"--council {node_id}"
         ),
     )
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--dir",
+    "data_dir",
+    envvar="SHORA_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="the node's data folder (or SHORA_DIR)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.pass_context
+def peers(ctx: click.Context, data_dir: Path, as_json: bool) -> None:
+    """The nodes this one replicates and witnesses; without a subcommand, their status."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(peers_list, data_dir=data_dir, as_json=as_json)
+
+
+@peers.command("list")
+@remote
+def peers_list(client: NodeClient, as_json: bool) -> None:
+    out = client.call("GET", "/v1/admin/peers")
+
+    def table(v: dict[str, Any]) -> str:
+        rows = [f"{'peer':<12} {'status':<8} {'last contact':<17} {'held':>6} {'lag':>5} {'pen':>4}  url"]
+        for p in v["peers"]:
+            contact = _when(p["last_contact_ms"]) if p["last_contact_ms"] else "never"
+            lag = "?" if p["lag"] is None else str(p["lag"])
+            rows.append(
+                f"{_short(p['node_id']):<12} {p['status']:<8} {contact:<17} {p['held']:>6} {lag:>5} "
+                f"{p['penalties']:>4}  {p['url']}"
+            )
+            if p["last_error"]:
+                rows.append(f"{'':<12} last error: {p['last_error']}")
+            if p["last_penalty"]:
+                rows.append(f"{'':<12} last penalty: {p['last_penalty']}")
+            if p["frozen"]:
+                rows.append(f"{'':<12} FORK — this peer's log is frozen: {p['frozen']}")
+        if v["blocked"]:
+            rows.append(f"\nthis node refuses to append: {v['blocked']}")
+        return "\n".join(rows) if v["peers"] else "no peers yet: shora peers add URL KEY"
+
+    emit(as_json, out, table)
+
+
+@peers.command("add")
+@click.argument("url")
+@click.argument("key")
+@remote
+def peers_add(client: NodeClient, as_json: bool, url: str, key: str) -> None:
+    """Trust the node at URL whose key is KEY: replicate and witness its log, answer its gossip."""
+    out = client.call("POST", "/v1/admin/peers", {"url": url, "key": key})
+    emit(as_json, out, lambda v: f"peer added: {v['node_id']} at {v['url']}")
+
+
+@cli.command()
+@click.option("--own", is_flag=True, help="take this node's own log back from its peers (after a restore)")
+@remote
+def sync(client: NodeClient, as_json: bool, own: bool) -> None:
+    """One gossip round with every peer now, with progress; --own restores our log from the peers."""
+    lines = client.stream("POST", "/v1/admin/sync" + ("?own=1" if own else ""))
+    if as_json:
+        events = list(lines)
+        click.echo(json.dumps({"events": events}, ensure_ascii=False))
+        return
+    if own:
+        restored = 0
+        for event in lines:
+            restored += event.get("restored", 0)
+            if event.get("done"):
+                state = f"still refusing: {event['blocked']}" if event.get("blocked") else "appending again"
+                click.echo(f"restored {restored} entries of our own log; {state}")
+        return
+    first = next(lines, {})
+    with click.progressbar(length=first.get("peers", 0), label="syncing with peers", file=sys.stderr) as bar:
+        pulled = 0
+        for event in lines:
+            if "peer" in event:
+                pulled = event["pulled"]
+                bar.label = f"synced with {_short(event['peer'])} ({pulled} entries pulled)"
+                bar.update(1)
+    click.echo(f"{pulled} entries pulled")

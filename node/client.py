@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +33,21 @@ class NodeClient:
         self.timeout = timeout
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
+        with self._open(method, path, body) as response:
+            payload = response.read()
+        return payload if raw else json.loads(payload)
+
+    def stream(self, method: str, path: str) -> Iterator[dict[str, Any]]:
+        """The JSON lines of a streamed answer (``sync``'s progress), as they arrive."""
+        with self._open(method, path, None, timeout=None) as response:
+            for line in response:
+                if line.strip():
+                    yield json.loads(line)
+
+    @contextlib.contextmanager
+    def _open(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None = -1.0
+    ) -> Iterator[Any]:
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         url = self.base + path
         parts = urlsplit(url)
@@ -50,8 +67,7 @@ class NodeClient:
             url, data=data if method != "GET" else None, headers=headers, method=method
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
+            response = urllib.request.urlopen(request, timeout=self.timeout if timeout == -1.0 else timeout)
         except urllib.error.HTTPError as exc:
             text = exc.read()
             try:
@@ -63,4 +79,5 @@ class NodeClient:
             raise ClientError(
                 "unreachable", f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
             ) from exc
-        return payload if raw else json.loads(payload)
+        with response:
+            yield response

@@ -17,7 +17,8 @@ from protocol import codec
 from protocol.bundle import Bundle, ProvenEntry, key_history
 from protocol.entry import Entry
 from protocol.errors import DecodeError, ProofError
-from protocol.note import parse_note
+from protocol.keys import PublicKey
+from protocol.note import KeyKind, parse_note, vkey, witness_name
 
 routes = web.RouteTableDef()
 
@@ -79,6 +80,7 @@ def entry_value(entry: Entry) -> dict[str, Any]:
 async def node_info(request: web.Request) -> web.Response:
     node = _node(request)
     state = node.writer.state
+    key = PublicKey(node.config.node_id)
     return respond(
         request,
         {
@@ -87,6 +89,8 @@ async def node_info(request: web.Request) -> web.Response:
             "url": node.config.url,
             "profile": node.config.profile,
             "charter_hash": state.charter_hash,
+            # the verifier key members pass to `shora verify --witness` to count this node's cosignatures
+            "witness_key": vkey(witness_name(key), key, KeyKind.COSIGNATURE_V1),
             "software": f"shora {appmod.VERSION}",
         },
     )

@@ -19,15 +19,17 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from federation import db as dbmod
+from federation.peers import MIGRATIONS as PEER_MIGRATIONS
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
 from node import directory
-from node.governance import Appended, Command, Council, Draft, apply, execute, replay
+from node.governance import Appended, Command, Council, Draft, RuleError, apply, execute, replay
 from node.settings import Settings
 from protocol.entry import SALT_SIZE, Entry, sign_entry
 from protocol.keys import SigningKey
@@ -35,7 +37,8 @@ from protocol.note import Checkpoint, log_origin, sign_checkpoint
 
 log = logging.getLogger("shora.writer")
 
-MIGRATIONS = [*STORE_MIGRATIONS, *directory.MIGRATIONS]
+MIGRATIONS = [*STORE_MIGRATIONS, *PEER_MIGRATIONS, *directory.MIGRATIONS]
+T = TypeVar("T")
 SideEffect = Callable[[sqlite3.Connection], None]
 
 
@@ -114,6 +117,8 @@ class Writer:
         self._sign_checkpoint = checkpoint_signer(key)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.blocked: str | None = None  # why appends are refused (a peer holds more of our own log)
+        self.on_append: list[Callable[[], None]] = []  # told after every durable batch (gossip push)
 
     def _last_entry(self) -> Entry | None:
         head = self.store.head(self.log_id)
@@ -134,8 +139,26 @@ class Writer:
         self._thread.submit(self.conn.close).result()
         self._thread.shutdown(wait=True)
 
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the writer thread, the only one that touches the write connection."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def submit_sync(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn(*args)`` on the writer thread without waiting (bookkeeping such as peer status)."""
+        return self._thread.submit(fn, *args)
+
+    def block(self, reason: str | None) -> None:
+        """Refuse (or, with ``None``, accept again) new entries: see ``federation`` restore checks."""
+        self.blocked = reason
+
+    async def reload(self) -> None:
+        """Re-read state from the log after something other than ``submit`` wrote our own log."""
+        await self._reload()
+
     async def submit(self, command: Command, side_effect: SideEffect | None = None) -> list[Appended]:
         """Judge, sign and durably append ``command``; raises ``RuleError`` if a rule refuses it."""
+        if self.blocked is not None:
+            raise RuleError("node.behind-peers", self.blocked)
         future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(command, side_effect, future))
         return await future
@@ -198,6 +221,8 @@ class Writer:
         for job, appended in accepted:
             if not job.future.done():
                 job.future.set_result(appended)
+        for listener in self.on_append:
+            listener()
 
     def _write(self, entries: list[Entry], effects: list[SideEffect]) -> None:
         with self.store.transaction():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -37,26 +38,35 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+class _Packer(threading.local):
+    """A msgpack packer per thread: making one per call costs as much as packing a small value."""
+
+    def __init__(self) -> None:
+        self.pack = msgpack.Packer(use_bin_type=True).pack
+
+
+_packer = _Packer()
+
+
 def encode(value: Any) -> bytes:
     """The canonical bytes of ``value``; raises ``DecodeError`` for values that have none."""
-    return msgpack.packb(_canonical(value, 0, None), use_bin_type=True)  # type: ignore[no-any-return]
+    return _packer.pack(_canonical(value, 0))  # type: ignore[no-any-return]
 
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Decode canonical bytes; anything else raises ``DecodeError``."""
-    if not isinstance(data, bytes | bytearray | memoryview):
+    if type(data) is not bytes and not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError("input is not bytes")
     if len(data) > limits.max_size:
         raise DecodeError(f"input of {len(data)} bytes exceeds the limit of {limits.max_size}")
     if len(data) == 0:
         raise DecodeError("empty input")
     try:
-        raw = msgpack.unpackb(
+        value = msgpack.unpackb(
             data,
             raw=False,
             use_list=True,
             strict_map_key=True,
-            object_pairs_hook=_Pairs,
             ext_hook=_refuse_ext,
             max_str_len=limits.max_length,
             max_bin_len=limits.max_length,
@@ -70,29 +80,46 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise
     except (ValueError, TypeError, UnicodeDecodeError, msgpack.UnpackException, RecursionError) as exc:
         raise DecodeError(f"malformed msgpack: {exc}") from exc
-    value = _checked(raw, 0, limits.max_depth)
-    if msgpack.packb(value, use_bin_type=True) != bytes(data):
+    _check(value, 0, limits.max_depth)
+    # Maps decode as dicts in wire order, so key order was checked above; this comparison catches every
+    # non-minimal form, and duplicate keys (a dict keeps one of them, so the re-encoded map is shorter).
+    if _packer.pack(value) != data:
+        if _has_duplicate_key(msgpack.unpackb(data, object_pairs_hook=_Pairs)):
+            raise DecodeError("duplicate map key")
         raise DecodeError("non-minimal encoding: the value re-encodes to different bytes")
     return value
 
 
+def decoded_again(data: bytes) -> Any:
+    """A fresh value from bytes ``decode`` has already accepted, without checking them a second time.
+
+    For objects that check their bytes once, when they are built, and hand out mutable values (``Entry.body``):
+    on bytes that ``decode`` accepts, plain msgpack yields the same value. Never call it on other bytes.
+    """
+    return msgpack.unpackb(data, raw=False)
+
+
 class _Pairs(list[tuple[Any, Any]]):
-    """A decoded map, kept as its pairs in wire order so duplicates and order can be checked."""
+    """A decoded map as its pairs in wire order: only to name a duplicate key in an error."""
+
+
+def _has_duplicate_key(value: Any) -> bool:
+    if type(value) is _Pairs:
+        keys = [key for key, _ in value]
+        if len(set(keys)) != len(keys):
+            return True
+        return any(_has_duplicate_key(item) for _, item in value)
+    return type(value) is list and any(_has_duplicate_key(item) for item in value)
 
 
 def _refuse_ext(code: int, data: bytes) -> Any:
     raise DecodeError(f"ext type {code} is not allowed")
 
 
-def _canonical(value: Any, depth: int, limits: Limits | None) -> Any:
-    """Check ``value`` against the canonical rules and return it with maps as key-sorted dicts.
-
-    With ``limits`` (decoding) maps arrive as ``_Pairs`` in wire order and must already be sorted; without
-    (encoding) dicts are sorted here.
-    """
-    max_depth = limits.max_depth if limits else DEFAULT_LIMITS.max_depth
-    if depth > max_depth:
-        raise DecodeError(f"nesting deeper than {max_depth}")
+def _canonical(value: Any, depth: int) -> Any:
+    """Check ``value`` against the canonical rules and return it with maps as key-sorted dicts."""
+    if depth > DEFAULT_LIMITS.max_depth:
+        raise DecodeError(f"nesting deeper than {DEFAULT_LIMITS.max_depth}")
     if value is None or value is True or value is False:
         return value
     if isinstance(value, int):
@@ -108,21 +135,6 @@ def _canonical(value: Any, depth: int, limits: Limits | None) -> Any:
         return bytes(value)
     if isinstance(value, float):
         raise DecodeError("floats are not allowed (use integer milliseconds or fixed-point integers)")
-    if isinstance(value, _Pairs):
-        out: dict[str, Any] = {}
-        previous: bytes | None = None
-        for key, item in value:
-            if not isinstance(key, str):
-                raise DecodeError("map keys must be text")
-            _check_text(key, "map key")
-            encoded = key.encode()
-            if previous is not None and encoded <= previous:
-                raise DecodeError(
-                    f"duplicate map key {key!r}" if encoded == previous else "map keys are not sorted"
-                )
-            previous = encoded
-            out[key] = _canonical(item, depth + 1, limits)
-        return out
     if isinstance(value, dict):
         keys = list(value)
         for key in keys:
@@ -130,49 +142,59 @@ def _canonical(value: Any, depth: int, limits: Limits | None) -> Any:
                 raise DecodeError("map keys must be text")
             _check_text(key, "map key")
         keys.sort(key=str.encode)
-        return {key: _canonical(value[key], depth + 1, limits) for key in keys}
+        return {key: _canonical(value[key], depth + 1) for key in keys}
     if isinstance(value, list | tuple):
-        return [_canonical(item, depth + 1, limits) for item in value]
+        return [_canonical(item, depth + 1) for item in value]
     raise DecodeError(f"type {type(value).__name__} has no canonical encoding")
 
 
-def _checked(value: Any, depth: int, max_depth: int) -> Any:
-    """``_canonical`` for what msgpack just decoded, on the hot path of every entry: dispatch on the exact
-    type (the unpacker makes no subclasses) and compare map keys as ``str``, whose code-point order is
-    the UTF-8 byte order. The same rules, checked; only cheaper."""
-    if depth > max_depth:
-        raise DecodeError(f"nesting deeper than {max_depth}")
+def _check(value: Any, depth: int, max_depth: int) -> None:
+    """Check a value msgpack just decoded for what re-encoding it cannot reveal: depth, map key type and
+    order, int64 range, NFC text, floats and other types. On the hot path of every entry, so it dispatches
+    on the exact type (the unpacker makes no subclasses), checks scalars inline, skips NFC for ASCII text
+    (always NFC) and compares keys as ``str``, whose code-point order is their UTF-8 byte order."""
     kind = type(value)
-    if kind is str:
-        if not value.isascii():  # ASCII text is always NFC
-            _check_text(value, "text")
-        return value
-    if kind is int:
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise DecodeError(f"integer {value} is outside int64")
-        return value
-    if kind is bytes or value is None or kind is bool:
-        return value
-    if kind is list:
-        return [_checked(item, depth + 1, max_depth) for item in value]
-    if kind is _Pairs:
-        out: dict[str, Any] = {}
+    if kind is dict:
         previous: str | None = None
-        for key, item in value:
+        for key in value:
             if type(key) is not str:
                 raise DecodeError("map keys must be text")
             if not key.isascii():
                 _check_text(key, "map key")
-            if previous is not None and key <= previous:
-                raise DecodeError(
-                    f"duplicate map key {key!r}" if key == previous else "map keys are not sorted"
-                )
+            if previous is not None and key <= previous:  # a dict holds no duplicates
+                raise DecodeError("map keys are not sorted")
             previous = key
-            out[key] = _checked(item, depth + 1, max_depth)
-        return out
-    if kind is float:
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        _check_scalar(value)
+        return
+    if items and depth >= max_depth:
+        raise DecodeError(f"nesting deeper than {max_depth}")
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                _check_text(item, "text")
+        elif kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise DecodeError(f"integer {item} is outside int64")
+        elif kind is not bytes and kind is not bool and item is not None:
+            _check(item, depth + 1, max_depth)
+
+
+def _check_scalar(value: Any) -> None:
+    kind = type(value)
+    if kind is str:
+        _check_text(value, "text")
+    elif kind is int:
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise DecodeError(f"integer {value} is outside int64")
+    elif kind is float:
         raise DecodeError("floats are not allowed (use integer milliseconds or fixed-point integers)")
-    raise DecodeError(f"type {kind.__name__} has no canonical encoding")
+    elif kind is not bytes and kind is not bool and value is not None:
+        raise DecodeError(f"type {kind.__name__} has no canonical encoding")
 
 
 def _check_text(text: str, what: str) -> None:

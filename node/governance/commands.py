@@ -65,7 +65,7 @@ class ProposeMotion:
     """One class for every motion kind; the fields a kind does not use must stay at their defaults."""
 
     assembly: bytes
-    kind: Literal["policy", "rules", "removal", "election", "recall"]
+    kind: Literal["policy", "rules", "removal", "election", "recall", "federation"]
     text: str
     visibility: Literal["public", "council"] = "public"
     proposer: bytes | None = None  # if given, must be on the roll
@@ -73,6 +73,7 @@ class ProposeMotion:
     candidates: tuple[bytes, ...] = ()  # election
     target: bytes | None = None  # removal, recall
     rules: Rules | None = None  # rules
+    proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class FileReport:
     text: str
 
 
+@dataclass(frozen=True)
+class Census:
+    """Record how many members are active now (bucketed by the rules); a fact, so allowed at any time."""
+
+
 Command = (
     FoundCouncil
     | JoinMember
@@ -113,4 +119,5 @@ Command = (
     | CastVote
     | CloseMotion
     | FileReport
+    | Census
 )

@@ -14,7 +14,7 @@ from .rules import election_result, majority_outcome, quorum_required
 # the fields a public decision keeps when the council's rules do not publish tallies
 OUTCOME_FIELDS = (
     "motion", "assembly", "motion_kind", "rules_version", "majority", "outcome",
-    "seats", "elected", "vacant", "tied", "ended", "removed", "rules_adopted",
+    "seats", "elected", "vacant", "tied", "ended", "removed", "rules_adopted", "proposal",
 )  # fmt: skip
 
 
@@ -97,6 +97,11 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "removed": removed,
         "rules_adopted": rules_adopted,
     }
+    if motion.kind == "federation":
+        # the answer the federation counts: which proposal, and (for the weighted rule) how many took part;
+        # only federation decisions carry it, so the decisions of 0.1.0 logs replay unchanged
+        assert motion.proposal is not None  # ensured when the motion was proposed
+        outcome_fields["proposal"] = list(motion.proposal)
     tally_fields: dict[str, Any] = {
         "quorum": None if rules.quorum is None else rules.quorum.to_body(),
         "active_members": active,
@@ -112,6 +117,9 @@ def decision_bodies(state: Council, motion: Motion) -> tuple[dict[str, Any], dic
     """The decision body and, when a public decision must hide its tally, the council-only tally body."""
     outcome_fields, tally_fields = decide(state, motion)
     if motion.visibility == "public" and not state.rules.publish_tallies:
+        if motion.kind == "federation":
+            # a count, already public in assembly/close; the weighted federation rule needs it
+            outcome_fields["participants"] = tally_fields.pop("participants")
         return {"kind": "decision", **outcome_fields}, {
             "kind": "decision/tally",
             "motion": motion.id,

@@ -24,11 +24,20 @@ from .fields import (
     malformed,
     plain,
 )
-from .limits import MAX_AGENDA, MAX_CANDIDATES, MAX_NAME, MAX_TEXT, MEMBER_ID_LEN, PUBKEY_LEN
+from .limits import (
+    ENTRY_ID_LEN,
+    MAX_AGENDA,
+    MAX_CANDIDATES,
+    MAX_NAME,
+    MAX_TEXT,
+    MEMBER_ID_LEN,
+    PUBKEY_LEN,
+)
 from .log import Appended, Vis
 from .model import (
     MOTION_KINDS,
     Assembly,
+    CensusRecord,
     Council,
     Decision,
     Mandate,
@@ -222,7 +231,9 @@ def minutes(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
 
 def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
-    exact_keys(body, keys | {"seats", "candidates", "target", "rules"}, "motion/propose")
+    keys |= {"seats", "candidates", "target", "rules"}
+    # logs written by 0.1.0 have no proposal field: none of their motions answers a federation
+    exact_keys(body, keys | ({"proposal"} if "proposal" in body else set()), "motion/propose")
     text = get_text(body, "text", MAX_TEXT)
     # article 4: only the general assembly adopts policy, changes rules, elects or recalls
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
@@ -239,23 +250,29 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             raise RuleError("motion.proposer-not-present", "the proposer must be on the roll")
     candidates = [check_bytes(c, "candidates", MEMBER_ID_LEN) for c in get_list(body, "candidates")]
     seats, target, rules_body = body["seats"], body["target"], body["rules"]
+    proposal_body = body.get("proposal")
     used = {
         "seats": seats is not None,
         "candidates": bool(candidates),
         "target": target is not None,
         "rules": rules_body is not None,
+        "proposal": proposal_body is not None,
     }
     wanted = {
         "election": {"seats", "candidates"},
         "removal": {"target"},
         "recall": {"target"},
         "rules": {"rules"},
+        "federation": {"proposal"},
     }
     stray = {k for k, v in used.items() if v} - wanted.get(kind, set())
     if stray:
         raise RuleError("motion.bad-shape", f"a {kind} motion does not take {sorted(stray)}")
     rules: Rules | None = None
-    if kind == "rules":
+    proposal: tuple[bytes, bytes] | None = None
+    if kind == "federation":
+        proposal = _check_federation(state, proposal_body, visibility)
+    elif kind == "rules":
         if rules_body is None:
             raise RuleError("motion.rules-missing", "a rules motion carries the proposed rules")
         rules = Rules.from_body(get_map(body, "rules"))
@@ -269,8 +286,35 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         _check_election(state, seats, candidates)
     if entry is not None:
         state.motions[entry.id] = Motion(
-            entry.id, a.id, kind, text, visibility, proposer, seats, tuple(candidates), target, rules
+            entry.id,
+            a.id,
+            kind,
+            text,
+            visibility,
+            proposer,
+            seats=seats,
+            candidates=tuple(candidates),
+            target=target,
+            rules=rules,
+            proposal=proposal,
         )
+
+
+def _check_federation(state: Council, proposal: object, visibility: object) -> tuple[bytes, bytes]:
+    """A federation motion answers one federation-wide proposal, in public (DESIGN §5)."""
+    if proposal is None:
+        raise RuleError("motion.proposal-missing", "a federation motion names the proposal it answers")
+    if not isinstance(proposal, list) or len(proposal) != 2:
+        raise malformed("proposal is [federation log id, proposal entry id]")
+    federation = check_bytes(proposal[0], "proposal", PUBKEY_LEN)  # a log id is its root public key
+    answered = (federation, check_bytes(proposal[1], "proposal", ENTRY_ID_LEN))
+    # the federation counts only public decisions: a hidden answer would never be counted
+    if visibility != "public":
+        raise RuleError("motion.federation-public", "a council answers a federation proposal in public")
+    # the federation counts a council's first answer only; a second motion would be a dead letter
+    if any(m.proposal == answered for m in state.motions.values()):
+        raise RuleError("motion.federation-answered", "this council has already taken up that proposal")
+    return answered
 
 
 def _check_election(state: Council, seats: object, candidates: list[bytes]) -> None:
@@ -381,6 +425,19 @@ def report(state: Council, body: dict[str, Any], entry: Appended | None) -> None
         raise RuleError("board.not-member", "only a sitting board member files executive reports")
 
 
+# -- the census ------------------------------------------------------------------------------------
+
+
+def census(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "active_members"}, "council/census")
+    count = get_int(body, "active_members")
+    # the federation counts members (DESIGN §5) without learning who they are (§6): a bucketed count only
+    if count != state.rules.census(len(state.active_members())):
+        raise RuleError("census.mismatch", "not the (bucketed) count of active members at this point")
+    if entry is not None:
+        state.census = CensusRecord(entry.seq, entry.ts_ms, count)
+
+
 def _visibility_of_motion(state: Council, body: dict[str, Any]) -> Vis:
     vis = body.get("visibility")
     return "council" if vis == "council" else "public"
@@ -411,4 +468,5 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "decision": (_visibility_of_decision, decision),
     "decision/tally": (_fixed("council"), tally),
     "board/report": (_fixed("public"), report),
+    "council/census": (_fixed("public"), census),
 }

@@ -15,6 +15,7 @@ from typing import Any
 from .commands import (
     Attend,
     CastVote,
+    Census,
     CloseAssembly,
     CloseMotion,
     Command,
@@ -106,6 +107,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "candidates": list(command.candidates),
                 "target": command.target,
                 "rules": None if command.rules is None else command.rules.to_body(),
+                "proposal": None if command.proposal is None else list(command.proposal),
             }, []
         case CastVote():
             return {
@@ -126,6 +128,9 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             return body, [] if tally is None else [Draft("council", tally)]
         case FileReport():
             return {"kind": "board/report", "member": command.member, "text": _nfc(command.text)}, []
+        case Census():
+            count = state.rules.census(len(state.active_members()))
+            return {"kind": "council/census", "active_members": count}, []
     raise RuleError("command.unknown", f"not a governance command: {type(command).__name__}")
 
 

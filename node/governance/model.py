@@ -16,8 +16,9 @@ from .fields import exact_keys, get_bool, get_int, get_list, malformed
 
 Majority = Literal["simple", "absolute", "two_thirds"]
 MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
-MotionKind = Literal["policy", "rules", "removal", "election", "recall"]
-MOTION_KINDS: tuple[MotionKind, ...] = ("policy", "rules", "removal", "election", "recall")
+MotionKind = Literal["policy", "rules", "removal", "election", "recall", "federation"]
+MOTION_KINDS: tuple[MotionKind, ...] = ("policy", "rules", "removal", "election", "recall", "federation")
+MAX_CENSUS_BUCKET = 1_000_000
 Outcome = Literal["adopted", "rejected", "tied", "no_quorum"]
 
 
@@ -65,12 +66,22 @@ class Rules:
     quorum: Quorum | None = None
     board_seats: int = 3
     publish_tallies: bool = True
+    # the census reports active members rounded down to a multiple of this (1 = exact): a council may not
+    # want the federation to see every single join and leave (DESIGN §6)
+    census_bucket: int = 1
 
     def __post_init__(self) -> None:
         if self.majority not in MAJORITIES:
             raise RuleError("rules.bad-majority", f"majority must be one of {MAJORITIES}")
         if isinstance(self.board_seats, bool) or not 0 <= self.board_seats <= 1000:
             raise RuleError("rules.bad-seats", "board seats must be between 0 and 1000")
+        bucket = self.census_bucket
+        if not isinstance(bucket, int) or isinstance(bucket, bool) or not 1 <= bucket <= MAX_CENSUS_BUCKET:
+            raise RuleError("rules.bad-census-bucket", f"census bucket: 1 to {MAX_CENSUS_BUCKET}")
+
+    def census(self, active_members: int) -> int:
+        """The active-member count as the census reports it: rounded down to a multiple of the bucket."""
+        return active_members // self.census_bucket * self.census_bucket
 
     def to_body(self) -> dict[str, Any]:
         return {
@@ -78,11 +89,14 @@ class Rules:
             "quorum": None if self.quorum is None else self.quorum.to_body(),
             "board_seats": self.board_seats,
             "publish_tallies": self.publish_tallies,
+            "census_bucket": self.census_bucket,
         }
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Rules:
-        exact_keys(body, {"majority", "quorum", "board_seats", "publish_tallies"}, "rules")
+        keys = {"majority", "quorum", "board_seats", "publish_tallies"}
+        # logs written by 0.1.0 have no census_bucket: their rules report exact counts
+        exact_keys(body, keys | ({"census_bucket"} if "census_bucket" in body else set()), "rules")
         majority = body["majority"]
         if not isinstance(majority, str):
             raise malformed("majority must be text")
@@ -91,6 +105,7 @@ class Rules:
             quorum=Quorum.from_body(body["quorum"]),
             board_seats=get_int(body, "board_seats"),
             publish_tallies=get_bool(body, "publish_tallies"),
+            census_bucket=get_int(body, "census_bucket") if "census_bucket" in body else 1,
         )
 
     @classmethod
@@ -152,6 +167,7 @@ class Motion:
     candidates: tuple[bytes, ...] = ()
     target: bytes | None = None
     rules: Rules | None = None
+    proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
     is_open: bool = True
@@ -171,6 +187,15 @@ class Decision:
     outcome: Outcome
     visibility: Literal["public", "council"]
     body: dict[str, Any]  # the full record (outcome and tally fields merged), salt stripped
+
+
+@dataclass(frozen=True)
+class CensusRecord:
+    """The latest ``council/census``: a (bucketed) count of active members, never who they are."""
+
+    seq: int
+    ts_ms: int
+    active_members: int
 
 
 @dataclass
@@ -220,6 +245,7 @@ class Council:
     motions: dict[bytes, Motion] = field(default_factory=dict)
     decisions: dict[bytes, Decision] = field(default_factory=dict)
     mandates: list[Mandate] = field(default_factory=list)
+    census: CensusRecord | None = None
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
     minutes_for: bytes | None = None

@@ -40,7 +40,6 @@ import aiohttp  # noqa: E402  (after the path fix above)
 from aiohttp import web  # noqa: E402
 
 from federation.client import SignedClient  # noqa: E402
-from node import config as cfg  # noqa: E402
 from node import directory  # noqa: E402
 from node.bootstrap import init_node  # noqa: E402
 from node.governance import FoundCouncil, JoinMember, Rules  # noqa: E402
@@ -73,7 +72,9 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def result(bench: str, measured: tuple[str, float], bound: tuple[str, float], goal: float, **extra: Any) -> str:
+def result(
+    bench: str, measured: tuple[str, float], bound: tuple[str, float], goal: float, **extra: Any
+) -> str:
     ratio = measured[1] / bound[1]
     return json.dumps(
         {
@@ -94,7 +95,12 @@ def result(bench: str, measured: tuple[str, float], bound: tuple[str, float], go
 
 def found(name: str = "Bench Council") -> FoundCouncil:
     return FoundCouncil(
-        name=name, name_fa="شورای آزمون", city="Toronto", country="CA", continent="North America", rules=Rules()
+        name=name,
+        name_fa="شورای آزمون",
+        city="Toronto",
+        country="CA",
+        continent="North America",
+        rules=Rules(),
     )
 
 
@@ -103,7 +109,9 @@ class NodeProcess:
 
     def __init__(self, folder: Path) -> None:
         self.config = init_node(folder, found(), listen="127.0.0.1:0")
-        code = "import sys; from node import config; from node.server import run; run(config.load(sys.argv[1]))"
+        code = (
+            "import sys; from node import config; from node.server import run; run(config.load(sys.argv[1]))"
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, str(folder)], cwd=ROOT, stdout=subprocess.DEVNULL
         )
@@ -289,8 +297,13 @@ def serve_static(size: int) -> None:
     async def main() -> None:
         app = web.Application()
         app.router.add_get("/static/{id}", handler)
-        runner = web.AppRunner(app, access_log_format='"%r" %s %b %Tf', keepalive_timeout=15.0,
-                               handler_cancellation=True, shutdown_timeout=5)  # fmt: skip  (as node.server)
+        runner = web.AppRunner(
+            app,
+            access_log_format='"%r" %s %b %Tf',
+            keepalive_timeout=15.0,
+            handler_cancellation=True,
+            shutdown_timeout=5,
+        )  # fmt: skip  (as node.server)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -584,3 +584,29 @@ def _signed_route(
         return web.Response(status=reply.status, body=reply.body, content_type=reply.content_type)
 
     return route
+
+
+def test_inflated_head_is_penalised(replica: Callable[[bytes], Any]) -> None:
+    """A peer that claims more entries than it serves (an empty page below its advertised size)."""
+
+    async def main() -> None:
+        async with Cluster(2, replica=replica) as cluster:
+            honest, liar = cluster.nodes
+            liar.replica.append(liar.id, liar.council.sign(2))
+            truthful = liar.server.handle
+
+            async def inflating(sender: bytes, method: str, path: str, body: bytes) -> Reply:
+                reply = await truthful(sender, method, path, body)
+                if path == DIGEST and reply.status == 200:
+                    answer = codec.decode(reply.body)
+                    if "heads" in answer:
+                        answer["heads"] = [[lid, size + 100, root] for lid, size, root in answer["heads"]]
+                        return Reply(200, codec.encode(answer))
+                return reply
+
+            cluster.network.register(liar.id, inflating)
+            assert not await honest.gossip.run_round(liar.id)
+            assert honest.replica.head(liar.id).size == 2  # the real entries were taken
+            assert [reason.split(" ")[0] for _, reason in honest.penalties] == ["empty"]
+
+    run(main())

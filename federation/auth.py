@@ -1,7 +1,8 @@
-"""Operator requests: RFC 9421-signed by the operator key, fresh, and never replayed (DESIGN.md §3).
+"""Signed requests in: RFC 9421 by a known key, for this node, fresh, and never replayed (DESIGN.md §3).
 
-Nonces are remembered in memory for the signature window. A restart forgets them, so a request created
-before this process started is refused too: a request captured before a restart cannot be replayed after it.
+Used for the operator's requests (``/v1/admin/``) and the peers' (``/v1/federation/``). Nonces are
+remembered in memory for the signature window. A restart forgets them, so a request created before this
+process started is refused too: a request captured before a restart cannot be replayed after it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from collections import OrderedDict
 
 from aiohttp import web
 
-from node.wire import ApiError
-from protocol.errors import VerificationError
+from collections.abc import Callable
 from protocol.httpsig import verify_request
 from protocol.keys import PublicKey
 
@@ -42,26 +42,25 @@ class RequestVerifier:
         self.nonces = NonceStore(window_s, capacity)
         self.started = int(time.time())
 
-    async def verify(self, request: web.Request, keys: dict[bytes, PublicKey]) -> PublicKey:
+    async def verify(
+        self, request: web.Request, lookup_key: Callable[[bytes], PublicKey | None]
+    ) -> PublicKey:
+        """The key that signed ``request``, or ``VerificationError`` naming the check that failed."""
         body = await request.read()
         now = time.time()
-        try:
-            verified = verify_request(
-                method=request.method,
-                authority=request.host,
-                path=request.rel_url.raw_path,
-                query=request.rel_url.raw_query_string,
-                headers=request.headers,
-                body=body,
-                recipient=self.node_id,
-                now=int(now),
-                lookup_key=keys.get,
-                check_nonce=lambda keyid, nonce, created: self._fresh(keyid, nonce, created, now),
-                window=self.window_s,
-            )
-        except VerificationError as exc:
-            status = 403 if exc.step in ("unknown-key", "recipient") else 401
-            raise ApiError(status, f"request-{exc.step}", exc.message) from exc
+        verified = verify_request(
+            method=request.method,
+            authority=request.host,
+            path=request.rel_url.raw_path,
+            query=request.rel_url.raw_query_string,
+            headers=request.headers,
+            body=body,
+            recipient=self.node_id,
+            now=int(now),
+            lookup_key=lookup_key,
+            check_nonce=lambda keyid, nonce, created: self._fresh(keyid, nonce, created, now),
+            window=self.window_s,
+        )
         return verified.public_key
 
     def _fresh(self, keyid: bytes, nonce: str, created: int, now: float) -> bool:

@@ -1,0 +1,66 @@
+"""Commands: what a federation body's operator asks it to record. Plain typed carriers; ``execute`` judges.
+
+Ids and times come in from the caller (the state machine has no clock): members are the 32-byte root keys of
+councils or lower federations; proposals are named by the 32-byte id of their ``proposal/publish`` entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .tally import Answer
+
+
+@dataclass(frozen=True)
+class FoundFederation:
+    name: str
+    level: Literal["country", "continent"]
+    continent: str
+    name_fa: str = ""
+    country: str = ""  # a country federation's own country; empty for a continent federation
+
+
+@dataclass(frozen=True)
+class Admit:
+    member: bytes  # the root key (log id) of the council or lower federation
+    member_kind: Literal["council", "federation"]
+    name: str
+    continent: str
+    name_fa: str = ""
+    city: str = ""  # councils only
+    country: str = ""
+    url: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Suspend:
+    member: bytes
+    reason: str
+    size: int  # the member's log size held at suspension: entries at seq >= size are not accepted
+
+
+@dataclass(frozen=True)
+class Readmit:
+    member: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class PublishProposal:
+    text_fa: str
+    text_en: str
+    deadline_ms: int
+    rule: Literal["answering", "admitted", "weighted"] = "answering"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """Tally ``proposal`` (at or after its deadline) over answers taken from councils' public decisions."""
+
+    proposal: bytes
+    answers: tuple[Answer, ...]
+
+
+Command = FoundFederation | Admit | Suspend | Readmit | PublishProposal | PublishResult

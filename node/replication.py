@@ -1,0 +1,272 @@
+"""A node's place in the federation: its peers, its replicas of their logs, gossip and witnessing.
+
+Wires ``federation``'s transport-free parts to this node: reads run on the node's read connection (on the
+event loop), every write on the writer thread, requests over signed HTTP. Owned by the app's lifecycle:
+``start`` and ``stop`` start and await everything it runs (STYLE.md 11).
+
+Before the node appends to its own log after a start, it asks its peers for their newest checkpoint of that
+log (docs/gossip.md, "Forks"): a node restored from an old backup must not sign a second history. While
+any peer holds more, appends are refused until ``restore_own`` pulls the log back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from federation.client import TransportError
+from federation.gossip import Gossip, GossipServer, entries_path
+from federation.peers import Peer, PeerTable
+from federation.replica import BadData, Head, IngestResult, Page, Replica
+from federation.transport import HttpTransport
+from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
+from federation.witness import Witness as WitnessService
+from node.config import NodeConfig
+from node.service import Writer, now_ms
+from protocol.errors import ProtocolError
+from protocol.keys import PublicKey
+from protocol.note import open_checkpoint
+
+log = logging.getLogger("shora.replication")
+COSIGN_RETRY_S = 60.0
+RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
+
+
+class _Split:
+    """One replica for the engine: reads on the read connection, writes through the writer's."""
+
+    def __init__(self, read: Replica, write: Replica) -> None:
+        self._read, self._write = read, write
+        self.heads, self.head, self.page = read.heads, read.head, read.page
+        self.forks, self.frozen = read.forks, read.frozen
+        self.ingest, self.add_fork = write.ingest, write.add_fork
+
+
+@dataclass
+class PeerView:
+    peer: Peer
+    lag: int | None
+    forks: list[bytes]
+
+
+class Replication:
+    def __init__(
+        self, config: NodeConfig, writer: Writer, reader: sqlite3.Connection, session: aiohttp.ClientSession
+    ) -> None:
+        self.config, self.writer, self.reader = config, writer, reader
+        self.me = config.node_id
+        key = writer.key
+        self.peers = PeerTable(reader)
+        self._peers_w = PeerTable(writer.conn)
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shora-verify")
+        trusted = self.peers.trusted
+        self.replica = _Split(
+            Replica(reader, self.me, trusted), Replica(writer.conn, self.me, trusted, self.pool)
+        )
+        self.witness = WitnessService(
+            writer.conn, key, lambda log_id: PublicKey(log_id) if trusted(log_id) else None
+        )
+        self.collector = Collector(writer.conn, key)
+        self.transport = HttpTransport(session, key, self._url_of, timeout=config.settings.request_timeout_s)
+        self.gossip = Gossip(
+            self.me,
+            self.replica,
+            self.transport,
+            self._available,
+            writer.run,
+            trusted=trusted,
+            penalise=self._penalise,
+            record_success=self._success,
+            record_failure=self._failure,
+            on_peer_heads=self._peer_heads,
+            deadline_s=config.settings.request_timeout_s * 4,
+        )
+        self.server = GossipServer(
+            self.replica,
+            writer.run,
+            trusted,
+            on_heads=self.gossip.heads_received,
+            on_fork=self.gossip.fork_received,
+            penalise=self._penalise,
+        )
+        self._lags: dict[bytes, int] = {}
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.writer.on_append.append(self._appended)
+        await self.gossip.start()
+        self.writer.block("checking with peers that none holds more of our own log")
+        self._tasks.append(asyncio.create_task(self._check_then_open(), name="shora-own-log-check"))
+        self._tasks.append(asyncio.create_task(self._collect_loop(), name="shora-cosignatures"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.gossip.stop()
+        self.pool.shutdown(wait=True)
+
+    # --- peers -------------------------------------------------------------------------------------
+
+    def _url_of(self, node_id: bytes) -> str | None:
+        peer = self.peers.get(node_id)
+        return peer.url if peer else None
+
+    def _available(self) -> list[bytes]:
+        return [p.node_id for p in self.peers.available(now_ms())]
+
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fire-and-forget a peer-table write on the writer thread (its errors are logged, not lost)."""
+
+        def report(done: Future[Any]) -> None:
+            if done.exception() is not None:
+                log.error("peer table: %s", done.exception())
+
+        self.writer.submit_sync(fn, *args).add_done_callback(report)
+
+    def _penalise(self, peer: bytes, reason: str) -> None:
+        self._post(self._peers_w.penalise, peer, reason, now_ms())
+
+    def _success(self, peer: bytes) -> None:
+        self._post(self._peers_w.record_success, peer, now_ms())
+
+    def _failure(self, peer: bytes, error: str) -> None:
+        self._post(self._peers_w.record_failure, peer, now_ms(), error)
+
+    def _peer_heads(self, peer: bytes, theirs: list[Head]) -> None:
+        ours = {h.log_id: h.size for h in self.replica.heads()}
+        self._lags[peer] = sum(
+            max(0, h.size - ours.get(h.log_id, 0)) for h in theirs if self.peers.trusted(h.log_id)
+        )
+
+    async def add_peer(self, node_id: bytes, url: str) -> Peer:
+        if node_id == self.me:
+            raise ValueError("a node is not its own peer")
+        peer: Peer = await self.writer.run(self._peers_w.add, node_id, url, now_ms())
+        self._dirty.set()
+        return peer
+
+    def view(self) -> list[PeerView]:
+        forks = self.replica.forks()
+        return [
+            PeerView(p, self._lags.get(p.node_id), [proof for log_id, proof in forks if log_id == p.node_id])
+            for p in self.peers.all()
+        ]
+
+    async def witness_call(self, body: bytes, now_s: int) -> WitnessReply:
+        """``add-checkpoint`` from a peer: judged and stored on the writer thread."""
+        reply: WitnessReply = await self.writer.run(self.witness.add_checkpoint, body, now_s)
+        return reply
+
+    # --- pushing our news and collecting cosignatures --------------------------------------------------
+
+    def _appended(self) -> None:
+        self.gossip.notify_local_append()
+        self._dirty.set()
+
+    async def _collect_loop(self) -> None:
+        """Collect cosignatures after every append, and retry now and then for peers that missed one."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), COSIGN_RETRY_S)
+            self._dirty.clear()
+            await self.collect_cosignatures()
+
+    async def collect_cosignatures(self) -> int:
+        """Ask every available peer to witness our newest checkpoint; the number of cosignatures added."""
+        results = await asyncio.gather(*(self._witness_by(peer) for peer in self._available()))
+        return sum(results)
+
+    async def _witness_by(self, peer: bytes) -> int:
+        for _ in range(2):  # a 409 tells us the size the witness holds; ask once more from there
+            try:
+                body = await self.writer.run(self.collector.request_for, peer)
+                reply = await self.transport.call(peer, "POST", "/v1/federation/add-checkpoint", body)
+                answer = WitnessReply(reply.status, reply.body, reply.content_type)
+                size = await self.writer.run(self.collector.accept, peer, answer, body)
+            except ReplyError as exc:
+                self._penalise(peer, f"witness: {exc}")
+                return 0
+            except (WitnessError, TransportError) as exc:
+                log.info("peer %s did not cosign: %s", peer.hex()[:16], exc)
+                return 0
+            if reply.status == 200:
+                return 1
+            log.info("peer %s holds size %d of our log; asking again", peer.hex()[:16], size)
+        return 0
+
+    # --- our own log after a restart ---------------------------------------------------------------
+
+    async def _check_then_open(self) -> None:
+        try:
+            ahead = await self.peers_ahead()
+        finally:
+            if self.writer.blocked and self.writer.blocked.startswith("checking"):
+                self.writer.block(None)
+        if ahead:
+            peer, size = max(ahead.items(), key=lambda item: item[1])
+            self.writer.block(
+                f"peer {peer.hex()[:16]} holds {size} entries of our own log, more than this node: it was "
+                "probably restored from a backup. Run `shora sync --own` to take the log back first."
+            )
+            log.error("refusing to append: %s", self.writer.blocked)
+
+    async def peers_ahead(self) -> dict[bytes, int]:
+        """Peers holding a longer, validly signed checkpoint of our own log than we do."""
+        head = self.replica.head(self.me)
+        size = head.size if head else 0
+        key = PublicKey(self.me)
+
+        async def ask(peer: bytes) -> tuple[bytes, int]:
+            try:
+                reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1, size))
+                if reply.status != 200:
+                    return peer, 0
+                page = Page.decode(reply.body)
+                if page.checkpoint is None:
+                    return peer, 0
+                return peer, open_checkpoint(page.checkpoint, key).checkpoint.size
+            except (TransportError, BadData, ProtocolError) as exc:
+                log.info("peer %s could not say how much of our log it holds: %s", peer.hex()[:16], exc)
+                return peer, 0
+
+        answers = await asyncio.gather(*(ask(p) for p in self._available()))
+        return {peer: held for peer, held in answers if held > size}
+
+    async def restore_own(self) -> AsyncIterator[IngestResult]:
+        """Take our own log back from the peers that hold more of it, then accept appends again."""
+        restorer = Replica(self.writer.conn, RESTORE_LOG, lambda log_id: log_id == self.me, self.pool)
+        for peer in sorted(await self.peers_ahead(), key=lambda p: p):
+            while True:
+                head = self.replica.head(self.me)
+                size = head.size if head else 0
+                reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1000, size))
+                if reply.status != 200:
+                    break
+                result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
+                yield result
+                if result.appended == 0:
+                    break
+        await self.writer.reload()
+        if not await self.peers_ahead():
+            self.writer.block(None)
+
+    async def sync(self) -> AsyncIterator[tuple[bytes, bool, int]]:
+        """One round with every available peer now: (peer, succeeded, entries pulled so far)."""
+        for peer in self._available():
+            ok = await self.gossip.run_round(peer)
+            await self.gossip.idle()
+            yield peer, ok, self.gossip.stats.pulled

@@ -1,0 +1,466 @@
+"""Federation body state machine: roster, proposals, results; the tally under each rule; retally."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from node.fedbody import (
+    Admit,
+    Answer,
+    Appended,
+    Command,
+    Federation,
+    FoundFederation,
+    PublishProposal,
+    PublishResult,
+    Readmit,
+    RuleError,
+    Suspend,
+    Terms,
+    apply,
+    execute,
+    replay,
+    result_body,
+    retally,
+    tally,
+)
+
+FED = bytes([0xFE]) * 32
+
+
+def key(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+K1, K2, K3, K4, K5 = (key(i) for i in range(1, 6))
+DAY = 86_400_000
+
+
+class FakeLog:
+    """An in-memory federation log; the clock is ``now`` and never runs backwards."""
+
+    def __init__(self, log_id: bytes = FED) -> None:
+        self.entries: list[Appended] = []
+        self.state = Federation(log_id)
+        self.log_id = log_id
+        self.now = 1_000
+
+    def run(self, command: Command) -> Appended:
+        drafts = execute(self.state, command, self.now)
+        assert len(drafts) == 1 and drafts[0].vis == "public"
+        seq = len(self.entries)
+        entry = Appended(
+            seq, hashlib.sha256(b"fed" + seq.to_bytes(8, "big")).digest(), self.now, "public", drafts[0].body
+        )
+        apply(self.state, entry)
+        self.entries.append(entry)
+        self.now += 10
+        return entry
+
+    def refuse(self, command: Command, rule: str) -> RuleError:
+        size, before = len(self.entries), replay(self.entries, self.log_id)
+        with pytest.raises(RuleError) as info:
+            self.run(command)
+        assert info.value.rule == rule, info.value
+        assert len(self.entries) == size and self.state == before
+        return info.value
+
+
+def council_admit(k: bytes, country: str = "DE", continent: str = "Europe", city: str = "Berlin") -> Admit:
+    return Admit(k, "council", f"Reds {k[0]}", continent, city=city, country=country, url="https://x.example")
+
+
+def country_federation(members: tuple[bytes, ...] = (K1, K2, K3)) -> FakeLog:
+    log = FakeLog()
+    log.run(FoundFederation("Federation of Councils, Germany", "country", "Europe", "فدراسیون", "DE"))
+    for k in members:
+        log.run(council_admit(k))
+    return log
+
+
+def answer(
+    council: bytes,
+    outcome: str = "adopted",
+    participants: int = 10,
+    ts_ms: int = 2_000,
+    seq: int = 5,
+    proposal: bytes | None = None,
+    federation: bytes = FED,
+    decision: bytes | None = None,
+) -> Answer:
+    decision = decision or hashlib.sha256(council + seq.to_bytes(8, "big")).digest()
+    return Answer(council, decision, (federation, proposal or bytes(32)), outcome, participants, ts_ms, seq)
+
+
+# -- flows -----------------------------------------------------------------------------------------
+
+
+def test_roster_flow() -> None:
+    log = country_federation()
+    s = log.state
+    assert s.profile is not None and s.profile.level == "country" and s.profile.country == "DE"
+    assert [m.member for m in s.active_members()] == [K1, K2, K3]
+    assert s.is_admitted(K1) and not s.is_admitted(K4)
+    assert s.accepts(K1, 10**6) and not s.accepts(K4, 0)
+
+    suspended_at = log.run(Suspend(K2, "forked its log", 7))
+    assert not s.is_admitted(K2) and [m.member for m in s.suspended_members()] == [K2]
+    assert s.accepts(K2, 6) and not s.accepts(K2, 7)
+    assert s.roster[K2].suspended_size == 7
+    assert K2 not in s.admitted_at(log.now) and K2 in s.admitted_at(suspended_at.ts_ms - 1)
+
+    log.run(Readmit(K2, "the fork was a restore; resolved"))
+    assert s.is_admitted(K2) and s.accepts(K2, 100)
+    assert [e.action for e in s.roster[K2].events] == ["admit", "suspend", "readmit"]
+    assert all(e.reason for e in s.roster[K2].events[1:])
+    log.run(Suspend(K2, "again", 7))  # the same size: the log did not grow
+    assert {c: [m.member for m in ms] for c, ms in s.by_country().items()} == {"DE": [K1, K3]}
+    assert [m.member for m in s.by_country(include_suspended=True)["DE"]] == [K1, K2, K3]
+    assert list(s.by_continent()) == ["Europe"]
+    assert replay(log.entries, FED) == log.state
+
+
+def test_continent_federation_admits_country_federations_and_councils() -> None:
+    log = FakeLog()
+    log.run(FoundFederation("Federation of Councils, Europe", "continent", "Europe"))
+    log.run(Admit(K1, "federation", "Federation DE", "Europe", country="DE"))
+    log.run(council_admit(K2, country="FR", city="Paris"))
+    log.run(council_admit(K3, country="SE", city="Malmö"))
+    s = log.state
+    assert s.roster[K1].kind == "federation" and s.admitted_at(log.now) == {K2, K3}
+    assert s.admitted_at(log.now, kind=None) == {K1, K2, K3}
+    assert sorted(s.by_country()) == ["DE", "FR", "SE"]
+    log.refuse(council_admit(K4, continent="Asia", country="JP", city="Tokyo"), "roster.other-continent")
+    assert replay(log.entries, FED) == log.state
+
+
+def test_proposal_flow_and_result() -> None:
+    log = country_federation((K1, K2, K3, K4))
+    p = log.run(PublishProposal("اعتصاب عمومی", "general strike", log.now + DAY, "answering"))
+    prop = log.state.proposals[p.id]
+    assert log.state.open_proposals() == [prop] and prop.federation == FED
+    log.refuse(PublishResult(p.id, ()), "result.too-early")
+    answers = (
+        answer(K1, "adopted", ts_ms=2_000, proposal=p.id),
+        answer(K2, "adopted", ts_ms=3_000, proposal=p.id),
+        answer(K3, "rejected", ts_ms=4_000, proposal=p.id),
+        answer(K3, "adopted", ts_ms=5_000, seq=9, proposal=p.id),  # K3's second answer
+        answer(K4, "adopted", ts_ms=prop.deadline_ms + 1, proposal=p.id),  # late
+        answer(K5, "adopted", proposal=p.id),  # never admitted
+        answer(K1, "adopted", seq=20, proposal=bytes(32)),  # another proposal
+    )
+    log.now = prop.deadline_ms
+    r = log.run(PublishResult(p.id, answers))
+    body = r.body
+    assert body["result"] == "adopted" and body["admitted"] == [K1, K2, K3, K4]
+    assert [c["council"] for c in body["counted"]] == [K1, K2, K3]
+    assert body["counted"][2]["outcome"] == "rejected"  # the first answer counts
+    assert sorted((x["council"], x["reason"]) for x in body["refused"]) == [
+        (K1, "other-proposal"), (K3, "duplicate"), (K4, "late"), (K5, "not-admitted"),
+    ]  # fmt: skip
+    assert body["totals"] == {
+        "admitted": 4, "answered": 3, "adopted": 2, "rejected": 1, "neither": 0, "refused": 4,
+        "participants_adopted": 20, "participants_rejected": 10,
+    }  # fmt: skip
+    res = log.state.result_of(p.id)
+    assert res is not None and res.result == "adopted" and len(res.counted) == 3 and len(res.refused) == 4
+    assert log.state.open_proposals() == [] and log.state.closed_proposals() == [prop]
+    log.refuse(PublishResult(p.id, answers), "result.already")
+    assert replay(log.entries, FED) == log.state
+    # the order the operator gives the answers in does not matter
+    assert result_body(prop.terms, log.state.admitted_at(prop.deadline_ms), reversed(answers)) == body
+
+
+def test_roster_at_the_deadline_counts_not_now() -> None:
+    log = country_federation((K1, K2))
+    p = log.run(PublishProposal("fa", "en", log.now + 1_000, "admitted"))
+    deadline = log.state.proposals[p.id].deadline_ms
+    log.run(Suspend(K1, "suspended before the deadline", 3))
+    log.now = deadline + 5
+    log.run(council_admit(K3))  # admitted after the deadline
+    log.run(Readmit(K1, "readmitted after the deadline"))
+    answers = tuple(answer(k, proposal=p.id, ts_ms=deadline) for k in (K1, K2, K3))
+    body = log.run(PublishResult(p.id, answers)).body
+    assert body["admitted"] == [K2]
+    assert {x["council"]: x["reason"] for x in body["refused"]} == {K1: "not-admitted", K3: "not-admitted"}
+    assert body["result"] == "adopted"  # 1 of 1 admitted
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+
+def test_refusals_founding() -> None:
+    log = FakeLog()
+    log.refuse(council_admit(K1), "federation.not-founded")
+    log.refuse(PublishResult(bytes(32), ()), "federation.not-founded")
+    log.refuse(FoundFederation("F", "planet", "Europe"), "federation.bad-level")  # type: ignore[arg-type]
+    log.refuse(FoundFederation("F", "country", "Europe"), "federation.bad-profile")  # no country
+    log.refuse(FoundFederation("F", "continent", "Europe", country="DE"), "federation.bad-profile")
+    log.refuse(FoundFederation("", "continent", "Europe"), "federation.bad-profile")
+    log.refuse(FoundFederation("x" * 201, "continent", "Europe"), "limit.name")
+    log.run(FoundFederation("F", "continent", "Europe"))
+    log.refuse(FoundFederation("F", "continent", "Europe"), "federation.already-founded")
+
+
+def test_refusals_roster() -> None:
+    log = country_federation((K1,))
+    log.refuse(Admit(K2, "federation", "F", "Europe", country="DE"), "roster.kind-not-allowed")
+    log.refuse(council_admit(K2, country="FR", city="Paris"), "roster.other-country")
+    log.refuse(council_admit(K2, continent="Asia"), "roster.other-continent")
+    log.refuse(council_admit(K1), "roster.already-admitted")
+    log.refuse(council_admit(FED), "roster.self")
+    log.refuse(Admit(K2, "party", "x", "Europe", city="B", country="DE"), "roster.bad-kind")  # type: ignore[arg-type]
+    log.refuse(Admit(K2, "council", "x", "Europe", country="DE"), "roster.bad-profile")  # no city
+    log.refuse(Admit(K2, "council", "", "Europe", city="B", country="DE"), "roster.bad-profile")
+    log.refuse(Admit(K2, "council", "x", "Europe", city="B", country="DE", url="ftp://x"), "roster.bad-url")
+    log.refuse(Admit(b"short", "council", "x", "Europe", city="B", country="DE"), "entry.malformed")
+    log.refuse(Admit(K2, "council", "x", "Europe", city="B", country="DE", reason="r" * 5001), "limit.reason")
+    log.refuse(Suspend(K2, "why", 0), "roster.not-admitted")
+    log.refuse(Suspend(K1, " ", 0), "roster.reason-missing")
+    log.refuse(Suspend(K1, "why", -1), "roster.bad-size")
+    log.refuse(Readmit(K1, "why"), "roster.not-suspended")
+    log.refuse(Readmit(K2, "why"), "roster.not-admitted")
+    log.run(Suspend(K1, "why", 5))
+    log.refuse(Suspend(K1, "why", 9), "roster.already-suspended")
+    log.refuse(Readmit(K1, ""), "roster.reason-missing")
+    log.run(Readmit(K1, "why"))
+    log.refuse(Suspend(K1, "why", 4), "roster.size-regressed")
+
+
+def test_refusals_proposals() -> None:
+    log = country_federation((K1,))
+    log.refuse(PublishProposal("", "en", log.now + 1), "proposal.text-missing")
+    log.refuse(PublishProposal("fa", " ", log.now + 1), "proposal.text-missing")
+    log.refuse(PublishProposal("x" * 20_001, "en", log.now + 1), "limit.text")
+    log.refuse(PublishProposal("fa", "en", log.now), "proposal.deadline-past")
+    log.refuse(PublishProposal("fa", "en", log.now + 1, "plurality"), "proposal.bad-rule")  # type: ignore[arg-type]
+    log.refuse(PublishResult(bytes(32), ()), "proposal.unknown")
+    p = log.run(PublishProposal("fa", "en", log.now + 100)).id
+    log.refuse(PublishResult(p, ()), "result.too-early")
+    log.now += 1_000
+    many = tuple(answer(K1, seq=i, proposal=p) for i in range(5_001))
+    log.refuse(PublishResult(p, many), "limit.answers")
+
+
+def test_execute_judges_at_the_writer_time() -> None:
+    # the writer stamps max(now, last entry's time): execute judges a deadline at that time too
+    log = country_federation((K1,))
+    log.now -= 500  # a clock that stepped back
+    log.refuse(PublishProposal("fa", "en", log.now + 100), "proposal.deadline-past")
+
+
+# -- hostile logs ----------------------------------------------------------------------------------
+
+
+def _closed(rule: Any = "answering") -> tuple[FakeLog, bytes]:
+    log = country_federation()
+    p = log.run(PublishProposal("fa", "en", log.now + 100, rule)).id
+    t = log.now
+    log.now += 1_000
+    log.run(
+        PublishResult(
+            p,
+            (
+                answer(K1, proposal=p, ts_ms=t),
+                answer(K2, "rejected", proposal=p, ts_ms=t),
+                answer(K4, proposal=p, ts_ms=t),
+            ),
+        )
+    )
+    return log, p
+
+
+def _with_last(log: FakeLog, **changes: Any) -> list[Appended]:
+    last = log.entries[-1]
+    return [*log.entries[:-1], replace(last, body={**last.body, **changes})]
+
+
+def test_result_mismatch_on_apply() -> None:
+    log, _p = _closed()
+    body = log.entries[-1].body
+    assert body["result"] == "tied"
+    forged_counted = [{**body["counted"][1], "outcome": "adopted"}, body["counted"][0]]
+    cases = [
+        (_with_last(log, result="adopted"), "result.mismatch"),
+        (_with_last(log, totals={**body["totals"], "adopted": 2}), "result.mismatch"),
+        (_with_last(log, counted=forged_counted), "result.mismatch"),  # also out of order
+        (_with_last(log, refused=[]), "result.mismatch"),  # an answer dropped from the record
+        (_with_last(log, admitted=[K1, K2, K3, K4]), "result.mismatch"),  # K4 was never admitted
+        (_with_last(log, rule="weighted"), "result.mismatch"),
+        (_with_last(log, deadline_ms=body["deadline_ms"] - 1), "result.mismatch"),
+        (_with_last(log, federation=key(9)), "result.mismatch"),
+        (_with_last(log, extra=1), "entry.malformed"),
+        (_with_last(log, counted=[{**body["counted"][0], "outcome": "maybe"}]), "answer.malformed"),
+        (_with_last(log, counted=[{**body["counted"][0], "voters": [K1]}]), "entry.malformed"),
+        (_with_last(log, proposal=bytes(32)), "proposal.unknown"),
+        ([*log.entries[:-1], replace(log.entries[-1], ts_ms=log.entries[-2].ts_ms + 50)], "result.too-early"),
+    ]
+    for entries, rule in cases:
+        with pytest.raises(RuleError) as info:
+            replay(entries, FED)
+        assert info.value.rule == rule, (rule, info.value)
+
+
+def test_hostile_log_is_refused() -> None:
+    log, _p = _closed()
+    e = log.entries
+    cases = [
+        (e[1:], "log.seq"),
+        ([e[0], replace(e[1], vis="council")], "log.visibility"),
+        ([e[0], replace(e[1], body={**e[1].body, "kind": "roster/purge"})], "log.unknown-kind"),
+        ([e[0], replace(e[1], ts_ms=e[0].ts_ms - 1)], "log.time"),
+        ([e[0], replace(e[1], seq=0)], "log.seq"),
+        ([replace(e[0], body={**e[0].body, "secret": 1})], "entry.malformed"),
+        ([e[0], replace(e[1], body={**e[1].body, "member": FED})], "roster.self"),
+        ([e[1]], "log.seq"),
+    ]
+    for entries, rule in cases:
+        with pytest.raises(RuleError) as info:
+            replay(entries, FED)
+        assert info.value.rule == rule, (rule, info.value)
+    # the same log, taken for another federation's, refuses its result: the answers name FED
+    with pytest.raises(RuleError) as info:
+        replay(e, key(9))
+    assert info.value.rule == "result.mismatch"
+
+
+# -- the tally under each rule ---------------------------------------------------------------------
+
+P = bytes([0x99]) * 32
+ADMITTED = frozenset({K1, K2, K3, K4, K5})
+
+
+def terms(rule: Any, deadline: int = 10_000) -> Terms:
+    return Terms(FED, P, deadline, rule)
+
+
+def a(council: bytes, outcome: str, participants: int = 10, **kw: Any) -> Answer:
+    return answer(council, outcome, participants, proposal=P, **kw)
+
+
+@pytest.mark.parametrize(
+    ("rule", "answers", "result"),
+    [
+        # answering: 2·yes against councils answering; tied/no_quorum answers count among those answering
+        ("answering", [a(K1, "adopted"), a(K2, "rejected"), a(K3, "adopted")], "adopted"),
+        ("answering", [a(K1, "adopted"), a(K2, "rejected")], "tied"),
+        ("answering", [a(K1, "adopted"), a(K2, "tied")], "tied"),
+        ("answering", [a(K1, "adopted"), a(K2, "no_quorum"), a(K3, "tied")], "rejected"),
+        ("answering", [a(K1, "adopted")], "adopted"),
+        ("answering", [], "tied"),
+        # admitted: 2·yes against all 5 councils admitted at the deadline; neither-answers = silence
+        ("admitted", [a(K1, "adopted"), a(K2, "adopted"), a(K3, "adopted")], "adopted"),
+        ("admitted", [a(K1, "adopted"), a(K2, "adopted"), a(K3, "tied"), a(K4, "no_quorum")], "rejected"),
+        ("admitted", [a(K1, "adopted")], "rejected"),
+        # weighted: Σ participants of adopting councils against Σ of rejecting; neither-answers weigh 0
+        ("weighted", [a(K1, "adopted", 5), a(K2, "rejected", 30), a(K3, "adopted", 26)], "adopted"),
+        ("weighted", [a(K1, "adopted", 5), a(K2, "rejected", 30)], "rejected"),
+        ("weighted", [a(K1, "adopted", 30), a(K2, "rejected", 30), a(K3, "tied", 100)], "tied"),
+        ("weighted", [a(K1, "no_quorum", 3), a(K2, "tied", 8)], "tied"),
+        ("weighted", [a(K1, "adopted", 1), a(K2, "no_quorum", 100)], "adopted"),
+    ],
+)
+def test_tally_rules(rule: Any, answers: list[Answer], result: str) -> None:
+    counted, refused, totals, got = tally(terms(rule), ADMITTED, answers)
+    assert got == result and refused == []
+    assert totals.answered == len(answers) == len(counted)
+    assert totals.neither == sum(1 for x in answers if x.outcome in ("tied", "no_quorum"))
+
+
+def test_tally_admitted_with_an_even_roster_ties() -> None:
+    four = frozenset({K1, K2, K3, K4})
+    assert tally(terms("admitted"), four, [a(K1, "adopted"), a(K2, "adopted")])[3] == "tied"
+
+
+def test_tally_refusals() -> None:
+    deadline = 10_000
+    on_time, late = a(K1, "adopted", ts_ms=deadline), a(K2, "adopted", ts_ms=deadline + 1)
+    first, second = a(K3, "no_quorum", seq=4, ts_ms=100), a(K3, "adopted", seq=8, ts_ms=100)
+    outsider = a(key(77), "adopted")
+    elsewhere = answer(K4, "adopted", proposal=bytes(32))
+    other_fed = answer(K5, "adopted", proposal=P, federation=key(9))
+    late_dup = a(K1, "rejected", seq=99, ts_ms=deadline + 5)
+    answers = [second, late, on_time, outsider, first, elsewhere, other_fed, late_dup, on_time]  # repeat
+    counted, refused, totals, result = tally(terms("answering", deadline), ADMITTED, answers)
+    assert counted == [on_time, first]  # K3's first answer counts even though it is no_quorum
+    assert {(r.answer, r.reason) for r in refused} == {
+        (late, "late"), (second, "duplicate"), (outsider, "not-admitted"),
+        (elsewhere, "other-proposal"), (other_fed, "other-proposal"), (late_dup, "late"),
+    }  # fmt: skip
+    assert totals.refused == 6 and totals.neither == 1 and result == "tied"  # 2·1 == 2 answering
+
+
+def test_answer_rejects_malformed() -> None:
+    for bad in (
+        {"outcome": "maybe"},
+        {"participants": -1},
+        {"participants": True},
+        {"council": b"short"},
+        {"seq": -1},
+    ):
+        fields: dict[str, Any] = {
+            "council": K1, "decision": bytes(32), "proposal": (FED, P), "outcome": "adopted",
+            "participants": 1, "ts_ms": 0, "seq": 0, **bad,
+        }  # fmt: skip
+        with pytest.raises(RuleError) as info:
+            Answer(**fields)
+        assert info.value.rule == "answer.malformed"
+
+
+# -- retally ---------------------------------------------------------------------------------------
+
+
+class Verified:
+    """A decision as ``verify_bundle`` returns it (log id, seq, entry id, time, visibility, body)."""
+
+    def __init__(self, ans: Answer, **body: Any) -> None:
+        self.log_id, self.seq, self.id, self.ts_ms, self.vis = (
+            ans.council,
+            ans.seq,
+            ans.decision,
+            ans.ts_ms,
+            "public",
+        )
+        self.body = {
+            "kind": "decision", "motion_kind": "federation", "outcome": ans.outcome,
+            "participants": ans.participants, "proposal": list(ans.proposal), **body,
+        }  # fmt: skip
+
+
+def test_retally() -> None:
+    log = country_federation((K1, K2, K3))
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "weighted")).id
+    t = log.now
+    answers = [
+        answer(K1, "adopted", 12, proposal=p, ts_ms=t),
+        answer(K2, "rejected", 9, proposal=p, ts_ms=t),
+        answer(K2, "adopted", 50, seq=9, proposal=p, ts_ms=t),
+        answer(K4, "adopted", 99, proposal=p, ts_ms=t),
+    ]
+    log.now += 1_000
+    body = log.run(PublishResult(p, tuple(answers))).body
+    assert body["result"] == "adopted"
+    verified = [Verified(x) for x in answers]
+    unrelated = Verified(answer(K3, "adopted", proposal=bytes(32)))
+    retally(body, [*verified, unrelated])  # answers to other proposals the member holds are ignored
+    retally(body, answers)  # Answers already read are accepted too
+
+    def fails(result: dict[str, Any], given: list[Any], rule: str) -> None:
+        with pytest.raises(RuleError) as info:
+            retally(result, given)
+        assert info.value.rule == rule, info.value
+
+    fails(body, verified[:-1], "retally.unverified")
+    fails(body, [*verified, Verified(answer(K3, "rejected", 500, proposal=p, ts_ms=t))], "retally.omitted")
+    fails({**body, "result": "rejected"}, verified, "retally.mismatch")
+    fails({**body, "totals": {**body["totals"], "participants_adopted": 13}}, verified, "retally.mismatch")
+    fails({**body, "admitted": [K1, K2, K3, K4]}, verified, "retally.mismatch")  # K4 would count
+    # a decision that says something else than the result lists
+    bent = [Verified(answers[0], outcome="rejected"), *verified[1:]]
+    fails(body, bent, "retally.unverified")
+    fails(body, [Verified(answers[0], motion_kind="policy"), *verified[1:]], "answer.not-federation")
+    fails({**body, "extra": 1}, verified, "entry.malformed")
