@@ -536,10 +536,25 @@ class Gossip:
                 return
             if not page.entries:
                 raise Misbehaved(f"empty page below the advertised size {theirs.size}")
-            result = await self.run_write(partial(self.replica.ingest, log_id, page))
+            try:
+                result = await self.run_write(partial(self.replica.ingest, log_id, page))
+            except BadData as exc:
+                if exc.step == "consistency" and size > 0:
+                    await self._probe_fork(peer, log_id, size)  # ForkFound if the histories diverged
+                raise
             self.stats.pulled += result.appended
             if result.appended == 0:
                 return
+
+    async def _probe_fork(self, peer: bytes, log_id: bytes, size: int) -> None:
+        """A checkpoint that is not consistent with our tree: either the peer's proof is bad, or the log
+        forked below our size (the peer holds the other branch, longer than ours). Fetch the peer's entry
+        at our last position; the replica compares it with ours first and raises ``ForkFound`` if they
+        differ (two validly signed entries at one seq). If they agree, the bad proof is the peer's."""
+        page = await self._page(peer, log_id, size - 2, 1, size)
+        if page is not None and page.entries:
+            with contextlib.suppress(BadData):
+                await self.run_write(partial(self.replica.ingest, log_id, page))
 
     async def _page(self, peer: bytes, log_id: bytes, after_seq: int, limit: int, first: int) -> Page | None:
         reply = await self.transport.call(peer, "GET", entries_path(log_id, after_seq, limit, first))

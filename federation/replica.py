@@ -285,6 +285,8 @@ class Replica:
             raise BadData("untrusted-log", str(exc)) from exc
         head = self.store.head(log_id)
         size = head.size if head else 0
+        # entries at positions we hold first: a different one is a fork, whatever the checkpoint claims
+        self._check_held(key, page.entries, size)
         signed = self._check_checkpoint(key, page, head)
         new, verifier = self._check_entries(key, page.entries, size)
         try:
@@ -330,10 +332,9 @@ class Replica:
         # size >= offered.size: compared with the root recomputed from stored nodes, in _commit
         return signed
 
-    def _check_entries(
-        self, key: PublicKey, entries: Sequence[Entry], size: int
-    ) -> tuple[Sequence[Entry], _Verifier]:
-        """The entries beyond ``size``, chained and checked, with their signatures on their way."""
+    def _check_held(self, key: PublicKey, entries: Sequence[Entry], size: int) -> None:
+        """The page is one contiguous run of this log starting within what we hold, and agrees with every
+        entry we hold (a validly signed different one is a fork: ``ForkFound``)."""
         log_id = key.raw
         start = entries[0].seq if entries else size
         if start > size:
@@ -349,7 +350,15 @@ class Replica:
             for entry, held_id in zip(entries[:held], held_ids, strict=True):
                 if entry.id != held_id:
                     self._entries_fork(key, entry)
-        new = entries[held:]
+
+    def _check_entries(
+        self, key: PublicKey, entries: Sequence[Entry], size: int
+    ) -> tuple[Sequence[Entry], _Verifier]:
+        """The entries beyond ``size`` (the page passed ``_check_held``), chained and checked, with their
+        signatures on their way."""
+        log_id = key.raw
+        start = entries[0].seq if entries else size
+        new = entries[min(len(entries), size - start) :]
         keys = self._keys(key)
         verifier = _Verifier(self.verify_pool, len(new))
         previous = self.store.entry(log_id, size - 1) if size and new else None

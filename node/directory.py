@@ -36,11 +36,12 @@ class Person:
     contact: str
 
 
-def add(conn: sqlite3.Connection, member_id: bytes, name: str, contact: str, now_ms: int) -> None:
-    conn.execute(
-        "INSERT INTO member_directory (member_id, name, contact, created_ms) VALUES (?, ?, ?, ?)",
-        (member_id, name, contact, now_ms),
-    )
+ADD = "INSERT INTO member_directory (member_id, name, contact, created_ms) VALUES (?, ?, ?, ?)"
+
+
+def add(member_id: bytes, name: str, contact: str, now_ms: int) -> tuple[str, tuple[object, ...]]:
+    """The row to write with the member's join entry, in the same transaction (see ``Writer.submit``)."""
+    return ADD, (member_id, name, contact, now_ms)
 
 
 def everyone(conn: sqlite3.Connection) -> dict[bytes, Person]:

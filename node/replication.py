@@ -88,6 +88,7 @@ class Replication:
             record_failure=self._failure,
             on_peer_heads=self._peer_heads,
             deadline_s=config.settings.request_timeout_s * 4,
+            interval_s=config.settings.gossip_interval_s,
         )
         self.server = GossipServer(
             self.replica,

@@ -108,7 +108,7 @@ async def join(request: web.Request) -> web.Response:
     charter = node.writer.state.charter_hash or b""
     await node.writer.submit(
         JoinMember(member, charter, key),
-        lambda conn: directory.add(conn, member, name, contact, now_ms()),
+        directory.add(member, name, contact, now_ms()),
     )
     return respond(request, {"member_id": member})
 

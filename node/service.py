@@ -39,7 +39,9 @@ log = logging.getLogger("shora.writer")
 
 MIGRATIONS = [*STORE_MIGRATIONS, *PEER_MIGRATIONS, *directory.MIGRATIONS]
 T = TypeVar("T")
-SideEffect = Callable[[sqlite3.Connection], None]
+# A row written in the same transaction as a command's entries (the member directory's), as an SQL
+# statement and its parameters: rows of one statement are written together with executemany.
+SideEffect = tuple[str, tuple[object, ...]]
 
 
 def now_ms() -> int:
@@ -68,6 +70,13 @@ def load_state(store: LogStore, log_id: bytes) -> Council:
 
 def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
     """Sign ``drafts`` as the entries after ``previous``; council bodies get a fresh random salt."""
+    return [entry for entry, _ in sign_drafts(key, drafts, previous, ts_ms)]
+
+
+def sign_drafts(
+    key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int
+) -> list[tuple[Entry, dict[str, Any]]]:
+    """``make_entries``, each entry with the body value it was signed over."""
     out = []
     for draft in drafts:
         body = dict(draft.body)
@@ -84,7 +93,7 @@ def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, t
             vis=draft.vis,
             body=body,
         )
-        out.append(entry)
+        out.append((entry, body))
         previous = entry
     return out
 
@@ -193,10 +202,12 @@ class Writer:
                 continue
             try:
                 drafts = execute(self.state, job.command, ts)
-                signed = make_entries(self.key, drafts, entries[-1] if entries else self._last, ts)
-                appended = [stored(e) for e in signed]
-                for item in appended:
-                    apply(self.state, item)
+                pairs = sign_drafts(self.key, drafts, entries[-1] if entries else self._last, ts)
+                signed = [entry for entry, _ in pairs]
+                # the bodies as signed, not a decode of them: the same values, without the cost
+                appended = [Appended(e.seq, e.id, e.header.ts_ms, e.header.vis, body) for e, body in pairs]
+                for n, item in enumerate(appended):
+                    apply(self.state, item, judged=n == 0)
             except Exception as exc:  # a refusal, or a command no entry can carry: this job fails alone
                 job.future.set_exception(exc)
                 continue
@@ -226,6 +237,9 @@ class Writer:
 
     def _write(self, entries: list[Entry], effects: list[SideEffect]) -> None:
         with self.store.transaction():
-            for effect in effects:
-                effect(self.conn)
+            grouped: dict[str, list[tuple[object, ...]]] = {}
+            for statement, params in effects:
+                grouped.setdefault(statement, []).append(params)
+            for statement, rows in grouped.items():
+                self.conn.executemany(statement, rows)
             self.store.append_in_transaction(self.log_id, entries, self._sign_checkpoint)

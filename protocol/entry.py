@@ -12,6 +12,7 @@ those bytes, never over a re-encoding, and the id is computed from them.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,23 +46,24 @@ class Header:
     key_id: bytes
 
     def __post_init__(self) -> None:
-        prev = self.prev
-        if not (isinstance(self.log_id, bytes) and len(self.log_id) == PUBLIC_KEY_SIZE):
+        # Checked for every entry received, so written out flat: locals, no helper call per rule.
+        log_id, seq, prev, ts_ms = self.log_id, self.seq, self.prev, self.ts_ms
+        if not isinstance(log_id, bytes) or len(log_id) != PUBLIC_KEY_SIZE:
             raise DecodeError("header: log_id is 32 bytes")
-        if not (_is_int(self.seq) and 0 <= self.seq <= SEQ_MAX):
+        if not isinstance(seq, int) or type(seq) is bool or not 0 <= seq <= SEQ_MAX:
             raise DecodeError("header: seq is a non-negative int64")
-        if self.seq == 0:
+        if seq == 0:
             if prev is not None:
                 raise DecodeError("header: the first entry has no prev")
-        elif not (isinstance(prev, bytes) and len(prev) == HASH_SIZE):
+        elif not isinstance(prev, bytes) or len(prev) != HASH_SIZE:
             raise DecodeError("header: prev is a 32-byte id")
-        if not (_is_int(self.ts_ms) and 0 <= self.ts_ms <= SEQ_MAX):
+        if not isinstance(ts_ms, int) or type(ts_ms) is bool or not 0 <= ts_ms <= SEQ_MAX:
             raise DecodeError("header: ts_ms is a non-negative int64")
         if self.vis not in VISIBILITIES:
             raise DecodeError("header: vis is 'public' or 'council'")
-        if not (isinstance(self.body_hash, bytes) and len(self.body_hash) == HASH_SIZE):
+        if not isinstance(self.body_hash, bytes) or len(self.body_hash) != HASH_SIZE:
             raise DecodeError("header: body_hash is 32 bytes")
-        if not (isinstance(self.key_id, bytes) and len(self.key_id) == KEY_ID_SIZE):
+        if not isinstance(self.key_id, bytes) or len(self.key_id) != KEY_ID_SIZE:
             raise DecodeError("header: key_id is 8 bytes")
 
     def encode(self) -> bytes:
@@ -70,20 +72,70 @@ class Header:
 
     @classmethod
     def decode(cls, data: bytes) -> Header:
+        match = _CANONICAL_HEADER.fullmatch(data) if type(data) is bytes else None
+        if match is not None:
+            log_id, seq, prev, ts_ms, vis, body_hash, key_id = match.groups()
+            return cls(
+                log_id,
+                _uint(seq),
+                None if prev == b"\xc0" else prev[2:],
+                _uint(ts_ms),
+                "public" if vis == b"\xa6public" else "council",
+                body_hash,
+                key_id,
+            )
+        # Not the canonical layout: the generic decoder finds what is wrong (or what we did not expect).
         fields = codec.decode(data, HEADER_LIMITS)
-        if not isinstance(fields, list) or len(fields) != 8:
+        if type(fields) is not list or len(fields) != 8:
             raise DecodeError("a header is an array of 8 fields")
-        if not _is_int(fields[0]) or fields[0] != FORMAT_VERSION:
-            raise DecodeError(f"unknown header format {fields[0]!r}")
-        return cls(*fields[1:])
+        version, *values = fields
+        if type(version) is not int or version != FORMAT_VERSION:  # decoded values have exact types
+            raise DecodeError(f"unknown header format {version!r}")
+        return cls(*values)
+
+
+# A canonical header has a single layout (docs/protocol.md §4.1), so it is matched as bytes instead of
+# decoded as msgpack. An int is accepted only in its smallest form, as a non-negative int64.
+_UINT = rb"""(
+      [\x00-\x7f]                                 # positive fixint
+    | \xcc [\x80-\xff]                            # uint8, 128 and up
+    | \xcd [\x01-\xff] .                          # uint16, 256 and up
+    | \xce (?: [\x01-\xff] . | \x00 [\x01-\xff] ) ..  # uint32, 65536 and up
+    | \xcf (?! \x00{4} ) [\x00-\x7f] .{7}          # uint64, 2**32 up to 2**63 - 1
+)"""
+_CANONICAL_HEADER = re.compile(
+    rb"""
+    \x98 \x01                     # array of 8; version 1
+    \xc4\x20 (.{32})              # log_id: bin 32
+    """
+    + _UINT  # seq
+    + rb"""
+    ( \xc0 | \xc4\x20 .{32} )      # prev: nil or bin 32
+    """
+    + _UINT  # ts_ms
+    + rb"""
+    ( \xa6public | \xa7council )   # vis
+    \xc4\x20 (.{32})              # body_hash: bin 32
+    \xc4\x08 (.{8})               # key_id: bin 8
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+
+
+def _uint(encoded: bytes) -> int:
+    return encoded[0] if len(encoded) == 1 else int.from_bytes(encoded[1:], "big")
 
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _check_body(body_bytes: bytes, header: Header) -> None:
+    if len(body_bytes) > BODY_LIMITS.max_size:
+        raise DecodeError("body exceeds the size limit")
+    if hashlib.sha256(body_bytes).digest() != header.body_hash:
+        raise VerificationError("body-hash", "the body does not match the header's body_hash")
+    check_body_shape(codec.decode(body_bytes, BODY_LIMITS), header.vis)
 
 
 def encode_body(body: dict[str, Any], vis: Visibility) -> bytes:
@@ -116,16 +168,18 @@ class Entry:
     id: bytes = field(init=False)
 
     def __post_init__(self) -> None:
+        header_bytes, body_bytes = self.header_bytes, self.body_bytes
         if not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_SIZE:
             raise DecodeError("an entry signature is 64 bytes")
-        if not isinstance(self.header_bytes, bytes):
+        if not isinstance(header_bytes, bytes):
             raise DecodeError("header bytes expected")
-        if self.body_bytes is not None and not isinstance(self.body_bytes, bytes):
+        if body_bytes is not None and not isinstance(body_bytes, bytes):
             raise DecodeError("body bytes expected")
-        object.__setattr__(self, "header", Header.decode(self.header_bytes))
-        object.__setattr__(self, "id", leaf_hash(self.header_bytes))
-        if self.body_bytes is not None:
-            self.check_body()
+        header = Header.decode(header_bytes)
+        object.__setattr__(self, "header", header)
+        object.__setattr__(self, "id", leaf_hash(header_bytes))
+        if body_bytes is not None:
+            _check_body(body_bytes, header)
 
     @property
     def seq(self) -> int:
@@ -135,11 +189,7 @@ class Entry:
         """The body matches the header's hash and is a canonical body for its visibility."""
         if self.body_bytes is None:
             raise VerificationError("body-hash", "the entry has no body")
-        if len(self.body_bytes) > BODY_LIMITS.max_size:
-            raise DecodeError("body exceeds the size limit")
-        if sha256(self.body_bytes) != self.header.body_hash:
-            raise VerificationError("body-hash", "the body does not match the header's body_hash")
-        check_body_shape(codec.decode(self.body_bytes, BODY_LIMITS), self.header.vis)
+        _check_body(self.body_bytes, self.header)
 
     def body(self) -> dict[str, Any]:
         """A fresh copy of the body, which the constructor has checked."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
 
     async def start(
         name: str = "Toronto Council", *, rules: Rules | None = None, directory: Path | None = None,
-        **profile: str,
+        settings: dict[str, float] | None = None, **profile: str,
     ) -> RunningNode:
         folder = directory or tmp_path / f"node{len(started)}"
         if not (folder / cfg.CONFIG).exists():
@@ -55,6 +56,10 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
                 rules=rules or Rules(),
             )
             init_node(folder, found, listen="127.0.0.1:0")
+        if settings:  # overrides in node.json, as an operator would write them
+            raw = json.loads((folder / cfg.CONFIG).read_text(encoding="utf-8"))
+            raw["settings"] = {**raw.get("settings", {}), **settings}
+            (folder / cfg.CONFIG).write_text(json.dumps(raw), encoding="utf-8")
         config = cfg.load(folder)
         stop = asyncio.Event()
         task = asyncio.create_task(serve(config, stop))

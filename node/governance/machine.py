@@ -154,8 +154,12 @@ def execute(state: Council, command: Command, now_ms: int) -> list[Draft]:
     return [Draft(vis_of(state, body), body), *extra]
 
 
-def apply(state: Council, entry: Appended) -> None:
-    """Judge a stored entry and fold it into ``state``; ``RuleError`` leaves ``state`` unchanged."""
+def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
+    """Judge a stored entry and fold it into ``state``; ``RuleError`` leaves ``state`` unchanged.
+
+    ``judged``: ``execute`` has just judged this very entry (the first of its command) against this very
+    state, so the handler's judgement is not run twice; the log-level checks still are.
+    """
     if entry.seq != state.next_seq:
         raise RuleError("log.seq", f"expected entry {state.next_seq}, got {entry.seq}")
     if not isinstance(entry.body, dict) or not isinstance(entry.body.get("kind"), str):
@@ -170,7 +174,8 @@ def apply(state: Council, entry: Appended) -> None:
     vis_of, handler = KINDS[kind]
     if entry.vis != vis_of(state, body):
         raise RuleError("log.visibility", f"{kind} must be stored with visibility {vis_of(state, body)}")
-    handler(state, body, None)  # judge fully before changing anything
+    if not judged:
+        handler(state, body, None)  # judge fully before changing anything
     handler(state, body, entry)
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
     state.next_seq += 1

@@ -244,7 +244,7 @@ async def writer_batch(writer: Writer, n: int) -> None:
         member = os.urandom(16)
         await writer.submit(
             JoinMember(member, charter, None),
-            lambda conn: directory.add(conn, member, f"group-{i}", "", now_ms()),
+            directory.add(member, f"group-{i}", "", now_ms()),
         )
 
     await asyncio.gather(*(join(i) for i in range(n)))

@@ -124,9 +124,8 @@ class FederationMachine(RuleBasedStateMachine):
     @invariant()
     def live_state_is_replay(self) -> None:
         assert replay(self.log, FED) == self.state
-        event(
-            f"results>={min(len(self.state.results), 2)}, suspended>={min(len(self.state.suspended_members()), 1)}"
-        )
+        suspended = min(len(self.state.suspended_members()), 1)
+        event(f"results>={min(len(self.state.results), 2)}, suspended>={suspended}")
 
 
 FederationMachine.TestCase.settings = settings(

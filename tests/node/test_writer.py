@@ -1,0 +1,70 @@
+"""The writer's live state is always what replaying its stored log gives (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from node.bootstrap import init_node
+from node.governance import (
+    Attend,
+    CastVote,
+    Census,
+    CloseAssembly,
+    CloseMotion,
+    FoundCouncil,
+    JoinMember,
+    OpenAssembly,
+    ProposeMotion,
+    RuleError,
+    Rules,
+)
+from node.service import Writer, load_state
+from node.settings import Settings
+
+
+async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:
+    config = init_node(
+        tmp_path / "n",
+        FoundCouncil(name="T", continent="Europe", rules=Rules(publish_tallies=False)),
+        listen="127.0.0.1:0",
+    )
+    writer = Writer(config.database, config.root_key(), Settings(write_batch_max=4))
+    await writer.start()
+    try:
+        charter = writer.state.charter_hash or b""
+        members = [os.urandom(16) for _ in range(5)]
+        for m in members:
+            await writer.submit(JoinMember(m, charter))
+        assembly = (await writer.submit(OpenAssembly(None, "agenda")))[0].id
+        await writer.submit(Attend(assembly, tuple(members)))
+        election = (
+            await writer.submit(
+                ProposeMotion(
+                    assembly,
+                    "election",
+                    "board",
+                    seats=2,
+                    candidates=tuple(members[:3]),
+                )
+            )
+        )[0].id
+        for m in members:
+            await writer.submit(CastVote(election, m, approvals=(members[0], members[1])))
+        decided = await writer.submit(CloseMotion(election))
+        assert [a.body["kind"] for a in decided] == ["decision", "decision/tally"]  # a hidden tally follows
+        policy = (await writer.submit(ProposeMotion(assembly, "policy", "rally")))[0].id
+        for m, choice in zip(members, ["yes", "yes", "no", "abstain", "yes"], strict=True):
+            await writer.submit(CastVote(policy, m, choice))
+        await writer.submit(CloseMotion(policy))
+        with pytest.raises(RuleError) as refused:
+            await writer.submit(CastVote(policy, members[0], "yes"))
+        assert refused.value.rule == "motion.closed"
+        await writer.submit(Census())
+        await writer.submit(CloseAssembly(assembly, "minutes"))
+        replayed = await writer.run(load_state, writer.store, writer.log_id)
+        assert replayed == writer.state
+    finally:
+        await writer.close()
