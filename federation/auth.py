@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from aiohttp import web
 
-from collections.abc import Callable
 from protocol.httpsig import verify_request
 from protocol.keys import PublicKey
 

@@ -15,7 +15,7 @@ from federation import db as dbmod
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from federation.store import LogStore
-from node import routes_admin, routes_public
+from node import routes_admin, routes_peers, routes_public
 from node.config import NodeConfig
 from node.governance import RuleError
 from node.replication import Replication
@@ -89,7 +89,9 @@ def make_app(config: NodeConfig) -> web.Application:
     settings = config.settings
     app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[errors, operator_only])
     routes_public.setup(app)
-    routes_admin.setup(app)
+    routes_peers.setup(app)
+    if config.kind == "council":
+        routes_admin.setup(app)
 
     async def federation(request: web.Request) -> web.Response:
         return await request.app[NODE].federation_routes.handle(request)
@@ -97,7 +99,7 @@ def make_app(config: NodeConfig) -> web.Application:
     app.router.add_route("*", "/v1/federation/{tail:.*}", federation)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        writer = Writer(config.database, config.root_key(), settings)
+        writer = Writer(config.database, config.root_key(), settings, config.kind)
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)

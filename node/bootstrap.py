@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from federation.store import LogStore
 from node import config as cfg
-from node.governance import Council, FoundCouncil, execute
+from node.fedbody import FoundFederation
+from node.governance import FoundCouncil
+from node.machines import machine_for
 from node.service import checkpoint_signer, make_entries, now_ms, open_database
 from protocol.keys import SigningKey, save_signing_key
 
@@ -19,22 +22,28 @@ class InitError(Exception):
 
 def init_node(
     directory: Path,
-    found: FoundCouncil,
+    found: FoundCouncil | FoundFederation,
     *,
     listen: str = cfg.DEFAULT_LISTEN,
     url: str | None = None,
-    kind: str = "council",
+    federation: tuple[str, bytes] | None = None,
 ) -> cfg.NodeConfig:
-    """Create ``directory`` with a root key, an operator key (both 0600), the database and entry 0."""
+    """Create ``directory`` with a root key, an operator key (both 0600), the database and entry 0.
+
+    ``found`` says which kind of node: a council (``FoundCouncil``) or a federation body
+    (``FoundFederation``). ``federation`` is the (URL, key) of the federation body the node applies to.
+    """
     cfg.parse_listen(listen)
     if directory.exists() and any(directory.iterdir()):
         raise InitError(f"{directory} exists and is not empty; refusing to touch it")
-    drafts = execute(Council(), found, now_ms())  # judged before anything is written
+    kind = "council" if isinstance(found, FoundCouncil) else "federation"
+    root, operator = SigningKey.generate(), SigningKey.generate()
+    machine = machine_for(kind, root.public.raw)
+    drafts = machine.execute(machine.replay([]), found, now_ms())  # judged before anything is written
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     try:
         os.chmod(directory, 0o700)
-        root, operator = SigningKey.generate(), SigningKey.generate()
         save_signing_key(root, directory / cfg.ROOT_KEY)
         save_signing_key(operator, directory / cfg.OPERATOR_KEY)
         conn = open_database(directory / cfg.DATABASE)
@@ -43,15 +52,9 @@ def init_node(
             LogStore(conn).append(root.public.raw, entries, checkpoint_signer(root))
         finally:
             conn.close()
-        profile = {
-            "name": found.name,
-            "name_fa": found.name_fa,
-            "city": found.city,
-            "country": found.country,
-            "continent": found.continent,
-        }
         config = cfg.NodeConfig(
-            directory, kind, root.public.raw, operator.public.raw, listen, url or f"http://{listen}", profile
+            directory, kind, root.public.raw, operator.public.raw, listen, url or f"http://{listen}",
+            profile_of(found), federation=federation,
         )
         cfg.save(config)
     except BaseException:
@@ -62,3 +65,14 @@ def init_node(
                 child.unlink()
         raise
     return config
+
+
+def profile_of(found: FoundCouncil | FoundFederation) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "name": found.name, "name_fa": found.name_fa, "country": found.country, "continent": found.continent,
+    }
+    if isinstance(found, FoundCouncil):
+        profile["city"] = found.city
+    else:
+        profile["level"] = found.level
+    return profile

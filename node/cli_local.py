@@ -35,10 +35,10 @@ def _quorum(text: str | None) -> Quorum | None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--kind",
-    type=click.Choice(["council"]),
+    type=click.Choice(["council", "federation"]),
     default="council",
     show_default=True,
-    help="what this node is (federation bodies arrive with the federation release)",
+    help="a city council, or a federation body (a country one with --country, else a continent one)",
 )
 @click.option("--name", required=True, help="the council's name (English or Latin script)")
 @click.option("--name-fa", default="", help="the council's name in Persian")
@@ -64,6 +64,16 @@ def _quorum(text: str | None) -> Quorum | None:
     show_default=True,
     help="whether public decisions carry exact vote counts",
 )
+@click.option(
+    "--federation",
+    "federation",
+    nargs=2,
+    default=None,
+    metavar="URL KEY",
+    help="the federation body this council applies to: its URL and key",
+)
+@click.option("--census-bucket", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
+              help="publish member counts rounded down to a multiple of this (privacy of small councils)")
 @_json_option
 def init(
     directory: Path,
@@ -79,30 +89,48 @@ def init(
     quorum: str | None,
     board_seats: int,
     publish_tallies: bool,
+    federation: tuple[str, str] | None,
+    census_bucket: int,
     as_json: bool,
 ) -> None:
     """Create a node's data folder: root key, operator key, database, and the founding entry."""
-    rules = Rules(
-        majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
-        quorum=_quorum(quorum),
-        board_seats=board_seats,
-        publish_tallies=publish_tallies,
-    )
-    found = FoundCouncil(
-        name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules
-    )
     from node.bootstrap import InitError, init_node  # the database layer: only init needs it
+    from node.fedbody import FoundFederation
 
+    found: FoundCouncil | FoundFederation
+    if kind == "council":
+        rules = Rules(
+            majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
+            quorum=_quorum(quorum),
+            board_seats=board_seats,
+            publish_tallies=publish_tallies,
+            census_bucket=census_bucket,
+        )
+        found = FoundCouncil(
+            name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules
+        )
+    else:
+        found = FoundFederation(
+            name=name, level="country" if country else "continent", continent=continent, name_fa=name_fa,
+            country=country,
+        )
+    link = None
+    if federation is not None:
+        try:
+            link = (federation[0], codec.unb64u(federation[1], 32))
+        except DecodeError as exc:
+            raise CliError(f"--federation KEY is a 32-byte key in base64url: {exc}") from exc
     try:
-        config = init_node(directory, found, listen=listen, url=url, kind=kind)
+        config = init_node(directory, found, listen=listen, url=url, federation=link)
     except InitError as exc:
         raise CliError(str(exc)) from exc
     key = codec.b64u(config.node_id)
+    what = "council" if kind == "council" else "federation"
     emit(
         as_json,
-        {"dir": str(directory), "node_id": config.node_id, "url": config.url},
+        {"dir": str(directory), "node_id": config.node_id, "url": config.url, "kind": kind},
         lambda v: (
-            f"initialised {name} in {directory}\ncouncil key (give it to members to verify): {key}\n"
+            f"initialised {name} in {directory}\n{what} key (give it to members and peers): {key}\n"
             f"start it with: shora serve {directory}"
         ),
     )

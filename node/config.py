@@ -39,6 +39,7 @@ class NodeConfig:
     url: str
     profile: dict[str, Any]
     settings: Settings = field(default_factory=Settings)
+    federation: tuple[str, bytes] | None = None  # (URL, key) of the federation body this node applies to
 
     @property
     def host(self) -> str:
@@ -66,6 +67,8 @@ class NodeConfig:
             "listen": self.listen,
             "url": self.url,
             "profile": self.profile,
+            **({"federation": {"url": self.federation[0], "key": codec.b64u(self.federation[1])}}
+               if self.federation else {}),
         }
 
 

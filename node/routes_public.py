@@ -88,7 +88,7 @@ async def node_info(request: web.Request) -> web.Response:
             "kind": node.config.kind,
             "url": node.config.url,
             "profile": node.config.profile,
-            "charter_hash": state.charter_hash,
+            "charter_hash": getattr(state, "charter_hash", None),  # councils only
             # the verifier key members pass to `shora verify --witness` to count this node's cosignatures
             "witness_key": vkey(witness_name(key), key, KeyKind.COSIGNATURE_V1),
             "software": f"shora {appmod.VERSION}",
@@ -262,7 +262,10 @@ async def bundle(request: web.Request) -> web.Response:
 
 @routes.get("/v1/board")
 async def board(request: web.Request) -> web.Response:
-    state = _node(request).writer.state
+    node = _node(request)
+    if node.config.kind != "council":
+        raise not_found("a federation body has no executive board")
+    state = node.writer.state
     view = state.board()
     return respond(
         request,

@@ -29,7 +29,8 @@ from federation.peers import MIGRATIONS as PEER_MIGRATIONS
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
 from node import directory
-from node.governance import Appended, Command, Council, Draft, RuleError, apply, execute, replay
+from node.governance import Appended, Draft, RuleError
+from node.machines import Machine, machine_for
 from node.settings import Settings
 from protocol.entry import SALT_SIZE, Entry, sign_entry
 from protocol.keys import SigningKey
@@ -58,14 +59,14 @@ def stored(entry: Entry) -> Appended:
     return Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
 
 
-def load_state(store: LogStore, log_id: bytes) -> Council:
-    """Replay the whole log, page by page."""
+def load_state(store: LogStore, log_id: bytes, machine: Machine | None = None) -> Any:
+    """Replay the whole log, page by page (a council's, unless ``machine`` says otherwise)."""
     entries: list[Appended] = []
     after = -1
     while page := store.entries(log_id, after, 5000, council_bodies=True):
         entries.extend(stored(e) for e in page)
         after = page[-1].seq
-    return replay(entries)
+    return (machine or machine_for("council", log_id)).replay(entries)
 
 
 def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
@@ -105,7 +106,7 @@ def checkpoint_signer(key: SigningKey) -> Callable[[int, bytes], str]:
 
 @dataclass
 class _Job:
-    command: Command
+    command: Any
     side_effect: SideEffect | None
     future: asyncio.Future[list[Appended]]
 
@@ -113,14 +114,15 @@ class _Job:
 class Writer:
     """Owns the write connection (on its own thread) and the live governance state."""
 
-    def __init__(self, path: Path, key: SigningKey, settings: Settings) -> None:
+    def __init__(self, path: Path, key: SigningKey, settings: Settings, kind: str = "council") -> None:
         self.key = key
         self.log_id = key.public.raw
+        self.machine = machine_for(kind, self.log_id)
         self.settings = settings
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
         self.conn = self._thread.submit(open_database, path).result()
         self.store = LogStore(self.conn)
-        self.state = self._thread.submit(load_state, self.store, self.log_id).result()
+        self.state: Any = self._thread.submit(load_state, self.store, self.log_id, self.machine).result()
         last = self._thread.submit(self._last_entry).result()
         self._last: Entry | None = last
         self._sign_checkpoint = checkpoint_signer(key)
@@ -164,7 +166,7 @@ class Writer:
         """Re-read state from the log after something other than ``submit`` wrote our own log."""
         await self._reload()
 
-    async def submit(self, command: Command, side_effect: SideEffect | None = None) -> list[Appended]:
+    async def submit(self, command: Any, side_effect: SideEffect | None = None) -> list[Appended]:
         """Judge, sign and durably append ``command``; raises ``RuleError`` if a rule refuses it."""
         if self.blocked is not None:
             raise RuleError("node.behind-peers", self.blocked)
@@ -189,7 +191,7 @@ class Writer:
     async def _reload(self) -> None:
         """The state and last entry from the log, which is always the truth."""
         loop = asyncio.get_running_loop()
-        self.state = await loop.run_in_executor(self._thread, load_state, self.store, self.log_id)
+        self.state = await loop.run_in_executor(self._thread, load_state, self.store, self.log_id, self.machine)
         self._last = await loop.run_in_executor(self._thread, self._last_entry)
 
     async def _commit(self, jobs: list[_Job]) -> None:
@@ -201,13 +203,13 @@ class Writer:
             if job.future.done():  # the caller went away before we got to it
                 continue
             try:
-                drafts = execute(self.state, job.command, ts)
+                drafts = self.machine.execute(self.state, job.command, ts)
                 pairs = sign_drafts(self.key, drafts, entries[-1] if entries else self._last, ts)
                 signed = [entry for entry, _ in pairs]
                 # the bodies as signed, not a decode of them: the same values, without the cost
                 appended = [Appended(e.seq, e.id, e.header.ts_ms, e.header.vis, body) for e, body in pairs]
                 for n, item in enumerate(appended):
-                    apply(self.state, item, judged=n == 0)
+                    self.machine.apply(self.state, item, n == 0)
             except Exception as exc:  # a refusal, or a command no entry can carry: this job fails alone
                 job.future.set_exception(exc)
                 continue

@@ -93,8 +93,8 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
 def decoded_again(data: bytes) -> Any:
     """A fresh value from bytes ``decode`` has already accepted, without checking them a second time.
 
-    For objects that check their bytes once, when they are built, and hand out mutable values (``Entry.body``):
-    on bytes that ``decode`` accepts, plain msgpack yields the same value. Never call it on other bytes.
+    For objects that check their bytes once, when built, and hand out mutable values (``Entry.body``): on
+    bytes that ``decode`` accepts, plain msgpack yields the same value. Never call it on other bytes.
     """
     return msgpack.unpackb(data, raw=False)
 

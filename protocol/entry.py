@@ -133,7 +133,7 @@ def sha256(data: bytes) -> bytes:
 def _check_body(body_bytes: bytes, header: Header) -> None:
     if len(body_bytes) > BODY_LIMITS.max_size:
         raise DecodeError("body exceeds the size limit")
-    if hashlib.sha256(body_bytes).digest() != header.body_hash:
+    if sha256(body_bytes) != header.body_hash:
         raise VerificationError("body-hash", "the body does not match the header's body_hash")
     check_body_shape(codec.decode(body_bytes, BODY_LIMITS), header.vis)
 

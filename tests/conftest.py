@@ -45,14 +45,21 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
     session = aiohttp.ClientSession()
 
     async def start(
-        name: str = "Toronto Council", *, rules: Rules | None = None, directory: Path | None = None,
-        settings: dict[str, float] | None = None, **profile: str,
+        name: str = "Toronto Council",
+        *,
+        rules: Rules | None = None,
+        directory: Path | None = None,
+        settings: dict[str, float] | None = None,
+        **profile: str,
     ) -> RunningNode:
         folder = directory or tmp_path / f"node{len(started)}"
         if not (folder / cfg.CONFIG).exists():
             found = FoundCouncil(
-                name=name, name_fa=profile.get("name_fa", "شورای تورنتو"), city=profile.get("city", "Toronto"),
-                country=profile.get("country", "CA"), continent=profile.get("continent", "North America"),
+                name=name,
+                name_fa=profile.get("name_fa", "شورای تورنتو"),
+                city=profile.get("city", "Toronto"),
+                country=profile.get("country", "CA"),
+                continent=profile.get("continent", "North America"),
                 rules=rules or Rules(),
             )
             init_node(folder, found, listen="127.0.0.1:0")

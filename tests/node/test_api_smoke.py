@@ -10,10 +10,15 @@ from protocol.keys import PublicKey
 async def test_whole_assembly_over_http(start_node) -> None:
     node = await start_node()
     op = node.operator
-    ids = [(await op.call("POST", "/v1/admin/members", {"name": n}))["member_id"] for n in ("Ava", "Babak", "Chris")]
+    ids = [
+        (await op.call("POST", "/v1/admin/members", {"name": n}))["member_id"]
+        for n in ("Ava", "Babak", "Chris")
+    ]
     assembly = (await op.call("POST", "/v1/admin/assemblies", {"agenda": "Founding assembly"}))["assembly_id"]
     await op.call("POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": ["Ava", "Babak", "Chris"]})
-    motion = (await op.call("POST", "/v1/admin/motions", {"assembly": assembly, "text": "Hold a rally"}))["motion_id"]
+    motion = (await op.call("POST", "/v1/admin/motions", {"assembly": assembly, "text": "Hold a rally"}))[
+        "motion_id"
+    ]
     for member, choice in zip(ids, ("yes", "yes", "no"), strict=True):
         await op.call("POST", f"/v1/admin/motions/{motion}/votes", {"member": member, "choice": choice})
     decision = await op.call("POST", f"/v1/admin/motions/{motion}/close")

@@ -19,6 +19,11 @@ def test_every_setting_is_in_the_readme_table() -> None:
 
 def test_overrides_must_be_known_positive_numbers() -> None:
     assert Settings.from_overrides({"write_batch_max": 8}).write_batch_max == 8
-    for bad in ({"no_such_setting": 1}, {"write_batch_max": 0}, {"write_batch_max": "8"}, {"nonce_capacity": True}):
+    for bad in (
+        {"no_such_setting": 1},
+        {"write_batch_max": 0},
+        {"write_batch_max": "8"},
+        {"nonce_capacity": True},
+    ):
         with pytest.raises(ValueError):
             Settings.from_overrides(bad)
