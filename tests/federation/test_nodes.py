@@ -240,3 +240,351 @@ async def test_checkpoints_carry_peer_cosignatures_a_bundle_verifies(start_node)
     )
     with pytest.raises(Exception):  # noqa: B017, PT011  # any VerificationError step: 4 of 3 witnesses
         verify_bundle(bundle, council, witnesses=witnesses, min_cosignatures=4)
+
+
+# --- forks and restores ----------------------------------------------------------------------------------------
+
+
+async def test_forked_log_is_proven_and_frozen_on_every_honest_node(start_node, tmp_path: Path) -> None:
+    origin = await start_node("Two-faced Council", settings=FAST)
+    honest = [await start_node(f"Council {i}", settings=FAST) for i in range(4)]
+    await connect(origin, *honest)
+    await decide(origin, "Before the fork")
+    await until(lambda: converged([origin, *honest]), "everyone holds the log before the fork")
+    # the same folder served twice: one root key, two faces; group B is told the second face's URL
+    face = await start_node(directory=snapshot(origin, tmp_path / "face"), settings=FAST)
+    assert face.config.node_id == origin.config.node_id
+    group_b = honest[2:]
+    await asyncio.gather(*(peer(n, origin, face.url) for n in group_b))
+    await asyncio.gather(decide(origin, "Face one: buy a printer"), decide(face, "Face two: sell the printer"))
+    log_id = b64(origin)
+
+    async def all_frozen() -> bool:
+        for node in honest:
+            seen = (await peers_of(node))[log_id]
+            if not (seen["frozen"] and seen["forks"] >= 1 and (await heads(node))[log_id][3]):
+                return False
+        return True
+
+    await until(all_frozen, "every honest node holds the fork proof and froze the log")
+    for node in honest:
+        other = honest[0] if node is not honest[0] else honest[1]
+        client = SignedClient(node.session, node.url, other.config.root_key(), node.config.node_id)
+        answer = await client.request(
+            "GET", entries_path(origin.config.node_id, -1, 10, 0), content_type=MSGPACK, accept=MSGPACK,
+            check=False,
+        )
+        assert answer.status == 409
+        refusal = codec.decode(answer.body)
+        assert refusal["error"] == "log-frozen" and isinstance(refusal["proof"], bytes)
+
+
+async def test_node_restored_from_backup_refuses_appends_until_it_syncs_its_own_log(
+    start_node, tmp_path: Path
+) -> None:
+    origin = await start_node("Restored Council", settings=FAST)
+    others = [await start_node(f"Council {i}", settings=FAST) for i in range(2)]
+    await connect(origin, *others)
+    await decide(origin, "Before the backup")
+    await until(lambda: converged([origin, *others]), "the peers hold the log")
+    backup = snapshot(origin, tmp_path / "backup")
+    await decide(origin, "After the backup")
+    await until(lambda: converged([origin, *others]), "the peers hold the newer log")
+    newest = (await heads(others[0]))[b64(origin)][:2]
+    await stop_node(origin)
+
+    restored = await start_node(directory=backup, settings=FAST)
+    await asyncio.gather(*(peer(n, restored) for n in others))  # it answers at a new address
+
+    async def blocked() -> bool:
+        return "backup" in ((await peers_of(restored))[""]["blocked"] or "")
+
+    await until(blocked, "the restored node sees that its peers hold more of its log")
+    with pytest.raises(RemoteError) as refused:
+        await decide(restored, "A second history")
+    assert (refused.value.status, refused.value.code) == (422, "node.behind-peers")
+    lines = await sync(restored, own=True)
+    assert lines[-1] == {"done": True, "blocked": None}
+    assert sum(line.get("restored", 0) for line in lines) > 0
+    assert (await heads(restored))[b64(origin)][:2] == newest
+    await decide(restored, "After the restore")
+    await until(lambda: converged([restored, *others]), "the continued log reaches the peers")
+    await check_identical([restored, *others], [restored, *others])
+    assert (await heads(others[0]))[b64(origin)][0] > newest[0]
+
+
+# --- hostile peers -------------------------------------------------------------------------------------------------
+
+
+class Hostile:
+    """A peer with its own key and log that signs its requests correctly and serves what a test sets:
+    ``tamper(page bytes) -> bytes`` rewrites each page it serves, ``checkpoint_size`` and ``consistency``
+    override the checkpoint and proof it sends, ``advertise`` the size it claims, ``slow`` answers a byte
+    a second."""
+
+    def __init__(self, seed: int) -> None:
+        self.key = SigningKey.from_seed(seed.to_bytes(32, "big"))
+        self.id = self.key.public.raw
+        self.entries: list[Entry] = []
+        self.tree = MemoryTree()
+        self.tamper: Callable[[bytes], bytes] = lambda page: page
+        self.checkpoint_size: int | None = None
+        self.consistency: list[bytes] | None = None
+        self.advertise: int | None = None
+        self.slow = False
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    def sign(self, n: int, key: SigningKey | None = None, vis: str = "public", leak: bool = False) -> None:
+        for _ in range(n):
+            seq = len(self.entries)
+            body: dict[str, Any] = {"kind": "note", "text": f"hostile {seq}"}
+            if vis == "council":
+                body["salt"] = bytes(16)
+            entry = sign_entry(
+                key or self.key, log_id=self.id, seq=seq, prev=self.entries[-1].id if self.entries else None,
+                ts_ms=1_700_000_000_000 + seq, vis=vis, body=body,  # type: ignore[arg-type]
+            )
+            if vis == "council" and not leak:
+                entry = Entry(entry.header_bytes, entry.signature)
+            self.entries.append(entry)
+            self.tree.append(entry.id)
+
+    def note(self, size: int) -> str:
+        from protocol import merkle
+
+        return sign_checkpoint(self.key, Checkpoint(log_origin(self.id), size, merkle.root(self.tree, size)))
+
+    async def _digest(self, request: web.Request) -> web.StreamResponse:
+        if self.slow:
+            response = web.StreamResponse(headers={"Content-Type": MSGPACK})
+            await response.prepare(request)
+            for _ in range(60):
+                await response.write(b"\x81")
+                await asyncio.sleep(1)
+            return response
+        size = len(self.entries) if self.advertise is None else self.advertise
+        from protocol import merkle
+
+        root = merkle.root(self.tree, min(size, self.tree.size))
+        return web.Response(body=codec.encode({"heads": [[self.id, size, root]]}), content_type=MSGPACK)
+
+    async def _entries(self, request: web.Request) -> web.Response:
+        from protocol import merkle
+
+        after, limit, first = (int(request.query[k]) for k in ("after_seq", "limit", "first"))
+        size = self.checkpoint_size or len(self.entries)
+        proof = self.consistency
+        if proof is None:
+            proof = merkle.consistency_proof(self.tree, first, size) if 0 < first < size else []
+        page = Page(tuple(self.entries[after + 1 : after + 1 + limit]), self.note(size), tuple(proof), first)
+        return web.Response(body=self.tamper(page.encode()), content_type=MSGPACK)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        value: dict[str, Any] = {"pulls": 0} if request.path.endswith("/heads") else {"new": False}
+        return web.Response(body=codec.encode(value), content_type=MSGPACK)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post(DIGEST, self._digest)
+        app.router.add_get("/v1/federation/logs/{log_id}/entries", self._entries)
+        app.router.add_post("/v1/federation/heads", self._answer)
+        app.router.add_post("/v1/federation/forks", self._answer)
+        self._runner = web.AppRunner(app, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def client(self, node: RunningNode, recipient: bytes | None = None) -> SignedClient:
+        return SignedClient(node.session, node.url, self.key, recipient or node.config.node_id)
+
+
+@pytest.fixture
+async def hostile() -> Any:
+    made: list[Hostile] = []
+
+    async def make(seed: int = 666) -> Hostile:
+        peer_ = Hostile(seed)
+        await peer_.start()
+        made.append(peer_)
+        return peer_
+
+    yield make
+    for peer_ in made:
+        await peer_.stop()
+
+
+async def trust(node: RunningNode, bad: Hostile) -> None:
+    await node.operator.call("POST", "/v1/admin/peers", {"url": bad.url, "key": codec.b64u(bad.id)})
+
+
+def _flip_signature(page: bytes) -> bytes:
+    value = codec.decode(page)
+    entry = value["entries"][1]
+    entry["signature"] = bytes([entry["signature"][0] ^ 1]) + entry["signature"][1:]
+    return codec.encode(value)
+
+
+async def _forged_entry(bad: Hostile, node: RunningNode) -> None:
+    bad.sign(5)
+    bad.tamper = _flip_signature
+
+
+async def _untrusted_key(bad: Hostile, node: RunningNode) -> None:
+    bad.sign(2)
+    bad.sign(1, key=SigningKey.from_seed(b"\x07" * 32))
+
+
+async def _council_body_leaked(bad: Hostile, node: RunningNode) -> None:
+    bad.sign(2)
+    bad.sign(1, vis="council", leak=True)
+
+
+async def _garbage_page(bad: Hostile, node: RunningNode) -> None:
+    bad.sign(3)
+    bad.tamper = lambda page: b"\xc1\x92garbage"
+
+
+async def _held_five(bad: Hostile, node: RunningNode) -> None:
+    bad.sign(5)
+    await sync(node)
+    assert (await heads(node))[codec.b64u(bad.id)][0] == 5
+
+
+async def _rollback(bad: Hostile, node: RunningNode) -> None:
+    await _held_five(bad, node)
+    bad.sign(2)
+    bad.checkpoint_size = 3  # an older checkpoint than the one we hold
+
+
+async def _bad_consistency(bad: Hostile, node: RunningNode) -> None:
+    await _held_five(bad, node)
+    bad.sign(3)
+    bad.consistency = [bytes(32)] * 3
+
+
+ATTACKS = {
+    "forged_entry": (_forged_entry, "entry-signature"),
+    "entry_signed_by_untrusted_key": (_untrusted_key, "unknown-key"),
+    "council_body_leaked": (_council_body_leaked, "council-body"),
+    "garbage_page": (_garbage_page, "encoding"),
+    "checkpoint_rollback": (_rollback, "rollback"),
+    "consistency_proof_does_not_verify": (_bad_consistency, "consistency"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+async def test_hostile_page_is_refused_whole_and_penalised(start_node, hostile, attack: str) -> None:
+    node = await start_node(settings={**FAST, "gossip_interval_s": 3600.0})  # rounds only when we say
+    bad = await hostile()
+    await trust(node, bad)
+    prepare, reason = ATTACKS[attack]
+    await prepare(bad, node)
+    before = await heads(node)
+    penalties = (await peers_of(node))[codec.b64u(bad.id)]["penalties"]
+    await sync(node)
+    assert await heads(node) == before, "nothing of the bad page was stored"
+    seen = (await peers_of(node))[codec.b64u(bad.id)]
+    assert seen["penalties"] > penalties and seen["last_penalty"].startswith(reason), seen
+
+
+async def test_hostile_requests_are_refused_with_nothing_stored(start_node, hostile) -> None:
+    node = await start_node(settings=FAST)
+    bad = await hostile()
+    await trust(node, bad)
+    before = await heads(node)
+    body = codec.encode({"hash": bytes(32)})
+    url = node.url + DIGEST
+
+    async def post(headers: dict[str, str], data: bytes = body) -> tuple[int, str]:
+        headers = {**headers, "Content-Type": MSGPACK, "Accept": MSGPACK}
+        async with node.session.post(url, data=data, headers=headers) as response:
+            answer = await response.read()
+        code = codec.decode(answer)["error"] if response.status >= 400 and answer[:1] != b"{" else ""
+        if answer[:1] == b"{":
+            code = json.loads(answer)["error"]
+        return response.status, code
+
+    def signed(created: int | None = None, recipient: bytes | None = None, data: bytes = body) -> dict[str, str]:
+        return sign_request(
+            bad.key, method="POST", authority=url.split("/")[2], path=DIGEST, query="", body=data,
+            recipient=recipient or node.config.node_id, created=int(time.time()) if created is None else created,
+            nonce=encode_nonce(bytes(range(16)) if created is None and recipient is None else b"\x01" * 16),
+        )
+
+    replayed = signed()
+    assert (await post(replayed))[0] == 200
+    assert await post(replayed) == (401, "request-nonce"), "replayed_request"
+    other = SigningKey.from_seed(b"\x09" * 32).public.raw
+    assert (await post(signed(recipient=other)))[0] == 403, "request signed for another node"
+    assert (await post(signed(created=int(time.time()) - 3600)))[0] == 401, "stale created"
+    assert (await post(signed(created=int(time.time()) + 3600)))[0] == 401, "future created"
+    stranger = SignedClient(node.session, node.url, SigningKey.from_seed(b"\x0a" * 32), node.config.node_id)
+    unknown = await stranger.request("POST", DIGEST, body, content_type=MSGPACK, accept=MSGPACK, check=False)
+    assert unknown.status == 403, "a key not in the peer table"
+    client = bad.client(node)
+    garbage = await client.request("POST", DIGEST, b"\xc1\x00\xff", content_type=MSGPACK, accept=MSGPACK, check=False)
+    assert garbage.status == 400
+    huge = await client.request("POST", DIGEST, bytes(2 << 20), content_type=MSGPACK, accept=MSGPACK, check=False)
+    assert huge.status == 413
+    assert await heads(node) == before
+    seen = (await peers_of(node))[codec.b64u(bad.id)]
+    assert seen["penalties"] >= 1 and seen["last_penalty"].startswith("malformed message"), seen
+
+
+async def test_slow_peer_times_out_while_gossip_with_honest_peers_proceeds(start_node, hostile) -> None:
+    settings = {**FAST, "request_timeout_s": 1.0}
+    node, honest = await start_node(settings=settings), await start_node("Honest Council", settings=settings)
+    await connect(node, honest)
+    bad = await hostile()
+    bad.slow = True
+    await trust(node, bad)
+    decisions = [await decide(honest, f"Decision {i}") for i in range(3)]
+    assert decisions
+    await until(lambda: converged([node, honest]), "the honest peer's log arrives despite the slow one")
+
+    async def timed_out() -> bool:
+        seen = (await peers_of(node))[codec.b64u(bad.id)]
+        return seen["failures"] >= 1 and "Timeout" in (seen["last_error"] or "")
+
+    await until(timed_out, "the round with the slow peer timed out")
+    await decide(honest, "One more")
+    await until(lambda: converged([node, honest]), "gossip goes on")
+
+
+# --- privacy ------------------------------------------------------------------------------------------------------
+
+
+async def test_privacy_canaries_never_cross_between_nodes(start_node, monkeypatch) -> None:
+    wire: list[tuple[str, bytes]] = []
+    call = HttpTransport.call
+
+    async def recording(self: HttpTransport, peer_: bytes, method: str, path: str, body: bytes = b"") -> Reply:
+        wire.append((f"{method} {path} request", path.encode() + b"\n" + body))
+        reply = await call(self, peer_, method, path, body)
+        wire.append((f"{method} {path} reply", reply.body))
+        return reply
+
+    monkeypatch.setattr(HttpTransport, "call", recording)
+    nodes = [await start_node(f"Council {i}", settings=FAST) for i in range(3)]
+    await connect(*nodes)
+    await run_assembly(nodes[0].operator)
+    await decide(nodes[1], "A public decision elsewhere")
+    await until(lambda: converged(nodes), "three nodes converge")
+    await check_identical(nodes, nodes)
+    assert len(wire) > 20
+    haystacks = {f"{i} {where}": data for i, (where, data) in enumerate(wire)}
+    assert hits(haystacks) == []
+    council_bodies = [body for _, _, body, vis in stored_entries(nodes[0].config.database) if vis == "council"]
+    assert len(council_bodies) > 10
+    everything = b"\n".join(data for _, data in wire)
+    assert not [b for b in council_bodies if b in everything], "a council body crossed the wire"
+    for replica in nodes[1:]:
+        assert all(body is None for _, _, vis, body in rows(replica, nodes[0].config.node_id) if vis == "council")
+    assert PEOPLE
