@@ -22,32 +22,70 @@ from typing import Any
 
 import aiohttp
 
-from federation.client import TransportError
+from federation.client import RemoteError, SignedClient, TransportError
 from federation.gossip import Gossip, GossipServer, entries_path
 from federation.peers import Peer, PeerTable
+from federation.store import LogStore
 from federation.replica import BadData, Head, IngestResult, Page, Replica
 from federation.transport import HttpTransport
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
 from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
+from node.roster import RosterView
 from node.service import Writer, now_ms
 from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
-from protocol.note import open_checkpoint
+from protocol import codec
+from protocol.note import Checkpoint, open_checkpoint, parse_note
 
 log = logging.getLogger("shora.replication")
 COSIGN_RETRY_S = 60.0
+APPLY_RETRY_S = 60.0  # an application not yet answered by admission is sent again after this long
+ROSTER_POLL_S = 1.0  # how often the rosters we trust are looked at for new members
+APPLY = "/v1/federation/apply"
+MSGPACK = "application/msgpack"
 RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
 
 
 class _Split:
-    """One replica for the engine: reads on the read connection, writes through the writer's."""
+    """One replica for the engine: reads on the read connection, writes through the writer's.
 
-    def __init__(self, read: Replica, write: Replica) -> None:
-        self._read, self._write = read, write
+    ``limit(log_id)`` caps what is taken from a log: a member suspended by a federation we trust has its
+    later entries refused everywhere (docs/gossip.md; ``node.roster``).
+    """
+
+    def __init__(self, read: Replica, write: Replica, limit: Callable[[bytes], int | None]) -> None:
+        self._read, self._write, self._limit = read, write, limit
         self.heads, self.head, self.page = read.heads, read.head, read.page
         self.forks, self.frozen = read.forks, read.frozen
-        self.ingest, self.add_fork = write.ingest, write.add_fork
+        self.add_fork = write.add_fork
+        self.after_ingest: list[Callable[[bytes, IngestResult], None]] = []  # on the writer thread
+
+    def ingest(self, log_id: bytes, page: Page) -> IngestResult:
+        limit = self._limit(log_id)
+        if limit is not None:
+            kept = tuple(e for e in page.entries if e.seq < limit)
+            checkpoint_fits = page.checkpoint is not None and _note_size(page.checkpoint) <= limit
+            page = Page(
+                kept,
+                page.checkpoint if checkpoint_fits else None,
+                page.consistency if checkpoint_fits else (),
+                page.first,
+            )
+            if not kept:
+                head = self._write.head(log_id)
+                return IngestResult(0, head.size if head else 0, None)
+        result = self._write.ingest(log_id, page)
+        for listener in self.after_ingest:
+            listener(log_id, result)
+        return result
+
+
+def _note_size(note: str) -> int:
+    try:
+        return Checkpoint.from_body(parse_note(note).text).size
+    except ProtocolError:
+        return 2**63
 
 
 @dataclass
@@ -61,15 +99,21 @@ class Replication:
     def __init__(
         self, config: NodeConfig, writer: Writer, reader: sqlite3.Connection, session: aiohttp.ClientSession
     ) -> None:
-        self.config, self.writer, self.reader = config, writer, reader
+        self.config, self.writer, self.reader, self.session = config, writer, reader, session
         self.me = config.node_id
         key = writer.key
         self.peers = PeerTable(reader)
         self._peers_w = PeerTable(writer.conn)
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shora-verify")
-        trusted = self.peers.trusted
+        roots = [self.me] if config.kind == "federation" else []
+        if config.federation is not None:
+            roots.append(config.federation[1])
+        self.roster = RosterView(LogStore(reader), roots)
+        trusted = self.trusted
         self.replica = _Split(
-            Replica(reader, self.me, trusted), Replica(writer.conn, self.me, trusted, self.pool)
+            Replica(reader, self.me, trusted),
+            Replica(writer.conn, self.me, trusted, self.pool),
+            self.roster.limit,
         )
         self.witness = WitnessService(
             writer.conn, key, lambda log_id: PublicKey(log_id) if trusted(log_id) else None
@@ -105,6 +149,9 @@ class Replication:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.config.federation is not None and self.peers.get(self.config.federation[1]) is None:
+            await self.add_peer(self.config.federation[1], self.config.federation[0])
+        self._tasks.append(asyncio.create_task(self._roster_loop(), name="shora-roster"))
         self.writer.on_append.append(self._appended)
         await self.gossip.start()
         self.writer.block("checking with peers that none holds more of our own log")
@@ -119,6 +166,55 @@ class Replication:
                 await task
         await self.gossip.stop()
         self.pool.shutdown(wait=True)
+
+    # --- trust ------------------------------------------------------------------------------------
+
+    def trusted(self, node_id: bytes) -> bool:
+        """A key we replicate and answer: a peer the operator added, or a member of a roster we trust."""
+        return self.peers.trusted(node_id) or self.roster.trusted(node_id)
+
+    def key_of(self, node_id: bytes) -> PublicKey | None:
+        return PublicKey(node_id) if self.trusted(node_id) else None
+
+    async def _roster_loop(self) -> None:
+        """Peer with the members of the rosters we trust; apply to our federation until admitted."""
+        next_application = 0.0
+        while True:
+            for member in self.roster.members().values():
+                if member.key != self.me and member.url and self.peers.get(member.key) is None:
+                    with contextlib.suppress(ValueError):
+                        await self.add_peer(member.key, member.url)
+            federation = self.config.federation
+            loop = asyncio.get_running_loop()
+            if (
+                federation is not None
+                and not self.roster.admitted(self.me)
+                and loop.time() >= next_application
+            ):
+                next_application = loop.time() + APPLY_RETRY_S
+                await self.apply_to(*federation)
+            await asyncio.sleep(ROSTER_POLL_S)
+
+    async def apply_to(self, url: str, key: bytes) -> bool:
+        """Send our signed application for admission to the federation at ``url`` (its key: ``key``)."""
+        profile = dict(self.config.profile)
+        body = codec.encode(
+            {
+                "kind": self.config.kind,
+                "url": self.config.url,
+                **{k: str(profile.get(k, "")) for k in ("name", "name_fa", "city", "country", "continent")},
+            }
+        )
+        client = SignedClient(
+            self.session, url, self.writer.key, key, timeout=self.config.settings.request_timeout_s
+        )
+        try:
+            await client.request("POST", APPLY, body, content_type=MSGPACK, accept=MSGPACK)
+        except (TransportError, RemoteError) as exc:
+            log.info("application to the federation at %s not delivered: %s", url, exc)
+            return False
+        log.info("applied for admission to the federation at %s", url)
+        return True
 
     # --- peers -------------------------------------------------------------------------------------
 
@@ -150,7 +246,7 @@ class Replication:
     def _peer_heads(self, peer: bytes, theirs: list[Head]) -> None:
         ours = {h.log_id: h.size for h in self.replica.heads()}
         self._lags[peer] = sum(
-            max(0, h.size - ours.get(h.log_id, 0)) for h in theirs if self.peers.trusted(h.log_id)
+            max(0, h.size - ours.get(h.log_id, 0)) for h in theirs if self.trusted(h.log_id)
         )
 
     async def add_peer(self, node_id: bytes, url: str) -> Peer:
@@ -254,10 +350,13 @@ class Replication:
             while True:
                 head = self.replica.head(self.me)
                 size = head.size if head else 0
+                log.warning("DBG restore size %d from %s", size, peer.hex()[:8])
                 reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1000, size))
+                log.warning("DBG reply %d %d", reply.status, len(reply.body))
                 if reply.status != 200:
                     break
                 result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
+                log.warning("DBG result %s", result)
                 yield result
                 if result.appended == 0:
                     break

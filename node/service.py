@@ -28,7 +28,7 @@ from federation import db as dbmod
 from federation.peers import MIGRATIONS as PEER_MIGRATIONS
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
-from node import directory
+from node import applications, directory
 from node.governance import Appended, Draft, RuleError
 from node.machines import Machine, machine_for
 from node.settings import Settings
@@ -38,7 +38,7 @@ from protocol.note import Checkpoint, log_origin, sign_checkpoint
 
 log = logging.getLogger("shora.writer")
 
-MIGRATIONS = [*STORE_MIGRATIONS, *PEER_MIGRATIONS, *directory.MIGRATIONS]
+MIGRATIONS = [*STORE_MIGRATIONS, *PEER_MIGRATIONS, *directory.MIGRATIONS, *applications.MIGRATIONS]
 T = TypeVar("T")
 # A row written in the same transaction as a command's entries (the member directory's), as an SQL
 # statement and its parameters: rows of one statement are written together with executemany.
