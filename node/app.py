@@ -15,7 +15,7 @@ from federation import db as dbmod
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from federation.store import LogStore
-from node import routes_admin, routes_federation, routes_peers, routes_public
+from node import routes_admin, routes_fedbody, routes_federation, routes_peers, routes_public
 from node.config import NodeConfig
 from node.governance import RuleError
 from node.replication import Replication
@@ -92,6 +92,8 @@ def make_app(config: NodeConfig) -> web.Application:
     routes_peers.setup(app)
     if config.kind == "council":
         routes_admin.setup(app)
+    if config.kind == "federation":
+        routes_fedbody.setup(app)
 
     if config.kind == "federation":
         routes_federation.setup(app)  # before the gossip catch-all below: these answer anyone

@@ -1,7 +1,8 @@
 """Applications to join a federation body: who asked, with which profile, and what became of it.
 
-A council (or a lower federation) applies by sending its profile; the application waits here, on the federation
-node and outside its log, until the operator admits it to the signed roster (``roster/admit``) or refuses it.
+A council (or a lower federation) applies by sending its profile; the application waits here, on the
+federation node and outside its log, until the operator admits it to the signed roster (``roster/admit``)
+or refuses it.
 Only the roster is public; an application is the operator's inbox (DESIGN.md §1, §5).
 
 Sync and small (STYLE.md 10): ``record`` runs on the writer thread, in one statement; the status an admission
@@ -15,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -86,7 +87,7 @@ def check_profile(profile: Mapping[str, object]) -> tuple[Kind, dict[str, str]]:
         fields["url"] = check_url(fields["url"])
     except PeerError as exc:
         raise ApplicationError(f"url: {exc}") from exc
-    return kind, fields  # type: ignore[return-value]  # kind checked against KINDS above
+    return kind, fields
 
 
 _COLUMNS = "key, kind, name, name_fa, city, country, continent, url, received_ms, status"
@@ -110,9 +111,9 @@ def record(conn: sqlite3.Connection, key: bytes, profile: Mapping[str, object], 
     return Application(key, kind, **p, received_ms=now_ms, status="pending")
 
 
-def _row(row: tuple[object, ...]) -> Application:
-    key, kind, name, name_fa, city, country, continent, url, received_ms, status = row
-    return Application(bytes(key), kind, name, name_fa, city, country, continent, url, received_ms, status)  # type: ignore[arg-type]  # columns as written by record
+def _row(row: Any) -> Application:
+    key, *rest = row
+    return Application(bytes(key), *rest)
 
 
 def get(conn: sqlite3.Connection, key: bytes) -> Application | None:
@@ -135,5 +136,5 @@ def everyone(conn: sqlite3.Connection) -> list[Application]:
 
 
 def mark(key: bytes, status: Status) -> tuple[str, tuple[object, ...]]:
-    """The row change to write with the roster entry that settles ``key``'s application (``Writer.submit``)."""
+    """The row change written with the roster entry that settles ``key``'s application (``Writer.submit``)."""
     return "UPDATE applications SET status = ? WHERE key = ?", (status, key)

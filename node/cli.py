@@ -117,7 +117,7 @@ def cli() -> None:
 
 
 # the local commands live in their own modules; importing them registers them
-from node import cli_local, cli_remote  # noqa: E402,F401
+from node import cli_federation, cli_local, cli_remote  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -137,7 +137,7 @@ def motion() -> None:
 @click.option("--text", required=True)
 @click.option(
     "--kind",
-    type=click.Choice(["policy", "rules", "election", "recall", "removal"]),
+    type=click.Choice(["policy", "rules", "election", "recall", "removal", "federation"]),
     default="policy",
     show_default=True,
 )
@@ -145,6 +145,12 @@ def motion() -> None:
 @click.option("--candidate", "candidates", multiple=True, help="election: a candidate member; repeatable")
 @click.option("--target", default=None, help="recall/removal: the member concerned")
 @click.option("--visibility", type=click.Choice(["public", "council"]), default="public", show_default=True)
+@click.option(
+    "--proposal",
+    default=None,
+    metavar="FEDKEY:PROPOSALID",
+    help="federation: the federation-wide proposal this motion answers (see `shora proposal list`)",
+)
 @click.option(
     "--majority",
     type=click.Choice(["simple", "absolute", "two_thirds"]),
@@ -165,6 +171,7 @@ def motion_propose(
     candidates: tuple[str, ...],
     target: str | None,
     visibility: str,
+    proposal: str | None,
     majority: str | None,
     quorum: str | None,
     board_seats: int | None,
@@ -178,7 +185,10 @@ def motion_propose(
         "candidates": list(candidates),
         "target": target,
         "visibility": visibility,
+        "proposal": proposal,
     }
+    if (kind == "federation") != (proposal is not None):
+        raise CliError("--kind federation names the proposal it answers with --proposal, and only it does")
     if kind == "rules":
         rules: dict[str, Any] = {
             "majority": majority or "simple",

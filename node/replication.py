@@ -350,13 +350,10 @@ class Replication:
             while True:
                 head = self.replica.head(self.me)
                 size = head.size if head else 0
-                log.warning("DBG restore size %d from %s", size, peer.hex()[:8])
                 reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1000, size))
-                log.warning("DBG reply %d %d", reply.status, len(reply.body))
                 if reply.status != 200:
                     break
                 result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
-                log.warning("DBG result %s", result)
                 yield result
                 if result.appended == 0:
                     break

@@ -31,8 +31,10 @@ from node.governance import (
     RuleError,
     Rules,
 )
+from node.governance.limits import ENTRY_ID_LEN
+from node.machines import machine_for
 from node.routes_public import build_bundle, decision_summary, list_decisions
-from node.service import now_ms
+from node.service import load_state, now_ms
 from node.wire import ApiError, bad_request, read_json, respond
 from protocol import codec
 from protocol.errors import DecodeError
@@ -265,6 +267,7 @@ async def propose(request: web.Request) -> web.Response:
     if not isinstance(candidates, list):
         raise bad_request("bad-field", "candidates is a list")
     target = body.get("target")
+    proposal = None if body.get("proposal") is None else _federation_proposal(body["proposal"])
     command = ProposeMotion(
         assembly=_assembly(state, body.get("assembly", "current")),
         kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
@@ -277,9 +280,68 @@ async def propose(request: web.Request) -> web.Response:
         candidates=tuple(resolve_member(node.reader, state, c) for c in candidates),
         target=None if target is None else resolve_member(node.reader, state, target),
         rules=None if body.get("rules") is None else _rules(body["rules"]),
+        proposal=proposal,
     )
     appended = await node.writer.submit(command)
     return respond(request, {"motion_id": appended[0].id})
+
+
+def _federation_proposal(value: object) -> tuple[bytes, bytes]:
+    """``FEDKEY:PROPOSALID`` (both in full, base64url): the federation-wide proposal a motion answers."""
+    fed, _, pid = value.partition(":") if isinstance(value, str) else ("", "", "")
+    try:
+        return codec.unb64u(fed, 32), codec.unb64u(pid, ENTRY_ID_LEN)
+    except DecodeError as exc:
+        raise bad_request(
+            "bad-field", "proposal is FEDERATION_KEY:PROPOSAL_ID, both in full base64url"
+        ) from exc
+
+
+def federation_logs(conn: sqlite3.Connection, me: bytes) -> list[bytes]:
+    """The federation bodies' logs this node holds: those founded by a ``federation/found`` entry."""
+    rows = conn.execute(
+        "SELECT log_id FROM entries WHERE seq = 0 AND kind = 'federation/found' AND log_id != ? "
+        "ORDER BY log_id",
+        (me,),
+    )
+    return [bytes(r[0]) for r in rows]
+
+
+@routes.get("/v1/admin/proposals")
+async def proposals(request: web.Request) -> web.Response:
+    """Open proposals of the federations whose logs this council holds, and whether it has taken them up."""
+    node = _node(request)
+    state: Council = node.writer.state
+    taken = {m.proposal: m for m in state.motions.values() if m.proposal is not None}
+    out: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    for fed in federation_logs(node.reader, node.config.node_id):
+        try:
+            federation = load_state(node.store, fed, machine_for("federation", fed))
+        except RuleError as exc:  # a log its own rules refuse: say so rather than hide its proposals
+            problems.append({"federation": fed, "error": exc.rule, "message": exc.message})
+            continue
+        name = federation.profile.name if federation.profile else ""
+        for p in federation.open_proposals():
+            motion = taken.get((fed, p.id))
+            out.append(
+                {
+                    "proposal_id": p.id,
+                    "federation": fed,
+                    "federation_name": name,
+                    "ref": f"{codec.b64u(fed)}:{codec.b64u(p.id)}",
+                    "ts_ms": p.ts_ms,
+                    "text_fa": p.text_fa,
+                    "text_en": p.text_en,
+                    "deadline_ms": p.deadline_ms,
+                    "rule": p.rule,
+                    "status": "open",
+                    "answered": motion is not None,
+                    "motion_id": motion.id if motion else None,
+                    "decision_id": motion.decision if motion else None,
+                }
+            )
+    return respond(request, {"proposals": out, "unreadable": problems})
 
 
 @routes.post("/v1/admin/motions/{motion}/votes")

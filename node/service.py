@@ -171,7 +171,7 @@ class Writer:
         if self.blocked is not None:
             raise RuleError("node.behind-peers", self.blocked)
         future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(command, side_effect, future))
+        self._queue.put_nowait(_Job(command, side_effect, future))  # unbounded: never waits
         return await future
 
     async def _run(self) -> None:

@@ -14,6 +14,7 @@ import pytest
 from federation.client import SignedClient
 from node import config as cfg
 from node.bootstrap import init_node
+from node.fedbody import FoundFederation
 from node.governance import FoundCouncil, Rules
 from node.server import serve
 
@@ -50,19 +51,34 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
         rules: Rules | None = None,
         directory: Path | None = None,
         settings: dict[str, float] | None = None,
+        kind: str = "council",
+        federation: tuple[str, bytes] | None = None,
         **profile: str,
     ) -> RunningNode:
+        """A council by default; ``kind="federation"`` founds a federation body (``level`` "country" with
+        its ``country``, or "continent"). ``federation`` is the (URL, key) of the body the node applies to."""
         folder = directory or tmp_path / f"node{len(started)}"
         if not (folder / cfg.CONFIG).exists():
-            found = FoundCouncil(
-                name=name,
-                name_fa=profile.get("name_fa", "شورای تورنتو"),
-                city=profile.get("city", "Toronto"),
-                country=profile.get("country", "CA"),
-                continent=profile.get("continent", "North America"),
-                rules=rules or Rules(),
-            )
-            init_node(folder, found, listen="127.0.0.1:0")
+            found: FoundCouncil | FoundFederation
+            if kind == "federation":
+                level = profile.get("level", "country")
+                found = FoundFederation(
+                    name=name,
+                    name_fa=profile.get("name_fa", ""),
+                    level=level,  # type: ignore[arg-type]  # judged by the fedbody rules
+                    country=profile.get("country", "CA" if level == "country" else ""),
+                    continent=profile.get("continent", "North America"),
+                )
+            else:
+                found = FoundCouncil(
+                    name=name,
+                    name_fa=profile.get("name_fa", "شورای تورنتو"),
+                    city=profile.get("city", "Toronto"),
+                    country=profile.get("country", "CA"),
+                    continent=profile.get("continent", "North America"),
+                    rules=rules or Rules(),
+                )
+            init_node(folder, found, listen="127.0.0.1:0", federation=federation)
         if settings:  # overrides in node.json, as an operator would write them
             raw = json.loads((folder / cfg.CONFIG).read_text(encoding="utf-8"))
             raw["settings"] = {**raw.get("settings", {}), **settings}
