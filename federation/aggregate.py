@@ -611,7 +611,9 @@ class Aggregate:
         logs = {
             bytes(r[0]): r[1:]
             for r in self.conn.execute(
-                f"SELECT log_id, size, checkpoint_size, cosignatures FROM agg_logs WHERE 1 = 1{only}", args
+                "SELECT log_id, size, checkpoint_size, cosignatures, unreadable FROM agg_logs "
+                f"WHERE 1 = 1{only}",
+                args,
             )
         }
         forked = {f["log_id"] for f in self._forks()}
@@ -660,8 +662,6 @@ class Aggregate:
                 "SELECT proof, reason FROM forks WHERE log_id = ? ORDER BY proof", (log_id,)
             ).fetchone()
         out["fork"] = None if fork is None else {"proof": bytes(fork[0]), "reason": fork[1]}
-        unreadable = c.execute("SELECT unreadable FROM agg_logs WHERE log_id = ?", (log_id,)).fetchone()
-        out["unreadable"] = unreadable[0] if unreadable else 0
         return out
 
     def decisions(
@@ -723,7 +723,7 @@ def _council(
 ) -> dict[str, Any]:
     """One council's summary entry: the roster's word on who and where it is when it is on the roster
     (the federation vouches for that), else the council's own founding entry."""
-    size, checkpoint_size, cosignatures = log if log else (0, None, 0)
+    size, checkpoint_size, cosignatures, unreadable = log if log else (0, None, 0, 0)
     out: dict[str, Any] = {"log_id": log_id}
     source = rostered if rostered is not None else held
     assert source is not None
@@ -744,6 +744,7 @@ def _council(
         "forked": forked,
         # the held checkpoint carries witnesses' cosignatures and no fork proof contradicts it
         "witnesses_agree": None if not cosignatures else not forked,
+        "unreadable": unreadable,  # public entries without the shape of their kind: they count nothing
     }
     if held is None:
         out.update(found_entry=None, members=None, board=None, decisions=0)

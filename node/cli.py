@@ -76,11 +76,11 @@ def ids_as_arguments(command: click.Command, ctx: click.Context, args: list[str]
     Without this, click takes an id such as ``-IRYZ…`` (printed by shora itself) for an unknown option and
     the command cannot be copy-pasted. Options keep their values and their place; arguments keep their order.
     """
-    takes_value: dict[str, bool] = {}
+    takes_value: dict[str, int] = {}  # option name -> how many values follow it
     for param in command.get_params(ctx):
         if isinstance(param, click.Option):
             for name in (*param.opts, *param.secondary_opts):
-                takes_value[name] = not param.is_flag and not param.count
+                takes_value[name] = 0 if param.is_flag or param.count else param.nargs
     options: list[str] = []
     arguments: list[str] = []
     tokens = iter(args)
@@ -92,7 +92,7 @@ def ids_as_arguments(command: click.Command, ctx: click.Context, args: list[str]
         if name in takes_value:
             options.append(token)
             if takes_value[name] and name == token:
-                options.extend(itertools.islice(tokens, 1))
+                options.extend(itertools.islice(tokens, takes_value[name]))
         elif token.startswith("-") and not _DASHED_ID.fullmatch(token):
             options.append(token)  # an unknown option: click refuses it as a usage error
         else:

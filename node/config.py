@@ -67,8 +67,11 @@ class NodeConfig:
             "listen": self.listen,
             "url": self.url,
             "profile": self.profile,
-            **({"federation": {"url": self.federation[0], "key": codec.b64u(self.federation[1])}}
-               if self.federation else {}),
+            **(
+                {"federation": {"url": self.federation[0], "key": codec.b64u(self.federation[1])}}
+                if self.federation
+                else {}
+            ),
         }
 
 
@@ -92,6 +95,11 @@ def load(directory: str | os.PathLike[str]) -> NodeConfig:
         operator = codec.unb64u(raw["operator_key"], 32)
         PublicKey(node_id), PublicKey(operator)
         settings = Settings.from_overrides(raw.get("settings", {}))
+        federation = None
+        if raw.get("federation"):
+            federation = (str(raw["federation"]["url"]), codec.unb64u(raw["federation"]["key"], 32))
+        if raw["kind"] not in ("council", "federation"):
+            raise ValueError(f"kind is council or federation, not {raw['kind']!r}")
         return NodeConfig(
             path,
             raw["kind"],
@@ -101,6 +109,7 @@ def load(directory: str | os.PathLike[str]) -> NodeConfig:
             raw["url"],
             raw["profile"],
             settings,
+            federation,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path / CONFIG} is incomplete or invalid: {exc}") from exc

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from federation.aggregate import Aggregate
 from federation.client import RemoteError, SignedClient, TransportError
 from federation.gossip import Gossip, GossipServer, entries_path
 from federation.peers import Peer, PeerTable
@@ -115,6 +116,7 @@ class Replication:
             Replica(writer.conn, self.me, trusted, self.pool),
             self.roster.limit,
         )
+        self.replica.add_fork = self._add_fork
         self.witness = WitnessService(
             writer.conn, key, lambda log_id: PublicKey(log_id) if trusted(log_id) else None
         )
@@ -142,13 +144,32 @@ class Replication:
             on_fork=self.gossip.fork_received,
             penalise=self._penalise,
         )
+        # A federation body keeps the aggregated picture of what it holds, folded in as entries arrive.
+        self._aggregate_w: Aggregate | None = None
+        self._aggregate_r: Aggregate | None = None
+        if config.kind == "federation":
+            self._aggregate_w, self._aggregate_r = Aggregate(writer.conn, self.me), Aggregate(reader, self.me)
+            self.replica.after_ingest.append(lambda log_id, result: self._fold(log_id))
         self._lags: dict[bytes, int] = {}
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
+    def aggregate(self) -> Aggregate:
+        """The aggregated picture (federation bodies only), read on the read connection."""
+        if self._aggregate_r is None:
+            raise LookupError("only a federation body aggregates")
+        return self._aggregate_r
+
+    def _fold(self, log_id: bytes) -> None:
+        """On the writer thread, right after an ingest or an own append: fold the new entries in."""
+        if self._aggregate_w is not None:
+            self._aggregate_w.update(log_id)
+
     async def start(self) -> None:
+        if self._aggregate_w is not None:
+            await self.writer.run(self._aggregate_w.update_all)  # entries a crash left unfolded
         if self.config.federation is not None and self.peers.get(self.config.federation[1]) is None:
             await self.add_peer(self.config.federation[1], self.config.federation[0])
         self._tasks.append(asyncio.create_task(self._roster_loop(), name="shora-roster"))
@@ -195,6 +216,13 @@ class Replication:
                 await self.apply_to(*federation)
             await asyncio.sleep(ROSTER_POLL_S)
 
+    def public_url(self) -> str:
+        """Where peers reach us: the configured URL, or the address really bound when it named port 0."""
+        address = self.config.dir / "serve.addr"
+        if self.config.url.endswith(":0") and address.exists():
+            return f"http://{address.read_text().strip()}"
+        return self.config.url
+
     async def apply_to(self, url: str, key: bytes) -> bool:
         """Send our signed application for admission to the federation at ``url`` (its key: ``key``)."""
         profile = dict(self.config.profile)
@@ -217,6 +245,15 @@ class Replication:
         return True
 
     # --- peers -------------------------------------------------------------------------------------
+
+    def _add_fork(self, proof: bytes) -> bool:
+        """Store a fork proof (on the writer thread); one of our own log stops our appends with a clear
+        refusal (422), rather than commits failing on a frozen log."""
+        new: bool = self.replica._write.add_fork(proof)
+        held = self.replica._write.store.fork(self.me)
+        if held is not None:
+            self.writer.block(f"our own log is frozen: a peer holds a fork proof of it ({held[1]})")
+        return new
 
     def _url_of(self, node_id: bytes) -> str | None:
         peer = self.peers.get(node_id)
@@ -271,6 +308,8 @@ class Replication:
     # --- pushing our news and collecting cosignatures --------------------------------------------------
 
     def _appended(self) -> None:
+        if self._aggregate_w is not None:
+            self.writer.submit_sync(self._fold, self.me)
         self.gossip.notify_local_append()
         self._dirty.set()
 
@@ -350,14 +389,34 @@ class Replication:
             while True:
                 head = self.replica.head(self.me)
                 size = head.size if head else 0
-                reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1000, size))
-                if reply.status != 200:
+                try:
+                    reply = await self.transport.call(
+                        peer, "GET", entries_path(self.me, size - 1, 1000, size)
+                    )
+                    if reply.status != 200:
+                        break
+                    result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
+                except TransportError as exc:  # another peer may hold it too
+                    log.info("peer %s could not give our log back: %s", peer.hex()[:16], exc)
                     break
-                result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
+                except BadData as exc:
+                    self._penalise(peer, f"{exc.step}: {exc.message}")
+                    break
                 yield result
                 if result.appended == 0:
                     break
-        await self.writer.reload()
+        try:
+            await self.writer.reload()
+        except ProtocolError as exc:
+            # Peers hold our council entries as headers only (DESIGN.md §6): if the lost part of our log
+            # held any, the governance state cannot be replayed from it. Appending now would sign on top
+            # of a state we do not know, so the node stays blocked, saying why.
+            self.writer.block(
+                f"our own log was taken back from peers but cannot be replayed ({exc}): entries of council "
+                "visibility come back without their bodies. Restore a newer backup of this node's folder."
+            )
+            log.error("%s", self.writer.blocked)
+            return
         if not await self.peers_ahead():
             self.writer.block(None)
 

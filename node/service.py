@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from federation import db as dbmod
+from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
 from federation.peers import MIGRATIONS as PEER_MIGRATIONS
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
@@ -38,7 +39,9 @@ from protocol.note import Checkpoint, log_origin, sign_checkpoint
 
 log = logging.getLogger("shora.writer")
 
-MIGRATIONS = [*STORE_MIGRATIONS, *PEER_MIGRATIONS, *directory.MIGRATIONS, *applications.MIGRATIONS]
+MIGRATIONS = [
+    *STORE_MIGRATIONS, *PEER_MIGRATIONS, *AGGREGATE_MIGRATIONS, *directory.MIGRATIONS, *applications.MIGRATIONS
+]
 T = TypeVar("T")
 # A row written in the same transaction as a command's entries (the member directory's), as an SQL
 # statement and its parameters: rows of one statement are written together with executemany.
