@@ -229,7 +229,7 @@ class Replication:
         body = codec.encode(
             {
                 "kind": self.config.kind,
-                "url": self.config.url,
+                "url": self.public_url(),
                 **{k: str(profile.get(k, "")) for k in ("name", "name_fa", "city", "country", "continent")},
             }
         )

@@ -111,7 +111,8 @@ async def holds(federation: RunningNode, councils: list[RunningNode]) -> bool:
     await sync(federation)
     async with federation.session.get(federation.url + "/v1/logs") as response:
         held = {log["log_id"]: log["size"] for log in (await response.json())["logs"]}
-    return all(held.get(b64(c), 0) == await own_size(c) for c in councils)
+    sizes = [await own_size(c) for c in councils]
+    return all(held.get(b64(c), 0) == size for c, size in zip(councils, sizes, strict=True))
 
 
 # --- applications, the roster, proposals, the tally -----------------------------------------------------
