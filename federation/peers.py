@@ -101,13 +101,12 @@ class PeerTable:
         self.conn = conn
 
     def add(self, node_id: bytes, url: str, now_ms: int) -> Peer:
-        """Trust ``node_id`` at ``url``; adding a known peer again changes its URL and ends its backoff (the
-        operator says where it answers now: try it at once). Its penalties are kept."""
+        """Trust ``node_id`` at ``url``; adding a known peer again changes only its URL."""
         check_node_id(node_id)
         url = check_url(url)
         self.conn.execute(
             "INSERT INTO peers (node_id, url, added_ms) VALUES (?, ?, ?) "
-            "ON CONFLICT (node_id) DO UPDATE SET url = excluded.url, failures = 0, backoff_until_ms = 0",
+            "ON CONFLICT (node_id) DO UPDATE SET url = excluded.url",
             (node_id, url, now_ms),
         )
         peer = self.get(node_id)
