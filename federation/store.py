@@ -86,10 +86,16 @@ def _forks_schema(db: sqlite_utils.Database) -> None:
     )
 
 
+def _kind_index(db: sqlite_utils.Database) -> None:
+    # decisions by kind across every log held: listing a council's decisions, tallying a proposal
+    db.execute("CREATE INDEX entries_kind ON entries (kind, log_id, seq)")
+
+
 MIGRATIONS = [
     Migration("0001-logs-entries-tree", _schema),
     Migration("0002-forks", _forks_schema),
     Migration("0003-witnessing", _witnessing_schema),
+    Migration("0004-entries-kind-index", _kind_index),
 ]
 
 

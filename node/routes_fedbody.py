@@ -270,7 +270,8 @@ def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -
     """Every council's public decision answering ``proposal``, in the logs this node holds (any of them)."""
     rows = conn.execute(
         "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
-        "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ?",
+        "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
+        "AND log_id NOT IN (SELECT log_id FROM forks)",  # a forked council's word counts for nothing
         (federation,),
     )
     asked = [federation, proposal]
