@@ -18,7 +18,8 @@ entries it comes from, so a reader can fetch their bundles and redo it:
   not ended by a public decision's ``ended``. A mandate ended by a member leaving (a council entry) or one
   created by a council-visibility election cannot be seen from here: the board is as its public record shows;
 - assemblies: ``assembly/close`` entries (each names its ``assembly/open``) with their participant counts;
-- roster status from ``roster/admit|suspend|readmit`` in the federation's own log; forks from fork proofs.
+- roster status from ``roster/admit|suspend|readmit`` in the federation logs held (our own, and those of the
+  lower federations we admitted, whose rosters we trust); forks from fork proofs.
 
 Figures are folded once per entry, in log order, with ``folded_seq`` kept per log in the same transaction:
 ``update`` never folds an entry twice and never leaves a gap, so incremental folding and ``rebuild`` agree
@@ -466,11 +467,9 @@ class Aggregate:
                     self.conn.execute(
                         "INSERT INTO agg_federations VALUES (?, ?, ?, ?, ?, ?, ?)", (log_id, entry_id, *names)
                     )
-                elif log_id == self.federation_log and kind in (
-                    "roster/admit",
-                    "roster/suspend",
-                    "roster/readmit",
-                ):
+                elif kind in ("roster/admit", "roster/suspend", "roster/readmit"):
+                    # any federation log held is one we trust: a continent federation trusts, and shows,
+                    # what the country federations it admitted admit (resolution article 2)
                     self._roster(seq, bytes(entry_id), ts_ms, kind, body)
             except (
                 _Skip,

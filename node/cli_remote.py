@@ -257,6 +257,14 @@ def report(client: NodeClient, as_json: bool, member_ref: str, text: str) -> Non
 
 @cli.command()
 @remote
+def census(client: NodeClient, as_json: bool) -> None:
+    """Publish the council's member count (only the count; rounded if the rules say so)."""
+    out = client.call("POST", "/v1/admin/census")
+    emit(as_json, out, lambda v: f"published: {v['active_members']} members")
+
+
+@cli.command()
+@remote
 def board(client: NodeClient, as_json: bool) -> None:
     """The executive board: seats, who sits, and the decision behind each mandate."""
     out = client.call("GET", "/v1/board")

@@ -26,17 +26,17 @@ from federation.aggregate import Aggregate
 from federation.client import RemoteError, SignedClient, TransportError
 from federation.gossip import Gossip, GossipServer, entries_path
 from federation.peers import Peer, PeerTable
-from federation.store import LogStore
 from federation.replica import BadData, Head, IngestResult, Page, Replica
+from federation.store import LogStore
 from federation.transport import HttpTransport
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
 from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
 from node.roster import RosterView
 from node.service import Writer, now_ms
+from protocol import codec
 from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
-from protocol import codec
 from protocol.note import Checkpoint, open_checkpoint, parse_note
 
 log = logging.getLogger("shora.replication")
@@ -211,9 +211,10 @@ class Replication:
                 federation is not None
                 and not self.roster.admitted(self.me)
                 and loop.time() >= next_application
+                and not self.public_url().endswith(":0")  # wait until we know where we listen
             ):
-                next_application = loop.time() + APPLY_RETRY_S
-                await self.apply_to(*federation)
+                delivered = await self.apply_to(*federation)
+                next_application = loop.time() + (APPLY_RETRY_S if delivered else ROSTER_POLL_S * 5)
             await asyncio.sleep(ROSTER_POLL_S)
 
     def public_url(self) -> str:

@@ -18,6 +18,7 @@ from node import directory
 from node.governance import (
     Attend,
     CastVote,
+    Census,
     CloseAssembly,
     CloseMotion,
     Council,
@@ -385,6 +386,14 @@ async def report(request: web.Request) -> web.Response:
     member = resolve_member(node.reader, node.writer.state, body.get("member"))
     appended = await node.writer.submit(FileReport(member, _text(body, "text")))
     return respond(request, {"report_id": appended[0].id})
+
+
+@routes.post("/v1/admin/census")
+async def census(request: web.Request) -> web.Response:
+    """Publish how many members the council has (a count, rounded by the rules' census bucket)."""
+    node = _node(request)
+    appended = await node.writer.submit(Census())
+    return respond(request, {"entry_id": appended[0].id, "active_members": appended[0].body["active_members"]})
 
 
 @routes.get("/v1/admin/decisions")

@@ -1,22 +1,50 @@
-"""`make demo` runs the whole story on a fresh folder and stops by itself with --once."""
+"""`make demo`: a continent federation, a country federation and three councils on loopback, a
+federation-wide proposal through all three assemblies, stopped cleanly — and, across the whole run, not one
+member's name in any byte a federation holds (DESIGN.md §6)."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from node.demo import COUNCILS, PEOPLE
 
-def test_demo_runs_an_assembly_and_verifies_its_bundle(tmp_path: Path) -> None:
+
+def test_demo_runs_a_federation_and_leaks_no_member(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "node.demo", "--once", "--dir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "node.demo", "--once", "--dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "election: adopted, 3 seats filled" in out
-    assert "recall: adopted" in out and "replacement election: adopted" in out
-    assert "VALID — Toronto Council of the Reds / شورای سرخ‌های تورنتو" in out
-    assert "NOT VALID — body-hash" in out
+    assert "Germany admitted to Europe; the three councils admitted to Germany" in out
+    assert "a board member recalled and replaced" in out
+    assert (
+        "Result, signed by Germany's federation: ADOPTED — 2 adopted, 1 rejected, 3 of 3 councils answered"
+        in out
+    )
+    assert out.count("counted: ") == 3
+    for en, _, _ in COUNCILS.values():
+        assert f"Europe / DE / {en}:" in out  # the continent shows what the country federation admitted
+    assert "VALID — Berlin Council of the Reds / شورای سرخ‌های برلین" in out
+    assert "cosigned by shora-witness/" in out and "NOT VALID — body-hash" in out
     assert out.rstrip().endswith("stopped.")
-    assert not (tmp_path / "demo" / "toronto" / "serve.addr").exists()
+    assert not any(folder.glob("*/serve.addr"))  # every node stopped and cleaned up
+
+    names = [part for people in PEOPLE.values() for en, fa in people for part in (*en.split(), *fa.split())]
+    for federation in ("europe", "germany"):
+        raw = b"".join(p.read_bytes() for p in (folder / federation).glob("shora.db*"))
+        leaked = [n for n in names if n.encode() in raw]
+        assert not leaked, f"{federation} holds member names: {leaked}"
+    for council in COUNCILS:  # the log itself, as every peer receives it: pseudonymous ids only
+        conn = sqlite3.connect(folder / council / "shora.db")
+        rows = conn.execute("SELECT header, body FROM entries").fetchall()
+        conn.close()
+        blob = b"".join(h + (b or b"") for h, b in rows)
+        assert not [n for n in names if n.encode() in blob]
