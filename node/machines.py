@@ -37,5 +37,7 @@ def machine_for(kind: str, log_id: bytes) -> Machine:
     if kind == "council":
         return Machine("council", governance.execute, _council_apply, governance.replay)
     if kind == "federation":
-        return Machine("federation", fedbody.execute, _federation_apply, lambda es: fedbody.replay(es, log_id))
+        return Machine(
+            "federation", fedbody.execute, _federation_apply, lambda es: fedbody.replay(es, log_id)
+        )
     raise ValueError(f"a node is a council or a federation, not {kind!r}")

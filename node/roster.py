@@ -41,11 +41,15 @@ class RosterView:
 
     def members(self) -> dict[bytes, Member]:
         """Every member of every roster reachable from the roots, by key (recomputed when logs grow)."""
-        key = tuple((log_id, head.size) for log_id in sorted(self._federations) if (head := self.store.head(log_id)))
+        key = tuple(
+            (log_id, head.size) for log_id in sorted(self._federations) if (head := self.store.head(log_id))
+        )
         if key != self._cache_key:
             self._members, self._federations = self._compute()
             self._cache_key = tuple(
-                (log_id, head.size) for log_id in sorted(self._federations) if (head := self.store.head(log_id))
+                (log_id, head.size)
+                for log_id in sorted(self._federations)
+                if (head := self.store.head(log_id))
             )
         return self._members
 
@@ -72,7 +76,9 @@ class RosterView:
             for entry in page:
                 if entry.body_bytes is None:
                     return None  # a federation's entries are all public: a missing body is not its log
-                entries.append(Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body()))
+                entries.append(
+                    Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
+                )
             after = page[-1].seq
         if not entries or entries[0].body.get("kind") != "federation/found":
             return None
@@ -93,7 +99,9 @@ class RosterView:
                 if state is None:
                     continue
                 for m in state.roster.values():
-                    members.setdefault(m.member, Member(m.member, m.kind, m.url, m.suspended_size, federation))
+                    members.setdefault(
+                        m.member, Member(m.member, m.kind, m.url, m.suspended_size, federation)
+                    )
                     if m.kind == "federation" and m.active and m.member not in federations:
                         federations.add(m.member)
                         following.append(m.member)

@@ -393,7 +393,9 @@ async def census(request: web.Request) -> web.Response:
     """Publish how many members the council has (a count, rounded by the rules' census bucket)."""
     node = _node(request)
     appended = await node.writer.submit(Census())
-    return respond(request, {"entry_id": appended[0].id, "active_members": appended[0].body["active_members"]})
+    return respond(
+        request, {"entry_id": appended[0].id, "active_members": appended[0].body["active_members"]}
+    )
 
 
 @routes.get("/v1/admin/decisions")

@@ -52,7 +52,11 @@ async def apply(request: web.Request) -> web.Response:
         value = codec.decode(await request.read(), APPLICATION_LIMITS)
     except DecodeError as exc:
         raise bad_request("bad-application", f"an application is a canonical msgpack map: {exc}") from exc
-    if not isinstance(value, dict) or set(value) != set(PROFILE) or not all(isinstance(v, str) for v in value.values()):
+    if (
+        not isinstance(value, dict)
+        or set(value) != set(PROFILE)
+        or not all(isinstance(v, str) for v in value.values())
+    ):
         raise bad_request("bad-application", f"an application carries exactly {', '.join(PROFILE)} as text")
     if signer.raw == node.config.node_id:
         raise bad_request("bad-application", "a federation does not apply to itself")

@@ -40,7 +40,11 @@ from protocol.note import Checkpoint, log_origin, sign_checkpoint
 log = logging.getLogger("shora.writer")
 
 MIGRATIONS = [
-    *STORE_MIGRATIONS, *PEER_MIGRATIONS, *AGGREGATE_MIGRATIONS, *directory.MIGRATIONS, *applications.MIGRATIONS
+    *STORE_MIGRATIONS,
+    *PEER_MIGRATIONS,
+    *AGGREGATE_MIGRATIONS,
+    *directory.MIGRATIONS,
+    *applications.MIGRATIONS,
 ]
 T = TypeVar("T")
 # A row written in the same transaction as a command's entries (the member directory's), as an SQL
@@ -194,7 +198,9 @@ class Writer:
     async def _reload(self) -> None:
         """The state and last entry from the log, which is always the truth."""
         loop = asyncio.get_running_loop()
-        self.state = await loop.run_in_executor(self._thread, load_state, self.store, self.log_id, self.machine)
+        self.state = await loop.run_in_executor(
+            self._thread, load_state, self.store, self.log_id, self.machine
+        )
         self._last = await loop.run_in_executor(self._thread, self._last_entry)
 
     async def _commit(self, jobs: list[_Job]) -> None:

@@ -26,7 +26,9 @@ class Settings:
     decisions_page_max: int = _setting(500, "most decisions returned by one GET /v1/decisions")
     write_batch_max: int = _setting(256, "most commands committed in one transaction (group commit)")
     keepalive_timeout_s: float = _setting(15.0, "idle keep-alive connections are closed after this long")
-    gossip_interval_s: float = _setting(10.0, "mean seconds between gossip rounds with a random peer (± 50 %)")
+    gossip_interval_s: float = _setting(
+        10.0, "mean seconds between gossip rounds with a random peer (± 50 %)"
+    )
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:
