@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections import OrderedDict
@@ -85,9 +86,22 @@ async def operator_only(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(request)
 
 
+@web.middleware
+async def time_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No request may hold the node longer than ``handler_timeout_s`` (a slow body, a stuck peer);
+    the streamed sync is the operator's own long-running call and is exempt."""
+    if request.path == "/v1/admin/sync":
+        return await handler(request)
+    try:
+        async with asyncio.timeout(request.app[NODE].config.settings.handler_timeout_s):
+            return await handler(request)
+    except TimeoutError as exc:
+        raise ApiError(408, "timeout", "the request took longer than this node allows") from exc
+
+
 def make_app(config: NodeConfig) -> web.Application:
     settings = config.settings
-    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[errors, operator_only])
+    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only])
     routes_public.setup(app)
     routes_peers.setup(app)
     if config.kind == "council":

@@ -18,6 +18,7 @@ def _setting(default: float, doc: str) -> Any:
 class Settings:
     max_request_bytes: int = _setting(1 << 20, "largest request body accepted, checked before it is read")
     request_timeout_s: float = _setting(30.0, "outbound calls give up after this long")
+    handler_timeout_s: float = _setting(60.0, "an inbound request still unanswered after this long gets 408")
     signature_window_s: int = _setting(120, "signed requests must be created within this many seconds of now")
     nonce_capacity: int = _setting(
         100_000, "nonces remembered per window; when full, new requests are refused"
