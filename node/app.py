@@ -101,7 +101,9 @@ async def time_limit(request: web.Request, handler: Handler) -> web.StreamRespon
 
 def make_app(config: NodeConfig) -> web.Application:
     settings = config.settings
-    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only])
+    app = web.Application(
+        client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only]
+    )
     routes_public.setup(app)
     routes_peers.setup(app)
     if config.kind == "council":
