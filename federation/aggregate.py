@@ -29,10 +29,13 @@ and is counted as ``unreadable``. Tables are the migration ``0301-aggregate`` (`
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import re
 import sqlite3
-from collections.abc import Iterator
+import struct
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,11 +111,30 @@ def _schema(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [Migration("0301-aggregate", _schema)]
+def _decisions_by_time(db: sqlite_utils.Database) -> None:
+    """Decision rowids become time keys (``_time_key``): every figure is dropped, and the node's start
+    (``update_all``) folds every held log again, as ``rebuild`` would."""
+    for table in _TABLES:
+        db.execute(f"DELETE FROM {table}")
+    db.execute("INSERT INTO agg_decisions_fts (agg_decisions_fts) VALUES ('delete-all')")
+
+
+MIGRATIONS = [
+    Migration("0301-aggregate", _schema),
+    Migration("0302-aggregate-decisions-by-time", _decisions_by_time),
+]
 _TABLES = (
     "agg_logs", "agg_councils", "agg_assemblies", "agg_mandates", "agg_decisions",
     "agg_roster", "agg_roster_events", "agg_federations",
 )  # fmt: skip
+
+
+# A decision's rowid (and its FTS5 rowid) is a time key: min(ts_ms, _TS_CAP) << _KEY_BITS, plus a count
+# among the decisions of that millisecond. Key order follows time order, so a search reads FTS5 matches
+# newest first and stops after a page (``decisions``). A millisecond whose keys are used up (only a hostile
+# log signs that many decisions in one) puts the rest below zero, which turns that shortcut off.
+_KEY_BITS = 19
+_TS_CAP = 1 << 43  # ms: the year 2248; later times share one key range
 
 
 class _Skip(Exception):
@@ -134,7 +156,13 @@ def _id(body: dict[str, Any], key: str) -> bytes:
 
 
 def _ids(blob: bytes) -> list[bytes]:
-    return [blob[i : i + ID] for i in range(0, len(blob), ID)]
+    """32-byte ids end to end, split in one call (a summary splits some 100,000)."""
+    return list(_splitter(len(blob) // ID)(blob))
+
+
+@functools.lru_cache(maxsize=256)
+def _splitter(count: int) -> Callable[[bytes], tuple[bytes, ...]]:
+    return struct.Struct("32s" * count).unpack
 
 
 # Persian typed on an Arabic keyboard: one yeh and one kaf, and a zero-width non-joiner inside a word is
@@ -278,7 +306,7 @@ class Aggregate:
     def _fold_council(self, log_id: bytes, rows: list[Any]) -> int:
         fold = self._load_council(log_id)
         skipped = 0
-        next_rowid = self.conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM agg_decisions").fetchone()[0]
+        keys: dict[int, int] = {}  # the last key taken by this run, by key range (see _time_key)
         for seq, entry_id, ts_ms, kind, body_bytes in rows:
             entry_id = bytes(entry_id)
             try:
@@ -299,10 +327,8 @@ class Aggregate:
                 elif kind == "assembly/close":
                     self._close(fold, log_id, seq, entry_id, ts_ms, body)
                 elif kind == "decision":
-                    fold.decisions.append(
-                        self._decision(fold, log_id, seq, entry_id, ts_ms, body, next_rowid)
-                    )
-                    next_rowid += 1
+                    row = self._decision(fold, log_id, seq, entry_id, ts_ms, body)
+                    fold.decisions.append((self._time_key(ts_ms, keys), *row))
             except (_Skip, ValueError, TypeError, AttributeError, msgpack.UnpackException):
                 skipped += 1
         if fold is not None:
@@ -355,7 +381,6 @@ class Aggregate:
         entry_id: bytes,
         ts_ms: int,
         body: dict[str, Any],
-        rowid: int,
     ) -> tuple[Any, ...]:
         # every field read and checked before anything changes: a bad body counts nothing
         motion_kind, outcome = _get(body, "motion_kind", str), _get(body, "outcome", str)
@@ -393,7 +418,6 @@ class Aggregate:
         row[_DECISIONS] += 1
         tally_text = None if tally is None else json.dumps(tally, sort_keys=True)
         return (
-            rowid,
             log_id,
             seq,
             entry_id,
@@ -405,6 +429,25 @@ class Aggregate:
             tally_text,
             proposal,
         )
+
+    def _time_key(self, ts_ms: int, taken: dict[int, int]) -> int:
+        """The next free rowid among the decisions of ``ts_ms``'s key range; ``taken`` holds those of this
+        run, not written yet."""
+        base = min(ts_ms, _TS_CAP) << _KEY_BITS
+        last = taken.get(base)
+        if last is None:
+            last = self.conn.execute(
+                "SELECT coalesce(max(rowid), ?) FROM agg_decisions WHERE rowid BETWEEN ? AND ?",
+                (base - 1, base, base + (1 << _KEY_BITS) - 1),
+            ).fetchone()[0]
+        if last + 1 < base + (1 << _KEY_BITS):
+            taken[base] = last + 1
+            return last + 1
+        low = taken.get(-1)
+        if low is None:
+            low = self.conn.execute("SELECT min(0, coalesce(min(rowid), 0)) FROM agg_decisions").fetchone()[0]
+        taken[-1] = low - 1
+        return low - 1
 
     def _adopted_rules(self, log_id: bytes, body: dict[str, Any]) -> tuple[int, int]:
         """(board_seats, census_bucket) proposed by the public rules motion this decision adopted."""
@@ -525,39 +568,41 @@ class Aggregate:
         return self._summary[1]
 
     def _render_summary(self) -> dict[str, Any]:
-        councils = self._councils()
+        forks = self._forks()
+        councils = self._councils(forked={f["log_id"] for f in forks})
         continents: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        counts = {"admitted": 0, "suspended": 0, "unlisted": 0}
+        members = seats = filled = vacant = held = participants = decisions = 0
+        suspended = []
+        for c in councils:  # by log id
+            counts[c["status"]] += 1
+            if c["status"] == "suspended":
+                suspended.append({"log_id": c["log_id"], "name": c["name"], **c["roster"]})
+                continue
+            # the figures below add up the councils not suspended
+            if c["members"]:
+                members += c["members"]["count"]
+            if board := c["board"]:
+                seats, filled, vacant = (
+                    seats + board["seats"],
+                    filled + board["filled"],
+                    vacant + board["vacant"],
+                )
+            held += c["assemblies"]["held"]
+            participants += c["assemblies"]["participants"]
+            decisions += c["decisions"]
         for c in sorted(councils, key=lambda c: (c["continent"], c["country"], c["name"], c["log_id"])):
             continents.setdefault(c["continent"], {}).setdefault(c["country"], []).append(c)
-        counted = [c for c in councils if c["status"] != "suspended"]
-        seats = sum(c["board"]["seats"] for c in counted if c["board"])
-        filled = sum(c["board"]["filled"] for c in counted if c["board"])
         totals = {
-            "councils": len(councils),
-            "admitted": sum(c["status"] == "admitted" for c in councils),
-            "suspended": sum(c["status"] == "suspended" for c in councils),
-            "unlisted": sum(c["status"] == "unlisted" for c in councils),
-            # the figures below add up the councils not suspended
-            "members": sum(c["members"]["count"] for c in counted if c["members"]),
-            "board_seats": seats,
-            "board_filled": filled,
-            "board_vacant": sum(c["board"]["vacant"] for c in counted if c["board"]),
-            "assemblies_held": sum(c["assemblies"]["held"] for c in counted),
-            "participants": sum(c["assemblies"]["participants"] for c in counted),
-            "decisions": sum(c["decisions"] for c in counted),
-        }
-        forks = self._forks()
-        totals["forks"] = len(forks)
-        suspended = [
-            {"log_id": c["log_id"], "name": c["name"], **c["roster"]}
-            for c in councils
-            if c["status"] == "suspended"
-        ]
+            "councils": len(councils), **counts, "members": members, "board_seats": seats,
+            "board_filled": filled, "board_vacant": vacant, "assemblies_held": held,
+            "participants": participants, "decisions": decisions, "forks": len(forks),
+        }  # fmt: skip
         return {
             "federation": self._federation(),
             "continents": continents,
             "totals": totals,
-            "suspended": sorted(suspended, key=lambda s: s["log_id"]),
+            "suspended": suspended,
             "forks": forks,
             "federations": self._member_federations(),
         }
@@ -593,33 +638,27 @@ class Aggregate:
             found.setdefault(bytes(log_id), reason)
         return [{"log_id": k, "reason": v} for k, v in sorted(found.items())]
 
-    def _councils(self, log_id: bytes | None = None) -> list[dict[str, Any]]:
-        """Every council held or on the roster (or only ``log_id``), by log id."""
-        only, args = (" AND log_id = ?", (log_id,)) if log_id is not None else ("", ())
-        held = {
-            bytes(r[0]): r for r in self.conn.execute(f"SELECT * FROM agg_councils WHERE 1 = 1{only}", args)
-        }
-        rostered = {
-            bytes(r[0]): r
-            for r in self.conn.execute(
-                "SELECT member, name, name_fa, city, country, continent, status, entry, since_ms, reason, "
-                f"size FROM agg_roster WHERE kind = 'council'{only.replace('log_id', 'member')}",
-                args,
-            )
-        }
-        logs = {
-            bytes(r[0]): r[1:]
-            for r in self.conn.execute(
-                "SELECT log_id, size, checkpoint_size, cosignatures, unreadable FROM agg_logs "
-                f"WHERE 1 = 1{only}",
-                args,
-            )
-        }
-        forked = {f["log_id"] for f in self._forks()}
-        return [
-            _council(key, held.get(key), rostered.get(key), logs.get(key), key in forked)
-            for key in sorted(held.keys() | rostered.keys())
-        ]
+    def _councils(
+        self, log_id: bytes | None = None, forked: set[bytes] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every council held or on the roster (or only ``log_id``), by log id, in one query."""
+        if forked is None:
+            forked = {f["log_id"] for f in self._forks()}
+        only, args = (" AND {} = ?", (log_id, log_id)) if log_id is not None else ("", ())
+        # held councils, then rostered ones not held: no sort of rows this wide in SQL
+        rows = self.conn.execute(
+            f"""SELECT c.log_id, {_COUNCIL_ROW} FROM agg_councils c
+            LEFT JOIN agg_roster r ON r.member = c.log_id AND r.kind = 'council'
+            LEFT JOIN agg_logs l ON l.log_id = c.log_id WHERE 1 = 1{only.format("c.log_id")}
+            UNION ALL
+            SELECT r.member, {_COUNCIL_ROW} FROM agg_roster r
+            LEFT JOIN agg_councils c ON c.log_id = r.member
+            LEFT JOIN agg_logs l ON l.log_id = r.member
+            WHERE r.kind = 'council' AND c.log_id IS NULL{only.format("r.member")}""",
+            args,
+        ).fetchall()
+        rows.sort(key=operator.itemgetter(0))
+        return [_council(row, row[0] in forked) for row in rows]
 
     def council(self, log_id: bytes) -> dict[str, Any] | None:
         """One council as in the summary, with every entry id behind its figures; None if unknown."""
@@ -681,28 +720,30 @@ class Aggregate:
         Each row names its council log and entry (id, seq), from which a reader fetches its bundle."""
         clauses: list[str] = []
         args: list[object] = []
-        if query is not None:
-            expression = match_expression(query)
-            if expression is None:
-                return []
-            clauses.append("rowid IN (SELECT rowid FROM agg_decisions_fts WHERE agg_decisions_fts MATCH ?)")
-            args.append(expression)
         for clause, value in (
-            ("log_id = ?", council),
-            ("motion_kind = ?", kind),
-            ("outcome = ?", outcome),
-            ("ts_ms >= ?", since_ms),
-            ("ts_ms < ?", until_ms),
+            ("d.log_id = ?", council),
+            ("d.motion_kind = ?", kind),
+            ("d.outcome = ?", outcome),
+            ("d.ts_ms >= ?", since_ms),
+            ("d.ts_ms < ?", until_ms),
         ):
             if value is not None:
                 clauses.append(clause)
                 args.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.conn.execute(
-            "SELECT log_id, id, seq, ts_ms, motion_kind, text, outcome, participants, tally, proposal "
-            f"FROM agg_decisions {where} ORDER BY ts_ms DESC, log_id, seq DESC LIMIT ? OFFSET ?",
-            (*args, max(0, limit), max(0, offset)),
+        limit, offset = max(0, limit), max(0, offset)
+        columns = (
+            "d.log_id, d.id, d.seq, d.ts_ms, d.motion_kind, d.text, d.outcome, d.participants, d.tally, "
+            "d.proposal"
         )
+        order = f"ORDER BY d.ts_ms DESC, d.log_id, d.seq DESC LIMIT {limit} OFFSET {offset}"
+        if query is None:
+            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            rows = self.conn.execute(f"SELECT {columns} FROM agg_decisions d {where} {order}", args)
+        else:
+            expression = match_expression(query)
+            if expression is None:
+                return []
+            rows = self._matches(expression, clauses, args, limit + offset, columns, order)
         keys = ("council", "entry", "seq", "ts_ms", "motion_kind", "text", "outcome", "participants")
         out = []
         for row in rows:
@@ -712,28 +753,72 @@ class Aggregate:
             out.append(item)
         return out
 
+    def _matches(
+        self, expression: str, clauses: list[str], args: list[object], need: int, columns: str, order: str
+    ) -> sqlite3.Cursor:
+        """Decisions matching ``expression`` and ``clauses``, in ``order``, reading only the newest matches.
+
+        Rowids are time keys (``_time_key``): the ``need`` matches with the highest keys are the newest but
+        for ties within their key range, so the matches from the lowest of those ranges up hold every row of
+        the page. Rowids below zero (a hostile log's) break key order: then every match is read and sorted.
+        """
+        source = (
+            "FROM agg_decisions_fts CROSS JOIN agg_decisions d ON d.rowid = agg_decisions_fts.rowid "
+            f"WHERE agg_decisions_fts MATCH ?{''.join(f' AND {c}' for c in clauses)}"
+        )
+        newest = self.conn.execute(
+            f"SELECT agg_decisions_fts.rowid {source} ORDER BY agg_decisions_fts.rowid DESC LIMIT ?",
+            (expression, *args, need),
+        ).fetchall()
+        low = newest[-1][0] if newest and len(newest) == need else None
+        if low is not None and not self._keys_below_zero():
+            source += " AND agg_decisions_fts.rowid >= ?"
+            args = [*args, low >> _KEY_BITS << _KEY_BITS]
+        return self.conn.execute(f"SELECT {columns} {source} {order}", (expression, *args))
+
+    def _keys_below_zero(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM agg_decisions WHERE rowid < 0 LIMIT 1").fetchone() is not None
+
 
 def _plain(row: Any) -> list[Any]:
     return [bytes(v) if isinstance(v, (bytes, memoryview)) else v for v in row]
 
 
-def _council(
-    log_id: bytes, held: Any | None, rostered: Any | None, log: Any | None, forked: bool
-) -> dict[str, Any]:
+# a row of Aggregate._councils after the log id: the roster's columns (and the place: the roster's, else
+# the council's own), the log's, then agg_councils'
+_COUNCIL_ROW = ", ".join(
+    [
+        "r.member",
+        *(f"coalesce(r.{n}, c.{n})" for n in ("name", "name_fa", "city", "country", "continent")),
+        *("r.status", "r.entry", "r.since_ms", "r.reason", "r.size"),
+        *("coalesce(l.size, 0)", "l.checkpoint_size", "coalesce(l.cosignatures, 0)",
+          "coalesce(l.unreadable, 0)"),
+        *(f"c.{n}" for n in ("found_id", "members", "census_bucket", "members_id", "members_ms",
+                             "board_seats", "board_filled", "rules_id", "board_ids", "held", "open",
+                             "participants", "close_ids", "decisions")),
+    ]
+)  # fmt: skip
+
+
+def _council(row: Any, forked: bool) -> dict[str, Any]:
     """One council's summary entry: the roster's word on who and where it is when it is on the roster
     (the federation vouches for that), else the council's own founding entry."""
-    size, checkpoint_size, cosignatures, unreadable = log if log else (0, None, 0, 0)
-    out: dict[str, Any] = {"log_id": log_id}
-    source = rostered if rostered is not None else held
-    assert source is not None
-    first = 1 if rostered is not None else _NAME
-    out.update(
-        zip(("name", "name_fa", "city", "country", "continent"), source[first : first + 5], strict=True)
-    )
+    (log_id, rostered, name, name_fa, city, country, continent, status, roster_entry, since_ms, reason,
+     suspended_size, size, checkpoint_size, cosignatures, unreadable, found_id, members, bucket, members_id,
+     members_ms, seats, filled, rules_id, board_ids, held, opened, participants, close_ids,
+     decisions) = row  # fmt: skip
+    out: dict[str, Any] = {
+        "log_id": log_id, "name": name, "name_fa": name_fa, "city": city, "country": country,
+        "continent": continent,
+    }  # fmt: skip
     if rostered is not None:
-        out["status"] = rostered[6]
-        out["roster"] = {"entry": bytes(rostered[7]), "since_ms": rostered[8], "reason": rostered[9],
-                         "size": rostered[10]}  # fmt: skip
+        out["status"] = status
+        out["roster"] = {
+            "entry": roster_entry,
+            "since_ms": since_ms,
+            "reason": reason,
+            "size": suspended_size,
+        }
     else:
         out["status"], out["roster"] = "unlisted", None
     out["log"] = {
@@ -745,28 +830,26 @@ def _council(
         "witnesses_agree": None if not cosignatures else not forked,
         "unreadable": unreadable,  # public entries without the shape of their kind: they count nothing
     }
-    if held is None:
+    if found_id is None:
         out.update(found_entry=None, members=None, board=None, decisions=0)
         out["assemblies"] = {"held": 0, "open": 0, "participants": 0, "entries": []}
         return out
-    out["found_entry"] = bytes(held[_FOUND])
-    out["members"] = None if held[_MEMBERS] is None else {
-        "count": held[_MEMBERS], "bucket": held[_BUCKET], "entry": bytes(held[_MEMBERS_ID]),
-        "ts_ms": held[_MEMBERS_MS],
+    out["found_entry"] = found_id
+    out["members"] = None if members is None else {
+        "count": members, "bucket": bucket, "entry": members_id, "ts_ms": members_ms,
     }  # fmt: skip
-    seats, filled = held[_SEATS], held[_FILLED]
     out["board"] = {
         "seats": seats,
         "filled": filled,
         "vacant": max(0, seats - filled),  # a rules change may lower the seats below those filled
-        "rules_entry": bytes(held[_RULES]),
-        "entries": _ids(bytes(held[_BOARD_IDS])),
+        "rules_entry": rules_id,
+        "entries": _ids(board_ids),
     }
     out["assemblies"] = {
-        "held": held[_HELD],
-        "open": held[_OPEN],
-        "participants": held[_PARTICIPANTS],
-        "entries": _ids(bytes(held[_CLOSE_IDS])),
+        "held": held,
+        "open": opened,
+        "participants": participants,
+        "entries": _ids(close_ids),
     }
-    out["decisions"] = held[_DECISIONS]
+    out["decisions"] = decisions
     return out

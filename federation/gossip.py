@@ -522,29 +522,50 @@ class Gossip:
                 pass  # frozen while we pulled: nothing more to take from anyone
 
     async def _pull(self, peer: bytes, theirs: Head) -> None:
+        """Pull pages until we hold ``theirs``. The next page is requested as soon as a page arrives, so
+        the peer serves it and this loop decodes it while the writer verifies and commits the current one;
+        it is used only if that commit leaves us exactly where it starts (a refused or trimmed page makes
+        it stale: it is dropped and asked for again)."""
         log_id = theirs.log_id
-        while not self.replica.frozen(log_id):
-            head: Head | None = self.replica.head(log_id)
-            size = head.size if head is not None else 0
-            if size > theirs.size or (size == theirs.size and (head is None or head.root == theirs.root)):
-                return
-            if size == theirs.size:  # same size, other root: fetch our last position, the replica judges
-                page = await self._page(peer, log_id, size - 2, 1, size)
-            else:
-                page = await self._page(peer, log_id, size - 1, self.page_limit, size)
-            if page is None:
-                return
-            if not page.entries:
-                raise Misbehaved(f"empty page below the advertised size {theirs.size}")
-            try:
-                result = await self.run_write(partial(self.replica.ingest, log_id, page))
-            except BadData as exc:
-                if exc.step == "consistency" and size > 0:
-                    await self._probe_fork(peer, log_id, size)  # ForkFound if the histories diverged
-                raise
-            self.stats.pulled += result.appended
-            if result.appended == 0:
-                return
+        ahead: asyncio.Task[Page | None] | None = None
+        ahead_from = -1  # the tree size the prefetched page starts at (its ``first``)
+        try:
+            while not self.replica.frozen(log_id):
+                head: Head | None = self.replica.head(log_id)
+                size = head.size if head is not None else 0
+                if size > theirs.size or (size == theirs.size and (head is None or head.root == theirs.root)):
+                    return
+                if size == theirs.size:  # same size, other root: fetch our last position, the replica judges
+                    page = await self._page(peer, log_id, size - 2, 1, size)
+                elif ahead is not None and ahead_from == size:
+                    page, ahead = await ahead, None
+                else:
+                    page = await self._page(peer, log_id, size - 1, self.page_limit, size)
+                if ahead is not None:  # stale
+                    await _cancelled(ahead)
+                    ahead = None
+                if page is None:
+                    return
+                if not page.entries:
+                    raise Misbehaved(f"empty page below the advertised size {theirs.size}")
+                end = page.entries[-1].seq + 1
+                if size < end < theirs.size:
+                    ahead, ahead_from = (
+                        asyncio.create_task(self._page(peer, log_id, end - 1, self.page_limit, end)),
+                        end,
+                    )
+                try:
+                    result = await self.run_write(partial(self.replica.ingest, log_id, page))
+                except BadData as exc:
+                    if exc.step == "consistency" and size > 0:
+                        await self._probe_fork(peer, log_id, size)  # ForkFound if the histories diverged
+                    raise
+                self.stats.pulled += result.appended
+                if result.appended == 0:
+                    return
+        finally:
+            if ahead is not None:
+                await _cancelled(ahead)
 
     async def _probe_fork(self, peer: bytes, log_id: bytes, size: int) -> None:
         """A checkpoint that is not consistent with our tree: either the peer's proof is bad, or the log
@@ -648,6 +669,19 @@ class Gossip:
 
     async def _guarded_none(self, peer: bytes, work: Callable[[], Awaitable[None]]) -> None:
         await self._guarded(peer, work)
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel a prefetch nobody will use and wait for it; whatever it raised no longer matters."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():  # we are being cancelled too
+            raise
+    except Exception:  # the page was not going to be used: its failure is not news
+        pass
 
 
 def _decode_buckets(value: object) -> dict[int, bytes]:

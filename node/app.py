@@ -111,8 +111,8 @@ def make_app(config: NodeConfig) -> web.Application:
     if config.kind == "federation":
         routes_fedbody.setup(app)
 
-    if config.kind == "federation":
-        routes_federation.setup(app)  # before the gossip catch-all below: these answer anyone
+    # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
+    routes_federation.setup(app)
 
     async def federation(request: web.Request) -> web.Response:
         return await request.app[NODE].federation_routes.handle(request)

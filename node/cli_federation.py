@@ -100,6 +100,48 @@ def roster(client: NodeClient, as_json: bool) -> None:
     emit(as_json, out, table)
 
 
+def _summary_table(v: dict[str, Any]) -> str:
+    """Councils by continent and country, then the totals: counts and outcomes only (DESIGN.md §6)."""
+    fed = v.get("federation") or {}
+    rows = [f"{fed.get('name', 'federation')} — {fed.get('level', '?')} federation"] if fed else []
+    rows.append(
+        f"{'council':<28} {'status':<10} {'members':>7} {'board':>7} {'vacant':>6} {'assemblies':>10} "
+        f"{'decisions':>9}"
+    )
+    for continent, countries in v["continents"].items():
+        for country, councils in countries.items():
+            rows.append(f"{continent or '?'} / {country or '?'}")
+            for c in councils:
+                members = c["members"]["count"] if c["members"] else "?"
+                board = f"{c['board']['filled']}/{c['board']['seats']}" if c["board"] else "?"
+                vacant = c["board"]["vacant"] if c["board"] else "?"
+                status = c["status"].upper() if c["status"] == "suspended" else c["status"]
+                fork = "  FORK" if c["log"]["forked"] else ""
+                rows.append(
+                    f"  {c['name'][:26]:<26} {status:<10} {members:>7} {board:>7} {vacant:>6} "
+                    f"{c['assemblies']['held']:>10} {c['decisions']:>9}{fork}"
+                )
+    t = v["totals"]
+    rows.append(
+        f"totals: {t['councils']} councils ({t['admitted']} admitted, {t['suspended']} suspended, "
+        f"{t['unlisted']} unlisted); {t['members']} members; board {t['board_filled']}/{t['board_seats']} "
+        f"filled, {t['board_vacant']} vacant; {t['assemblies_held']} assemblies, {t['participants']} "
+        f"participants; {t['decisions']} public decisions; {t['forks']} forks"
+    )
+    if t["suspended"]:
+        rows.append("(members, board, assemblies and decisions in the totals leave suspended councils out)")
+    for f in v.get("federations", []):
+        rows.append(f"member federation: {f['name']} ({f['country'] or f['continent']}) {f['status']}")
+    return "\n".join(rows)
+
+
+@federation.command("summary")
+@remote
+def summary(client: NodeClient, as_json: bool) -> None:
+    """What this federation body publishes about its councils (GET /v1/federation/summary)."""
+    emit(as_json, client.call("GET", "/v1/federation/summary"), _summary_table)
+
+
 @cli.group()
 def proposal() -> None:
     """Federation-wide proposals, answered by each council's general assembly and tallied across councils."""

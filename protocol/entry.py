@@ -181,6 +181,22 @@ class Entry:
         if body_bytes is not None:
             _check_body(body_bytes, header)
 
+    @classmethod
+    def stored(cls, header_bytes: bytes, signature: bytes, body_bytes: bytes | None = None) -> Entry:
+        """An entry read back from our own store, where its body was checked when it was appended: the
+        header is decoded (and its id computed) as always, the body is not checked a second time. Only for
+        bytes this node stored itself; anything received goes through the constructor."""
+        entry = object.__new__(cls)
+        for name, value in (
+            ("header_bytes", header_bytes),
+            ("signature", signature),
+            ("body_bytes", body_bytes),
+        ):
+            object.__setattr__(entry, name, value)
+        object.__setattr__(entry, "header", Header.decode(header_bytes))
+        object.__setattr__(entry, "id", leaf_hash(header_bytes))
+        return entry
+
     @property
     def seq(self) -> int:
         return self.header.seq

@@ -14,8 +14,9 @@ hashes, ids), zero signatures, real public bodies of every kind the aggregate re
 without bodies as a replica holds them, a real signed checkpoint per log over a made-up root, no tree
 nodes — nothing here verifies, and the aggregate reads bodies only. The federation log (1,000
 ``roster/admit``) is real and signed. Then ``rebuild()`` folds everything and ``summary()`` is timed
-over 200 calls as served (rendered once, then cached until the database changes) and over 20 renders
-(cache dropped each time: the cost after every ingest); plus a search. Goal: p99 < 50 ms. Resident memory
+over 200 calls as served (rendered once, then cached until the database changes) and over 50 renders
+(cache dropped each time: the cost after every ingest); plus 50 one-word searches (a page of 50, newest
+first). Goal: p99 < 50 ms for the render and for the search. Resident memory
 is the process's peak (``ru_maxrss``).
 """
 
@@ -283,13 +284,13 @@ def summary_latency(councils: int, size: int, folder: Path, calls: int) -> dict[
         summary = aggregate.summary()
         served.append(time.perf_counter() - t0)
     rendered = []
-    for _ in range(20):
+    for _ in range(50):
         aggregate._summary = None  # the bench measures the render the cache saves
         t0 = time.perf_counter()
         aggregate.summary()
         rendered.append(time.perf_counter() - t0)
     searches = []
-    for word in WORDS:
+    for word in WORDS * 5:  # the common case: one word, a page of 50, newest first
         t0 = time.perf_counter()
         aggregate.decisions(query=word, limit=50)
         searches.append(time.perf_counter() - t0)
@@ -310,7 +311,7 @@ def summary_latency(councils: int, size: int, folder: Path, calls: int) -> dict[
         "render_p50_ms": ms(statistics.median(rendered)),
         "render_p99_ms": ms(percentile(rendered, 0.99)),
         "search_p50_ms": ms(statistics.median(searches)),
-        "search_max_ms": ms(max(searches)),
+        "search_p99_ms": ms(percentile(searches, 0.99)),
         "goal_p99_ms": 50,
         "summary_councils": summary["totals"]["councils"],
         "summary_decisions": summary["totals"]["decisions"],

@@ -87,14 +87,16 @@ async def _header_estimate() -> dict[str, int]:
     async with aiohttp.ClientSession() as session:
         client = SignedClient(session, base, key, peer)
         headers = client.headers("POST", base + DIGEST, body)
-    headers.update({
-        "Host": "council-node.example.org",
-        "Content-Type": "application/msgpack",
-        "Accept": "application/msgpack",
-        "Content-Length": str(len(body)),
-        "User-Agent": f"Python/3.11 aiohttp/{aiohttp.__version__}",
-        "Accept-Encoding": "gzip, deflate",
-    })
+    headers.update(
+        {
+            "Host": "council-node.example.org",
+            "Content-Type": "application/msgpack",
+            "Accept": "application/msgpack",
+            "Content-Length": str(len(body)),
+            "User-Agent": f"Python/3.11 aiohttp/{aiohttp.__version__}",
+            "Accept-Encoding": "gzip, deflate",
+        }
+    )
     request = f"POST {DIGEST} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     response_headers = {
         "Content-Type": "application/msgpack",
@@ -150,23 +152,45 @@ def steady_state() -> list[dict[str, Any]]:
         measured = run(_steady(logs, SqlReplica if logs < 100 else MemoryReplica))
         exchanges = measured["messages"] // 2
         total = measured["body_bytes"] + exchanges * per_exchange
-        lines.append({
-            "bench": "gossip.steady_state", "logs": logs, **measured,
-            "header_bytes_estimate": exchanges * per_exchange, "request_head": headers["request"],
-            "response_head": headers["response"], "total_bytes": total, "goal_bytes": 2048,
-            "headers": "estimated from a real SignedClient.headers digest request + aiohttp default headers",
-        })
+        lines.append(
+            {
+                "bench": "gossip.steady_state",
+                "logs": logs,
+                **measured,
+                "header_bytes_estimate": exchanges * per_exchange,
+                "request_head": headers["request"],
+                "response_head": headers["response"],
+                "total_bytes": total,
+                "goal_bytes": 2048,
+                "headers": "estimated: a real SignedClient.headers digest request + aiohttp default headers",
+            }
+        )
     differs = run(_one_differs(2000))
     exchanges = differs["messages"] // 2
-    lines.append({
-        "bench": "gossip.one_log_differs", "logs": 2000, **differs,
-        "total_bytes_estimate": differs["body_bytes"] + exchanges * per_exchange,
-        "full_heads_bytes": len(codec.encode([[bytes(32), 1, bytes(32)]] * 2000)),
-    })
+    lines.append(
+        {
+            "bench": "gossip.one_log_differs",
+            "logs": 2000,
+            **differs,
+            "total_bytes_estimate": differs["body_bytes"] + exchanges * per_exchange,
+            "full_heads_bytes": len(codec.encode([[bytes(32), 1, bytes(32)]] * 2000)),
+        }
+    )
     return lines
 
 
-# --- catch-up over real HTTP on loopback ----------------------------------------------------------------------
+# --- catch-up over real HTTP on loopback -----------------------------------------------------------------
+#
+# One server process (``shora serve``) holds a big log (``n`` entries) and a small one, both written straight
+# into its SQLite before it starts, with the pullers already in its peer table. Each puller is a full node
+# served in this process; ``POST /v1/admin/sync`` makes it run one gossip round with the server and pull
+# what it trusts. Catch-up: a fresh puller pulls the big log, against the bare single-threaded Ed25519
+# verification of the same entries, measured right before (the machine is shared: the two are compared
+# within one run, and the median ratio is kept). Wire: a puller that already synced the small log syncs
+# ``k`` new entries of it through a TCP relay that counts every byte both ways.
+
+SMALL_BEFORE = 10  # entries of the small log the wire puller takes in its first sync
+NOWHERE = "http://127.0.0.1:9"  # a peer URL that refuses at once: trusts a key without talking to it
 
 
 def _build_log(key: SigningKey, n: int) -> list[Any]:
@@ -174,34 +198,78 @@ def _build_log(key: SigningKey, n: int) -> list[Any]:
 
     entries: list[Any] = []
     for seq in range(n):
-        entries.append(sign_entry(
-            key, log_id=key.public.raw, seq=seq, prev=entries[-1].id if entries else None,
-            ts_ms=1_700_000_000_000 + seq, vis="public", body={"kind": "note", "text": f"entry {seq}"},
-        ))
+        entries.append(
+            sign_entry(
+                key,
+                log_id=key.public.raw,
+                seq=seq,
+                prev=entries[-1].id if entries else None,
+                ts_ms=1_700_000_000_000 + seq,
+                vis="public",
+                body={"kind": "note", "text": f"entry {seq}"},
+            )
+        )
     return entries
 
 
-def _store_log(database: Path, key: SigningKey, entries: list[Any]) -> None:
+def _write_server(database: Path, logs: list[tuple[SigningKey, list[Any]]], peers: list[bytes]) -> None:
+    """Logs appended in big batches (each with a checkpoint), and the pullers trusted."""
+    from federation.peers import PeerTable
     from federation.store import LogStore
-    from node.service import checkpoint_signer, open_database
+    from node.service import checkpoint_signer, now_ms, open_database
 
     conn = open_database(database)
     try:
-        store = LogStore(conn)
-        for start in range(0, len(entries), 10_000):
-            store.append(key.public.raw, entries[start : start + 10_000], checkpoint_signer(key))
+        store, table = LogStore(conn), PeerTable(conn)
+        for key, entries in logs:
+            for start in range(0, len(entries), 10_000):
+                store.append(key.public.raw, entries[start : start + 10_000], checkpoint_signer(key))
+        with conn:
+            for peer in peers:
+                table.add(peer, NOWHERE, now_ms())
     finally:
         conn.close()
 
 
-async def _proxy(target: str, counted: list[int]) -> tuple[asyncio.AbstractServer, str]:
-    """A TCP relay to ``target`` counting every byte it carries, both ways: the bytes on the wire."""
-    host, port = target.split("//")[1].split(":")
+def _trust(directory: Path, peers: list[tuple[bytes, str]], settings: dict[str, Any]) -> None:
+    """A puller's peer table and settings, written before it starts."""
+    from federation.peers import PeerTable
+    from node import config as cfg
+    from node.service import now_ms, open_database
 
-    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    raw = json.loads((directory / "node.json").read_text())
+    raw["settings"] = {**raw.get("settings", {}), **settings}
+    (directory / "node.json").write_text(json.dumps(raw))
+    conn = open_database(cfg.load(directory).database)
+    try:
+        with conn:
+            for node_id, url in peers:
+                PeerTable(conn).add(node_id, url, now_ms())
+    finally:
+        conn.close()
+
+
+class _Relay:
+    """A TCP relay to ``target`` (changeable: the server restarts on another port) counting every byte
+    it carries, both ways: the bytes on the wire."""
+
+    def __init__(self, target: str) -> None:
+        self.target, self.bytes = target, 0
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
-                counted[0] += len(data)
+                self.bytes += len(data)
                 writer.write(data)
                 await writer.drain()
         except ConnectionError:
@@ -209,106 +277,160 @@ async def _proxy(target: str, counted: list[int]) -> tuple[asyncio.AbstractServe
         finally:
             writer.close()
 
-    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = self.target.split("//")[1].split(":")
         up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-    server = await asyncio.start_server(relay, "127.0.0.1", 0)
-    bound = server.sockets[0].getsockname()
-    return server, f"http://{bound[0]}:{bound[1]}"
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
 
 
-async def _catchup(n: int, k: int, folder: Path) -> list[dict[str, Any]]:
-    import subprocess
+class _Puller:
+    """A node served in this process, driven through its operator API."""
 
-    from node import config as cfg
-    from node.bootstrap import init_node
-    from node.governance import FoundCouncil
-    from node.server import serve
+    def __init__(self, directory: Path, session: aiohttp.ClientSession) -> None:
+        from node import config as cfg
+
+        self.directory, self.session = directory, session
+        self.config = cfg.load(directory)
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.op: SignedClient | None = None
+
+    async def __aenter__(self) -> _Puller:
+        from node.server import address_file, serve
+
+        self.task = asyncio.create_task(serve(self.config, self.stop))
+        while not address_file(self.directory).exists():
+            await asyncio.sleep(0.01)
+        url = "http://" + address_file(self.directory).read_text().strip()
+        key = self.config.operator_signing_key()
+        self.op = SignedClient(self.session, url, key, self.config.node_id, timeout=600)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await self.task
+
+    async def sync(self) -> float:
+        assert self.op is not None
+        started = time.perf_counter()
+        await self.op.request("POST", "/v1/admin/sync")
+        return time.perf_counter() - started
+
+    async def size(self, log_id: bytes) -> int:
+        assert self.op is not None
+        logs = json.loads((await self.op.request("GET", "/v1/logs")).body)["logs"]
+        return int({entry["log_id"]: entry["size"] for entry in logs}.get(codec.b64u(log_id), 0))
+
+
+def _bare_verify_rate(key: SigningKey, entries: list[Any]) -> float:
+    """Entries per second of the bare primitive, single-threaded, on the same entries."""
     from protocol.keys import BACKENDS, DEFAULT_BACKEND, ENTRY_TAG
-    from tests.node.served import start_served
-
-    def found(name: str) -> FoundCouncil:
-        return FoundCouncil(name=name, name_fa="شورا", city="Toronto", country="CA", continent="North America")
-
-    big, small = SigningKey.from_seed(b"\x51" * 32), SigningKey.from_seed(b"\x52" * 32)
-    big_log, small_log = _build_log(big, n), _build_log(small, k)
-    init_node(folder / "server", found("Server Council"), listen="127.0.0.1:0")
-    server_cfg = cfg.load(folder / "server")
-    _store_log(server_cfg.database, big, big_log)
-    _store_log(server_cfg.database, small, small_log)
 
     verify = BACKENDS[DEFAULT_BACKEND]
     started = time.perf_counter()
-    for entry in big_log:  # the bare primitive, single-threaded, on the same entries
-        assert verify(big.public.raw, entry.signature, ENTRY_TAG + entry.header_bytes)
-    bare = n / (time.perf_counter() - started)
-
-    out: list[dict[str, Any]] = []
-    with open(folder / "server.log", "wb") as log_file:
-        process, server_url = await start_served(folder / "server", log_file)
-        try:
-            async with aiohttp.ClientSession() as session:
-                for label, (log_key, size) in (("catchup", (big, n)), ("wire", (small, k))):
-                    directory = folder / label
-                    init_node(directory, found(f"{label} client"), listen="127.0.0.1:0")
-                    config = cfg.load(directory)
-                    stop = asyncio.Event()
-                    task = asyncio.create_task(serve(config, stop))
-                    while not (directory / "serve.addr").exists():
-                        await asyncio.sleep(0.01)
-                    url = "http://" + (directory / "serve.addr").read_text().strip()
-                    op = SignedClient(session, url, config.operator_signing_key(), config.node_id, timeout=900)
-                    server_op = SignedClient(
-                        session, server_url, server_cfg.operator_signing_key(), server_cfg.node_id
-                    )
-                    await server_op.request("POST", "/v1/admin/peers", json.dumps(
-                        {"url": url, "key": codec.b64u(config.node_id)}).encode())
-                    counted = [0]
-                    proxy, via = await _proxy(server_url, counted)
-                    target = via if label == "wire" else server_url
-                    await op.request("POST", "/v1/admin/peers", json.dumps(
-                        {"url": target, "key": codec.b64u(server_cfg.node_id)}).encode())
-                    await op.request("POST", "/v1/admin/peers", json.dumps(
-                        {"url": "http://127.0.0.1:9", "key": codec.b64u(log_key.public.raw)}).encode())
-                    started = time.perf_counter()
-                    await op.request("POST", "/v1/admin/sync")
-                    seconds = time.perf_counter() - started
-                    logs = json.loads((await op.request("GET", "/v1/logs")).body)["logs"]
-                    held = {entry["log_id"]: entry["size"] for entry in logs}
-                    assert held.get(codec.b64u(log_key.public.raw)) == size, held
-                    if label == "catchup":
-                        rate = n / seconds
-                        out.append({
-                            "bench": "gossip.catchup_http", "entries": n, "seconds": round(seconds, 2),
-                            "entries_per_s": round(rate), "bare_verify_per_s": round(bare),
-                            "ratio": round(rate / bare, 2), "goal_ratio": 1.0,
-                        })
-                    else:
-                        own = sum(
-                            len(e.header_bytes) + len(e.signature) + len(e.body_bytes or b"") for e in small_log
-                        )
-                        founding = held[codec.b64u(server_cfg.node_id)]  # the server's own log came too
-                        out.append({
-                            "bench": "gossip.sync_wire_bytes", "entries": k, "server_own_entries": founding,
-                            "wire_bytes": counted[0], "entries_bytes": own,
-                            "ratio": round(counted[0] / own, 2), "goal_ratio": 1.3,
-                            "note": "every byte through a TCP relay both ways: digests, headers, pages, witnessing",
-                        })
-                    proxy.close()
-                    stop.set()
-                    await task
-        finally:
-            process.send_signal(subprocess.signal.SIGTERM)  # type: ignore[attr-defined]
-            process.wait(timeout=20)
-    return out
+    for entry in entries:
+        assert verify(key.public.raw, entry.signature, ENTRY_TAG + entry.header_bytes)
+    return len(entries) / (time.perf_counter() - started)
 
 
-def catchup(n: int, k: int) -> list[dict[str, Any]]:
+async def _catchup(n: int, k: int, runs: int, folder: Path) -> list[dict[str, Any]]:
+    from node import config as cfg
+    from node.bootstrap import init_node
+    from node.governance import FoundCouncil
+    from tests.node.served import start_served
+
+    def found(name: str) -> FoundCouncil:
+        place = "Toronto", "CA", "North America"
+        return FoundCouncil(name=name, name_fa="شورا", city=place[0], country=place[1], continent=place[2])
+
+    def make_node(name: str) -> Path:
+        init_node(folder / name, found(name), listen="127.0.0.1:0")
+        return folder / name
+
+    big, small = SigningKey.from_seed(b"\x51" * 32), SigningKey.from_seed(b"\x52" * 32)
+    started = time.perf_counter()
+    big_log, small_log = _build_log(big, n), _build_log(small, SMALL_BEFORE + k)
+    server_dir = make_node("server")
+    pullers = [make_node(f"catchup-{i}") for i in range(runs)]
+    wire_dir = make_node("wire")
+    server_cfg = cfg.load(server_dir)
+    _write_server(
+        server_cfg.database,
+        [(big, big_log), (small, small_log[:SMALL_BEFORE])],
+        [cfg.load(d).node_id for d in [*pullers, wire_dir]],
+    )
+    built = time.perf_counter() - started
+
+    quiet = {"gossip_interval_s": 3600}  # no round of its own during a measurement
+    rates, bares, seconds = [], [], []
+    relay = _Relay("")
+    log_file = open(folder / "server.log", "wb")  # noqa: SIM115 - open across the server's restarts
+    process, server_url = await start_served(server_dir, log_file)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for directory in pullers:
+                _trust(directory, [(server_cfg.node_id, server_url), (big.public.raw, NOWHERE)], quiet)
+                bares.append(_bare_verify_rate(big, big_log))
+                async with _Puller(directory, session) as puller:
+                    seconds.append(await puller.sync())
+                    assert await puller.size(big.public.raw) == n
+                rates.append(n / seconds[-1])
+
+            relay.target = server_url
+            via = await relay.start()
+            _trust(wire_dir, [(server_cfg.node_id, via), (small.public.raw, NOWHERE)], quiet)
+            async with _Puller(wire_dir, session) as puller:
+                await puller.sync()
+                assert await puller.size(small.public.raw) == SMALL_BEFORE
+                # k new entries on the server: stopped, appended to, started again (on another port)
+                process.terminate()
+                process.wait(timeout=20)
+                _write_server(server_cfg.database, [(small, small_log)], [])
+                process, server_url = await start_served(server_dir, log_file)
+                relay.target, relay.bytes = server_url, 0
+                await puller.sync()
+                wire = relay.bytes
+                assert await puller.size(small.public.raw) == SMALL_BEFORE + k
+    finally:
+        relay.close()
+        process.terminate()
+        process.wait(timeout=20)
+        log_file.close()
+
+    ratios = [rate / bare for rate, bare in zip(rates, bares, strict=True)]
+    new = small_log[SMALL_BEFORE:]
+    own = sum(len(e.header_bytes) + len(e.signature) + len(e.body_bytes or b"") for e in new)
+    return [
+        {
+            "bench": "gossip.catchup_http",
+            "entries": n,
+            "runs": runs,
+            "seconds": [round(s, 2) for s in seconds],
+            "entries_per_s": round(statistics.median(rates)),
+            "bare_verify_per_s": round(statistics.median(bares)),
+            "ratios": [round(r, 2) for r in ratios],
+            "ratio": round(statistics.median(ratios), 2),
+            "goal_ratio": 1.0,
+            "setup_seconds": round(built, 1),
+        },
+        {
+            "bench": "gossip.sync_wire_bytes",
+            "entries": k,
+            "wire_bytes": wire,
+            "entries_bytes": own,
+            "ratio": round(wire / own, 2),
+            "goal_ratio": 1.3,
+            "note": "after a first sync; every byte through a TCP relay both ways: digest, headers, page",
+        },
+    ]
+
+
+def catchup(n: int, k: int, runs: int = 3) -> list[dict[str, Any]]:
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        return asyncio.run(_catchup(n, k, Path(folder)))
+        return asyncio.run(_catchup(n, k, runs, Path(folder)))
 
 
 def main() -> None:
@@ -320,7 +442,7 @@ def main() -> None:
     print(json.dumps(convergence(100, 5 if args.quick else 9, SqlReplica, "sqlite")), flush=True)
     print(json.dumps(convergence(100, 5 if args.quick else 9, MemoryReplica, "memory")), flush=True)
     print(json.dumps(convergence(1000, 5, MemoryReplica, "memory")), flush=True)
-    for line in catchup(20_000 if args.quick else 100_000, 1_000):
+    for line in catchup(20_000 if args.quick else 100_000, 1_000, 3):
         print(json.dumps(line), flush=True)
 
 
