@@ -30,6 +30,7 @@ and is counted as ``unreadable``. Tables are the migration ``0301-aggregate`` (`
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import operator
 import re
@@ -564,7 +565,15 @@ class Aggregate:
         """
         version = self._version()
         if self._summary is None or self._summary[0] != version:
-            self._summary = (version, self._render_summary())
+            # A render allocates some ten thousand small dicts and lists that all live until it returns:
+            # the cyclic collector would only walk them (a measured 2x at p99 with 1,000 councils).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._summary = (version, self._render_summary())
+            finally:
+                if collecting:
+                    gc.enable()
         return self._summary[1]
 
     def _render_summary(self) -> dict[str, Any]:

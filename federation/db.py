@@ -35,6 +35,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB per connection: aggregates and trees stay in memory
     return conn
 
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from federation import aggregate
 from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
 from federation.aggregate import Aggregate, match_expression
 from federation.db import connect, migrate
@@ -390,6 +391,45 @@ def test_decisions_by_words_council_kind_and_date(world: dict[str, Any]) -> None
     assert election["tally"]["ballots"] == 3 and "approvals" not in election["tally"]
     rent = agg.decisions(query="اجاره")[0]
     assert rent["tally"] is None and rent["participants"] is None  # Tabriz does not publish tallies
+
+
+@pytest.mark.parametrize(
+    ("key_bits", "ts_cap"),
+    [(19, 1 << 43), (19, 0), (1, 0)],
+    ids=["time_keys", "one_key_range", "key_range_used_up"],
+)
+def test_a_page_of_matches_is_the_page_of_every_match_sorted(
+    world: dict[str, Any], key_bits: int, ts_cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search reads only the newest matches by rowid (a time key). With every time in one key range, ties
+    are broken by the exact sort; with that range used up, as a hostile log could, the rest go below zero
+    and every match is read: every page stays the page of every match, sorted."""
+    monkeypatch.setattr(aggregate, "_KEY_BITS", key_bits)
+    monkeypatch.setattr(aggregate, "_TS_CAP", ts_cap)
+    tehran, tabriz, *_ = world["councils"]
+    rng = random.Random(5)
+    for c in (tehran, tabriz):
+        m = c.join(3)
+        for _ in range(3):
+            a = c.open(m)
+            for _ in range(3):
+                c.motion(a, {m[0]: "yes"}, kind="policy", text=" ".join(rng.sample(WORDS, 3)))
+            c.do(CloseAssembly(a))
+    load(world)
+    agg: Aggregate = world["node"].aggregate
+    below_zero = agg.conn.execute("SELECT count(*) FROM agg_decisions WHERE rowid < 0").fetchone()[0]
+    assert (below_zero > 0) == (key_bits == 1)
+    assert len(agg.decisions(limit=10_000)) == 18
+    before = {w: agg.decisions(query=w, limit=10_000) for w in ["park", "آب", "bus clinic", "rent"]}
+    for word, every in before.items():
+        for limit, offset in [(1, 0), (2, 0), (3, 2), (5, 4), (50, 0)]:
+            assert agg.decisions(query=word, limit=limit, offset=offset) == every[offset : offset + limit]
+            assert (
+                agg.decisions(query=word, council=tabriz.log_id, limit=limit, offset=offset)
+                == [d for d in every if d["council"] == tabriz.log_id][offset : offset + limit]
+            )
+    agg.rebuild()
+    assert {w: agg.decisions(query=w, limit=10_000) for w in before} == before
 
 
 def test_match_expression_quotes_every_word() -> None:
