@@ -294,6 +294,7 @@ class LogStore:
         previous = self.entry(log_id, size - 1) if size else None
         nodes = _Nodes(self.conn, log_id)
         rows = []
+        start, added = size, list[bytes]()
         for entry in entries:
             if entry.header.log_id != log_id:
                 raise StoreError("entry belongs to another log")
@@ -304,8 +305,9 @@ class LogStore:
                 verify_follows(previous, entry)
             except VerificationError as exc:
                 raise StoreError(str(exc)) from exc
-            for level, index, digest in merkle.new_nodes(nodes, size, entry.id):
-                nodes.pending[(level, index)] = digest
+            if not added:
+                start = size
+            added.append(entry.id)
             body = entry.body_bytes
             kind = _kind(body) if body is not None else None
             rows.append(
@@ -326,6 +328,8 @@ class LogStore:
             if head is None:
                 raise StoreError("nothing to append to an empty log")
             return head
+        for level, index, digest in merkle.append_nodes(nodes, start, added):  # the batch's new nodes at once
+            nodes.pending[(level, index)] = digest
         self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.conn.executemany(
             "INSERT INTO tree_nodes VALUES (?, ?, ?, ?)",

@@ -165,6 +165,38 @@ def new_nodes(source: NodeSource, size: int, leaf: bytes) -> list[tuple[int, int
     return rows
 
 
+def append_nodes(source: NodeSource, size: int, leaves: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
+    """``new_nodes`` for a run of leaves appended at once: the same rows, level by level.
+
+    Every new node at level l+1 has a new right child; only its left child may be older (at most one per
+    level, the first), so a batch costs one hash per new node and O(log n) lookups in ``source``.
+    """
+    _check_size(size, "tree size", "tree")
+    if len(leaves) > MAX_TREE_SIZE - size:
+        raise ProofError("tree is full", "tree")
+    for leaf in leaves:
+        _check_hash(leaf, "leaf hash", "tree")
+    end = size + len(leaves)
+    level_nodes = dict(zip(range(size, end), leaves, strict=True))  # index -> hash, at the current level
+    rows = [(0, index, digest) for index, digest in level_nodes.items()]
+    level = 0
+    while True:
+        first = (size >> (level + 1))  # parents newly complete at level+1: (j+1)·2^(l+1) > size ...
+        last = (end >> (level + 1))  # ... and ≤ end
+        if first >= last:
+            return rows
+        parents: dict[int, bytes] = {}
+        for parent in range(first, last):
+            left, right = 2 * parent, 2 * parent + 1
+            left_hash = level_nodes.get(left)
+            if left_hash is None:
+                left_hash = source.node(level, left)
+            parents[parent] = node_hash(left_hash, level_nodes[right])
+        level += 1
+        rows.extend((level, index, digest) for index, digest in parents.items())
+        level_nodes = parents
+
+
 class MemoryTree:
     """A whole tree in memory, one list of hashes per level: tests, benchmarks and small tools.
 

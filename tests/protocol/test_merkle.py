@@ -20,6 +20,7 @@ from protocol.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     MemoryTree,
+    append_nodes,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -554,3 +555,13 @@ def test_consistency_bad_arguments() -> None:
     _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7] + b"\x00", path)
     _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7], [*path[:-1], path[-1][:31]])
     _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7], [*path, b""])
+
+
+@given(st.integers(0, 300), st.integers(1, 70))
+@settings(max_examples=150, deadline=None)
+def test_append_nodes_equals_appending_one_leaf_at_a_time(size: int, count: int) -> None:
+    tree = MemoryTree([leaf_hash(b"%d" % i) for i in range(size)])
+    leaves = [leaf_hash(b"new %d" % i) for i in range(count)]
+    batch = append_nodes(tree, size, leaves)
+    one_by_one = [row for leaf in leaves for row in tree.append(leaf)]
+    assert sorted(batch) == sorted(one_by_one)
