@@ -45,6 +45,7 @@ import msgpack
 import sqlite_utils
 
 from federation.db import Migration
+from federation.store import LogStore
 from protocol.errors import DecodeError
 from protocol.note import log_origin, parse_note
 
@@ -239,13 +240,8 @@ class Aggregate:
         if self.conn.in_transaction:
             yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with LogStore(self.conn).transaction():
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     def update(self, log_id: bytes, from_seq: int = 0) -> int:
         """Fold the entries of ``log_id`` not folded yet; return how many public entries were read.

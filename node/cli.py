@@ -7,6 +7,7 @@ usage errors exit 2. ``--json`` prints one JSON object on stdout.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import itertools
 import json
@@ -44,6 +45,17 @@ def _dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="print one JSON object")(f)
+
+
+def when(ts_ms: int, seconds: bool = False) -> str:
+    """A time as the CLI prints it, in UTC."""
+    fmt = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.datetime.fromtimestamp(ts_ms / 1000, datetime.UTC).strftime(fmt)
+
+
+def short(b64: str) -> str:
+    """The first characters of an id: enough to tell ids apart in a table, and to paste back (a prefix)."""
+    return b64[:10]
 
 
 def emit(as_json: bool, value: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:

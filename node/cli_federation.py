@@ -7,21 +7,12 @@ whose logs the council holds and whether its assembly has taken them up.
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import click
 
-from node.cli import cli, emit, remote
+from node.cli import cli, emit, remote, short, when
 from node.client import NodeClient
-
-
-def _when(ts_ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ts_ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _short(b64: str) -> str:
-    return b64[:10]
 
 
 @cli.group()
@@ -41,7 +32,7 @@ def applications(client: NodeClient, as_json: bool, every: bool) -> None:
         for a in v["applications"]:
             place = ", ".join(x for x in (a["city"], a["country"], a["continent"]) if x)
             rows.append(
-                f"{_short(a['key']):<12} {a['kind']:<10} {a['status']:<9} {_when(a['received_ms']):<23} "
+                f"{short(a['key']):<12} {a['kind']:<10} {a['status']:<9} {when(a['received_ms'], seconds=True):<23} "
                 f"{a['name']} ({place}) {a['url']}"
             )
         return "\n".join(rows) if v["applications"] else "no applications waiting"
@@ -90,11 +81,11 @@ def roster(client: NodeClient, as_json: bool) -> None:
             place = ", ".join(x for x in (m["city"], m["country"], m["continent"]) if x)
             status = "active" if m["active"] else "SUSPENDED"
             rows.append(
-                f"{_short(m['member']):<12} {m['kind']:<10} {status:<9} {m['held']:>6}  {m['name']} ({place})"
+                f"{short(m['member']):<12} {m['kind']:<10} {status:<9} {m['held']:>6}  {m['name']} ({place})"
             )
             for e in m["events"]:
                 why = f" — {e['reason']}" if e["reason"] else ""
-                rows.append(f"{'':<12} {_when(e['ts_ms'])} {e['action']}{why}")
+                rows.append(f"{'':<12} {when(e['ts_ms'], seconds=True)} {e['action']}{why}")
         return "\n".join(rows) if v["members"] else "nobody on the roster yet"
 
     emit(as_json, out, table)
@@ -167,7 +158,7 @@ def publish(client: NodeClient, as_json: bool, text_fa: str, text_en: str, deadl
         as_json,
         out,
         lambda v: (
-            f"proposal: {v['proposal_id']} (deadline {_when(v['deadline_ms'])})\n"
+            f"proposal: {v['proposal_id']} (deadline {when(v['deadline_ms'], seconds=True)})\n"
             f"councils answer with: shora motion propose ASSEMBLY --kind federation "
             f"--proposal {v['federation']}:{v['proposal_id']} --text …"
         ),
@@ -176,7 +167,7 @@ def publish(client: NodeClient, as_json: bool, text_fa: str, text_en: str, deadl
 
 def _proposal_lines(p: dict[str, Any]) -> list[str]:
     status = p["status"].upper() if p["status"] == "open" else p["result"]["result"].upper()
-    lines = [f"{p['proposal_id']} {status:<8} [{p['rule']}] deadline {_when(p['deadline_ms'])}"]
+    lines = [f"{p['proposal_id']} {status:<8} [{p['rule']}] deadline {when(p['deadline_ms'], seconds=True)}"]
     if "federation_name" in p:  # a council's view
         answered = f"answered by motion {p['motion_id']}" if p["answered"] else "not taken up yet"
         lines.append(f"    from {p['federation_name']}: {answered}; answer with --proposal {p['ref']}")
@@ -213,13 +204,13 @@ def _result(p: dict[str, Any]) -> str:
     )
     for a in r["counted"]:
         lines.append(
-            f"    counted  {_short(a['council'])} {a['name'] or '?':<24} {a['outcome']:<9} "
-            f"{a['participants']:>5} participants, decided {_when(a['ts_ms'])}"
+            f"    counted  {short(a['council'])} {a['name'] or '?':<24} {a['outcome']:<9} "
+            f"{a['participants']:>5} participants, decided {when(a['ts_ms'], seconds=True)}"
         )
     for a in r["refused"]:
         lines.append(
-            f"    refused  {_short(a['council'])} {a['name'] or '?':<24} {a['outcome']:<9} "
-            f"reason: {a['reason']}, decided {_when(a['ts_ms'])}"
+            f"    refused  {short(a['council'])} {a['name'] or '?':<24} {a['outcome']:<9} "
+            f"reason: {a['reason']}, decided {when(a['ts_ms'], seconds=True)}"
         )
     return "\n".join(lines)
 

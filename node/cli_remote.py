@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -10,17 +9,9 @@ from typing import Any
 
 import click
 
-from node.cli import CliError, cli, emit, remote
+from node.cli import CliError, cli, emit, remote, short, when
 from node.client import NodeClient
 from protocol import codec
-
-
-def _when(ts_ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ts_ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _short(b64: str) -> str:
-    return b64[:10]
 
 
 @cli.group()
@@ -57,7 +48,7 @@ def member_list(client: NodeClient, as_json: bool) -> None:
         for m in v["members"]:
             status = "active" if m["active"] else (m["ended_how"] or "ended")
             board = "yes" if m["board"] else ""
-            rows.append(f"{_short(m['member_id']):<12} {m['name'] or '?':<28} {status:<9} {board}")
+            rows.append(f"{short(m['member_id']):<12} {m['name'] or '?':<28} {status:<9} {board}")
         return "\n".join(rows)
 
     emit(as_json, out, table)
@@ -115,8 +106,7 @@ def assembly_list(client: NodeClient, as_json: bool) -> None:
         for a in v["assemblies"]:
             state = "OPEN" if a["open"] else "closed"
             rows.append(
-                f"{a['assembly_id']} {state} {_when(a['opened_ts_ms'])} present {a['present']} "
-                f"— {a['agenda']}"
+                f"{a['assembly_id']} {state} {when(a['opened_ts_ms'])} present {a['present']} — {a['agenda']}"
             )
             rows += [
                 f"    motion {m['motion_id']} [{m['kind']}] {m['status']}, {m['votes']} votes — {m['text']}"
@@ -272,7 +262,7 @@ def board(client: NodeClient, as_json: bool) -> None:
     def human(v: dict[str, Any]) -> str:
         lines = [f"{v['seats']} seats, {v['vacancies']} vacant"]
         lines += [
-            f"  seat {m['seat']}: member {_short(m['member'])} (elected by decision {_short(m['decision'])})"
+            f"  seat {m['seat']}: member {short(m['member'])} (elected by decision {short(m['decision'])})"
             for m in v["mandates"]
         ]
         return "\n".join(lines)
@@ -288,7 +278,7 @@ def decisions(client: NodeClient, as_json: bool) -> None:
 
     def human(v: dict[str, Any]) -> str:
         rows = [
-            f"{d['decision_id']} {_when(d['ts_ms'])} {d['outcome']:<9} [{d.get('motion_kind')}] "
+            f"{d['decision_id']} {when(d['ts_ms'])} {d['outcome']:<9} [{d.get('motion_kind')}] "
             f"{d.get('text', '')}"
             for d in v["decisions"]
         ]
@@ -341,10 +331,10 @@ def peers_list(client: NodeClient, as_json: bool) -> None:
     def table(v: dict[str, Any]) -> str:
         rows = [f"{'peer':<12} {'status':<8} {'last contact':<17} {'held':>6} {'lag':>5} {'pen':>4}  url"]
         for p in v["peers"]:
-            contact = _when(p["last_contact_ms"]) if p["last_contact_ms"] else "never"
+            contact = when(p["last_contact_ms"]) if p["last_contact_ms"] else "never"
             lag = "?" if p["lag"] is None else str(p["lag"])
             rows.append(
-                f"{_short(p['node_id']):<12} {p['status']:<8} {contact:<17} {p['held']:>6} {lag:>5} "
+                f"{short(p['node_id']):<12} {p['status']:<8} {contact:<17} {p['held']:>6} {lag:>5} "
                 f"{p['penalties']:>4}  {p['url']}"
             )
             if p["last_error"]:
@@ -394,6 +384,6 @@ def sync(client: NodeClient, as_json: bool, own: bool) -> None:
         for event in lines:
             if "peer" in event:
                 pulled = event["pulled"]
-                bar.label = f"synced with {_short(event['peer'])} ({pulled} entries pulled)"
+                bar.label = f"synced with {short(event['peer'])} ({pulled} entries pulled)"
                 bar.update(1)
     click.echo(f"{pulled} entries pulled")
