@@ -31,8 +31,9 @@ def applications(client: NodeClient, as_json: bool, every: bool) -> None:
         rows = [f"{'key':<12} {'kind':<10} {'status':<9} {'received':<23} name, place, url"]
         for a in v["applications"]:
             place = ", ".join(x for x in (a["city"], a["country"], a["continent"]) if x)
+            received = when(a["received_ms"], seconds=True)
             rows.append(
-                f"{short(a['key']):<12} {a['kind']:<10} {a['status']:<9} {when(a['received_ms'], seconds=True):<23} "
+                f"{short(a['key']):<12} {a['kind']:<10} {a['status']:<9} {received:<23} "
                 f"{a['name']} ({place}) {a['url']}"
             )
         return "\n".join(rows) if v["applications"] else "no applications waiting"
