@@ -680,8 +680,8 @@ async def _cancelled(task: asyncio.Task[Any]) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():  # we are being cancelled too
             raise
-    except Exception:  # the page was not going to be used: its failure is not news
-        pass
+    except Exception as exc:  # the page was not going to be used: its failure is not news
+        log.debug("discarded prefetch ended with %r", exc)
 
 
 def _decode_buckets(value: object) -> dict[int, bytes]:

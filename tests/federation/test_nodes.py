@@ -30,6 +30,7 @@ from node import config as cfg
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.entry import Entry, sign_entry
+from protocol.errors import VerificationError
 from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import PublicKey, SigningKey
 from protocol.merkle import MemoryTree
@@ -232,7 +233,7 @@ async def test_checkpoints_carry_peer_cosignatures_a_bundle_verifies(start_node)
             bundle = await answer.read()
         try:
             verify_bundle(bundle, council, witnesses=witnesses, min_cosignatures=3)
-        except Exception:
+        except VerificationError:
             return False
         return True
 

@@ -17,13 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from protocol import codec
 from protocol.keys import SigningKey
 
 SHORA = shutil.which("shora", path=str(Path(sys.executable).parent)) or shutil.which("shora")
-pytestmark = pytest.mark.skipif(SHORA is None, reason="the shora console script is not installed")
+assert SHORA is not None, "the shora console script is not installed: run `make test`, which installs it"
 
 INIT = ["--name", "Toronto Council", "--city", "Toronto", "--country", "CA", "--continent", "North America"]
 

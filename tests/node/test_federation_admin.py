@@ -25,7 +25,7 @@ from node import applications, fedbody
 from node.service import now_ms
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode
-from tests.node.test_cli import SHORA, shora
+from tests.node.test_cli import shora
 
 FAST = {"gossip_interval_s": 0.2, "request_timeout_s": 2.0}
 WINDOW_MS = 5_000  # from publishing to the deadline: time enough for three assemblies to answer
@@ -324,7 +324,6 @@ def test_applications_table_checks_profiles_and_keeps_admissions(tmp_path: Path)
 # --- the command line ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(SHORA is None, reason="the shora console script is not installed")
 async def test_federation_and_proposal_commands(start_node: NodeFactory) -> None:
     fed = await start_node("Federation of Councils of Canada", kind="federation", level="country")
     council = await start_node("Toronto Council")
