@@ -40,7 +40,7 @@ class Node:
     federation_routes: FederationRoutes
     # decision id -> (checkpoint note, visibility, bundle bytes): a bundle is a pure function of the decision
     # and the checkpoint it is proven in, so it is built once per checkpoint (see routes_public.build_bundle)
-    bundles: OrderedDict[bytes, tuple[str, str, bytes]] = field(default_factory=OrderedDict)
+    bundles: OrderedDict[bytes, tuple[int, str, bytes]] = field(default_factory=OrderedDict)
 
     @property
     def store(self) -> LogStore:
@@ -88,9 +88,10 @@ async def operator_only(request: web.Request, handler: Handler) -> web.StreamRes
 
 @web.middleware
 async def time_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """No request may hold the node longer than ``handler_timeout_s`` (a slow body, a stuck peer);
-    the streamed sync is the operator's own long-running call and is exempt."""
-    if request.path == "/v1/admin/sync":
+    """No request with a body may hold the node longer than ``handler_timeout_s`` (a body trickled in, a
+    stuck peer). Reads without a body answer from the database at once and skip the timer (it would cost
+    every public GET); the streamed sync is the operator's own long-running call and is exempt."""
+    if request.path == "/v1/admin/sync" or (request.method in ("GET", "HEAD") and not request.body_exists):
         return await handler(request)
     try:
         async with asyncio.timeout(request.app[NODE].config.settings.handler_timeout_s):

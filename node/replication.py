@@ -334,6 +334,8 @@ class Replication:
                 reply = await self.transport.call(peer, "POST", "/v1/federation/add-checkpoint", body)
                 answer = WitnessReply(reply.status, reply.body, reply.content_type)
                 size = await self.writer.run(self.collector.accept, peer, answer, body)
+                if reply.status == 200:
+                    self.writer.log_version += 1  # the note now carries one more cosignature
             except ReplyError as exc:
                 self._penalise(peer, f"witness: {exc}")
                 return 0

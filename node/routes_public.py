@@ -195,17 +195,18 @@ def build_bundle(node: appmod.Node, decision_id: bytes, *, council: bool) -> byt
 
     Built once per (decision, checkpoint): the bytes depend on nothing else, and building means a dozen
     queries and decoding the founding entry's whole charter. A cached bundle is served only while the
-    checkpoint it was proven in is still the newest, and still only to a caller who may see it.
+    log's version (``Writer.log_version``: appends, cosignatures) is the one it was built at, and still
+    only to a caller who may see it.
     """
-    head = _head(node.store, node.config.node_id)
+    version = node.writer.log_version
     cached = node.bundles.get(decision_id)
-    if cached is not None and cached[0] == head.checkpoint:
+    if cached is not None and cached[0] == version:
         if cached[1] != "public" and not council:
             raise not_found("no such public decision")  # the same answer as an uncached miss
         node.bundles.move_to_end(decision_id)
         return cached[2]
-    checkpoint, vis, data = _build_bundle(node, decision_id, council=council)
-    node.bundles[decision_id] = (checkpoint, vis, data)
+    _, vis, data = _build_bundle(node, decision_id, council=council)
+    node.bundles[decision_id] = (version, vis, data)
     node.bundles.move_to_end(decision_id)
     while len(node.bundles) > BUNDLE_CACHE_MAX:
         node.bundles.popitem(last=False)

@@ -136,6 +136,9 @@ class Writer:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.blocked: str | None = None  # why appends are refused (a peer holds more of our own log)
+        # bumped whenever our own log or its newest checkpoint note changes (appends, cosignatures merged,
+        # a reload): what is derived from them (bundles) is cached against it, with no query to check
+        self.log_version = 0
         self.on_append: list[Callable[[], None]] = []  # told after every durable batch (gossip push)
 
     def _last_entry(self) -> Entry | None:
@@ -202,6 +205,7 @@ class Writer:
             self._thread, load_state, self.store, self.log_id, self.machine
         )
         self._last = await loop.run_in_executor(self._thread, self._last_entry)
+        self.log_version += 1
 
     async def _commit(self, jobs: list[_Job]) -> None:
         accepted: list[tuple[_Job, list[Appended]]] = []
@@ -240,6 +244,7 @@ class Writer:
                 raise
             return
         self._last = entries[-1]
+        self.log_version += 1
         for job, appended in accepted:
             if not job.future.done():
                 job.future.set_result(appended)

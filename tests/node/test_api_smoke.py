@@ -29,3 +29,25 @@ async def test_whole_assembly_over_http(start_node) -> None:
     assert verified.body["text"] == "Hold a rally"
     assert verified.council["name"] == "Toronto Council"
     assert codec.b64u(verified.id) == decision["decision_id"]
+
+
+async def test_a_bundle_follows_the_newest_checkpoint(start_node) -> None:
+    """Bundles are cached per log version: an append (or a merged cosignature) makes the next one fresh."""
+    node = await start_node()
+    op = node.operator
+    member = (await op.call("POST", "/v1/admin/members", {"name": "Ava"}))["member_id"]
+    assembly = (await op.call("POST", "/v1/admin/assemblies", {}))["assembly_id"]
+    await op.call("POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": [member]})
+    motion = (await op.call("POST", "/v1/admin/motions", {"assembly": assembly, "text": "t"}))["motion_id"]
+    await op.call("POST", f"/v1/admin/motions/{motion}/votes", {"member": member, "choice": "yes"})
+    decision = (await op.call("POST", f"/v1/admin/motions/{motion}/close"))["decision_id"]
+    key = PublicKey(node.config.node_id)
+
+    async def checkpoint_size() -> int:
+        response = await node.get(f"/v1/decisions/{decision}/bundle")
+        return verify_bundle(await response.read(), key).checkpoint.size
+
+    first = await checkpoint_size()
+    assert await checkpoint_size() == first  # served from the cache, still valid
+    await op.call("POST", "/v1/admin/members", {"name": "Babak"})
+    assert await checkpoint_size() == first + 1
