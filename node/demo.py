@@ -75,6 +75,12 @@ PROPOSAL_EN = "Hold a Germany-wide day of solidarity with the striking oil worke
 DEADLINE_S = 20.0
 
 
+def contact_of(name: str) -> str:
+    """A made-up phone and e-mail, kept in the council's private directory (the demo checks they stay)."""
+    handle = name.lower().replace(" ", ".")
+    return f"+49 151 {sum(map(ord, name)) % 10_000:04d} {len(name):03d}, {handle}@example.org"
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -155,7 +161,9 @@ class Demo:
 async def council_assembly(node: Running, people: list[tuple[str, str]], recall: bool) -> str:
     op = node.op
     ids = [
-        (await op.call("POST", "/v1/admin/members", {"name": f"{en} ({fa})"}))["member_id"]
+        (await op.call("POST", "/v1/admin/members", {"name": f"{en} ({fa})", "contact": contact_of(en)}))[
+            "member_id"
+        ]
         for en, fa in people
     ]
     a: str = (await op.call("POST", "/v1/admin/assemblies", {"agenda": "General assembly — مجمع عمومی"}))[

@@ -59,7 +59,6 @@ LOAD_CONNECTIONS = 16
 LOAD_REQUESTS = 6000
 LOAD_WARMUP = 500
 
-GOAL_COMMANDS_HTTP = 0.25
 GOAL_GROUP_COMMIT = 0.7
 GOAL_BUNDLE_GET = 0.5
 
@@ -73,17 +72,18 @@ def median(values: list[float]) -> float:
 
 
 def result(
-    bench: str, measured: tuple[str, float], bound: tuple[str, float], goal: float, **extra: Any
+    bench: str, measured: tuple[str, float], bound: tuple[str, float], goal: float | None, **extra: Any
 ) -> str:
+    """One JSON line; ``goal`` is the issue's, and None where the issue sets none (only the ratio then)."""
     ratio = measured[1] / bound[1]
+    goals = {} if goal is None else {"goal": goal, "meets_goal": ratio >= goal}
     return json.dumps(
         {
             "bench": bench,
             measured[0]: round(measured[1], 1),
             bound[0]: round(bound[1], 1),
             "ratio": round(ratio, 3),
-            "goal": goal,
-            "meets_goal": ratio >= goal,
+            **goals,
             **extra,
         },
         separators=(",", ":"),
@@ -186,7 +186,7 @@ async def bench_http_commands(folder: Path) -> tuple[str, float]:
                 "node.commands_http",
                 ("commands_per_s", median(http)),
                 ("sqlite_durable_commits_per_s", median(raw)),
-                GOAL_COMMANDS_HTTP,
+                None,  # the issue reports this ratio and sets no goal for it
                 reps=REPS,
                 commands_per_rep=SEQ_COMMANDS,
             )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from node.demo import COUNCILS, PEOPLE
+from node.demo import COUNCILS, PEOPLE, contact_of
 
 
 def test_demo_runs_a_federation_and_leaks_no_member(tmp_path: Path) -> None:
@@ -38,6 +38,9 @@ def test_demo_runs_a_federation_and_leaks_no_member(tmp_path: Path) -> None:
     assert not any(folder.glob("*/serve.addr"))  # every node stopped and cleaned up
 
     names = [part for people in PEOPLE.values() for en, fa in people for part in (*en.split(), *fa.split())]
+    names += [
+        contact for people in PEOPLE.values() for en, _ in people for contact in contact_of(en).split(", ")
+    ]
     for federation in ("europe", "germany"):
         raw = b"".join(p.read_bytes() for p in (folder / federation).glob("shora.db*"))
         leaked = [n for n in names if n.encode() in raw]
@@ -48,3 +51,7 @@ def test_demo_runs_a_federation_and_leaks_no_member(tmp_path: Path) -> None:
         conn.close()
         blob = b"".join(h + (b or b"") for h, b in rows)
         assert not [n for n in names if n.encode() in blob]
+        directory = sqlite3.connect(folder / council / "shora.db")
+        kept = directory.execute("SELECT count(*) FROM member_directory WHERE contact LIKE '%@example.org'")
+        assert kept.fetchone()[0] == len(PEOPLE[council])  # the canaries were really there, at home
+        directory.close()
