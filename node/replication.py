@@ -200,22 +200,34 @@ class Replication:
     async def _roster_loop(self) -> None:
         """Peer with the members of the rosters we trust; apply to our federation until admitted."""
         next_application = 0.0
+        seen = -1  # the roster version whose members are all peers already
         while True:
-            for member in self.roster.members().values():
+            await asyncio.sleep(ROSTER_POLL_S)
+            try:
+                next_application, seen = await self._roster_step(next_application, seen)
+            except Exception:  # a bug here must not end peering and applying for the life of the node
+                log.exception("roster step failed; trying again")
+
+    async def _roster_step(self, next_application: float, seen: int) -> tuple[float, int]:
+        """Peer with roster members not yet peers (when the roster changed); apply again when due."""
+        members = self.roster.members()
+        if self.roster.version != seen:
+            for member in members.values():
                 if member.key != self.me and member.url and self.peers.get(member.key) is None:
                     with contextlib.suppress(ValueError):
                         await self.add_peer(member.key, member.url)
-            federation = self.config.federation
-            loop = asyncio.get_running_loop()
-            if (
-                federation is not None
-                and not self.roster.admitted(self.me)
-                and loop.time() >= next_application
-                and not self.public_url().endswith(":0")  # wait until we know where we listen
-            ):
-                delivered = await self.apply_to(*federation)
-                next_application = loop.time() + (APPLY_RETRY_S if delivered else ROSTER_POLL_S * 5)
-            await asyncio.sleep(ROSTER_POLL_S)
+            seen = self.roster.version
+        federation = self.config.federation
+        loop = asyncio.get_running_loop()
+        if (
+            federation is not None
+            and not self.roster.admitted(self.me)
+            and loop.time() >= next_application
+            and not self.public_url().endswith(":0")  # wait until we know where we listen
+        ):
+            delivered = await self.apply_to(*federation)
+            next_application = loop.time() + (APPLY_RETRY_S if delivered else ROSTER_POLL_S * 5)
+        return next_application, seen
 
     def public_url(self) -> str:
         """Where peers reach us: the configured URL, or the address really bound when it named port 0."""
@@ -320,7 +332,10 @@ class Replication:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), COSIGN_RETRY_S)
             self._dirty.clear()
-            await self.collect_cosignatures()
+            try:
+                await self.collect_cosignatures()
+            except Exception:  # a bug here must not end cosigning for the life of the node
+                log.exception("collecting cosignatures failed; trying again at the next append")
 
     async def collect_cosignatures(self) -> int:
         """Ask every available peer to witness our newest checkpoint; the number of cosignatures added."""

@@ -38,6 +38,7 @@ class RosterView:
         self._cache_key: tuple[tuple[bytes, int], ...] | None = None
         self._members: dict[bytes, Member] = {}
         self._federations: set[bytes] = set(roots)
+        self.version = 0  # bumped each time the view is recomputed: callers redo their work only then
 
     def members(self) -> dict[bytes, Member]:
         """Every member of every roster reachable from the roots, by key (recomputed when logs grow)."""
@@ -46,6 +47,7 @@ class RosterView:
         )
         if key != self._cache_key:
             self._members, self._federations = self._compute()
+            self.version += 1
             self._cache_key = tuple(
                 (log_id, head.size)
                 for log_id in sorted(self._federations)
