@@ -188,7 +188,7 @@ class GossipServer:
         on_fork: Callable[[bytes, bytes], None] | None = None,
         penalise: Callable[[bytes, str], None] | None = None,
         quota: Quota = Quota(),
-        page_limit: int = 1000,
+        page_limit: int = 4000,
     ) -> None:
         self.replica, self.run_write, self.run_read = replica, run_write, run_read
         self.is_trusted = is_trusted
@@ -338,7 +338,7 @@ class Gossip:
         interval_s: float = 10.0,
         jitter: float = 0.5,
         fanout: int = 3,
-        page_limit: int = 1000,
+        page_limit: int = 4000,
         deadline_s: float = 30.0,
         max_pending: int = 1000,
         workers: int = 4,
@@ -587,7 +587,10 @@ class Gossip:
             return None
         if reply.status != 200:
             raise Refused(reply.status, _error_code(reply))
-        return Page.decode(reply.body)
+        page = Page.decode(reply.body)
+        # its signature checks start now, while the pages before it are still being ingested
+        preverify: Callable[[bytes, Page], Page] | None = getattr(self.replica, "preverify", None)
+        return page if preverify is None else preverify(log_id, page)
 
     def heads_received(self, sender: bytes, heads: list[Head]) -> int:
         """``GossipServer.on_heads``: queue pulls from ``sender`` where it is ahead; the number queued.
@@ -675,7 +678,10 @@ async def _cancelled(task: asyncio.Task[Any]) -> None:
     """Cancel a prefetch nobody will use and wait for it; whatever it raised no longer matters."""
     task.cancel()
     try:
-        await task
+        page = await task
+        pre = getattr(page, "_preverified", None)
+        if pre is not None:
+            pre.cancel()  # checks nobody will wait for
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():  # we are being cancelled too

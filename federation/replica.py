@@ -22,10 +22,11 @@ Errors:
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -41,7 +42,7 @@ from protocol.note import Checkpoint, SignedCheckpoint, open_checkpoint, parse_n
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # what a peer may send us, checked before decoding
 SERVE_PAGE_BYTES = 8 * 1024 * 1024  # what we send: half, so any honest page fits the cap
-MAX_PAGE_ENTRIES = 1_000
+MAX_PAGE_ENTRIES = 4_000
 MAX_CONSISTENCY = 64  # a consistency proof of a tree of at most 2^63 leaves
 PAGE_LIMITS = codec.Limits(max_size=MAX_PAGE_BYTES, max_depth=3, max_length=1 << 20)
 # Below this many signatures a thread pool costs more than it saves.
@@ -98,6 +99,8 @@ class Page:
     checkpoint: str | None
     consistency: tuple[bytes, ...]
     first: int
+    # Signature checks already on their way (``Replica.preverify``): not part of the page's value.
+    _preverified: Preverified | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> bytes:
         # The entries are maps of bytes written with their keys in canonical order (body < header <
@@ -168,21 +171,91 @@ def _verify_chunk(jobs: Sequence[Job]) -> int:
     return -1
 
 
-class _Verifier:
-    """Signature jobs sent to the pool a chunk at a time, as soon as a chunk is ready."""
+class Preverified:
+    """Signature checks of a page's root-signed entries, sent to the pool as soon as the page was decoded
+    (``Replica.preverify``), before its turn to be ingested: ``ingest`` does not verify them again, it
+    only waits for their answers. Bound to the exact entries of one log it was made for."""
 
-    def __init__(self, pool: concurrent.futures.Executor | None, total: int) -> None:
+    def __init__(self, log_id: bytes, entries: tuple[Entry, ...], pool: concurrent.futures.Executor) -> None:
+        self.log_id = log_id
+        self.entries = entries
+        root_id = PublicKey(log_id).id
+        self.covered: set[int] = set()  # indexes in ``entries``
+        # (indexes of the chunk's jobs, the jobs, the future answering the first that fails or -1)
+        self.chunks: list[tuple[list[int], list[Job], concurrent.futures.Future[int]]] = []
+        chunk = max(1, -(-len(entries) // (2 * (os.cpu_count() or 1))))
+        indexes: list[int] = []
+        jobs: list[Job] = []
+        for i, entry in enumerate(entries):
+            if entry.header.key_id != root_id:
+                continue  # a delegated key, or none valid: ingest decides
+            indexes.append(i)
+            jobs.append((log_id, entry.signature, ENTRY_TAG + entry.header_bytes))
+            if len(jobs) >= chunk:
+                self.chunks.append((indexes, jobs, pool.submit(_verify_chunk, jobs)))
+                indexes, jobs = [], []
+        if jobs:
+            self.chunks.append((indexes, jobs, pool.submit(_verify_chunk, jobs)))
+        for indexes, _, _ in self.chunks:
+            self.covered.update(indexes)
+
+    def cancel(self) -> None:
+        for _, _, future in self.chunks:
+            future.cancel()
+
+    def failed(self, wanted: set[int]) -> int:
+        """The smallest index in ``wanted`` whose signature fails, or -1 (waits for every chunk)."""
+        failures: list[int] = []
+        for indexes, jobs, future in self.chunks:
+            bad = future.result()
+            if bad < 0:
+                continue
+            if indexes[bad] in wanted:
+                failures.append(indexes[bad])
+                continue
+            # the first failure is not one asked about: check the wanted ones after it here
+            after = zip(indexes[bad + 1 :], jobs[bad + 1 :], strict=True)
+            rest = [(i, job) for i, job in after if i in wanted]
+            again = _verify_chunk([job for _, job in rest])
+            if again >= 0:
+                failures.append(rest[again][0])
+        return min(failures, default=-1)
+
+
+class _Verifier:
+    """Signature jobs sent to the pool a chunk at a time, as soon as a chunk is ready; with those of a
+    ``Preverified`` already on their way, waited for too."""
+
+    def __init__(
+        self,
+        pool: concurrent.futures.Executor | None,
+        total: int,
+        pre: Preverified | None = None,
+        offset: int = 0,
+    ) -> None:
         self.pool = pool if total >= POOL_THRESHOLD else None
         chunks = 2 * (os.cpu_count() or 1)
         self.chunk = max(1, -(-total // chunks))
         self.pending: list[Job] = []
         self.done = 0  # jobs already handed out
         self.futures: list[tuple[int, concurrent.futures.Future[int]]] = []
+        self.positions: list[int] = []  # the position (in the entries checked) of each job
+        # entries whose checks ``pre`` already sent: their index in its page is ``offset`` + their position
+        self.pre, self.offset = pre, offset
+        self.pre_wanted: set[int] = set()
 
-    def add(self, public: bytes, signature: bytes, header: bytes) -> None:
+    def covers(self, position: int) -> bool:
+        return self.pre is not None and self.offset + position in self.pre.covered
+
+    def add(self, position: int, public: bytes, signature: bytes, header: bytes) -> None:
+        self.positions.append(position)
         self.pending.append((public, signature, ENTRY_TAG + header))
         if self.pool is not None and len(self.pending) >= self.chunk:
             self._flush()
+
+    def skip(self, position: int) -> None:
+        """The entry at ``position`` is verified by ``pre`` (``covers``): only wait for its answer."""
+        self.pre_wanted.add(self.offset + position)
 
     def _flush(self) -> None:
         if self.pending and self.pool is not None:
@@ -193,14 +266,20 @@ class _Verifier:
     def cancel(self) -> None:
         for _, future in self.futures:
             future.cancel()
+        if self.pre is not None:
+            self.pre.cancel()
 
     def failed(self) -> int:
-        """The index of the first job whose signature fails, or -1 (waits for every chunk)."""
+        """The position of the first entry whose signature fails, or -1 (waits for every chunk)."""
         self._flush()
-        failures = [start + f.result() for start, f in self.futures if f.result() >= 0]
+        failures = [self.positions[start + f.result()] for start, f in self.futures if f.result() >= 0]
         bad = _verify_chunk(self.pending)
         if bad >= 0:
-            failures.append(self.done + bad)
+            failures.append(self.positions[self.done + bad])
+        if self.pre is not None and self.pre_wanted:
+            bad = self.pre.failed(self.pre_wanted)
+            if bad >= 0:
+                failures.append(bad - self.offset)
         return min(failures, default=-1)
 
 
@@ -293,11 +372,31 @@ class Replica:
         # entries at positions we hold first: a different one is a fork, whatever the checkpoint claims
         self._check_held(key, page.entries, size)
         signed = self._check_checkpoint(key, page, head)
-        new, verifier = self._check_entries(key, page.entries, size)
+        pre = page._preverified
+        if pre is not None and (pre.log_id != log_id or pre.entries is not page.entries):
+            pre = None
+        try:
+            new, verifier = self._check_entries(key, page.entries, size, pre)
+        except BaseException:
+            if pre is not None:
+                pre.cancel()
+            raise
         try:
             return self._commit(log_id, head, new, signed, verifier)
         finally:
             verifier.cancel()
+
+    def preverify(self, log_id: bytes, page: Page) -> Page:
+        """``page`` with the signature checks of its root-signed entries already sent to the verify pool,
+        so they run while earlier pages are still being ingested; ``ingest`` waits for their answers
+        instead of sending them again (every other check is made there, as always)."""
+        if self.verify_pool is None or len(page.entries) < POOL_THRESHOLD or page._preverified is not None:
+            return page
+        try:
+            pre = Preverified(log_id, page.entries, self.verify_pool)
+        except DecodeError:
+            return page  # not a log key: ingest refuses it
+        return dataclasses.replace(page, _preverified=pre)
 
     def _check_checkpoint(self, key: PublicKey, page: Page, head: LogHead | None) -> SignedCheckpoint | None:
         """The offered checkpoint if it is newer than the one held and consistent with what we hold."""
@@ -357,18 +456,20 @@ class Replica:
                     self._entries_fork(key, entry)
 
     def _check_entries(
-        self, key: PublicKey, entries: Sequence[Entry], size: int
+        self, key: PublicKey, entries: Sequence[Entry], size: int, pre: Preverified | None = None
     ) -> tuple[Sequence[Entry], _Verifier]:
         """The entries beyond ``size`` (the page passed ``_check_held``), chained and checked, with their
-        signatures on their way."""
+        signatures on their way (those ``pre`` sent already are only waited for)."""
         log_id = key.raw
         start = entries[0].seq if entries else size
-        new = entries[min(len(entries), size - start) :]
+        held = min(len(entries), size - start)
+        new = entries[held:]
         keys = self._keys(key)
-        verifier = _Verifier(self.verify_pool, len(new))
+        todo = len(new) - (sum(1 for i in pre.covered if i >= held) if pre is not None else 0)
+        verifier = _Verifier(self.verify_pool, todo, pre, held)
         previous = self.store.entry(log_id, size - 1) if size and new else None
         try:
-            for entry in new:
+            for position, entry in enumerate(new):
                 header = entry.header
                 signer = keys.get(header.key_id)
                 if signer is None:
@@ -384,7 +485,10 @@ class Replica:
                         _delegate(keys, key, entry)
                 elif entry.body_bytes is not None:
                     raise BadData("council-body", f"council entry {header.seq} came with its body")
-                verifier.add(signer.raw, entry.signature, entry.header_bytes)
+                if signer is key and verifier.covers(position):
+                    verifier.skip(position)
+                else:
+                    verifier.add(position, signer.raw, entry.signature, entry.header_bytes)
                 previous = entry
         except BaseException:
             verifier.cancel()

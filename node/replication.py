@@ -60,6 +60,7 @@ class _Split:
         self.heads, self.head, self.page = read.heads, read.head, read.page
         self.forks, self.frozen = read.forks, read.frozen
         self.add_fork = write.add_fork
+        self.preverify = write.preverify
         self.after_ingest: list[Callable[[bytes, IngestResult], None]] = []  # on the writer thread
 
     def ingest(self, log_id: bytes, page: Page) -> IngestResult:

@@ -211,6 +211,24 @@ def test_forged_entry_signature(setup: Any) -> None:
         refused(dst, with_entries(page, entries), "entry-signature")
 
 
+def test_preverified_pages(setup: Any) -> None:
+    """Signature checks sent ahead (``preverify``) are waited for, never skipped: a forged one is refused
+    whole; a page reaching back over held entries goes in."""
+    src, dst, _ = setup
+    page = next_page(src)
+    for forged_at in (0, 50, 99):
+        entries = list(page.entries)
+        bad = bytearray(entries[forged_at].signature)
+        bad[10] ^= 1
+        entries[forged_at] = Entry(entries[forged_at].header_bytes, bytes(bad), entries[forged_at].body_bytes)
+        forged = dst.preverify(LOG, with_entries(page, entries))
+        assert forged._preverified is not None
+        refused(dst, forged, "entry-signature")
+    overlapping = dst.preverify(LOG, src.page(LOG, 49, 150, 100))
+    assert overlapping._preverified is not None and overlapping.entries[0].seq == 50
+    assert dst.ingest(LOG, overlapping).checkpoint_size == 200
+
+
 def test_untrusted_log(setup: Any, tmp_path: Path) -> None:
     src, _, _ = setup
     dst = replica(tmp_path, trusted=False, name="untrusting")
