@@ -287,72 +287,13 @@ class LogStore:
     def append_in_transaction(
         self, log_id: bytes, entries: Sequence[Entry], sign: CheckpointSigner
     ) -> LogHead:
-        head = self.head(log_id)
-        if head is not None and head.frozen:
-            raise StoreError(f"log {log_id.hex()[:16]} is frozen: {head.frozen}")
-        size = head.size if head else 0
-        previous = self.entry(log_id, size - 1) if size else None
-        nodes = _Nodes(self.conn, log_id)
-        rows = []
-        start, added = size, list[bytes]()
-        for entry in entries:
-            if entry.header.log_id != log_id:
-                raise StoreError("entry belongs to another log")
-            if entry.seq < size:
-                self._check_same(log_id, entry)
-                continue
-            try:
-                verify_follows(previous, entry)
-            except VerificationError as exc:
-                raise StoreError(str(exc)) from exc
-            if not added:
-                start = size
-            added.append(entry.id)
-            body = entry.body_bytes
-            kind = _kind(body) if body is not None else None
-            rows.append(
-                (
-                    log_id,
-                    entry.seq,
-                    entry.id,
-                    entry.header_bytes,
-                    entry.signature,
-                    body,
-                    entry.header.vis,
-                    entry.header.ts_ms,
-                    kind,
-                )
-            )
-            previous, size = entry, size + 1
-        if not rows:
-            if head is None:
-                raise StoreError("nothing to append to an empty log")
-            return head
-        for level, index, digest in merkle.append_nodes(nodes, start, added):  # the batch's new nodes at once
-            nodes.pending[(level, index)] = digest
-        self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        self.conn.executemany(
-            "INSERT INTO tree_nodes VALUES (?, ?, ?, ?)",
-            [
-                (log_id, level, index, digest)
-                for (level, index), digest in nodes.pending.items()
-                if level >= STORED_LEVEL
-            ],
-        )
-        nodes.pending.clear()
-        root = merkle.root(nodes, size)  # recomputed from what is now stored (DESIGN.md §3)
-        note = sign(size, root)
-        if note is None:
-            note, noted = (head.checkpoint, head.checkpoint_size) if head else (None, None)
-        else:
-            noted = size
-        self.conn.execute(
-            "INSERT INTO logs (log_id, size, root, checkpoint, checkpoint_size) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (log_id) DO UPDATE SET size = excluded.size, root = excluded.root, "
-            "checkpoint = excluded.checkpoint, checkpoint_size = excluded.checkpoint_size",
-            (log_id, size, root, note, noted),
-        )
-        return LogHead(log_id, size, root, note, None, noted)
+        appender = self.appender(log_id)
+        appender.add(entries)
+        return appender.finish(sign)
+
+    def appender(self, log_id: bytes) -> Appender:
+        """Append to ``log_id`` piece by piece inside the open transaction: see ``Appender``."""
+        return Appender(self, log_id)
 
     def _check_same(self, log_id: bytes, entry: Entry) -> None:
         held = self.entry(log_id, entry.seq)
@@ -375,3 +316,80 @@ class LogStore:
         self.conn.execute(
             "UPDATE logs SET checkpoint = ?, checkpoint_size = ? WHERE log_id = ?", (note, size, log_id)
         )
+
+
+class Appender:
+    """One append to one log inside the caller's transaction, given in pieces: ``add`` as entries become
+    ready (the writer inserts a batch's first entries while it still signs the last ones), then ``finish``
+    once — the tree nodes of everything added, the root recomputed from the store and the signed
+    checkpoint. An error at any step leaves the transaction to be rolled back by its owner."""
+
+    def __init__(self, store: LogStore, log_id: bytes) -> None:
+        self.store, self.log_id = store, log_id
+        self.head = head = store.head(log_id)
+        if head is not None and head.frozen:
+            raise StoreError(f"log {log_id.hex()[:16]} is frozen: {head.frozen}")
+        self.size = head.size if head else 0
+        self.start = self.size
+        self.previous = store.entry(log_id, self.size - 1) if self.size else None
+        self.added: list[bytes] = []
+
+    def add(self, entries: Sequence[Entry]) -> None:
+        """Check that ``entries`` follow what is held (or already hold them) and insert the new ones."""
+        log_id, previous, size = self.log_id, self.previous, self.size
+        rows = []
+        for entry in entries:
+            if entry.header.log_id != log_id:
+                raise StoreError("entry belongs to another log")
+            if entry.seq < size:
+                self.store._check_same(log_id, entry)
+                continue
+            try:
+                verify_follows(previous, entry)
+            except VerificationError as exc:
+                raise StoreError(str(exc)) from exc
+            if not self.added:
+                self.start = size
+            self.added.append(entry.id)
+            body = entry.body_bytes
+            header = entry.header
+            rows.append(
+                (log_id, entry.seq, entry.id, entry.header_bytes, entry.signature, body,
+                 header.vis, header.ts_ms, _kind(body) if body is not None else None)
+            )  # fmt: skip
+            previous, size = entry, size + 1
+        self.previous, self.size = previous, size
+        self.store.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def finish(self, sign: CheckpointSigner) -> LogHead:
+        """The tree nodes and the checkpoint over everything added; the log's head afterwards."""
+        log_id, head, size, conn = self.log_id, self.head, self.size, self.store.conn
+        if not self.added:
+            if head is None:
+                raise StoreError("nothing to append to an empty log")
+            return head
+        nodes = _Nodes(conn, log_id)
+        for level, index, digest in merkle.append_nodes(nodes, self.start, self.added):  # all at once
+            nodes.pending[(level, index)] = digest
+        conn.executemany(
+            "INSERT INTO tree_nodes VALUES (?, ?, ?, ?)",
+            [
+                (log_id, level, index, digest)
+                for (level, index), digest in nodes.pending.items()
+                if level >= STORED_LEVEL
+            ],
+        )
+        nodes.pending.clear()
+        root = merkle.root(nodes, size)  # recomputed from what is now stored (DESIGN.md §3)
+        note = sign(size, root)
+        if note is None:
+            note, noted = (head.checkpoint, head.checkpoint_size) if head else (None, None)
+        else:
+            noted = size
+        conn.execute(
+            "INSERT INTO logs (log_id, size, root, checkpoint, checkpoint_size) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (log_id) DO UPDATE SET size = excluded.size, root = excluded.root, "
+            "checkpoint = excluded.checkpoint, checkpoint_size = excluded.checkpoint_size",
+            (log_id, size, root, note, noted),
+        )
+        return LogHead(log_id, size, root, note, None, noted)
