@@ -223,8 +223,40 @@ class Entry:
         return Entry(self.header_bytes, self.signature)
 
 
-def sign_entry(
-    key: SigningKey,
+@dataclass(frozen=True, slots=True)
+class Unsigned:
+    """An entry built and checked but not signed yet: ``header_bytes`` is what its signer signs. Lets a
+    writer lay out a run of entries (each ``prev`` is the id before it, which needs no signature) and sign
+    them afterwards, on as many threads as it likes."""
+
+    header: Header
+    header_bytes: bytes
+    body_bytes: bytes
+    id: bytes
+
+    @property
+    def seq(self) -> int:
+        return self.header.seq
+
+    def signed(self, signature: bytes) -> Entry:
+        """The entry with ``signature``, made over ``header_bytes`` by the key the header names. The header
+        and body were built and checked here, so they are not decoded again."""
+        if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
+            raise DecodeError("an entry signature is 64 bytes")
+        entry = object.__new__(Entry)
+        for name, value in (
+            ("header_bytes", self.header_bytes),
+            ("signature", signature),
+            ("body_bytes", self.body_bytes),
+            ("header", self.header),
+            ("id", self.id),
+        ):
+            object.__setattr__(entry, name, value)
+        return entry
+
+
+def prepare_entry(
+    key_id: bytes,
     *,
     log_id: bytes,
     seq: int,
@@ -232,12 +264,19 @@ def sign_entry(
     ts_ms: int,
     vis: Visibility,
     body: dict[str, Any],
-) -> Entry:
-    """Build and sign an entry. Council bodies must already carry their salt (the caller owns randomness)."""
+) -> Unsigned:
+    """Build an entry for the key ``key_id`` to sign. Council bodies must already carry their salt (the
+    caller owns randomness)."""
     body_bytes = encode_body(body, vis)
-    header = Header(log_id, seq, prev, ts_ms, vis, sha256(body_bytes), key.public.id)
+    header = Header(log_id, seq, prev, ts_ms, vis, sha256(body_bytes), key_id)
     header_bytes = header.encode()
-    return Entry(header_bytes, key.sign(Domain.ENTRY, header_bytes), body_bytes)
+    return Unsigned(header, header_bytes, body_bytes, leaf_hash(header_bytes))
+
+
+def sign_entry(key: SigningKey, **fields: Any) -> Entry:
+    """Build (from the ``prepare_entry`` fields) and sign an entry: one entry at a time, in one thread."""
+    unsigned = prepare_entry(key.public.id, **fields)
+    return unsigned.signed(key.sign(Domain.ENTRY, unsigned.header_bytes))
 
 
 def verify_follows(previous: Entry | None, entry: Entry) -> None:

@@ -198,6 +198,12 @@ class SigningKey:
     def sign(self, domain: Domain, message: bytes) -> bytes:
         return self._key.sign(domain.frame(message))
 
+    def sign_many(self, domain: Domain, messages: list[bytes]) -> list[bytes]:
+        """``sign`` for each message. OpenSSL signs without holding the GIL, so two threads signing halves
+        of a list take about half the time of one."""
+        sign, frame = self._key.sign, domain.frame
+        return [sign(frame(message)) for message in messages]
+
     def __repr__(self) -> str:
         return f"SigningKey(public={self.public.raw.hex()[:16]}…)"
 
