@@ -27,7 +27,7 @@ from protocol.keys import PublicKey
 
 log = logging.getLogger("shora.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-VERSION = "0.3.0"
+VERSION = "0.3.1"
 
 
 @dataclass

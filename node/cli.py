@@ -123,7 +123,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.3.0", prog_name="shora")
+@click.version_option("0.3.1", prog_name="shora")
 def cli() -> None:
     """shora — the council's signed record, its assemblies and its federation."""
 

@@ -33,8 +33,9 @@ from node import applications, directory
 from node.governance import Appended, Draft, RuleError
 from node.machines import Machine, machine_for
 from node.settings import Settings
-from protocol.entry import SALT_SIZE, Entry, sign_entry
-from protocol.keys import SigningKey
+from node.signer import Signer, SigningBatch
+from protocol.entry import SALT_SIZE, Entry, Unsigned, prepare_entry
+from protocol.keys import Domain, SigningKey
 from protocol.note import Checkpoint, log_origin, sign_checkpoint
 
 log = logging.getLogger("shora.writer")
@@ -78,31 +79,30 @@ def load_state(store: LogStore, log_id: bytes, machine: Machine | None = None) -
 
 def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
     """Sign ``drafts`` as the entries after ``previous``; council bodies get a fresh random salt."""
-    return [entry for entry, _ in sign_drafts(key, drafts, previous, ts_ms)]
+    unsigned = [u for u, _ in prepare_drafts(key, drafts, previous, ts_ms)]
+    signatures = key.sign_many(Domain.ENTRY, [u.header_bytes for u in unsigned])
+    return [u.signed(signature) for u, signature in zip(unsigned, signatures, strict=True)]
 
 
-def sign_drafts(
-    key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int
-) -> list[tuple[Entry, dict[str, Any]]]:
-    """``make_entries``, each entry with the body value it was signed over."""
+def prepare_drafts(
+    key: SigningKey, drafts: list[Draft], previous: Entry | Unsigned | None, ts_ms: int
+) -> list[tuple[Unsigned, dict[str, Any]]]:
+    """``drafts`` laid out as the entries after ``previous``, unsigned, each with the body value it
+    carries; council bodies get a fresh random salt."""
     out = []
+    log_id, key_id = key.public.raw, key.public.id
     for draft in drafts:
         body = dict(draft.body)
         if draft.vis == "council":
             body["salt"] = os.urandom(SALT_SIZE)
         seq = previous.seq + 1 if previous else 0
         ts = max(ts_ms, previous.header.ts_ms) if previous else ts_ms
-        entry = sign_entry(
-            key,
-            log_id=key.public.raw,
-            seq=seq,
-            prev=previous.id if previous else None,
-            ts_ms=ts,
-            vis=draft.vis,
-            body=body,
+        prev = previous.id if previous else None
+        unsigned = prepare_entry(
+            key_id, log_id=log_id, seq=seq, prev=prev, ts_ms=ts, vis=draft.vis, body=body
         )
-        out.append((entry, body))
-        previous = entry
+        out.append((unsigned, body))
+        previous = unsigned
     return out
 
 
@@ -127,6 +127,7 @@ class Writer:
         self.machine = machine_for(kind, self.log_id)
         self.settings = settings
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
+        self._signer = Signer(key, settings.signer_chunk)
         self.conn = self._thread.submit(open_database, path).result()
         self.store = LogStore(self.conn)
         self.state: Any = self._thread.submit(load_state, self.store, self.log_id, self.machine).result()
@@ -159,6 +160,7 @@ class Writer:
                 job.future.set_exception(RuntimeError("the node is shutting down"))
         self._thread.submit(self.conn.close).result()
         self._thread.shutdown(wait=True)
+        self._signer.close()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the writer thread, the only one that touches the write connection."""
@@ -209,31 +211,37 @@ class Writer:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         accepted: list[tuple[_Job, list[Appended]]] = []
-        entries: list[Entry] = []
+        batch = self._signer.batch()  # large batches are signed by the child process meanwhile
         effects: list[SideEffect] = []
         ts = now_ms()
-        for job in jobs:
-            if job.future.done():  # the caller went away before we got to it
-                continue
-            try:
-                drafts = self.machine.execute(self.state, job.command, ts)
-                pairs = sign_drafts(self.key, drafts, entries[-1] if entries else self._last, ts)
-                signed = [entry for entry, _ in pairs]
-                # the bodies as signed, not a decode of them: the same values, without the cost
-                appended = [Appended(e.seq, e.id, e.header.ts_ms, e.header.vis, body) for e, body in pairs]
-                for n, item in enumerate(appended):
-                    self.machine.apply(self.state, item, n == 0)
-            except Exception as exc:  # a refusal, or a command no entry can carry: this job fails alone
-                job.future.set_exception(exc)
-                continue
-            entries.extend(signed)
-            if job.side_effect:
-                effects.append(job.side_effect)
-            accepted.append((job, appended))
-        if not entries:
+        try:
+            for job in jobs:
+                if job.future.done():  # the caller went away before we got to it
+                    continue
+                try:
+                    drafts = self.machine.execute(self.state, job.command, ts)
+                    last = batch.unsigned[-1] if batch.unsigned else self._last
+                    pairs = prepare_drafts(self.key, drafts, last, ts)
+                    # the bodies as signed, not a decode of them: the same values, without the cost
+                    appended = [Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in pairs]
+                    for n, item in enumerate(appended):
+                        self.machine.apply(self.state, item, n == 0)
+                except Exception as exc:  # a refusal, or a command no entry can carry: this job fails alone
+                    job.future.set_exception(exc)
+                    continue
+                batch.add([u for u, _ in pairs])
+                if job.side_effect:
+                    effects.append(job.side_effect)
+                accepted.append((job, appended))
+        except BaseException:
+            batch.abandon()
+            raise
+        if not batch.unsigned:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._write, entries, effects)
+            last_entry = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._write, batch, effects
+            )
         except BaseException as exc:
             log.error("commit failed, rebuilding state from the log: %s", exc)
             await self._reload()
@@ -243,7 +251,7 @@ class Writer:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        self._last = entries[-1]
+        self._last = last_entry
         self.log_version += 1
         for job, appended in accepted:
             if not job.future.done():
@@ -251,11 +259,21 @@ class Writer:
         for listener in self.on_append:
             listener()
 
-    def _write(self, entries: list[Entry], effects: list[SideEffect]) -> None:
-        with self.store.transaction():
-            grouped: dict[str, list[tuple[object, ...]]] = {}
-            for statement, params in effects:
-                grouped.setdefault(statement, []).append(params)
-            for statement, rows in grouped.items():
-                self.conn.executemany(statement, rows)
-            self.store.append_in_transaction(self.log_id, entries, self._sign_checkpoint)
+    def _write(self, batch: SigningBatch, effects: list[SideEffect]) -> Entry:
+        """On the writer thread, in one transaction: the directory rows, then the entries a chunk at a
+        time as their signatures come (from the signing process, or made here meanwhile), their tree
+        nodes and the checkpoint. Returns the last entry."""
+        try:
+            with self.store.transaction():
+                grouped: dict[str, list[tuple[object, ...]]] = {}
+                for statement, params in effects:
+                    grouped.setdefault(statement, []).append(params)
+                for statement, rows in grouped.items():
+                    self.conn.executemany(statement, rows)
+                appender = self.store.appender(self.log_id)
+                for entries in batch.signed():
+                    appender.add(entries)
+                appender.finish(self._sign_checkpoint)
+        finally:
+            batch.abandon()  # a no-op once every signature was collected
+        return entries[-1]

@@ -26,6 +26,11 @@ class Settings:
     entries_page_max: int = _setting(1000, "most entries returned by one GET …/entries")
     decisions_page_max: int = _setting(500, "most decisions returned by one GET /v1/decisions")
     write_batch_max: int = _setting(256, "most commands committed in one transaction (group commit)")
+    signer_chunk: int = _setting(
+        32,
+        "a large batch's entries are signed in a child process, on another core, this many at a time; "
+        "above 256, never",
+    )
     keepalive_timeout_s: float = _setting(15.0, "idle keep-alive connections are closed after this long")
     gossip_interval_s: float = _setting(
         10.0, "mean seconds between gossip rounds with a random peer (± 50 %)"

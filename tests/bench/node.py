@@ -8,7 +8,9 @@ Run as ``python tests/bench/node.py``; prints three JSON lines on stdout (progre
 - ``node.group_commit``: entries per second when ``BATCH`` commands arrive together at the in-process
   ``Writer`` (judged, signed, checkpointed and committed in one transaction), against signing the same
   number of entries with ``sign_entry`` and ``executemany``-ing them into a raw table, one transaction per
-  batch. The same load over HTTP (``HTTP_IN_FLIGHT`` requests in flight) is reported beside it.
+  batch. The writer has its signing process (node/signer.py) sign on the second core while it judges; the
+  same writer without it (every signature in one process) is reported beside it, and so is the same load
+  over HTTP (``HTTP_IN_FLIGHT`` requests in flight).
 - ``node.bundle_get``: ``GET /v1/decisions/{id}/bundle`` requests per second against a bare aiohttp handler
   returning a static body of the same size, both served by a separate process on 127.0.0.1 port 0 and
   loaded by the same lean keep-alive client (another process, ``LOAD_CONNECTIONS`` connections).
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -253,23 +256,36 @@ async def writer_batch(writer: Writer, n: int) -> None:
 async def bench_group_commit(folder: Path, http_rate: float) -> str:
     config = init_node(folder / "writer-node", found(), listen="127.0.0.1:0")
     writer = Writer(config.database, config.root_key(), config.settings)
+    # the same writer with no signing process: every signature made in the node's own process
+    alone_config = init_node(folder / "alone-node", found(), listen="127.0.0.1:0")
+    alone = Writer(
+        alone_config.database, alone_config.root_key(), replace(config.settings, signer_chunk=10**9)
+    )
     await writer.start()
+    await alone.start()
     raw = RawLog(folder / "raw-batch.db")
-    try:
-        await writer_batch(writer, BATCH)
+
+    async def rate(work: Callable[[], Awaitable[None]]) -> float:
+        start = time.perf_counter()
+        for _ in range(BATCHES_PER_REP):
+            await work()
+        return BATCH * BATCHES_PER_REP / (time.perf_counter() - start)
+
+    async def raw_batch() -> None:
         raw.batch(BATCH)
-        ours, bare = [], []
+
+    try:
+        await writer_batch(writer, BATCH)  # warm: the signing process starts at the first large batch
+        await writer_batch(alone, BATCH)
+        raw.batch(BATCH)
+        ours, one_process, bare = [], [], []
         for _ in range(REPS):
-            start = time.perf_counter()
-            for _ in range(BATCHES_PER_REP):
-                await writer_batch(writer, BATCH)
-            ours.append(BATCH * BATCHES_PER_REP / (time.perf_counter() - start))
-            start = time.perf_counter()
-            for _ in range(BATCHES_PER_REP):
-                raw.batch(BATCH)
-            bare.append(BATCH * BATCHES_PER_REP / (time.perf_counter() - start))
+            ours.append(await rate(lambda: writer_batch(writer, BATCH)))
+            one_process.append(await rate(lambda: writer_batch(alone, BATCH)))
+            bare.append(await rate(raw_batch))
     finally:
         await writer.close()
+        await alone.close()
         raw.conn.close()
     return result(
         "node.group_commit",
@@ -278,6 +294,9 @@ async def bench_group_commit(folder: Path, http_rate: float) -> str:
         GOAL_GROUP_COMMIT,
         batch=BATCH,
         reps=REPS,
+        signing="child process, on the second core (node/signer.py)",
+        one_process_entries_per_s=round(median(one_process), 1),
+        one_process_ratio=round(median(one_process) / median(bare), 3),
         http_entries_per_s=round(http_rate, 1),
         http_in_flight=HTTP_IN_FLIGHT,
     )
