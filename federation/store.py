@@ -35,19 +35,20 @@ class ForkError(StoreError):
         self.log_id, self.seq, self.held, self.offered = log_id, seq, held, offered
 
 
+_ENTRY_COLUMNS = """
+    log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
+    header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL, kind TEXT,
+    PRIMARY KEY (log_id, seq)"""
+
+
 def _schema(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE logs (
             log_id BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
             checkpoint TEXT, checkpoint_size INTEGER, frozen TEXT)"""
     )
-    db.execute(
-        """CREATE TABLE entries (
-            log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
-            header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
-            ts_ms INTEGER NOT NULL, kind TEXT,
-            PRIMARY KEY (log_id, seq)) WITHOUT ROWID"""
-    )
+    db.execute(f"CREATE TABLE entries ({_ENTRY_COLUMNS}) WITHOUT ROWID")  # until 0005
     db.execute(
         """CREATE TABLE tree_nodes (
             log_id BLOB NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
@@ -92,11 +93,24 @@ def _kind_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX entries_decisions ON entries (log_id, seq) WHERE kind = 'decision'")
 
 
+def _entries_rowid(db: sqlite_utils.Database) -> None:
+    """Entries in an ordinary (rowid) table. Rows of a few hundred bytes in a WITHOUT ROWID table are moved
+    on every B-tree split of their primary key; appended by rowid they are written once, and the (log_id,
+    seq) key becomes an index beside them: inserting a page of them costs about half as much (and writes
+    less to the WAL)."""
+    db.execute(f"CREATE TABLE entries_rowid ({_ENTRY_COLUMNS})")
+    db.execute("INSERT INTO entries_rowid SELECT * FROM entries ORDER BY log_id, seq")
+    db.execute("DROP TABLE entries")
+    db.execute("ALTER TABLE entries_rowid RENAME TO entries")
+    _kind_index(db)
+
+
 MIGRATIONS = [
     Migration("0001-logs-entries-tree", _schema),
     Migration("0002-forks", _forks_schema),
     Migration("0003-witnessing", _witnessing_schema),
     Migration("0004-entries-decision-index", _kind_index),
+    Migration("0005-entries-rowid", _entries_rowid),
 ]
 
 
@@ -204,18 +218,22 @@ class LogStore:
         recheck: bool = True,
     ) -> list[Entry]:
         """Entries with seq > ``after_seq``; bodies of council entries only if ``council_bodies``. Without
-        ``recheck``, bodies are not checked against their headers again (``Entry.stored``): for serving
+        ``recheck``, bodies are not checked against their headers again (``Entry.stored``)."""
+        make = Entry if recheck else Entry.stored
+        return [make(*row) for row in self.rows(log_id, after_seq, limit, council_bodies=council_bodies)]
+
+    def rows(
+        self, log_id: bytes, after_seq: int = -1, limit: int = 1000, *, council_bodies: bool = False
+    ) -> list[tuple[bytes, bytes, bytes | None]]:
+        """``entries`` as the stored ``(header, signature, body)`` bytes, decoding nothing: for serving
         pages to peers, who check every entry themselves."""
         rows = self.conn.execute(
             "SELECT header, signature, body, vis FROM entries "
             "WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (log_id, after_seq, limit),
         )
-        make = Entry if recheck else Entry.stored
         return [
-            make(
-                bytes(h), bytes(s), bytes(b) if b is not None and (council_bodies or v == "public") else None
-            )
+            (bytes(h), bytes(s), bytes(b) if b is not None and (council_bodies or v == "public") else None)
             for h, s, b, v in rows
         ]
 

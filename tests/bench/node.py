@@ -208,7 +208,7 @@ RAW_SCHEMA = """CREATE TABLE entries (
     log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
     header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
     ts_ms INTEGER NOT NULL, kind TEXT,
-    PRIMARY KEY (log_id, seq)) WITHOUT ROWID"""
+    PRIMARY KEY (log_id, seq))"""  # as federation/store.py since 0005-entries-rowid
 
 
 class RawLog:

@@ -1,0 +1,109 @@
+"""The log store: its migrations keep what a node already holds, and appends go in pieces or whole."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from federation import db as dbmod
+from federation.store import MIGRATIONS, ForkError, LogStore, StoreError
+from node.service import checkpoint_signer
+from protocol.entry import Entry, sign_entry
+from protocol.keys import SigningKey
+
+KEYS = [SigningKey.from_seed(bytes([n]) * 32) for n in (1, 2)]
+
+
+def run(key: SigningKey, n: int, start: int = 0, prev: bytes | None = None) -> list[Entry]:
+    entries: list[Entry] = []
+    for seq in range(start, start + n):
+        body = {"kind": "decision" if seq % 5 == 0 else "note", "n": seq}
+        link = entries[-1].id if entries else prev
+        entries.append(
+            sign_entry(
+                key, log_id=key.public.raw, seq=seq, prev=link, ts_ms=1_000 + seq, vis="public", body=body
+            )
+        )
+    return entries
+
+
+def rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return conn.execute("SELECT * FROM entries ORDER BY log_id, seq").fetchall()
+
+
+def test_0005_moves_entries_to_a_rowid_table_and_keeps_every_row(tmp_path: Path) -> None:
+    conn = dbmod.connect(tmp_path / "old.db")
+    dbmod.migrate(conn, [m for m in MIGRATIONS if m.name < "0005"])  # a node as 0.3.0 left it
+    store = LogStore(conn)
+    for key in KEYS:
+        store.append(key.public.raw, run(key, 40), checkpoint_signer(key))
+    before, heads = rows(conn), store.heads()
+    assert (
+        "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
+    )
+
+    assert dbmod.migrate(conn, MIGRATIONS) == ["0005-entries-rowid"]
+    assert rows(conn) == before and store.heads() == heads
+    table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
+    assert "WITHOUT ROWID" not in table
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'entries'")}
+    assert "entries_decisions" in indexes
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the keys still hold: a held (log, seq) or a held id is refused by the table itself
+    key = KEYS[0]
+    held = store.entries(key.public.raw, -1, 100)
+    copy = "INSERT INTO entries SELECT log_id, {}, {}, header, signature, body, vis, ts_ms, kind FROM entries"
+    for seq, entry_id in (("seq", "randomblob(32)"), ("1000", "id")):
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(copy.format(seq, entry_id) + " WHERE log_id = ? AND seq = 3", (key.public.raw,))
+    # appends after the migration continue the log and its tree
+    more = run(key, 25, start=40, prev=held[-1].id)
+    head = store.append(key.public.raw, more, checkpoint_signer(key))
+    assert head.size == 65 and head.root == store.root(key.public.raw, 65)
+    decisions = conn.execute(
+        "SELECT count(*) FROM entries WHERE log_id = ? AND kind = 'decision'", (key.public.raw,)
+    )
+    assert decisions.fetchone()[0] == 13
+
+
+def test_pieces_and_a_whole_append_give_the_same_log(tmp_path: Path) -> None:
+    key = KEYS[0]
+    entries = run(key, 100)
+    stores = []
+    for name in ("whole", "pieces"):
+        conn = dbmod.connect(tmp_path / f"{name}.db")
+        dbmod.migrate(conn, MIGRATIONS)
+        stores.append(LogStore(conn))
+    whole, pieces = stores
+    whole.append(key.public.raw, entries, checkpoint_signer(key))
+    with pieces.transaction():
+        appender = pieces.appender(key.public.raw)
+        for start in range(0, 100, 7):
+            appender.add(entries[start : start + 7])
+        appender.finish(checkpoint_signer(key))
+    assert rows(whole.conn) == rows(pieces.conn)
+    assert whole.heads() == pieces.heads()
+    assert pieces.inclusion_proof(key.public.raw, 42, 100) == whole.inclusion_proof(key.public.raw, 42, 100)
+
+
+def test_an_append_refused_in_its_second_piece_leaves_nothing(tmp_path: Path) -> None:
+    key, other = KEYS
+    conn = dbmod.connect(tmp_path / "x.db")
+    dbmod.migrate(conn, MIGRATIONS)
+    store = LogStore(conn)
+    entries = run(key, 20)
+    store.append(key.public.raw, entries[:5], checkpoint_signer(key))
+    before, heads = rows(conn), store.heads()
+    with pytest.raises(StoreError, match="another log"), store.transaction():
+        appender = store.appender(key.public.raw)
+        appender.add(entries[5:10])
+        appender.add(run(other, 1))
+    assert rows(conn) == before and store.heads() == heads
+    forked = sign_entry(
+        key, log_id=key.public.raw, seq=2, prev=entries[1].id, ts_ms=9, vis="public", body={"kind": "note"}
+    )
+    with pytest.raises(ForkError), store.transaction():
+        store.appender(key.public.raw).add([forked])
+    assert rows(conn) == before
