@@ -276,13 +276,13 @@ class GossipServer:
         if not (after_seq >= -1 and limit >= 1 and 0 <= first <= head.size):
             raise Misbehaved("after_seq >= -1, limit >= 1 and 0 <= first <= size")
         try:
-            page: Page = await self.run_read(
-                partial(self.replica.page, log_id, after_seq, min(limit, self.page_limit), first)
+            page: bytes = await self.run_read(
+                partial(self.replica.page_bytes, log_id, after_seq, min(limit, self.page_limit), first)
             )
         except Frozen as exc:
             extra = {} if exc.proof is None else {"proof": exc.proof}
             return _error(409, "log-frozen", exc.reason, **extra)
-        return Reply(200, page.encode())
+        return Reply(200, page)
 
     async def rpc_forks(self, sender: bytes, body: bytes) -> Reply:
         proof = decode_message(body).get("proof")

@@ -32,12 +32,14 @@ from typing import Any
 import msgpack
 
 from federation.store import LogHead, LogStore
+from federation.verifypool import Job, answer
+from federation.verifypool import verify_chunk as _verify_chunk
 from protocol import codec, merkle
 from protocol.bundle import KEY_KIND
 from protocol.entry import Entry, verify_follows
 from protocol.errors import DecodeError, VerificationError
 from protocol.fork import ForkProof, checkpoints_fork, entries_fork, verify_fork_proof
-from protocol.keys import BACKENDS, DEFAULT_BACKEND, ENTRY_TAG, PublicKey
+from protocol.keys import ENTRY_TAG, PublicKey
 from protocol.note import Checkpoint, SignedCheckpoint, open_checkpoint, parse_note
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # what a peer may send us, checked before decoding
@@ -103,25 +105,8 @@ class Page:
     _preverified: Preverified | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> bytes:
-        # The entries are maps of bytes written with their keys in canonical order (body < header <
-        # signature), canonical as built: packed directly, not walked by the codec a thousand at a time.
-        # The rest goes through the codec's checks; the top-level keys are in canonical order too.
-        entries = [
-            {"header": e.header_bytes, "signature": e.signature}
-            if e.body_bytes is None
-            else {"body": e.body_bytes, "header": e.header_bytes, "signature": e.signature}
-            for e in self.entries
-        ]
-        codec.encode([self.checkpoint, list(self.consistency), self.first])
-        return msgpack.packb(  # type: ignore[no-any-return]
-            {
-                "checkpoint": self.checkpoint,
-                "consistency": list(self.consistency),
-                "entries": entries,
-                "first": self.first,
-            },
-            use_bin_type=True,
-        )
+        rows = [(e.header_bytes, e.signature, e.body_bytes) for e in self.entries]
+        return encode_page(rows, self.checkpoint, self.consistency, self.first)
 
     @classmethod
     def decode(cls, data: bytes) -> Page:
@@ -150,25 +135,32 @@ class Page:
 
 
 _ENTRY_KEYS = {"header", "signature", "body"}
+Row = tuple[bytes, bytes, bytes | None]  # an entry as stored: header, signature, body (or None)
+
+
+def encode_page(
+    rows: Sequence[Row], checkpoint: str | None, consistency: Sequence[bytes], first: int
+) -> bytes:
+    """A page's canonical bytes. The entries are maps of bytes written with their keys in canonical order
+    (body < header < signature), canonical as built: packed directly, not walked by the codec a thousand
+    at a time. The rest goes through the codec's checks; the top-level keys are in canonical order too."""
+    entries = [
+        {"header": header, "signature": signature}
+        if body is None
+        else {"body": body, "header": header, "signature": signature}
+        for header, signature, body in rows
+    ]
+    codec.encode([checkpoint, list(consistency), first])
+    return msgpack.packb(  # type: ignore[no-any-return]
+        {"checkpoint": checkpoint, "consistency": list(consistency), "entries": entries, "first": first},
+        use_bin_type=True,
+    )
 
 
 def _entry(item: Any) -> Entry:
     if not isinstance(item, dict) or not {"header", "signature"} <= set(item) <= _ENTRY_KEYS:
         raise DecodeError("a page entry is a map of header, signature and an optional body")
     return Entry(item["header"], item["signature"], item.get("body"))
-
-
-Job = tuple[bytes, bytes, bytes]  # (public key, signature, framed message)
-
-
-def _verify_chunk(jobs: Sequence[Job]) -> int:
-    """The index of the first signature in ``jobs`` that fails, or -1. Runs on a worker thread: the
-    Ed25519 call itself releases the GIL."""
-    verify = BACKENDS[DEFAULT_BACKEND]
-    for i, (public, signature, message) in enumerate(jobs):
-        if not verify(public, signature, message):
-            return i
-    return -1
 
 
 class Preverified:
@@ -207,7 +199,7 @@ class Preverified:
         """The smallest index in ``wanted`` whose signature fails, or -1 (waits for every chunk)."""
         failures: list[int] = []
         for indexes, jobs, future in self.chunks:
-            bad = future.result()
+            bad = answer(future, jobs)
             if bad < 0:
                 continue
             if indexes[bad] in wanted:
@@ -238,7 +230,7 @@ class _Verifier:
         self.chunk = max(1, -(-total // chunks))
         self.pending: list[Job] = []
         self.done = 0  # jobs already handed out
-        self.futures: list[tuple[int, concurrent.futures.Future[int]]] = []
+        self.futures: list[tuple[int, list[Job], concurrent.futures.Future[int]]] = []
         self.positions: list[int] = []  # the position (in the entries checked) of each job
         # entries whose checks ``pre`` already sent: their index in its page is ``offset`` + their position
         self.pre, self.offset = pre, offset
@@ -259,12 +251,12 @@ class _Verifier:
 
     def _flush(self) -> None:
         if self.pending and self.pool is not None:
-            self.futures.append((self.done, self.pool.submit(_verify_chunk, self.pending)))
+            self.futures.append((self.done, self.pending, self.pool.submit(_verify_chunk, self.pending)))
             self.done += len(self.pending)
             self.pending = []
 
     def cancel(self) -> None:
-        for _, future in self.futures:
+        for _, _, future in self.futures:
             future.cancel()
         if self.pre is not None:
             self.pre.cancel()
@@ -272,7 +264,8 @@ class _Verifier:
     def failed(self) -> int:
         """The position of the first entry whose signature fails, or -1 (waits for every chunk)."""
         self._flush()
-        failures = [self.positions[start + f.result()] for start, f in self.futures if f.result() >= 0]
+        answers = [(start, answer(future, jobs)) for start, jobs, future in self.futures]
+        failures = [self.positions[start + bad] for start, bad in answers if bad >= 0]
         bad = _verify_chunk(self.pending)
         if bad >= 0:
             failures.append(self.positions[self.done + bad])
@@ -310,23 +303,35 @@ class Replica:
     def page(self, log_id: bytes, after_seq: int, limit: int, first: int) -> Page:
         """Entries after ``after_seq`` (public bodies only), our newest checkpoint, and a consistency proof
         from ``first`` to it; a log we do not hold gives an empty page."""
+        rows, checkpoint, proof = self._page(log_id, after_seq, limit, first)
+        return Page(tuple(Entry.stored(*row) for row in rows), checkpoint, proof, first)
+
+    def page_bytes(self, log_id: bytes, after_seq: int, limit: int, first: int) -> bytes:
+        """``page(…).encode()`` straight from the stored bytes: what a peer is sent, with no header decoded
+        again (we checked them when we stored them; the peer checks them all itself)."""
+        rows, checkpoint, proof = self._page(log_id, after_seq, limit, first)
+        return encode_page(rows, checkpoint, proof, first)
+
+    def _page(
+        self, log_id: bytes, after_seq: int, limit: int, first: int
+    ) -> tuple[list[Row], str | None, tuple[bytes, ...]]:
         self._refuse_frozen(log_id)
         head = self.store.head(log_id)
         if head is None:
-            return Page((), None, (), first)
+            return [], None, ()
         limit = max(0, min(limit, MAX_PAGE_ENTRIES))
-        entries: list[Entry] = []
+        rows: list[Row] = []
         budget = SERVE_PAGE_BYTES
-        for entry in self.store.entries(log_id, max(after_seq, -1), limit, recheck=False):
-            budget -= len(entry.header_bytes) + len(entry.signature) + len(entry.body_bytes or b"") + 32
-            if budget < 0 and entries:
+        for row in self.store.rows(log_id, max(after_seq, -1), limit):
+            budget -= len(row[0]) + len(row[1]) + len(row[2] or b"") + 32
+            if budget < 0 and rows:
                 break
-            entries.append(entry)
+            rows.append(row)
         noted = head.checkpoint_size
         proof: list[bytes] = []
         if head.checkpoint is not None and noted is not None and 0 < first < noted:
             proof = self.store.consistency_proof(log_id, first, noted)
-        return Page(tuple(entries), head.checkpoint, tuple(proof), first)
+        return rows, head.checkpoint, tuple(proof)
 
     def forks(self) -> list[tuple[bytes, bytes]]:
         return [(log_id, proof) for log_id, proof, _ in self.store.forks()]

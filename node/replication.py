@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from federation.peers import Peer, PeerTable
 from federation.replica import BadData, Head, IngestResult, Page, Replica
 from federation.store import LogStore
 from federation.transport import HttpTransport
+from federation.verifypool import VerifyPool
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
 from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
@@ -58,6 +59,7 @@ class _Split:
     def __init__(self, read: Replica, write: Replica, limit: Callable[[bytes], int | None]) -> None:
         self._read, self._write, self._limit = read, write, limit
         self.heads, self.head, self.page = read.heads, read.head, read.page
+        self.page_bytes = read.page_bytes
         self.forks, self.frozen = read.forks, read.frozen
         self.add_fork = write.add_fork
         self.preverify = write.preverify
@@ -106,7 +108,7 @@ class Replication:
         key = writer.key
         self.peers = PeerTable(reader)
         self._peers_w = PeerTable(writer.conn)
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shora-verify")
+        self.pool = VerifyPool(workers=2)  # worker processes: both cores, not this process's GIL
         roots = [self.me] if config.kind == "federation" else []
         if config.federation is not None:
             roots.append(config.federation[1])

@@ -110,6 +110,9 @@ class MemoryReplica:
         chosen = tuple(held[after_seq + 1 : after_seq + 1 + limit])
         return Page(entries=chosen, checkpoint=None, consistency=(), first=first)
 
+    def page_bytes(self, log_id: bytes, after_seq: int, limit: int, first: int) -> bytes:
+        return self.page(log_id, after_seq, limit, first).encode()
+
     def forks(self) -> list[tuple[bytes, bytes]]:
         return sorted(self.proofs.items())
 

@@ -10,7 +10,6 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -27,6 +26,7 @@ from node.settings import Settings
 from node.signer import Signer
 from protocol.entry import Entry, Unsigned, verify_follows
 from protocol.keys import Domain, SigningKey
+from tests.children import kill_and_expect_children_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -228,21 +228,7 @@ def test_the_child_does_not_outlive_a_killed_node(tmp_path: Path) -> None:
         "assert len([e for c in batch.signed() for e in c]) == 8\n"
         "print(signer.proc.pid, flush=True); time.sleep(60)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    child = int(parent.stdout.readline())
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return  # exited and reaped
-        if state == "Z":
-            return  # exited; its new parent has not reaped it yet
-        time.sleep(0.05)
-    pytest.fail("the signing process outlived the node")
+    kill_and_expect_children_gone(code, "the signing process")
 
 
 def wait_for_bytes(proc: subprocess.Popen[bytes], size: int) -> None:
