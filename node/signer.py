@@ -55,6 +55,7 @@ class Signer:
         self.failures = 0
         self.retry_at = 0.0
         self.stale = 0  # bytes of replies the child still owes for entries a writer signed itself: skipped
+        self.warm = False  # the child has answered once: worth waiting for (a new one is still starting)
 
     def batch(self) -> SigningBatch:
         return SigningBatch(self)
@@ -138,6 +139,7 @@ class Signer:
             self._broken(f"no reply: {exc}")
             return None
         self.collected += 1
+        self.warm = True
         return [reply[i : i + SIGNATURE_SIZE] for i in range(0, len(reply), SIGNATURE_SIZE)]
 
     def _ready(self) -> bool:
@@ -157,6 +159,7 @@ class Signer:
             if not skipped:
                 return True  # the child's end: the read that follows says so
             self.stale -= len(skipped)
+            self.warm = True
         return False
 
     def _broken(self, why: str) -> None:
@@ -165,7 +168,7 @@ class Signer:
         self.failures += 1
         self.retry_at = time.monotonic() + RETRY_AFTER_S
         proc, self.proc = self.proc, None
-        self.stale = 0
+        self.stale, self.warm = 0, False
         if proc is not None:
             proc.kill()
             proc.wait()
@@ -205,7 +208,9 @@ class SigningBatch:
         """The batch's entries with their signatures, in order, a chunk at a time as soon as it is signed
         (the writer inserts one while the child signs the next). Whenever the next chunk's signatures
         are not there yet, this thread signs a chunk itself, from the back, where the child will get last:
-        the two meet in the middle, and the child's late copies are skipped at the next batch."""
+        the two meet in the middle, and the child's late copies are skipped at the next batch. A child
+        that has not answered yet (just started: its imports take a tenth of a second) is not waited for
+        at all."""
         key, chunk, signer = self.signer.key, self.signer.chunk, self.signer
         parts = [self.unsigned[i : i + chunk] for i in range(0, len(self.unsigned), chunk)]
         shipped = self.shipped // chunk  # parts[:shipped] are (being) signed by the child, in order
@@ -217,9 +222,9 @@ class SigningBatch:
                     front = self._read_reply(front, len(parts[front]), signatures)
                 elif (back := _last_missing(signatures, emit)) is not None and back >= max(front, emit + 1):
                     signatures[back] = key.sign_many(Domain.ENTRY, [u.header_bytes for u in parts[back]])
-                elif front < shipped and self.unread:
+                elif front < shipped and self.unread and signer.warm:
                     front = self._read_reply(front, len(parts[front]), signatures)
-                else:  # the child is gone, or this part was never shipped
+                else:  # never shipped, or the child is gone or still starting (its imports take a while)
                     signatures[emit] = key.sign_many(Domain.ENTRY, [u.header_bytes for u in part])
             done = signatures[emit]
             assert done is not None

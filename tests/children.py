@@ -22,6 +22,19 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def kill_and_expect_children_gone(code: str, what: str, within_s: float = 15.0) -> None:
     """Run ``code`` (which prints the pids of its helper processes on one line, then waits), SIGKILL it,
     and fail unless every helper has exited within ``within_s``."""

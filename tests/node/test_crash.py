@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -34,6 +35,7 @@ from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.keys import PublicKey
 from protocol.note import open_checkpoint
+from tests.children import children_of, running
 from tests.node.served import start_served
 
 SEED = 20_090_611
@@ -208,16 +210,20 @@ def _check(conn: sqlite3.Connection, node_id: bytes, acked: Acked, verified: Ver
 async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     folder = tmp_path / "node"
-    config = init_node(folder, FoundCouncil(name="Crash Council", continent="Asia"), listen="127.0.0.1:0")
+    init_node(folder, FoundCouncil(name="Crash Council", continent="Asia"), listen="127.0.0.1:0")
+    # batches of two or more commands go to the signing child (node/signer.py): kills land while it works
+    raw = json.loads((folder / "node.json").read_text())
+    (folder / "node.json").write_text(json.dumps({**raw, "settings": {"signer_chunk": 2}}))
     config = cfg.load(folder)
     key = config.operator_signing_key()
     acked, verified = Acked(), Verified()
     started = time.monotonic()
     kills = size = 0
+    with_helper: list[int] = []  # lives in which the node had its signing child when it was killed
     log_path = tmp_path / "serve.log"
     with open(log_path, "ab") as output:
         for cycle in range(KILLS):
-            size = await _one_life(cycle, folder, config, key, acked, verified, rng, output)
+            size = await _one_life(cycle, folder, config, key, acked, verified, rng, output, with_helper)
             kills += 1
     elapsed = time.monotonic() - started
     print(f"crash: {kills} kills, {acked.count} acknowledged commands, {size} entries, {elapsed:.1f} s")
@@ -225,6 +231,7 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Pa
     assert kills >= 50
     assert len(acked.joins) >= KILLS and len(acked.entries) >= KILLS, "the kills came too early to test much"
     assert {"assembly/open", "motion/propose", "motion/vote", "decision"} <= set(acked.entries.values())
+    assert with_helper, "no kill found the signing child at work"
 
 
 async def _one_life(
@@ -236,6 +243,7 @@ async def _one_life(
     verified: Verified,
     rng: random.Random,
     output: IO[bytes],
+    with_helper: list[int],
 ) -> int:
     """Start the node, load it, kill it at a random moment, then check the database it left."""
     process, url = await start_served(folder, output)
@@ -247,8 +255,15 @@ async def _one_life(
             ]
             work.append(asyncio.create_task(until_killed(governor(op, acked, random.Random(rng.random())))))
             await asyncio.sleep(rng.uniform(*KILL_DELAY_S))
+            helpers = children_of(process.pid)
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+            if helpers:
+                with_helper.append(cycle)
+            deadline = time.monotonic() + 10
+            while alive := [pid for pid in helpers if running(pid)]:
+                assert time.monotonic() < deadline, f"helpers {alive} outlived the killed node"
+                await asyncio.sleep(0.02)
             done, pending = await asyncio.wait(work, timeout=15)
             assert not pending, "a request to a killed node did not fail"
             for task in done:

@@ -40,6 +40,17 @@ async def joins(writer: Writer, n: int) -> None:
     await asyncio.gather(*(writer.submit(JoinMember(os.urandom(16), charter)) for _ in range(n)))
 
 
+async def warm_up(writer: Writer) -> int:
+    """Large batches until the signing child has answered once (a new child is not waited for); returns
+    how many entries that took."""
+    for attempt in range(1, 50):
+        await joins(writer, 64)
+        if writer._signer.warm:
+            return 64 * attempt
+        await asyncio.sleep(0.1)
+    pytest.fail("the signing child never answered")
+
+
 def check_log(path: Path, key: SigningKey) -> int:
     """Every stored entry carries a valid signature and follows the one before; returns the size."""
     conn = open_database(path)
@@ -77,17 +88,18 @@ async def test_a_large_batch_is_signed_by_the_child_and_every_signature_holds(tm
     writer = Writer(config.database, config.root_key(), Settings(signer_chunk=16))
     await writer.start()
     try:
+        warmed = await warm_up(writer)
         await joins(writer, 200)  # one batch: twelve chunks shipped, a tail of eight signed here
         await joins(writer, 3)  # below one chunk: no shipping at all
         await joins(writer, 150)
         signer = writer._signer
         assert signer.proc is not None and signer.proc.poll() is None
-        # the writer waits for the child's reply to a batch's first chunk rather than sign it too
+        # a warm child is waited for, at least for each batch's first chunk, rather than signed here too
         assert signer.collected >= 2 and signer.failures == 0
     finally:
         await writer.close()
     assert signer.proc is None
-    assert check_log(config.database, config.root_key()) == 1 + 200 + 3 + 150
+    assert check_log(config.database, config.root_key()) == 1 + warmed + 200 + 3 + 150
 
 
 async def test_small_batches_start_no_child(tmp_path: Path) -> None:
@@ -128,7 +140,7 @@ async def test_a_stalled_child_times_out_and_the_writer_signs_alone(tmp_path: Pa
     writer = Writer(config.database, config.root_key(), Settings(signer_chunk=16))
     await writer.start()
     try:
-        await joins(writer, 64)
+        warmed = await warm_up(writer)
         writer._signer.reply_timeout_s = 0.5  # after the child's start-up, which may take longer
         stalled = writer._signer.proc
         assert stalled is not None
@@ -142,7 +154,7 @@ async def test_a_stalled_child_times_out_and_the_writer_signs_alone(tmp_path: Pa
         assert writer._signer.proc is None
     finally:
         await writer.close()
-    assert check_log(config.database, config.root_key()) == 1 + 3 * 64
+    assert check_log(config.database, config.root_key()) == 1 + warmed + 2 * 64
 
 
 def test_child_signatures_equal_the_keys_own() -> None:
@@ -154,7 +166,7 @@ def test_child_signatures_equal_the_keys_own() -> None:
         batch.add(run[:20])
         batch.add(run[20:])
         assert batch.shipped == 32
-        entries = all_signed(batch)  # the child is still starting: the writer signs most of it
+        entries = all_signed(batch)  # the child is still starting: the writer signs it all
         assert [e.signature for e in entries] == own_signatures(key, run)
         # a warm child given time: every shipped chunk's reply is read, none signed here
         batch = signer.batch()
@@ -174,12 +186,17 @@ def test_replies_for_entries_signed_here_are_skipped_by_the_next_batch() -> None
     key = SigningKey.generate()
     signer = Signer(key, chunk=4)
     try:
+        warm = signer.batch()
+        warm.add(unsigned_run(key, 4))
+        assert signer.proc is not None
+        wait_for_bytes(signer.proc, 4 * 64)
+        all_signed(warm)
+        assert signer.warm and signer.stale == 0
         first = signer.batch()
         run = unsigned_run(key, 16)
         first.add(run)
         assert first.shipped == 16
         proc = signer.proc
-        assert proc is not None
         proc.send_signal(signal.SIGSTOP)  # the child falls behind: the writer signs from the back
         threading.Timer(0.5, proc.send_signal, (signal.SIGCONT,)).start()
         entries = all_signed(first)  # three chunks signed here, then the child's first reply read
