@@ -219,7 +219,7 @@ def _build_bundle(node: appmod.Node, decision_id: bytes, *, council: bool) -> tu
     log_id = node.config.node_id
     # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
     missing = "no such decision" if council else "no such public decision"
-    located = store.locate(decision_id)
+    located = store.locate_decision(decision_id)
     if located is None or located[0] != log_id:
         raise not_found(missing)
     entry = store.entry(log_id, located[1])

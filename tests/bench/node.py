@@ -205,10 +205,10 @@ async def bench_http_commands(folder: Path) -> tuple[str, float]:
 # --- 2. group commit in the writer vs raw signing + batched insert ----------------------------------------
 
 RAW_SCHEMA = """CREATE TABLE entries (
-    log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
+    log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL,
     header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
     ts_ms INTEGER NOT NULL, kind TEXT,
-    PRIMARY KEY (log_id, seq))"""  # as federation/store.py since 0005-entries-rowid
+    PRIMARY KEY (log_id, seq))"""  # as federation/store.py since 0005 (its decision indexes aside)
 
 
 class RawLog:

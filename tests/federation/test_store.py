@@ -33,7 +33,7 @@ def rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     return conn.execute("SELECT * FROM entries ORDER BY log_id, seq").fetchall()
 
 
-def test_0005_moves_entries_to_a_rowid_table_and_keeps_every_row(tmp_path: Path) -> None:
+def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decision_ids(tmp_path: Path) -> None:
     conn = dbmod.connect(tmp_path / "old.db")
     dbmod.migrate(conn, [m for m in MIGRATIONS if m.name < "0005"])  # a node as 0.3.0 left it
     store = LogStore(conn)
@@ -44,20 +44,26 @@ def test_0005_moves_entries_to_a_rowid_table_and_keeps_every_row(tmp_path: Path)
         "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     )
 
-    assert dbmod.migrate(conn, MIGRATIONS) == ["0005-entries-rowid"]
+    assert dbmod.migrate(conn, MIGRATIONS) == ["0005-entries-rowid-decision-ids"]
     assert rows(conn) == before and store.heads() == heads
     table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     assert "WITHOUT ROWID" not in table
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'entries'")}
-    assert "entries_decisions" in indexes
+    assert {"entries_decisions", "entries_decision_ids"} <= indexes
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    # the keys still hold: a held (log, seq) or a held id is refused by the table itself
+    # the primary key still refuses a second row at a held (log, seq), whatever its id
     key = KEYS[0]
     held = store.entries(key.public.raw, -1, 100)
-    copy = "INSERT INTO entries SELECT log_id, {}, {}, header, signature, body, vis, ts_ms, kind FROM entries"
-    for seq, entry_id in (("seq", "randomblob(32)"), ("1000", "id")):
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(copy.format(seq, entry_id) + " WHERE log_id = ? AND seq = 3", (key.public.raw,))
+    copy = "INSERT INTO entries SELECT log_id, seq, randomblob(32), header, signature, body, vis, ts_ms, kind"
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(copy + " FROM entries WHERE log_id = ? AND seq = 3", (key.public.raw,))
+    # decisions, and only they, are found by id, through their index
+    assert store.locate_decision(held[5].id) == (key.public.raw, 5)
+    assert store.locate_decision(held[6].id) is None  # a note, not a decision
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT log_id, seq FROM entries WHERE id = ? AND kind = 'decision'", (b"",)
+    ).fetchall()
+    assert "entries_decision_ids" in str(plan)
     # appends after the migration continue the log and its tree
     more = run(key, 25, start=40, prev=held[-1].id)
     head = store.append(key.public.raw, more, checkpoint_signer(key))
