@@ -35,10 +35,10 @@ from protocol.keys import SIGNATURE_SIZE, Domain, SigningKey
 
 log = logging.getLogger("shora.signer")
 
-# Entries of one batch shipped to the child, at most: their requests (≈ 130 bytes each) and replies (64
-# bytes each) fit in the pipes' 64 KiB. The writer's writes never block anyway (a full pipe means a stuck
-# child, which is replaced); the child's would, but the writer reads every reply of a batch. A chunk
-# larger than this (the setting ``signer_chunk``) means no signing process at all.
+# Entries the child may owe signatures for, at most (this batch's and late copies of earlier ones): their
+# requests (≈ 130 bytes each) and replies (64 bytes each) fit in the pipes' 64 KiB. The writer's writes
+# never block anyway (a full pipe means a stuck child, which is replaced); the child's would, but the
+# writer reads every reply. A chunk larger than this (the setting ``signer_chunk``) means no child at all.
 MAX_IN_FLIGHT = 256
 REPLY_TIMEOUT_S = 10.0
 RETRY_AFTER_S = 60.0  # after a child failed, the writer signs alone this long before starting another
@@ -148,19 +148,24 @@ class Signer:
         proc = self.proc
         if proc is None or proc.stdout is None:
             return True  # reading fails at once, and the caller falls back
+        return self._skip_stale() and bool(select.select([proc.stdout.fileno()], [], [], 0)[0])
+
+    def _skip_stale(self) -> bool:
+        """Skip the late copies that have arrived, without waiting; True once none are owed."""
+        proc = self.proc
+        if proc is None or proc.stdout is None:
+            return True
         fd = proc.stdout.fileno()
-        while select.select([fd], [], [], 0)[0]:
-            if not self.stale:
-                return True
+        while self.stale and select.select([fd], [], [], 0)[0]:
             try:
                 skipped = os.read(fd, self.stale)
             except OSError:
-                return True
+                return True  # the read that follows says what is wrong
             if not skipped:
-                return True  # the child's end: the read that follows says so
+                return True  # the child's end: likewise
             self.stale -= len(skipped)
             self.warm = True
-        return False
+        return not self.stale
 
     def _broken(self, why: str) -> None:
         """Give up on this child (its pipes may hold half a reply): the next large batch starts another."""
@@ -191,12 +196,16 @@ class SigningBatch:
 
     def add(self, unsigned: list[Unsigned]) -> None:
         """Lay out more entries; each full chunk goes to the child at once."""
+        if not self.unsigned:
+            self.signer._skip_stale()
         self.unsigned.extend(unsigned)
         chunk = self.signer.chunk
         while (
             self.shipping
             and len(self.unsigned) - self.shipped >= chunk
-            and self.shipped + chunk <= MAX_IN_FLIGHT
+            # what the child still owes (late copies from the batch before included) stays bounded: a
+            # child that falls behind gets less, and its pipes never fill
+            and self.signer.stale // SIGNATURE_SIZE + self.shipped + chunk <= MAX_IN_FLIGHT
         ):
             headers = [u.header_bytes for u in self.unsigned[self.shipped : self.shipped + chunk]]
             self.shipping = self.signer._ship(headers)

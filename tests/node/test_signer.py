@@ -258,3 +258,25 @@ def wait_for_bytes(proc: subprocess.Popen[bytes], size: int) -> None:
             return
         time.sleep(0.01)
     pytest.fail(f"the child wrote {waiting} of {size} bytes")
+
+
+def test_what_the_child_owes_stays_bounded_and_its_pipes_never_fill() -> None:
+    """Batches back to back, larger than the child may hold: each ships only while what the child owes
+    (late copies included) stays within MAX_IN_FLIGHT, so no write to it ever fails, and every signature
+    is the key's own."""
+    key = SigningKey.generate()
+    signer = Signer(key, chunk=4)
+    try:
+        previous = None
+        for _ in range(30):
+            batch = signer.batch()
+            run = unsigned_run(key, 300, previous)
+            for start in range(0, 300, 25):
+                batch.add(run[start : start + 25])
+                owed = signer.stale // 64 + batch.shipped
+                assert owed <= signer_module.MAX_IN_FLIGHT
+            assert [e.signature for e in all_signed(batch)] == own_signatures(key, run)
+            previous = run[-1]
+        assert signer.failures == 0 and signer.collected > 0
+    finally:
+        signer.close()
