@@ -63,6 +63,7 @@ class Signer:
     def close(self) -> None:
         """Stop the child: its input closes and it exits; killed if it has not after a second."""
         proc, self.proc = self.proc, None
+        self.stale, self.warm = 0, False
         if proc is None:
             return
         for stream in (proc.stdin, proc.stdout):
