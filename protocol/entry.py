@@ -186,15 +186,23 @@ class Entry:
         """An entry read back from our own store, where its body was checked when it was appended: the
         header is decoded (and its id computed) as always, the body is not checked a second time. Only for
         bytes this node stored itself; anything received goes through the constructor."""
+        header = Header.decode(header_bytes)
+        return cls._assembled(header_bytes, signature, body_bytes, header, leaf_hash(header_bytes))
+
+    @classmethod
+    def _assembled(
+        cls, header_bytes: bytes, signature: bytes, body_bytes: bytes | None, header: Header, entry_id: bytes
+    ) -> Entry:
+        """An entry from parts its caller has already checked (``stored``, ``Unsigned.signed``)."""
         entry = object.__new__(cls)
         for name, value in (
             ("header_bytes", header_bytes),
             ("signature", signature),
             ("body_bytes", body_bytes),
+            ("header", header),
+            ("id", entry_id),
         ):
             object.__setattr__(entry, name, value)
-        object.__setattr__(entry, "header", Header.decode(header_bytes))
-        object.__setattr__(entry, "id", leaf_hash(header_bytes))
         return entry
 
     @property
@@ -243,16 +251,7 @@ class Unsigned:
         and body were built and checked here, so they are not decoded again."""
         if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
             raise DecodeError("an entry signature is 64 bytes")
-        entry = object.__new__(Entry)
-        for name, value in (
-            ("header_bytes", self.header_bytes),
-            ("signature", signature),
-            ("body_bytes", self.body_bytes),
-            ("header", self.header),
-            ("id", self.id),
-        ):
-            object.__setattr__(entry, name, value)
-        return entry
+        return Entry._assembled(self.header_bytes, signature, self.body_bytes, self.header, self.id)
 
 
 def prepare_entry(

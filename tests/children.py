@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import subprocess
 import sys
@@ -13,13 +15,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def running(pid: int) -> bool:
-    """``pid`` exists and has not exited (a zombie waiting for its new parent to reap it has)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+def wait_gone(pids: list[int], within_s: float) -> list[int]:
+    """Wait until every process in ``pids`` has exited (a zombie its new parent has not reaped yet has);
+    return those still running after ``within_s``. Waits on each process's pidfd, which becomes readable
+    when it exits: no polling."""
+    deadline = time.monotonic() + within_s
+    alive = []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue  # exited and reaped already
+        try:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                alive.append(pid)
+        finally:
+            os.close(fd)
+    return alive
 
 
 def children_of(pid: int) -> list[int]:
@@ -44,8 +56,5 @@ def kill_and_expect_children_gone(code: str, what: str, within_s: float = 15.0) 
     assert children, "the process started no helpers"
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + within_s
-    while alive := [pid for pid in children if running(pid)]:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} {alive} outlived the node")
-        time.sleep(0.05)
+    if alive := wait_gone(children, within_s):
+        pytest.fail(f"{what} {alive} outlived the node")

@@ -35,7 +35,7 @@ from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.keys import PublicKey
 from protocol.note import open_checkpoint
-from tests.children import children_of, running
+from tests.children import children_of, wait_gone
 from tests.node.served import start_served
 
 SEED = 20_090_611
@@ -260,10 +260,8 @@ async def _one_life(
             process.wait()
             if helpers:
                 with_helper.append(cycle)
-            deadline = time.monotonic() + 10
-            while alive := [pid for pid in helpers if running(pid)]:
-                assert time.monotonic() < deadline, f"helpers {alive} outlived the killed node"
-                await asyncio.sleep(0.02)
+            alive = await asyncio.to_thread(wait_gone, helpers, 10.0)
+            assert not alive, f"helpers {alive} outlived the killed node"
             done, pending = await asyncio.wait(work, timeout=15)
             assert not pending, "a request to a killed node did not fail"
             for task in done:

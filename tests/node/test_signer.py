@@ -41,14 +41,14 @@ async def joins(writer: Writer, n: int) -> None:
 
 
 async def warm_up(writer: Writer) -> int:
-    """Large batches until the signing child has answered once (a new child is not waited for); returns
-    how many entries that took."""
-    for attempt in range(1, 50):
-        await joins(writer, 64)
-        if writer._signer.warm:
-            return 64 * attempt
-        await asyncio.sleep(0.1)
-    pytest.fail("the signing child never answered")
+    """A large batch, then the new child's late copies of it: once they are in, the child has answered and
+    is waited for from then on. Returns the entries committed."""
+    await joins(writer, 64)  # the child is still starting: the writer signs it all and the child owes copies
+    signer = writer._signer
+    assert signer.proc is not None and signer.stale > 0
+    wait_for_bytes(signer.proc, signer.stale)
+    assert signer._skip_stale() and signer.warm
+    return 64
 
 
 def check_log(path: Path, key: SigningKey) -> int:
@@ -77,6 +77,15 @@ def unsigned_run(key: SigningKey, n: int, previous: Unsigned | None = None) -> l
 def own_signatures(key: SigningKey, run: list[Unsigned]) -> list[bytes]:
     """What the key itself makes, in this process: the child must give exactly these."""
     return key.sign_many(Domain.ENTRY, [u.header_bytes for u in run])
+
+
+def signed_after_the_child(signer: Signer, run: list[Unsigned]) -> list[Entry]:
+    """``run`` shipped, and signed once the child has answered all of it (and any copies it owed)."""
+    batch = signer.batch()
+    batch.add(run)
+    assert signer.proc is not None and batch.shipped == len(run)
+    wait_for_bytes(signer.proc, signer.stale + len(run) * 64)
+    return all_signed(batch)
 
 
 def all_signed(batch: signer_module.SigningBatch) -> list[Entry]:
@@ -169,13 +178,9 @@ def test_child_signatures_equal_the_keys_own() -> None:
         entries = all_signed(batch)  # the child is still starting: the writer signs it all
         assert [e.signature for e in entries] == own_signatures(key, run)
         # a warm child given time: every shipped chunk's reply is read, none signed here
-        batch = signer.batch()
         more = unsigned_run(key, 32, run[-1])
-        batch.add(more)
-        assert signer.proc is not None
-        wait_for_bytes(signer.proc, signer.stale + 32 * 64)
         collected = signer.collected
-        entries = all_signed(batch)
+        entries = signed_after_the_child(signer, more)
         assert signer.collected - collected == 4 and signer.failures == 0
         assert [e.signature for e in entries] == own_signatures(key, more)
     finally:
@@ -186,17 +191,14 @@ def test_replies_for_entries_signed_here_are_skipped_by_the_next_batch() -> None
     key = SigningKey.generate()
     signer = Signer(key, chunk=4)
     try:
-        warm = signer.batch()
-        warm.add(unsigned_run(key, 4))
-        assert signer.proc is not None
-        wait_for_bytes(signer.proc, 4 * 64)
-        all_signed(warm)
+        signed_after_the_child(signer, unsigned_run(key, 4))
         assert signer.warm and signer.stale == 0
         first = signer.batch()
         run = unsigned_run(key, 16)
         first.add(run)
         assert first.shipped == 16
         proc = signer.proc
+        assert proc is not None
         proc.send_signal(signal.SIGSTOP)  # the child falls behind: the writer signs from the back
         threading.Timer(0.5, proc.send_signal, (signal.SIGCONT,)).start()
         entries = all_signed(first)  # three chunks signed here, then the child's first reply read
