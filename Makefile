@@ -21,7 +21,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m node.demo $(DEMO_ARGS)
+	$(BIN)/python -m deploy.demo $(DEMO_ARGS)
 
 bench: $(STAMP)
 	for b in tests/bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -9,10 +9,11 @@ from typing import Any
 
 from federation.store import LogStore
 from node import config as cfg
-from node.fedbody import FoundFederation
-from node.governance import FoundCouncil
-from node.machines import machine_for
-from node.service import checkpoint_signer, make_entries, now_ms, open_database
+from node.rules.council import FoundCouncil
+from node.rules.fedbody import FoundFederation
+from node.rules.machines import machine_for
+from node.storage.migrations import open_database
+from node.storage.writer import checkpoint_signer, make_entries, now_ms
 from protocol.keys import SigningKey, save_signing_key
 
 

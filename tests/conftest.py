@@ -14,9 +14,9 @@ import pytest
 from federation.client import SignedClient
 from node import config as cfg
 from node.bootstrap import init_node
-from node.fedbody import FoundFederation
-from node.governance import FoundCouncil, Rules
-from node.server import serve
+from node.http.server import serve
+from node.rules.council import FoundCouncil, Rules
+from node.rules.fedbody import FoundFederation
 
 
 @dataclass

@@ -42,8 +42,8 @@ import msgpack
 from federation.aggregate import Aggregate
 from federation.replica import Replica
 from federation.store import LogStore
-from node import fedbody
-from node.governance import (
+from node.rules import fedbody
+from node.rules.council import (
     Census,
     CloseAssembly,
     FileReport,

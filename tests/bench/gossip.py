@@ -216,7 +216,8 @@ def _write_server(database: Path, logs: list[tuple[SigningKey, list[Any]]], peer
     """Logs appended in big batches (each with a checkpoint), and the pullers trusted."""
     from federation.peers import PeerTable
     from federation.store import LogStore
-    from node.service import checkpoint_signer, now_ms, open_database
+    from node.storage.migrations import open_database
+    from node.storage.writer import checkpoint_signer, now_ms
 
     conn = open_database(database)
     try:
@@ -235,7 +236,8 @@ def _trust(directory: Path, peers: list[tuple[bytes, str]], settings: dict[str, 
     """A puller's peer table and settings, written before it starts."""
     from federation.peers import PeerTable
     from node import config as cfg
-    from node.service import now_ms, open_database
+    from node.storage.migrations import open_database
+    from node.storage.writer import now_ms
 
     raw = json.loads((directory / "node.json").read_text())
     raw["settings"] = {**raw.get("settings", {}), **settings}
@@ -296,7 +298,7 @@ class _Puller:
         self.op: SignedClient | None = None
 
     async def __aenter__(self) -> _Puller:
-        from node.server import address_file, serve
+        from node.http.server import address_file, serve
 
         self.task = asyncio.create_task(serve(self.config, self.stop))
         while not address_file(self.directory).exists():
@@ -337,7 +339,7 @@ def _bare_verify_rate(key: SigningKey, entries: list[Any]) -> float:
 async def _catchup(n: int, k: int, runs: int, folder: Path) -> list[dict[str, Any]]:
     from node import config as cfg
     from node.bootstrap import init_node
-    from node.governance import FoundCouncil
+    from node.rules.council import FoundCouncil
     from tests.node.served import start_served
 
     def found(name: str) -> FoundCouncil:

@@ -8,8 +8,8 @@ Run as ``python tests/bench/node.py``; prints three JSON lines on stdout (progre
 - ``node.group_commit``: entries per second when ``BATCH`` commands arrive together at the in-process
   ``Writer`` (judged, signed, checkpointed and committed in one transaction), against signing the same
   number of entries with ``sign_entry`` and ``executemany``-ing them into a raw table, one transaction per
-  batch. The writer has its signing process (node/signer.py) sign on the second core while it judges; the
-  same writer without it (every signature in one process) is reported beside it, and so is the same load
+  batch. The writer has its signing process (node/storage/signer.py) sign on the second core while it judges;
+  the same writer without it (every signature in one process) is reported beside it, and so is the same load
   over HTTP (``HTTP_IN_FLIGHT`` requests in flight).
 - ``node.bundle_get``: ``GET /v1/decisions/{id}/bundle`` requests per second against a bare aiohttp handler
   returning a static body of the same size, both served by a separate process on 127.0.0.1 port 0 and
@@ -43,10 +43,10 @@ import aiohttp  # noqa: E402  (after the path fix above)
 from aiohttp import web  # noqa: E402
 
 from federation.client import SignedClient  # noqa: E402
-from node import directory  # noqa: E402
 from node.bootstrap import init_node  # noqa: E402
-from node.governance import FoundCouncil, JoinMember, Rules  # noqa: E402
-from node.service import Writer, now_ms  # noqa: E402
+from node.rules.council import FoundCouncil, JoinMember, Rules  # noqa: E402
+from node.storage import directory  # noqa: E402
+from node.storage.writer import Writer, now_ms  # noqa: E402
 from protocol.entry import SALT_SIZE, sign_entry  # noqa: E402
 from protocol.keys import SigningKey  # noqa: E402
 
@@ -108,12 +108,13 @@ def found(name: str = "Bench Council") -> FoundCouncil:
 
 
 class NodeProcess:
-    """``node.server.run`` on 127.0.0.1:0 in a child process; stopped with SIGTERM like a real deployment."""
+    """``node.http.server.run`` on 127.0.0.1:0 in a child process; stopped with SIGTERM like a deployment."""
 
     def __init__(self, folder: Path) -> None:
         self.config = init_node(folder, found(), listen="127.0.0.1:0")
         code = (
-            "import sys; from node import config; from node.server import run; run(config.load(sys.argv[1]))"
+            "import sys; from node import config; from node.http.server import run; "
+            "run(config.load(sys.argv[1]))"
         )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, str(folder)], cwd=ROOT, stdout=subprocess.DEVNULL
@@ -294,7 +295,7 @@ async def bench_group_commit(folder: Path, http_rate: float) -> str:
         GOAL_GROUP_COMMIT,
         batch=BATCH,
         reps=REPS,
-        signing="child process, on the second core (node/signer.py)",
+        signing="child process, on the second core (node/storage/signer.py)",
         one_process_entries_per_s=round(median(one_process), 1),
         one_process_ratio=round(median(one_process) / median(bare), 3),
         http_entries_per_s=round(http_rate, 1),
@@ -322,7 +323,7 @@ def serve_static(size: int) -> None:
             keepalive_timeout=15.0,
             handler_cancellation=True,
             shutdown_timeout=5,
-        )  # fmt: skip  (as node.server)
+        )  # fmt: skip  (as node.http.server)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -20,8 +20,8 @@ from federation.aggregate import Aggregate, match_expression
 from federation.db import connect, migrate
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
-from node import fedbody
-from node.governance import (
+from node.rules import fedbody
+from node.rules.council import (
     Attend,
     CastVote,
     Census,
@@ -38,8 +38,8 @@ from node.governance import (
     apply,
     execute,
 )
-from node.governance import Council as CouncilState
-from node.service import make_entries, stored
+from node.rules.council import Council as CouncilState
+from node.storage.writer import make_entries, stored
 from protocol import codec
 from protocol.entry import Entry, sign_entry
 from protocol.fork import entries_fork

@@ -24,9 +24,9 @@ from typing import Any
 from federation.aggregate import Aggregate
 from federation.client import RemoteError, SignedClient
 from federation.gossip import DIGEST, entries_path
-from node import fedbody
-from node.routes_fedbody import answers_held
-from node.service import now_ms
+from node.http.routes.fedbody import answers_held
+from node.rules import fedbody
+from node.storage.writer import now_ms
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.entry import sign_entry

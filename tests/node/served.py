@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from node.server import address_file
+from node.http.server import address_file
 
 
 def serve_command(directory: Path) -> list[str]:
@@ -20,7 +20,7 @@ def serve_command(directory: Path) -> list[str]:
     script = Path(sys.executable).with_name("shora")
     if script.exists():
         return [str(script), "serve", str(directory)]
-    return [sys.executable, "-c", "from node.cli import main; main()", "serve", str(directory)]
+    return [sys.executable, "-c", "from node.cli.main import main; main()", "serve", str(directory)]
 
 
 async def start_served(

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from node.bootstrap import init_node
-from node.governance import FoundCouncil, OpenAssembly
-from node.service import Writer
+from node.rules.council import FoundCouncil, OpenAssembly
+from node.storage.writer import Writer
 from protocol import codec, merkle
 from protocol.bundle import verify_bundle
 from protocol.entry import Entry, Header

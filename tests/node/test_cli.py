@@ -247,7 +247,7 @@ def test_ids_that_begin_with_a_dash_are_arguments(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from node import config as cfg
-    from node.cli import cli
+    from node.cli.main import cli
 
     result = CliRunner().invoke(cli, ["vote", "-Abcd", "--dir", str(tmp_path), "-efgh", "yes", "--json"])
     assert isinstance(result.exception, cfg.ConfigError), result.output  # parsed; then no data folder

@@ -27,10 +27,10 @@ from federation import db as dbmod
 from federation.client import RemoteError, SignedClient, TransportError
 from federation.store import LogStore
 from node import config as cfg
-from node import directory
 from node.bootstrap import init_node
-from node.governance import FoundCouncil, replay
-from node.service import stored
+from node.rules.council import FoundCouncil, replay
+from node.storage import directory
+from node.storage.writer import stored
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.keys import PublicKey
@@ -211,7 +211,8 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Pa
     rng = random.Random(SEED)
     folder = tmp_path / "node"
     init_node(folder, FoundCouncil(name="Crash Council", continent="Asia"), listen="127.0.0.1:0")
-    # batches of two or more commands go to the signing child (node/signer.py): kills land while it works
+    # batches of two or more commands go to the signing child (node/storage/signer.py): kills land while it
+    # works
     raw = json.loads((folder / "node.json").read_text())
     (folder / "node.json").write_text(json.dumps({**raw, "settings": {"signer_chunk": 2}}))
     config = cfg.load(folder)

@@ -9,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from node.demo import COUNCILS, PEOPLE, contact_of
+from deploy.demo import COUNCILS, PEOPLE, contact_of
 
 
 def test_demo_runs_a_federation_and_leaks_no_member(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "node.demo", "--once", "--dir", str(folder)],
+        [sys.executable, "-m", "deploy.demo", "--once", "--dir", str(folder)],
         capture_output=True,
         text=True,
         timeout=300,

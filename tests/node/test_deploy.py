@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from node.cli import cli
+from node.cli.main import cli
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

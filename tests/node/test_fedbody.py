@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from node.fedbody import (
+from node.rules.fedbody import (
     Admit,
     Answer,
     Appended,

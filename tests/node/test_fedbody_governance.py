@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from node.fedbody import answer_from_decision
-from node.governance import (
+from node.rules.council import (
     Census,
     CloseMotion,
     JoinMember,
@@ -17,7 +16,8 @@ from node.governance import (
     Rules,
     replay,
 )
-from node.governance.model import Quorum
+from node.rules.council.model import Quorum
+from node.rules.fedbody import answer_from_decision
 from tests.node.test_governance import HASH, A, B, C, D, E, FakeLog, assembly, council, mid, vote_and_close
 
 FED, PROPOSAL = bytes([0xFE]) * 32, bytes([0xAB]) * 32

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from node.fedbody import (
+from node.rules.fedbody import (
     Admit,
     Answer,
     Appended,

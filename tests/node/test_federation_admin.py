@@ -21,8 +21,9 @@ import pytest
 
 from federation import db as dbmod
 from federation.client import RemoteError
-from node import applications, fedbody
-from node.service import now_ms
+from node.rules import fedbody
+from node.storage import applications
+from node.storage.writer import now_ms
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.test_cli import shora
@@ -270,7 +271,7 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
             "SELECT body FROM entries WHERE log_id = ? AND kind = 'proposal/result' ORDER BY seq LIMIT 1",
             (fed.config.node_id,),
         ).fetchone()
-        from node.routes_fedbody import answers_held
+        from node.http.routes.fedbody import answers_held
 
         answers = answers_held(conn, fed.config.node_id, codec.unb64u(ids["answering"], 32))
     finally:

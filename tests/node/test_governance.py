@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from node.governance import (
+from node.rules.council import (
     DEFAULT_CHARTER,
     Appended,
     Attend,
@@ -31,7 +31,7 @@ from node.governance import (
     execute,
     replay,
 )
-from node.governance.rules import election_result, majority_outcome, quorum_required
+from node.rules.council.rules import election_result, majority_outcome, quorum_required
 
 HASH = DEFAULT_CHARTER.hash()
 

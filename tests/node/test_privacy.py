@@ -22,7 +22,7 @@ import aiohttp
 from federation.client import RemoteError, SignedClient
 from node import config as cfg
 from node.bootstrap import init_node
-from node.governance import FoundCouncil
+from node.rules.council import FoundCouncil
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.entry import Entry

@@ -1,4 +1,4 @@
-"""Large batches are signed in a child process (node/signer.py): the entries are exactly those the
+"""Large batches are signed in a child process (node/storage/signer.py): the entries are exactly those the
 writer would sign alone, and a child that dies, stalls or is left behind never costs an entry or a
 wrong signature."""
 
@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from federation.store import LogStore
-from node import signer as signer_module
 from node.bootstrap import init_node
-from node.governance import Draft, FoundCouncil, JoinMember, Rules
-from node.service import Writer, open_database, prepare_drafts
+from node.rules.council import Draft, FoundCouncil, JoinMember, Rules
 from node.settings import Settings
-from node.signer import Signer
+from node.storage import signer as signer_module
+from node.storage.migrations import open_database
+from node.storage.signer import Signer
+from node.storage.writer import Writer, prepare_drafts
 from protocol.entry import Entry, Unsigned, verify_follows
 from protocol.keys import Domain, SigningKey
 from tests.children import kill_and_expect_children_gone
@@ -238,9 +239,9 @@ def test_the_child_does_not_outlive_a_killed_node(tmp_path: Path) -> None:
     """SIGKILL the process holding a signer: the child's input closes and it exits by itself."""
     code = (
         "import time\n"
-        "from node.governance import Draft\n"
-        "from node.service import prepare_drafts\n"
-        "from node.signer import Signer\n"
+        "from node.rules.council import Draft\n"
+        "from node.storage.writer import prepare_drafts\n"
+        "from node.storage.signer import Signer\n"
         "from protocol.keys import Domain, SigningKey\n"
         "key = SigningKey.generate(); signer = Signer(key, chunk=4); batch = signer.batch()\n"
         "batch.add([u for u, _ in prepare_drafts(key, [Draft('public', {'kind': 'note'})] * 8, None, 1)])\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from node.bootstrap import init_node
-from node.governance import (
+from node.rules.council import (
     Attend,
     CastVote,
     Census,
@@ -21,8 +21,8 @@ from node.governance import (
     RuleError,
     Rules,
 )
-from node.service import Writer, load_state
 from node.settings import Settings
+from node.storage.writer import Writer, load_state
 
 
 async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:

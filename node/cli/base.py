@@ -1,0 +1,124 @@
+"""The root ``shora`` group and what every command module shares: options, printing, the remote call."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import itertools
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node import config as cfg
+from node.cli.client import NodeClient
+from protocol import codec
+from protocol.codec import jsonable
+
+
+class CliError(Exception):
+    """A refusal to print as-is."""
+
+
+def dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dir",
+        "data_dir",
+        envvar="SHORA_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="the node's data folder (or SHORA_DIR)",
+    )(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="print one JSON object")(f)
+
+
+def when(ts_ms: int, seconds: bool = False) -> str:
+    """A time as the CLI prints it, in UTC."""
+    fmt = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.datetime.fromtimestamp(ts_ms / 1000, datetime.UTC).strftime(fmt)
+
+
+def short(b64: str) -> str:
+    """The first characters of an id: enough to tell ids apart in a table, and to paste back (a prefix)."""
+    return b64[:10]
+
+
+def emit(as_json: bool, value: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
+    if as_json:
+        click.echo(json.dumps(jsonable(value), ensure_ascii=False))
+    else:
+        click.echo(human(value))
+
+
+def remote(f: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that talks to the running node: gets ``client`` instead of ``data_dir``."""
+
+    @dir_option
+    @json_option
+    @functools.wraps(f)
+    def wrapper(data_dir: Path, as_json: bool, **kwargs: Any) -> None:
+        client = NodeClient(cfg.load(data_dir))
+        f(client, as_json, **kwargs)
+
+    return wrapper
+
+
+# a base64url id is [A-Za-z0-9_-]; one in 64 begins with "-" (one in 4096 with "--")
+_DASHED_ID = re.compile(r"-[A-Za-z0-9_][A-Za-z0-9_-]{2,}|--[A-Za-z0-9_-]{18,}")
+
+
+def ids_as_arguments(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
+    """``args`` with every dash-led id that is not one of ``command``'s options moved behind ``--``.
+
+    Without this, click takes an id such as ``-IRYZ…`` (printed by shora itself) for an unknown option and
+    the command cannot be copy-pasted. Options keep their values and their place; arguments keep their order.
+    """
+    takes_value: dict[str, int] = {}  # option name -> how many values follow it
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                takes_value[name] = 0 if param.is_flag or param.count else param.nargs
+    options: list[str] = []
+    arguments: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            arguments.extend(tokens)
+            break
+        name = token.split("=", 1)[0] if token.startswith("--") else token
+        if name in takes_value:
+            options.append(token)
+            if takes_value[name] and name == token:
+                options.extend(itertools.islice(tokens, takes_value[name]))
+        elif token.startswith("-") and not _DASHED_ID.fullmatch(token):
+            options.append(token)  # an unknown option: click refuses it as a usage error
+        else:
+            arguments.append(token)
+    return [*options, "--", *arguments] if arguments else options
+
+
+class _Command(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, ids_as_arguments(self, ctx, args))
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are _Groups too
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.3.1", prog_name="shora")
+def cli() -> None:
+    """shora — the council's signed record, its assemblies and its federation."""
+
+
+def b64(value: bytes) -> str:
+    return codec.b64u(value)

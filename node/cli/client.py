@@ -1,0 +1,83 @@
+"""The operator's side of the HTTP API: signed requests from the CLI to the running node."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from node.config import NodeConfig
+from protocol.httpsig import encode_nonce, sign_request
+
+
+class ClientError(Exception):
+    """The node refused, or could not be reached; ``code`` is the node's error code."""
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+class NodeClient:
+    def __init__(self, config: NodeConfig, timeout: float = 30.0) -> None:
+        self.config = config
+        addr = config.dir / "serve.addr"  # where `shora serve` really listens (see node.http.server)
+        self.base = f"http://{addr.read_text().strip() if addr.exists() else config.listen}"
+        self.key = config.operator_signing_key()
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
+        with self._open(method, path, body) as response:
+            payload = response.read()
+        return payload if raw else json.loads(payload)
+
+    def stream(self, method: str, path: str) -> Iterator[dict[str, Any]]:
+        """The JSON lines of a streamed answer (``sync``'s progress), as they arrive."""
+        with self._open(method, path, None, timeout=None) as response:
+            for line in response:
+                if line.strip():
+                    yield json.loads(line)
+
+    @contextlib.contextmanager
+    def _open(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None = -1.0
+    ) -> Iterator[Any]:
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+        url = self.base + path
+        parts = urlsplit(url)
+        headers = sign_request(
+            self.key,
+            method=method,
+            authority=parts.netloc,
+            path=parts.path,
+            query=parts.query,
+            body=data,
+            recipient=self.config.node_id,
+            created=int(time.time()),
+            nonce=encode_nonce(secrets.token_bytes(16)),
+        )
+        headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(
+            url, data=data if method != "GET" else None, headers=headers, method=method
+        )
+        try:
+            response = urllib.request.urlopen(request, timeout=self.timeout if timeout == -1.0 else timeout)
+        except urllib.error.HTTPError as exc:
+            text = exc.read()
+            try:
+                err = json.loads(text)
+                raise ClientError(err["error"], err["message"], exc.code) from None
+            except (ValueError, KeyError, TypeError):
+                raise ClientError("http", f"the node answered {exc.code}", exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ClientError(
+                "unreachable", f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
+            ) from exc
+        with response:
+            yield response

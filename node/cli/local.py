@@ -1,0 +1,226 @@
+"""The commands that work without a running node: ``init``, ``serve`` and ``verify``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node import config as cfg
+from node.cli.base import CliError, cli, emit, json_option
+from node.rules.council import FoundCouncil, Quorum, RuleError, Rules
+from protocol import codec
+from protocol.bundle import verify_bundle
+from protocol.codec import jsonable
+from protocol.errors import DecodeError, VerificationError
+from protocol.keys import PublicKey
+from protocol.note import KeyKind, parse_vkey
+
+
+def _quorum(text: str | None) -> Quorum | None:
+    if not text:
+        return None
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return Quorum(fraction=(int(num), int(den)))
+        return Quorum(count=int(text))
+    except ValueError as exc:
+        raise click.BadParameter("a quorum is a count (12) or a fraction of members (1/3)") from exc
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["council", "federation"]),
+    default="council",
+    show_default=True,
+    help="a city council, or a federation body (a country one with --country, else a continent one)",
+)
+@click.option("--name", required=True, help="the council's name (English or Latin script)")
+@click.option("--name-fa", default="", help="the council's name in Persian")
+@click.option("--city", default="", help="the council's city")
+@click.option("--country", default="", help="ISO 3166 country code, e.g. CA")
+@click.option("--continent", required=True, help="e.g. 'North America', 'Europe'")
+@click.option("--listen", default=cfg.DEFAULT_LISTEN, show_default=True, help="HOST:PORT to serve on")
+@click.option("--url", default=None, help="the public URL peers and members reach (default: http://LISTEN)")
+@click.option(
+    "--majority",
+    type=click.Choice(["simple", "absolute", "two_thirds"]),
+    default="simple",
+    show_default=True,
+    help="the majority rule",
+)
+@click.option(
+    "--quorum", default=None, help="participants needed: a count (12) or a fraction of members (1/3)"
+)
+@click.option("--board-seats", type=click.IntRange(0, 1000), default=3, show_default=True)
+@click.option(
+    "--publish-tallies/--no-publish-tallies",
+    default=True,
+    show_default=True,
+    help="whether public decisions carry exact vote counts",
+)
+@click.option(
+    "--federation",
+    "federation",
+    nargs=2,
+    default=None,
+    metavar="URL KEY",
+    help="the federation body this council applies to: its URL and key",
+)
+@click.option("--census-bucket", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
+              help="publish member counts rounded down to a multiple of this (privacy of small councils)")
+@json_option
+def init(
+    directory: Path,
+    kind: str,
+    name: str,
+    name_fa: str,
+    city: str,
+    country: str,
+    continent: str,
+    listen: str,
+    url: str | None,
+    majority: str,
+    quorum: str | None,
+    board_seats: int,
+    publish_tallies: bool,
+    federation: tuple[str, str] | None,
+    census_bucket: int,
+    as_json: bool,
+) -> None:
+    """Create a node's data folder: root key, operator key, database, and the founding entry."""
+    from node.bootstrap import InitError, init_node  # the database layer: only init needs it
+    from node.rules.fedbody import FoundFederation
+
+    found: FoundCouncil | FoundFederation
+    if kind == "council":
+        rules = Rules(
+            majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
+            quorum=_quorum(quorum),
+            board_seats=board_seats,
+            publish_tallies=publish_tallies,
+            census_bucket=census_bucket,
+        )
+        found = FoundCouncil(
+            name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules
+        )
+    else:
+        found = FoundFederation(
+            name=name, level="country" if country else "continent", continent=continent, name_fa=name_fa,
+            country=country,
+        )
+    link = None
+    if federation is not None:
+        try:
+            link = (federation[0], codec.unb64u(federation[1], 32))
+        except DecodeError as exc:
+            raise CliError(f"--federation KEY is a 32-byte key in base64url: {exc}") from exc
+    try:
+        config = init_node(directory, found, listen=listen, url=url, federation=link)
+    except InitError as exc:
+        raise CliError(str(exc)) from exc
+    key = codec.b64u(config.node_id)
+    what = "council" if kind == "council" else "federation"
+    emit(
+        as_json,
+        {"dir": str(directory), "node_id": config.node_id, "url": config.url, "kind": kind},
+        lambda v: (
+            f"initialised {name} in {directory}\n{what} key (give it to members and peers): {key}\n"
+            f"start it with: shora serve {directory}"
+        ),
+    )
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def serve(directory: Path) -> None:
+    """Run the node until interrupted (Ctrl-C or SIGTERM)."""
+    from node.http.server import run
+
+    config = cfg.load(directory)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run(config)
+
+
+def _witness(text: str) -> tuple[str, PublicKey]:
+    try:
+        key = parse_vkey(text)
+    except DecodeError as exc:
+        raise click.BadParameter(f"a witness is a note verifier key (name+hash+base64): {exc}") from exc
+    if key.kind is not KeyKind.COSIGNATURE_V1:
+        raise click.BadParameter("a witness key must be a cosignature/v1 key")
+    return key.name, key.public_key
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--council", "council_key", required=True, help="the council's key (base64url)")
+@click.option("--witness", "witnesses", multiple=True, help="a trusted witness's verifier key; repeatable")
+@click.option("--min-cosignatures", type=click.IntRange(0, 100), default=0, show_default=True)
+@json_option
+def verify(
+    file: Path, council_key: str, witnesses: tuple[str, ...], min_cosignatures: int, as_json: bool
+) -> None:
+    """Verify a decision bundle offline; exit 0 only if every check passes."""
+    try:
+        key = PublicKey(codec.unb64u(council_key, 32))
+    except DecodeError as exc:
+        raise CliError(f"--council is not a council key: {exc}") from exc
+    trusted = [_witness(w) for w in witnesses]
+    try:
+        verified = verify_bundle(file.read_bytes(), key, trusted, min_cosignatures)
+    except VerificationError as exc:
+        raise CliError(f"NOT VALID — {exc.step}: {exc.message}") from exc
+    body = verified.body
+    result: dict[str, Any] = {
+        "valid": True,
+        "council": verified.council,
+        "log_id": verified.log_id,
+        "seq": verified.seq,
+        "decision_id": verified.id,
+        "ts_ms": verified.ts_ms,
+        "visibility": verified.vis,
+        "text": body.get("text"),
+        "motion_kind": body.get("motion_kind"),
+        "outcome": body.get("outcome"),
+        "tally": jsonable(body.get("tally")),
+        "participants": body.get("participants"),
+        "elected": jsonable(body.get("elected")),
+        "checkpoint_size": verified.checkpoint.size,
+        "cosigners": [{"name": c.name, "timestamp": c.timestamp} for c in verified.cosigners],
+    }
+    emit(as_json, result, _describe)
+
+
+def _describe(v: dict[str, Any]) -> str:
+    import datetime
+
+    when = datetime.datetime.fromtimestamp(v["ts_ms"] / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    council = v["council"] or {}
+    lines = [
+        "VALID decision",
+        f"  council:     {council.get('name', '?')} {council.get('name_fa', '')}".rstrip()
+        + f" ({council.get('city', '')}, {council.get('country', '')})",
+        f"  decision:    #{v['seq']} {codec.b64u(v['decision_id'])}",
+        f"  decided:     {when}",
+        f"  motion:      [{v['motion_kind']}] {v['text']}",
+        f"  outcome:     {v['outcome']}",
+    ]
+    if v["tally"] is not None:
+        lines.append(f"  tally:       {v['tally']}   participants present: {v['participants']}")
+    else:
+        lines.append("  tally:       not published by this council")
+    lines.append(f"  checkpoint:  tree size {v['checkpoint_size']}, signed by the council")
+    if v["cosigners"]:
+        lines += [f"  cosigned by: {c['name']} at {c['timestamp']}" for c in v["cosigners"]]
+    else:
+        lines.append("  cosigned by: nobody (no witnesses were required)")
+    return "\n".join(lines)
+
+
+__all__ = ["RuleError", "init", "serve", "verify"]

@@ -1,0 +1,66 @@
+"""The node's aiohttp application: wiring, limits, and the lifecycle of what it owns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from federation import db as dbmod
+from federation.auth import RequestVerifier
+from federation.routes import FederationRoutes
+from node.config import NodeConfig
+from node.http.context import NODE, Node, node_of
+from node.http.middleware import errors, operator_only, time_limit
+from node.http.routes import admin, fedbody, federation, peers, public
+from node.replication.engine import Replication
+from node.storage.writer import Writer
+
+log = logging.getLogger("shora.http")
+
+
+def make_app(config: NodeConfig) -> web.Application:
+    settings = config.settings
+    app = web.Application(
+        client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only]
+    )
+    public.setup(app)
+    peers.setup(app)
+    if config.kind == "council":
+        admin.setup(app)
+    if config.kind == "federation":
+        fedbody.setup(app)
+
+    # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
+    federation.setup(app)
+
+    async def gossip(request: web.Request) -> web.Response:
+        return await node_of(request).federation_routes.handle(request)
+
+    app.router.add_route("*", "/v1/federation/{tail:.*}", gossip)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        writer = Writer(config.database, config.root_key(), settings, config.kind)
+        await writer.start()
+        reader = dbmod.connect(config.database, readonly=True)
+        verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
+        session = aiohttp.ClientSession()
+        replication = Replication(config, writer, reader, session)
+        routes = FederationRoutes(
+            verifier, replication.peers.key_of, replication.server, replication.witness_call
+        )
+        app[NODE] = Node(config, writer, reader, verifier, replication, routes)
+        await replication.start()
+        log.info("node %s serving", config.url)
+        try:
+            yield
+        finally:
+            await replication.stop()
+            await session.close()
+            await writer.close()
+            reader.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,48 @@
+"""What every handler reaches through the request: the running node (``Node``), found by ``node_of``."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from federation.auth import RequestVerifier
+from federation.routes import FederationRoutes
+from federation.store import LogStore
+from node.config import NodeConfig
+from node.replication.engine import Replication
+from node.storage.writer import Writer
+from protocol.keys import PublicKey
+
+VERSION = "0.3.1"
+
+
+@dataclass
+class Node:
+    config: NodeConfig
+    writer: Writer
+    reader: sqlite3.Connection
+    verifier: RequestVerifier
+    replication: Replication
+    federation_routes: FederationRoutes
+    # decision id -> (checkpoint note, visibility, bundle bytes): a bundle is a pure function of the decision
+    # and the checkpoint it is proven in, so it is built once per checkpoint (see routes.public.build_bundle)
+    bundles: OrderedDict[bytes, tuple[int, str, bytes]] = field(default_factory=OrderedDict)
+
+    @property
+    def store(self) -> LogStore:
+        return LogStore(self.reader)
+
+    @property
+    def operator_keys(self) -> dict[bytes, PublicKey]:
+        return {self.config.operator_key: PublicKey(self.config.operator_key)}
+
+
+NODE: web.AppKey[Node] = web.AppKey("node", Node)
+
+
+def node_of(request: web.Request) -> Node:
+    """The node a request is served by."""
+    return request.app[NODE]

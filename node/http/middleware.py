@@ -1,0 +1,61 @@
+"""What wraps every handler: the error shape, the time limit, and the operator's signature on /v1/admin/."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from node.http.context import node_of
+from node.http.wire import ApiError
+from node.rules.council import RuleError
+from protocol.errors import ProtocolError, VerificationError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal becomes ``{"error", "message"}`` with a 4xx; anything else is a bug, logged as one."""
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except RuleError as exc:
+        raise ApiError(422, exc.rule, exc.message) from exc
+    except ProtocolError as exc:
+        raise ApiError(400, "bad-data", str(exc)) from exc
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "too-large", "request body exceeds the node's limit") from exc
+    except web.HTTPException as exc:
+        if exc.status >= 500:
+            raise
+        code = exc.reason.lower().replace(" ", "-")
+        raise ApiError(exc.status, code, exc.reason) from exc
+
+
+@web.middleware
+async def operator_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/admin/"):
+        node = node_of(request)
+        try:
+            await node.verifier.verify(request, node.operator_keys.get)
+        except VerificationError as exc:
+            status = 403 if exc.step in ("unknown-key", "recipient") else 401
+            raise ApiError(status, f"request-{exc.step}", exc.message) from exc
+    return await handler(request)
+
+
+@web.middleware
+async def time_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No request with a body may hold the node longer than ``handler_timeout_s`` (a body trickled in, a
+    stuck peer). Reads without a body answer from the database at once and skip the timer (it would cost
+    every public GET); the streamed sync is the operator's own long-running call and is exempt."""
+    if request.path == "/v1/admin/sync" or (request.method in ("GET", "HEAD") and not request.body_exists):
+        return await handler(request)
+    try:
+        async with asyncio.timeout(node_of(request).config.settings.handler_timeout_s):
+            return await handler(request)
+    except TimeoutError as exc:
+        raise ApiError(408, "timeout", "the request took longer than this node allows") from exc

@@ -1,0 +1,411 @@
+"""Operator endpoints under ``/v1/admin/`` (signed by the operator key; see ``node.auth``).
+
+Each handler turns JSON into one governance command, hands it to the writer and answers once the entries
+are durable. Members may be named by id, by a unique id prefix, or by their name in the private directory
+— resolved here, on the node, so names never need to travel further than the operator's own CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from aiohttp import web
+
+from node.http.context import node_of
+from node.http.routes.public import build_bundle, decision_summary, list_decisions
+from node.http.wire import ApiError, bad_request, read_json, respond
+from node.rules.council import (
+    Attend,
+    CastVote,
+    Census,
+    CloseAssembly,
+    CloseMotion,
+    Council,
+    Depart,
+    FileReport,
+    JoinMember,
+    LeaveMember,
+    OpenAssembly,
+    ProposeMotion,
+    Quorum,
+    RuleError,
+    Rules,
+)
+from node.rules.council.limits import ENTRY_ID_LEN
+from node.rules.machines import machine_for
+from node.storage import directory
+from node.storage.writer import load_state, now_ms
+from protocol import codec
+from protocol.errors import DecodeError
+
+routes = web.RouteTableDef()
+MIN_PREFIX = 4
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise bad_request("bad-field", f"{key} must be text")
+    return value
+
+
+def _by_prefix(ref: object, known: list[bytes], what: str) -> bytes:
+    """An id given in full or as a unique base64url prefix (at least four characters)."""
+    if not isinstance(ref, str) or len(ref) < MIN_PREFIX:
+        raise ApiError(404, f"unknown-{what}", f"no {what} {ref!r}")
+    matches = [i for i in known if codec.b64u(i).startswith(ref)]
+    if len(matches) != 1:
+        reason = "is ambiguous" if matches else "is unknown"
+        raise ApiError(404, f"unknown-{what}", f"{what} {ref!r} {reason}")
+    return matches[0]
+
+
+def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> bytes:
+    if isinstance(ref, str):
+        named = directory.by_name(conn, ref)
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise ApiError(404, "unknown-member", f"several members are named {ref!r}; use the id")
+    return _by_prefix(ref, list(state.members), "member")
+
+
+def _assembly(state: Council, ref: object) -> bytes:
+    if ref == "current" and state.open_assembly_id is not None:
+        return state.open_assembly_id
+    return _by_prefix(ref, list(state.assemblies), "assembly")
+
+
+def _motion(state: Council, ref: object) -> bytes:
+    return _by_prefix(ref, list(state.motions), "motion")
+
+
+@routes.post("/v1/admin/members")
+async def join(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    name, contact = _text(body, "name").strip(), _text(body, "contact", "").strip()
+    if not name or len(name) > directory.MAX_NAME or len(contact) > directory.MAX_CONTACT:
+        raise bad_request(
+            "bad-field",
+            f"a name is 1-{directory.MAX_NAME} and a contact 0-{directory.MAX_CONTACT} characters",
+        )
+    key = None
+    if body.get("key") is not None:
+        try:
+            key = codec.unb64u(_text(body, "key"), 32)
+        except DecodeError as exc:
+            raise bad_request("bad-field", "key is a 32-byte Ed25519 key in base64url") from exc
+    member = os.urandom(16)
+    charter = node.writer.state.charter_hash or b""
+    await node.writer.submit(
+        JoinMember(member, charter, key),
+        directory.add(member, name, contact, now_ms()),
+    )
+    return respond(request, {"member_id": member})
+
+
+@routes.get("/v1/admin/members")
+async def members(request: web.Request) -> web.Response:
+    node = node_of(request)
+    people = directory.everyone(node.reader)
+    state = node.writer.state
+    board = state.board_members()
+    out = []
+    for member in state.members.values():
+        person = people.get(member.id)
+        out.append(
+            {
+                "member_id": member.id,
+                "name": person.name if person else None,
+                "contact": person.contact if person else None,
+                "active": member.active,
+                "board": member.id in board,
+                "ended_how": member.ended_how,
+            }
+        )
+    return respond(request, {"members": out})
+
+
+@routes.post("/v1/admin/members/leave")
+async def leave(request: web.Request) -> web.Response:
+    # the member is named in the body, never in the path: paths reach access logs, names must not
+    node = node_of(request)
+    body = await read_json(request)
+    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    appended = await node.writer.submit(LeaveMember(member))
+    return respond(request, {"member_id": member, "entry_id": appended[0].id})
+
+
+@routes.post("/v1/admin/assemblies")
+async def open_assembly(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.writer.state
+    by = body.get("convened_by")
+    convener = None if by is None else resolve_member(node.reader, state, by)
+    appended = await node.writer.submit(OpenAssembly(convener, _text(body, "agenda", "")))
+    return respond(request, {"assembly_id": appended[0].id})
+
+
+@routes.get("/v1/admin/assemblies")
+async def assemblies(request: web.Request) -> web.Response:
+    state = node_of(request).writer.state
+    return respond(
+        request,
+        {
+            "assemblies": [
+                {
+                    "assembly_id": a.id,
+                    "open": a.is_open,
+                    "agenda": a.agenda,
+                    "present": len(a.roll),
+                    "participants": len(a.attended),
+                    "opened_ts_ms": a.opened_ts_ms,
+                    "motions": [
+                        {
+                            "motion_id": m.id,
+                            "kind": m.kind,
+                            "text": m.text,
+                            "status": m.status,
+                            "votes": len(m.votes),
+                            "decision_id": m.decision,
+                        }
+                        for m in state.motions_list(a.id)
+                    ],
+                }
+                for a in state.assemblies.values()
+            ]
+        },
+    )
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/attend")
+async def attend(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.writer.state
+    refs = body.get("members")
+    if not isinstance(refs, list) or not refs:
+        raise bad_request("bad-field", "members is a non-empty list")
+    people = tuple(resolve_member(node.reader, state, r) for r in refs)
+    assembly = _assembly(state, request.match_info["assembly"])
+    await node.writer.submit(Attend(assembly, people))
+    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/depart")
+async def depart(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.writer.state
+    member = resolve_member(node.reader, state, body.get("member"))
+    assembly = _assembly(state, request.match_info["assembly"])
+    await node.writer.submit(Depart(assembly, member))
+    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/close")
+async def close_assembly(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    assembly = _assembly(node.writer.state, request.match_info["assembly"])
+    minutes = body.get("minutes")
+    if minutes is not None and not isinstance(minutes, str):
+        raise bad_request("bad-field", "minutes must be text")
+    appended = await node.writer.submit(CloseAssembly(assembly, minutes or None))
+    return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
+
+
+RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies"}
+
+
+def _rules(value: object) -> Rules:
+    # strict types: int() and bool() would turn 2.5 into 2, "no" into True, and Infinity into a 500
+    if not isinstance(value, dict):
+        raise bad_request("bad-field", "rules is an object")
+    unknown = set(value) - RULE_FIELDS
+    if unknown:
+        raise bad_request("bad-field", f"rules: unknown fields {sorted(unknown)}")
+    seats = value.get("board_seats", 3)
+    if isinstance(seats, bool) or not isinstance(seats, int):
+        raise bad_request("bad-field", "rules: board_seats must be an integer")
+    tallies = value.get("publish_tallies", True)
+    if not isinstance(tallies, bool):
+        raise bad_request("bad-field", "rules: publish_tallies must be true or false")
+    quorum = value.get("quorum")
+    try:
+        return Rules(
+            majority=value.get("majority", "simple"),
+            quorum=None if quorum is None else Quorum.from_body(quorum),
+            board_seats=seats,
+            publish_tallies=tallies,
+        )
+    except (TypeError, ValueError) as exc:
+        raise bad_request("bad-field", f"rules: {exc}") from exc
+
+
+@routes.post("/v1/admin/motions")
+async def propose(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.writer.state
+    kind = _text(body, "kind", "policy")
+    seats = body.get("seats")
+    if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)):
+        raise bad_request("bad-field", "seats must be an integer")
+    candidates = body.get("candidates") or []
+    if not isinstance(candidates, list):
+        raise bad_request("bad-field", "candidates is a list")
+    target = body.get("target")
+    proposal = None if body.get("proposal") is None else _federation_proposal(body["proposal"])
+    command = ProposeMotion(
+        assembly=_assembly(state, body.get("assembly", "current")),
+        kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
+        text=_text(body, "text"),
+        visibility=_text(body, "visibility", "public"),  # type: ignore[arg-type]
+        proposer=None
+        if body.get("proposer") is None
+        else resolve_member(node.reader, state, body["proposer"]),
+        seats=seats,
+        candidates=tuple(resolve_member(node.reader, state, c) for c in candidates),
+        target=None if target is None else resolve_member(node.reader, state, target),
+        rules=None if body.get("rules") is None else _rules(body["rules"]),
+        proposal=proposal,
+    )
+    appended = await node.writer.submit(command)
+    return respond(request, {"motion_id": appended[0].id})
+
+
+def _federation_proposal(value: object) -> tuple[bytes, bytes]:
+    """``FEDKEY:PROPOSALID`` (both in full, base64url): the federation-wide proposal a motion answers."""
+    fed, _, pid = value.partition(":") if isinstance(value, str) else ("", "", "")
+    try:
+        return codec.unb64u(fed, 32), codec.unb64u(pid, ENTRY_ID_LEN)
+    except DecodeError as exc:
+        raise bad_request(
+            "bad-field", "proposal is FEDERATION_KEY:PROPOSAL_ID, both in full base64url"
+        ) from exc
+
+
+def federation_logs(conn: sqlite3.Connection, me: bytes) -> list[bytes]:
+    """The federation bodies' logs this node holds: those founded by a ``federation/found`` entry."""
+    rows = conn.execute(
+        "SELECT log_id FROM entries WHERE seq = 0 AND kind = 'federation/found' AND log_id != ? "
+        "ORDER BY log_id",
+        (me,),
+    )
+    return [bytes(r[0]) for r in rows]
+
+
+@routes.get("/v1/admin/proposals")
+async def proposals(request: web.Request) -> web.Response:
+    """Open proposals of the federations whose logs this council holds, and whether it has taken them up."""
+    node = node_of(request)
+    state: Council = node.writer.state
+    taken = {m.proposal: m for m in state.motions.values() if m.proposal is not None}
+    out: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    for fed in federation_logs(node.reader, node.config.node_id):
+        try:
+            federation = load_state(node.store, fed, machine_for("federation", fed))
+        except RuleError as exc:  # a log its own rules refuse: say so rather than hide its proposals
+            problems.append({"federation": fed, "error": exc.rule, "message": exc.message})
+            continue
+        name = federation.profile.name if federation.profile else ""
+        for p in federation.open_proposals():
+            motion = taken.get((fed, p.id))
+            out.append(
+                {
+                    "proposal_id": p.id,
+                    "federation": fed,
+                    "federation_name": name,
+                    "ref": f"{codec.b64u(fed)}:{codec.b64u(p.id)}",
+                    "ts_ms": p.ts_ms,
+                    "text_fa": p.text_fa,
+                    "text_en": p.text_en,
+                    "deadline_ms": p.deadline_ms,
+                    "rule": p.rule,
+                    "status": "open",
+                    "answered": motion is not None,
+                    "motion_id": motion.id if motion else None,
+                    "decision_id": motion.decision if motion else None,
+                }
+            )
+    return respond(request, {"proposals": out, "unreadable": problems})
+
+
+@routes.post("/v1/admin/motions/{motion}/votes")
+async def vote(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.writer.state
+    motion = _motion(state, request.match_info["motion"])
+    member = resolve_member(node.reader, state, body.get("member"))
+    approvals = body.get("approvals") or []
+    if not isinstance(approvals, list):
+        raise bad_request("bad-field", "approvals is a list")
+    choice = body.get("choice")
+    if choice is not None and not isinstance(choice, str):
+        raise bad_request("bad-field", "choice is yes, no or abstain")
+    appended = await node.writer.submit(
+        CastVote(
+            motion,
+            member,
+            choice,  # type: ignore[arg-type]  # judged by the governance rules
+            tuple(resolve_member(node.reader, state, a) for a in approvals),
+        )
+    )
+    return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
+
+
+@routes.post("/v1/admin/motions/{motion}/close")
+async def close_motion(request: web.Request) -> web.Response:
+    node = node_of(request)
+    motion = _motion(node.writer.state, request.match_info["motion"])
+    appended = await node.writer.submit(CloseMotion(motion))
+    decision = appended[0]
+    full = {k: v for e in appended for k, v in e.body.items() if k not in ("kind", "salt")}
+    return respond(request, {"decision_id": decision.id, **full})
+
+
+@routes.post("/v1/admin/reports")
+async def report(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    appended = await node.writer.submit(FileReport(member, _text(body, "text")))
+    return respond(request, {"report_id": appended[0].id})
+
+
+@routes.post("/v1/admin/census")
+async def census(request: web.Request) -> web.Response:
+    """Publish how many members the council has (a count, rounded by the rules' census bucket)."""
+    node = node_of(request)
+    appended = await node.writer.submit(Census())
+    return respond(
+        request, {"entry_id": appended[0].id, "active_members": appended[0].body["active_members"]}
+    )
+
+
+@routes.get("/v1/admin/decisions")
+async def decisions(request: web.Request) -> web.Response:
+    node = node_of(request)
+    found = list_decisions(node, node.config.settings.decisions_page_max, council=True)
+    return respond(request, {"decisions": [decision_summary(e) for e in found]})
+
+
+@routes.get("/v1/admin/decisions/{decision}/bundle")
+async def bundle(request: web.Request) -> web.Response:
+    node = node_of(request)
+    decision = _by_prefix(request.match_info["decision"], list(node.writer.state.decisions), "decision")
+    return web.Response(body=build_bundle(node, decision, council=True), content_type="application/msgpack")
+
+
+__all__ = ["RuleError", "routes", "setup"]

@@ -1,0 +1,302 @@
+"""A federation body's operator endpoints under ``/v1/admin/`` (signed; installed on federation nodes only).
+
+The roster (applications, admit, suspend, readmit) and federation-wide proposals (publish, list, close).
+Each handler turns JSON into one ``node.rules.fedbody`` command and answers once its entry is durable;
+refusals by the roster and proposal rules come back as 422 with the rule's name (``node.http.middleware``).
+
+Closing a proposal counts what the councils' own assemblies decided (resolution article 4): every public
+``decision`` on a federation motion naming this proposal, in any council log this node holds. The logs were
+verified when they were replicated; the tally itself is ``fedbody.tally``, judged again on apply.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from node.http.context import Node, node_of
+from node.http.routes.admin import _by_prefix, _text
+from node.http.wire import bad_request, read_json, respond
+from node.rules import fedbody
+from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, RuleError, Suspend
+from node.rules.fedbody.limits import MAX_REASON
+from node.rules.fedbody.model import RosterMember
+from node.rules.fedbody.tally import TALLY_RULES, Answer
+from node.storage import applications
+from protocol import codec
+from protocol.errors import DecodeError
+
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
+
+def _state(node: Node) -> Federation:
+    state: Federation = node.writer.state
+    return state
+
+
+def _reason(body: dict[str, Any]) -> str:
+    reason = _text(body, "reason", "")
+    if len(reason) > MAX_REASON:
+        raise bad_request("bad-field", f"a reason is at most {MAX_REASON} characters")
+    return reason
+
+
+def _held(node: Node, log_id: bytes) -> int:
+    head = node.replication.replica.head(log_id)
+    return head.size if head else 0
+
+
+# --- applications and the roster -----------------------------------------------------------------
+
+
+def application_json(a: applications.Application) -> dict[str, Any]:
+    return {"key": a.key, "kind": a.kind, **a.profile(), "received_ms": a.received_ms, "status": a.status}
+
+
+@routes.get("/v1/admin/applications")
+async def list_applications(request: web.Request) -> web.Response:
+    node = node_of(request)
+    every = request.query.get("all") == "1"
+    found = applications.everyone(node.reader) if every else applications.pending(node.reader)
+    return respond(request, {"applications": [application_json(a) for a in found]})
+
+
+def _direct(body: dict[str, Any]) -> tuple[bytes, applications.Kind, dict[str, str]]:
+    """An admission without an application: the member's full key and profile given in the request."""
+    try:
+        member = codec.unb64u(_text(body, "member"), 32)
+    except DecodeError as exc:
+        raise bad_request("bad-field", "a direct admission gives the member's full 32-byte key") from exc
+    try:
+        kind, profile = applications.check_profile(body)
+    except applications.ApplicationError as exc:
+        raise bad_request("bad-field", str(exc)) from exc
+    return member, kind, profile
+
+
+@routes.post("/v1/admin/roster/admit")
+async def admit(request: web.Request) -> web.Response:
+    """Admit an applicant (by key or unique key prefix) with the profile it applied with, or anyone named in
+    full with an explicit profile (``name`` given); then replicate and witness its log as a peer."""
+    node = node_of(request)
+    body = await read_json(request)
+    if "name" in body:
+        member, kind, profile = _direct(body)
+    else:
+        known = [a.key for a in applications.everyone(node.reader)]
+        member = _by_prefix(body.get("member"), known, "application")
+        found = applications.get(node.reader, member)
+        assert found is not None  # listed just above, and applications are never deleted
+        kind, profile = found.kind, found.profile()
+    command = Admit(member=member, member_kind=kind, reason=_reason(body), **profile)
+    appended = await node.writer.submit(command, applications.mark(member, "admitted"))
+    peer = None
+    if profile["url"]:
+        try:
+            peer = (await node.replication.add_peer(member, profile["url"])).url
+        except ValueError as exc:  # admitted; the operator can still add the peer by hand
+            peer = f"not added: {exc}"
+    return respond(request, {"member": member, "entry_id": appended[0].id, "peer": peer})
+
+
+def _member(node: Node, ref: object) -> bytes:
+    return _by_prefix(ref, list(_state(node).roster), "member")
+
+
+@routes.post("/v1/admin/roster/suspend")
+async def suspend(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    member = _member(node, body.get("member"))
+    size = _held(node, member)  # its entries from here on are not taken in while suspended
+    appended = await node.writer.submit(Suspend(member, _reason(body), size))
+    return respond(request, {"member": member, "entry_id": appended[0].id, "size": size})
+
+
+@routes.post("/v1/admin/roster/readmit")
+async def readmit(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    member = _member(node, body.get("member"))
+    appended = await node.writer.submit(Readmit(member, _reason(body)))
+    return respond(request, {"member": member, "entry_id": appended[0].id})
+
+
+def member_json(node: Node, m: RosterMember) -> dict[str, Any]:
+    return {
+        "member": m.member,
+        "kind": m.kind,
+        "name": m.name,
+        "name_fa": m.name_fa,
+        "city": m.city,
+        "country": m.country,
+        "continent": m.continent,
+        "url": m.url,
+        "active": m.active,
+        "held": _held(node, m.member),
+        "events": [
+            {"seq": e.seq, "entry_id": e.id, "ts_ms": e.ts_ms, "action": e.action, "reason": e.reason}
+            | ({"size": e.size} if e.size is not None else {})
+            for e in m.events
+        ],
+    }
+
+
+@routes.get("/v1/admin/roster")
+async def roster(request: web.Request) -> web.Response:
+    node = node_of(request)
+    state = _state(node)
+    members = sorted(state.roster.values(), key=lambda m: (m.events[0].seq, m.member))
+    return respond(request, {"federation": state.log_id, "members": [member_json(node, m) for m in members]})
+
+
+# --- proposals -----------------------------------------------------------------------------------
+
+
+def parse_deadline(value: object) -> int:
+    """Milliseconds since the epoch, given as such or as an ISO 8601 time with its zone (``Z`` for UTC)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            when = datetime.datetime.fromisoformat(value.strip())
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return int(when.timestamp() * 1000)
+    raise bad_request(
+        "bad-deadline", "deadline is milliseconds since 1970 or an ISO 8601 time with its zone (…Z for UTC)"
+    )
+
+
+@routes.post("/v1/admin/proposals")
+async def publish(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    rule = _text(body, "rule", "answering")
+    if rule not in TALLY_RULES:
+        raise bad_request("bad-field", f"rule is one of {', '.join(TALLY_RULES)}")
+    command = PublishProposal(
+        text_fa=_text(body, "text_fa"),
+        text_en=_text(body, "text_en"),
+        deadline_ms=parse_deadline(body.get("deadline")),
+        rule=rule,
+    )
+    appended = await node.writer.submit(command)
+    out = {
+        "proposal_id": appended[0].id,
+        "federation": node.config.node_id,
+        "deadline_ms": command.deadline_ms,
+    }
+    return respond(request, out)
+
+
+def _names(node: Node) -> dict[bytes, str]:
+    """Council names for the operator's tables: the roster's, else an application's."""
+    names = {a.key: a.name for a in applications.everyone(node.reader)}
+    return names | {m.member: m.name for m in _state(node).roster.values()}
+
+
+def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str]) -> dict[str, Any]:
+    result = _state(node).result_of(proposal.id)
+    out: dict[str, Any] = {
+        "proposal_id": proposal.id,
+        "federation": proposal.federation,
+        "ts_ms": proposal.ts_ms,
+        "text_fa": proposal.text_fa,
+        "text_en": proposal.text_en,
+        "deadline_ms": proposal.deadline_ms,
+        "rule": proposal.rule,
+        "status": "closed" if result else "open",
+        "result": None,
+    }
+    if result is not None:
+        out["result"] = {
+            "result_id": result.id,
+            "ts_ms": result.ts_ms,
+            "result": result.result,
+            "totals": result.totals.to_body(),
+            "admitted": result.body["admitted"],
+            "counted": [a.to_body() | {"name": names.get(a.council)} for a in result.counted],
+            "refused": [r.to_body() | {"name": names.get(r.answer.council)} for r in result.refused],
+        }
+    return out
+
+
+def _proposal(node: Node, ref: str) -> fedbody.Proposal:
+    state = _state(node)
+    return state.proposals[_by_prefix(ref, list(state.proposals), "proposal")]
+
+
+@routes.get("/v1/admin/proposals")
+async def proposals(request: web.Request) -> web.Response:
+    node = node_of(request)
+    state, names = _state(node), _names(node)
+    every = sorted(state.proposals.values(), key=lambda p: p.seq)
+    return respond(request, {"proposals": [proposal_json(node, p, names) for p in every]})
+
+
+@routes.get("/v1/admin/proposals/{proposal}")
+async def proposal(request: web.Request) -> web.Response:
+    node = node_of(request)
+    chosen = _proposal(node, request.match_info["proposal"])
+    return respond(request, proposal_json(node, chosen, _names(node)))
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """A council's decision entry as stored here (a ``fedbody.DecisionRecord``)."""
+
+    log_id: bytes
+    seq: int
+    id: bytes
+    ts_ms: int
+    vis: str
+    body: dict[str, Any]
+
+
+def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -> list[Answer]:
+    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them)."""
+    rows = conn.execute(
+        "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
+        "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
+        "AND log_id NOT IN (SELECT log_id FROM forks)",  # a forked council's word counts for nothing
+        (federation,),
+    )
+    asked = [federation, proposal]
+    out = []
+    for log_id, seq, entry_id, ts_ms, vis, raw in rows:
+        try:
+            body = codec.decode(bytes(raw))
+        except DecodeError:
+            continue  # verified and stored canonical: cannot happen, and would not answer anything
+        if not isinstance(body, dict) or body.get("motion_kind") != "federation":
+            continue
+        if body.get("proposal") != asked:
+            continue
+        decision = _Decision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body)
+        try:
+            out.append(fedbody.answer_from_decision(decision))
+        except RuleError:
+            continue  # a malformed answer is no answer; the council's own rules would not have written it
+    return out
+
+
+@routes.post("/v1/admin/proposals/{proposal}/close")
+async def close(request: web.Request) -> web.Response:
+    node = node_of(request)
+    chosen = _proposal(node, request.match_info["proposal"])
+    answers = answers_held(node.reader, node.config.node_id, chosen.id)
+    await node.writer.submit(PublishResult(chosen.id, tuple(answers)))
+    return respond(request, proposal_json(node, chosen, _names(node)))
+
+
+__all__ = ["answers_held", "parse_deadline", "routes", "setup"]

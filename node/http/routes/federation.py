@@ -1,0 +1,114 @@
+"""A federation body's public face: applications for admission, and the aggregated picture.
+
+``POST /v1/federation/apply`` takes a council's (or lower federation's) application, signed with the
+applicant's own root key — the one key the federation cannot know yet, so any valid signature is accepted,
+and what it proves is that the applicant holds the key it asks to have admitted. The operator decides
+(``shora federation admit``). ``GET /v1/federation/summary`` and friends serve the aggregate, unsigned:
+counts, outcomes and public texts only (DESIGN.md §6).
+
+These routes are registered before the ``/v1/federation/…`` gossip catch-all, which answers only peers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from node.http.context import Node, node_of
+from node.http.wire import ApiError, bad_request, not_found, respond
+from node.storage.writer import now_ms
+from protocol import codec
+from protocol.errors import DecodeError, VerificationError
+from protocol.keys import PublicKey
+
+routes = web.RouteTableDef()
+APPLICATION_LIMITS = codec.Limits(max_size=8 << 10, max_depth=1, max_length=1000)
+PROFILE = ("kind", "name", "name_fa", "city", "country", "continent", "url")
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
+
+def _federation_body(request: web.Request) -> Node:
+    node = node_of(request)
+    if node.config.kind != "federation":
+        raise not_found("this node is a council, not a federation body")
+    return node
+
+
+@routes.post("/v1/federation/apply")
+async def apply(request: web.Request) -> web.Response:
+    from node.storage import applications  # the operator's side of the same table
+
+    node = _federation_body(request)
+    try:
+        signer = await node.verifier.verify(request, _any_key)
+    except VerificationError as exc:
+        raise ApiError(401, f"request-{exc.step}", exc.message) from exc
+    try:
+        value = codec.decode(await request.read(), APPLICATION_LIMITS)
+    except DecodeError as exc:
+        raise bad_request("bad-application", f"an application is a canonical msgpack map: {exc}") from exc
+    if (
+        not isinstance(value, dict)
+        or set(value) != set(PROFILE)
+        or not all(isinstance(v, str) for v in value.values())
+    ):
+        raise bad_request("bad-application", f"an application carries exactly {', '.join(PROFILE)} as text")
+    if signer.raw == node.config.node_id:
+        raise bad_request("bad-application", "a federation does not apply to itself")
+    try:
+        await node.writer.run(applications.record, node.writer.conn, signer.raw, value, now_ms())
+    except ValueError as exc:
+        raise bad_request("bad-application", str(exc)) from exc
+    return respond(request, {"received": True, "applicant": signer.raw, "at": int(time.time())})
+
+
+def _any_key(keyid: bytes) -> PublicKey | None:
+    try:
+        return PublicKey(keyid)
+    except DecodeError:
+        return None
+
+
+@routes.get("/v1/federation/summary")
+async def summary(request: web.Request) -> web.Response:
+    node = _federation_body(request)
+    return respond(request, node.replication.aggregate().summary())
+
+
+@routes.get("/v1/federation/councils/{log_id}")
+async def council(request: web.Request) -> web.Response:
+    node = _federation_body(request)
+    try:
+        log_id = codec.unb64u(request.match_info["log_id"], 32)
+    except DecodeError as exc:
+        raise bad_request("bad-log-id", "a council id is 32 bytes in base64url") from exc
+    detail = node.replication.aggregate().council(log_id)
+    if detail is None:
+        raise not_found("this federation holds no such council")
+    return respond(request, detail)
+
+
+@routes.get("/v1/federation/decisions")
+async def decisions(request: web.Request) -> web.Response:
+    node = _federation_body(request)
+    query: dict[str, Any] = {}
+    try:
+        if "council" in request.query:
+            query["council"] = codec.unb64u(request.query["council"], 32)
+        for name in ("since_ms", "until_ms", "limit", "offset"):
+            if name in request.query:
+                query[name] = int(request.query[name])
+                if query[name] < 0:
+                    raise ValueError(f"{name} is not negative")
+    except (DecodeError, ValueError) as exc:
+        raise bad_request("bad-parameter", str(exc)) from exc
+    query["limit"] = min(query.get("limit", 100), 500)
+    found = node.replication.aggregate().decisions(
+        request.query.get("q") or None, kind=request.query.get("kind") or None, **query
+    )
+    return respond(request, {"decisions": found})

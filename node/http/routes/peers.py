@@ -1,0 +1,89 @@
+"""Operator endpoints for replication, on every kind of node: peers, and a sync round on demand."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from node.http.context import node_of
+from node.http.routes.admin import _text
+from node.http.wire import bad_request, read_json, respond
+from node.storage.writer import now_ms
+from protocol import codec
+from protocol.errors import DecodeError
+
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
+
+@routes.post("/v1/admin/peers")
+async def add_peer(request: web.Request) -> web.Response:
+    node = node_of(request)
+    body = await read_json(request)
+    try:
+        key = codec.unb64u(_text(body, "key"), 32)
+        peer = await node.replication.add_peer(key, _text(body, "url"))
+    except DecodeError as exc:
+        raise bad_request("bad-field", "key is a node's 32-byte key in base64url") from exc
+    except ValueError as exc:  # PeerError and our own id
+        raise bad_request("bad-peer", str(exc)) from exc
+    return respond(request, {"node_id": peer.node_id, "url": peer.url})
+
+
+@routes.get("/v1/admin/peers")
+async def peers(request: web.Request) -> web.Response:
+    node = node_of(request)
+    now = now_ms()
+    heads = {h.log_id: h for h in node.replication.replica.heads()}
+    out = []
+    for view in node.replication.view():
+        p = view.peer
+        held = heads.get(p.node_id)
+        status = "ok" if p.failures == 0 else ("backoff" if p.backoff_until_ms > now else "failing")
+        out.append(
+            {
+                "node_id": p.node_id,
+                "url": p.url,
+                "status": status,
+                "last_contact_ms": p.last_contact_ms,
+                "last_error": p.last_error,
+                "failures": p.failures,
+                "penalties": p.penalties,
+                "last_penalty": p.last_penalty,
+                "lag": view.lag,
+                "held": held.size if held else 0,
+                "frozen": node.replication.replica.frozen(p.node_id),
+                "forks": len(view.forks),
+            }
+        )
+    return respond(request, {"peers": out, "blocked": node.writer.blocked})
+
+
+@routes.post("/v1/admin/sync")
+async def sync(request: web.Request) -> web.StreamResponse:
+    """One round with every peer now, streamed as JSON lines so the CLI can draw progress."""
+    node = node_of(request)
+    own = request.query.get("own") == "1"
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    if own:
+        async for result in node.replication.restore_own():
+            await response.write(_line({"restored": result.appended, "size": result.size}))
+        await response.write(_line({"done": True, "blocked": node.writer.blocked}))
+    else:
+        peers_ = node.replication.peers.all()
+        await response.write(_line({"peers": len(peers_)}))
+        async for peer, ok, pulled in node.replication.sync():
+            await response.write(_line({"peer": codec.b64u(peer), "ok": ok, "pulled": pulled}))
+        await response.write(_line({"done": True}))
+    await response.write_eof()
+    return response
+
+
+def _line(value: dict[str, Any]) -> bytes:
+    return (json.dumps(value) + "\n").encode()

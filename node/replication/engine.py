@@ -1,0 +1,449 @@
+"""A node's place in the federation: its peers, its replicas of their logs, gossip and witnessing.
+
+Wires ``federation``'s transport-free parts to this node: reads run on the node's read connection (on the
+event loop), every write on the writer thread, requests over signed HTTP. Owned by the app's lifecycle:
+``start`` and ``stop`` start and await everything it runs (STYLE.md 11).
+
+Before the node appends to its own log after a start, it asks its peers for their newest checkpoint of that
+log (docs/gossip.md, "Forks"): a node restored from an old backup must not sign a second history. While
+any peer holds more, appends are refused until ``restore_own`` pulls the log back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from federation.aggregate import Aggregate
+from federation.client import RemoteError, SignedClient, TransportError
+from federation.gossip import Gossip, GossipServer, entries_path
+from federation.peers import Peer, PeerTable
+from federation.replica import BadData, Head, IngestResult, Page, Replica
+from federation.store import LogStore
+from federation.transport import HttpTransport
+from federation.verifypool import VerifyPool
+from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
+from federation.witness import Witness as WitnessService
+from node.config import NodeConfig
+from node.replication.roster import RosterView
+from node.storage.writer import Writer, now_ms
+from protocol import codec
+from protocol.errors import ProtocolError
+from protocol.keys import PublicKey
+from protocol.note import Checkpoint, open_checkpoint, parse_note
+
+log = logging.getLogger("shora.replication")
+COSIGN_RETRY_S = 60.0
+APPLY_RETRY_S = 60.0  # an application not yet answered by admission is sent again after this long
+ROSTER_POLL_S = 1.0  # how often the rosters we trust are looked at for new members
+APPLY = "/v1/federation/apply"
+MSGPACK = "application/msgpack"
+RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
+
+
+class _Split:
+    """One replica for the engine: reads on the read connection, writes through the writer's.
+
+    ``limit(log_id)`` caps what is taken from a log: a member suspended by a federation we trust has its
+    later entries refused everywhere (docs/gossip.md; ``node.replication.roster``).
+    """
+
+    def __init__(self, read: Replica, write: Replica, limit: Callable[[bytes], int | None]) -> None:
+        self._read, self._write, self._limit = read, write, limit
+        self.heads, self.head, self.page = read.heads, read.head, read.page
+        self.page_bytes = read.page_bytes
+        self.forks, self.frozen = read.forks, read.frozen
+        self.add_fork = write.add_fork
+        self.preverify = write.preverify
+        self.after_ingest: list[Callable[[bytes, IngestResult], None]] = []  # on the writer thread
+
+    def ingest(self, log_id: bytes, page: Page) -> IngestResult:
+        limit = self._limit(log_id)
+        if limit is not None:
+            kept = tuple(e for e in page.entries if e.seq < limit)
+            checkpoint_fits = page.checkpoint is not None and _note_size(page.checkpoint) <= limit
+            page = Page(
+                kept,
+                page.checkpoint if checkpoint_fits else None,
+                page.consistency if checkpoint_fits else (),
+                page.first,
+            )
+            if not kept:
+                head = self._write.head(log_id)
+                return IngestResult(0, head.size if head else 0, None)
+        result = self._write.ingest(log_id, page)
+        for listener in self.after_ingest:
+            listener(log_id, result)
+        return result
+
+
+def _note_size(note: str) -> int:
+    try:
+        return Checkpoint.from_body(parse_note(note).text).size
+    except ProtocolError:
+        return 2**63
+
+
+@dataclass
+class PeerView:
+    peer: Peer
+    lag: int | None
+    forks: list[bytes]
+
+
+class Replication:
+    def __init__(
+        self, config: NodeConfig, writer: Writer, reader: sqlite3.Connection, session: aiohttp.ClientSession
+    ) -> None:
+        self.config, self.writer, self.reader, self.session = config, writer, reader, session
+        self.me = config.node_id
+        key = writer.key
+        self.peers = PeerTable(reader)
+        self._peers_w = PeerTable(writer.conn)
+        self.pool = VerifyPool(workers=2)  # worker processes: both cores, not this process's GIL
+        roots = [self.me] if config.kind == "federation" else []
+        if config.federation is not None:
+            roots.append(config.federation[1])
+        self.roster = RosterView(LogStore(reader), roots)
+        trusted = self.trusted
+        self.replica = _Split(
+            Replica(reader, self.me, trusted),
+            Replica(writer.conn, self.me, trusted, self.pool),
+            self.roster.limit,
+        )
+        self.replica.add_fork = self._add_fork
+        self.witness = WitnessService(
+            writer.conn, key, lambda log_id: PublicKey(log_id) if trusted(log_id) else None
+        )
+        self.collector = Collector(writer.conn, key)
+        self.transport = HttpTransport(session, key, self._url_of, timeout=config.settings.request_timeout_s)
+        self.gossip = Gossip(
+            self.me,
+            self.replica,
+            self.transport,
+            self._available,
+            writer.run,
+            trusted=trusted,
+            penalise=self._penalise,
+            record_success=self._success,
+            record_failure=self._failure,
+            on_peer_heads=self._peer_heads,
+            deadline_s=config.settings.request_timeout_s * 4,
+            interval_s=config.settings.gossip_interval_s,
+        )
+        self.server = GossipServer(
+            self.replica,
+            writer.run,
+            trusted,
+            on_heads=self.gossip.heads_received,
+            on_fork=self.gossip.fork_received,
+            penalise=self._penalise,
+        )
+        # A federation body keeps the aggregated picture of what it holds, folded in as entries arrive.
+        self._aggregate_w: Aggregate | None = None
+        self._aggregate_r: Aggregate | None = None
+        if config.kind == "federation":
+            self._aggregate_w, self._aggregate_r = Aggregate(writer.conn, self.me), Aggregate(reader, self.me)
+            self.replica.after_ingest.append(lambda log_id, result: self._fold(log_id))
+        self._lags: dict[bytes, int] = {}
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def aggregate(self) -> Aggregate:
+        """The aggregated picture (federation bodies only), read on the read connection."""
+        if self._aggregate_r is None:
+            raise LookupError("only a federation body aggregates")
+        return self._aggregate_r
+
+    def _fold(self, log_id: bytes) -> None:
+        """On the writer thread, right after an ingest or an own append: fold the new entries in."""
+        if self._aggregate_w is not None:
+            self._aggregate_w.update(log_id)
+
+    async def start(self) -> None:
+        if self._aggregate_w is not None:
+            await self.writer.run(self._aggregate_w.update_all)  # entries a crash left unfolded
+        if self.config.federation is not None and self.peers.get(self.config.federation[1]) is None:
+            await self.add_peer(self.config.federation[1], self.config.federation[0])
+        self._tasks.append(asyncio.create_task(self._roster_loop(), name="shora-roster"))
+        self.writer.on_append.append(self._appended)
+        await self.gossip.start()
+        self.writer.block("checking with peers that none holds more of our own log")
+        self._tasks.append(asyncio.create_task(self._check_then_open(), name="shora-own-log-check"))
+        self._tasks.append(asyncio.create_task(self._collect_loop(), name="shora-cosignatures"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.gossip.stop()
+        self.pool.shutdown(wait=True)
+
+    # --- trust ------------------------------------------------------------------------------------
+
+    def trusted(self, node_id: bytes) -> bool:
+        """A key we replicate and answer: a peer the operator added, or a member of a roster we trust."""
+        return self.peers.trusted(node_id) or self.roster.trusted(node_id)
+
+    def key_of(self, node_id: bytes) -> PublicKey | None:
+        return PublicKey(node_id) if self.trusted(node_id) else None
+
+    async def _roster_loop(self) -> None:
+        """Peer with the members of the rosters we trust; apply to our federation until admitted."""
+        next_application = 0.0
+        seen = -1  # the roster version whose members are all peers already
+        while True:
+            await asyncio.sleep(ROSTER_POLL_S)
+            try:
+                next_application, seen = await self._roster_step(next_application, seen)
+            except Exception:  # a bug here must not end peering and applying for the life of the node
+                log.exception("roster step failed; trying again")
+
+    async def _roster_step(self, next_application: float, seen: int) -> tuple[float, int]:
+        """Peer with roster members not yet peers (when the roster changed); apply again when due."""
+        members = self.roster.members()
+        if self.roster.version != seen:
+            for member in members.values():
+                if member.key != self.me and member.url and self.peers.get(member.key) is None:
+                    with contextlib.suppress(ValueError):
+                        await self.add_peer(member.key, member.url)
+            seen = self.roster.version
+        federation = self.config.federation
+        loop = asyncio.get_running_loop()
+        if (
+            federation is not None
+            and not self.roster.admitted(self.me)
+            and loop.time() >= next_application
+            and not self.public_url().endswith(":0")  # wait until we know where we listen
+        ):
+            delivered = await self.apply_to(*federation)
+            next_application = loop.time() + (APPLY_RETRY_S if delivered else ROSTER_POLL_S * 5)
+        return next_application, seen
+
+    def public_url(self) -> str:
+        """Where peers reach us: the configured URL, or the address really bound when it named port 0."""
+        address = self.config.dir / "serve.addr"
+        if self.config.url.endswith(":0") and address.exists():
+            return f"http://{address.read_text().strip()}"
+        return self.config.url
+
+    async def apply_to(self, url: str, key: bytes) -> bool:
+        """Send our signed application for admission to the federation at ``url`` (its key: ``key``)."""
+        profile = dict(self.config.profile)
+        body = codec.encode(
+            {
+                "kind": self.config.kind,
+                "url": self.public_url(),
+                **{k: str(profile.get(k, "")) for k in ("name", "name_fa", "city", "country", "continent")},
+            }
+        )
+        client = SignedClient(
+            self.session, url, self.writer.key, key, timeout=self.config.settings.request_timeout_s
+        )
+        try:
+            await client.request("POST", APPLY, body, content_type=MSGPACK, accept=MSGPACK)
+        except (TransportError, RemoteError) as exc:
+            log.info("application to the federation at %s not delivered: %s", url, exc)
+            return False
+        log.info("applied for admission to the federation at %s", url)
+        return True
+
+    # --- peers -------------------------------------------------------------------------------------
+
+    def _add_fork(self, proof: bytes) -> bool:
+        """Store a fork proof (on the writer thread); one of our own log stops our appends with a clear
+        refusal (422), rather than commits failing on a frozen log."""
+        new: bool = self.replica._write.add_fork(proof)
+        held = self.replica._write.store.fork(self.me)
+        if held is not None:
+            self.writer.block(f"our own log is frozen: a peer holds a fork proof of it ({held[1]})")
+        return new
+
+    def _url_of(self, node_id: bytes) -> str | None:
+        peer = self.peers.get(node_id)
+        return peer.url if peer else None
+
+    def _available(self) -> list[bytes]:
+        return [p.node_id for p in self.peers.available(now_ms())]
+
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fire-and-forget a peer-table write on the writer thread (its errors are logged, not lost)."""
+
+        def report(done: Future[Any]) -> None:
+            if done.exception() is not None:
+                log.error("peer table: %s", done.exception())
+
+        self.writer.submit_sync(fn, *args).add_done_callback(report)
+
+    def _penalise(self, peer: bytes, reason: str) -> None:
+        self._post(self._peers_w.penalise, peer, reason, now_ms())
+
+    def _success(self, peer: bytes) -> None:
+        self._post(self._peers_w.record_success, peer, now_ms())
+
+    def _failure(self, peer: bytes, error: str) -> None:
+        self._post(self._peers_w.record_failure, peer, now_ms(), error)
+
+    def _peer_heads(self, peer: bytes, theirs: list[Head]) -> None:
+        ours = {h.log_id: h.size for h in self.replica.heads()}
+        self._lags[peer] = sum(
+            max(0, h.size - ours.get(h.log_id, 0)) for h in theirs if self.trusted(h.log_id)
+        )
+
+    async def add_peer(self, node_id: bytes, url: str) -> Peer:
+        if node_id == self.me:
+            raise ValueError("a node is not its own peer")
+        peer: Peer = await self.writer.run(self._peers_w.add, node_id, url, now_ms())
+        self._dirty.set()
+        return peer
+
+    def view(self) -> list[PeerView]:
+        forks = self.replica.forks()
+        return [
+            PeerView(p, self._lags.get(p.node_id), [proof for log_id, proof in forks if log_id == p.node_id])
+            for p in self.peers.all()
+        ]
+
+    async def witness_call(self, body: bytes, now_s: int) -> WitnessReply:
+        """``add-checkpoint`` from a peer: judged and stored on the writer thread."""
+        reply: WitnessReply = await self.writer.run(self.witness.add_checkpoint, body, now_s)
+        return reply
+
+    # --- pushing our news and collecting cosignatures --------------------------------------------------
+
+    def _appended(self) -> None:
+        if self._aggregate_w is not None:
+            self.writer.submit_sync(self._fold, self.me)
+        self.gossip.notify_local_append()
+        self._dirty.set()
+
+    async def _collect_loop(self) -> None:
+        """Collect cosignatures after every append, and retry now and then for peers that missed one."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), COSIGN_RETRY_S)
+            self._dirty.clear()
+            try:
+                await self.collect_cosignatures()
+            except Exception:  # a bug here must not end cosigning for the life of the node
+                log.exception("collecting cosignatures failed; trying again at the next append")
+
+    async def collect_cosignatures(self) -> int:
+        """Ask every available peer to witness our newest checkpoint; the number of cosignatures added."""
+        results = await asyncio.gather(*(self._witness_by(peer) for peer in self._available()))
+        return sum(results)
+
+    async def _witness_by(self, peer: bytes) -> int:
+        for _ in range(2):  # a 409 tells us the size the witness holds; ask once more from there
+            try:
+                body = await self.writer.run(self.collector.request_for, peer)
+                reply = await self.transport.call(peer, "POST", "/v1/federation/add-checkpoint", body)
+                answer = WitnessReply(reply.status, reply.body, reply.content_type)
+                size = await self.writer.run(self.collector.accept, peer, answer, body)
+                if reply.status == 200:
+                    self.writer.log_version += 1  # the note now carries one more cosignature
+            except ReplyError as exc:
+                self._penalise(peer, f"witness: {exc}")
+                return 0
+            except (WitnessError, TransportError) as exc:
+                log.info("peer %s did not cosign: %s", peer.hex()[:16], exc)
+                return 0
+            if reply.status == 200:
+                return 1
+            log.info("peer %s holds size %d of our log; asking again", peer.hex()[:16], size)
+        return 0
+
+    # --- our own log after a restart ---------------------------------------------------------------
+
+    async def _check_then_open(self) -> None:
+        try:
+            ahead = await self.peers_ahead()
+        finally:
+            if self.writer.blocked and self.writer.blocked.startswith("checking"):
+                self.writer.block(None)
+        if ahead:
+            peer, size = max(ahead.items(), key=lambda item: item[1])
+            self.writer.block(
+                f"peer {peer.hex()[:16]} holds {size} entries of our own log, more than this node: it was "
+                "probably restored from a backup. Run `shora sync --own` to take the log back first."
+            )
+            log.error("refusing to append: %s", self.writer.blocked)
+
+    async def peers_ahead(self) -> dict[bytes, int]:
+        """Peers holding a longer, validly signed checkpoint of our own log than we do."""
+        head = self.replica.head(self.me)
+        size = head.size if head else 0
+        key = PublicKey(self.me)
+
+        async def ask(peer: bytes) -> tuple[bytes, int]:
+            try:
+                reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1, size))
+                if reply.status != 200:
+                    return peer, 0
+                page = Page.decode(reply.body)
+                if page.checkpoint is None:
+                    return peer, 0
+                return peer, open_checkpoint(page.checkpoint, key).checkpoint.size
+            except (TransportError, BadData, ProtocolError) as exc:
+                log.info("peer %s could not say how much of our log it holds: %s", peer.hex()[:16], exc)
+                return peer, 0
+
+        answers = await asyncio.gather(*(ask(p) for p in self._available()))
+        return {peer: held for peer, held in answers if held > size}
+
+    async def restore_own(self) -> AsyncIterator[IngestResult]:
+        """Take our own log back from the peers that hold more of it, then accept appends again."""
+        restorer = Replica(self.writer.conn, RESTORE_LOG, lambda log_id: log_id == self.me, self.pool)
+        for peer in sorted(await self.peers_ahead(), key=lambda p: p):
+            while True:
+                head = self.replica.head(self.me)
+                size = head.size if head else 0
+                try:
+                    reply = await self.transport.call(
+                        peer, "GET", entries_path(self.me, size - 1, 1000, size)
+                    )
+                    if reply.status != 200:
+                        break
+                    result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
+                except TransportError as exc:  # another peer may hold it too
+                    log.info("peer %s could not give our log back: %s", peer.hex()[:16], exc)
+                    break
+                except BadData as exc:
+                    self._penalise(peer, f"{exc.step}: {exc.message}")
+                    break
+                yield result
+                if result.appended == 0:
+                    break
+        try:
+            await self.writer.reload()
+        except ProtocolError as exc:
+            # Peers hold our council entries as headers only (DESIGN.md §6): if the lost part of our log
+            # held any, the governance state cannot be replayed from it. Appending now would sign on top
+            # of a state we do not know, so the node stays blocked, saying why.
+            self.writer.block(
+                f"our own log was taken back from peers but cannot be replayed ({exc}): entries of council "
+                "visibility come back without their bodies. Restore a newer backup of this node's folder."
+            )
+            log.error("%s", self.writer.blocked)
+            return
+        if not await self.peers_ahead():
+            self.writer.block(None)
+
+    async def sync(self) -> AsyncIterator[tuple[bytes, bool, int]]:
+        """One round with every available peer now: (peer, succeeded, entries pulled so far)."""
+        for peer in self._available():
+            ok = await self.gossip.run_round(peer)
+            await self.gossip.idle()
+            yield peer, ok, self.gossip.stats.pulled

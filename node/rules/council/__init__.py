@@ -1,0 +1,122 @@
+"""Council governance as a pure state machine (resolution 2009, articles 3–5; DESIGN §1).
+
+    execute(state, command, now_ms) -> list[Draft]   judge a command; never changes the state
+    apply(state, entry: Appended) -> None            judge a stored entry again, then fold it into the state
+    replay(entries) -> Council                       the state is always the replay of the log
+
+Every refusal is a ``RuleError(rule, message)``. The signer adds a random 16-byte ``salt`` to every council
+body; ``apply`` requires and strips it. Member ids are 16 bytes; assembly, motion and decision ids are the
+32-byte id of the entry that created them. Times are the entries' ``ts_ms``. No floats: fractions are ``[num,
+den]``.
+
+Entry kinds (body fields besides ``kind``; visibility):
+
+- ``council/found`` (public, seq 0): ``profile`` {name, name_fa, city, country, continent}, ``charter`` {fa:
+  [str], en: [str]}, ``charter_hash`` (see ``charter.py``), ``rules`` {version=1, majority
+  "simple"|"absolute"|"two_thirds", quorum nil|{count: n}|{fraction: [num, den]}, board_seats,
+  publish_tallies, census_bucket (≥ 1; 1 = exact)}. Rules written by 0.1.0 lack census_bucket and mean 1.
+- ``member/join`` (council): ``member``, ``charter_hash`` (must equal the council's), ``pubkey`` (32 bytes |
+  nil).
+- ``member/leave`` (council): ``member``. Ends any mandate the member holds.
+- ``assembly/open`` (public): ``convened_by`` (sitting board member | nil = operator, only while no board
+  member sits), ``agenda``.
+- ``assembly/attend`` (council): ``assembly``, ``members`` [member]. Late arrival allowed while open.
+- ``assembly/depart`` (council): ``assembly``, ``member``.
+- ``assembly/close`` (public): ``assembly``, ``participants`` (count of distinct attendees, never names).
+- ``assembly/minutes`` (council, only right after its close): ``assembly``, ``text``.
+- ``motion/propose`` (the motion's visibility): ``assembly``, ``motion_kind``
+  policy|rules|removal|election|recall|federation, ``text``, ``visibility``, ``proposer`` (member on the roll
+  | nil), ``seats`` (election), ``candidates`` [member] (election, else []), ``target`` (removal, recall),
+  ``rules`` (rules: the proposed rules, no version), ``proposal`` (federation: [federation log id, proposal
+  entry id], else nil; absent in 0.1.0 logs). A federation motion is the council assembly's answer to a
+  federation-wide proposal (``node.rules.fedbody``): always public (the federation counts public decisions
+  only), one per proposal, decided by the council's own rules like a policy motion.
+- ``motion/vote`` (council): ``motion``, ``member``, ``choice`` yes|no|abstain (nil for elections),
+  ``approvals`` [candidate] (elections, else []), ``ballot`` (reserved, 64 bytes | nil): in a later version,
+  the member's Ed25519 signature (their registered ``pubkey``) over ``b"shora/v1/ballot\\x00"`` + the
+  canonical msgpack map {council: council id, motion, member, choice, approvals}. Stored, not yet verified.
+- ``decision`` (the motion's visibility): ``motion``, ``assembly``, ``motion_kind``, ``text`` (the
+  motion's), ``rules_version``, ``majority``, ``outcome`` adopted|rejected|tied|no_quorum, ``proposal``
+  (federation motions only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
+  ``vacant``, ``tied`` [member tied for the last seat], ``ended`` [{decision, seat, member}] (mandates
+  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil); and the tally fields
+  ``quorum``, ``active_members``, ``quorum_required``, ``participants``, ``votes_cast``, ``tally`` ({yes,
+  no, abstain} or {approvals: [[candidate, n]], ballots}) — unless the decision is public and the rules say
+  ``publish_tallies: false``, in which case the tally fields go to the next entry (but a federation
+  decision keeps ``participants``, which the federation's weighted rule counts):
+- ``decision/tally`` (council, directly after its decision): ``motion`` and the tally fields above.
+- ``board/report`` (public): ``member`` (a sitting board member), ``text``.
+- ``council/census`` (public, any time): ``active_members``: the count of active members at that point of the
+  log, rounded down to a multiple of the rules' ``census_bucket`` — how many, never who (DESIGN §5, §6).
+
+Errors: ``RuleError`` only; ``rule`` names the rule (``"vote.not-present"``, ``"entry.malformed"`` …).
+
+"""
+
+from .charter import DEFAULT_CHARTER, Charter
+from .commands import (
+    Attend,
+    CastVote,
+    Census,
+    CloseAssembly,
+    CloseMotion,
+    Command,
+    Depart,
+    FileReport,
+    FoundCouncil,
+    JoinMember,
+    LeaveMember,
+    OpenAssembly,
+    ProposeMotion,
+)
+from .errors import RuleError
+from .log import Appended, Draft
+from .machine import apply, execute, replay
+from .model import (
+    Assembly,
+    BoardView,
+    CensusRecord,
+    Council,
+    Decision,
+    Mandate,
+    Member,
+    Motion,
+    Profile,
+    Quorum,
+    Rules,
+)
+
+__all__ = [
+    "DEFAULT_CHARTER",
+    "Appended",
+    "Assembly",
+    "Attend",
+    "BoardView",
+    "CastVote",
+    "Census",
+    "CensusRecord",
+    "Charter",
+    "CloseAssembly",
+    "CloseMotion",
+    "Command",
+    "Council",
+    "Decision",
+    "Depart",
+    "Draft",
+    "FileReport",
+    "FoundCouncil",
+    "JoinMember",
+    "LeaveMember",
+    "Mandate",
+    "Member",
+    "Motion",
+    "OpenAssembly",
+    "Profile",
+    "ProposeMotion",
+    "Quorum",
+    "RuleError",
+    "Rules",
+    "apply",
+    "execute",
+    "replay",
+]

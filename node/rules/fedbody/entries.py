@@ -1,0 +1,198 @@
+"""One function per entry kind: check a body against the state and, given the stored entry, apply it.
+
+The same function serves ``execute`` (``entry=None``: judge only, at ``ts_ms`` = the time the entry will
+carry) and ``apply`` (judge at the entry's time, then change the state), so a command is accepted exactly when
+the entry it produces would be accepted on replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from node.rules.council.errors import RuleError
+from node.rules.council.fields import check_bytes, exact_keys, get_int, get_map, get_text, malformed, plain
+from node.rules.council.log import Appended
+
+from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
+from .model import (
+    LEVELS,
+    MEMBER_KINDS,
+    Federation,
+    Profile,
+    Proposal,
+    ProposalResult,
+    RosterEvent,
+    RosterMember,
+)
+from .tally import TALLY_RULES, read_result, result_body, tally
+
+Handler = Callable[[Federation, dict[str, Any], int, Appended | None], None]
+
+ADMIT_FIELDS = ("name", "name_fa", "city", "country", "continent", "url")
+
+
+def _member(state: Federation, body: dict[str, Any]) -> RosterMember:
+    m = state.roster.get(check_bytes(body["member"], "member", KEY_LEN))
+    if m is None:
+        raise RuleError("roster.not-admitted", "this member is not on the roster")
+    return m
+
+
+def _reason(body: dict[str, Any], required: bool) -> str:
+    reason = get_text(body, "reason", MAX_REASON, "limit.reason")
+    if required and not reason.strip():
+        raise RuleError("roster.reason-missing", "say why: the roster is public and answerable")
+    return reason
+
+
+def _event(entry: Appended, action: Any, reason: str, size: int | None = None) -> RosterEvent:
+    return RosterEvent(entry.seq, entry.id, entry.ts_ms, action, reason, size)
+
+
+# -- founding --------------------------------------------------------------------------------------
+
+
+def found(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "profile"}, "federation/found")
+    if state.founded:
+        raise RuleError("federation.already-founded", "the federation is founded by the first entry only")
+    p = get_map(body, "profile")
+    exact_keys(p, {"name", "name_fa", "level", "country", "continent"}, "profile")
+    level = p["level"]
+    if level not in LEVELS:
+        raise RuleError("federation.bad-level", f"a federation's level is one of {LEVELS}")
+    texts = {k: get_text(p, k, MAX_NAME, "limit.name") for k in ("name", "name_fa", "country", "continent")}
+    profile = Profile(level=level, **texts)
+    if not profile.name or not profile.continent:
+        raise RuleError("federation.bad-profile", "a federation has a name and a continent")
+    # article 2: a federation "in each country and continent" — a country one names its country
+    if (level == "country") != bool(profile.country):
+        raise RuleError(
+            "federation.bad-profile", "a country federation names its country, a continent one none"
+        )
+    if entry is not None:
+        if entry.seq != 0:
+            raise RuleError("federation.already-founded", "the founding entry is seq 0")
+        state.id, state.profile = entry.id, profile
+
+
+# -- the roster ------------------------------------------------------------------------------------
+
+
+def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member", "member_kind", *ADMIT_FIELDS, "reason"}, "roster/admit")
+    member = check_bytes(body["member"], "member", KEY_LEN)
+    kind = body["member_kind"]
+    if kind not in MEMBER_KINDS:
+        raise RuleError("roster.bad-kind", f"a member is one of {MEMBER_KINDS}")
+    p = {k: get_text(body, k, MAX_URL if k == "url" else MAX_NAME, "limit.name") for k in ADMIT_FIELDS}
+    reason = _reason(body, required=False)
+    if not p["name"] or not p["continent"] or not p["country"]:
+        raise RuleError("roster.bad-profile", "a member has a name, a country and a continent")
+    if (kind == "council") != bool(p["city"]):
+        raise RuleError("roster.bad-profile", "a council names its city; a federation none")
+    if p["url"] and not p["url"].startswith(("https://", "http://")):
+        raise RuleError("roster.bad-url", "a member's url is http(s)")
+    assert state.profile is not None  # _precheck: founded
+    if member == state.log_id:
+        raise RuleError("roster.self", "a federation is not its own member")
+    # article 2: the federation of a country unites that country's city councils; a continent's federation
+    # unites its country federations (and councils where no country federation exists)
+    if state.profile.level == "country":
+        if kind != "council":
+            raise RuleError("roster.kind-not-allowed", "a country federation admits councils only")
+        if p["country"] != state.profile.country:
+            raise RuleError("roster.other-country", "a country federation admits councils of its country")
+    if p["continent"] != state.profile.continent:
+        raise RuleError("roster.other-continent", "a member lies on the federation's continent")
+    if member in state.roster:
+        raise RuleError("roster.already-admitted", "this member is on the roster (readmit a suspended one)")
+    if entry is not None:
+        state.roster[member] = RosterMember(member, kind, **p, events=[_event(entry, "admit", reason)])
+
+
+def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member", "reason", "size"}, "roster/suspend")
+    m = _member(state, body)
+    reason = _reason(body, required=True)
+    size = get_int(body, "size")
+    if not m.active:
+        raise RuleError("roster.already-suspended", "this member is suspended already")
+    if size < 0:
+        raise RuleError("roster.bad-size", "a log size is not negative")
+    # a log only grows: an earlier suspension already accepted entries up to its size
+    if any(e.size is not None and size < e.size for e in m.events):
+        raise RuleError("roster.size-regressed", "smaller than a size held at an earlier suspension")
+    if entry is not None:
+        m.events.append(_event(entry, "suspend", reason, size))
+
+
+def readmit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member", "reason"}, "roster/readmit")
+    m = _member(state, body)
+    reason = _reason(body, required=True)
+    if m.active:
+        raise RuleError("roster.not-suspended", "only a suspended member is readmitted")
+    if entry is not None:
+        m.events.append(_event(entry, "readmit", reason))
+
+
+# -- proposals -------------------------------------------------------------------------------------
+
+
+def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "text_fa", "text_en", "deadline_ms", "rule"}, "proposal/publish")
+    text_fa, text_en = get_text(body, "text_fa", MAX_TEXT), get_text(body, "text_en", MAX_TEXT)
+    # Persian is the movement's language, English its working translation: both, always
+    if not text_fa.strip() or not text_en.strip():
+        raise RuleError("proposal.text-missing", "a proposal has its Persian and English text")
+    if body["rule"] not in TALLY_RULES:
+        raise RuleError("proposal.bad-rule", f"a tally rule is one of {TALLY_RULES}")
+    deadline = get_int(body, "deadline_ms")
+    if deadline <= ts_ms:
+        raise RuleError("proposal.deadline-past", "the deadline must lie after the proposal is published")
+    if entry is not None:
+        state.proposals[entry.id] = Proposal(
+            entry.id, entry.seq, entry.ts_ms, state.log_id, text_fa, text_en, deadline, body["rule"]
+        )
+
+
+def result(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    if "proposal" not in body:
+        raise malformed("a result names its proposal")
+    proposal = state.proposals.get(check_bytes(body["proposal"], "proposal", ENTRY_ID_LEN))
+    if proposal is None:
+        raise RuleError("proposal.unknown", "no such proposal")
+    if proposal.id in state.results:
+        raise RuleError("result.already", "a proposal's result is written once")
+    if ts_ms < proposal.deadline_ms:
+        raise RuleError("result.too-early", "a result is written at or after the proposal's deadline")
+    _terms, _admitted, answers = read_result(body)
+    # the roster at the deadline is this log's own: entries are time-ordered, so it cannot change after
+    admitted = state.admitted_at(proposal.deadline_ms)
+    if plain(body) != result_body(proposal.terms, admitted, answers):
+        raise RuleError("result.mismatch", "the result does not follow from its answers and the roster")
+    if entry is not None:
+        counted, refused, totals, outcome = tally(proposal.terms, admitted, answers)
+        state.results[proposal.id] = ProposalResult(
+            entry.id,
+            entry.seq,
+            entry.ts_ms,
+            proposal.id,
+            tuple(counted),
+            tuple(refused),
+            totals,
+            outcome,
+            body,
+        )
+
+
+KINDS: dict[str, Handler] = {
+    "federation/found": found,
+    "roster/admit": admit,
+    "roster/suspend": suspend,
+    "roster/readmit": readmit,
+    "proposal/publish": publish,
+    "proposal/result": result,
+}

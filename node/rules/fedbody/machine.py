@@ -1,0 +1,124 @@
+"""execute / apply / replay: the federation body's log as a pure state machine.
+
+``execute`` judges a command against the state and returns the entries to append (never changing the state);
+the storage layer signs and appends them, then calls ``apply`` with each stored entry, which judges it again
+with the same code. Every entry is public: a federation body's log is what its members verify it by.
+
+Time matters here (deadlines, the roster at a deadline), so entry times must not run backwards (rule
+``log.time``). ``execute`` judges a command at ``max(now_ms, time of the last entry)`` — the time the node's
+writer stamps on the entry it appends.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from node.rules.council.errors import RuleError
+from node.rules.council.fields import malformed, plain
+from node.rules.council.log import Appended, Draft
+
+from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Suspend
+from .entries import KINDS
+from .model import Federation
+from .tally import result_body
+
+
+def _nfc(text: str) -> str:
+    if not isinstance(text, str):
+        raise malformed("text expected")
+    return unicodedata.normalize("NFC", text)
+
+
+def _body(state: Federation, command: Command) -> dict[str, Any]:
+    match command:
+        case FoundFederation():
+            profile = {
+                "name": _nfc(command.name),
+                "name_fa": _nfc(command.name_fa),
+                "level": command.level,
+                "country": _nfc(command.country),
+                "continent": _nfc(command.continent),
+            }
+            return {"kind": "federation/found", "profile": profile}
+        case Admit():
+            return {
+                "kind": "roster/admit",
+                "member": command.member,
+                "member_kind": command.member_kind,
+                "name": _nfc(command.name),
+                "name_fa": _nfc(command.name_fa),
+                "city": _nfc(command.city),
+                "country": _nfc(command.country),
+                "continent": _nfc(command.continent),
+                "url": _nfc(command.url),
+                "reason": _nfc(command.reason),
+            }
+        case Suspend():
+            return {
+                "kind": "roster/suspend",
+                "member": command.member,
+                "reason": _nfc(command.reason),
+                "size": command.size,
+            }
+        case Readmit():
+            return {"kind": "roster/readmit", "member": command.member, "reason": _nfc(command.reason)}
+        case PublishProposal():
+            return {
+                "kind": "proposal/publish",
+                "text_fa": _nfc(command.text_fa),
+                "text_en": _nfc(command.text_en),
+                "deadline_ms": command.deadline_ms,
+                "rule": command.rule,
+            }
+        case PublishResult():
+            proposal = state.proposals.get(command.proposal)
+            if proposal is None:
+                raise RuleError("proposal.unknown", "no such proposal")
+            return result_body(proposal.terms, state.admitted_at(proposal.deadline_ms), command.answers)
+    raise RuleError("command.unknown", f"not a federation command: {type(command).__name__}")
+
+
+def _precheck(state: Federation, kind: str) -> None:
+    if not state.founded and kind != "federation/found":
+        raise RuleError("federation.not-founded", "the first entry founds the federation")
+
+
+def execute(state: Federation, command: Command, now_ms: int) -> list[Draft]:
+    """The entry recording ``command``, or ``RuleError``. Never changes ``state``."""
+    ts_ms = now_ms if state.last_ts_ms is None else max(now_ms, state.last_ts_ms)
+    if not state.founded and not isinstance(command, FoundFederation):
+        raise RuleError("federation.not-founded", "the first entry founds the federation")
+    body = _body(state, command)
+    KINDS[body["kind"]](state, body, ts_ms, None)
+    return [Draft("public", body)]
+
+
+def apply(state: Federation, entry: Appended) -> None:
+    """Judge a stored entry and fold it into ``state``; ``RuleError`` leaves ``state`` unchanged."""
+    if entry.seq != state.next_seq:
+        raise RuleError("log.seq", f"expected entry {state.next_seq}, got {entry.seq}")
+    if not isinstance(entry.body, dict) or not isinstance(entry.body.get("kind"), str):
+        raise malformed("a body is a map with a kind")
+    body = plain(entry.body)
+    kind = body["kind"]
+    if kind not in KINDS:
+        raise RuleError("log.unknown-kind", f"unknown entry kind {kind!r}")
+    if entry.vis != "public":
+        raise RuleError("log.visibility", "a federation body's entries are public")
+    if state.last_ts_ms is not None and entry.ts_ms < state.last_ts_ms:
+        raise RuleError("log.time", "entry times do not run backwards")
+    _precheck(state, kind)
+    handler = KINDS[kind]
+    handler(state, body, entry.ts_ms, None)  # judge fully before changing anything
+    handler(state, body, entry.ts_ms, entry)
+    state.next_seq += 1
+    state.last_ts_ms = entry.ts_ms
+
+
+def replay(entries: Iterable[Appended], log_id: bytes) -> Federation:
+    state = Federation(log_id)
+    for entry in entries:
+        apply(state, entry)
+    return state

@@ -1,0 +1,316 @@
+"""Counting councils' answers to a federation-wide proposal — pure, so anyone can redo it (DESIGN §5).
+
+Article 2 of the resolution forms the federation from "the union and solidarity" of city councils; article 4
+has each council decide by its own general assembly. So the federation never counts members' votes: it counts
+**councils' decisions** — each council's public ``decision`` of motion kind ``federation`` — and only those.
+
+An ``Answer`` is one such decision. ``tally`` sorts every answer it is given into counted or refused, first
+matching reason wins:
+
+- ``other-proposal``: it answers another proposal (or another federation's);
+- ``not-admitted``: the council was not on the roster, or was suspended, at the deadline;
+- ``late``: decided after the deadline (``ts_ms > deadline_ms``; a decision at the deadline is on time);
+- ``duplicate``: the council answered before (by its log order, ``seq``); its first answer counts, whatever
+  its outcome — a council whose assembly lacked quorum has answered ``no_quorum``.
+
+An answer listed twice (same council, decision and fields) is one answer. Of the counted answers, ``adopted``
+is a council's yes and ``rejected`` its no; ``tied`` and ``no_quorum`` are answers that are neither:
+
+- ``answering``: adopted iff 2·yes > answered, tied iff 2·yes == answered, else rejected. A tied or
+  no_quorum answer counts among those answering but not for adoption — like an abstention present under
+  the councils' absolute majority. No answer at all is tied (0 == 0).
+- ``admitted``: adopted iff 2·yes > councils admitted at the deadline, tied iff equal, else rejected.
+  Neither-answers count exactly as councils that did not answer.
+- ``weighted``: adopted iff Σ participants of adopting councils > Σ participants of rejecting councils,
+  tied iff equal (so also when nobody answered yes or no), else rejected. Neither-answers weigh nothing.
+
+A ``proposal/result`` entry stores the terms, the admitted councils and every answer (counted and refused,
+with all the fields the tally reads), so re-running ``tally`` over it must give the entry back: ``apply``
+does that against the federation's own roster, and ``retally`` against decision bundles a member verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from node.rules.council.errors import RuleError
+from node.rules.council.fields import check_bytes, exact_keys, get_int, get_list, get_map, malformed, plain
+
+from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_ANSWERS
+
+TallyRule = Literal["answering", "admitted", "weighted"]
+TALLY_RULES: tuple[TallyRule, ...] = ("answering", "admitted", "weighted")
+ANSWER_OUTCOMES = ("adopted", "rejected", "tied", "no_quorum")
+Reason = Literal["other-proposal", "not-admitted", "late", "duplicate"]
+Result = Literal["adopted", "rejected", "tied"]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a tally needs of a proposal: which one, until when, by which rule."""
+
+    federation: bytes  # the federation's log id
+    proposal: bytes  # the proposal/publish entry id
+    deadline_ms: int
+    rule: TallyRule
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One council's public decision on a federation motion; an invalid answer cannot be constructed."""
+
+    council: bytes  # the council's log id
+    decision: bytes  # the decision's entry id
+    proposal: tuple[bytes, bytes]  # (federation log id, proposal entry id) the decision names
+    outcome: str  # adopted | rejected | tied | no_quorum
+    participants: int
+    ts_ms: int
+    seq: int  # the decision's position in the council's log: its order among the council's answers
+
+    def __post_init__(self) -> None:
+        ok = (
+            isinstance(self.council, bytes)
+            and len(self.council) == KEY_LEN
+            and isinstance(self.decision, bytes)
+            and len(self.decision) == ENTRY_ID_LEN
+            and isinstance(self.proposal, tuple)
+            and len(self.proposal) == 2
+            and isinstance(self.proposal[0], bytes)
+            and len(self.proposal[0]) == KEY_LEN
+            and isinstance(self.proposal[1], bytes)
+            and len(self.proposal[1]) == ENTRY_ID_LEN
+            and self.outcome in ANSWER_OUTCOMES
+            and _is_int(self.participants)
+            and self.participants >= 0
+            and _is_int(self.ts_ms)
+            and _is_int(self.seq)
+            and self.seq >= 0
+        )
+        if not ok:
+            raise RuleError("answer.malformed", "not a council's answer: ids, outcome or counts are off")
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "council": self.council,
+            "decision": self.decision,
+            "seq": self.seq,
+            "ts_ms": self.ts_ms,
+            "outcome": self.outcome,
+            "participants": self.participants,
+        }
+
+
+@dataclass(frozen=True)
+class Refused:
+    answer: Answer
+    reason: Reason
+
+    def to_body(self) -> dict[str, Any]:
+        return {**self.answer.to_body(), "proposal": list(self.answer.proposal), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Totals:
+    admitted: int  # councils admitted at the deadline
+    answered: int  # counted answers
+    adopted: int
+    rejected: int
+    neither: int  # counted tied and no_quorum answers
+    refused: int
+    participants_adopted: int  # the weighted rule's two sides
+    participants_rejected: int
+
+    def to_body(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def result_of(rule: TallyRule, totals: Totals) -> Result:
+    if rule == "answering":
+        yes, out_of = 2 * totals.adopted, totals.answered
+    elif rule == "admitted":
+        yes, out_of = 2 * totals.adopted, totals.admitted
+    else:
+        yes, out_of = totals.participants_adopted, totals.participants_rejected
+    return "adopted" if yes > out_of else "tied" if yes == out_of else "rejected"
+
+
+def tally(
+    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer]
+) -> tuple[list[Answer], list[Refused], Totals, Result]:
+    """(counted, refused, totals, result): counted sorted by council, refused by council and log order."""
+    asked = (proposal.federation, proposal.proposal)
+    counted: dict[bytes, Answer] = {}
+    refused: list[Refused] = []
+    for a in sorted(set(answers), key=lambda a: (a.council, a.seq, a.ts_ms, a.decision)):
+        if a.proposal != asked:
+            refused.append(Refused(a, "other-proposal"))
+        elif a.council not in admitted_at_deadline:
+            refused.append(Refused(a, "not-admitted"))
+        elif a.ts_ms > proposal.deadline_ms:
+            refused.append(Refused(a, "late"))
+        elif a.council in counted:
+            refused.append(Refused(a, "duplicate"))
+        else:
+            counted[a.council] = a
+    ordered = sorted(counted.values(), key=lambda a: a.council)
+    yes = [a for a in ordered if a.outcome == "adopted"]
+    no = [a for a in ordered if a.outcome == "rejected"]
+    totals = Totals(
+        admitted=len(admitted_at_deadline),
+        answered=len(ordered),
+        adopted=len(yes),
+        rejected=len(no),
+        neither=len(ordered) - len(yes) - len(no),
+        refused=len(refused),
+        participants_adopted=sum(a.participants for a in yes),
+        participants_rejected=sum(a.participants for a in no),
+    )
+    return ordered, refused, totals, result_of(proposal.rule, totals)
+
+
+def result_body(
+    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer]
+) -> dict[str, Any]:
+    """The ``proposal/result`` body recording ``tally`` — deterministic whatever the order of ``answers``."""
+    counted, refused, totals, result = tally(proposal, admitted_at_deadline, answers)
+    if len(counted) + len(refused) > MAX_ANSWERS:
+        raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
+    return {
+        "kind": "proposal/result",
+        "proposal": proposal.proposal,
+        "federation": proposal.federation,
+        "rule": proposal.rule,
+        "deadline_ms": proposal.deadline_ms,
+        "admitted": sorted(admitted_at_deadline),
+        "counted": [a.to_body() for a in counted],
+        "refused": [r.to_body() for r in refused],
+        "totals": totals.to_body(),
+        "result": result,
+    }
+
+
+RESULT_KEYS = {
+    "kind", "proposal", "federation", "rule", "deadline_ms",
+    "admitted", "counted", "refused", "totals", "result",
+}  # fmt: skip
+_COUNTED_KEYS = {"council", "decision", "seq", "ts_ms", "outcome", "participants"}
+
+
+def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
+    if not isinstance(item, dict):
+        raise malformed("a listed answer is a map")
+    if proposal is None:  # refused: the answer carries the proposal it named and why it was refused
+        exact_keys(item, _COUNTED_KEYS | {"proposal", "reason"}, "refused answer")
+        named = get_list(item, "proposal")
+        if len(named) != 2:
+            raise malformed("proposal is [federation log id, proposal entry id]")
+        proposal = (
+            check_bytes(named[0], "proposal", KEY_LEN),
+            check_bytes(named[1], "proposal", ENTRY_ID_LEN),
+        )
+    else:
+        exact_keys(item, _COUNTED_KEYS, "counted answer")
+    return Answer(
+        council=check_bytes(item["council"], "council", KEY_LEN),
+        decision=check_bytes(item["decision"], "decision", ENTRY_ID_LEN),
+        proposal=proposal,
+        outcome=item["outcome"] if isinstance(item["outcome"], str) else "",
+        participants=get_int(item, "participants"),
+        ts_ms=get_int(item, "ts_ms"),
+        seq=get_int(item, "seq"),
+    )
+
+
+def read_result(body: dict[str, Any]) -> tuple[Terms, frozenset[bytes], list[Answer]]:
+    """(terms, admitted councils, every answer listed) of a ``proposal/result`` body; strict."""
+    exact_keys(body, RESULT_KEYS, "proposal/result")
+    rule = body["rule"]
+    if rule not in TALLY_RULES:
+        raise RuleError("proposal.bad-rule", f"a tally rule is one of {TALLY_RULES}")
+    terms = Terms(
+        federation=check_bytes(body["federation"], "federation", KEY_LEN),
+        proposal=check_bytes(body["proposal"], "proposal", ENTRY_ID_LEN),
+        deadline_ms=get_int(body, "deadline_ms"),
+        rule=rule,
+    )
+    admitted = frozenset(check_bytes(c, "admitted", KEY_LEN) for c in get_list(body, "admitted"))
+    counted, refused = get_list(body, "counted"), get_list(body, "refused")
+    if len(counted) + len(refused) > MAX_ANSWERS:
+        raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
+    get_map(body, "totals")
+    answers = [_answer(a, (terms.federation, terms.proposal)) for a in counted]
+    answers += [_answer(r, None) for r in refused]
+    return terms, admitted, answers
+
+
+# -- from councils' decisions ------------------------------------------------------------------------
+
+
+class DecisionRecord(Protocol):
+    """A council's decision entry, verified elsewhere (``protocol.bundle.VerifiedEntry`` is one)."""
+
+    @property
+    def log_id(self) -> bytes: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def id(self) -> bytes: ...
+    @property
+    def ts_ms(self) -> int: ...
+    @property
+    def vis(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+
+def answer_from_decision(record: DecisionRecord) -> Answer:
+    """The ``Answer`` a council's public decision on a federation motion gives, or ``RuleError``."""
+    body = plain(record.body)
+    if (
+        record.vis != "public"
+        or not isinstance(body, dict)
+        or body.get("kind") != "decision"
+        or body.get("motion_kind") != "federation"
+    ):
+        raise RuleError("answer.not-federation", "only a public decision on a federation motion answers")
+    named, participants = body.get("proposal"), body.get("participants")
+    if not isinstance(named, list) or len(named) != 2 or not _is_int(participants):
+        raise RuleError("answer.malformed", "a federation decision names its proposal and participants")
+    return Answer(
+        council=record.log_id,
+        decision=record.id,
+        proposal=(named[0], named[1]),
+        outcome=body.get("outcome"),  # type: ignore[arg-type]  # checked by Answer.__post_init__
+        participants=participants,  # type: ignore[arg-type]  # _is_int above
+        ts_ms=record.ts_ms,
+        seq=record.seq,
+    )
+
+
+def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | Answer]) -> None:
+    """Redo a federation's result from decision entries the caller verified; ``None`` or ``RuleError``.
+
+    The answers the result lists must be exactly the verified ones (answers to this proposal the result
+    leaves out are ``retally.omitted``; listed answers with no verified decision are ``retally.unverified``),
+    and the tally over them must give the result entry back (``retally.mismatch``). Whether the admitted
+    councils were those on the roster at the deadline is for whoever holds the federation's log to check
+    (``apply`` does).
+    """
+    body = plain(result)
+    terms, admitted, listed = read_result(body)
+    verified = {a if isinstance(a, Answer) else answer_from_decision(a) for a in verified_answers}
+    asked = (terms.federation, terms.proposal)
+    unverified = set(listed) - verified
+    if unverified:
+        raise RuleError("retally.unverified", f"{len(unverified)} listed answer(s) lack a verified decision")
+    omitted = {a for a in verified - set(listed) if a.proposal == asked}
+    if omitted:
+        raise RuleError("retally.omitted", f"{len(omitted)} answer(s) to this proposal were left out")
+    if body != result_body(terms, admitted, set(listed)):
+        raise RuleError("retally.mismatch", "the result does not follow from the answers and the rule")
