@@ -27,6 +27,7 @@ VERSION_LINE = "shora-recovery/v1"
 CHECKSUM_SIZE = 8
 MAX_SIZE = 512
 
+_VERSION = re.compile(rb"shora-recovery/v[0-9]{1,9}")
 _B64U_32 = r"[A-Za-z0-9_-]{43}"
 _FILE = re.compile(
     rf"(shora-recovery/v1\n"
@@ -64,7 +65,7 @@ class Recovery:
         if type(data) is not bytes or len(data) > MAX_SIZE:
             raise VerificationError("recovery-format", f"a recovery file is at most {MAX_SIZE} bytes")
         first_line = data.split(b"\n", 1)[0]
-        if first_line.startswith(b"shora-recovery/") and first_line != VERSION_LINE.encode():
+        if _VERSION.fullmatch(first_line) and first_line != VERSION_LINE.encode():
             raise VerificationError(
                 "recovery-version", f"not a version this shora reads: {first_line[:32]!r}"
             )
