@@ -68,8 +68,9 @@ def _expand(suite: bytes, prk: bytes, label: bytes, info: bytes, length: int) ->
 _PSK_ID_HASH = _extract(_HPKE_SUITE, b"", b"psk_id_hash", b"")
 
 
-def _key_schedule(dh: bytes, enc: bytes, recipient: bytes, info: bytes) -> tuple[bytes, bytes]:
-    """The AEAD key and nonce of HPKE base mode's first (only) message."""
+def key_schedule(dh: bytes, enc: bytes, recipient: bytes, info: bytes) -> tuple[bytes, bytes]:
+    """The AEAD key and nonce of HPKE base mode's first (only) message: RFC 9180 §4.1 ExtractAndExpand of
+    the X25519 output ``dh`` with ``enc || recipient``, then §5.1 KeySchedule with ``info``, no PSK."""
     eae_prk = _extract(_KEM_SUITE, b"", b"eae_prk", dh)
     shared_secret = _expand(_KEM_SUITE, eae_prk, b"shared_secret", enc + recipient, 32)
     context = b"\x00" + _PSK_ID_HASH + _extract(_HPKE_SUITE, b"", b"info_hash", info)
@@ -168,7 +169,7 @@ def seal_segment(
         dh = eph.exchange(X25519PublicKey.from_public_bytes(backup_public))
     except ValueError as exc:
         raise DecodeError("the backup public key is not usable (small order)") from exc
-    key, nonce = _key_schedule(dh, enc, backup_public, info)
+    key, nonce = key_schedule(dh, enc, backup_public, info)
     plaintext = len(data).to_bytes(LENGTH_SIZE, "big") + data + bytes(CAPACITY - len(data))
     signed = info + enc + ChaCha20Poly1305(key).encrypt(nonce, plaintext, None)
     return signed + signer.sign(Domain.SEGMENT, signed)
@@ -199,7 +200,7 @@ def open_segment(
     with the backup secret; ``segment-auth`` if it was not sealed to this backup key."""
     verify_segment(segment, council=council, index=index, keys=keys)
     enc = segment[INFO_SIZE:_CT_START]
-    key, nonce = _key_schedule(backup.exchange(enc), enc, backup.public, segment[:INFO_SIZE])
+    key, nonce = key_schedule(backup.exchange(enc), enc, backup.public, segment[:INFO_SIZE])
     try:
         plaintext = ChaCha20Poly1305(key).decrypt(nonce, segment[_CT_START:_SIGNED_END], None)
     except InvalidTag as exc:
