@@ -9,7 +9,7 @@ in pieces of one fixed size that peers keep but cannot read (DESIGN.md §3; docs
       64    32  enc      HPKE encapsulated key: a fresh X25519 public key for this segment
       96 65376  ct       HPKE (RFC 9180) base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
                          ChaCha20-Poly1305, single shot, info = bytes 0..64, aad empty
-      65472 64  sig      Ed25519 over b"shora/v1/segment\\0" + bytes 0..65472
+      65472 64  sig      Ed25519 over b"shora/v1/segment\\0" + SHA-256(bytes 0..65472)
 
     plaintext (PLAINTEXT_SIZE = 65,360 bytes) = length (u32 big-endian) || data || zero padding
 
@@ -134,6 +134,12 @@ class SegmentHeader:
         return MAGIC + self.council + self.index.to_bytes(8, "big") + self.key_id
 
 
+def segment_digest(signed: bytes) -> bytes:
+    """What a segment's signature signs (after the domain tag): SHA-256 of its first 65,472 bytes. A digest,
+    not the bytes: Ed25519 hashes its message twice, and a segment is 64 KiB."""
+    return hashlib.sha256(signed).digest()
+
+
 def read_header(segment: bytes) -> SegmentHeader:
     """The clear header of a segment of the right size and format; nothing is verified yet."""
     if type(segment) is not bytes or len(segment) != SEGMENT_SIZE:
@@ -172,7 +178,7 @@ def seal_segment(
     key, nonce = key_schedule(dh, enc, backup_public, info)
     plaintext = len(data).to_bytes(LENGTH_SIZE, "big") + data + bytes(CAPACITY - len(data))
     signed = info + enc + ChaCha20Poly1305(key).encrypt(nonce, plaintext, None)
-    return signed + signer.sign(Domain.SEGMENT, signed)
+    return signed + signer.sign(Domain.SEGMENT, segment_digest(signed))
 
 
 def verify_segment(segment: bytes, *, council: bytes, index: int, keys: Iterable[PublicKey]) -> SegmentHeader:
@@ -187,7 +193,7 @@ def verify_segment(segment: bytes, *, council: bytes, index: int, keys: Iterable
     if key is None:
         raise VerificationError("unknown-key", "the segment is signed by a key the council does not hold")
     try:
-        key.verify(Domain.SEGMENT, segment[:_SIGNED_END], segment[_SIGNED_END:])
+        key.verify(Domain.SEGMENT, segment_digest(segment[:_SIGNED_END]), segment[_SIGNED_END:])
     except VerificationError as exc:
         raise VerificationError("segment-signature", "the segment's signature does not verify") from exc
     return header

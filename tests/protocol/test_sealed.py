@@ -29,6 +29,7 @@ from protocol.sealed import (
     read_header,
     seal_segment,
     seal_stream,
+    segment_digest,
     split,
     verify_segment,
 )
@@ -64,7 +65,7 @@ def hpke_seal(plaintext: bytes, *, index: int = 3, signer: SigningKey = COUNCIL)
     suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
     info = SegmentHeader(ID, index, signer.public.id).encode()
     signed = info + suite.encrypt(plaintext, X25519PublicKey.from_public_bytes(BACKUP.public), info=info)
-    return signed + signer.sign(Domain.SEGMENT, signed)
+    return signed + signer.sign(Domain.SEGMENT, segment_digest(signed))
 
 
 def test_the_segment_layout_is_pinned() -> None:
@@ -110,7 +111,7 @@ def _flip(segment: bytes, at: int) -> bytes:
 
 
 def _resigned(segment: bytes, signer: SigningKey = COUNCIL) -> bytes:
-    return segment[:-64] + signer.sign(Domain.SEGMENT, segment[:-64])
+    return segment[:-64] + signer.sign(Domain.SEGMENT, segment_digest(segment[:-64]))
 
 
 def _rewrite_index(segment: bytes, index: int) -> bytes:

@@ -45,6 +45,7 @@ from protocol.sealed import (
     encode_items,
     key_schedule,
     seal_segment,
+    segment_digest,
 )
 from tests.vectors.generate import CHARTER, COUNCIL, DELEGATE, MEMBER, OTHER_COUNCIL, PEER, to_json
 
@@ -224,7 +225,8 @@ def sealed_vectors(data: bytes, segment: bytes) -> dict[str, Any]:
         "data": data.hex(),
         "ciphertext_head": segment[INFO_SIZE + 32 : INFO_SIZE + 64].hex(),
         "signature": segment[-64:].hex(),
-        "signing_input_head": (SEGMENT_TAG + segment[:INFO_SIZE]).hex(),
+        "signed_digest": segment_digest(segment[:-64]).hex(),
+        "signing_input": (SEGMENT_TAG + segment_digest(segment[:-64])).hex(),
         "segment_sha256": hashlib.sha256(segment).hexdigest(),
     }
 
