@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from protocol import codec
 from protocol.entry import SALT_SIZE, Entry, Unsigned, Visibility, prepare_entry
@@ -80,9 +80,7 @@ def prepare_record_entry(
 def sign_record_entry(key: SigningKey, **fields: Any) -> RecordEntry:
     """Build (from the ``prepare_record_entry`` fields) and sign a record entry."""
     unsigned = prepare_record_entry(key.public.id, **fields)
-    entry = unsigned.signed(key.sign(Domain.RECORD, unsigned.header_bytes))
-    assert isinstance(entry, RecordEntry)
-    return entry
+    return cast(RecordEntry, unsigned.signed(key.sign(Domain.RECORD, unsigned.header_bytes)))
 
 
 def check_record_log(entry: Entry, root_key: bytes, epoch: int = 0) -> RecordEntry:
@@ -128,10 +126,8 @@ def publish(record_entry: RecordEntry, record_root: bytes) -> dict[str, Any]:
     if record_entry.header.vis != "public":
         raise VerificationError("twin-council", "a council-only record entry is never published")
     body = record_entry.body()
-    if COMMITMENT_KEY in body:
-        raise VerificationError(
-            "twin-content", f"a public record body may not use the key {COMMITMENT_KEY!r}"
-        )
+    if COMMITMENT_KEY in body or "salt" not in body:
+        raise VerificationError("twin-content", f"a record body has a salt and no key {COMMITMENT_KEY!r}")
     del body["salt"]
     body[COMMITMENT_KEY] = Commitment(record_entry.id, record_root).to_body()
     return body

@@ -38,7 +38,7 @@ _FILE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Recovery:
     """What a recovery file holds."""
 

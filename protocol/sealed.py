@@ -169,7 +169,9 @@ def seal_segment(
     if type(backup_public) is not bytes or len(backup_public) != BACKUP_KEY_SIZE:
         raise DecodeError("a backup public key is 32 bytes")
     info = SegmentHeader(council, index, signer.public.id).encode()
-    eph = X25519PrivateKey.generate() if ephemeral is None else BackupKey.from_secret(ephemeral)._key
+    if ephemeral is not None and (type(ephemeral) is not bytes or len(ephemeral) != BACKUP_KEY_SIZE):
+        raise DecodeError("an ephemeral X25519 secret is 32 bytes")
+    eph = X25519PrivateKey.generate() if ephemeral is None else X25519PrivateKey.from_private_bytes(ephemeral)
     enc = eph.public_key().public_bytes_raw()
     try:
         dh = eph.exchange(X25519PublicKey.from_public_bytes(backup_public))
