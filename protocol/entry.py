@@ -153,7 +153,7 @@ def check_body_shape(body: object, vis: str, *, salted: bool = False) -> dict[st
     salt = body.get("salt")
     if vis == "council" or salted:
         if not isinstance(salt, bytes) or len(salt) != SALT_SIZE:
-            raise DecodeError("a council-visibility body carries a 16-byte salt")
+            raise DecodeError("a council-visibility body, and every record body, carries a 16-byte salt")
     elif "salt" in body:
         raise DecodeError("a public body carries no salt")
     return body
