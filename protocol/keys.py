@@ -59,16 +59,18 @@ class Domain(enum.Enum):
     def frame(self, message: bytes) -> bytes:
         if self is _ENTRY:  # the tag alone keeps entries apart; checked once per entry received
             return ENTRY_TAG + message
-        tag = _TAGS.get(self)
-        if tag is not None:
-            return tag + message
+        if self is _RECORD:
+            return RECORD_TAG + message
+        if self is _SEGMENT:
+            return SEGMENT_TAG + message
         _check_shape(self, message)
         return message
 
 
 # Reading a member off an enum class is several times slower than a global: the verify path uses these.
-_ENTRY, _NOTE, _REQUEST = Domain.ENTRY, Domain.NOTE, Domain.REQUEST
-_TAGS = {_ENTRY: ENTRY_TAG, Domain.RECORD: RECORD_TAG, Domain.SEGMENT: SEGMENT_TAG}
+_ENTRY, _RECORD, _SEGMENT = Domain.ENTRY, Domain.RECORD, Domain.SEGMENT
+_NOTE, _REQUEST = Domain.NOTE, Domain.REQUEST
+_TAGS = {_ENTRY: ENTRY_TAG, _RECORD: RECORD_TAG, _SEGMENT: SEGMENT_TAG}
 
 
 REQUEST_TAG = "shora/v1/request"

@@ -228,10 +228,21 @@ def split(stream: bytes) -> list[bytes]:
     return [stream[i : i + CAPACITY] for i in range(0, len(stream), CAPACITY)] or [b""]
 
 
+def tick_pieces(pending: bytes, count: int) -> tuple[list[bytes], bytes]:
+    """What one tick of the backup schedule seals: exactly ``count`` pieces, taken in order from the stream
+    bytes not sealed yet (empty pieces when there are fewer), and what is left for the next ticks. A fixed
+    count per tick keeps a busy hour from showing as more segments."""
+    if type(count) is not int or count < 1:
+        raise DecodeError("a tick seals at least one segment")
+    pieces = [pending[i * CAPACITY : (i + 1) * CAPACITY] for i in range(count)]
+    return pieces, pending[count * CAPACITY :]
+
+
 def seal_stream(
     stream: bytes, *, council: bytes, first_index: int, backup_public: bytes, signer: SigningKey
 ) -> list[bytes]:
-    """Seal the stream bytes of one backup tick as segments ``first_index``, ``first_index + 1``, …"""
+    """Seal ``stream`` as segments ``first_index``, ``first_index + 1``, …, as many as it takes (a full
+    backup; the schedule seals ``tick_pieces`` instead)."""
     return [
         seal_segment(
             piece, council=council, index=first_index + i, backup_public=backup_public, signer=signer

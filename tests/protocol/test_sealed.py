@@ -31,6 +31,7 @@ from protocol.sealed import (
     seal_stream,
     segment_digest,
     split,
+    tick_pieces,
     verify_segment,
 )
 
@@ -206,6 +207,20 @@ def test_stream_round_trip_in_fixed_size_segments(stream: bytes, first: int) -> 
     assert all(len(segment) == SEGMENT_SIZE for segment in segments)
     assert [read_header(s).index for s in segments] == list(range(first, first + len(segments)))
     assert open_stream(segments, council=ID, keys=KEYS, backup=BACKUP, first_index=first) == stream
+
+
+@settings(max_examples=50, deadline=None)
+@given(pending=st.binary(max_size=4 * CAPACITY), count=st.integers(1, 3))
+def test_a_tick_seals_a_fixed_count_and_carries_the_rest(pending: bytes, count: int) -> None:
+    pieces, rest = tick_pieces(pending, count)
+    assert len(pieces) == count and all(len(p) <= CAPACITY for p in pieces)
+    assert b"".join(pieces) + rest == pending
+    assert rest == b"" or all(len(p) == CAPACITY for p in pieces)
+
+
+def test_a_tick_seals_at_least_one_segment() -> None:
+    with pytest.raises(DecodeError):
+        tick_pieces(b"", 0)
 
 
 STREAM = bytes(range(256)) * 600  # three segments
