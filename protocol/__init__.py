@@ -9,6 +9,9 @@ Pure: no I/O beyond key files, no clock, no network, no database. Modules:
     note     C2SP signed notes, tlog checkpoints, cosignature/v1
     httpsig  RFC 9421 request signatures with RFC 9530 Content-Digest
     bundle   the offline-verifiable decision bundle
+    record   the council's record, the public twins that publish it, the gap a restore leaves
+    sealed   sealed backup segments of the record and member directory (HPKE to the backup key)
+    recovery the recovery file: root key and backup secret
 
 Errors are drawn in ``protocol.errors``.
 """

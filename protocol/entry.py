@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from protocol import codec
 from protocol.errors import DecodeError, VerificationError
@@ -130,28 +130,30 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _check_body(body_bytes: bytes, header: Header) -> None:
+def _check_body(body_bytes: bytes, header: Header, salted: bool) -> None:
     if len(body_bytes) > BODY_LIMITS.max_size:
         raise DecodeError("body exceeds the size limit")
     if sha256(body_bytes) != header.body_hash:
         raise VerificationError("body-hash", "the body does not match the header's body_hash")
-    check_body_shape(codec.decode(body_bytes, BODY_LIMITS), header.vis)
+    check_body_shape(codec.decode(body_bytes, BODY_LIMITS), header.vis, salted=salted)
 
 
-def encode_body(body: dict[str, Any], vis: Visibility) -> bytes:
+def encode_body(body: dict[str, Any], vis: Visibility, *, salted: bool = False) -> bytes:
     """Canonical bytes of a body, after checking its shape for ``vis``."""
     data = codec.encode(body)
-    check_body_shape(codec.decode(data, BODY_LIMITS), vis)
+    check_body_shape(codec.decode(data, BODY_LIMITS), vis, salted=salted)
     return data
 
 
-def check_body_shape(body: object, vis: str) -> dict[str, Any]:
+def check_body_shape(body: object, vis: str, *, salted: bool = False) -> dict[str, Any]:
+    """``body`` is a body for ``vis``: a council body carries a salt, a public one none — unless ``salted``
+    (the record's rule, protocol.record), where every body carries one."""
     if not isinstance(body, dict) or not isinstance(body.get("kind"), str) or not body["kind"]:
         raise DecodeError("a body is a map with a non-empty text 'kind'")
     salt = body.get("salt")
-    if vis == "council":
+    if vis == "council" or salted:
         if not isinstance(salt, bytes) or len(salt) != SALT_SIZE:
-            raise DecodeError("a council-visibility body carries a 16-byte salt")
+            raise DecodeError("a council-visibility body, and every record body, carries a 16-byte salt")
     elif "salt" in body:
         raise DecodeError("a public body carries no salt")
     return body
@@ -159,7 +161,13 @@ def check_body_shape(body: object, vis: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """An entry as received: exact header bytes, signature, and the body bytes if we may see them."""
+    """An entry as received: exact header bytes, signature, and the body bytes if we may see them.
+
+    ``DOMAIN`` and ``SALTED`` say which log's rules apply: a public log's here; the council's record
+    (``protocol.record.RecordEntry``) overrides both."""
+
+    DOMAIN: ClassVar[Domain] = Domain.ENTRY
+    SALTED: ClassVar[bool] = False
 
     header_bytes: bytes
     signature: bytes
@@ -179,7 +187,7 @@ class Entry:
         object.__setattr__(self, "header", header)
         object.__setattr__(self, "id", leaf_hash(header_bytes))
         if body_bytes is not None:
-            _check_body(body_bytes, header)
+            _check_body(body_bytes, header, self.SALTED)
 
     @classmethod
     def stored(cls, header_bytes: bytes, signature: bytes, body_bytes: bytes | None = None) -> Entry:
@@ -213,7 +221,7 @@ class Entry:
         """The body matches the header's hash and is a canonical body for its visibility."""
         if self.body_bytes is None:
             raise VerificationError("body-hash", "the entry has no body")
-        _check_body(self.body_bytes, self.header)
+        _check_body(self.body_bytes, self.header, self.SALTED)
 
     def body(self) -> dict[str, Any]:
         """A fresh copy of the body, which the constructor has checked."""
@@ -225,10 +233,10 @@ class Entry:
         """The signature is ``key``'s over the received header bytes, and the header names ``key``."""
         if self.header.key_id != key.id:
             raise VerificationError("unknown-key", "the header names a different signing key")
-        key.verify(Domain.ENTRY, self.header_bytes, self.signature, backend=backend)
+        key.verify(self.DOMAIN, self.header_bytes, self.signature, backend=backend)
 
     def without_body(self) -> Entry:
-        return Entry(self.header_bytes, self.signature)
+        return type(self)(self.header_bytes, self.signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +249,7 @@ class Unsigned:
     header_bytes: bytes
     body_bytes: bytes
     id: bytes
+    entry_type: type[Entry] = Entry  # which log's entry it becomes, and so the domain it is signed in
 
     @property
     def seq(self) -> int:
@@ -251,7 +260,7 @@ class Unsigned:
         and body were built and checked here, so they are not decoded again."""
         if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
             raise DecodeError("an entry signature is 64 bytes")
-        return Entry._assembled(self.header_bytes, signature, self.body_bytes, self.header, self.id)
+        return self.entry_type._assembled(self.header_bytes, signature, self.body_bytes, self.header, self.id)
 
 
 def prepare_entry(
@@ -263,19 +272,20 @@ def prepare_entry(
     ts_ms: int,
     vis: Visibility,
     body: dict[str, Any],
+    entry_type: type[Entry] = Entry,
 ) -> Unsigned:
-    """Build an entry for the key ``key_id`` to sign. Council bodies must already carry their salt (the
-    caller owns randomness)."""
-    body_bytes = encode_body(body, vis)
+    """Build an entry for the key ``key_id`` to sign (as an ``entry_type``: a public log's by default).
+    Council bodies must already carry their salt (the caller owns randomness)."""
+    body_bytes = encode_body(body, vis, salted=entry_type.SALTED)
     header = Header(log_id, seq, prev, ts_ms, vis, sha256(body_bytes), key_id)
     header_bytes = header.encode()
-    return Unsigned(header, header_bytes, body_bytes, leaf_hash(header_bytes))
+    return Unsigned(header, header_bytes, body_bytes, leaf_hash(header_bytes), entry_type)
 
 
 def sign_entry(key: SigningKey, **fields: Any) -> Entry:
     """Build (from the ``prepare_entry`` fields) and sign an entry: one entry at a time, in one thread."""
     unsigned = prepare_entry(key.public.id, **fields)
-    return unsigned.signed(key.sign(Domain.ENTRY, unsigned.header_bytes))
+    return unsigned.signed(key.sign(unsigned.entry_type.DOMAIN, unsigned.header_bytes))
 
 
 def verify_follows(previous: Entry | None, entry: Entry) -> None:

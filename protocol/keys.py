@@ -1,7 +1,8 @@
 """Ed25519 keys, key ids, and domain-separated signing (DESIGN.md §3).
 
 Every signature names its ``Domain``; there is no way to sign or verify bare bytes. Entries are framed by a
-tag (``shora/v1/entry\\0`` + header bytes); a checkpoint or cosignature is separated by the C2SP signed-note
+tag (``shora/v1/entry\\0`` + header bytes; a record entry by ``shora/v1/record\\0``, a sealed segment by
+``shora/v1/segment\\0``); a checkpoint or cosignature is separated by the C2SP signed-note
 format itself, and a request by its RFC 9421 signature base, whose ``@signature-params`` line carries
 ``tag="shora/v1/request"``. Each domain checks the shape of what it signs, so the domains cannot overlap.
 
@@ -30,6 +31,10 @@ KEY_ID_SIZE = 8
 
 
 ENTRY_TAG = b"shora/v1/entry\x00"
+# A council's record (protocol.record) and its sealed backup segments (protocol.sealed) sign under tags of
+# their own, so no record entry can pass for a public one, nor a segment for either.
+RECORD_TAG = b"shora/v1/record\x00"
+SEGMENT_TAG = b"shora/v1/segment\x00"
 
 
 @enum.unique
@@ -41,23 +46,31 @@ class Domain(enum.Enum):
     """
 
     ENTRY = "entry"
+    RECORD = "record"
+    SEGMENT = "segment"
     # Empty prefixes: these formats separate themselves; ``_check_shape`` keeps them apart.
     NOTE = "note"
     REQUEST = "request"
 
     @property
     def prefix(self) -> bytes:
-        return ENTRY_TAG if self is _ENTRY else b""
+        return _TAGS.get(self, b"")
 
     def frame(self, message: bytes) -> bytes:
         if self is _ENTRY:  # the tag alone keeps entries apart; checked once per entry received
             return ENTRY_TAG + message
+        if self is _RECORD:
+            return RECORD_TAG + message
+        if self is _SEGMENT:
+            return SEGMENT_TAG + message
         _check_shape(self, message)
         return message
 
 
 # Reading a member off an enum class is several times slower than a global: the verify path uses these.
-_ENTRY, _NOTE, _REQUEST = Domain.ENTRY, Domain.NOTE, Domain.REQUEST
+_ENTRY, _RECORD, _SEGMENT = Domain.ENTRY, Domain.RECORD, Domain.SEGMENT
+_NOTE, _REQUEST = Domain.NOTE, Domain.REQUEST
+_TAGS = {_ENTRY: ENTRY_TAG, _RECORD: RECORD_TAG, _SEGMENT: SEGMENT_TAG}
 
 
 REQUEST_TAG = "shora/v1/request"
