@@ -16,8 +16,6 @@ from node.replication.engine import Replication
 from node.storage.writer import Writer
 from protocol.keys import PublicKey
 
-VERSION = "0.3.1"
-
 
 @dataclass
 class Node:

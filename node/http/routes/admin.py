@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from node.http.context import node_of
-from node.http.routes.public import build_bundle, decision_summary, list_decisions
-from node.http.wire import ApiError, bad_request, read_json, respond
+from node.http.decisions import build_bundle, decision_summary, list_decisions
+from node.http.params import by_prefix, text_field
+from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
 from node.rules.council import (
     Attend,
     CastVote,
@@ -41,29 +42,10 @@ from protocol import codec
 from protocol.errors import DecodeError
 
 routes = web.RouteTableDef()
-MIN_PREFIX = 4
 
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
-
-
-def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
-    value = body.get(key, default)
-    if not isinstance(value, str):
-        raise bad_request("bad-field", f"{key} must be text")
-    return value
-
-
-def _by_prefix(ref: object, known: list[bytes], what: str) -> bytes:
-    """An id given in full or as a unique base64url prefix (at least four characters)."""
-    if not isinstance(ref, str) or len(ref) < MIN_PREFIX:
-        raise ApiError(404, f"unknown-{what}", f"no {what} {ref!r}")
-    matches = [i for i in known if codec.b64u(i).startswith(ref)]
-    if len(matches) != 1:
-        reason = "is ambiguous" if matches else "is unknown"
-        raise ApiError(404, f"unknown-{what}", f"{what} {ref!r} {reason}")
-    return matches[0]
 
 
 def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> bytes:
@@ -73,24 +55,24 @@ def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> byt
             return named[0]
         if len(named) > 1:
             raise ApiError(404, "unknown-member", f"several members are named {ref!r}; use the id")
-    return _by_prefix(ref, list(state.members), "member")
+    return by_prefix(ref, list(state.members), "member")
 
 
 def _assembly(state: Council, ref: object) -> bytes:
     if ref == "current" and state.open_assembly_id is not None:
         return state.open_assembly_id
-    return _by_prefix(ref, list(state.assemblies), "assembly")
+    return by_prefix(ref, list(state.assemblies), "assembly")
 
 
 def _motion(state: Council, ref: object) -> bytes:
-    return _by_prefix(ref, list(state.motions), "motion")
+    return by_prefix(ref, list(state.motions), "motion")
 
 
 @routes.post("/v1/admin/members")
 async def join(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    name, contact = _text(body, "name").strip(), _text(body, "contact", "").strip()
+    name, contact = text_field(body, "name").strip(), text_field(body, "contact", "").strip()
     if not name or len(name) > directory.MAX_NAME or len(contact) > directory.MAX_CONTACT:
         raise bad_request(
             "bad-field",
@@ -99,7 +81,7 @@ async def join(request: web.Request) -> web.Response:
     key = None
     if body.get("key") is not None:
         try:
-            key = codec.unb64u(_text(body, "key"), 32)
+            key = codec.unb64u(text_field(body, "key"), 32)
         except DecodeError as exc:
             raise bad_request("bad-field", "key is a 32-byte Ed25519 key in base64url") from exc
     member = os.urandom(16)
@@ -150,7 +132,7 @@ async def open_assembly(request: web.Request) -> web.Response:
     state = node.writer.state
     by = body.get("convened_by")
     convener = None if by is None else resolve_member(node.reader, state, by)
-    appended = await node.writer.submit(OpenAssembly(convener, _text(body, "agenda", "")))
+    appended = await node.writer.submit(OpenAssembly(convener, text_field(body, "agenda", "")))
     return respond(request, {"assembly_id": appended[0].id})
 
 
@@ -256,7 +238,7 @@ async def propose(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     state = node.writer.state
-    kind = _text(body, "kind", "policy")
+    kind = text_field(body, "kind", "policy")
     seats = body.get("seats")
     if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)):
         raise bad_request("bad-field", "seats must be an integer")
@@ -268,8 +250,8 @@ async def propose(request: web.Request) -> web.Response:
     command = ProposeMotion(
         assembly=_assembly(state, body.get("assembly", "current")),
         kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
-        text=_text(body, "text"),
-        visibility=_text(body, "visibility", "public"),  # type: ignore[arg-type]
+        text=text_field(body, "text"),
+        visibility=text_field(body, "visibility", "public"),  # type: ignore[arg-type]
         proposer=None
         if body.get("proposer") is None
         else resolve_member(node.reader, state, body["proposer"]),
@@ -380,7 +362,7 @@ async def report(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     member = resolve_member(node.reader, node.writer.state, body.get("member"))
-    appended = await node.writer.submit(FileReport(member, _text(body, "text")))
+    appended = await node.writer.submit(FileReport(member, text_field(body, "text")))
     return respond(request, {"report_id": appended[0].id})
 
 
@@ -404,8 +386,8 @@ async def decisions(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/decisions/{decision}/bundle")
 async def bundle(request: web.Request) -> web.Response:
     node = node_of(request)
-    decision = _by_prefix(request.match_info["decision"], list(node.writer.state.decisions), "decision")
-    return web.Response(body=build_bundle(node, decision, council=True), content_type="application/msgpack")
+    decision = by_prefix(request.match_info["decision"], list(node.writer.state.decisions), "decision")
+    return web.Response(body=build_bundle(node, decision, council=True), content_type=MSGPACK)
 
 
 __all__ = ["RuleError", "routes", "setup"]
