@@ -16,14 +16,10 @@ import click
 from node import VERSION
 from node import config as cfg
 from node.cli.client import NodeClient
+from node.errors import CliError
 from node.rules.council import Quorum, RuleError
 from protocol import codec
 from protocol.codec import jsonable
-
-
-class CliError(Exception):
-    """A refusal to print as-is."""
-
 
 QUORUM_HELP = "a count of participants (12) or a fraction of active members (1/3)"
 

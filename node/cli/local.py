@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from node import config as cfg
-from node.cli.base import QUORUM_HELP, CliError, cli, emit, json_option, parse_quorum
+from node.cli.base import QUORUM_HELP, cli, emit, json_option, parse_quorum
+from node.errors import CliError
 from node.rules.council import FoundCouncil, RuleError, Rules
 from protocol import codec
 from protocol.bundle import verify_bundle
@@ -82,7 +83,7 @@ def init(
     as_json: bool,
 ) -> None:
     """Create a node's data folder: root key, operator key, database, and the founding entry."""
-    from node.bootstrap import InitError, init_node  # the database layer: only init needs it
+    from node.bootstrap import init_node  # the database layer: only init needs it
     from node.rules.fedbody import FoundFederation
 
     found: FoundCouncil | FoundFederation
@@ -108,10 +109,7 @@ def init(
             link = (federation[0], codec.unb64u(federation[1], 32))
         except DecodeError as exc:
             raise CliError(f"--federation KEY is a 32-byte key in base64url: {exc}") from exc
-    try:
-        config = init_node(directory, found, listen=listen, url=url, federation=link)
-    except InitError as exc:
-        raise CliError(str(exc)) from exc
+    config = init_node(directory, found, listen=listen, url=url, federation=link)
     key = codec.b64u(config.node_id)
     what = "council" if kind == "council" else "federation"
     emit(

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from node.cli.base import QUORUM_HELP, CliError, cli, emit, parse_quorum, remote, short, when
+from node.cli.base import QUORUM_HELP, cli, emit, parse_quorum, remote, short, when
 from node.cli.client import NodeClient
+from node.errors import CliError
 from protocol import codec
 
 

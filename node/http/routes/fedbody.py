@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.errors import ApplicationError
 from node.http.context import Node, node_of
 from node.http.params import by_prefix, text_field
 from node.http.wire import bad_request, read_json, respond
@@ -77,7 +78,7 @@ def _direct(body: dict[str, Any]) -> tuple[bytes, applications.Kind, dict[str, s
         raise bad_request("bad-field", "a direct admission gives the member's full 32-byte key") from exc
     try:
         kind, profile = applications.check_profile(body)
-    except applications.ApplicationError as exc:
+    except ApplicationError as exc:
         raise bad_request("bad-field", str(exc)) from exc
     return member, kind, profile
 
