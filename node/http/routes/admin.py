@@ -35,7 +35,7 @@ from node.rules.council import (
     Rules,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
-from node.rules.machines import machine_for
+from node.rules.machines import FederationMachine
 from node.storage import directory
 from node.storage.writer import load_state, now_ms
 from protocol import codec
@@ -85,7 +85,7 @@ async def join(request: web.Request) -> web.Response:
         except DecodeError as exc:
             raise bad_request("bad-field", "key is a 32-byte Ed25519 key in base64url") from exc
     member = os.urandom(16)
-    charter = node.writer.state.charter_hash or b""
+    charter = node.council().charter_hash or b""
     await node.writer.submit(
         JoinMember(member, charter, key),
         directory.add(member, name, contact, now_ms()),
@@ -97,7 +97,7 @@ async def join(request: web.Request) -> web.Response:
 async def members(request: web.Request) -> web.Response:
     node = node_of(request)
     people = directory.everyone(node.reader)
-    state = node.writer.state
+    state = node.council()
     board = state.board_members()
     out = []
     for member in state.members.values():
@@ -120,7 +120,7 @@ async def leave(request: web.Request) -> web.Response:
     # the member is named in the body, never in the path: paths reach access logs, names must not
     node = node_of(request)
     body = await read_json(request)
-    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    member = resolve_member(node.reader, node.council(), body.get("member"))
     appended = await node.writer.submit(LeaveMember(member))
     return respond(request, {"member_id": member, "entry_id": appended[0].id})
 
@@ -129,7 +129,7 @@ async def leave(request: web.Request) -> web.Response:
 async def open_assembly(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     by = body.get("convened_by")
     convener = None if by is None else resolve_member(node.reader, state, by)
     appended = await node.writer.submit(OpenAssembly(convener, text_field(body, "agenda", "")))
@@ -138,7 +138,7 @@ async def open_assembly(request: web.Request) -> web.Response:
 
 @routes.get("/v1/admin/assemblies")
 async def assemblies(request: web.Request) -> web.Response:
-    state = node_of(request).writer.state
+    state = node_of(request).council()
     return respond(
         request,
         {
@@ -172,32 +172,32 @@ async def assemblies(request: web.Request) -> web.Response:
 async def attend(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     refs = body.get("members")
     if not isinstance(refs, list) or not refs:
         raise bad_request("bad-field", "members is a non-empty list")
     people = tuple(resolve_member(node.reader, state, r) for r in refs)
     assembly = _assembly(state, request.match_info["assembly"])
     await node.writer.submit(Attend(assembly, people))
-    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+    return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/depart")
 async def depart(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     member = resolve_member(node.reader, state, body.get("member"))
     assembly = _assembly(state, request.match_info["assembly"])
     await node.writer.submit(Depart(assembly, member))
-    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+    return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/close")
 async def close_assembly(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    assembly = _assembly(node.writer.state, request.match_info["assembly"])
+    assembly = _assembly(node.council(), request.match_info["assembly"])
     minutes = body.get("minutes")
     if minutes is not None and not isinstance(minutes, str):
         raise bad_request("bad-field", "minutes must be text")
@@ -237,7 +237,7 @@ def _rules(value: object) -> Rules:
 async def propose(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     kind = text_field(body, "kind", "policy")
     seats = body.get("seats")
     if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)):
@@ -290,13 +290,13 @@ def federation_logs(conn: sqlite3.Connection, me: bytes) -> list[bytes]:
 async def proposals(request: web.Request) -> web.Response:
     """Open proposals of the federations whose logs this council holds, and whether it has taken them up."""
     node = node_of(request)
-    state: Council = node.writer.state
+    state = node.council()
     taken = {m.proposal: m for m in state.motions.values() if m.proposal is not None}
     out: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     for fed in federation_logs(node.reader, node.config.node_id):
         try:
-            federation = load_state(node.store, fed, machine_for("federation", fed))
+            federation = load_state(node.store, fed, FederationMachine(fed))
         except RuleError as exc:  # a log its own rules refuse: say so rather than hide its proposals
             problems.append({"federation": fed, "error": exc.rule, "message": exc.message})
             continue
@@ -327,7 +327,7 @@ async def proposals(request: web.Request) -> web.Response:
 async def vote(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     motion = _motion(state, request.match_info["motion"])
     member = resolve_member(node.reader, state, body.get("member"))
     approvals = body.get("approvals") or []
@@ -350,7 +350,7 @@ async def vote(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/motions/{motion}/close")
 async def close_motion(request: web.Request) -> web.Response:
     node = node_of(request)
-    motion = _motion(node.writer.state, request.match_info["motion"])
+    motion = _motion(node.council(), request.match_info["motion"])
     appended = await node.writer.submit(CloseMotion(motion))
     decision = appended[0]
     full = {k: v for e in appended for k, v in e.body.items() if k not in ("kind", "salt")}
@@ -361,7 +361,7 @@ async def close_motion(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    member = resolve_member(node.reader, node.council(), body.get("member"))
     appended = await node.writer.submit(FileReport(member, text_field(body, "text")))
     return respond(request, {"report_id": appended[0].id})
 
@@ -386,7 +386,7 @@ async def decisions(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/decisions/{decision}/bundle")
 async def bundle(request: web.Request) -> web.Response:
     node = node_of(request)
-    decision = by_prefix(request.match_info["decision"], list(node.writer.state.decisions), "decision")
+    decision = by_prefix(request.match_info["decision"], list(node.council().decisions), "decision")
     return web.Response(body=build_bundle(node, decision, council=True), content_type=MSGPACK)
 
 

@@ -39,8 +39,7 @@ def setup(app: web.Application) -> None:
 
 
 def _state(node: Node) -> Federation:
-    state: Federation = node.writer.state
-    return state
+    return node.federation()
 
 
 def _reason(body: dict[str, Any]) -> str:

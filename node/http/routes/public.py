@@ -151,7 +151,7 @@ async def board(request: web.Request) -> web.Response:
     node = node_of(request)
     if node.config.kind != "council":
         raise not_found("a federation body has no executive board")
-    state = node.writer.state
+    state = node.council()
     view = state.board()
     return respond(
         request,
