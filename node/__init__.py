@@ -12,3 +12,5 @@ Rooms, from the bottom up (each imports only the rooms above it in this list, ``
 - ``node.http`` — the aiohttp application: context, middleware, wire format and the route modules.
 - ``node.cli`` — the ``shora`` command line.
 """
+
+VERSION = "0.3.1"  # the one home of the version string; pyproject.toml says the same (a test checks)

@@ -9,16 +9,13 @@ from typing import Any
 
 from federation.store import LogStore
 from node import config as cfg
+from node.errors import InitError
 from node.rules.council import FoundCouncil
 from node.rules.fedbody import FoundFederation
 from node.rules.machines import machine_for
 from node.storage.migrations import open_database
 from node.storage.writer import checkpoint_signer, make_entries, now_ms
 from protocol.keys import SigningKey, save_signing_key
-
-
-class InitError(Exception):
-    """The folder cannot be initialised; nothing was left behind."""
 
 
 def init_node(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from node.errors import ConfigError
 from node.settings import Settings
 from protocol import codec
 from protocol.keys import PublicKey, SigningKey, load_signing_key
@@ -23,10 +24,6 @@ ROOT_KEY = "root.key"
 OPERATOR_KEY = "operator.key"
 DATABASE = "shora.db"
 DEFAULT_LISTEN = "127.0.0.1:8470"
-
-
-class ConfigError(Exception):
-    """The data folder is missing, incomplete or inconsistent."""
 
 
 @dataclass(frozen=True)

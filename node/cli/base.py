@@ -13,14 +13,27 @@ from typing import Any
 
 import click
 
+from node import VERSION
 from node import config as cfg
 from node.cli.client import NodeClient
+from node.errors import CliError
+from node.rules.council import Quorum, RuleError
 from protocol import codec
 from protocol.codec import jsonable
 
+QUORUM_HELP = "a count of participants (12) or a fraction of active members (1/3)"
 
-class CliError(Exception):
-    """A refusal to print as-is."""
+
+def parse_quorum(text: str | None) -> Quorum | None:
+    """``--quorum``: a count ≥ 1 or a fraction num/den with 0 < num ≤ den (the rules' own check,
+    ``Quorum``); anything else is refused with one clear message."""
+    if not text:
+        return None
+    num, slash, den = text.partition("/")
+    try:
+        return Quorum(fraction=(int(num), int(den))) if slash else Quorum(count=int(num))
+    except (ValueError, RuleError) as exc:
+        raise CliError(f"--quorum {text!r}: a quorum is {QUORUM_HELP}, at least 1 and at most 1/1") from exc
 
 
 def dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,7 +128,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.3.1", prog_name="shora")
+@click.version_option(VERSION, prog_name="shora")
 def cli() -> None:
     """shora — the council's signed record, its assemblies and its federation."""
 

@@ -13,15 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from node.config import NodeConfig
+from node.errors import ApiRefusal, TransportError
 from protocol.httpsig import encode_nonce, sign_request
-
-
-class ClientError(Exception):
-    """The node refused, or could not be reached; ``code`` is the node's error code."""
-
-    def __init__(self, code: str, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 class NodeClient:
@@ -72,12 +65,12 @@ class NodeClient:
             text = exc.read()
             try:
                 err = json.loads(text)
-                raise ClientError(err["error"], err["message"], exc.code) from None
+                raise ApiRefusal(err["error"], err["message"], exc.code) from None
             except (ValueError, KeyError, TypeError):
-                raise ClientError("http", f"the node answered {exc.code}", exc.code) from None
+                raise ApiRefusal("http", f"the node answered {exc.code}", exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise ClientError(
-                "unreachable", f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
+            raise TransportError(
+                f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
             ) from exc
         with response:
             yield response

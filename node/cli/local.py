@@ -9,26 +9,15 @@ from typing import Any
 import click
 
 from node import config as cfg
-from node.cli.base import CliError, cli, emit, json_option
-from node.rules.council import FoundCouncil, Quorum, RuleError, Rules
+from node.cli.base import QUORUM_HELP, cli, emit, json_option, parse_quorum
+from node.errors import CliError
+from node.rules.council import FoundCouncil, RuleError, Rules
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.codec import jsonable
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey
 from protocol.note import KeyKind, parse_vkey
-
-
-def _quorum(text: str | None) -> Quorum | None:
-    if not text:
-        return None
-    try:
-        if "/" in text:
-            num, den = text.split("/", 1)
-            return Quorum(fraction=(int(num), int(den)))
-        return Quorum(count=int(text))
-    except ValueError as exc:
-        raise click.BadParameter("a quorum is a count (12) or a fraction of members (1/3)") from exc
 
 
 @cli.command()
@@ -55,7 +44,7 @@ def _quorum(text: str | None) -> Quorum | None:
     help="the majority rule",
 )
 @click.option(
-    "--quorum", default=None, help="participants needed: a count (12) or a fraction of members (1/3)"
+    "--quorum", default=None, help=f"participants needed: {QUORUM_HELP}"
 )
 @click.option("--board-seats", type=click.IntRange(0, 1000), default=3, show_default=True)
 @click.option(
@@ -94,14 +83,14 @@ def init(
     as_json: bool,
 ) -> None:
     """Create a node's data folder: root key, operator key, database, and the founding entry."""
-    from node.bootstrap import InitError, init_node  # the database layer: only init needs it
+    from node.bootstrap import init_node  # the database layer: only init needs it
     from node.rules.fedbody import FoundFederation
 
     found: FoundCouncil | FoundFederation
     if kind == "council":
         rules = Rules(
             majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
-            quorum=_quorum(quorum),
+            quorum=parse_quorum(quorum),
             board_seats=board_seats,
             publish_tallies=publish_tallies,
             census_bucket=census_bucket,
@@ -120,10 +109,7 @@ def init(
             link = (federation[0], codec.unb64u(federation[1], 32))
         except DecodeError as exc:
             raise CliError(f"--federation KEY is a 32-byte key in base64url: {exc}") from exc
-    try:
-        config = init_node(directory, found, listen=listen, url=url, federation=link)
-    except InitError as exc:
-        raise CliError(str(exc)) from exc
+    config = init_node(directory, found, listen=listen, url=url, federation=link)
     key = codec.b64u(config.node_id)
     what = "council" if kind == "council" else "federation"
     emit(

@@ -12,34 +12,27 @@ import sys
 
 import click
 
-from node import config as cfg
 from node.cli import federation, local, remote  # importing a command module registers its commands
-from node.cli.base import CliError, cli
-from node.cli.client import ClientError
-from protocol.errors import KeyFileError, ProtocolError
+from node.cli.base import cli
+from node.errors import NodeError
+from protocol.errors import ProtocolError
 
 __all__ = ["cli", "federation", "local", "main", "remote"]
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run ``shora``. Click answers its own usage errors (exit 2); every refusal and failure — node/'s
+    error tree, protocol/'s, the OS's — is one message on stderr (and, with ``--json``, one object on
+    stdout) and exit status 1."""
     try:
-        cli.main(args=argv, prog_name="shora", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        cli.main(args=argv, prog_name="shora")
+    except (NodeError, ProtocolError, OSError) as exc:
+        if isinstance(exc, NodeError):
+            code = exc.code
+        else:
+            code = "os-error" if isinstance(exc, OSError) else type(exc).__name__
+        message = str(exc)
+        if "--json" in (sys.argv if argv is None else argv):
+            click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
+        click.echo(f"shora: {message}", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ClientError as exc:
-        _fail(exc.code, exc.message)
-    except (CliError, cfg.ConfigError, KeyFileError, ProtocolError) as exc:
-        _fail(type(exc).__name__, str(exc))
-    except OSError as exc:
-        _fail("os-error", str(exc))
-
-
-def _fail(code: str, message: str) -> None:
-    if "--json" in sys.argv:
-        click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
-    click.echo(f"shora: {message}", err=True)
-    sys.exit(1)

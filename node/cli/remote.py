@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from node.cli.base import CliError, cli, emit, remote, short, when
+from node.cli.base import QUORUM_HELP, cli, emit, parse_quorum, remote, short, when
 from node.cli.client import NodeClient
+from node.errors import CliError
 from protocol import codec
 
 
@@ -147,7 +148,7 @@ def motion() -> None:
     default=None,
     help="rules: the proposed majority rule",
 )
-@click.option("--quorum", default=None, help="rules: the proposed quorum (count or fraction like 1/3)")
+@click.option("--quorum", default=None, help=f"rules: the proposed quorum, {QUORUM_HELP}")
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
 @click.option("--publish-tallies/--no-publish-tallies", default=None, help="rules: publish exact tallies")
 @remote
@@ -185,9 +186,8 @@ def motion_propose(
             "board_seats": 3 if board_seats is None else board_seats,
             "publish_tallies": True if publish_tallies is None else publish_tallies,
         }
-        if quorum:
-            num, _, den = quorum.partition("/")
-            rules["quorum"] = {"fraction": [int(num), int(den)]} if den else {"count": int(num)}
+        if parsed := parse_quorum(quorum):
+            rules["quorum"] = parsed.to_body()
         body["rules"] = rules
     elif any(x is not None for x in (majority, quorum, board_seats, publish_tallies)):
         raise CliError("--majority, --quorum, --board-seats and --publish-tallies belong to --kind rules")

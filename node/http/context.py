@@ -13,10 +13,10 @@ from federation.routes import FederationRoutes
 from federation.store import LogStore
 from node.config import NodeConfig
 from node.replication.engine import Replication
+from node.rules.council import Council
+from node.rules.fedbody import Federation
 from node.storage.writer import Writer
 from protocol.keys import PublicKey
-
-VERSION = "0.3.1"
 
 
 @dataclass
@@ -34,6 +34,20 @@ class Node:
     @property
     def store(self) -> LogStore:
         return LogStore(self.reader)
+
+    def council(self) -> Council:
+        """A council's state (its routes are set up on a council's node only)."""
+        state = self.writer.state
+        if not isinstance(state, Council):
+            raise TypeError("a council's route on a federation body's node")  # a wiring bug, a 500
+        return state
+
+    def federation(self) -> Federation:
+        """A federation body's state (its routes are set up on a federation body's node only)."""
+        state = self.writer.state
+        if not isinstance(state, Federation):
+            raise TypeError("a federation body's route on a council's node")
+        return state
 
     @property
     def operator_keys(self) -> dict[bytes, PublicKey]:

@@ -28,68 +28,26 @@ from federation.gossip import Gossip, GossipServer, entries_path
 from federation.peers import Peer, PeerTable
 from federation.replica import BadData, Head, IngestResult, Page, Replica
 from federation.store import LogStore
-from federation.transport import HttpTransport
+from federation.transport import MSGPACK, HttpTransport
 from federation.verifypool import VerifyPool
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
 from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
+from node.replication.ids import short_id
 from node.replication.roster import RosterView
+from node.replication.split import SplitReplica
 from node.storage.writer import Writer, now_ms
 from protocol import codec
 from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
-from protocol.note import Checkpoint, open_checkpoint, parse_note
+from protocol.note import open_checkpoint
 
 log = logging.getLogger("shora.replication")
 COSIGN_RETRY_S = 60.0
 APPLY_RETRY_S = 60.0  # an application not yet answered by admission is sent again after this long
 ROSTER_POLL_S = 1.0  # how often the rosters we trust are looked at for new members
 APPLY = "/v1/federation/apply"
-MSGPACK = "application/msgpack"
 RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
-
-
-class _Split:
-    """One replica for the engine: reads on the read connection, writes through the writer's.
-
-    ``limit(log_id)`` caps what is taken from a log: a member suspended by a federation we trust has its
-    later entries refused everywhere (docs/gossip.md; ``node.replication.roster``).
-    """
-
-    def __init__(self, read: Replica, write: Replica, limit: Callable[[bytes], int | None]) -> None:
-        self._read, self._write, self._limit = read, write, limit
-        self.heads, self.head, self.page = read.heads, read.head, read.page
-        self.page_bytes = read.page_bytes
-        self.forks, self.frozen = read.forks, read.frozen
-        self.add_fork = write.add_fork
-        self.preverify = write.preverify
-        self.after_ingest: list[Callable[[bytes, IngestResult], None]] = []  # on the writer thread
-
-    def ingest(self, log_id: bytes, page: Page) -> IngestResult:
-        limit = self._limit(log_id)
-        if limit is not None:
-            kept = tuple(e for e in page.entries if e.seq < limit)
-            checkpoint_fits = page.checkpoint is not None and _note_size(page.checkpoint) <= limit
-            page = Page(
-                kept,
-                page.checkpoint if checkpoint_fits else None,
-                page.consistency if checkpoint_fits else (),
-                page.first,
-            )
-            if not kept:
-                head = self._write.head(log_id)
-                return IngestResult(0, head.size if head else 0, None)
-        result = self._write.ingest(log_id, page)
-        for listener in self.after_ingest:
-            listener(log_id, result)
-        return result
-
-
-def _note_size(note: str) -> int:
-    try:
-        return Checkpoint.from_body(parse_note(note).text).size
-    except ProtocolError:
-        return 2**63
 
 
 @dataclass
@@ -114,12 +72,12 @@ class Replication:
             roots.append(config.federation[1])
         self.roster = RosterView(LogStore(reader), roots)
         trusted = self.trusted
-        self.replica = _Split(
+        self.replica = SplitReplica(
             Replica(reader, self.me, trusted),
             Replica(writer.conn, self.me, trusted, self.pool),
             self.roster.limit,
+            on_fork=self._fork_stored,
         )
-        self.replica.add_fork = self._add_fork
         self.witness = WitnessService(
             writer.conn, key, lambda log_id: PublicKey(log_id) if trusted(log_id) else None
         )
@@ -262,14 +220,12 @@ class Replication:
 
     # --- peers -------------------------------------------------------------------------------------
 
-    def _add_fork(self, proof: bytes) -> bool:
-        """Store a fork proof (on the writer thread); one of our own log stops our appends with a clear
-        refusal (422), rather than commits failing on a frozen log."""
-        new: bool = self.replica._write.add_fork(proof)
-        held = self.replica._write.store.fork(self.me)
+    def _fork_stored(self) -> None:
+        """After a fork proof is stored (on the writer thread): one of our own log stops our appends with a
+        clear refusal (422), rather than commits failing on a frozen log."""
+        held = self.replica.writer.store.fork(self.me)
         if held is not None:
             self.writer.block(f"our own log is frozen: a peer holds a fork proof of it ({held[1]})")
-        return new
 
     def _url_of(self, node_id: bytes) -> str | None:
         peer = self.peers.get(node_id)
@@ -358,11 +314,11 @@ class Replication:
                 self._penalise(peer, f"witness: {exc}")
                 return 0
             except (WitnessError, TransportError) as exc:
-                log.info("peer %s did not cosign: %s", peer.hex()[:16], exc)
+                log.info("peer %s did not cosign: %s", short_id(peer), exc)
                 return 0
             if reply.status == 200:
                 return 1
-            log.info("peer %s holds size %d of our log; asking again", peer.hex()[:16], size)
+            log.info("peer %s holds size %d of our log; asking again", short_id(peer), size)
         return 0
 
     # --- our own log after a restart ---------------------------------------------------------------
@@ -376,7 +332,7 @@ class Replication:
         if ahead:
             peer, size = max(ahead.items(), key=lambda item: item[1])
             self.writer.block(
-                f"peer {peer.hex()[:16]} holds {size} entries of our own log, more than this node: it was "
+                f"peer {short_id(peer)} holds {size} entries of our own log, more than this node: it was "
                 "probably restored from a backup. Run `shora sync --own` to take the log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
@@ -397,7 +353,7 @@ class Replication:
                     return peer, 0
                 return peer, open_checkpoint(page.checkpoint, key).checkpoint.size
             except (TransportError, BadData, ProtocolError) as exc:
-                log.info("peer %s could not say how much of our log it holds: %s", peer.hex()[:16], exc)
+                log.info("peer %s could not say how much of our log it holds: %s", short_id(peer), exc)
                 return peer, 0
 
         answers = await asyncio.gather(*(ask(p) for p in self._available()))
@@ -418,7 +374,7 @@ class Replication:
                         break
                     result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
                 except TransportError as exc:  # another peer may hold it too
-                    log.info("peer %s could not give our log back: %s", peer.hex()[:16], exc)
+                    log.info("peer %s could not give our log back: %s", short_id(peer), exc)
                     break
                 except BadData as exc:
                     self._penalise(peer, f"{exc.step}: {exc.message}")

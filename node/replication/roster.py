@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from federation.store import LogStore
+from node.replication.ids import short_id
 from node.rules import fedbody
 from node.rules.council import Appended, RuleError
 from protocol.errors import ProtocolError
@@ -87,7 +88,7 @@ class RosterView:
         try:
             return fedbody.replay(entries, federation)
         except (RuleError, ProtocolError) as exc:
-            log.warning("federation log %s does not replay: %s", federation.hex()[:16], exc)
+            log.warning("federation log %s does not replay: %s", short_id(federation), exc)
             return None
 
     def _compute(self) -> tuple[dict[bytes, Member], set[bytes]]:

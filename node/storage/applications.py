@@ -8,7 +8,8 @@ Only the roster is public; an application is the operator's inbox (DESIGN.md §1
 Sync and small (STYLE.md 10): ``record`` runs on the writer thread, in one statement; the status an admission
 sets is a ``SideEffect`` written in the same transaction as the ``roster/admit`` entry.
 
-Errors: ``ApplicationError`` (a ``ValueError``) for a profile this table refuses or an admitted applicant.
+Errors: ``ApplicationError`` (``node.errors``, bad data) for a profile this table refuses or an
+admitted applicant.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sqlite_utils
 
 from federation.db import Migration
 from federation.peers import PeerError, check_url
+from node.errors import ApplicationError
 from node.rules.fedbody.limits import KEY_LEN, MAX_NAME, MAX_URL
 
 Kind = Literal["council", "federation"]
@@ -29,10 +31,6 @@ Status = Literal["pending", "admitted", "refused"]
 KINDS: tuple[Kind, ...] = ("council", "federation")
 STATUSES: tuple[Status, ...] = ("pending", "admitted", "refused")
 PROFILE_FIELDS = ("name", "name_fa", "city", "country", "continent", "url")
-
-
-class ApplicationError(ValueError):
-    """An application this node does not record: a bad profile, or an applicant already admitted."""
 
 
 def _schema(db: sqlite_utils.Database) -> None:

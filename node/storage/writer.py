@@ -21,11 +21,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from federation.store import LogStore
-from node.rules.council import Appended, Draft, RuleError
-from node.rules.machines import Machine, machine_for
+from node.rules.council import Appended, Council, Draft, RuleError
+from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
 from node.settings import Settings
 from node.storage.migrations import open_database
 from node.storage.signer import Signer, SigningBatch
@@ -36,6 +36,7 @@ from protocol.note import Checkpoint, log_origin, sign_checkpoint
 log = logging.getLogger("shora.writer")
 
 T = TypeVar("T")
+S = TypeVar("S")
 # A row written in the same transaction as a command's entries (the member directory's), as an SQL
 # statement and its parameters: rows of one statement are written together with executemany.
 SideEffect = tuple[str, tuple[object, ...]]
@@ -49,14 +50,18 @@ def stored(entry: Entry) -> Appended:
     return Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
 
 
-def load_state(store: LogStore, log_id: bytes, machine: Machine | None = None) -> Any:
+@overload
+def load_state(store: LogStore, log_id: bytes) -> Council: ...
+@overload
+def load_state(store: LogStore, log_id: bytes, machine: Machine[S, Any]) -> S: ...
+def load_state(store: LogStore, log_id: bytes, machine: Machine[Any, Any] | None = None) -> Any:
     """Replay the whole log, page by page (a council's, unless ``machine`` says otherwise)."""
     entries: list[Appended] = []
     after = -1
     while page := store.entries(log_id, after, 5000, council_bodies=True):
         entries.extend(stored(e) for e in page)
         after = page[-1].seq
-    return (machine or machine_for("council", log_id)).replay(entries)
+    return (machine or CouncilMachine()).replay(entries)
 
 
 def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
@@ -95,7 +100,7 @@ def checkpoint_signer(key: SigningKey) -> Callable[[int, bytes], str]:
 
 @dataclass
 class _Job:
-    command: Any
+    command: NodeCommand
     side_effect: SideEffect | None
     future: asyncio.Future[list[Appended]]
 
@@ -112,7 +117,9 @@ class Writer:
         self._signer = Signer(key, settings.signer_chunk)
         self.conn = self._thread.submit(open_database, path).result()
         self.store = LogStore(self.conn)
-        self.state: Any = self._thread.submit(load_state, self.store, self.log_id, self.machine).result()
+        self.state: NodeState = self._thread.submit(
+            load_state, self.store, self.log_id, self.machine
+        ).result()
         last = self._thread.submit(self._last_entry).result()
         self._last: Entry | None = last
         self._sign_checkpoint = checkpoint_signer(key)
@@ -160,7 +167,7 @@ class Writer:
         """Re-read state from the log after something other than ``submit`` wrote our own log."""
         await self._reload()
 
-    async def submit(self, command: Any, side_effect: SideEffect | None = None) -> list[Appended]:
+    async def submit(self, command: NodeCommand, side_effect: SideEffect | None = None) -> list[Appended]:
         """Judge, sign and durably append ``command``; raises ``RuleError`` if a rule refuses it."""
         if self.blocked is not None:
             raise RuleError("node.behind-peers", self.blocked)

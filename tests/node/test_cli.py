@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from protocol import codec
 from protocol.keys import SigningKey
 
@@ -253,3 +255,38 @@ def test_ids_that_begin_with_a_dash_are_arguments(tmp_path: Path) -> None:
     assert isinstance(result.exception, cfg.ConfigError), result.output  # parsed; then no data folder
     result = CliRunner().invoke(cli, ["vote", "-Abcd", "-efgh", "yes", "--bogus"])
     assert result.exit_code == 2 and "--bogus" in result.output
+
+
+BAD_QUORUMS = {
+    "not_a_number": "abc",
+    "zero": "0",
+    "more_than_all": "5/3",
+    "zero_denominator": "1/0",
+    "negative": "-1",
+}
+
+
+@pytest.mark.parametrize("quorum", BAD_QUORUMS.values(), ids=BAD_QUORUMS.keys())
+def test_a_bad_quorum_is_refused_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quorum: str
+) -> None:
+    """``init`` and ``motion propose --kind rules`` share one parser: exit 1 and a message, no traceback,
+    and nothing created or sent."""
+    from node.bootstrap import init_node
+    from node.cli.main import main
+    from node.rules.council import FoundCouncil
+
+    def refused(*argv: str) -> str:
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--quorum", quorum])
+        assert exited.value.code == 1
+        out = capsys.readouterr()
+        assert out.err.startswith(f"shora: --quorum {quorum!r}: a quorum is a count") and out.out == ""
+        return out.err
+
+    refused("init", str(tmp_path / "new"), *INIT)
+    assert not (tmp_path / "new").exists()
+    home = tmp_path / "home"
+    init_node(home, FoundCouncil(name="Toronto Council", continent="North America"), listen="127.0.0.1:0")
+    # no node is serving: a request would fail differently, so this message proves none was attempted
+    refused("motion", "propose", "current", "--text", "New rules", "--kind", "rules", "--dir", str(home))

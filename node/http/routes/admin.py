@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from node.http.context import node_of
-from node.http.routes.public import build_bundle, decision_summary, list_decisions
-from node.http.wire import ApiError, bad_request, read_json, respond
+from node.http.decisions import build_bundle, decision_summary, list_decisions
+from node.http.params import by_prefix, text_field
+from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
 from node.rules.council import (
     Attend,
     CastVote,
@@ -34,36 +35,17 @@ from node.rules.council import (
     Rules,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
-from node.rules.machines import machine_for
+from node.rules.machines import FederationMachine
 from node.storage import directory
 from node.storage.writer import load_state, now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 
 routes = web.RouteTableDef()
-MIN_PREFIX = 4
 
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
-
-
-def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
-    value = body.get(key, default)
-    if not isinstance(value, str):
-        raise bad_request("bad-field", f"{key} must be text")
-    return value
-
-
-def _by_prefix(ref: object, known: list[bytes], what: str) -> bytes:
-    """An id given in full or as a unique base64url prefix (at least four characters)."""
-    if not isinstance(ref, str) or len(ref) < MIN_PREFIX:
-        raise ApiError(404, f"unknown-{what}", f"no {what} {ref!r}")
-    matches = [i for i in known if codec.b64u(i).startswith(ref)]
-    if len(matches) != 1:
-        reason = "is ambiguous" if matches else "is unknown"
-        raise ApiError(404, f"unknown-{what}", f"{what} {ref!r} {reason}")
-    return matches[0]
 
 
 def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> bytes:
@@ -73,24 +55,24 @@ def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> byt
             return named[0]
         if len(named) > 1:
             raise ApiError(404, "unknown-member", f"several members are named {ref!r}; use the id")
-    return _by_prefix(ref, list(state.members), "member")
+    return by_prefix(ref, list(state.members), "member")
 
 
 def _assembly(state: Council, ref: object) -> bytes:
     if ref == "current" and state.open_assembly_id is not None:
         return state.open_assembly_id
-    return _by_prefix(ref, list(state.assemblies), "assembly")
+    return by_prefix(ref, list(state.assemblies), "assembly")
 
 
 def _motion(state: Council, ref: object) -> bytes:
-    return _by_prefix(ref, list(state.motions), "motion")
+    return by_prefix(ref, list(state.motions), "motion")
 
 
 @routes.post("/v1/admin/members")
 async def join(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    name, contact = _text(body, "name").strip(), _text(body, "contact", "").strip()
+    name, contact = text_field(body, "name").strip(), text_field(body, "contact", "").strip()
     if not name or len(name) > directory.MAX_NAME or len(contact) > directory.MAX_CONTACT:
         raise bad_request(
             "bad-field",
@@ -99,11 +81,11 @@ async def join(request: web.Request) -> web.Response:
     key = None
     if body.get("key") is not None:
         try:
-            key = codec.unb64u(_text(body, "key"), 32)
+            key = codec.unb64u(text_field(body, "key"), 32)
         except DecodeError as exc:
             raise bad_request("bad-field", "key is a 32-byte Ed25519 key in base64url") from exc
     member = os.urandom(16)
-    charter = node.writer.state.charter_hash or b""
+    charter = node.council().charter_hash or b""
     await node.writer.submit(
         JoinMember(member, charter, key),
         directory.add(member, name, contact, now_ms()),
@@ -115,7 +97,7 @@ async def join(request: web.Request) -> web.Response:
 async def members(request: web.Request) -> web.Response:
     node = node_of(request)
     people = directory.everyone(node.reader)
-    state = node.writer.state
+    state = node.council()
     board = state.board_members()
     out = []
     for member in state.members.values():
@@ -138,7 +120,7 @@ async def leave(request: web.Request) -> web.Response:
     # the member is named in the body, never in the path: paths reach access logs, names must not
     node = node_of(request)
     body = await read_json(request)
-    member = resolve_member(node.reader, node.writer.state, body.get("member"))
+    member = resolve_member(node.reader, node.council(), body.get("member"))
     appended = await node.writer.submit(LeaveMember(member))
     return respond(request, {"member_id": member, "entry_id": appended[0].id})
 
@@ -147,16 +129,16 @@ async def leave(request: web.Request) -> web.Response:
 async def open_assembly(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     by = body.get("convened_by")
     convener = None if by is None else resolve_member(node.reader, state, by)
-    appended = await node.writer.submit(OpenAssembly(convener, _text(body, "agenda", "")))
+    appended = await node.writer.submit(OpenAssembly(convener, text_field(body, "agenda", "")))
     return respond(request, {"assembly_id": appended[0].id})
 
 
 @routes.get("/v1/admin/assemblies")
 async def assemblies(request: web.Request) -> web.Response:
-    state = node_of(request).writer.state
+    state = node_of(request).council()
     return respond(
         request,
         {
@@ -190,32 +172,32 @@ async def assemblies(request: web.Request) -> web.Response:
 async def attend(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     refs = body.get("members")
     if not isinstance(refs, list) or not refs:
         raise bad_request("bad-field", "members is a non-empty list")
     people = tuple(resolve_member(node.reader, state, r) for r in refs)
     assembly = _assembly(state, request.match_info["assembly"])
     await node.writer.submit(Attend(assembly, people))
-    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+    return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/depart")
 async def depart(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     member = resolve_member(node.reader, state, body.get("member"))
     assembly = _assembly(state, request.match_info["assembly"])
     await node.writer.submit(Depart(assembly, member))
-    return respond(request, {"assembly_id": assembly, "present": len(node.writer.state.roll())})
+    return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/close")
 async def close_assembly(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    assembly = _assembly(node.writer.state, request.match_info["assembly"])
+    assembly = _assembly(node.council(), request.match_info["assembly"])
     minutes = body.get("minutes")
     if minutes is not None and not isinstance(minutes, str):
         raise bad_request("bad-field", "minutes must be text")
@@ -255,8 +237,8 @@ def _rules(value: object) -> Rules:
 async def propose(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
-    kind = _text(body, "kind", "policy")
+    state = node.council()
+    kind = text_field(body, "kind", "policy")
     seats = body.get("seats")
     if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)):
         raise bad_request("bad-field", "seats must be an integer")
@@ -268,8 +250,8 @@ async def propose(request: web.Request) -> web.Response:
     command = ProposeMotion(
         assembly=_assembly(state, body.get("assembly", "current")),
         kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
-        text=_text(body, "text"),
-        visibility=_text(body, "visibility", "public"),  # type: ignore[arg-type]
+        text=text_field(body, "text"),
+        visibility=text_field(body, "visibility", "public"),  # type: ignore[arg-type]
         proposer=None
         if body.get("proposer") is None
         else resolve_member(node.reader, state, body["proposer"]),
@@ -308,13 +290,13 @@ def federation_logs(conn: sqlite3.Connection, me: bytes) -> list[bytes]:
 async def proposals(request: web.Request) -> web.Response:
     """Open proposals of the federations whose logs this council holds, and whether it has taken them up."""
     node = node_of(request)
-    state: Council = node.writer.state
+    state = node.council()
     taken = {m.proposal: m for m in state.motions.values() if m.proposal is not None}
     out: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     for fed in federation_logs(node.reader, node.config.node_id):
         try:
-            federation = load_state(node.store, fed, machine_for("federation", fed))
+            federation = load_state(node.store, fed, FederationMachine(fed))
         except RuleError as exc:  # a log its own rules refuse: say so rather than hide its proposals
             problems.append({"federation": fed, "error": exc.rule, "message": exc.message})
             continue
@@ -345,7 +327,7 @@ async def proposals(request: web.Request) -> web.Response:
 async def vote(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    state = node.writer.state
+    state = node.council()
     motion = _motion(state, request.match_info["motion"])
     member = resolve_member(node.reader, state, body.get("member"))
     approvals = body.get("approvals") or []
@@ -368,7 +350,7 @@ async def vote(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/motions/{motion}/close")
 async def close_motion(request: web.Request) -> web.Response:
     node = node_of(request)
-    motion = _motion(node.writer.state, request.match_info["motion"])
+    motion = _motion(node.council(), request.match_info["motion"])
     appended = await node.writer.submit(CloseMotion(motion))
     decision = appended[0]
     full = {k: v for e in appended for k, v in e.body.items() if k not in ("kind", "salt")}
@@ -379,8 +361,8 @@ async def close_motion(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    member = resolve_member(node.reader, node.writer.state, body.get("member"))
-    appended = await node.writer.submit(FileReport(member, _text(body, "text")))
+    member = resolve_member(node.reader, node.council(), body.get("member"))
+    appended = await node.writer.submit(FileReport(member, text_field(body, "text")))
     return respond(request, {"report_id": appended[0].id})
 
 
@@ -404,8 +386,8 @@ async def decisions(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/decisions/{decision}/bundle")
 async def bundle(request: web.Request) -> web.Response:
     node = node_of(request)
-    decision = _by_prefix(request.match_info["decision"], list(node.writer.state.decisions), "decision")
-    return web.Response(body=build_bundle(node, decision, council=True), content_type="application/msgpack")
+    decision = by_prefix(request.match_info["decision"], list(node.council().decisions), "decision")
+    return web.Response(body=build_bundle(node, decision, council=True), content_type=MSGPACK)
 
 
 __all__ = ["RuleError", "routes", "setup"]

@@ -18,8 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
+from node.errors import ApplicationError
 from node.http.context import Node, node_of
-from node.http.routes.admin import _by_prefix, _text
+from node.http.params import by_prefix, text_field
 from node.http.wire import bad_request, read_json, respond
 from node.rules import fedbody
 from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, RuleError, Suspend
@@ -38,12 +39,11 @@ def setup(app: web.Application) -> None:
 
 
 def _state(node: Node) -> Federation:
-    state: Federation = node.writer.state
-    return state
+    return node.federation()
 
 
 def _reason(body: dict[str, Any]) -> str:
-    reason = _text(body, "reason", "")
+    reason = text_field(body, "reason", "")
     if len(reason) > MAX_REASON:
         raise bad_request("bad-field", f"a reason is at most {MAX_REASON} characters")
     return reason
@@ -72,12 +72,12 @@ async def list_applications(request: web.Request) -> web.Response:
 def _direct(body: dict[str, Any]) -> tuple[bytes, applications.Kind, dict[str, str]]:
     """An admission without an application: the member's full key and profile given in the request."""
     try:
-        member = codec.unb64u(_text(body, "member"), 32)
+        member = codec.unb64u(text_field(body, "member"), 32)
     except DecodeError as exc:
         raise bad_request("bad-field", "a direct admission gives the member's full 32-byte key") from exc
     try:
         kind, profile = applications.check_profile(body)
-    except applications.ApplicationError as exc:
+    except ApplicationError as exc:
         raise bad_request("bad-field", str(exc)) from exc
     return member, kind, profile
 
@@ -92,7 +92,7 @@ async def admit(request: web.Request) -> web.Response:
         member, kind, profile = _direct(body)
     else:
         known = [a.key for a in applications.everyone(node.reader)]
-        member = _by_prefix(body.get("member"), known, "application")
+        member = by_prefix(body.get("member"), known, "application")
         found = applications.get(node.reader, member)
         assert found is not None  # listed just above, and applications are never deleted
         kind, profile = found.kind, found.profile()
@@ -108,7 +108,7 @@ async def admit(request: web.Request) -> web.Response:
 
 
 def _member(node: Node, ref: object) -> bytes:
-    return _by_prefix(ref, list(_state(node).roster), "member")
+    return by_prefix(ref, list(_state(node).roster), "member")
 
 
 @routes.post("/v1/admin/roster/suspend")
@@ -181,12 +181,12 @@ def parse_deadline(value: object) -> int:
 async def publish(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
-    rule = _text(body, "rule", "answering")
+    rule = text_field(body, "rule", "answering")
     if rule not in TALLY_RULES:
         raise bad_request("bad-field", f"rule is one of {', '.join(TALLY_RULES)}")
     command = PublishProposal(
-        text_fa=_text(body, "text_fa"),
-        text_en=_text(body, "text_en"),
+        text_fa=text_field(body, "text_fa"),
+        text_en=text_field(body, "text_en"),
         deadline_ms=parse_deadline(body.get("deadline")),
         rule=rule,
     )
@@ -233,7 +233,7 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
 
 def _proposal(node: Node, ref: str) -> fedbody.Proposal:
     state = _state(node)
-    return state.proposals[_by_prefix(ref, list(state.proposals), "proposal")]
+    return state.proposals[by_prefix(ref, list(state.proposals), "proposal")]
 
 
 @routes.get("/v1/admin/proposals")

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.errors import ApplicationError
 from node.http.context import Node, node_of
 from node.http.wire import ApiError, bad_request, not_found, respond
 from node.storage.writer import now_ms
@@ -62,7 +63,7 @@ async def apply(request: web.Request) -> web.Response:
         raise bad_request("bad-application", "a federation does not apply to itself")
     try:
         await node.writer.run(applications.record, node.writer.conn, signer.raw, value, now_ms())
-    except ValueError as exc:
+    except ApplicationError as exc:
         raise bad_request("bad-application", str(exc)) from exc
     return respond(request, {"received": True, "applicant": signer.raw, "at": int(time.time())})
 

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from node.http.context import node_of
-from node.http.routes.admin import _text
+from node.http.params import text_field
 from node.http.wire import bad_request, read_json, respond
 from node.storage.writer import now_ms
 from protocol import codec
@@ -26,8 +26,8 @@ async def add_peer(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     try:
-        key = codec.unb64u(_text(body, "key"), 32)
-        peer = await node.replication.add_peer(key, _text(body, "url"))
+        key = codec.unb64u(text_field(body, "key"), 32)
+        peer = await node.replication.add_peer(key, text_field(body, "url"))
     except DecodeError as exc:
         raise bad_request("bad-field", "key is a node's 32-byte key in base64url") from exc
     except ValueError as exc:  # PeerError and our own id
