@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from federation import db as dbmod
+from federation.aggregate import Aggregate
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from node.config import NodeConfig
@@ -16,6 +17,7 @@ from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
 from node.http.routes import admin, fedbody, federation, peers, public
 from node.replication.engine import Replication
+from node.storage.reader import Reader
 from node.storage.writer import Writer
 
 log = logging.getLogger("shora.http")
@@ -51,7 +53,9 @@ def make_app(config: NodeConfig) -> web.Application:
         routes = FederationRoutes(
             verifier, replication.peers.key_of, replication.server, replication.witness_call
         )
-        app[NODE] = Node(config, writer, reader, verifier, replication, routes)
+        reads = Reader(config.database)
+        aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
+        app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate)
         await replication.start()
         log.info("node %s serving", config.url)
         try:
@@ -61,6 +65,7 @@ def make_app(config: NodeConfig) -> web.Application:
             await session.close()
             await writer.close()
             reader.close()
+            reads.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from federation.aggregate import Aggregate
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from federation.store import LogStore
@@ -15,6 +16,7 @@ from node.config import NodeConfig
 from node.replication.engine import Replication
 from node.rules.council import Council
 from node.rules.fedbody import Federation
+from node.storage.reader import Reader
 from node.storage.writer import Writer
 from protocol.keys import PublicKey
 
@@ -27,8 +29,10 @@ class Node:
     verifier: RequestVerifier
     replication: Replication
     federation_routes: FederationRoutes
-    # decision id -> (checkpoint note, visibility, bundle bytes): a bundle is a pure function of the decision
-    # and the checkpoint it is proven in, so it is built once per checkpoint (see routes.public.build_bundle)
+    reads: Reader  # reads that cost more than a lookup run here, off the event loop
+    aggregate: Aggregate | None  # a federation body's aggregated picture, read on the reader's thread
+    # decision id -> (log version, visibility, bundle bytes): a bundle is a pure function of the decision and
+    # the checkpoint it is proven in, so it is built once per checkpoint (node.http.decisions.build_bundle)
     bundles: OrderedDict[bytes, tuple[int, str, bytes]] = field(default_factory=OrderedDict)
 
     @property

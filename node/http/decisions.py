@@ -9,9 +9,8 @@ from typing import Any
 
 from node.http.context import Node
 from node.http.wire import not_found
-from protocol.bundle import Bundle, ProvenEntry, key_history
+from node.storage import queries
 from protocol.entry import Entry
-from protocol.note import parse_note
 
 
 def decision_summary(entry: Entry) -> dict[str, Any]:
@@ -26,74 +25,39 @@ def decision_summary(entry: Entry) -> dict[str, Any]:
     }
 
 
-def list_decisions(node: Node, limit: int, *, council: bool) -> list[Entry]:
-    visibility = "" if council else "AND vis = 'public'"
-    rows = node.reader.execute(
-        f"SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'decision' {visibility} "
-        "ORDER BY seq DESC LIMIT ?",
-        (node.config.node_id, limit),
-    )
-    return [Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+async def list_decisions(node: Node, limit: int, *, council: bool) -> list[Entry]:
+    return await node.reads.run(queries.decisions, node.config.node_id, limit, council=council)
 
 
 BUNDLE_CACHE_MAX = 512  # bundles kept, newest use last; a few KB each
 
 
-def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> bytes:
+async def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> bytes:
     """The bundle of a decision at the newest checkpoint, with the key history of its signer.
 
-    Built once per (decision, checkpoint): the bytes depend on nothing else, and building means a dozen
-    queries and decoding the founding entry's whole charter. A cached bundle is served only while the
-    log's version (``Writer.log_version``: appends, cosignatures) is the one it was built at, and still
-    only to a caller who may see it.
+    Built once per (decision, checkpoint), off the event loop: the bytes depend on nothing else, and
+    building means a dozen queries and decoding the founding entry's whole charter. A cached bundle is
+    served only while the log's version (``Writer.log_version``: appends, cosignatures) is the one it was
+    built at, and still only to a caller who may see it.
     """
-    version = node.writer.log_version
+    # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
+    missing = "no such decision" if council else "no such public decision"
+    version = node.writer.log_version  # read before building: a change meanwhile makes it stale, not wrong
     cached = node.bundles.get(decision_id)
     if cached is not None and cached[0] == version:
         if cached[1] != "public" and not council:
-            raise not_found("no such public decision")  # the same answer as an uncached miss
+            raise not_found(missing)
         node.bundles.move_to_end(decision_id)
         return cached[2]
-    _, vis, data = _build_bundle(node, decision_id, council=council)
+    root_id = node.writer.key.public.id
+    found = await node.reads.run(
+        queries.bundle, node.config.node_id, decision_id, council=council, root_id=root_id
+    )
+    if found is None:
+        raise not_found(missing)
+    vis, data = found
     node.bundles[decision_id] = (version, vis, data)
     node.bundles.move_to_end(decision_id)
     while len(node.bundles) > BUNDLE_CACHE_MAX:
         node.bundles.popitem(last=False)
     return data
-
-
-def _build_bundle(node: Node, decision_id: bytes, *, council: bool) -> tuple[str, str, bytes]:
-    """(checkpoint note, visibility, bundle bytes) of a decision, read afresh from the log."""
-    store = node.store
-    log_id = node.config.node_id
-    # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
-    missing = "no such decision" if council else "no such public decision"
-    located = store.locate_decision(decision_id)
-    if located is None or located[0] != log_id:
-        raise not_found(missing)
-    entry = store.entry(log_id, located[1])
-    if entry is None or entry.body().get("kind") != "decision":
-        raise not_found(missing)
-    if entry.header.vis != "public" and not council:
-        raise not_found(missing)
-    head = store.head(log_id)
-    if head is None or head.checkpoint is None:
-        raise not_found(missing)
-    root_id = entry.header.key_id
-
-    def proven(e: Entry) -> ProvenEntry:
-        return ProvenEntry(e, tuple(store.inclusion_proof(log_id, e.seq, head.size)))
-
-    keys: list[ProvenEntry] = []
-    if root_id != node.writer.key.public.id:
-        rows = node.reader.execute(
-            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
-            (log_id,),
-        )
-        keys = [proven(e) for e in key_history([Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows])]
-    parse_note(head.checkpoint)  # the stored note is well-formed, or this is a bug worth a 500
-    founding = store.entry(log_id, 0)
-    if founding is None:
-        raise not_found("this log has no founding entry")
-    data = Bundle(proven(entry), head.checkpoint, proven(founding), tuple(keys)).encode()
-    return head.checkpoint, entry.header.vis, data

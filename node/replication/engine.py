@@ -107,21 +107,14 @@ class Replication:
         )
         # A federation body keeps the aggregated picture of what it holds, folded in as entries arrive.
         self._aggregate_w: Aggregate | None = None
-        self._aggregate_r: Aggregate | None = None
         if config.kind == "federation":
-            self._aggregate_w, self._aggregate_r = Aggregate(writer.conn, self.me), Aggregate(reader, self.me)
+            self._aggregate_w = Aggregate(writer.conn, self.me)
             self.replica.after_ingest.append(lambda log_id, result: self._fold(log_id))
         self._lags: dict[bytes, int] = {}
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------
-
-    def aggregate(self) -> Aggregate:
-        """The aggregated picture (federation bodies only), read on the read connection."""
-        if self._aggregate_r is None:
-            raise LookupError("only a federation body aggregates")
-        return self._aggregate_r
 
     def _fold(self, log_id: bytes) -> None:
         """On the writer thread, right after an ingest or an own append: fold the new entries in."""

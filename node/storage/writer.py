@@ -6,14 +6,18 @@ and any directory rows — in one SQLite transaction on the writer thread. Only 
 answered: nothing is acknowledged before it is durable, and a batch costs one fsync however many commands
 it holds (group commit). A refused command appends nothing and does not disturb the others in its batch.
 
-The in-memory state may run ahead of the disk by the batch being committed; if that commit fails, the
-state is rebuilt by replaying the log, which is always the truth.
+Two copies of the state: the working one, which a batch's commands are judged against and which runs ahead
+of the disk by the batch being committed, and the committed one (``state``), the only one anybody else
+reads. The committed copy takes a batch's entries only once its transaction has committed, in one step of
+the event loop, so a reader is never shown a member or a vote that a failed commit (or a crash) then
+loses. If a commit fails, both are rebuilt by replaying the log, which is always the truth.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import time
@@ -106,7 +110,7 @@ class _Job:
 
 
 class Writer:
-    """Owns the write connection (on its own thread) and the live governance state."""
+    """Owns the write connection (on its own thread) and the state: ``state`` is the committed one."""
 
     def __init__(self, path: Path, key: SigningKey, settings: Settings, kind: str = "council") -> None:
         self.key = key
@@ -117,9 +121,9 @@ class Writer:
         self._signer = Signer(key, settings.signer_chunk)
         self.conn = self._thread.submit(open_database, path).result()
         self.store = LogStore(self.conn)
-        self.state: NodeState = self._thread.submit(
-            load_state, self.store, self.log_id, self.machine
-        ).result()
+        working = self._thread.submit(load_state, self.store, self.log_id, self.machine).result()
+        self._working: NodeState = working  # judged against; ahead of the disk while a batch commits
+        self.state: NodeState = copy.deepcopy(working)  # committed: what handlers read
         last = self._thread.submit(self._last_entry).result()
         self._last: Entry | None = last
         self._sign_checkpoint = checkpoint_signer(key)
@@ -192,9 +196,10 @@ class Writer:
     async def _reload(self) -> None:
         """The state and last entry from the log, which is always the truth."""
         loop = asyncio.get_running_loop()
-        self.state = await loop.run_in_executor(
+        self._working = await loop.run_in_executor(
             self._thread, load_state, self.store, self.log_id, self.machine
         )
+        self.state = copy.deepcopy(self._working)
         self._last = await loop.run_in_executor(self._thread, self._last_entry)
         self.log_version += 1
 
@@ -203,20 +208,25 @@ class Writer:
         batch = self._signer.batch()  # large batches are signed by the child process meanwhile
         effects: list[SideEffect] = []
         ts = now_ms()
+        diverged = False
         try:
             for job in jobs:
+                applied = 0
                 if job.future.done():  # the caller went away before we got to it
                     continue
                 try:
-                    drafts = self.machine.execute(self.state, job.command, ts)
+                    drafts = self.machine.execute(self._working, job.command, ts)
                     last = batch.unsigned[-1] if batch.unsigned else self._last
                     pairs = prepare_drafts(self.key, drafts, last, ts)
                     # the bodies as signed, not a decode of them: the same values, without the cost
                     appended = [Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in pairs]
                     for n, item in enumerate(appended):
-                        self.machine.apply(self.state, item, n == 0)
+                        applied = n
+                        self.machine.apply(self._working, item, n == 0)
                 except Exception as exc:  # a refusal, or a command no entry can carry: this job fails alone
                     job.future.set_exception(exc)
+                    # a command refused after its first entry was applied left the working state ahead
+                    diverged = diverged or applied > 0
                     continue
                 batch.add([u for u, _ in pairs])
                 if job.side_effect:
@@ -240,6 +250,11 @@ class Writer:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
+        try:
+            self._publish([appended for _, appended in accepted], diverged)
+        except Exception:  # a bug (the entries were judged already), but the batch is durable all the same
+            log.exception("the committed state refused a committed batch; rebuilding it from the log")
+            await self._reload()
         self._last = last_entry
         self.log_version += 1
         for job, appended in accepted:
@@ -247,6 +262,16 @@ class Writer:
                 job.future.set_result(appended)
         for listener in self.on_append:
             listener()
+
+    def _publish(self, batch: list[list[Appended]], diverged: bool) -> None:
+        """The batch is durable: the committed state takes its entries, as the working state took them (the
+        same entries, in the same order, judged the same way: the same state). No ``await`` in here, so
+        no reader sees half a batch."""
+        for appended in batch:
+            for n, item in enumerate(appended):
+                self.machine.apply(self.state, item, n == 0)
+        if diverged:
+            self._working = copy.deepcopy(self.state)
 
     def _write(self, batch: SigningBatch, effects: list[SideEffect]) -> Entry:
         """On the writer thread, in one transaction: the directory rows, then the entries a chunk at a

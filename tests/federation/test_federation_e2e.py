@@ -24,8 +24,8 @@ from typing import Any
 from federation.aggregate import Aggregate
 from federation.client import RemoteError, SignedClient
 from federation.gossip import DIGEST, entries_path
-from node.http.routes.fedbody import answers_held
 from node.rules import fedbody
+from node.storage.queries import answers_held
 from node.storage.writer import now_ms
 from protocol import codec
 from protocol.bundle import verify_bundle

@@ -271,7 +271,7 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
             "SELECT body FROM entries WHERE log_id = ? AND kind = 'proposal/result' ORDER BY seq LIMIT 1",
             (fed.config.node_id,),
         ).fetchone()
-        from node.http.routes.fedbody import answers_held
+        from node.storage.queries import answers_held
 
         answers = answers_held(conn, fed.config.node_id, codec.unb64u(ids["answering"], 32))
     finally:

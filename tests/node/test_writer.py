@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,4 +70,51 @@ async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:
         replayed = await writer.run(load_state, writer.store, writer.log_id)
         assert replayed == writer.state
     finally:
+        await writer.close()
+
+
+async def test_reads_show_only_committed_state_when_a_commit_fails(tmp_path: Path) -> None:
+    """A batch is judged and applied before its transaction commits. While it commits, readers of
+    ``writer.state`` see the state before it; when the commit fails (here: a real SQLite error, raised
+    inside the batch's transaction by a trigger on the entries table), nothing of it is ever shown, and
+    nothing shown before is lost."""
+    config = init_node(tmp_path / "n", FoundCouncil(name="T", continent="Europe"), listen="127.0.0.1:0")
+    writer = Writer(config.database, config.root_key(), Settings())
+    await writer.start()
+    try:
+        charter = writer.state.charter_hash or b""
+        shown, lost = os.urandom(16), os.urandom(16)
+        await writer.submit(JoinMember(shown, charter))
+        assert shown in writer.state.members
+
+        inside, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # on the writer thread, inside the batch's transaction, before its commit
+            inside.set()
+            release.wait(timeout=60)
+            raise sqlite3.OperationalError("disk I/O error")
+
+        def arm() -> None:
+            writer.conn.create_function("hold", 0, hold)
+            writer.conn.execute(
+                "CREATE TEMP TRIGGER failing BEFORE INSERT ON entries BEGIN SELECT hold(); END"
+            )
+
+        await writer.run(arm)
+        joining = asyncio.create_task(writer.submit(JoinMember(lost, charter)))
+        await asyncio.to_thread(inside.wait, 60)
+        # the batch is judged and applied to the working state; its transaction has not committed
+        assert lost not in writer.state.members and shown in writer.state.members
+        release.set()
+        with pytest.raises(RuntimeError, match="storage failed"):
+            await joining
+        assert lost not in writer.state.members and shown in writer.state.members
+        replayed = await writer.run(load_state, writer.store, writer.log_id)
+        assert replayed == writer.state
+
+        await writer.run(writer.conn.execute, "DROP TRIGGER failing")
+        await writer.submit(JoinMember(lost, charter))  # the writer goes on: the same command now commits
+        assert {shown, lost} <= set(writer.state.members)
+    finally:
+        release.set()
         await writer.close()

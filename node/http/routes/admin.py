@@ -35,9 +35,8 @@ from node.rules.council import (
     Rules,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
-from node.rules.machines import FederationMachine
-from node.storage import directory
-from node.storage.writer import load_state, now_ms
+from node.storage import directory, queries
+from node.storage.writer import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 
@@ -96,7 +95,7 @@ async def join(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/members")
 async def members(request: web.Request) -> web.Response:
     node = node_of(request)
-    people = directory.everyone(node.reader)
+    people = await node.reads.run(directory.everyone)
     state = node.council()
     board = state.board_members()
     out = []
@@ -276,16 +275,6 @@ def _federation_proposal(value: object) -> tuple[bytes, bytes]:
         ) from exc
 
 
-def federation_logs(conn: sqlite3.Connection, me: bytes) -> list[bytes]:
-    """The federation bodies' logs this node holds: those founded by a ``federation/found`` entry."""
-    rows = conn.execute(
-        "SELECT log_id FROM entries WHERE seq = 0 AND kind = 'federation/found' AND log_id != ? "
-        "ORDER BY log_id",
-        (me,),
-    )
-    return [bytes(r[0]) for r in rows]
-
-
 @routes.get("/v1/admin/proposals")
 async def proposals(request: web.Request) -> web.Response:
     """Open proposals of the federations whose logs this council holds, and whether it has taken them up."""
@@ -294,11 +283,9 @@ async def proposals(request: web.Request) -> web.Response:
     taken = {m.proposal: m for m in state.motions.values() if m.proposal is not None}
     out: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    for fed in federation_logs(node.reader, node.config.node_id):
-        try:
-            federation = load_state(node.store, fed, FederationMachine(fed))
-        except RuleError as exc:  # a log its own rules refuse: say so rather than hide its proposals
-            problems.append({"federation": fed, "error": exc.rule, "message": exc.message})
+    for fed, federation in await node.reads.run(queries.federations, node.config.node_id):
+        if isinstance(federation, RuleError):  # a log its own rules refuse: say so, rather than hide it
+            problems.append({"federation": fed, "error": federation.rule, "message": federation.message})
             continue
         name = federation.profile.name if federation.profile else ""
         for p in federation.open_proposals():
@@ -379,7 +366,7 @@ async def census(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/decisions")
 async def decisions(request: web.Request) -> web.Response:
     node = node_of(request)
-    found = list_decisions(node, node.config.settings.decisions_page_max, council=True)
+    found = await list_decisions(node, node.config.settings.decisions_page_max, council=True)
     return respond(request, {"decisions": [decision_summary(e) for e in found]})
 
 
@@ -387,7 +374,8 @@ async def decisions(request: web.Request) -> web.Response:
 async def bundle(request: web.Request) -> web.Response:
     node = node_of(request)
     decision = by_prefix(request.match_info["decision"], list(node.council().decisions), "decision")
-    return web.Response(body=build_bundle(node, decision, council=True), content_type=MSGPACK)
+    data = await build_bundle(node, decision, council=True)
+    return web.Response(body=data, content_type=MSGPACK)
 
 
 __all__ = ["RuleError", "routes", "setup"]

@@ -12,8 +12,6 @@ verified when they were replicated; the tally itself is ``fedbody.tally``, judge
 from __future__ import annotations
 
 import datetime
-import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -23,11 +21,11 @@ from node.http.context import Node, node_of
 from node.http.params import by_prefix, text_field
 from node.http.wire import bad_request, read_json, respond
 from node.rules import fedbody
-from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, RuleError, Suspend
+from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, Suspend
 from node.rules.fedbody.limits import MAX_REASON
 from node.rules.fedbody.model import RosterMember
-from node.rules.fedbody.tally import TALLY_RULES, Answer
-from node.storage import applications
+from node.rules.fedbody.tally import TALLY_RULES
+from node.storage import applications, queries
 from protocol import codec
 from protocol.errors import DecodeError
 
@@ -251,52 +249,13 @@ async def proposal(request: web.Request) -> web.Response:
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 
-@dataclass(frozen=True)
-class _Decision:
-    """A council's decision entry as stored here (a ``fedbody.DecisionRecord``)."""
-
-    log_id: bytes
-    seq: int
-    id: bytes
-    ts_ms: int
-    vis: str
-    body: dict[str, Any]
-
-
-def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -> list[Answer]:
-    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them)."""
-    rows = conn.execute(
-        "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
-        "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
-        "AND log_id NOT IN (SELECT log_id FROM forks)",  # a forked council's word counts for nothing
-        (federation,),
-    )
-    asked = [federation, proposal]
-    out = []
-    for log_id, seq, entry_id, ts_ms, vis, raw in rows:
-        try:
-            body = codec.decode(bytes(raw))
-        except DecodeError:
-            continue  # verified and stored canonical: cannot happen, and would not answer anything
-        if not isinstance(body, dict) or body.get("motion_kind") != "federation":
-            continue
-        if body.get("proposal") != asked:
-            continue
-        decision = _Decision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body)
-        try:
-            out.append(fedbody.answer_from_decision(decision))
-        except RuleError:
-            continue  # a malformed answer is no answer; the council's own rules would not have written it
-    return out
-
-
 @routes.post("/v1/admin/proposals/{proposal}/close")
 async def close(request: web.Request) -> web.Response:
     node = node_of(request)
     chosen = _proposal(node, request.match_info["proposal"])
-    answers = answers_held(node.reader, node.config.node_id, chosen.id)
+    answers = await node.reads.run(queries.answers_held, node.config.node_id, chosen.id)
     await node.writer.submit(PublishResult(chosen.id, tuple(answers)))
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 
-__all__ = ["answers_held", "parse_deadline", "routes", "setup"]
+__all__ = ["parse_deadline", "routes", "setup"]

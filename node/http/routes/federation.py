@@ -12,10 +12,12 @@ These routes are registered before the ``/v1/federation/…`` gossip catch-all, 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from federation.aggregate import Aggregate
 from node.errors import ApplicationError
 from node.http.context import Node, node_of
 from node.http.wire import ApiError, bad_request, not_found, respond
@@ -26,6 +28,7 @@ from protocol.keys import PublicKey
 
 routes = web.RouteTableDef()
 APPLICATION_LIMITS = codec.Limits(max_size=8 << 10, max_depth=1, max_length=1000)
+T = TypeVar("T")
 PROFILE = ("kind", "name", "name_fa", "city", "country", "continent", "url")
 
 
@@ -75,10 +78,18 @@ def _any_key(keyid: bytes) -> PublicKey | None:
         return None
 
 
+async def _read(node: Node, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``node.aggregate.method(*args, **kwargs)``, on the reader's thread (whose connection it reads)."""
+    aggregate = node.aggregate
+    if aggregate is None:
+        raise not_found("this node is a council, not a federation body")
+    return await node.reads.run(lambda _: method(aggregate, *args, **kwargs))
+
+
 @routes.get("/v1/federation/summary")
 async def summary(request: web.Request) -> web.Response:
     node = _federation_body(request)
-    return respond(request, node.replication.aggregate().summary())
+    return respond(request, await _read(node, Aggregate.summary))
 
 
 @routes.get("/v1/federation/councils/{log_id}")
@@ -88,7 +99,7 @@ async def council(request: web.Request) -> web.Response:
         log_id = codec.unb64u(request.match_info["log_id"], 32)
     except DecodeError as exc:
         raise bad_request("bad-log-id", "a council id is 32 bytes in base64url") from exc
-    detail = node.replication.aggregate().council(log_id)
+    detail = await _read(node, Aggregate.council, log_id)
     if detail is None:
         raise not_found("this federation holds no such council")
     return respond(request, detail)
@@ -109,7 +120,11 @@ async def decisions(request: web.Request) -> web.Response:
     except (DecodeError, ValueError) as exc:
         raise bad_request("bad-parameter", str(exc)) from exc
     query["limit"] = min(query.get("limit", 100), 500)
-    found = node.replication.aggregate().decisions(
-        request.query.get("q") or None, kind=request.query.get("kind") or None, **query
+    found = await _read(
+        node,
+        Aggregate.decisions,
+        request.query.get("q") or None,
+        kind=request.query.get("kind") or None,
+        **query,
     )
     return respond(request, {"decisions": found})

@@ -136,13 +136,13 @@ async def consistency(request: web.Request) -> web.Response:
 async def decisions(request: web.Request) -> web.Response:
     node = node_of(request)
     limit = min(int_param(request, "limit", 100, low=1), node.config.settings.decisions_page_max)
-    found = list_decisions(node, limit, council=False)
+    found = await list_decisions(node, limit, council=False)
     return respond(request, {"decisions": [decision_summary(e) for e in found]})
 
 
 @routes.get("/v1/decisions/{decision_id}/bundle")
 async def bundle(request: web.Request) -> web.Response:
-    data = build_bundle(node_of(request), id_param(request, "decision_id", "decision"), council=False)
+    data = await build_bundle(node_of(request), id_param(request, "decision_id", "decision"), council=False)
     return web.Response(body=data, content_type=MSGPACK)
 
 

@@ -1,0 +1,128 @@
+"""Reads that take more than one index lookup, as plain functions of a connection, ``fn(conn, …)``.
+
+The HTTP routes run them on the reader thread (``node.storage.reader``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from federation.store import LogStore
+from node.errors import RuleError
+from node.rules import fedbody
+from node.rules.fedbody import Answer, Federation
+from node.rules.machines import FederationMachine
+from node.storage.writer import load_state
+from protocol import codec
+from protocol.bundle import Bundle, ProvenEntry, key_history
+from protocol.entry import Entry
+from protocol.errors import DecodeError
+from protocol.note import parse_note
+
+
+def decisions(conn: sqlite3.Connection, log_id: bytes, limit: int, *, council: bool) -> list[Entry]:
+    """The newest ``limit`` decisions of ``log_id`` (public ones only, unless ``council``)."""
+    visibility = "" if council else "AND vis = 'public'"
+    rows = conn.execute(
+        f"SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'decision' {visibility} "
+        "ORDER BY seq DESC LIMIT ?",
+        (log_id, limit),
+    )
+    return [Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+
+
+def bundle(
+    conn: sqlite3.Connection, log_id: bytes, decision_id: bytes, *, council: bool, root_id: bytes
+) -> tuple[str, bytes] | None:
+    """(visibility, bundle bytes) of a decision of ``log_id`` at its newest checkpoint, with the key
+    history of its signer when that is not the log's current root key (``root_id``); None for every miss
+    alike — a public caller must not learn that a council decision (or entry) exists."""
+    store = LogStore(conn)
+    located = store.locate_decision(decision_id)
+    if located is None or located[0] != log_id:
+        return None
+    entry = store.entry(log_id, located[1])
+    if entry is None or entry.body().get("kind") != "decision":
+        return None
+    if entry.header.vis != "public" and not council:
+        return None
+    head = store.head(log_id)
+    founding = store.entry(log_id, 0)
+    if head is None or head.checkpoint is None or founding is None:
+        return None
+
+    def proven(e: Entry) -> ProvenEntry:
+        return ProvenEntry(e, tuple(store.inclusion_proof(log_id, e.seq, head.size)))
+
+    keys: list[ProvenEntry] = []
+    if entry.header.key_id != root_id:
+        rows = conn.execute(
+            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
+            (log_id,),
+        )
+        keys = [proven(e) for e in key_history([Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows])]
+    parse_note(head.checkpoint)  # the stored note is well-formed, or this is a bug worth a 500
+    return entry.header.vis, Bundle(proven(entry), head.checkpoint, proven(founding), tuple(keys)).encode()
+
+
+def federation_logs(conn: sqlite3.Connection, me: bytes) -> list[bytes]:
+    """The federation bodies' logs this node holds: those founded by a ``federation/found`` entry."""
+    rows = conn.execute(
+        "SELECT log_id FROM entries WHERE seq = 0 AND kind = 'federation/found' AND log_id != ? "
+        "ORDER BY log_id",
+        (me,),
+    )
+    return [bytes(r[0]) for r in rows]
+
+
+def federations(conn: sqlite3.Connection, me: bytes) -> list[tuple[bytes, Federation | RuleError]]:
+    """Each federation log this node holds, replayed: its state, or the rule its log breaks."""
+    store = LogStore(conn)
+    out: list[tuple[bytes, Federation | RuleError]] = []
+    for fed in federation_logs(conn, me):
+        try:
+            out.append((fed, load_state(store, fed, FederationMachine(fed))))
+        except RuleError as exc:
+            out.append((fed, exc))
+    return out
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A council's decision entry as stored here (a ``fedbody.DecisionRecord``)."""
+
+    log_id: bytes
+    seq: int
+    id: bytes
+    ts_ms: int
+    vis: str
+    body: dict[str, Any]
+
+
+def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -> list[Answer]:
+    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them)."""
+    rows = conn.execute(
+        "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
+        "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
+        "AND log_id NOT IN (SELECT log_id FROM forks)",  # a forked council's word counts for nothing
+        (federation,),
+    )
+    asked = [federation, proposal]
+    out = []
+    for log_id, seq, entry_id, ts_ms, vis, raw in rows:
+        try:
+            body = codec.decode(bytes(raw))
+        except DecodeError:
+            continue  # verified and stored canonical: cannot happen, and would not answer anything
+        if not isinstance(body, dict) or body.get("motion_kind") != "federation":
+            continue
+        if body.get("proposal") != asked:
+            continue
+        decision = StoredDecision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body)
+        try:
+            out.append(fedbody.answer_from_decision(decision))
+        except RuleError:
+            continue  # a malformed answer is no answer; the council's own rules would not have written it
+    return out
