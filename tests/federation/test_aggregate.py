@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from federation import aggregate
 from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
 from federation.aggregate import Aggregate, match_expression
+from federation.aggregate import fold as aggregate
 from federation.db import connect, migrate
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
