@@ -18,13 +18,10 @@ import msgpack
 import sqlite_utils
 
 from federation.db import Migration
+from federation.errors import StoreError
 from protocol import merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import VerificationError
-
-
-class StoreError(Exception):
-    """A write the store refuses; nothing was written."""
 
 
 class ForkError(StoreError):
@@ -424,3 +421,15 @@ class Appender:
             (log_id, size, root, note, noted),
         )
         return LogHead(log_id, size, root, note, None, noted)
+
+
+__all__ = [
+    "MIGRATIONS",
+    "STORED_LEVEL",
+    "Appender",
+    "CheckpointSigner",
+    "ForkError",
+    "LogHead",
+    "LogStore",
+    "StoreError",
+]

@@ -3,7 +3,7 @@
 ``HttpTransport`` sends RFC 9421-signed requests over one aiohttp session (``federation.client``);
 ``MemoryTransport`` delivers them in-process to a handler registered on a ``MemoryNetwork``, which can lose
 messages (seeded), cut links (partitions), delay them (latency on the event loop's clock) and counts
-messages and bytes. Every failure to get an answer raises ``federation.client.TransportError``; an answer
+messages and bytes. Every failure to get an answer raises ``federation.errors.TransportError``; an answer
 with an error status is a ``Reply``, not an exception: deciding what a 4xx means is the engine's job.
 
 ``VirtualTimeLoop`` is an event loop whose clock jumps to the next timer whenever nothing is ready, so a
@@ -22,7 +22,9 @@ from typing import Protocol
 
 import aiohttp
 
-from federation.client import SignedClient, TransportError
+from federation.client import SignedClient
+from federation.errors import TransportError
+from federation.settings import DEFAULTS, FederationSettings
 from protocol.keys import SigningKey
 
 MSGPACK = "application/msgpack"
@@ -48,18 +50,18 @@ Handler = Callable[[bytes, str, str, bytes], Awaitable[Reply]]
 
 
 class HttpTransport:
-    """Signed HTTP requests to the URL the peer table holds for each node id."""
+    """Signed HTTP requests to the URL the peer table holds for each node id; the timeout and the largest
+    answer taken come from ``settings``."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         key: SigningKey,
         url_of: Callable[[bytes], str | None],
-        timeout: float = 10.0,
-        max_response: int = 8 << 20,
+        settings: FederationSettings = DEFAULTS,
     ) -> None:
         self.session, self.key, self.url_of = session, key, url_of
-        self.timeout, self.max_response = timeout, max_response
+        self.timeout, self.max_response = settings.request_timeout_s, settings.max_response_bytes
 
     async def call(self, peer: bytes, method: str, path: str, body: bytes = b"") -> Reply:
         url = self.url_of(peer)

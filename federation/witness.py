@@ -12,12 +12,12 @@ Three parts:
 - ``Collector``: a node asking witnesses to cosign its *own* checkpoints and merging the cosignatures it
   gets back into the stored note, where ``GET …/checkpoint`` and bundles find them.
 
-Errors::
+Errors (``federation.errors``)::
 
     WitnessError       a refusal, with the HTTP status tlog-witness.md gives it (400, 403, 404, 409, 422)
-    ├── SizeMismatch   409: ``old`` is not the size the witness holds; answered as ``text/x.tlog.size``
-    └── ReplyError     (collector side) a witness's answer we cannot use: malformed text, or a
-                       cosignature that does not verify — bad data from that peer
+    └── SizeMismatch   409: ``old`` is not the size the witness holds; answered as ``text/x.tlog.size``
+    ReplyError         (collector side) a witness's answer we cannot use: malformed text, or a
+                       cosignature that does not verify — bad data from that peer (``PeerDataError``)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from federation.errors import ReplyError, SizeMismatch, WitnessError
 from federation.store import LogStore
 from protocol import merkle
 from protocol.codec import INT64_MAX, unb64u
@@ -66,26 +67,6 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 _OLD_LINE = re.compile(r"old (0|[1-9][0-9]{0,18})")  # ASCII decimal, no leading zeros
 _SIZE_BODY = re.compile(r"(0|[1-9][0-9]{0,18})\n")
 _HASH_LINE = re.compile(r"[A-Za-z0-9+/]{43}=")  # standard base64 of exactly 32 bytes
-
-
-class WitnessError(Exception):
-    """A refusal, carrying the HTTP status that says it (tlog-witness.md)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status, self.message = status, message
-
-
-class SizeMismatch(WitnessError):
-    """409: the old size is not ``size``, the size of the newest checkpoint the witness cosigned."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(409, f"the witness holds size {size}")
-        self.size = size
-
-
-class ReplyError(WitnessError):
-    """A witness's answer that we cannot use: malformed, or a cosignature that does not verify."""
 
 
 def _bad_request(message: str) -> WitnessError:
@@ -415,3 +396,22 @@ def _reply_text(reply: WitnessReply, *, lenient: bool = False) -> str:
         return reply.body.decode("utf-8", errors="replace" if lenient else "strict")
     except UnicodeDecodeError as exc:
         raise ReplyError(reply.status, "the answer is not UTF-8") from exc
+
+
+__all__ = [
+    "MAX_PROOF_LINES",
+    "MAX_REPLY_SIZE",
+    "MAX_REQUEST_SIZE",
+    "SIZE_CONTENT_TYPE",
+    "TEXT_CONTENT_TYPE",
+    "AddCheckpoint",
+    "Collector",
+    "ReplyError",
+    "SizeMismatch",
+    "Witness",
+    "WitnessError",
+    "WitnessReply",
+    "encode_add_checkpoint",
+    "log_id_of",
+    "parse_add_checkpoint",
+]

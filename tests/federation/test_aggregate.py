@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
-from federation.aggregate import Aggregate, match_expression
-from federation.aggregate import fold as aggregate
+from federation.aggregate import Aggregate, match_expression, schema
 from federation.db import connect, migrate
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
@@ -132,7 +131,7 @@ class Node:
         if new:
             self.store.append(log, new, checkpoint_signer(key))
             self.held[log] = start + len(new)
-            self.aggregate.update(log, start)
+            self.aggregate.update(log)
 
 
 class FederationLog:
@@ -404,8 +403,8 @@ def test_a_page_of_matches_is_the_page_of_every_match_sorted(
     """Search reads only the newest matches by rowid (a time key). With every time in one key range, ties
     are broken by the exact sort; with that range used up, as a hostile log could, the rest go below zero
     and every match is read: every page stays the page of every match, sorted."""
-    monkeypatch.setattr(aggregate, "_KEY_BITS", key_bits)
-    monkeypatch.setattr(aggregate, "_TS_CAP", ts_cap)
+    monkeypatch.setattr(schema, "KEY_BITS", key_bits)
+    monkeypatch.setattr(schema, "TS_CAP", ts_cap)
     tehran, tabriz, *_ = world["councils"]
     rng = random.Random(5)
     for c in (tehran, tabriz):
@@ -482,7 +481,7 @@ def test_incremental_equals_rebuild_and_update_is_idempotent(world: dict[str, An
     incremental = node.aggregate.summary()
     searched = node.aggregate.decisions(limit=1000)
     for log_id in node.held:
-        assert node.aggregate.update(log_id, 0) == 0  # nothing folded twice
+        assert node.aggregate.update(log_id) == 0  # nothing folded twice
     assert node.aggregate.summary() == incremental
     node.aggregate.rebuild()
     assert node.aggregate.summary() == incremental
