@@ -5,17 +5,19 @@ Import direction ``node → federation → protocol``. Where things live:
     settings.py     every limit and interval (``FederationSettings``; ``node.settings.Settings`` extends it)
     errors.py       the error tree below
     db.py           one SQLite file per node: pragmas, named migrations
-    store.py        the logs a node holds, their Merkle trees and checkpoints (``LogStore``)
+    store/          the logs a node holds: tables, Merkle trees as stored, ``LogStore`` reads and appends
     replica/        pages of logs served to peers and taken from them, verified whole (``Replica``)
     gossip/         anti-entropy: wire messages, the answering server, the initiating engine
-    transport.py    how a message reaches a peer: signed HTTP, or an in-memory network for simulations
+    transport/      how a message reaches a peer: signed HTTP, an in-memory network, a virtual clock
     client.py       signed HTTP requests to another node (``SignedClient``)
     auth.py         signed requests in: RFC 9421, fresh, never replayed
     routes.py       the ``/v1/federation/…`` aiohttp adapter
-    witness.py      C2SP tlog-witness: cosigning peers' checkpoints, collecting cosignatures of ours
+    witness/        C2SP tlog-witness: the request texts, cosigning peers' checkpoints, collecting ours
     peers.py        the peer table: trust, URLs, backoff, penalties
     verifypool.py   signature checks on worker processes
     aggregate/      the federation body's figures: schema, folding, search, rendering
+
+Each package re-exports its public names from its ``__init__``: import them from there.
 
 Errors (``federation.errors``): catch by branch, each says what to do::
 

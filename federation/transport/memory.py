@@ -1,77 +1,16 @@
-"""How a gossip message reaches a peer (docs/gossip.md, STYLE.md 8): the engine is handed a ``Transport``.
-
-``HttpTransport`` sends RFC 9421-signed requests over one aiohttp session (``federation.client``);
-``MemoryTransport`` delivers them in-process to a handler registered on a ``MemoryNetwork``, which can lose
-messages (seeded), cut links (partitions), delay them (latency on the event loop's clock) and counts
-messages and bytes. Every failure to get an answer raises ``federation.errors.TransportError``; an answer
-with an error status is a ``Reply``, not an exception: deciding what a 4xx means is the engine's job.
-
-``VirtualTimeLoop`` is an event loop whose clock jumps to the next timer whenever nothing is ready, so a
-simulation of many nodes with latency, timeouts and jittered intervals runs in milliseconds of real time.
-It is for in-process simulations only: no sockets, no threads.
-"""
+"""In-process transport for simulations and tests: ``MemoryNetwork`` delivers requests to a handler
+registered per node, and can lose messages (seeded), cut links (partitions), delay them (latency on the
+event loop's clock) and counts messages and bytes."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import selectors
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-import aiohttp
-
-from federation.client import SignedClient
 from federation.errors import TransportError
-from federation.settings import DEFAULTS, FederationSettings
-from protocol.keys import SigningKey
-
-MSGPACK = "application/msgpack"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An answer: HTTP status, body bytes, and their media type."""
-
-    status: int
-    body: bytes
-    content_type: str = MSGPACK
-
-
-class Transport(Protocol):
-    async def call(self, peer: bytes, method: str, path: str, body: bytes = b"") -> Reply:
-        """Send one request to ``peer`` (its node id); raise ``TransportError`` if no answer came."""
-        ...
-
-
-# handler(sender node id, method, path with query, body) -> reply: what routes.py and MemoryTransport call
-Handler = Callable[[bytes, str, str, bytes], Awaitable[Reply]]
-
-
-class HttpTransport:
-    """Signed HTTP requests to the URL the peer table holds for each node id; the timeout and the largest
-    answer taken come from ``settings``."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        key: SigningKey,
-        url_of: Callable[[bytes], str | None],
-        settings: FederationSettings = DEFAULTS,
-    ) -> None:
-        self.session, self.key, self.url_of = session, key, url_of
-        self.timeout, self.max_response = settings.request_timeout_s, settings.max_response_bytes
-
-    async def call(self, peer: bytes, method: str, path: str, body: bytes = b"") -> Reply:
-        url = self.url_of(peer)
-        if url is None:
-            raise TransportError(f"no URL known for peer {peer.hex()[:16]}")
-        client = SignedClient(
-            self.session, url, self.key, peer, timeout=self.timeout, max_response=self.max_response
-        )
-        response = await client.request(method, path, body, content_type=MSGPACK, accept=MSGPACK, check=False)
-        return Reply(response.status, response.body, response.content_type)
+from federation.transport.base import Handler, Reply
 
 
 @dataclass
@@ -159,34 +98,3 @@ class MemoryTransport:
 
     async def call(self, peer: bytes, method: str, path: str, body: bytes = b"") -> Reply:
         return await self.network.deliver(self.me, peer, method, path, body)
-
-
-class _SkipSelector(selectors.DefaultSelector):
-    """A selector that, instead of waiting ``timeout`` seconds, moves its loop's clock forward by it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop: VirtualTimeLoop | None = None
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None:  # nothing scheduled: only another thread can wake us, so really wait
-            return super().select(None)
-        events = super().select(0)
-        if not events and timeout > 0 and self.loop is not None:
-            self.loop.now += timeout
-        return events
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on a virtual clock: ``asyncio.sleep``, timeouts and ``call_later`` take no real time.
-
-    Use ``asyncio.Runner(loop_factory=VirtualTimeLoop)``."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        selector = _SkipSelector()
-        super().__init__(selector)
-        selector.loop = self
-
-    def time(self) -> float:
-        return self.now
