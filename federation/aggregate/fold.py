@@ -36,10 +36,11 @@ _SAVE_COUNCIL = (
 
 def _body(body_bytes: bytes) -> dict[str, Any]:
     """A stored public body as a map. ``Entry`` checked it was canonical msgpack when it was stored; a
-    body that is not a map, or does not unpack, is mapped to ``UnreadableBody`` here, at the boundary."""
+    body that is not a map, or does not unpack, is mapped to ``UnreadableBody`` here, at the boundary
+    (msgpack raises ``TypeError`` for a map key it cannot hash: that, too, is the body's fault)."""
     try:
         body = msgpack.unpackb(body_bytes, raw=False)
-    except (ValueError, msgpack.UnpackException) as exc:
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise UnreadableBody(f"body: {exc}") from exc
     if not isinstance(body, dict):
         raise UnreadableBody("a body is a map")
