@@ -211,34 +211,19 @@ class Folder:
 
     def _found(self, log_id: bytes, entry_id: bytes, body: dict[str, Any]) -> _CouncilFold:
         p = _get(body, "profile", dict)
-        names = [_get(p, k, str) for k in ("name", "name_fa", "city", "country", "continent")]
+        place = {k: _get(p, k, str) for k in ("name", "name_fa", "city", "country", "continent")}
         rules = _get(body, "rules", dict)
         seats = _get(rules, "board_seats", int)
         bucket = rules.get("census_bucket", 1)  # rules written by 0.1.0 count exactly
         if type(bucket) is not int:
             raise UnreadableBody("census_bucket")
-        name, name_fa, city, country, continent = names
         row = CouncilRow(
             log_id=log_id,
             found_id=entry_id,
-            name=name,
-            name_fa=name_fa,
-            city=city,
-            country=country,
-            continent=continent,
             rules_id=entry_id,
             board_seats=seats,
             census_bucket=bucket,
-            members=None,
-            members_id=None,
-            members_ms=None,
-            board_filled=0,
-            board_ids=b"",
-            held=0,
-            open=0,
-            participants=0,
-            close_ids=b"",
-            decisions=0,
+            **place,
         )
         return _CouncilFold(row, set(), {})
 

@@ -116,16 +116,17 @@ class CouncilRow:
     rules_id: bytes  # the entry whose rules give the board's seats: council/found or an adopted decision
     board_seats: int
     census_bucket: int
-    members: int | None  # from the latest council/census
-    members_id: bytes | None
-    members_ms: int | None
-    board_filled: int
-    board_ids: bytes  # 32-byte entry ids end to end, in log order: the decisions behind the board
-    held: int  # assemblies closed
-    open: int
-    participants: int
-    close_ids: bytes  # 32-byte ids of the assembly/close entries, end to end
-    decisions: int
+    # what the council's entries add up to, from nothing at its founding
+    members: int | None = None  # from the latest council/census
+    members_id: bytes | None = None
+    members_ms: int | None = None
+    board_filled: int = 0
+    board_ids: bytes = b""  # 32-byte entry ids end to end, in log order: the decisions behind the board
+    held: int = 0  # assemblies closed
+    open: int = 0
+    participants: int = 0
+    close_ids: bytes = b""  # 32-byte ids of the assembly/close entries, end to end
+    decisions: int = 0
 
     def values(self) -> tuple[object, ...]:
         return astuple(self)
