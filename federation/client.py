@@ -2,7 +2,9 @@
 
 Used by gossip (node to node) and by tests and tools acting as an operator. Timeouts are on by default and
 a response is refused, unread, once it exceeds ``max_response`` bytes (DESIGN.md §5: size caps before
-decoding). Transport failures raise ``TransportError``; a refusal by the other side ``RemoteError``.
+decoding); both default to ``FederationSettings``. aiohttp's errors are mapped here, at the boundary:
+transport failures raise ``TransportError``; a refusal by the other side ``RemoteError``
+(``federation.errors``).
 """
 
 from __future__ import annotations
@@ -16,24 +18,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from federation.errors import RemoteError, TransportError
+from federation.settings import DEFAULTS
 from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import SigningKey
-
-
-class ClientError(Exception):
-    """Base of the client's errors."""
-
-
-class TransportError(ClientError):
-    """The other node could not be reached, was too slow, or sent too much: retry later."""
-
-
-class RemoteError(ClientError):
-    """The other node answered with an error."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass
@@ -56,8 +44,8 @@ class SignedClient:
         key: SigningKey,
         recipient: bytes,
         *,
-        timeout: float = 30.0,
-        max_response: int = 8 << 20,
+        timeout: float = DEFAULTS.request_timeout_s,
+        max_response: int = DEFAULTS.max_response_bytes,
     ) -> None:
         self.session, self.base_url, self.key, self.recipient = session, base_url.rstrip("/"), key, recipient
         self.timeout, self.max_response = timeout, max_response
@@ -115,3 +103,6 @@ class SignedClient:
     async def call(self, method: str, path: str, value: dict[str, Any] | None = None) -> Any:
         body = b"" if value is None else json.dumps(value, ensure_ascii=False).encode()
         return (await self.request(method, path, body)).json()
+
+
+__all__ = ["RemoteError", "Response", "SignedClient", "TransportError"]

@@ -1,9 +1,9 @@
 """The peer table: which node keys this node trusts, where they answer, and how they have behaved.
 
 Sync and small (STYLE.md 10); every method is one statement, so each is atomic on an autocommit connection.
-A peer that fails backs off exponentially, 1 s doubling to 10 min, reset by its next success
-(docs/gossip.md, "Hostile and failing peers"). Bad data is a different thing from failure: it is counted as a
-penalty with its reason, for the operator to see (``shora peers``).
+A peer that fails backs off exponentially, ``peer_backoff_first_s`` (1 s) doubling to ``peer_backoff_max_s``
+(10 min), reset by its next success (docs/gossip.md, "Hostile and failing peers"). Bad data is a different
+thing from failure: it is counted as a penalty with its reason, for the operator to see (``shora peers``).
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from federation.db import Migration
+from federation.errors import PeerError
+from federation.settings import DEFAULTS, FederationSettings
 from protocol.errors import DecodeError
 from protocol.keys import PublicKey
 
-BACKOFF_FIRST_MS = 1_000
-BACKOFF_MAX_MS = 10 * 60 * 1_000
 MAX_URL = 2_048
 MAX_TEXT = 500  # error and penalty texts are cut: a peer's bytes never fill our disk
-
-
-class PeerError(ValueError):
-    """A peer that cannot be added: a bad key or URL."""
 
 
 def _schema(db: sqlite_utils.Database) -> None:
@@ -97,8 +93,12 @@ def check_node_id(node_id: bytes) -> PublicKey:
 
 
 class PeerTable:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    """The peers table, read and written through ``conn``; backoff intervals from ``settings``."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: FederationSettings = DEFAULTS) -> None:
         self.conn = conn
+        self.backoff_first_ms = round(settings.peer_backoff_first_s * 1000)
+        self.backoff_max_ms = round(settings.peer_backoff_max_s * 1000)
 
     def add(self, node_id: bytes, url: str, now_ms: int) -> Peer:
         """Trust ``node_id`` at ``url``; adding a known peer again changes only its URL."""
@@ -148,12 +148,13 @@ class PeerTable:
         )
 
     def record_failure(self, node_id: bytes, now_ms: int, error: str) -> None:
-        """Count a failure; the peer is skipped for 1 s after the first, doubling up to 10 min."""
+        """Count a failure; the peer is skipped for ``peer_backoff_first_s`` after the first, doubling up to
+        ``peer_backoff_max_s``."""
         # failures counts the ones before this one: the n-th failure backs off 2^(n-1) s (capped).
         self.conn.execute(
             "UPDATE peers SET failures = failures + 1, last_error = ?, "
             "backoff_until_ms = ? + min(? << min(failures, 20), ?) WHERE node_id = ?",
-            (error[:MAX_TEXT], now_ms, BACKOFF_FIRST_MS, BACKOFF_MAX_MS, node_id),
+            (error[:MAX_TEXT], now_ms, self.backoff_first_ms, self.backoff_max_ms, node_id),
         )
 
     def penalise(self, node_id: bytes, reason: str, now_ms: int) -> None:
@@ -164,5 +165,14 @@ class PeerTable:
             (reason[:MAX_TEXT], now_ms, node_id),
         )
 
-    def record_lag(self, node_id: bytes, lag: int | None) -> None:
-        self.conn.execute("UPDATE peers SET lag = ? WHERE node_id = ?", (lag, node_id))
+
+__all__ = [
+    "MAX_TEXT",
+    "MAX_URL",
+    "MIGRATIONS",
+    "Peer",
+    "PeerError",
+    "PeerTable",
+    "check_node_id",
+    "check_url",
+]

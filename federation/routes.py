@@ -13,20 +13,21 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from federation.auth import RequestVerifier
-from federation.gossip import GossipServer
-from federation.transport import Reply
+from federation.gossip import PREFIX, GossipServer
+from federation.transport import MSGPACK, Reply
 from federation.witness import WitnessReply
 from protocol import codec
 from protocol.errors import VerificationError
 from protocol.keys import PublicKey
 
-ADD_CHECKPOINT = "/v1/federation/add-checkpoint"
-MSGPACK = "application/msgpack"
+ADD_CHECKPOINT = f"{PREFIX}/add-checkpoint"
 
 Witnessing = Callable[[bytes, int], Awaitable[WitnessReply]]  # (body, now_s) -> reply, on the writer
 
 
 class FederationRoutes:
+    """``handle`` answers every ``/v1/federation/…`` request the node routes to it."""
+
     def __init__(
         self,
         verifier: RequestVerifier,
@@ -35,9 +36,6 @@ class FederationRoutes:
         witness: Witnessing,
     ) -> None:
         self.verifier, self.peer_key, self.server, self.witness = verifier, peer_key, server, witness
-
-    def install(self, app: web.Application) -> None:
-        app.router.add_route("*", "/v1/federation/{tail:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
         try:

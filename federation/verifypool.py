@@ -100,6 +100,13 @@ class VerifyPool(concurrent.futures.Executor):
             done.set_exception(exc)
         return done
 
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers running now (none before the first large page)."""
+        with self._lock:
+            pool = self._pool
+        # the standard library names its workers only in a private attribute: read here, nowhere else
+        return [] if pool is None else sorted(pool._processes or {})
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._closed = True

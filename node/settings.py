@@ -1,40 +1,31 @@
 """Every limit and interval of a node, in one typed table with its default and why (STYLE.md 9).
 
-A node's ``node.json`` may override any of them under ``"settings"``; unknown names are refused. The README's
-settings table is checked against ``documented()`` by a test, so the two cannot drift.
+``Settings`` extends ``federation.settings.FederationSettings`` (the limits of gossip, replication and the
+signed requests both layers share) with the node's own. A node's ``node.json`` may override any of them
+under ``"settings"``; unknown names are refused. The README's settings table is checked against
+``documented()`` by a test, so the two cannot drift.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-
-def _setting(default: float, doc: str) -> Any:
-    return field(default=default, metadata={"doc": doc})
+from federation.settings import FederationSettings, setting
 
 
 @dataclass(frozen=True)
-class Settings:
-    max_request_bytes: int = _setting(1 << 20, "largest request body accepted, checked before it is read")
-    request_timeout_s: float = _setting(30.0, "outbound calls give up after this long")
-    handler_timeout_s: float = _setting(60.0, "an inbound request still unanswered after this long gets 408")
-    signature_window_s: int = _setting(120, "signed requests must be created within this many seconds of now")
-    nonce_capacity: int = _setting(
-        100_000, "nonces remembered per window; when full, new requests are refused"
-    )
-    entries_page_max: int = _setting(1000, "most entries returned by one GET …/entries")
-    decisions_page_max: int = _setting(500, "most decisions returned by one GET /v1/decisions")
-    write_batch_max: int = _setting(256, "most commands committed in one transaction (group commit)")
-    signer_chunk: int = _setting(
+class Settings(FederationSettings):
+    handler_timeout_s: float = setting(60.0, "an inbound request still unanswered after this long gets 408")
+    entries_page_max: int = setting(1000, "most entries returned by one GET …/entries")
+    decisions_page_max: int = setting(500, "most decisions returned by one GET /v1/decisions")
+    write_batch_max: int = setting(256, "most commands committed in one transaction (group commit)")
+    signer_chunk: int = setting(
         32,
         "a large batch's entries are signed in a child process, on another core, this many at a time; "
         "above 256, never",
     )
-    keepalive_timeout_s: float = _setting(15.0, "idle keep-alive connections are closed after this long")
-    gossip_interval_s: float = _setting(
-        10.0, "mean seconds between gossip rounds with a random peer (± 50 %)"
-    )
+    keepalive_timeout_s: float = setting(15.0, "idle keep-alive connections are closed after this long")
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:

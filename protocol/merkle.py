@@ -181,8 +181,8 @@ def append_nodes(source: NodeSource, size: int, leaves: Sequence[bytes]) -> list
     rows = [(0, index, digest) for index, digest in level_nodes.items()]
     level = 0
     while True:
-        first = (size >> (level + 1))  # parents newly complete at level+1: (j+1)·2^(l+1) > size ...
-        last = (end >> (level + 1))  # ... and ≤ end
+        first = size >> (level + 1)  # parents newly complete at level+1: (j+1)·2^(l+1) > size ...
+        last = end >> (level + 1)  # ... and ≤ end
         if first >= last:
             return rows
         parents: dict[int, bytes] = {}

@@ -16,9 +16,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("protocol", "federation", "node")  # bottom first: each may import only those before it
 
-# Violations in federation/ found when this test was written; that package is being reworked on its own
-# branch (issue 16), and this list is reconciled when both land. Nothing in node/ or protocol/ may be here.
-KNOWN: set[str] = set()
+# A private name of the standard library read through a local variable, which a static check cannot tell
+# from one of ours; each with the reason it is the only way. Nothing of ours may ever be listed here.
+KNOWN: dict[str, str] = {
+    "federation.verifypool:108 uses ._processes of another module": (
+        "concurrent.futures names a ProcessPoolExecutor's workers only in its private _processes"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -175,13 +179,13 @@ def test_imports_point_down_the_layers() -> None:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_private_name_crosses_modules(package: str) -> None:
     found = [v for m in MODULES.values() if m.package == package for v in private_uses(m, MODULES)]
-    assert sorted(set(found) - KNOWN) == []
+    assert sorted(set(found) - set(KNOWN)) == []
 
 
 def test_known_violations_are_still_violations() -> None:
     """A fixed violation leaves the known list, so the list only ever shrinks."""
     found = {v for m in MODULES.values() for v in private_uses(m, MODULES)}
-    assert sorted(KNOWN - found) == []
+    assert sorted(set(KNOWN) - found) == []
 
 
 # The checkers themselves, on small made-up trees: each must see what it is there to see.

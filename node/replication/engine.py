@@ -64,17 +64,18 @@ class Replication:
         self.config, self.writer, self.reader, self.session = config, writer, reader, session
         self.me = config.node_id
         key = writer.key
-        self.peers = PeerTable(reader)
-        self._peers_w = PeerTable(writer.conn)
-        self.pool = VerifyPool(workers=2)  # worker processes: both cores, not this process's GIL
+        settings = config.settings
+        self.peers = PeerTable(reader, settings)
+        self._peers_w = PeerTable(writer.conn, settings)
+        self.pool = VerifyPool(workers=settings.verify_workers)  # processes: not this process's GIL
         roots = [self.me] if config.kind == "federation" else []
         if config.federation is not None:
             roots.append(config.federation[1])
         self.roster = RosterView(LogStore(reader), roots)
         trusted = self.trusted
         self.replica = SplitReplica(
-            Replica(reader, self.me, trusted),
-            Replica(writer.conn, self.me, trusted, self.pool),
+            Replica(reader, self.me, trusted, settings=settings),
+            Replica(writer.conn, self.me, trusted, self.pool, settings),
             self.roster.limit,
             on_fork=self._fork_stored,
         )
@@ -82,7 +83,7 @@ class Replication:
             writer.conn, key, lambda log_id: PublicKey(log_id) if trusted(log_id) else None
         )
         self.collector = Collector(writer.conn, key)
-        self.transport = HttpTransport(session, key, self._url_of, timeout=config.settings.request_timeout_s)
+        self.transport = HttpTransport(session, key, self._url_of, settings)
         self.gossip = Gossip(
             self.me,
             self.replica,
@@ -94,8 +95,7 @@ class Replication:
             record_success=self._success,
             record_failure=self._failure,
             on_peer_heads=self._peer_heads,
-            deadline_s=config.settings.request_timeout_s * 4,
-            interval_s=config.settings.gossip_interval_s,
+            settings=settings,
         )
         self.server = GossipServer(
             self.replica,
@@ -104,6 +104,7 @@ class Replication:
             on_heads=self.gossip.heads_received,
             on_fork=self.gossip.fork_received,
             penalise=self._penalise,
+            settings=settings,
         )
         # A federation body keeps the aggregated picture of what it holds, folded in as entries arrive.
         self._aggregate_w: Aggregate | None = None
@@ -354,7 +355,9 @@ class Replication:
 
     async def restore_own(self) -> AsyncIterator[IngestResult]:
         """Take our own log back from the peers that hold more of it, then accept appends again."""
-        restorer = Replica(self.writer.conn, RESTORE_LOG, lambda log_id: log_id == self.me, self.pool)
+        restorer = Replica(
+            self.writer.conn, RESTORE_LOG, lambda log_id: log_id == self.me, self.pool, self.config.settings
+        )
         for peer in sorted(await self.peers_ahead(), key=lambda p: p):
             while True:
                 head = self.replica.head(self.me)

@@ -52,7 +52,7 @@ async def _rounds_to_reach_all(n: int, seed: int, replica: Any, fanout: int) -> 
     # A constant latency makes the rounds synchronous: every digest is compared (at t = 10 ms) before any
     # pull of the round lands, so an entry moves at most one hop per round, as in the bound's model.
     network = MemoryNetwork(random.Random(seed), latency=lambda rng: 0.01)
-    async with Cluster(n, seed=seed, replica=replica, fanout=fanout, network=network) as cluster:
+    async with Cluster(n, seed=seed, replica=replica, gossip_fanout=fanout, network=network) as cluster:
         origin = cluster.nodes[0]
         origin.append(1)
         await cluster.idle()

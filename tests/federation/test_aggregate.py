@@ -14,9 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from federation import aggregate
 from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
-from federation.aggregate import Aggregate, match_expression
+from federation.aggregate import Aggregate, fold, match_expression, schema
 from federation.db import connect, migrate
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
@@ -132,7 +131,7 @@ class Node:
         if new:
             self.store.append(log, new, checkpoint_signer(key))
             self.held[log] = start + len(new)
-            self.aggregate.update(log, start)
+            self.aggregate.update(log)
 
 
 class FederationLog:
@@ -404,8 +403,8 @@ def test_a_page_of_matches_is_the_page_of_every_match_sorted(
     """Search reads only the newest matches by rowid (a time key). With every time in one key range, ties
     are broken by the exact sort; with that range used up, as a hostile log could, the rest go below zero
     and every match is read: every page stays the page of every match, sorted."""
-    monkeypatch.setattr(aggregate, "_KEY_BITS", key_bits)
-    monkeypatch.setattr(aggregate, "_TS_CAP", ts_cap)
+    monkeypatch.setattr(schema, "KEY_BITS", key_bits)
+    monkeypatch.setattr(schema, "TS_CAP", ts_cap)
     tehran, tabriz, *_ = world["councils"]
     rng = random.Random(5)
     for c in (tehran, tabriz):
@@ -482,7 +481,7 @@ def test_incremental_equals_rebuild_and_update_is_idempotent(world: dict[str, An
     incremental = node.aggregate.summary()
     searched = node.aggregate.decisions(limit=1000)
     for log_id in node.held:
-        assert node.aggregate.update(log_id, 0) == 0  # nothing folded twice
+        assert node.aggregate.update(log_id) == 0  # nothing folded twice
     assert node.aggregate.summary() == incremental
     node.aggregate.rebuild()
     assert node.aggregate.summary() == incremental
@@ -490,12 +489,29 @@ def test_incremental_equals_rebuild_and_update_is_idempotent(world: dict[str, An
     assert node.aggregate.decisions(query="water") == [d for d in searched if "water" in d["text"].lower()]
 
 
-def test_unreadable_public_bodies_count_nothing(tmp_path: Path) -> None:
-    """A council may sign any public body: one without its kind's shape is counted as unreadable."""
-    conn = open_node_db(tmp_path / "n.db")
+def signed_log(conn: sqlite3.Connection, bodies: list[dict[str, Any]]) -> bytes:
+    """A council log held by this node: a good founding entry, then ``bodies`` as public entries."""
     key = SigningKey.from_seed(b"\x09" * 32)
     log_id = key.public.raw
     good = CouncilLog(9, "X", city="X", country="IR", continent="Asia", rules=Rules())
+    # the founding entry is the good council's, signed by its key: re-sign it under this key
+    found = sign_entry(
+        key, log_id=log_id, seq=0, prev=None, ts_ms=T0, vis="public",
+        body=codec.decode(good.entries[0].body_bytes or b""),
+    )  # fmt: skip
+    chain = [found]
+    for body in bodies:
+        chain.append(
+            sign_entry(key, log_id=log_id, seq=len(chain), prev=chain[-1].id, ts_ms=T0 + 10, vis="public",
+                       body=body)
+        )  # fmt: skip
+    LogStore(conn).append(log_id, chain, checkpoint_signer(key))
+    return log_id
+
+
+def test_unreadable_public_bodies_count_nothing(tmp_path: Path) -> None:
+    """A council may sign any public body: one without its kind's shape is counted as unreadable."""
+    conn = open_node_db(tmp_path / "n.db")
     bodies: list[dict[str, Any]] = [
         {"kind": "council/census", "active_members": "many"},
         {"kind": "assembly/close", "assembly": b"\x01" * 32, "participants": 3},  # no such assembly
@@ -509,32 +525,66 @@ def test_unreadable_public_bodies_count_nothing(tmp_path: Path) -> None:
         },
         {"kind": "council/census", "active_members": 4},
     ]
-    entries = [good.entries[0]]
-    for body in bodies:
-        prev = entries[-1]
-        entries.append(
-            sign_entry(
-                key, log_id=log_id, seq=prev.seq + 1, prev=prev.id, ts_ms=T0 + 10, vis="public", body=body
-            )
-        )
-    # the founding entry is the good council's, signed by its key: re-sign it under this key
-    found = sign_entry(
-        key, log_id=log_id, seq=0, prev=None, ts_ms=T0, vis="public",
-        body=codec.decode(good.entries[0].body_bytes or b""),
-    )  # fmt: skip
-    chain = [found]
-    for e in entries[1:]:
-        chain.append(
-            sign_entry(key, log_id=log_id, seq=len(chain), prev=chain[-1].id, ts_ms=T0 + 10, vis="public",
-                       body=e.body())
-        )  # fmt: skip
-    LogStore(conn).append(log_id, chain, checkpoint_signer(key))
+    log_id = signed_log(conn, bodies)
     agg = Aggregate(conn, FED.public.raw)
     agg.update(log_id)
     detail = agg.council(log_id)
     assert detail is not None
     assert detail["log"]["unreadable"] == 3 and detail["members"]["count"] == 4 and detail["decisions"] == 0
     assert detail["assemblies"]["held"] == 0
+
+
+DECISION = {"kind": "decision", "motion_kind": "policy", "outcome": "adopted", "text": "t", "ended": []}
+HOSTILE_BODIES: dict[str, dict[str, Any]] = {
+    "census_count_not_a_number": {"kind": "council/census", "active_members": "many"},
+    "census_count_a_bool": {"kind": "council/census", "active_members": True},
+    "close_of_no_open_assembly": {"kind": "assembly/close", "assembly": b"\x01" * 32, "participants": 3},
+    "close_with_a_short_id": {"kind": "assembly/close", "assembly": b"\x01", "participants": 3},
+    "seat_elected_twice": {**DECISION, "elected": [{"seat": 0}, {"seat": 0}]},
+    "elected_not_maps": {**DECISION, "elected": [0, 1]},
+    "ended_not_maps": {**DECISION, "elected": [], "ended": ["x"]},
+    "proposal_not_two_ids": {**DECISION, "elected": [], "proposal": [b"\x01" * 32]},
+    "tally_not_a_map": {**DECISION, "elected": [], "tally": [1, 2]},
+    "founded_twice": {"kind": "council/found", "profile": {}, "rules": {}},
+}
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE_BODIES), ids=sorted(HOSTILE_BODIES))
+def test_hostile_public_body_counts_nothing(tmp_path: Path, attack: str) -> None:
+    """Each body is read whole before anything changes: it counts nothing, and is counted unreadable."""
+    conn = open_node_db(tmp_path / "n.db")
+    log_id = signed_log(conn, [HOSTILE_BODIES[attack], {"kind": "council/census", "active_members": 4}])
+    agg = Aggregate(conn, FED.public.raw)
+    agg.update(log_id)
+    detail = agg.council(log_id)
+    assert detail is not None and detail["log"]["unreadable"] == 1
+    assert detail["members"]["count"] == 4 and detail["decisions"] == 0 and detail["assemblies"]["held"] == 0
+
+
+def test_a_bug_while_folding_is_not_counted_as_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the data-error branch (``UnreadableBody``) counts an entry unreadable: a ``TypeError`` raised
+    by the code reading a good body propagates, and the fold it interrupted is rolled back whole."""
+    conn = open_node_db(tmp_path / "n.db")
+    counts = {"active_members": 5, "quorum_required": 3, "votes_cast": 3, "participants": 4}
+    tallied = {**DECISION, "elected": [], **counts, "tally": {"yes": 3, "no": 0, "abstain": 0}}
+    log_id = signed_log(conn, [tallied])
+
+    class Broken:
+        @staticmethod
+        def dumps(value: object, **options: object) -> str:
+            raise TypeError("a bug")
+
+    monkeypatch.setattr(fold, "json", Broken)
+    agg = Aggregate(conn, FED.public.raw)
+    with pytest.raises(TypeError, match="a bug"):
+        agg.update(log_id)
+    assert conn.execute("SELECT count(*) FROM agg_logs").fetchone()[0] == 0
+    monkeypatch.undo()
+    agg.update(log_id)
+    detail = agg.council(log_id)
+    assert detail is not None and detail["log"]["unreadable"] == 0 and detail["decisions"] == 1
 
 
 # --- random histories: incremental = rebuild = an independent recount -------------------------------

@@ -1,19 +1,19 @@
-"""Gossip between in-process nodes (federation/gossip.py over transport.MemoryTransport), on virtual time.
+"""Gossip between in-process nodes (federation/gossip/ over transport.MemoryTransport), on virtual time.
 
 Each test runs on ``VirtualTimeLoop``: latency, deadlines and intervals cost no real time. ``Cluster`` builds
-nodes with the same ``Gossip``/``GossipServer`` wiring a node uses; ``MemoryReplica`` is a small in-memory
-replica with the ``federation.replica.Replica`` API (signatures, contiguity, prev links and forks checked;
-no checkpoints), used where thousands of logs or nodes would make SQLite the thing measured.
+nodes with the same ``Gossip``/``GossipServer`` wiring a node uses; ``MemoryReplica`` (``doubles``) is a small
+in-memory ``ReplicaLike``, used where thousands of logs or nodes would make SQLite the thing measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -23,16 +23,17 @@ from aiohttp import web
 from federation import store
 from federation.db import migrate
 from federation.gossip import DIGEST, HEADS, Gossip, GossipServer
-from federation.replica import BadData, ForkFound, Frozen, Head, IngestResult, Page, Replica
+from federation.replica import Head, Page, Replica
+from federation.settings import FederationSettings
 from federation.transport import HttpTransport, MemoryNetwork, Reply, VirtualTimeLoop
 from protocol import codec
-from protocol.entry import Entry, sign_entry, verify_follows
-from protocol.errors import DecodeError, VerificationError
-from protocol.fork import entries_fork, verify_fork_proof
+from protocol.entry import BODY_LIMITS, Entry, sign_entry
+from protocol.errors import VerificationError
+from protocol.fork import verify_fork_proof
 from protocol.httpsig import verify_request
-from protocol.keys import PublicKey, SigningKey
-from protocol.merkle import MemoryTree
+from protocol.keys import SigningKey
 from protocol.note import Checkpoint, log_origin, sign_checkpoint
+from tests.federation.doubles import MemoryReplica
 
 T = TypeVar("T")
 
@@ -50,6 +51,7 @@ async def direct(fn: Callable[[], T]) -> T:
 
 
 SIGNERS: dict[bytes, SigningKey] = {}  # log id -> its key, for the checkpoints a SqlReplica signs
+__all__ = ["Cluster", "Council", "MemoryReplica", "SqlReplica", "run"]  # what the benchmarks use
 
 
 class Council:
@@ -66,8 +68,12 @@ class Council:
         for _ in range(n):
             prev = self.entries[-1] if self.entries else None
             entry = sign_entry(
-                self.key, log_id=self.log_id, seq=len(self.entries), prev=prev.id if prev else None,
-                ts_ms=1_700_000_000_000 + len(self.entries), vis="public",
+                self.key,
+                log_id=self.log_id,
+                seq=len(self.entries),
+                prev=prev.id if prev else None,
+                ts_ms=1_700_000_000_000 + len(self.entries),
+                vis="public",
                 body={"kind": "note", "text": f"{tag}{len(self.entries)}"},
             )
             self.entries.append(entry)
@@ -78,86 +84,6 @@ class Council:
         other = Council.__new__(Council)
         other.key, other.log_id, other.entries = self.key, self.log_id, self.entries[:seq]
         return other
-
-
-class MemoryReplica:
-    """``federation.replica.Replica``'s API over dicts; own-log appends through ``append``."""
-
-    def __init__(self, own_log: bytes, trusted: Callable[[bytes], bool] = lambda log_id: True) -> None:
-        self.own_log, self.trusted = own_log, trusted
-        self.logs: dict[bytes, list[Entry]] = {}
-        self.trees: dict[bytes, MemoryTree] = {}
-        self.proofs: dict[bytes, bytes] = {}
-
-    def append(self, log_id: bytes, entries: Iterable[Entry]) -> None:
-        for entry in entries:
-            held = self.logs.setdefault(log_id, [])
-            verify_follows(held[-1] if held else None, entry)
-            held.append(entry)
-            self.trees.setdefault(log_id, MemoryTree()).append(entry.id)
-
-    def heads(self) -> list[Head]:
-        return [h for h in (self.head(log_id) for log_id in sorted(self.logs)) if h is not None]
-
-    def head(self, log_id: bytes) -> Head | None:
-        tree = self.trees.get(log_id)
-        return Head(log_id, tree.size, tree.root()) if tree else None
-
-    def page(self, log_id: bytes, after_seq: int, limit: int, first: int) -> Page:
-        if log_id in self.proofs:
-            raise Frozen("fork", self.proofs[log_id])
-        held = self.logs.get(log_id, [])
-        chosen = tuple(held[after_seq + 1 : after_seq + 1 + limit])
-        return Page(entries=chosen, checkpoint=None, consistency=(), first=first)
-
-    def page_bytes(self, log_id: bytes, after_seq: int, limit: int, first: int) -> bytes:
-        return self.page(log_id, after_seq, limit, first).encode()
-
-    def forks(self) -> list[tuple[bytes, bytes]]:
-        return sorted(self.proofs.items())
-
-    def frozen(self, log_id: bytes) -> str | None:
-        return "fork" if log_id in self.proofs else None
-
-    def ingest(self, log_id: bytes, page: Page) -> IngestResult:
-        if log_id in self.proofs:
-            raise Frozen("fork", self.proofs[log_id])
-        if not self.trusted(log_id):
-            raise BadData("untrusted-log", "this node does not replicate that log")
-        key = PublicKey(log_id)
-        held = self.logs.setdefault(log_id, [])
-        fresh: list[Entry] = []
-        for entry in page.entries:
-            try:
-                if entry.header.log_id != log_id:
-                    raise VerificationError("log-id", "an entry of another log")
-                entry.verify_signature(key)
-            except VerificationError as exc:
-                raise BadData(exc.step, exc.message) from exc
-            if entry.seq < len(held):
-                if held[entry.seq].id != entry.id:
-                    proof = entries_fork(held[entry.seq], entry).encode()
-                    self.proofs[log_id] = proof
-                    raise ForkFound(proof)
-                continue
-            previous = fresh[-1] if fresh else (held[-1] if held else None)
-            try:
-                verify_follows(previous, entry)
-            except VerificationError as exc:
-                raise BadData(exc.step, exc.message) from exc
-            fresh.append(entry)
-        self.append(log_id, fresh)
-        return IngestResult(appended=len(fresh), size=len(held), checkpoint_size=None)
-
-    def add_fork(self, proof: bytes) -> bool:
-        try:
-            log_id = verify_fork_proof(proof).log_id
-        except (DecodeError, VerificationError) as exc:
-            raise BadData("fork", str(exc)) from exc
-        if log_id in self.proofs:
-            return False
-        self.proofs[log_id] = proof
-        return True
 
 
 class SqlReplica(Replica):
@@ -211,9 +137,17 @@ class Cluster:
     """``n`` nodes, every one trusting every other, each node's id the key of its own log."""
 
     def __init__(
-        self, n: int, *, seed: int = 1, network: MemoryNetwork | None = None,
-        replica: Callable[[bytes], Any] = MemoryReplica, **gossip: Any,
+        self,
+        n: int,
+        *,
+        seed: int = 1,
+        network: MemoryNetwork | None = None,
+        replica: Callable[[bytes], Any] = MemoryReplica,
+        periodic: bool = False,
+        **settings: Any,
     ) -> None:
+        """``settings`` override ``FederationSettings`` fields (a 5 s gossip deadline unless given)."""
+        tuned = replace(FederationSettings(), **{"gossip_deadline_s": 5.0, **settings})
         self.rng = random.Random(seed)
         self.network = network or MemoryNetwork(random.Random(seed))
         self.nodes: list[Node] = []
@@ -237,12 +171,23 @@ class Cluster:
                 return [p for p in self.ids if p != me]
 
             g = Gossip(
-                me, rep, self.network.transport(me), peers, direct,
-                rng=node_rng, penalise=penalise, record_failure=fail,
-                **{"periodic": False, "deadline_s": 5.0, **gossip},
+                me,
+                rep,
+                self.network.transport(me),
+                peers,
+                direct,
+                rng=node_rng,
+                penalise=penalise,
+                record_failure=fail,
+                settings=tuned,
+                periodic=periodic,
             )
             server = GossipServer(
-                rep, direct, members.__contains__, on_heads=g.heads_received, on_fork=g.fork_received,
+                rep,
+                direct,
+                members.__contains__,
+                on_heads=g.heads_received,
+                on_fork=g.fork_received,
                 penalise=penalise,
             )
             self.nodes.append(Node(council, rep, g, server, penalties, failures))
@@ -346,7 +291,7 @@ def test_bucketed_digest_stays_bounded_with_2000_logs(replica: Callable[[bytes],
 
 def test_new_entry_is_pushed_to_fanout_peers_at_once(replica: Callable[[bytes], Any]) -> None:
     async def main() -> None:
-        async with Cluster(8, replica=replica, fanout=3) as cluster:
+        async with Cluster(8, replica=replica, gossip_fanout=3) as cluster:
             origin = cluster.nodes[0]
             origin.append(2)
             await cluster.idle()
@@ -401,8 +346,15 @@ def test_lying_peer_is_penalised_and_does_not_block_convergence(replica: Callabl
                     page = Page.decode(reply.body)
                     forged = page.entries[0]
                     bad = Entry(forged.header_bytes, bytes(64), forged.body_bytes)  # a forged signature
-                    return Reply(200, Page(entries=(bad, *page.entries[1:]), checkpoint=page.checkpoint,
-                                           consistency=page.consistency, first=page.first).encode())
+                    return Reply(
+                        200,
+                        Page(
+                            entries=(bad, *page.entries[1:]),
+                            checkpoint=page.checkpoint,
+                            consistency=page.consistency,
+                            first=page.first,
+                        ).encode(),
+                    )
                 if path.endswith("/digest") and body.startswith(b"\x81\xa4hash"):
                     return Reply(200, b"\xc1garbage")  # not msgpack at all
                 return reply
@@ -422,7 +374,7 @@ def test_lying_peer_is_penalised_and_does_not_block_convergence(replica: Callabl
 
 def test_slow_peer_does_not_delay_the_others(replica: Callable[[bytes], Any]) -> None:
     async def main() -> None:
-        async with Cluster(3, replica=replica, deadline_s=2.0) as cluster:
+        async with Cluster(3, replica=replica, gossip_deadline_s=2.0) as cluster:
             a, slow, fast = cluster.nodes
             fast.append(1)
             handler = slow.server.handle
@@ -475,8 +427,11 @@ def test_forked_log_is_frozen_on_every_node(replica: Callable[[bytes], Any]) -> 
             assert len(proofs) == 1
             verify_fork_proof(proofs.pop())
             answer = await cluster.network.deliver(
-                a.id, b.id, "GET", f"/v1/federation/logs/{codec.b64u(rogue.log_id)}/entries"
-                "?after_seq=-1&limit=10&first=0", b"",
+                a.id,
+                b.id,
+                "GET",
+                f"/v1/federation/logs/{codec.b64u(rogue.log_id)}/entries?after_seq=-1&limit=10&first=0",
+                b"",
             )
             assert answer.status == 409
             assert codec.decode(answer.body)["error"] == "log-frozen"
@@ -488,7 +443,7 @@ def test_quota_answers_429_and_the_caller_backs_off() -> None:
     async def main() -> None:
         async with Cluster(2) as cluster:
             a, b = cluster.nodes
-            b.server.quota = type(b.server.quota)(rate=0.001, burst=2)
+            b.server.settings = replace(b.server.settings, gossip_quota_rate=0.001, gossip_quota_burst=2)
             assert await a.gossip.run_round(b.id)
             assert await a.gossip.run_round(b.id)
             assert not await a.gossip.run_round(b.id)
@@ -512,53 +467,109 @@ def test_untrusted_sender_is_refused() -> None:
 # --- the same engine over real signed HTTP on loopback ------------------------------------------------------
 
 
-async def test_same_engine_over_signed_http_on_loopback() -> None:
-    """HttpTransport + RFC 9421 signatures + aiohttp on 127.0.0.1:0; the route here is the thin adapter
-    routes.py is: verify the signature against trusted keys, then call ``GossipServer.handle``."""
-    a, b = Council(41), Council(42)
-    replicas = {c.log_id: SqlReplica(c.log_id) for c in (a, b)}
-    replicas[a.log_id].append(a.log_id, a.sign(4))
-    replicas[b.log_id].append(b.log_id, b.sign(2))
-    keys = {c.log_id: c.key for c in (a, b)}
+@contextlib.asynccontextmanager
+async def on_loopback(
+    councils: list[Council], replicas: dict[bytes, Replica], settings: FederationSettings
+) -> AsyncIterator[dict[bytes, Gossip]]:
+    """Each council's node over HttpTransport + RFC 9421 signatures + aiohttp on 127.0.0.1:0, every one
+    the peer of every other; the route is the thin adapter routes.py is: verify the signature against
+    trusted keys, then call ``GossipServer.handle``. Yields the started engines, by node id."""
+    keys = {c.log_id: c.key for c in councils}
     urls: dict[bytes, str] = {}
     runners: list[web.AppRunner] = []
     gossips: dict[bytes, Gossip] = {}
     async with aiohttp.ClientSession() as session:
-        for council in (a, b):
-            me = council.log_id
-            other = b.log_id if me == a.log_id else a.log_id
-            transport = HttpTransport(session, council.key, urls.get, timeout=5.0)
-
-            def peers(other: bytes = other) -> list[bytes]:
-                return [other]
-
-            gossip = Gossip(me, replicas[me], transport, peers, direct, periodic=False)
-            server = GossipServer(replicas[me], direct, keys.__contains__, on_heads=gossip.heads_received)
-            app = web.Application()
-            app.router.add_route("*", "/{tail:.*}", _signed_route(me, server, keys))
-            runner = web.AppRunner(app)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            runners.append(runner)
-            port = runner.addresses[0][1]
-            urls[me] = f"http://127.0.0.1:{port}"
-            gossips[me] = gossip
         try:
+            for council in councils:
+                me = council.log_id
+                transport = HttpTransport(session, council.key, urls.get, settings)
+
+                def peers(me: bytes = me) -> list[bytes]:
+                    return [c.log_id for c in councils if c.log_id != me]
+
+                gossip = Gossip(me, replicas[me], transport, peers, direct, periodic=False, settings=settings)
+                server = GossipServer(
+                    replicas[me], direct, keys.__contains__, on_heads=gossip.heads_received, settings=settings
+                )
+                app = web.Application(client_max_size=settings.max_request_bytes)
+                app.router.add_route("*", "/{tail:.*}", _signed_route(me, server, keys))
+                runner = web.AppRunner(app)
+                await runner.setup()
+                runners.append(runner)
+                await web.TCPSite(runner, "127.0.0.1", 0).start()
+                urls[me] = f"http://127.0.0.1:{runner.addresses[0][1]}"
+                gossips[me] = gossip
             for gossip in gossips.values():
                 await gossip.start()
-            assert await gossips[a.log_id].run_round(b.log_id)
-            for gossip in gossips.values():
-                await gossip.idle()
-            assert replicas[a.log_id].heads() == replicas[b.log_id].heads()
-            assert len(replicas[a.log_id].heads()) == 2
-            assert await gossips[b.log_id].run_round(a.log_id)
-            assert gossips[b.log_id].stats.equal == 1
+            yield gossips
         finally:
             for gossip in gossips.values():
                 await gossip.stop()
             for runner in runners:
                 await runner.cleanup()
+
+
+async def test_same_engine_over_signed_http_on_loopback() -> None:
+    a, b = Council(41), Council(42)
+    replicas = {c.log_id: SqlReplica(c.log_id) for c in (a, b)}
+    replicas[a.log_id].append(a.log_id, a.sign(4))
+    replicas[b.log_id].append(b.log_id, b.sign(2))
+    settings = replace(FederationSettings(), request_timeout_s=5.0)
+    async with on_loopback([a, b], replicas, settings) as gossips:
+        assert await gossips[a.log_id].run_round(b.log_id)
+        for gossip in gossips.values():
+            await gossip.idle()
+        assert replicas[a.log_id].heads() == replicas[b.log_id].heads()
+        assert len(replicas[a.log_id].heads()) == 2
+        assert await gossips[b.log_id].run_round(a.log_id)
+        assert gossips[b.log_id].stats.equal == 1
+
+
+def sign_large(council: Council, n: int, row_bytes: int) -> list[Entry]:
+    """``n`` public entries whose stored header, signature and body take ``row_bytes`` bytes together
+    (a body's strings are at most 100,000 characters: its text comes in parts)."""
+    new = []
+    for _ in range(n):
+        prev = council.entries[-1] if council.entries else None
+
+        def signed(last: int, prev: Entry | None = prev) -> Entry:
+            text = ["x" * 60_000] * 4 + ["y" * last]
+            body = {"kind": "note", "text": text}
+            seq, ts_ms = len(council.entries), 1_700_000_000_000 + len(council.entries)
+            return sign_entry(
+                council.key, log_id=council.log_id, seq=seq, prev=prev.id if prev else None, ts_ms=ts_ms,
+                vis="public", body=body,
+            )  # fmt: skip
+
+        def size(entry: Entry) -> int:
+            return len(entry.header_bytes) + len(entry.signature) + len(entry.body_bytes or b"")
+
+        probe = signed(20_000)  # a header's length does not depend on its body's
+        entry = signed(20_000 + row_bytes - size(probe))
+        assert size(entry) == row_bytes
+        council.entries.append(entry)
+        new.append(entry)
+    return new
+
+
+async def test_a_log_of_large_bodies_replicates_over_http() -> None:
+    """Pages are built within half of what a peer takes (``max_response_bytes``), counted as they are
+    encoded. Served pages used to be counted 32 bytes short per entry against a budget equal to the
+    client's cap: 32 entries of 256 KiB made a page of 8 MiB and a few hundred bytes, refused on every
+    retry, and replication of that log stalled for good. These entries are sized to make exactly that page."""
+    settings = replace(FederationSettings(), request_timeout_s=30.0)
+    assert BODY_LIMITS.max_size >= 262_144 - 400  # each body fits the entry size limit
+    a, b = Council(43), Council(44)
+    replicas = {c.log_id: SqlReplica(c.log_id) for c in (a, b)}
+    replicas[a.log_id].append(a.log_id, sign_large(a, 40, (8 << 20) // 32 - 32))
+    served = replicas[a.log_id].page_bytes(a.log_id, -1, settings.page_entries_max, 0)
+    assert len(served) <= settings.page_bytes_max < settings.max_response_bytes
+    async with on_loopback([a, b], replicas, settings) as gossips:
+        pulling = gossips[b.log_id]
+        assert await pulling.run_round(a.log_id)
+        await pulling.idle()
+        assert replicas[b.log_id].head(a.log_id) == replicas[a.log_id].head(a.log_id)
+        assert pulling.stats.pulled == 40 and pulling.stats.failures == 0 and not pulling.stats.penalties
 
 
 def _signed_route(
@@ -576,9 +587,15 @@ def _signed_route(
         body = await request.read()
         try:
             verified = verify_request(
-                method=request.method, authority=request.host, path=request.raw_path.split("?", 1)[0],
-                query=request.query_string, headers=request.headers, body=body, recipient=me,
-                now=int(time.time()), check_nonce=check_nonce,
+                method=request.method,
+                authority=request.host,
+                path=request.raw_path.split("?", 1)[0],
+                query=request.query_string,
+                headers=request.headers,
+                body=body,
+                recipient=me,
+                now=int(time.time()),
+                check_nonce=check_nonce,
                 lookup_key=lambda k: keys[k].public if k in keys else None,
             )
         except VerificationError as exc:

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from federation.db import connect, migrate
-from federation.peers import BACKOFF_MAX_MS, MIGRATIONS, Peer, PeerError, PeerTable
+from federation.peers import MIGRATIONS, Peer, PeerError, PeerTable
+from federation.settings import FederationSettings
 from protocol.keys import SigningKey
 
 A = SigningKey.from_seed(bytes(range(32))).public.raw
 B = SigningKey.from_seed(bytes(range(1, 33))).public.raw
 T0 = 1_700_000_000_000
+BACKOFF_MAX_MS = round(FederationSettings().peer_backoff_max_s * 1000)
 
 
 @pytest.fixture
@@ -121,13 +123,6 @@ def test_long_texts_are_cut(peers: PeerTable) -> None:
     peers.penalise(A, "y" * 10_000, T0)
     peer = peers.get(A)
     assert peer is not None and len(peer.last_error or "") == 500 and len(peer.last_penalty or "") == 500
-
-
-def test_lag(peers: PeerTable) -> None:
-    peers.add(A, "https://a.example", T0)
-    peers.record_lag(A, 42)
-    peer = peers.get(A)
-    assert peer is not None and peer.lag == 42
 
 
 def test_unknown_peer_updates_are_noops(peers: PeerTable) -> None:

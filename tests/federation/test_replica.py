@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import random
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import pytest
 
 from federation.db import connect, migrate
 from federation.replica import BadData, ForkFound, Frozen, Page, Replica
+from federation.replica.page import encode_page, frame_size, row_size
+from federation.settings import DEFAULTS
 from federation.store import MIGRATIONS, LogStore
 from protocol import codec
 from protocol.entry import Entry, sign_entry
@@ -112,7 +116,10 @@ def test_catch_up_2000_entries_in_pages(tmp_path: Path, pool: Any, with_pool: bo
     held, theirs = dst.store.head(LOG), src.store.head(LOG)
     assert held is not None and theirs is not None
     assert (held.size, held.root, held.checkpoint, held.checkpoint_size) == (
-        theirs.size, theirs.root, theirs.checkpoint, 2_000,
+        theirs.size,
+        theirs.root,
+        theirs.checkpoint,
+        2_000,
     )
     # public bodies came along, council bodies did not
     assert dst.store.entry(LOG, 3) == ENTRIES[3]
@@ -158,6 +165,20 @@ def test_served_pages(tmp_path: Path) -> None:
     assert Page.decode(page.encode()) == page
 
 
+def test_served_page_stops_at_the_head_it_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An append may commit between the read of the head (with its checkpoint) and the read of the rows:
+    the page holds only what that head covers, so a peer never takes entries beside an older checkpoint
+    (it would hold them with that checkpoint for good: heads compare equal, nothing is pulled again)."""
+    src, notes = source(tmp_path, 10, 10)
+    held = src.store.head(LOG)
+    assert held is not None and held.size == 20
+    before = dataclasses.replace(held, size=10, checkpoint=notes[0], checkpoint_size=10)
+    monkeypatch.setattr(src.store, "head", lambda log_id: before)
+    page = src.page(LOG, 3, 100, 4)
+    assert [e.seq for e in page.entries] == list(range(4, 10)) and page.checkpoint == notes[0]
+    assert src.page(LOG, 9, 100, 10).entries == ()
+
+
 # --- attacks: refused whole, nothing stored --------------------------------------------------------
 
 
@@ -200,17 +221,6 @@ def test_the_honest_page_goes_in(setup: Any) -> None:
     assert dst.ingest(LOG, next_page(src)).checkpoint_size == 200
 
 
-def test_forged_entry_signature(setup: Any) -> None:
-    src, dst, _ = setup
-    page = next_page(src)
-    for forged_at, count in [(50, 100), (2, 3)]:  # on the pool; inline, below its threshold
-        entries = list(page.entries[:count])
-        bad = bytearray(entries[forged_at].signature)
-        bad[10] ^= 1
-        entries[forged_at] = Entry(entries[forged_at].header_bytes, bytes(bad), entries[forged_at].body_bytes)
-        refused(dst, with_entries(page, entries), "entry-signature")
-
-
 def test_preverified_pages(setup: Any) -> None:
     """Signature checks sent ahead (``preverify``) are waited for, never skipped: a forged one is refused
     whole; a page reaching back over held entries goes in."""
@@ -222,10 +232,10 @@ def test_preverified_pages(setup: Any) -> None:
         bad[10] ^= 1
         entries[forged_at] = Entry(entries[forged_at].header_bytes, bytes(bad), entries[forged_at].body_bytes)
         forged = dst.preverify(LOG, with_entries(page, entries))
-        assert forged._preverified is not None
+        assert forged.preverified is not None
         refused(dst, forged, "entry-signature")
     overlapping = dst.preverify(LOG, src.page(LOG, 49, 150, 100))
-    assert overlapping._preverified is not None and overlapping.entries[0].seq == 50
+    assert overlapping.preverified is not None and overlapping.entries[0].seq == 50
     assert dst.ingest(LOG, overlapping).checkpoint_size == 200
 
 
@@ -242,68 +252,101 @@ def test_own_log(setup: Any, tmp_path: Path) -> None:
     refused(me, src.page(LOG, -1, 100, 0), "own-log")
 
 
-def test_entry_by_another_key_claiming_the_log(setup: Any) -> None:
-    src, dst, _ = setup
-    forged = make_entries(1, start=100, prev=ENTRIES[99].id, key=OTHER)
-    refused(dst, with_entries(next_page(src), forged, checkpoint=False), "unknown-key")
+# --- hostile pages: each refused whole, by the check named, with nothing stored -----------------------------
+
+Attack = Callable[[Replica, Replica, list[str]], list[Page | bytes]]  # (src, dst, notes) -> pages offered
 
 
-def test_gap_in_seq(setup: Any) -> None:
-    src, dst, _ = setup
+def _forged_entry(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     page = next_page(src)
-    refused(dst, with_entries(page, list(page.entries[1:])), "sequence")
-    refused(dst, with_entries(page, [page.entries[0], *page.entries[2:]]), "sequence")
+    pages: list[Page | bytes] = []
+    for forged_at, count in [(50, 100), (2, 3)]:  # on the pool; inline, below its threshold
+        entries = list(page.entries[:count])
+        bad = bytearray(entries[forged_at].signature)
+        bad[10] ^= 1
+        entries[forged_at] = Entry(entries[forged_at].header_bytes, bytes(bad), entries[forged_at].body_bytes)
+        pages.append(with_entries(page, entries))
+    return pages
 
 
-def test_wrong_prev(setup: Any) -> None:
-    src, dst, _ = setup
-    forged = make_entries(3, start=100, prev=ENTRIES[98].id)
-    refused(dst, with_entries(next_page(src), forged, checkpoint=False), "prev")
+def _entry_by_another_key(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
+    forged = make_entries(1, start=100, prev=ENTRIES[99].id, key=OTHER)
+    return [with_entries(next_page(src), forged, checkpoint=False)]
 
 
-def test_body_swapped(setup: Any) -> None:
-    src, dst, _ = setup
+def _gap_in_seq(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
+    page = next_page(src)
+    return [
+        with_entries(page, list(page.entries[1:])),
+        with_entries(page, [page.entries[0], *page.entries[2:]]),
+    ]
+
+
+def _broken_prev_link(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
+    return [with_entries(next_page(src), make_entries(3, start=100, prev=ENTRIES[98].id), checkpoint=False)]
+
+
+def _body_swapped(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     value = codec.decode(next_page(src).encode(), codec.Limits(max_size=1 << 24, max_length=1 << 20))
     value["entries"][0]["body"] = value["entries"][1]["body"]
-    refused(dst, codec.encode(value), "body-hash")  # refused as the page is read: no Entry holds it
+    return [codec.encode(value)]  # refused as the page is read: no Entry holds it
 
 
-def test_council_entry_with_body(setup: Any, tmp_path: Path) -> None:
-    src, dst, _ = setup
+def _council_body_leaked(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     leaked = src.store.entries(LOG, 99, 100, council_bodies=True)
     assert leaked[4].header.vis == "council" and leaked[4].body_bytes is not None
-    refused(dst, with_entries(next_page(src), leaked), "council-body")
+    return [with_entries(next_page(src), leaked)]
 
 
-def test_public_entry_without_body(setup: Any) -> None:
-    src, dst, _ = setup
+def _public_body_withheld(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     entries = list(next_page(src).entries)
     entries[7] = entries[7].without_body()
-    refused(dst, with_entries(next_page(src), entries), "missing-body")
+    return [with_entries(next_page(src), entries)]
 
 
-def test_rollback_to_an_older_checkpoint(setup: Any) -> None:
-    src, dst, notes = setup
+def _checkpoint_rollback(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     dst.ingest(LOG, next_page(src))
-    refused(dst, Page((), notes[0], (), 200), "rollback")
+    return [Page((), notes[0], (), 200)]
 
 
-def test_consistency_proof_that_does_not_verify(setup: Any) -> None:
-    src, dst, _ = setup
+def _bad_consistency_proof(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     page = next_page(src)
     bad = list(page.consistency)
     bad[0] = leaf_hash(b"not a node")
-    refused(dst, Page(page.entries, page.checkpoint, tuple(bad), 100), "consistency")
-    refused(dst, Page(page.entries, page.checkpoint, (), 100), "consistency")
-    refused(dst, Page(page.entries, page.checkpoint, page.consistency, 150), "consistency")
+    return [
+        Page(page.entries, page.checkpoint, tuple(bad), 100),
+        Page(page.entries, page.checkpoint, (), 100),
+        Page(page.entries, page.checkpoint, page.consistency, 150),
+    ]
 
 
-def test_checkpoint_signed_by_another_key(setup: Any) -> None:
-    src, dst, _ = setup
+def _forged_checkpoint(src: Replica, dst: Replica, notes: list[str]) -> list[Page | bytes]:
     page = next_page(src)
     theirs = src.store.head(LOG)
-    forged = signer(OTHER)(theirs.size, theirs.root)
-    refused(dst, Page(page.entries, forged, page.consistency, 100), "checkpoint-signature")
+    assert theirs is not None
+    return [Page(page.entries, signer(OTHER)(theirs.size, theirs.root), page.consistency, 100)]
+
+
+HOSTILE_PAGES: dict[str, tuple[Attack, str]] = {
+    "forged_entry": (_forged_entry, "entry-signature"),
+    "entry_signed_by_another_key": (_entry_by_another_key, "unknown-key"),
+    "gap_in_seq": (_gap_in_seq, "sequence"),
+    "broken_prev_link": (_broken_prev_link, "prev"),
+    "body_swapped": (_body_swapped, "body-hash"),
+    "council_body_leaked": (_council_body_leaked, "council-body"),
+    "public_body_withheld": (_public_body_withheld, "missing-body"),
+    "checkpoint_rollback": (_checkpoint_rollback, "rollback"),
+    "consistency_proof_does_not_verify": (_bad_consistency_proof, "consistency"),
+    "forged_checkpoint": (_forged_checkpoint, "checkpoint-signature"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE_PAGES), ids=sorted(HOSTILE_PAGES))
+def test_hostile_page_is_refused_whole(setup: Any, attack: str) -> None:
+    src, dst, notes = setup
+    build, step = HOSTILE_PAGES[attack]
+    for page in build(src, dst, notes):
+        refused(dst, page, step)
 
 
 def test_checkpoint_contradicting_the_entries(tmp_path: Path) -> None:
@@ -315,20 +358,54 @@ def test_checkpoint_contradicting_the_entries(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\xc1garbage", codec.encode({"entries": []}), codec.encode([1, 2, 3]),
-     codec.encode({"entries": [{"header": b"x"}], "checkpoint": None, "consistency": [], "first": 0}),
-     codec.encode({"entries": [], "checkpoint": None, "consistency": [b"short"], "first": 0}),
-     codec.encode({"entries": [], "checkpoint": None, "consistency": [], "first": -1})],
-    ids=["empty", "garbage", "fields", "array", "entry", "proof", "first"],
+    [
+        b"",
+        b"\xc1garbage",
+        codec.encode({"entries": []}),
+        codec.encode([1, 2, 3]),
+        codec.encode({"entries": [{"header": b"x"}], "checkpoint": None, "consistency": [], "first": 0}),
+        codec.encode({"entries": [], "checkpoint": None, "consistency": [b"short"], "first": 0}),
+        codec.encode({"entries": [], "checkpoint": None, "consistency": [], "first": -1}),
+    ],
+    ids=[
+        "empty_page",
+        "garbage_page",
+        "page_missing_fields",
+        "page_not_a_map",
+        "malformed_entry",
+        "short_proof_hash",
+        "negative_first",
+    ],
 )
 def test_garbage_page_bytes(data: bytes) -> None:
     with pytest.raises(BadData):
         Page.decode(data)
 
 
+def test_page_sizes_are_counted_as_encoded() -> None:
+    """What a server counts against its byte budget is what ``encode_page`` writes, never less: every entry
+    exactly (40 entries off by a byte each would break the bound), the count and ``first`` at their widest."""
+    rng = random.Random(7)
+    for _ in range(300):
+        rows = [
+            (
+                rng.randbytes(rng.choice([100, 255, 256])),
+                rng.randbytes(64),
+                rng.choice([None, rng.randbytes(rng.choice([0, 31, 255, 256, 65535, 65536, 70_000]))]),
+            )
+            for _ in range(rng.choice([0, 1, 15, 16, 40]))
+        ]
+        note = rng.choice([None, "n" * rng.choice([1, 31, 32, 255, 256, 70_000])])
+        proof = [rng.randbytes(32) for _ in range(rng.choice([0, 1, 15, 16, 63]))]
+        first = rng.choice([0, 127, 128, 70_000, 2**40])
+        size = len(encode_page(rows, note, proof, first))
+        counted = frame_size(note, proof) + sum(row_size(row) for row in rows)
+        assert counted - 12 <= size <= counted
+
+
 def test_oversize_page() -> None:
     with pytest.raises(BadData) as caught:
-        Page.decode(b"\x00" * (16 * 1024 * 1024 + 1))
+        Page.decode(b"\x00" * (DEFAULTS.max_response_bytes + 1))
     assert caught.value.step == "page-size"
 
 
@@ -419,10 +496,19 @@ def test_add_invalid_fork(setup: Any) -> None:
     _, dst, _ = setup
     same = Entry(ENTRIES[7].header_bytes, ENTRIES[7].signature)
     forged = alternative(7, OTHER)
-    for bad in [b"garbage", entries_fork(ENTRIES[7], forged).encode(),
-                codec.encode({"v": 1, "log_id": LOG, "kind": "entries", "a": {"header": same.header_bytes,
-                              "signature": same.signature}, "b": {"header": same.header_bytes,
-                              "signature": same.signature}})]:
+    for bad in [
+        b"garbage",
+        entries_fork(ENTRIES[7], forged).encode(),
+        codec.encode(
+            {
+                "v": 1,
+                "log_id": LOG,
+                "kind": "entries",
+                "a": {"header": same.header_bytes, "signature": same.signature},
+                "b": {"header": same.header_bytes, "signature": same.signature},
+            }
+        ),
+    ]:
         with pytest.raises(BadData) as caught:
             dst.add_fork(bad)
         assert caught.value.step == "fork"

@@ -34,7 +34,7 @@ def test_periodic_rounds_converge_on_their_own() -> None:
 
     async def main() -> float:
         network = MemoryNetwork(random.Random(5), loss=0.1, latency=lambda rng: rng.uniform(0.05, 1.0))
-        async with Cluster(30, seed=5, network=network, periodic=True, interval_s=10.0) as cluster:
+        async with Cluster(30, seed=5, network=network, periodic=True, gossip_interval_s=10.0) as cluster:
             loop = asyncio.get_running_loop()
             start = loop.time()
             for node in cluster.nodes[:3]:

@@ -72,10 +72,7 @@ def test_a_killed_worker_costs_no_check_and_the_pool_is_replaced() -> None:
         assert answer(pool.submit(verify_chunk, jobs(1)), jobs(1)) == -1  # workers up
         long = jobs(3000, bad=2500)
         futures = [pool.submit(verify_chunk, long) for _ in range(2)]
-        inner = pool._pool
-        assert inner is not None
-        victim = next(iter(inner._processes.values()))  # type: ignore[attr-defined]
-        os.kill(victim.pid, signal.SIGKILL)
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)
         assert [answer(f, long) for f in futures] == [2500, 2500]  # checked here where the worker died
         again = jobs(50, bad=3)
         assert answer(pool.submit(verify_chunk, again), again) == 3
@@ -115,7 +112,7 @@ def test_workers_do_not_outlive_a_killed_node() -> None:
         "    pool = VerifyPool(workers=2)\n"
         "    futures = [pool.submit(verify_chunk, []) for _ in range(4)]\n"
         "    [f.result() for f in futures]\n"
-        "    print(' '.join(str(p) for p in pool._pool._processes), flush=True)\n"
+        "    print(' '.join(str(p) for p in pool.worker_pids()), flush=True)\n"
         "    time.sleep(60)\n"
     )
     kill_and_expect_children_gone(code, "verify workers")

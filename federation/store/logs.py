@@ -15,16 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-import sqlite_utils
 
-from federation.db import Migration
+from federation.errors import StoreError
+from federation.store.tree import STORED_LEVEL, TreeNodes
 from protocol import merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import VerificationError
-
-
-class StoreError(Exception):
-    """A write the store refuses; nothing was written."""
 
 
 class ForkError(StoreError):
@@ -35,95 +31,6 @@ class ForkError(StoreError):
         self.log_id, self.seq, self.held, self.offered = log_id, seq, held, offered
 
 
-def _schema(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """CREATE TABLE logs (
-            log_id BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
-            checkpoint TEXT, checkpoint_size INTEGER, frozen TEXT)"""
-    )
-    db.execute(
-        """CREATE TABLE entries (
-            log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE,
-            header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
-            ts_ms INTEGER NOT NULL, kind TEXT,
-            PRIMARY KEY (log_id, seq)) WITHOUT ROWID"""
-    )  # until 0005
-    db.execute(
-        """CREATE TABLE tree_nodes (
-            log_id BLOB NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
-            PRIMARY KEY (log_id, level, idx)) WITHOUT ROWID"""
-    )
-
-
-def _witnessing_schema(db: sqlite_utils.Database) -> None:
-    """Tables of ``federation.witness``: what we cosigned as a witness, and our own checkpoints' cosigners."""
-    # As a witness: the newest checkpoint we cosigned for each log (tlog-witness.md).
-    db.execute(
-        """CREATE TABLE witness_state (
-            log_id BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
-            updated_ms INTEGER NOT NULL) WITHOUT ROWID"""
-    )
-    # As a log: the checkpoint notes we sent to witnesses, with the cosignatures merged in.
-    db.execute(
-        """CREATE TABLE checkpoint_history (
-            log_id BLOB NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL,
-            PRIMARY KEY (log_id, size)) WITHOUT ROWID"""
-    )
-    # As a log: the size each witness last cosigned (or reported in a 409), the next request's old size.
-    db.execute(
-        """CREATE TABLE witnessed_by (
-            log_id BLOB NOT NULL, witness_key BLOB NOT NULL, size INTEGER NOT NULL,
-            PRIMARY KEY (log_id, witness_key)) WITHOUT ROWID"""
-    )
-
-
-def _forks_schema(db: sqlite_utils.Database) -> None:
-    """Fork proofs (``protocol.fork``), kept even for a log we hold no row of: a proof freezes its log."""
-    db.execute(
-        """CREATE TABLE forks (
-            log_id BLOB NOT NULL, proof BLOB NOT NULL, reason TEXT NOT NULL,
-            PRIMARY KEY (log_id, proof)) WITHOUT ROWID"""
-    )
-
-
-def _kind_index(db: sqlite_utils.Database) -> None:
-    # decisions across every log held: listing a council's decisions, tallying a proposal. Partial, so the
-    # other entries (most of them) cost no index write on the append path.
-    db.execute("CREATE INDEX entries_decisions ON entries (log_id, seq) WHERE kind = 'decision'")
-
-
-def _entries_rowid(db: sqlite_utils.Database) -> None:
-    """Entries in an ordinary (rowid) table, and ids indexed only for decisions.
-
-    Rows of a few hundred bytes in a WITHOUT ROWID table are moved on every B-tree split of their primary
-    key; appended by rowid they are written once, and (log_id, seq) becomes an index beside them. The id
-    of every entry was indexed (UNIQUE) although only decisions are looked up by id (their bundles); an
-    id is the hash of a header that holds (log_id, seq), so the primary key already makes ids unique, and
-    random 32-byte keys dirty a page of that index per entry. Inserting and committing a page of entries
-    now costs about a third of what it did."""
-    db.execute(
-        """CREATE TABLE entries_rowid (
-            log_id BLOB NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL,
-            header BLOB NOT NULL, signature BLOB NOT NULL, body BLOB, vis TEXT NOT NULL,
-            ts_ms INTEGER NOT NULL, kind TEXT,
-            PRIMARY KEY (log_id, seq))"""
-    )
-    db.execute("INSERT INTO entries_rowid SELECT * FROM entries ORDER BY log_id, seq")
-    db.execute("DROP TABLE entries")
-    db.execute("ALTER TABLE entries_rowid RENAME TO entries")
-    _kind_index(db)
-    db.execute("CREATE INDEX entries_decision_ids ON entries (id) WHERE kind = 'decision'")
-
-
-MIGRATIONS = [
-    Migration("0001-logs-entries-tree", _schema),
-    Migration("0002-forks", _forks_schema),
-    Migration("0003-witnessing", _witnessing_schema),
-    Migration("0004-entries-decision-index", _kind_index),
-    Migration("0005-entries-rowid-decision-ids", _entries_rowid),
-]
-
-
 @dataclass(frozen=True)
 class LogHead:
     log_id: bytes
@@ -132,56 +39,6 @@ class LogHead:
     checkpoint: str | None  # the newest signed checkpoint note held (cosignatures merged in)
     frozen: str | None
     checkpoint_size: int | None = None  # its tree size: a replica may hold entries beyond it
-
-
-STORED_LEVEL = 4  # tree nodes below this level are recomputed from at most 2**3 entry ids, not stored
-
-
-class _Nodes:
-    """Tree nodes of one log as a ``merkle.NodeSource``, seeing writes pending in this transaction.
-
-    Leaves are the entry ids, stored once with the entries. Nodes of levels 1-3 are hashed again from at
-    most eight leaves when asked for (a few microseconds); from level 4 up they are stored. So an append
-    writes one tree row per sixteen entries instead of one per entry, and a proof reads at most a few
-    dozen ids more.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, log_id: bytes) -> None:
-        self.conn, self.log_id = conn, log_id
-        self.pending: dict[tuple[int, int], bytes] = {}
-
-    def node(self, level: int, index: int) -> bytes:
-        hit = self.pending.get((level, index))
-        if hit is not None:
-            return hit
-        if level == 0:  # leaves are the entry ids, already stored with the entries: not kept twice
-            row = self.conn.execute(
-                "SELECT id FROM entries WHERE log_id = ? AND seq = ?", (self.log_id, index)
-            ).fetchone()
-        elif level < STORED_LEVEL:
-            width = 1 << level
-            leaves = [
-                self.pending.get((0, i)) or bytes(r[0])
-                for i, r in zip(
-                    range(index * width, (index + 1) * width),
-                    self.conn.execute(
-                        "SELECT id FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                        (self.log_id, index * width, (index + 1) * width),
-                    ),
-                    strict=False,
-                )
-            ]
-            if len(leaves) != width:
-                raise VerificationError("tree", f"missing tree node {level}/{index}")
-            return merkle.root_from_leaves(leaves)
-        else:
-            row = self.conn.execute(
-                "SELECT hash FROM tree_nodes WHERE log_id = ? AND level = ? AND idx = ?",
-                (self.log_id, level, index),
-            ).fetchone()
-        if row is None:
-            raise VerificationError("tree", f"missing tree node {level}/{index}")
-        return bytes(row[0])
 
 
 def _kind(body: bytes) -> str:
@@ -287,7 +144,7 @@ class LogStore:
         return (bytes(row[0]), row[1]) if row else None
 
     def nodes(self, log_id: bytes) -> merkle.NodeSource:
-        return _Nodes(self.conn, log_id)
+        return TreeNodes(self.conn, log_id)
 
     def root(self, log_id: bytes, size: int) -> bytes:
         return merkle.root(self.nodes(log_id), size)
@@ -399,7 +256,7 @@ class Appender:
             if head is None:
                 raise StoreError("nothing to append to an empty log")
             return head
-        nodes = _Nodes(conn, log_id)
+        nodes = TreeNodes(conn, log_id)
         for level, index, digest in merkle.append_nodes(nodes, self.start, self.added):  # all at once
             nodes.pending[(level, index)] = digest
         conn.executemany(
@@ -424,3 +281,6 @@ class Appender:
             (log_id, size, root, note, noted),
         )
         return LogHead(log_id, size, root, note, None, noted)
+
+
+__all__ = ["Appender", "CheckpointSigner", "ForkError", "LogHead", "LogStore", "StoreError"]

@@ -1,0 +1,31 @@
+"""Replicas of trusted logs (docs/gossip.md, "Pulling"): what a node serves its peers and takes from them.
+
+- ``page``: a page of one log as it travels — ``Page``, ``Head``, and its exact encoded size;
+- ``serve``: the page a peer is sent, within the byte budget the settings give;
+- ``signatures``: signature checks on the verify pool, started early, waited for before commit;
+- ``ingest``: ``Replica``, which verifies a page whole before committing it in one transaction;
+- ``like``: ``ReplicaLike``, what gossip needs of a replica.
+
+The names below are the package's public surface; import them from ``federation.replica``.
+"""
+
+from federation.errors import BadData, ForkFound, Frozen
+from federation.replica.ingest import Replica
+from federation.replica.like import ReplicaLike
+from federation.replica.page import Head, IngestResult, Page, Row, encode_page
+from federation.replica.signatures import POOL_THRESHOLD, Preverified
+
+__all__ = [
+    "POOL_THRESHOLD",
+    "BadData",
+    "ForkFound",
+    "Frozen",
+    "Head",
+    "IngestResult",
+    "Page",
+    "Preverified",
+    "Replica",
+    "ReplicaLike",
+    "Row",
+    "encode_page",
+]
