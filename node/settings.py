@@ -36,6 +36,19 @@ class Settings:
         10.0, "mean seconds between gossip rounds with a random peer (± 50 %)"
     )
 
+    cosign_retry_s: float = _setting(
+        60.0, "peers that missed our newest checkpoint are asked to cosign it again after this long"
+    )
+    apply_retry_s: float = _setting(
+        60.0, "an application to our federation not yet answered by admission is sent again after this long"
+    )
+    roster_poll_s: float = _setting(
+        1.0, "how often the rosters of the federations we trust are looked at for new members"
+    )
+    verify_workers: int = _setting(2, "worker processes that check the signatures of peers' entries")
+    bundle_cache_max: int = _setting(512, "decision bundles kept in memory, the most recently served")
+    application_max_bytes: int = _setting(8192, "largest application to a federation body accepted")
+
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:
         unknown = set(overrides) - {f.name for f in fields(cls)}
