@@ -51,8 +51,14 @@ def init_node(
         finally:
             conn.close()
         config = cfg.NodeConfig(
-            directory, kind, root.public.raw, operator.public.raw, listen, url or f"http://{listen}",
-            profile_of(found), federation=federation,
+            directory,
+            kind,
+            root.public.raw,
+            operator.public.raw,
+            listen,
+            url or f"http://{listen}",
+            profile_of(found),
+            federation=federation,
         )
         cfg.save(config)
     except BaseException:
@@ -67,7 +73,10 @@ def init_node(
 
 def profile_of(found: FoundCouncil | FoundFederation) -> dict[str, Any]:
     profile: dict[str, Any] = {
-        "name": found.name, "name_fa": found.name_fa, "country": found.country, "continent": found.continent,
+        "name": found.name,
+        "name_fa": found.name_fa,
+        "country": found.country,
+        "continent": found.continent,
     }
     if isinstance(found, FoundCouncil):
         profile["city"] = found.city

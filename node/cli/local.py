@@ -43,9 +43,7 @@ from protocol.note import KeyKind, parse_vkey
     show_default=True,
     help="the majority rule",
 )
-@click.option(
-    "--quorum", default=None, help=f"participants needed: {QUORUM_HELP}"
-)
+@click.option("--quorum", default=None, help=f"participants needed: {QUORUM_HELP}")
 @click.option("--board-seats", type=click.IntRange(0, 1000), default=3, show_default=True)
 @click.option(
     "--publish-tallies/--no-publish-tallies",
@@ -61,8 +59,13 @@ from protocol.note import KeyKind, parse_vkey
     metavar="URL KEY",
     help="the federation body this council applies to: its URL and key",
 )
-@click.option("--census-bucket", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
-              help="publish member counts rounded down to a multiple of this (privacy of small councils)")
+@click.option(
+    "--census-bucket",
+    type=click.IntRange(1, 1_000_000),
+    default=1,
+    show_default=True,
+    help="publish member counts rounded down to a multiple of this (privacy of small councils)",
+)
 @json_option
 def init(
     directory: Path,
@@ -100,7 +103,10 @@ def init(
         )
     else:
         found = FoundFederation(
-            name=name, level="country" if country else "continent", continent=continent, name_fa=name_fa,
+            name=name,
+            level="country" if country else "continent",
+            continent=continent,
+            name_fa=name_fa,
             country=country,
         )
     link = None

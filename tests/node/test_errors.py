@@ -32,7 +32,7 @@ def test_the_drawing_is_the_tree() -> None:
     parents: list[str] = []
     for prefix, name in drawn:
         depth = len(prefix) // 4 + (1 if name != "NodeError" else 0)
-        parents = [*parents[: depth], name]
+        parents = [*parents[:depth], name]
         if depth:
             assert CLASSES[name].__bases__ == (CLASSES[parents[depth - 1]],), name
 

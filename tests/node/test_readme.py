@@ -20,8 +20,11 @@ def readme_script() -> str:
     block = text.split("## Run your council's node", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     block = block.replace("--listen 127.0.0.1:8470", "--listen 127.0.0.1:0")
     block = re.sub(r"^shora init (.*)$", r"KEY=$(shora init \1", block, flags=re.M)
-    block = block.replace("--board-seats 3\n", "--board-seats 3 --json | python3 -c 'import json,sys; "
-                          "print(json.load(sys.stdin)[\"node_id\"])')\n", 1)
+    block = block.replace(
+        "--board-seats 3\n",
+        "--board-seats 3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"node_id\"])')\n",
+        1,
+    )
     block = block.replace(
         "shora serve ./toronto\n",
         "shora serve ./toronto 2>serve.log & SERVER=$!\ntrap 'kill -TERM $SERVER 2>/dev/null || true' EXIT\n"
@@ -34,7 +37,12 @@ def readme_script() -> str:
 def test_readme_assembly_runs_as_written(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     result = subprocess.run(
-        ["bash", "-c", readme_script()], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        ["bash", "-c", readme_script()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
