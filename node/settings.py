@@ -27,6 +27,18 @@ class Settings(FederationSettings):
     )
     keepalive_timeout_s: float = setting(15.0, "idle keep-alive connections are closed after this long")
 
+    cosign_retry_s: float = setting(
+        60.0, "peers that missed our newest checkpoint are asked to cosign it again after this long"
+    )
+    apply_retry_s: float = setting(
+        60.0, "an application to our federation not yet answered by admission is sent again after this long"
+    )
+    roster_poll_s: float = setting(
+        1.0, "how often the rosters of the federations we trust are looked at for new members"
+    )
+    bundle_cache_max: int = setting(512, "decision bundles kept in memory, the most recently served")
+    application_max_bytes: int = setting(8192, "largest application to a federation body accepted")
+
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:
         unknown = set(overrides) - {f.name for f in fields(cls)}

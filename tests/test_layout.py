@@ -176,6 +176,41 @@ def test_imports_point_down_the_layers() -> None:
     assert layer_violations(GRAPH) == []
 
 
+# node/'s rooms, bottom first (README, "Where things live"): a room imports only rooms before it
+NODE_ROOMS = (
+    ("node", "node.errors"),
+    ("node.settings",),
+    ("node.config",),
+    ("node.rules",),
+    ("node.storage",),
+    ("node.bootstrap",),
+    ("node.replication",),
+    ("node.http",),
+    ("node.cli",),
+)
+
+
+def _room(name: str) -> int:
+    ranks = [
+        (len(prefix), rank)
+        for rank, prefixes in enumerate(NODE_ROOMS)
+        for prefix in prefixes
+        if name == prefix or name.startswith(prefix + ".")
+    ]
+    return max(ranks)[1]
+
+
+def test_node_rooms_import_only_rooms_below() -> None:
+    upward = sorted(
+        f"{source} imports {target}"
+        for source, targets in GRAPH.items()
+        if source.startswith("node.")
+        for target in targets
+        if target.startswith("node") and _room(target) > _room(source)
+    )
+    assert upward == []
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_private_name_crosses_modules(package: str) -> None:
     found = [v for m in MODULES.values() if m.package == package for v in private_uses(m, MODULES)]

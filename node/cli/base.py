@@ -18,7 +18,6 @@ from node import config as cfg
 from node.cli.client import NodeClient
 from node.errors import CliError
 from node.rules.council import Quorum, RuleError
-from protocol import codec
 from protocol.codec import jsonable
 
 QUORUM_HELP = "a count of participants (12) or a fraction of active members (1/3)"
@@ -131,7 +130,3 @@ class _Group(click.Group):
 @click.version_option(VERSION, prog_name="shora")
 def cli() -> None:
     """shora — the council's signed record, its assemblies and its federation."""
-
-
-def b64(value: bytes) -> str:
-    return codec.b64u(value)

@@ -18,12 +18,12 @@ from protocol.httpsig import encode_nonce, sign_request
 
 
 class NodeClient:
-    def __init__(self, config: NodeConfig, timeout: float = 30.0) -> None:
+    def __init__(self, config: NodeConfig, timeout: float | None = None) -> None:
         self.config = config
         addr = config.dir / "serve.addr"  # where `shora serve` really listens (see node.http.server)
         self.base = f"http://{addr.read_text().strip() if addr.exists() else config.listen}"
         self.key = config.operator_signing_key()
-        self.timeout = timeout
+        self.timeout = config.settings.request_timeout_s if timeout is None else timeout
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
         with self._open(method, path, body) as response:

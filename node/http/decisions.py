@@ -29,9 +29,6 @@ async def list_decisions(node: Node, limit: int, *, council: bool) -> list[Entry
     return await node.reads.run(queries.decisions, node.config.node_id, limit, council=council)
 
 
-BUNDLE_CACHE_MAX = 512  # bundles kept, newest use last; a few KB each
-
-
 async def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> bytes:
     """The bundle of a decision at the newest checkpoint, with the key history of its signer.
 
@@ -58,6 +55,6 @@ async def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> byte
     vis, data = found
     node.bundles[decision_id] = (version, vis, data)
     node.bundles.move_to_end(decision_id)
-    while len(node.bundles) > BUNDLE_CACHE_MAX:
+    while len(node.bundles) > node.config.settings.bundle_cache_max:  # a few KB each
         node.bundles.popitem(last=False)
     return data

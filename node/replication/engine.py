@@ -43,9 +43,6 @@ from protocol.keys import PublicKey
 from protocol.note import open_checkpoint
 
 log = logging.getLogger("shora.replication")
-COSIGN_RETRY_S = 60.0
-APPLY_RETRY_S = 60.0  # an application not yet answered by admission is sent again after this long
-ROSTER_POLL_S = 1.0  # how often the rosters we trust are looked at for new members
 APPLY = "/v1/federation/apply"
 RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
 
@@ -157,7 +154,7 @@ class Replication:
         next_application = 0.0
         seen = -1  # the roster version whose members are all peers already
         while True:
-            await asyncio.sleep(ROSTER_POLL_S)
+            await asyncio.sleep(self.config.settings.roster_poll_s)
             try:
                 next_application, seen = await self._roster_step(next_application, seen)
             except Exception:  # a bug here must not end peering and applying for the life of the node
@@ -181,7 +178,10 @@ class Replication:
             and not self.public_url().endswith(":0")  # wait until we know where we listen
         ):
             delivered = await self.apply_to(*federation)
-            next_application = loop.time() + (APPLY_RETRY_S if delivered else ROSTER_POLL_S * 5)
+            settings = self.config.settings
+            next_application = loop.time() + (
+                settings.apply_retry_s if delivered else settings.roster_poll_s * 5
+            )
         return next_application, seen
 
     def public_url(self) -> str:
@@ -283,7 +283,7 @@ class Replication:
         """Collect cosignatures after every append, and retry now and then for peers that missed one."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), COSIGN_RETRY_S)
+                await asyncio.wait_for(self._dirty.wait(), self.config.settings.cosign_retry_s)
             self._dirty.clear()
             try:
                 await self.collect_cosignatures()

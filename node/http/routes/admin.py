@@ -1,4 +1,4 @@
-"""Operator endpoints under ``/v1/admin/`` (signed by the operator key; see ``node.auth``).
+"""Operator endpoints under ``/v1/admin/`` (signed by the operator key; checked by ``node.http.middleware``).
 
 Each handler turns JSON into one governance command, hands it to the writer and answers once the entries
 are durable. Members may be named by id, by a unique id prefix, or by their name in the private directory

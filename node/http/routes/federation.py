@@ -27,7 +27,6 @@ from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey
 
 routes = web.RouteTableDef()
-APPLICATION_LIMITS = codec.Limits(max_size=8 << 10, max_depth=1, max_length=1000)
 T = TypeVar("T")
 PROFILE = ("kind", "name", "name_fa", "city", "country", "continent", "url")
 
@@ -53,7 +52,10 @@ async def apply(request: web.Request) -> web.Response:
     except VerificationError as exc:
         raise ApiError(401, f"request-{exc.step}", exc.message) from exc
     try:
-        value = codec.decode(await request.read(), APPLICATION_LIMITS)
+        limits = codec.Limits(
+            max_size=node.config.settings.application_max_bytes, max_depth=1, max_length=1000
+        )
+        value = codec.decode(await request.read(), limits)
     except DecodeError as exc:
         raise bad_request("bad-application", f"an application is a canonical msgpack map: {exc}") from exc
     if (

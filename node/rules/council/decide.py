@@ -11,12 +11,6 @@ from typing import Any
 from .model import Council, Motion, Outcome
 from .rules import election_result, majority_outcome, quorum_required
 
-# the fields a public decision keeps when the council's rules do not publish tallies
-OUTCOME_FIELDS = (
-    "motion", "assembly", "motion_kind", "rules_version", "majority", "outcome",
-    "seats", "elected", "vacant", "tied", "ended", "removed", "rules_adopted", "proposal",
-)  # fmt: skip
-
 
 def participants_of(state: Council, motion: Motion) -> set[bytes]:
     """Members on the roll at close, plus voters who departed since: a member who voted took part."""
