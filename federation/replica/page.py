@@ -129,11 +129,15 @@ def _array(n: int) -> int:
     return 1 if n < 16 else 3 if n < 1 << 16 else 5
 
 
+_ENTRY_FRAME = 1 + _str(6) + _str(9)  # the map of an entry, and its keys "header" and "signature"
+_BODY_KEY = _str(4)
+
+
 def row_size(row: Row) -> int:
     """The exact encoded size of one entry of a page (``encode_page``)."""
     header, signature, body = row
-    size = 1 + _str(6) + _bin(len(header)) + _str(9) + _bin(len(signature))
-    return size if body is None else size + _str(4) + _bin(len(body))
+    size = _ENTRY_FRAME + _bin(len(header)) + _bin(len(signature))
+    return size if body is None else size + _BODY_KEY + _bin(len(body))
 
 
 def frame_size(checkpoint: str | None, consistency: Sequence[bytes]) -> int:
