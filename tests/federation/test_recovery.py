@@ -3,14 +3,18 @@ replication that is cancelled mid-way (its prefetch included) leaving nothing ha
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing.context
 from pathlib import Path
 
 import pytest
 
 from federation.replica import Page
+from federation.transport import Reply
 from federation.verifypool import VerifyPool, answer, verify_chunk
 from node.service import checkpoint_signer
+from protocol import merkle
+from tests.federation.test_gossip import Cluster, SqlReplica, run
 from tests.federation.test_verifypool import KEY, jobs, log, replica
 
 
@@ -58,3 +62,48 @@ def test_a_replica_given_a_page_whose_checks_cannot_run_on_workers_stores_it_who
         assert result.size == 300 and target.head(KEY.public.raw) == source.head(KEY.public.raw)
     finally:
         pool.shutdown()
+
+
+def test_a_pull_cancelled_with_its_prefetch_in_flight_leaves_whole_pages_only() -> None:
+    """Cancel a pull while its prefetch of the next page is on the wire: the replica holds exactly the
+    pages it ingested, each whole and verified, and the next pull resumes where it stopped."""
+
+    async def main() -> None:
+        async with Cluster(2, replica=SqlReplica, page_limit=10) as cluster:
+            a, b = cluster.nodes
+            a.replica.append(a.id, a.council.sign(35))
+            serve = cluster.network.handlers[a.id]
+            on_the_wire, release = asyncio.Event(), asyncio.Event()
+            cancelled: list[str] = []
+
+            async def second_page_waits(sender: bytes, method: str, path: str, body: bytes) -> Reply:
+                if "after_seq=9&" in path:  # the prefetch of entries 10..19
+                    on_the_wire.set()
+                    try:
+                        await release.wait()
+                    except asyncio.CancelledError:
+                        cancelled.append(path)
+                        raise
+                return await serve(sender, method, path, body)
+
+            cluster.network.register(a.id, second_page_waits)
+            theirs = a.replica.head(a.id)
+            pull = asyncio.create_task(b.gossip._pull(a.id, theirs))
+            await on_the_wire.wait()
+            pull.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pull
+            assert cancelled, "the prefetch was left running"
+
+            first = [e.id for e in a.council.entries[:10]]
+            held = b.replica.head(a.id)
+            assert (held.size, held.root) == (10, merkle.root_from_leaves(first))
+            assert [e.id for e in b.replica.store.entries(a.id, -1, 100)] == first
+            assert b.replica.store.root(a.id, 10) == held.root  # the stored tree agrees with its leaves
+
+            release.set()
+            await b.gossip._pull(a.id, theirs)
+            assert b.replica.head(a.id) == theirs
+            assert [e.id for e in b.replica.store.entries(a.id, -1, 100)] == [e.id for e in a.council.entries]
+
+    run(main())
