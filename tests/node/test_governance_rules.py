@@ -3,6 +3,7 @@ decision entry, pinned case by case, and the election's eligibility and seat ord
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from itertools import permutations
 from typing import Any
 
@@ -230,3 +231,9 @@ def test_a_closed_motion_keeps_its_text() -> None:
     m = motion(log, aid)
     entries = log.run(CloseMotion(m))
     assert entries[0].body["text"] == "text" and entries[0].body["outcome"] == "tied"
+
+
+def test_an_election_result_cannot_be_changed_after_the_count() -> None:
+    result = election_result({A: 1}, 1, [A])
+    with pytest.raises(FrozenInstanceError):
+        result.vacant = 1  # type: ignore[misc]

@@ -629,3 +629,83 @@ def test_append_nodes_equals_appending_one_leaf_at_a_time(size: int, count: int)
     batch = append_nodes(tree, size, leaves)
     one_by_one = [row for leaf in leaves for row in tree.append(leaf)]
     assert sorted(batch) == sorted(one_by_one)
+
+
+# --- the tree functions' own refusals, word for word ------------------------------------------------------
+
+
+class _Zeros:
+    """A source of any size whose every node is zero bytes: enough to exercise the arithmetic at 2^63."""
+
+    def node(self, level: int, index: int) -> bytes:
+        return bytes(32)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(lambda: root(TREE, -1), "tree: tree size -1 is outside 0..2^63-1", id="root-negative"),
+        pytest.param(lambda: root(TREE, True), "tree: tree size must be an int, got bool", id="root-bool"),
+        pytest.param(
+            lambda: new_nodes(TREE, -1, LEAVES[0]),
+            "tree: tree size -1 is outside 0..2^63-1",
+            id="new-negative",
+        ),
+        pytest.param(lambda: new_nodes(_Zeros(), 2**63 - 1, LEAVES[0]), "tree: tree is full", id="new-full"),
+        pytest.param(
+            lambda: new_nodes(TREE, 3, "x" * 32),
+            "tree: leaf hash must be 32 bytes, got str",
+            id="new-text-leaf",
+        ),
+        pytest.param(
+            lambda: new_nodes(TREE, 3, bytearray(31)),
+            "tree: leaf hash must be 32 bytes, got 31",
+            id="new-short",
+        ),
+        pytest.param(
+            lambda: append_nodes(TREE, -1, []),
+            "tree: tree size -1 is outside 0..2^63-1",
+            id="append-negative",
+        ),
+        pytest.param(
+            lambda: append_nodes(_Zeros(), 2**63 - 1, [LEAVES[0]]), "tree: tree is full", id="append-full"
+        ),
+        pytest.param(
+            lambda: append_nodes(_Zeros(), 2**63 - 2, LEAVES[:2]),
+            "tree: tree is full",
+            id="append-one-too-many",
+        ),
+        pytest.param(
+            lambda: append_nodes(TREE, 3, [LEAVES[0], b"short"]),
+            "tree: leaf hash must be 32 bytes, got 5",
+            id="append-short-leaf",
+        ),
+        pytest.param(
+            lambda: inclusion_proof(TREE, True, 3),
+            "inclusion: leaf index must be an int, got bool",
+            id="index-bool",
+        ),
+        pytest.param(
+            lambda: verify_inclusion(LEAVES[0], 0, 1, [], "x"),
+            "inclusion: root hash must be 32 bytes, got str",
+            id="root-text",
+        ),
+        pytest.param(
+            lambda: verify_consistency(2, 1, ROOTS[2], ROOTS[1], []),
+            "consistency: first size 2 is larger than second size 1",
+            id="rollback",
+        ),
+    ],
+)
+def test_refusal_messages_word_for_word(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ProofError) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+def test_a_tree_of_the_largest_size_still_takes_its_last_leaf() -> None:
+    """Appending the leaf that makes 2^63-1 is allowed; only the one after it is refused."""
+    assert new_nodes(_Zeros(), 2**63 - 2, LEAVES[0])[0] == (0, 2**63 - 2, LEAVES[0])
+    rows = append_nodes(_Zeros(), 2**63 - 2, [LEAVES[0]])
+    assert rows[0] == (0, 2**63 - 2, LEAVES[0])
+    assert append_nodes(_Zeros(), 2**63 - 1, []) == []
