@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench vectors clean
+.PHONY: test demo lint bench vectors mutation clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,36 @@ demo: $(STAMP)
 bench: $(STAMP)
 	for b in tests/bench/*.py; do $(BIN)/python $$b || exit 1; done
 
+# Mutation testing (docs/mutation.md): each module against its own fast tests, one module at a time.
+# Slow (minutes per module) and not part of `make test`. MUTATE=protocol/merkle.py runs one module.
+MUTATION_RUNS := \
+	protocol/merkle.py=tests/protocol/test_merkle.py \
+	protocol/codec.py=tests/protocol/test_codec.py \
+	protocol/note.py=tests/protocol/test_note.py \
+	protocol/bundle.py=tests/protocol/test_bundle.py \
+	protocol/entry.py=tests/protocol/test_entry.py \
+	node/governance/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py \
+	node/governance/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py
+MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
+
+mutation: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	mkdir -p build/mutation
+	@for run in $(MUTATION_RUNS); do \
+		module=$${run%%=*}; tests=$$(echo $${run#*=} | tr , ' '); \
+		case " $(MUTATE) " in *" $$module "*) ;; *) continue ;; esac; \
+		echo "== $$module against $$tests"; \
+		start=$$(date +%s); \
+		$(BIN)/mutmut run --paths-to-mutate $$module --tests-dir $$(dirname $$(echo $$tests | cut -d' ' -f1)) --no-progress \
+			--runner "$(abspath $(BIN))/python -m tests.mutation pytest $$tests" >/dev/null; \
+		echo "wall time: $$(( $$(date +%s) - start )) s" > build/mutation/$$(basename $$module .py).txt; \
+		$(BIN)/mutmut show all >> build/mutation/$$(basename $$module .py).txt 2>&1; \
+		$(BIN)/python -m tests.mutation summary $$module >> build/mutation/$$(basename $$module .py).txt; \
+		tail -n 1 build/mutation/$$(basename $$module .py).txt; \
+	done
+
 vectors: $(STAMP)
 	$(BIN)/python -m tests.vectors.generate
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mutmut-cache
