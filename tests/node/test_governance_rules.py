@@ -85,6 +85,13 @@ def test_a_group_that_does_not_fit_is_tied_and_leaves_seats_vacant() -> None:
     assert election_result({A: 2, B: 1, C: 1}, 2, [A, B, C]) == ElectionResult((A,), 1, (B, C))
 
 
+def test_three_groups_of_approvals_fill_seats_in_turn() -> None:
+    approvals = {A: 3, B: 2, C: 2, D: 1, E: 1}
+    assert election_result(approvals, 5, [A, B, C, D, E]) == ElectionResult((A, B, C, D, E), 0, ())
+    assert election_result(approvals, 4, [A, B, C, D, E]) == ElectionResult((A, B, C), 1, (D, E))
+    assert election_result({A: 3, B: 2, C: 2, D: 1}, 6, [A, B, C, D]) == ElectionResult((A, B, C, D), 2, ())
+
+
 def test_no_seats_elect_nobody() -> None:
     assert election_result({A: 3}, 0, [A]) == ElectionResult((), 0, ())
 
