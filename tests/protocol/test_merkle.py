@@ -709,3 +709,171 @@ def test_a_tree_of_the_largest_size_still_takes_its_last_leaf() -> None:
     rows = append_nodes(_Zeros(), 2**63 - 2, [LEAVES[0]])
     assert rows[0] == (0, 2**63 - 2, LEAVES[0])
     assert append_nodes(_Zeros(), 2**63 - 1, []) == []
+
+
+P3_10 = inclusion_proof(TREE, 3, 10)
+C3_7 = consistency_proof(TREE, 3, 7)
+C4_7 = consistency_proof(TREE, 4, 7)
+WORDS: list[tuple[str, Callable[[], object], str]] = [
+    (
+        "memory-node",
+        lambda: MemoryTree(LEAVES[:5]).node(0, 5),
+        "tree: no complete node (0, 5) in a tree of 5 leaves",
+    ),
+    (
+        "memory-root",
+        lambda: MemoryTree(LEAVES[:5]).root(6),
+        "tree: tree size 6 is beyond this tree's 5 leaves",
+    ),
+    ("memory-root-size", lambda: MemoryTree(LEAVES[:5]).root(-2), "tree: tree size -2 is outside 0..2^63-1"),
+    ("proof-index", lambda: inclusion_proof(TREE, -1, 3), "inclusion: leaf index -1 is outside 0..2^63-1"),
+    (
+        "proof-size",
+        lambda: inclusion_proof(TREE, 0, 2**63),
+        f"inclusion: tree size {2**63} is outside 0..2^63-1",
+    ),
+    ("proof-past", lambda: inclusion_proof(TREE, 3, 3), "inclusion: leaf index 3 is not below tree size 3"),
+    (
+        "cproof-first",
+        lambda: consistency_proof(TREE, -1, 3),
+        "consistency: first size -1 is outside 0..2^63-1",
+    ),
+    (
+        "cproof-second",
+        lambda: consistency_proof(TREE, 0, -3),
+        "consistency: second size -3 is outside 0..2^63-1",
+    ),
+    (
+        "cproof-rollback",
+        lambda: consistency_proof(TREE, 4, 3),
+        "consistency: first size 4 is larger than second size 3",
+    ),
+    (
+        "incl-index",
+        lambda: verify_inclusion(LEAVES[0], -1, 1, [], ROOTS[1]),
+        "inclusion: leaf index -1 is outside 0..2^63-1",
+    ),
+    (
+        "incl-size",
+        lambda: verify_inclusion(LEAVES[0], 0, -1, [], ROOTS[1]),
+        "inclusion: tree size -1 is outside 0..2^63-1",
+    ),
+    (
+        "incl-leaf",
+        lambda: verify_inclusion(b"", 0, 1, [], ROOTS[1]),
+        "inclusion: leaf hash must be 32 bytes, got 0",
+    ),
+    (
+        "incl-root",
+        lambda: verify_inclusion(LEAVES[0], 0, 1, [], b"r"),
+        "inclusion: root hash must be 32 bytes, got 1",
+    ),
+    (
+        "incl-past",
+        lambda: verify_inclusion(LEAVES[0], 1, 1, [], ROOTS[1]),
+        "inclusion: leaf index 1 is not below tree size 1",
+    ),
+    (
+        "incl-path",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, [*P3_10[:2], b"x"], ROOTS[10]),
+        "inclusion: path[2] must be 32 bytes, got 1",
+    ),
+    (
+        "incl-longer",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, [*P3_10, SOME_HASH], ROOTS[10]),
+        "inclusion: path is longer than a tree of 10 leaves allows",
+    ),
+    (
+        "incl-shorter",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, P3_10[:-1], ROOTS[10]),
+        "inclusion: path is shorter than a tree of 10 leaves needs",
+    ),
+    (
+        "incl-wrong-root",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, P3_10, ROOTS[9]),
+        "inclusion: path does not lead from leaf 3 to the root of tree size 10",
+    ),
+    (
+        "cons-first",
+        lambda: verify_consistency(-1, 7, ROOTS[3], ROOTS[7], C3_7),
+        "consistency: first size -1 is outside 0..2^63-1",
+    ),
+    (
+        "cons-second",
+        lambda: verify_consistency(3, 2**64, ROOTS[3], ROOTS[7], C3_7),
+        f"consistency: second size {2**64} is outside 0..2^63-1",
+    ),
+    (
+        "cons-first-root",
+        lambda: verify_consistency(3, 7, b"", ROOTS[7], C3_7),
+        "consistency: first root must be 32 bytes, got 0",
+    ),
+    (
+        "cons-second-root",
+        lambda: verify_consistency(3, 7, ROOTS[3], "r", C3_7),
+        "consistency: second root must be 32 bytes, got str",
+    ),
+    (
+        "cons-path",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], [C3_7[0], None]),
+        "consistency: path[1] must be 32 bytes, got NoneType",
+    ),
+    (
+        "cons-rollback",
+        lambda: verify_consistency(7, 3, ROOTS[7], ROOTS[3], C3_7),
+        "consistency: first size 7 is larger than second size 3",
+    ),
+    (
+        "cons-not-empty",
+        lambda: verify_consistency(0, 7, EMPTY_ROOT, ROOTS[7], [SOME_HASH]),
+        "consistency: path must be empty from size 0 to 7",
+    ),
+    (
+        "cons-empty-root",
+        lambda: verify_consistency(0, 7, SOME_HASH, ROOTS[7], []),
+        "consistency: the root of an empty tree must be the empty-tree hash",
+    ),
+    (
+        "cons-two-roots",
+        lambda: verify_consistency(7, 7, ROOTS[7], ROOTS[6], []),
+        "consistency: two different roots for tree size 7",
+    ),
+    (
+        "cons-empty-path",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], []),
+        "consistency: path from size 3 to 7 is empty",
+    ),
+    (
+        "cons-longer",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], [*C3_7, SOME_HASH]),
+        "consistency: path is longer than sizes 3 to 7 allow",
+    ),
+    (
+        "cons-shorter",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], C3_7[:-1]),
+        "consistency: path is shorter than sizes 3 to 7 need",
+    ),
+    (
+        "cons-first-wrong",
+        lambda: verify_consistency(3, 7, OTHER.root(3), ROOTS[7], C3_7),
+        "consistency: path does not lead to the root of tree size 3",
+    ),
+    (
+        "cons-second-wrong",
+        lambda: verify_consistency(3, 7, ROOTS[3], OTHER.root(7), C3_7),
+        "consistency: path does not lead to the root of tree size 7",
+    ),
+    (
+        "cons-second-wrong-from-4",
+        lambda: verify_consistency(4, 7, ROOTS[4], OTHER.root(7), C4_7),
+        "consistency: path does not lead to the root of tree size 7",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), [(c, m) for _, c, m in WORDS], ids=[i for i, _, _ in WORDS])
+def test_every_proof_refusal_word_for_word(call: Callable[[], object], message: str) -> None:
+    """Each check's own message, in full: what operators read, and what tells one check from another."""
+    with pytest.raises(ProofError) as caught:
+        call()
+    assert str(caught.value) == message
