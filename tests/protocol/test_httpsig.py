@@ -233,7 +233,9 @@ def test_empty_query_is_a_lone_question_mark() -> None:
 
 def test_nonce_is_recorded_only_after_the_signature_holds() -> None:
     seen: set[tuple[bytes, str]] = set()
-    with pytest.raises(VerificationError, match="not a valid request signature by this key") as caught:
+    with pytest.raises(
+        VerificationError, match=r"^[a-z-]+: not a valid request signature by this key"
+    ) as caught:
         verify(sign(), seen=seen, method="PUT")
     assert caught.value.step == "signature"
     assert not seen
@@ -247,11 +249,11 @@ def test_created_at_the_edge_of_the_window_is_accepted() -> None:
 
 
 def test_sign_refuses_short_nonce_and_bad_path() -> None:
-    with pytest.raises(DecodeError, match="a nonce is 16 to 64 random bytes"):
+    with pytest.raises(DecodeError, match=r"^a nonce is 16 to 64 random bytes"):
         sign(nonce=b64u(b"\x00" * 15))
-    with pytest.raises(DecodeError, match="path 'no-slash' is not valid in a request line"):
+    with pytest.raises(DecodeError, match=r"^path 'no-slash' is not valid in a request line"):
         sign(path="no-slash")
-    with pytest.raises(DecodeError, match="a nonce is 16 to 64 random bytes"):
+    with pytest.raises(DecodeError, match=r"^a nonce is 16 to 64 random bytes"):
         httpsig.encode_nonce(b"\x00" * 8)
     assert httpsig.encode_nonce(b"\x00" * 16) == b64u(b"\x00" * 16)
 

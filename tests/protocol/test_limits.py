@@ -105,19 +105,19 @@ def test_default_decode_size_edge() -> None:
     at_limit = encode(b"x" * 1_048_571)  # bin32: 5 bytes of header
     assert len(at_limit) == 1_048_576
     assert decode(at_limit, Limits(max_length=2_000_000)) == b"x" * 1_048_571
-    with pytest.raises(DecodeError, match="input of 1048577 bytes exceeds the limit of 1048576"):
+    with pytest.raises(DecodeError, match=r"^input of 1048577 bytes exceeds the limit of 1048576"):
         decode(encode(b"x" * 1_048_572), Limits(max_length=2_000_000))
 
 
 def test_default_depth_edge() -> None:
     assert decode(encode(_nested(16))) == _nested(16)
-    with pytest.raises(DecodeError, match="nesting deeper than 16"):
+    with pytest.raises(DecodeError, match=r"^nesting deeper than 16"):
         decode(b"\x91" * 17 + b"\x00")
 
 
 def test_default_length_edge() -> None:
     assert decode(encode(list(range(10_000)))) == list(range(10_000))
-    with pytest.raises(DecodeError, match=r"10001 exceeds max_array_len\(10000\)"):
+    with pytest.raises(DecodeError, match=r"^malformed msgpack: 10001 exceeds max_array_len\(10000\)"):
         decode(encode(list(range(10_001))))
 
 
@@ -132,9 +132,9 @@ def test_default_length_edge() -> None:
 )
 def test_each_format_limits_depth_and_length(limits: Limits, depth: int, length: int) -> None:
     assert decode(encode(_nested(depth)), limits) == _nested(depth)
-    with pytest.raises(DecodeError, match=f"nesting deeper than {depth}"):
+    with pytest.raises(DecodeError, match=f"^nesting deeper than {depth}"):
         decode(b"\x91" * (depth + 1) + b"\x00", limits)
     assert decode(encode("a" * min(length, limits.max_size - 5)), limits)
     if length + 5 <= limits.max_size:
-        with pytest.raises(DecodeError, match=f"{length + 1} exceeds max_str_len"):
+        with pytest.raises(DecodeError, match=f"^malformed msgpack: {length + 1} exceeds max_str_len"):
             decode(encode("a" * (length + 1)), limits)

@@ -58,7 +58,7 @@ TOO_BIG = "a signed note is at most 1048576 bytes"
 
 
 def refused_note(check: str, data: str | bytes) -> None:
-    with pytest.raises(DecodeError, match=check):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         parse_note(data)
 
 
@@ -175,7 +175,7 @@ def test_go_open_duplicated_signatures(backend: str) -> None:
     ],
 )
 def test_go_malformed_notes(message: str, check: str) -> None:
-    with pytest.raises(DecodeError, match=check):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         open_note(message, [parse_vkey(PETER_VKEY)])
 
 
@@ -198,7 +198,7 @@ def test_go_tlog_tree_format() -> None:
         # Go ignores junk; a checkpoint note body must end in a newline
         (golden + "JOE", "a checkpoint ends with a newline"),
     ):
-        with pytest.raises(DecodeError, match=check):
+        with pytest.raises(DecodeError, match=f"^{check}"):
             Checkpoint.from_body(bad)
     assert Checkpoint.from_body(golden + "JOE\n").extensions == ("JOE",)
 
@@ -287,18 +287,18 @@ def test_names_and_key_ids() -> None:
     ("name", "check"),
     [
         pytest.param("", "a note key name is non-empty text", id="empty"),
-        pytest.param("a b", "contains a space", id="space"),
-        pytest.param("a+b", "contains a space", id="plus"),
-        pytest.param("a\tb", "contains a space", id="tab"),
-        pytest.param("a\u00a0b", "contains a space", id="no-break-space"),
-        pytest.param("a\u3000b", "contains a space", id="ideographic-space"),
-        pytest.param("a\nb", "contains a space", id="newline"),
-        pytest.param("a\x7fb"[:1] + "\x01b", "contains a space", id="control"),
+        pytest.param("a b", r"note key name '.*' contains a space", id="space"),
+        pytest.param("a+b", r"note key name '.*' contains a space", id="plus"),
+        pytest.param("a\tb", r"note key name '.*' contains a space", id="tab"),
+        pytest.param("a\u00a0b", r"note key name '.*' contains a space", id="no-break-space"),
+        pytest.param("a\u3000b", r"note key name '.*' contains a space", id="ideographic-space"),
+        pytest.param("a\nb", r"note key name '.*' contains a space", id="newline"),
+        pytest.param("a\x7fb"[:1] + "\x01b", r"note key name '.*' contains a space", id="control"),
         pytest.param("\ud800", "text is not valid Unicode", id="lone-surrogate"),
     ],
 )
 def test_bad_key_names_rejected(name: str, check: str) -> None:
-    with pytest.raises(DecodeError, match=check):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         VerifierKey(name, LOG_KEY.public)
 
 
@@ -354,7 +354,7 @@ def test_checkpoint_validates_fields() -> None:
         ("a checkpoint extension line is one non-empty line", ("o", 1, bytes(32), ("",))),
     ]
     for check, fields in bad_fields:
-        with pytest.raises(DecodeError, match=check):
+        with pytest.raises(DecodeError, match=f"^{check}"):
             Checkpoint(*fields)
     assert Checkpoint("o", 0, bytes(32)).size == 0
     assert Checkpoint("o", INT64_MAX, bytes(32)).size == 9223372036854775807
@@ -515,7 +515,7 @@ def test_attack_cosignature_for_another_checkpoint() -> None:
     ],
 )
 def test_attack_malformed_checkpoint_note(text: str, check: str) -> None:
-    with pytest.raises(DecodeError, match=check):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         open_checkpoint(text, LOG_KEY.public)
 
 
@@ -536,7 +536,7 @@ def test_attack_oversized_note() -> None:
     assert parse_note((body + "\n" + PETER_SIG).encode()).text == body
     refused_note(TOO_BIG, "x" + body + "\n" + PETER_SIG)
     refused_note(TOO_BIG, ("x" + body + "\n" + PETER_SIG).encode())
-    with pytest.raises(DecodeError, match=TOO_BIG):
+    with pytest.raises(DecodeError, match=f"^{TOO_BIG}"):
         Note("x" + body, (parse_note(PETER_SIG.join(["x\n\n", ""])).signatures))
 
 
@@ -556,9 +556,9 @@ def test_attack_non_utf8() -> None:
 def test_signed_checkpoint_must_match_its_note() -> None:
     signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public)
     mismatch = "the note text does not hold this checkpoint and these signatures"
-    with pytest.raises(DecodeError, match=mismatch):
+    with pytest.raises(DecodeError, match=f"^{mismatch}"):
         SignedCheckpoint(Checkpoint(ORIGIN, 8, CHECKPOINT.root), signed.note_text, signed.signatures)
-    with pytest.raises(DecodeError, match=mismatch):
+    with pytest.raises(DecodeError, match=f"^{mismatch}"):
         SignedCheckpoint(signed.checkpoint, signed.note_text, ())
 
 
@@ -633,7 +633,7 @@ def test_signature_line_with_stray_base64_bits_is_refused() -> None:
     stray = GO_TEXT + "\n" + f"— PeterNeumann {PETER_B64_STRAY_BITS}\n"
     refused_note(NOT_CANONICAL_BASE64, stray)
     refused_note(NOT_CANONICAL_BASE64, stray.encode())
-    with pytest.raises(DecodeError, match=NOT_CANONICAL_BASE64):
+    with pytest.raises(DecodeError, match=f"^{NOT_CANONICAL_BASE64}"):
         open_note(stray, [parse_vkey(PETER_VKEY)])
 
 
@@ -680,13 +680,19 @@ def test_two_known_keys_under_one_name_both_verify(backend: str) -> None:
     ("signature", "check"),
     [
         pytest.param(
-            bytes(8) + bytes(63), "a cosignature/v1 is a timestamp and an Ed25519 signature", id="short"
+            bytes(8) + bytes(63),
+            r"shora-witness/\S+: a cosignature/v1 is a timestamp and an Ed25519 signature",
+            id="short",
         ),
         pytest.param(
-            bytes(8) + bytes(65), "a cosignature/v1 is a timestamp and an Ed25519 signature", id="long"
+            bytes(8) + bytes(65),
+            r"shora-witness/\S+: a cosignature/v1 is a timestamp and an Ed25519 signature",
+            id="long",
         ),
         pytest.param(
-            b"\x80" + bytes(7) + bytes(64), r"a cosignature timestamp is at most 2\^63-1", id="time-2^63"
+            b"\x80" + bytes(7) + bytes(64),
+            r"shora-witness/\S+: a cosignature timestamp is at most 2\^63-1",
+            id="time-2^63",
         ),
     ],
 )
@@ -694,7 +700,7 @@ def test_malformed_cosignature_by_trusted_witness(signature: bytes, check: str) 
     name = witness_name(WITNESSES[0].public)
     key_id = note_key_id(name, WITNESSES[0].public, KeyKind.COSIGNATURE_V1)
     text = add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [NoteSignature(name, key_id, signature)])
-    with pytest.raises(VerificationError, match=check) as caught:
+    with pytest.raises(VerificationError, match=f"^[a-z-]+: {check}") as caught:
         verify_cosignatures(open_checkpoint(text, LOG_KEY.public), {name: WITNESSES[0].public}, 1)
     assert caught.value.step == "cosignatures"
 
@@ -709,7 +715,9 @@ def test_cosignature_newest_timestamp_wins_and_zero_required_passes() -> None:
         verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public), {}, 0)
         == []
     )
-    with pytest.raises(VerificationError, match="0 valid witness cosignatures, at least 1 required"):
+    with pytest.raises(
+        VerificationError, match=r"^[a-z-]+: 0 valid witness cosignatures, at least 1 required"
+    ):
         verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public), {}, 1)
 
 
@@ -718,5 +726,5 @@ def test_cosigned_message_layout() -> None:
         cosigned_message(b"o\n7\nroot\n", 1_700_000_000) == b"cosignature/v1\ntime 1700000000\no\n7\nroot\n"
     )
     for bad in (-1, 2**63, True, "1"):
-        with pytest.raises(DecodeError, match=r"a cosignature timestamp is an integer in 0..2\^63-1"):
+        with pytest.raises(DecodeError, match=r"^a cosignature timestamp is an integer in 0..2\^63-1"):
             cosigned_message(b"o\n", bad)  # type: ignore[arg-type]
