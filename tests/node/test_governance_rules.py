@@ -244,3 +244,70 @@ def test_an_election_result_cannot_be_changed_after_the_count() -> None:
     result = election_result({A: 1}, 1, [A])
     with pytest.raises(FrozenInstanceError):
         result.vacant = 1  # type: ignore[misc]
+
+
+# --- decide: federation motions and hidden tallies ---------------------------------------------------
+
+FEDERATION = bytes([9]) * 32
+PROPOSAL = bytes([8]) * 32
+
+
+def test_a_federation_decision_names_the_proposal_it_answers() -> None:
+    log = council()
+    aid = assembly(log)
+    m = motion(log, aid, "federation", proposal=(FEDERATION, PROPOSAL))
+    d = vote_and_close(log, m, {A: "yes", B: "no", C: "yes"})
+    assert d["proposal"] == [FEDERATION, PROPOSAL] and d["outcome"] == "adopted"
+    assert d["participants"] == 5 and d["motion_kind"] == "federation"
+
+
+def test_only_a_federation_decision_carries_a_proposal() -> None:
+    log = council()
+    aid = assembly(log)
+    (decision,) = log.run(CloseMotion(motion(log, aid)))
+    assert "proposal" not in decision.body
+
+
+def test_a_hidden_tally_keeps_the_participants_public_for_federation_motions_only() -> None:
+    log = council(Rules(publish_tallies=False))
+    aid = assembly(log, (A, B, C))
+    m = motion(log, aid, "federation", proposal=(FEDERATION, PROPOSAL))
+    log.run(CastVote(m, A, "yes"))
+    public, hidden = log.run(CloseMotion(m))
+    assert public.body["participants"] == 3 and "participants" not in hidden.body
+    assert public.body["proposal"] == [FEDERATION, PROPOSAL] and "tally" not in public.body
+    assert hidden.body["tally"] == {"yes": 1, "no": 0, "abstain": 0} and hidden.body["motion"] == m
+    policy = motion(log, aid)
+    public, hidden = log.run(CloseMotion(policy))
+    assert "participants" not in public.body and hidden.body["participants"] == 3
+
+
+def test_every_decision_field_of_an_ordinary_motion() -> None:
+    log = council()
+    aid = assembly(log, (A, B, C))
+    m = motion(log, aid)
+    log.run(CastVote(m, A, "yes"))
+    (decision,) = log.run(CloseMotion(m))
+    body = {k: v for k, v in decision.body.items() if k != "kind"}
+    assert body == {
+        "motion": m,
+        "assembly": aid,
+        "motion_kind": "policy",
+        "text": "text",
+        "rules_version": 1,
+        "majority": "simple",
+        "outcome": "adopted",
+        "seats": None,
+        "elected": [],
+        "vacant": 0,
+        "tied": [],
+        "ended": [],
+        "removed": None,
+        "rules_adopted": None,
+        "quorum": None,
+        "active_members": 5,
+        "quorum_required": 0,
+        "participants": 3,
+        "votes_cast": 1,
+        "tally": {"yes": 1, "no": 0, "abstain": 0},
+    }
