@@ -643,3 +643,51 @@ def test_unb64u_wrong_length() -> None:
 def test_module_exports() -> None:
     assert codec.INT64_MAX == 2**63 - 1
     assert codec.INT64_MIN == -(2**63)
+
+
+# --- duplicates anywhere, JSON form, values decoded again ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"\x91\x82\xa1a\x01\xa1a\x02", id="in-array"),
+        pytest.param(b"\x81\xa1k\x82\xa1a\x01\xa1a\x02", id="in-map-value"),
+        pytest.param(b"\x92\x00\x91\x82\xa1b\x01\xa1b\x01", id="deep-same-value"),
+        pytest.param(b"\x82\xa1a\x80\xa1a\x80", id="duplicate-maps"),
+    ],
+)
+def test_duplicate_key_at_any_depth(data: bytes) -> None:
+    refused(data, DUPLICATE)
+
+
+def test_a_reencoding_difference_beside_a_map_is_not_a_duplicate() -> None:
+    refused(b"\x92\x81\xa1a\x01\xcc\x05", NON_MINIMAL)  # [{"a": 1}, uint8 5]
+    refused(b"\x81\xa1a\x92\x01\xcc\x05", NON_MINIMAL)  # {"a": [1, uint8 5]}
+
+
+def test_jsonable_turns_every_bytes_string_into_base64url() -> None:
+    value = {"a": b"\xfb\xff", "b": [b"", (b"\x00", 1)], "c": {"d": None, "e": "text"}, "f": True}
+    assert codec.jsonable(value) == {
+        "a": "-_8",
+        "b": ["", ["AA", 1]],
+        "c": {"d": None, "e": "text"},
+        "f": True,
+    }
+    assert codec.jsonable(b"\x00\x01") == "AAE"
+    assert codec.jsonable(7) == 7
+
+
+def test_decoded_again_gives_a_fresh_equal_value() -> None:
+    data = encode({"a": [1, b"x", "y"], "b": {"c": None}})
+    first, second = codec.decoded_again(data), codec.decoded_again(data)
+    assert first == second == decode(data)
+    first["a"].append(2)
+    assert second["a"] == [1, b"x", "y"]
+    assert codec.decoded_again(encode("text")) == "text"
+
+
+def test_limits_are_immutable_values() -> None:
+    with pytest.raises(AttributeError):
+        DEFAULT_LIMITS.max_size = 1  # type: ignore[misc]
+    assert Limits() == DEFAULT_LIMITS
