@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.codec import INT64_MAX
+from protocol.codec import b64u as codec_b64u
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, SigningKey
 from protocol.note import (
@@ -728,3 +729,128 @@ def test_cosigned_message_layout() -> None:
     for bad in (-1, 2**63, True, "1"):
         with pytest.raises(DecodeError, match=r"^a cosignature timestamp is an integer in 0..2\^63-1"):
             cosigned_message(b"o\n", bad)  # type: ignore[arg-type]
+
+
+# --- every value's own checks ------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "check"),
+    [
+        pytest.param(1, "a verifier key is text", id="not-text"),
+        pytest.param("a+XYZ+AAAA", "a verifier key's id is 8 lowercase hex digits", id="id-not-hex"),
+        pytest.param("a+C74F20A3+AAAA", "a verifier key's id is 8 lowercase hex digits", id="id-upper"),
+        pytest.param(
+            "a+00000000+AAAA", "a verifier key holds a type byte and a 32-byte Ed25519 key", id="short"
+        ),
+        pytest.param(
+            "a+00000000+" + _b64(b"\x09" + bytes(32)), "unsupported note signature type 0x09", id="type"
+        ),
+        pytest.param(
+            "a+00000000+" + _b64(b"\x01" + LOG_KEY.public.raw),
+            "a verifier key's id does not match its name and key",
+            id="id-mismatch",
+        ),
+        pytest.param("a+00000000", NOT_CANONICAL_BASE64, id="no-key"),
+    ],
+)
+def test_parse_vkey_names_the_check(text: Any, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        parse_vkey(text)
+
+
+def test_vkey_round_trip_for_both_kinds() -> None:
+    for kind in (KeyKind.ED25519, KeyKind.COSIGNATURE_V1):
+        key = VerifierKey("w.example/x", LOG_KEY.public, kind)
+        assert parse_vkey(key.text()) == key
+        assert key.text().split("+")[1] == key.key_id.hex()
+    assert VerifierKey("n", LOG_KEY.public, 4).kind is KeyKind.COSIGNATURE_V1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("build", "check"),
+    [
+        pytest.param(
+            lambda: VerifierKey("n", LOG_KEY.public.raw), "a verifier key holds a PublicKey", id="raw-key"
+        ),
+        pytest.param(lambda: NoteSignature("n", bytes(3), b"s"), "a note key id is 4 bytes", id="id-3"),
+        pytest.param(lambda: NoteSignature("n", "abcd", b"s"), "a note key id is 4 bytes", id="id-text"),
+        pytest.param(
+            lambda: NoteSignature("n", bytes(4), b""), "a note signature is non-empty bytes", id="empty-sig"
+        ),
+        pytest.param(
+            lambda: NoteSignature("n", bytes(4), "s"), "a note signature is non-empty bytes", id="text-sig"
+        ),
+        pytest.param(
+            lambda: Note("no newline", (PETER,)), "note text ends with a newline", id="note-unended"
+        ),
+        pytest.param(lambda: Note(b"bytes\n", (PETER,)), "note text ends with a newline", id="note-bytes"),
+        pytest.param(lambda: Note("t\n", ()), "a signed note has at least one signature", id="note-unsigned"),
+        pytest.param(lambda: Note("t\n", (PETER,) * 101), "more than 100 signatures", id="note-101"),
+        pytest.param(
+            lambda: Note("t\n", ("line",)), "note signatures are NoteSignature values", id="note-str-sig"
+        ),
+        pytest.param(lambda: Note("t\x00\n", (PETER,)), CONTROL_CHAR, id="note-control"),
+        pytest.param(
+            lambda: sign_note(LOG_KEY, "n", "unended"), "note text ends with a newline", id="sign-unended"
+        ),
+        pytest.param(lambda: sign_note(LOG_KEY, "n", "t\x07\n"), CONTROL_CHAR, id="sign-control"),
+        pytest.param(lambda: log_origin(bytes(31)), "a log id is 32 bytes", id="origin-31"),
+        pytest.param(lambda: log_origin("x" * 32), "a log id is 32 bytes", id="origin-text"),
+    ],
+)
+def test_values_check_themselves(build: Any, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        build()
+
+
+PETER = parse_note(GO_TEXT + "\n" + PETER_SIG).signatures[0]
+
+
+def test_a_note_of_exactly_100_signatures_is_accepted() -> None:
+    assert len(Note("t\n", (PETER,) * 100).signatures) == 100
+    assert len(parse_note("t\n\n" + PETER_SIG * 100).signatures) == 100
+
+
+def test_add_signatures_replaces_every_line_of_the_same_key_by_one() -> None:
+    name = witness_name(WITNESSES[0].public)
+    old = [cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP + i) for i in range(3)]
+    other = cosign(WITNESSES[1], witness_name(WITNESSES[1].public), CHECKPOINT, TIMESTAMP)
+    note = sign_checkpoint(LOG_KEY, CHECKPOINT) + "".join(s.line() for s in [old[0], other, old[1], old[2]])
+    newest = cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP + 9)
+    merged = parse_note(add_signatures(note, [newest])).signatures
+    assert [s.name for s in merged] == [ORIGIN, name, other.name] and merged[1] == newest
+
+
+def test_a_checkpoint_whose_origin_is_no_key_name() -> None:
+    body = "bad origin\n7\n" + _b64(CHECKPOINT.root) + "\n"
+    text = format_note(body, [sign_note(LOG_KEY, "n", body)])
+    with pytest.raises(
+        VerificationError, match=r"^checkpoint-signature: the origin is not a usable key name"
+    ) as caught:
+        open_checkpoint(text, LOG_KEY.public, "bad origin")
+    assert caught.value.step == "checkpoint-signature"
+
+
+@pytest.mark.parametrize(
+    ("body", "check"),
+    [
+        pytest.param(b"\xff\n", "a checkpoint is UTF-8", id="not-utf8"),
+        pytest.param("o\n7\n" + "A" * 43 + "=", "a checkpoint ends with a newline", id="unended"),
+        pytest.param(7, "a checkpoint ends with a newline", id="not-text"),
+    ],
+)
+def test_checkpoint_body_checks(body: Any, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        Checkpoint.from_body(body)
+
+
+def test_witness_name_and_origin_layout() -> None:
+    assert witness_name(LOG_KEY.public) == "shora-witness/" + codec_b64u(LOG_KEY.public.raw)
+    assert "shora/" + codec_b64u(LOG_KEY.public.raw) == ORIGIN
+    assert CHECKPOINT.body() == f"{ORIGIN}\n7\n{_b64(CHECKPOINT.root)}\n".encode()
+    assert Checkpoint(ORIGIN, 7, CHECKPOINT.root, ("ext",)).body().endswith(b"\next\n")
