@@ -13,12 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import codec
+from protocol import entry as entry_module
 from protocol.entry import (
     HEADER_LIMITS,
     TS_TOLERANCE_MS,
     Entry,
     Header,
     encode_body,
+    prepare_entry,
     sign_entry,
     verify_follows,
 )
@@ -606,3 +608,71 @@ def test_header_seq_non_minimal_or_out_of_range(encoded: bytes) -> None:
     check = "integer 9223372036854775808 is outside int64" if encoded[:2] == b"\xcf\x80" else "non-minimal"
     with pytest.raises(DecodeError, match=f"^{check}"):
         Header.decode(data[:36] + encoded + data[37:])
+
+
+# --- the canonical fast path, stored entries, follow-on checks word for word ---------------------------
+
+
+@pytest.mark.parametrize("number", [0, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**63 - 1])
+def test_canonical_headers_take_the_fast_path(number: int) -> None:
+    """Every canonical header matches the byte layout: the generic decoder is for everything else."""
+    for vis in ("public", "council"):
+        for prev in (None, bytes(range(32))):
+            seq = number if prev is not None else 0
+            header = Header(LOG_ID, seq, prev if seq else None, number, vis, bytes(32), KEY.public.id)  # type: ignore[arg-type]
+            data = header.encode()
+            assert entry_module._CANONICAL_HEADER.fullmatch(data) is not None
+            assert Header.decode(data) == header
+    assert entry_module._CANONICAL_HEADER.fullmatch(b"\x98\x02" + data[2:]) is None
+
+
+def test_a_stored_entry_equals_the_received_one() -> None:
+    entry = make(vis="council")
+    assert Entry.stored(entry.header_bytes, entry.signature, entry.body_bytes) == entry
+    assert Entry.stored(entry.header_bytes, entry.signature).body_bytes is None
+    assert entry.without_body() == Entry(entry.header_bytes, entry.signature)
+
+
+def test_an_unsigned_entry_takes_only_a_64_byte_signature() -> None:
+    unsigned = prepare_entry(
+        KEY.public.id, log_id=LOG_ID, seq=0, prev=None, ts_ms=T0, vis="public", body={"kind": "m"}
+    )
+    for bad in (bytes(63), bytes(65), "s" * 64):
+        with pytest.raises(DecodeError, match=r"^an entry signature is 64 bytes"):
+            unsigned.signed(bad)  # type: ignore[arg-type]
+    signed = unsigned.signed(KEY.sign(Domain.ENTRY, unsigned.header_bytes))
+    assert signed == Entry(unsigned.header_bytes, signed.signature, unsigned.body_bytes)
+    assert signed.id == unsigned.id and signed.seq == unsigned.seq == 0
+
+
+def test_header_bytes_must_be_bytes() -> None:
+    entry = make()
+    with pytest.raises(DecodeError, match=r"^header bytes expected"):
+        Entry(bytearray(entry.header_bytes), entry.signature)  # type: ignore[arg-type]
+    with pytest.raises(DecodeError, match=r"^an entry signature is 64 bytes"):
+        Entry(entry.header_bytes, "s" * 64)  # type: ignore[arg-type]
+
+
+def test_follow_on_refusals_word_for_word() -> None:
+    first, second = chain(2)
+    cases = [
+        (lambda: verify_follows(None, second), "sequence: expected the first entry, got seq 1"),
+        (
+            lambda: verify_follows(first, make(1, first.id, log_id=OTHER_LOG_ID)),
+            "sequence: the entry belongs to another log",
+        ),
+        (lambda: verify_follows(first, make(2, first.id)), "sequence: expected seq 1, got 2"),
+        (
+            lambda: verify_follows(first, make(1, bytes(32))),
+            "prev: seq 1 does not link to the entry before it",
+        ),
+        (
+            lambda: verify_follows(first, make(1, first.id, ts_ms=T0 - 5_001)),
+            "timestamp: seq 1 goes back in time",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(VerificationError) as caught:
+            call()
+        assert str(caught.value) == message
+    verify_follows(first, make(1, first.id, ts_ms=T0 - 5_000))
