@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import codec, merkle
-from protocol.bundle import Bundle, ProvenEntry, VerifiedEntry, verify_bundle
+from protocol.bundle import Bundle, ProvenEntry, VerifiedEntry, key_history, verify_bundle
 from protocol.entry import Entry, sign_entry
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, PublicKey, SigningKey
@@ -475,3 +475,43 @@ def test_truncations_and_insertions_never_verify(position: int, length: int) -> 
     for data in (VALID_BYTES[:position], VALID_BYTES[:position] + bytes(length) + VALID_BYTES[position:]):
         with pytest.raises(VerificationError):
             verify(data)
+
+
+def test_verified_entry_carries_what_was_verified() -> None:
+    result = verify(VALID.encode())
+    header = LOG[3].header
+    assert (result.ts_ms, result.vis, result.seq) == (header.ts_ms, "public", 3)
+    assert result.checkpoint == Checkpoint(
+        log_origin(ROOT.raw), 4, merkle.root_from_leaves([e.id for e in LOG])
+    )
+    assert result.body == DECISION_BODY and result.body is not verify(VALID.encode()).body
+
+
+def test_the_decision_itself_in_the_key_history_is_skipped() -> None:
+    """History entries at or after the decision's seq are not read: the decision cannot vouch for itself."""
+    bundle = make(LOG, 3, [1])
+    with_itself = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (*bundle.keys, bundle.decision))
+    assert verify(with_itself.encode()).signing_key == DELEGATE.public.raw
+    only_itself = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (bundle.decision,))
+    fails("unknown-key", NOT_DELEGATED, only_itself.encode())
+
+
+def test_key_history_picks_the_log_key_entries_with_bodies() -> None:
+    entries = build_log([FOUND, key_entry(DELEGATE), decision(), key_entry(ATTACKER, action="revoke")])
+    assert key_history(entries) == [entries[1], entries[3]]
+    assert key_history([entries[1].without_body(), entries[3]]) == [entries[3]]
+    assert key_history([]) == []
+
+
+def test_bundle_layout() -> None:
+    value = codec.decode(VALID.encode())
+    assert sorted(value) == ["checkpoint", "entry", "founding", "keys", "proof", "v"]
+    assert value["v"] == 1 and value["entry"] == {
+        "header": LOG[3].header_bytes,
+        "signature": LOG[3].signature,
+        "body": LOG[3].body_bytes,
+    }
+    assert (
+        value["founding"]["header"] == LOG[0].header_bytes and value["keys"][0]["body"] == LOG[1].body_bytes
+    )
+    assert value["proof"] == list(VALID.decision.proof) and value["checkpoint"] == VALID.checkpoint
