@@ -29,11 +29,11 @@ bench: $(STAMP)
 # Mutation testing (docs/mutation.md): each module against its own fast tests, one module at a time.
 # Slow (minutes per module) and not part of `make test`. MUTATE=protocol/merkle.py runs one module.
 MUTATION_RUNS := \
-	protocol/merkle.py=tests/protocol/test_merkle.py \
-	protocol/codec.py=tests/protocol/test_codec.py \
-	protocol/note.py=tests/protocol/test_note.py \
-	protocol/bundle.py=tests/protocol/test_bundle.py \
-	protocol/entry.py=tests/protocol/test_entry.py \
+	protocol/merkle.py=tests/protocol/test_merkle.py,tests/protocol/test_limits.py \
+	protocol/codec.py=tests/protocol/test_codec.py,tests/protocol/test_limits.py \
+	protocol/note.py=tests/protocol/test_note.py,tests/protocol/test_limits.py \
+	protocol/bundle.py=tests/protocol/test_bundle.py,tests/protocol/test_limits.py \
+	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_limits.py \
 	node/governance/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py \
 	node/governance/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py
 MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))

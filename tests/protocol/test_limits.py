@@ -138,3 +138,52 @@ def test_each_format_limits_depth_and_length(limits: Limits, depth: int, length:
     if length + 5 <= limits.max_size:
         with pytest.raises(DecodeError, match=f"^malformed msgpack: {length + 1} exceeds max_str_len"):
             decode(encode("a" * (length + 1)), limits)
+
+
+# --- verified values stay as verified ------------------------------------------------------------------
+
+VALUE_CLASSES = [
+    bundle.ProvenEntry,
+    bundle.Bundle,
+    bundle.VerifiedEntry,
+    codec.Limits,
+    entry.Header,
+    entry.Entry,
+    entry.Unsigned,
+    fork.ForkProof,
+    httpsig.VerifiedRequest,
+    keys.PublicKey,
+    note.VerifierKey,
+    note.NoteSignature,
+    note.Note,
+    note.VerifiedNote,
+    note.Checkpoint,
+    note.SignedCheckpoint,
+    note.Cosignature,
+]
+
+
+@pytest.mark.parametrize("cls", VALUE_CLASSES, ids=lambda cls: cls.__name__)
+def test_protocol_values_are_frozen_and_slotted(cls: type) -> None:
+    """A value checked when it was built cannot be changed afterwards (frozen), and values held by the
+    thousand (entries, headers, signatures) carry no per-instance dict (slots)."""
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    assert params.frozen
+    assert "__slots__" in cls.__dict__
+
+
+def test_an_entry_takes_no_header_or_id_from_its_caller() -> None:
+    """``header`` and ``id`` are computed from the header bytes, never passed in."""
+    made = entry.sign_entry(
+        keys.SigningKey.from_seed(bytes(32)),
+        log_id=keys.SigningKey.from_seed(bytes(32)).public.raw,
+        seq=0,
+        prev=None,
+        ts_ms=1,
+        vis="public",
+        body={"kind": "k"},
+    )
+    with pytest.raises(TypeError):
+        entry.Entry(made.header_bytes, made.signature, made.body_bytes, made.header)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        entry.Entry(made.header_bytes, made.signature, id=made.id)  # type: ignore[call-arg]
