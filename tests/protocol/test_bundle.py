@@ -515,3 +515,40 @@ def test_bundle_layout() -> None:
         value["founding"]["header"] == LOG[0].header_bytes and value["keys"][0]["body"] == LOG[1].body_bytes
     )
     assert value["proof"] == list(VALID.decision.proof) and value["checkpoint"] == VALID.checkpoint
+
+
+def test_a_bundle_without_key_history() -> None:
+    entries = build_log([FOUND, decision(COUNCIL)])
+    full = make(entries, 1)
+    bare = Bundle(full.decision, full.checkpoint, full.founding)
+    assert bare.keys == () and bare.encode() == full.encode()
+    assert verify(bare.encode()).signing_key == ROOT.raw
+
+
+def test_a_founding_entry_not_signed_by_the_root_key() -> None:
+    """Entry 0 of this log, in the tree, but signed by another key: it founds nothing."""
+    forged = sign_entry(ATTACKER, log_id=ROOT.raw, seq=0, prev=None, ts_ms=0, vis="public", body=FOUND[1])
+    entries = build_log([FOUND, decision(COUNCIL)])
+    entries = [forged, *entries[1:]]
+    tree = merkle.MemoryTree([e.id for e in entries])
+    _, note = checkpoint_note(entries)
+    bundle = Bundle(
+        ProvenEntry(entries[1], tuple(merkle.inclusion_proof(tree, 1, 2))),
+        note,
+        ProvenEntry(forged, tuple(merkle.inclusion_proof(tree, 0, 2))),
+    )
+    fails("founding", "the founding entry is invalid: unknown-key: ", bundle.encode())
+
+
+def test_history_before_the_delegation_does_not_stop_the_search() -> None:
+    """Entries of another key, or of another log, that come first are skipped, not the end of the search."""
+    entries = build_log([FOUND, key_entry(ATTACKER), key_entry(DELEGATE), decision()])
+    assert verify(make(entries, 3, [1, 2]).encode()).signing_key == DELEGATE.public.raw
+    foreign = sign_entry(
+        OTHER_COUNCIL, log_id=OTHER_COUNCIL.public.raw, seq=0, prev=None, ts_ms=0, vis="public", body=FOUND[1]
+    )
+    bundle = make(LOG, 3, [1])
+    first_foreign = Bundle(
+        bundle.decision, bundle.checkpoint, bundle.founding, (ProvenEntry(foreign, ()), *bundle.keys)
+    )
+    assert verify(first_foreign.encode()).signing_key == DELEGATE.public.raw
