@@ -55,8 +55,11 @@ def test_quorum_required(quorum: Quorum | None, active: int, required: int) -> N
         ("absolute", 4, 0, 8, "tied"),
         ("absolute", 4, 0, 9, "rejected"),
         ("absolute", 0, 0, 0, "tied"),
+        ("absolute", 4, 1, 9, "rejected"),
         ("two_thirds", 2, 1, 3, "adopted"),  # exactly 2/3 adopts
         ("two_thirds", 1, 0, 9, "adopted"),
+        ("two_thirds", 4, 2, 6, "adopted"),
+        ("two_thirds", 1, 1, 5, "rejected"),
         ("two_thirds", 3, 2, 5, "rejected"),  # 60 %
         ("two_thirds", 5, 3, 8, "rejected"),  # 62.5 %
         ("two_thirds", 7, 3, 10, "adopted"),  # 70 %
