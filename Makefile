@@ -28,10 +28,16 @@ bench: $(STAMP)
 
 # Mutation testing (docs/mutation.md): each module against its own fast tests, one module at a time.
 # Slow (minutes per module) and not part of `make test`. MUTATE=protocol/merkle.py runs one module.
+comma := ,
+space := $(subst ,, )
+# note's four hypothesis round trips take most of its test time: its mutants run without them
+NOTE_PROPERTIES := $(subst $(space),$(comma),$(foreach t,note_round_trip checkpoint_round_trip \
+	parse_raises_only_decode_error signed_and_cosigned_checkpoints_open,--deselect \
+	tests/protocol/test_note.py::test_property_$(t)))
 MUTATION_RUNS := \
 	protocol/merkle.py=tests/protocol/test_merkle.py,tests/protocol/test_limits.py \
 	protocol/codec.py=tests/protocol/test_codec.py,tests/protocol/test_limits.py \
-	protocol/note.py=tests/protocol/test_note.py,tests/protocol/test_limits.py \
+	protocol/note.py=tests/protocol/test_note.py,tests/protocol/test_limits.py,$(NOTE_PROPERTIES) \
 	protocol/bundle.py=tests/protocol/test_bundle.py,tests/protocol/test_limits.py \
 	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_limits.py \
 	node/governance/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py \
