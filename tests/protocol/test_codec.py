@@ -579,6 +579,8 @@ def test_b64u_known_values() -> None:
     assert b64u(b"") == ""
     assert b64u(b"\xfb\xff") == "-_8"
     assert unb64u("-_8") == b"\xfb\xff"
+    assert b64u(b"\x01\x02\x17") == "AQIX"  # only padding is stripped, never a final X
+    assert b64u(b"\x01") == "AQ"
 
 
 @pytest.mark.parametrize(
