@@ -89,8 +89,8 @@ class VerifyPool(concurrent.futures.Executor):
                     )
                 try:
                     return self._pool.submit(fn, *args, **kwargs)
-                except BrokenProcessPool:
-                    log.warning("verify workers broken; starting new ones")
+                except (BrokenProcessPool, OSError) as exc:  # OSError: a worker could not even start
+                    log.warning("verify workers broken (%s); starting new ones", exc)
                     self._pool.shutdown(wait=False, cancel_futures=True)
                     self._pool, self.replaced = None, self.replaced + 1
         done: Future[T] = Future()  # could not start workers twice over: check here

@@ -162,10 +162,13 @@ class LogStore:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite rolls some failed transactions back itself (a full disk): report the failure, not
+            # that nothing was left to roll back
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     def append(self, log_id: bytes, entries: Sequence[Entry], sign: CheckpointSigner) -> LogHead:
         """Append ``entries`` and a checkpoint signed over the new root, all in one transaction."""

@@ -261,15 +261,14 @@ async def test_forked_log_is_proven_and_frozen_on_every_honest_node(start_node, 
     assert face.config.node_id == origin.config.node_id
     group_b = honest[2:]
     await asyncio.gather(*(peer(n, origin, face.url) for n in group_b))
-    decided = await asyncio.gather(
-        decide(origin, "Face one: buy a printer"),
-        decide(face, "Face two: sell the printer"),
-        return_exceptions=True,
+    # one command each, so no face has a second one refused once gossip has found the fork (however the
+    # machine's speed orders them): two motions at one seq, each signed by the root key
+    await asyncio.gather(
+        *(
+            node.operator.call("POST", "/v1/admin/motions", {"text": text})
+            for node, text in ((origin, "Face one: buy a printer"), (face, "Face two: sell the printer"))
+        )
     )
-    # A decision takes several entries: the fork the faces' first ones make can reach either face before its
-    # last one, and a node refuses to append to its own log once it is frozen (today with a bare 500) or
-    # once a peer holds more of it than it does. Whichever way each ended, the fork must be proven below.
-    assert all(isinstance(d, str | RemoteError) for d in decided), decided
     log_id = b64(origin)
 
     async def all_frozen() -> bool:

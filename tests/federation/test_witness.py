@@ -107,6 +107,14 @@ def cosigned(note: str, reply: WitnessReply, key: SigningKey = W1) -> int:
     return cosignature.timestamp
 
 
+def accepted(witness: Witness, body: bytes, size: int, now: int = NOW) -> None:
+    """The witness cosigns the request's checkpoint (the cosignature verifies, timestamped ``now``) and
+    stores the size and root it now holds for the log."""
+    note = parse_add_checkpoint(body).note
+    assert cosigned(note, witness.add_checkpoint(body, now)) == now
+    assert witness.state(LOG_KEY.public.raw) == (size, TREE.root(size))
+
+
 # --- the wire text -----------------------------------------------------------------------------------
 
 
@@ -239,7 +247,7 @@ def test_bad_consistency_proof_is_422(witness: Witness) -> None:
     for body in bad:
         assert witness.add_checkpoint(body, NOW).status == 422
     assert witness.state(LOG_KEY.public.raw) == (5, TREE.root(5))
-    assert witness.add_checkpoint(good, NOW).status == 200
+    accepted(witness, good, 13)
 
 
 def test_a_proof_from_size_zero_must_be_empty(witness: Witness) -> None:
@@ -286,7 +294,7 @@ def test_bad_log_signature_is_403(witness: Witness) -> None:
 
 
 def test_replayed_checkpoint_is_cosigned_again(witness: Witness) -> None:
-    assert witness.add_checkpoint(request(0, 7), NOW).status == 200
+    accepted(witness, request(0, 7), 7)
     again = witness.add_checkpoint(request(7, 7), NOW + 60)
     assert cosigned(note_of(7), again) == NOW + 60
     # The same bytes as the first request are now stale: the witness holds 7.
@@ -297,7 +305,7 @@ def test_extra_signatures_by_unknown_keys_are_ignored(witness: Witness) -> None:
     other = parse_note(sign_checkpoint(STRANGER, Checkpoint(ORIGIN, 3, TREE.root(3)))).signatures[0]
     stray = NoteSignature("someone.example/w", other.key_id, other.signature)
     note = add_signatures(note_of(3), [stray])
-    assert witness.add_checkpoint(encode_add_checkpoint(0, [], note), NOW).status == 200
+    accepted(witness, encode_add_checkpoint(0, [], note), 3)
 
 
 def _race(path: Path, bodies: list[bytes]) -> tuple[list[WitnessReply], tuple[int, bytes]]:

@@ -1,5 +1,9 @@
 """Crash safety (DESIGN.md §4): SIGKILL the node at random moments under a stream of commands.
 
+A moment is a count, never a clock: each life is killed once the node has acknowledged a random number of
+joins and of log entries since it started (and, every fifth life, once its signing child runs), so every
+life tests something however fast or loaded the machine is. Requests are still in flight at the kill.
+
 After every kill, with the process dead, the SQLite file alone must show: every acknowledged command is
 present, the log verifies from genesis (signatures by the root key, ``prev`` links, body hashes), nothing
 committed before was lost or changed, the stored checkpoint is signed over the root recomputed from the
@@ -41,7 +45,9 @@ from tests.node.served import start_served
 SEED = 20_090_611
 KILLS = 55
 JOINERS = 4
-KILL_DELAY_S = (0.005, 0.150)
+ACKS_PER_LIFE = (1, 6)  # joins, and log entries, acknowledged in one life before its kill
+CHILD_EVERY = 5  # every fifth life is killed only once the signing child runs ...
+CHILD_GIVE_UP = 300  # ... unless that many more commands were acknowledged without one (the test then fails)
 
 
 @dataclass
@@ -54,10 +60,36 @@ class Acked:
     closed: set[bytes] = field(default_factory=set)  # assemblies
     offered: set[bytes] = field(default_factory=set)  # members ever sent to an assembly's roll
     unexpected: list[str] = field(default_factory=list)  # answers that are never right (5xx, 4xx but 422)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # set at every acknowledgement
 
     @property
     def count(self) -> int:
         return len(self.joins) + len(self.entries) + sum(map(len, self.attended.values())) + len(self.closed)
+
+    def join(self, member: bytes, name: str) -> None:
+        self.joins[member] = name
+        self.changed.set()
+
+    def entry(self, entry_id: str, kind: str) -> None:
+        self.entries[codec.unb64u(entry_id, 32)] = kind
+        self.changed.set()
+
+    def attend(self, assembly: str, members: list[bytes]) -> None:
+        self.attended.setdefault(codec.unb64u(assembly, 32), set()).update(members)
+        self.changed.set()
+
+    def close(self, assembly: str) -> None:
+        self.closed.add(codec.unb64u(assembly, 32))
+        self.changed.set()
+
+    async def until(self, done: Any, work: list[asyncio.Task[None]]) -> None:
+        """Wait, acknowledgement by acknowledgement, until ``done()``; fail if the work stops first."""
+        while not done():
+            self.changed.clear()
+            waiter = asyncio.ensure_future(self.changed.wait())
+            finished, _ = await asyncio.wait([waiter, *work], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            assert waiter in finished or done(), "the node stopped answering before its kill"
 
 
 async def _call(op: SignedClient, acked: Acked, method: str, path: str, value: Any = None) -> Any:
@@ -75,7 +107,7 @@ async def joiner(op: SignedClient, acked: Acked, tag: str) -> None:
         name = f"crash {tag}.{i}"
         answer = await _call(op, acked, "POST", "/v1/admin/members", {"name": name, "contact": "-"})
         if answer is not None:
-            acked.joins[codec.unb64u(answer["member_id"], 16)] = name
+            acked.join(codec.unb64u(answer["member_id"], 16), name)
 
 
 async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
@@ -88,7 +120,7 @@ async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
             if opened is None:
                 continue
             assembly = opened["assembly_id"]
-            acked.entries[codec.unb64u(assembly, 32)] = "assembly/open"
+            acked.entry(assembly, "assembly/open")
         else:
             assembly = current["assembly_id"]
             for motion in current["motions"]:  # left open by the kill before last
@@ -101,12 +133,12 @@ async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
         if present:
             ids = [codec.b64u(m) for m in present]
             if await _call(op, acked, "POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": ids}):
-                acked.attended.setdefault(codec.unb64u(assembly, 32), set()).update(present)
+                acked.attend(assembly, present)
         text = f"crash motion {rng.getrandbits(32)}"
         proposed = await _call(op, acked, "POST", "/v1/admin/motions", {"assembly": assembly, "text": text})
         if proposed is not None:
             motion = proposed["motion_id"]
-            acked.entries[codec.unb64u(motion, 32)] = "motion/propose"
+            acked.entry(motion, "motion/propose")
             votes = [
                 _call(
                     op,
@@ -119,14 +151,14 @@ async def governor(op: SignedClient, acked: Acked, rng: random.Random) -> None:
             ]
             for cast in await asyncio.gather(*votes):
                 if cast is not None:
-                    acked.entries[codec.unb64u(cast["entry_id"], 32)] = "motion/vote"
+                    acked.entry(cast["entry_id"], "motion/vote")
             closed = await _call(op, acked, "POST", f"/v1/admin/motions/{motion}/close")
             if closed is not None:
-                acked.entries[codec.unb64u(closed["decision_id"], 32)] = "decision"
+                acked.entry(closed["decision_id"], "decision")
         if rng.random() < 0.4:
             done = await _call(op, acked, "POST", f"/v1/admin/assemblies/{assembly}/close", {})
             if done is not None:
-                acked.closed.add(codec.unb64u(assembly, 32))
+                acked.close(assembly)
 
 
 async def until_killed(work: Any) -> None:
@@ -229,10 +261,20 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Pa
     elapsed = time.monotonic() - started
     print(f"crash: {kills} kills, {acked.count} acknowledged commands, {size} entries, {elapsed:.1f} s")
     assert not acked.unexpected, acked.unexpected[:5]
-    assert kills >= 50
-    assert len(acked.joins) >= KILLS and len(acked.entries) >= KILLS, "the kills came too early to test much"
+    assert kills == KILLS
+    # guaranteed by when the kills land (counts, not clocks): each life acknowledged joins and entries
+    assert len(acked.joins) >= KILLS and len(acked.entries) >= KILLS
     assert {"assembly/open", "motion/propose", "motion/vote", "decision"} <= set(acked.entries.values())
-    assert with_helper, "no kill found the signing child at work"
+    assert with_helper == list(range(0, KILLS, CHILD_EVERY)), "a kill did not find the signing child running"
+
+
+def _signing_child(pid: int) -> bool:
+    """Whether the node ``pid`` runs its signing child (node/storage/signer.py) now."""
+    for child in children_of(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            if b"node.storage.signer" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return True
+    return False
 
 
 async def _one_life(
@@ -255,12 +297,17 @@ async def _one_life(
                 asyncio.create_task(until_killed(joiner(op, acked, f"{cycle}.{j}"))) for j in range(JOINERS)
             ]
             work.append(asyncio.create_task(until_killed(governor(op, acked, random.Random(rng.random())))))
-            await asyncio.sleep(rng.uniform(*KILL_DELAY_S))
+            joins = len(acked.joins) + rng.randint(*ACKS_PER_LIFE)
+            entries = len(acked.entries) + rng.randint(*ACKS_PER_LIFE)
+            await acked.until(lambda: len(acked.joins) >= joins and len(acked.entries) >= entries, work)
+            if cycle % CHILD_EVERY == 0:
+                give_up = acked.count + CHILD_GIVE_UP
+                await acked.until(lambda: _signing_child(process.pid) or acked.count >= give_up, work)
+                if _signing_child(process.pid):
+                    with_helper.append(cycle)
             helpers = children_of(process.pid)
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
-            if helpers:
-                with_helper.append(cycle)
             alive = await asyncio.to_thread(wait_gone, helpers, 10.0)
             assert not alive, f"helpers {alive} outlived the killed node"
             done, pending = await asyncio.wait(work, timeout=15)

@@ -31,7 +31,7 @@ from node.rules.council import (
     execute,
     replay,
 )
-from node.rules.council.rules import election_result, majority_outcome, quorum_required
+from node.rules.council.rules import election_result, quorum_required
 
 HASH = DEFAULT_CHARTER.hash()
 
@@ -200,29 +200,6 @@ def test_leaving_ends_mandate() -> None:
 
 
 # -- arithmetic ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("majority", "yes", "no", "participants", "outcome"),
-    [
-        ("simple", 3, 2, 10, "adopted"),
-        ("simple", 2, 2, 10, "tied"),
-        ("simple", 0, 0, 5, "tied"),
-        ("simple", 1, 2, 3, "rejected"),
-        ("absolute", 3, 0, 5, "adopted"),
-        ("absolute", 3, 0, 6, "tied"),
-        ("absolute", 2, 0, 5, "rejected"),
-        ("absolute", 4, 1, 9, "rejected"),
-        ("two_thirds", 2, 1, 3, "adopted"),  # exactly 2/3 adopts
-        ("two_thirds", 4, 2, 6, "adopted"),
-        ("two_thirds", 3, 2, 5, "rejected"),
-        ("two_thirds", 1, 1, 5, "rejected"),
-        ("two_thirds", 0, 0, 5, "tied"),
-        ("two_thirds", 1, 0, 9, "adopted"),
-    ],
-)
-def test_majority_outcome(majority: Any, yes: int, no: int, participants: int, outcome: str) -> None:
-    assert majority_outcome(majority, yes, no, participants) == outcome
 
 
 def test_quorum_required() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from federation.client import RemoteError, SignedClient
 from node import config as cfg
@@ -166,18 +167,23 @@ async def run_assembly(op: SignedClient) -> dict[str, Any]:
         await vote(private, voter, choice=choice)
     council_decision = (await close(private))["decision_id"]
 
-    # refusals naming canaries: their messages go to the operator, never to a log
-    for refused in (
-        vote(policy, names[5], choice="yes"),  # not on the roll (and the motion is decided)
-        vote(private, UNKNOWN, choice="yes"),  # nobody by that name
-        op.call("POST", "/v1/admin/members", {"name": UNKNOWN, "contact": "x" * 600}),  # contact too long
+    # refusals naming canaries: their messages go to the operator, never to a log, and nothing is stored
+    async def stored() -> tuple[int, int]:
+        logs = (await op.call("GET", "/v1/logs"))["logs"]
+        directory = (await op.call("GET", "/v1/admin/members"))["members"]
+        return sum(int(log["size"]) for log in logs), len(directory)
+
+    for refused, status, code in (
+        (vote(policy, names[5], choice="yes"), 422, "motion.closed"),  # not on the roll, and decided
+        (vote(private, UNKNOWN, choice="yes"), 404, "unknown-member"),  # nobody by that name
+        # a contact too long
+        (op.call("POST", "/v1/admin/members", {"name": UNKNOWN, "contact": "x" * 600}), 400, "bad-field"),
     ):
-        try:
+        before = await stored()
+        with pytest.raises(RemoteError) as caught:
             await refused
-        except RemoteError as exc:
-            assert 400 <= exc.status < 500
-        else:
-            raise AssertionError("a refused command was accepted")
+        assert (caught.value.status, caught.value.code) == (status, code), caught.value
+        assert await stored() == before
 
     recall = (
         await op.call(

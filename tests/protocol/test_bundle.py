@@ -3,6 +3,7 @@ delegation through ``log/key`` entries, and random mutations that never verify a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import codec, merkle
-from protocol.bundle import Bundle, ProvenEntry, VerifiedEntry, verify_bundle
+from protocol.bundle import Bundle, ProvenEntry, VerifiedEntry, key_history, verify_bundle
 from protocol.entry import Entry, sign_entry
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, PublicKey, SigningKey
@@ -92,11 +93,22 @@ def verify(
     return verify_bundle(data, council, TRUSTED, min_cosignatures, backend=backend)
 
 
-def fails(step: str, data: bytes, council: PublicKey = ROOT, min_cosignatures: int = 2) -> None:
+def fails(step: str, check: str, data: bytes, council: PublicKey = ROOT, min_cosignatures: int = 2) -> None:
+    """``verify_bundle`` refuses ``data`` at ``step``, by the check whose message matches ``check``."""
     for backend in sorted(BACKENDS):
         with pytest.raises(VerificationError) as info:
             verify(data, council, min_cosignatures, backend)
         assert info.value.step == step, info.value
+        assert re.match(check, info.value.message), info.value
+
+
+# What each check says, where several checks share a step.
+NOT_A_BUNDLE = "a bundle is a map of v, entry, proof, checkpoint, keys and founding"
+NOT_DELEGATED = "the signing key is neither the root key nor delegated by it"
+NOT_A_KEY_ENTRY = r"key history entry \d+ is not a log/key entry"
+NOT_ENTRY_0 = "the founding entry is not entry 0 of this council's log"
+NOT_FOUNDING = "entry 0 does not found a council"
+NOT_INCLUDED = r"entry \d+ is not in the checkpoint's tree"
 
 
 LOG = build_log()
@@ -140,88 +152,104 @@ def test_the_entry_map_takes_no_extra_proof() -> None:
     # One bundle, one encoding: "proof" lives beside "entry", never inside it.
     value = codec.decode(VALID.encode())
     value["entry"]["proof"] = []
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^bundle entry has header, signature and body"):
         Bundle.decode(codec.encode(value))
-    fails("encoding", codec.encode(value))
+    fails("encoding", "bundle entry has header, signature and body", codec.encode(value))
 
 
 # --- every failing step, in verify_bundle's order ------------------------------------------------------
 
 
 def test_encoding() -> None:
-    fails("encoding", b"")
-    fails("encoding", b"\x80")
-    fails("encoding", VALID.encode() + b"\x00")
+    fails("encoding", "empty input", b"")
+    fails("encoding", NOT_A_BUNDLE, b"\x80")
+    fails("encoding", "trailing bytes", VALID.encode() + b"\x00")
     value = codec.decode(VALID.encode())
     value["v"] = 2
-    fails("encoding", codec.encode(value))
+    fails("encoding", "unknown bundle version 2", codec.encode(value))
 
 
 def test_log() -> None:
-    fails("log", VALID.encode(), OTHER_COUNCIL.public)
+    fails("log", "the entry belongs to another council's log", VALID.encode(), OTHER_COUNCIL.public)
 
 
 def test_body_hash() -> None:
-    fails("body-hash", VALID.encode().replace(b"adopted", b"refused"))
+    fails("body-hash", "the body does not match", VALID.encode().replace(b"adopted", b"refused"))
 
 
 def test_checkpoint_signature() -> None:
     _, forged = checkpoint_note(LOG, signer=ATTACKER)
-    fails("checkpoint-signature", make(LOG, 3, [1], note=forged).encode())
-    fails("checkpoint-signature", make(LOG, 3, [1], note="not a note").encode())
+    fails(
+        "checkpoint-signature",
+        "the note has no signature by a known key",
+        make(LOG, 3, [1], note=forged).encode(),
+    )
+    fails("checkpoint-signature", "no blank line", make(LOG, 3, [1], note="not a note").encode())
 
 
 def test_origin() -> None:
     _, other = checkpoint_note(LOG, signer=OTHER_COUNCIL, log=OTHER_COUNCIL)
-    fails("origin", make(LOG, 3, [1], note=other).encode())
+    fails("origin", "checkpoint of 'shora/", make(LOG, 3, [1], note=other).encode())
 
 
 def test_unknown_key() -> None:
-    fails("unknown-key", make(LOG, 3, []).encode())
+    fails("unknown-key", NOT_DELEGATED, make(LOG, 3, []).encode())
 
 
 def test_entry_signature() -> None:
     entries = build_log([FOUND, decision(COUNCIL)])
     header = entries[1].header_bytes
     bad = Entry(header, ATTACKER.sign(Domain.ENTRY, header), entries[1].body_bytes)
-    fails("entry-signature", make([entries[0], bad], 1).encode())
+    fails("entry-signature", "not a valid entry signature", make([entries[0], bad], 1).encode())
 
 
 def test_inclusion() -> None:
     wrong_path = Bundle(
         ProvenEntry(LOG[3], VALID.founding.proof), VALID.checkpoint, VALID.founding, VALID.keys
     )
-    fails("inclusion", wrong_path.encode())
+    fails("inclusion", "entry 3 is not in the checkpoint's tree", wrong_path.encode())
     # A checkpoint of the first three entries cannot include entry 3.
     _, short = checkpoint_note(LOG[:3])
-    fails("inclusion", make(LOG, 3, [1], note=short).encode())
+    fails("inclusion", "entry 1 is not in the checkpoint's tree", make(LOG, 3, [1], note=short).encode())
 
 
 def test_founding() -> None:
-    fails("founding", make(LOG, 3, [1], founding_seq=1).encode())
+    fails("founding", NOT_ENTRY_0, make(LOG, 3, [1], founding_seq=1).encode())
     other_kind: Spec = ("public", {"kind": "council/other", "profile": PROFILE}, COUNCIL)
-    fails("founding", make(build_log([other_kind, decision(COUNCIL)]), 1).encode())
+    fails("founding", NOT_FOUNDING, make(build_log([other_kind, decision(COUNCIL)]), 1).encode())
     no_profile: Spec = ("public", {"kind": "council/found", "profile": "Tabriz"}, COUNCIL)
-    fails("founding", make(build_log([no_profile, decision(COUNCIL)]), 1).encode())
+    fails("founding", NOT_FOUNDING, make(build_log([no_profile, decision(COUNCIL)]), 1).encode())
     # Entry 0 of another council's log does not found this one.
     foreign = sign_entry(
         OTHER_COUNCIL, log_id=OTHER_COUNCIL.public.raw, seq=0, prev=None, ts_ms=0, vis="public", body=FOUND[1]
     )
-    fails("founding", Bundle(VALID.decision, VALID.checkpoint, ProvenEntry(foreign, ()), VALID.keys).encode())
+    foreign_founding = Bundle(VALID.decision, VALID.checkpoint, ProvenEntry(foreign, ()), VALID.keys)
+    fails("founding", NOT_ENTRY_0, foreign_founding.encode())
     # An entry 0 of this log that is not the one in the checkpoint's tree.
     other = build_log([FOUND])[0]
-    fails("inclusion", Bundle(VALID.decision, VALID.checkpoint, ProvenEntry(other, ()), VALID.keys).encode())
+    other_founding = Bundle(VALID.decision, VALID.checkpoint, ProvenEntry(other, ()), VALID.keys)
+    fails("inclusion", "entry 0 is not in the checkpoint's tree", other_founding.encode())
 
 
 def test_cosignatures() -> None:
-    fails("cosignatures", VALID.encode(), min_cosignatures=3)
+    fails(
+        "cosignatures",
+        "2 valid witness cosignatures, at least 3 required",
+        VALID.encode(),
+        min_cosignatures=3,
+    )
     checkpoint = Checkpoint(log_origin(ROOT.raw), 4, merkle.root_from_leaves([e.id for e in LOG]))
     name, witness = WITNESSES[0]
     good = cosign(witness, name, checkpoint, COSIGN_TIMES[0])
     bad = NoteSignature(good.name, good.key_id, good.signature[:8] + bytes(64))
     note = add_signatures(sign_checkpoint(COUNCIL, checkpoint), [bad])
     # A trusted witness's invalid line fails even when no cosignature is required.
-    fails("cosignatures", make(LOG, 3, [1], note=note).encode(), min_cosignatures=0)
+    fails(
+        "cosignatures",
+        r"shora-witness/\S+: not a valid note signature by this key",
+        make(LOG, 3, [1], note=note).encode(),
+        min_cosignatures=0,
+    )
 
 
 # --- key delegation ------------------------------------------------------------------------------------
@@ -234,7 +262,7 @@ def test_delegated_key_added_by_root_is_valid() -> None:
 
 def test_key_revoked_before_the_decision_is_unknown() -> None:
     entries = build_log([FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision()])
-    fails("unknown-key", make(entries, 3, [1, 2]).encode())
+    fails("unknown-key", NOT_DELEGATED, make(entries, 3, [1, 2]).encode())
 
 
 def test_key_revoked_after_the_decision_still_signed_it() -> None:
@@ -246,18 +274,173 @@ def test_key_added_by_a_non_root_key_is_unknown() -> None:
     # The delegate adding itself, or an attacker adding it: neither is the root key's word.
     for signer in (DELEGATE, ATTACKER):
         entries = build_log([FOUND, key_entry(DELEGATE, signer=signer), decision()])
-        fails("unknown-key", make(entries, 2, [1]).encode())
+        fails("unknown-key", "key history entry 1 is invalid", make(entries, 2, [1]).encode())
 
 
 def test_key_added_after_the_decision_does_not_count() -> None:
     entries = build_log([FOUND, decision(), key_entry(DELEGATE)])
-    fails("unknown-key", make(entries, 1, [2]).encode())
+    fails("unknown-key", NOT_DELEGATED, make(entries, 1, [2]).encode())
 
 
 def test_history_entry_that_is_not_a_key_entry() -> None:
     not_a_key: Spec = ("public", {"kind": "note", "key": DELEGATE.public.raw}, COUNCIL)
     entries = build_log([FOUND, not_a_key, decision()])
-    fails("unknown-key", make(entries, 2, [1]).encode())
+    fails("unknown-key", NOT_A_KEY_ENTRY, make(entries, 2, [1]).encode())
+
+
+@pytest.mark.parametrize(
+    "kind", ["note", "log/keys", "LOG/KEY", "council/found"], ids=["note", "plural", "upper", "founding"]
+)
+def test_root_signed_entry_of_another_kind_never_delegates(kind: str) -> None:
+    """Only a ``log/key`` entry delegates: another root-signed entry that happens to carry ``key`` and
+    ``action: add`` gives that key no signing power."""
+    body = {"kind": kind, "action": "add", "key": DELEGATE.public.raw}
+    entries = build_log([FOUND, ("public", body, COUNCIL), decision()])
+    fails("unknown-key", NOT_A_KEY_ENTRY, make(entries, 2, [1]).encode())
+
+
+@pytest.mark.parametrize(
+    "key", [DELEGATE.public.raw[:31], "not bytes", None], ids=["31-bytes", "text", "missing"]
+)
+def test_key_entry_without_a_usable_key(key: Any) -> None:
+    body: dict[str, Any] = {"kind": "log/key", "action": "add"}
+    if key is not None:
+        body["key"] = key
+    entries = build_log([FOUND, ("public", body, COUNCIL), decision()])
+    check = "key history entry 1: " if isinstance(key, bytes) else NOT_A_KEY_ENTRY
+    fails("unknown-key", check, make(entries, 2, [1]).encode())
+
+
+@pytest.mark.parametrize("action", ["Add", "added", None], ids=["capitalised", "other-word", "missing"])
+def test_key_entry_with_another_action_does_not_delegate(action: str | None) -> None:
+    body: dict[str, Any] = {"kind": "log/key", "key": DELEGATE.public.raw}
+    if action is not None:
+        body["action"] = action
+    entries = build_log([FOUND, ("public", body, COUNCIL), decision()])
+    fails("unknown-key", NOT_DELEGATED, make(entries, 2, [1]).encode())
+
+
+def test_key_history_of_another_key_is_skipped() -> None:
+    """An entry delegating another key neither grants nor revokes the decision's signer."""
+    entries = build_log(
+        [FOUND, key_entry(DELEGATE), key_entry(ATTACKER), key_entry(ATTACKER, action="revoke"), decision()]
+    )
+    assert verify(make(entries, 4, [1, 2, 3]).encode()).signing_key == DELEGATE.public.raw
+    fails("unknown-key", NOT_DELEGATED, make(entries, 4, [2, 3]).encode())
+
+
+def test_key_history_entries_in_any_order_are_read_in_log_order() -> None:
+    entries = build_log(
+        [FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), key_entry(DELEGATE), decision()]
+    )
+    assert verify(make(entries, 4, [3, 2, 1]).encode()).signing_key == DELEGATE.public.raw
+    revoked = build_log([FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision()])
+    fails("unknown-key", NOT_DELEGATED, make(revoked, 3, [2, 1]).encode())
+
+
+def test_key_history_of_another_log_is_skipped() -> None:
+    foreign = sign_entry(
+        OTHER_COUNCIL,
+        log_id=OTHER_COUNCIL.public.raw,
+        seq=1,
+        prev=bytes(32),
+        ts_ms=0,
+        vis="public",
+        body=key_entry(DELEGATE)[1],
+    )
+    bundle = make(LOG, 3, [1])
+    with_foreign = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (ProvenEntry(foreign, ()),))
+    fails("unknown-key", NOT_DELEGATED, with_foreign.encode())
+
+
+def test_a_later_founding_entry_is_not_the_founding_one() -> None:
+    """A second ``council/found`` entry, root-signed and in the tree, does not found the council: only
+    entry 0 does."""
+    second: Spec = ("public", {"kind": "council/found", "profile": {**PROFILE, "name": "Elsewhere"}}, COUNCIL)
+    entries = build_log([FOUND, second, decision(COUNCIL)])
+    assert verify(make(entries, 2).encode()).council == PROFILE
+    fails("founding", NOT_ENTRY_0, make(entries, 2, founding_seq=1).encode())
+
+
+# --- the bundle's shape: one encoding, nothing extra --------------------------------------------------
+
+
+def _reshaped(change: Any) -> bytes:
+    value = codec.decode(VALID.encode())
+    change(value)
+    return codec.encode(value)
+
+
+def _set(path: tuple[Any, ...], item: Any) -> Any:
+    def change(value: Any) -> None:
+        for key in path[:-1]:
+            value = value[key]
+        value[path[-1]] = item
+
+    return change
+
+
+CHECKPOINT_BYTES = VALID.checkpoint.encode()
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        pytest.param(
+            _set(("checkpoint",), CHECKPOINT_BYTES),
+            "bundle entry is a map and checkpoint is note text",
+            id="checkpoint-as-bytes",
+        ),
+        pytest.param(
+            _set(("entry",), [1]), "bundle entry is a map and checkpoint is note text", id="entry-as-list"
+        ),
+        pytest.param(_set(("extra",), 1), NOT_A_BUNDLE, id="extra-field"),
+        pytest.param(lambda v: v.pop("founding"), NOT_A_BUNDLE, id="missing-field"),
+        pytest.param(_set(("v",), True), "unknown bundle version True", id="version-true"),
+        pytest.param(_set(("v",), "1"), "unknown bundle version '1'", id="version-text"),
+        pytest.param(
+            _set(("entry", "extra"), b""), "bundle entry has header, signature and body", id="entry-extra"
+        ),
+        pytest.param(_set(("founding", "extra"), b""), "a bundled entry has header", id="founding-extra"),
+        pytest.param(_set(("keys", 0, "extra"), b""), "a bundled entry has header", id="key-entry-extra"),
+        pytest.param(
+            lambda v: v["keys"][0].pop("proof"), "a bundled entry has header", id="key-entry-no-proof"
+        ),
+        pytest.param(_set(("founding",), []), "a bundled entry has header", id="founding-as-list"),
+        pytest.param(_set(("keys",), {}), "bundle keys is a list of at most 64 entries", id="keys-empty-map"),
+        pytest.param(
+            _set(("keys",), b""), "bundle keys is a list of at most 64 entries", id="keys-empty-bytes"
+        ),
+        pytest.param(_set(("proof",), {}), "proof is a list", id="proof-empty-map"),
+        pytest.param(_set(("proof",), b""), "proof is a list", id="proof-empty-bytes"),
+        pytest.param(_set(("founding", "proof"), ""), "proof is a list", id="founding-proof-empty-text"),
+        pytest.param(
+            _set(("proof",), ["x" * 32]), "an inclusion path is at most 64 hashes", id="proof-of-text"
+        ),
+        pytest.param(
+            _set(("founding", "body"), None), "a bundled entry carries its body", id="founding-no-body"
+        ),
+    ],
+)
+def test_bundle_shape_refused(change: Any, check: str) -> None:
+    data = _reshaped(change)
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        Bundle.decode(data)
+    fails("encoding", check, data)
+
+
+def test_key_and_proof_counts_are_bounded_at_64() -> None:
+    key = VALID.keys[0]
+    at_limit = Bundle(VALID.decision, VALID.checkpoint, VALID.founding, (key,) * 64)
+    assert Bundle.decode(at_limit.encode()).keys == (key,) * 64
+    assert verify(at_limit.encode()).signing_key == DELEGATE.public.raw
+    over = Bundle(VALID.decision, VALID.checkpoint, VALID.founding, (key,) * 65)
+    fails("encoding", "bundle keys is a list of at most 64 entries", over.encode())
+    assert ProvenEntry(LOG[3], (bytes(32),) * 64).proof == (bytes(32),) * 64
+    with pytest.raises(DecodeError, match=r"^an inclusion path is at most 64 hashes"):
+        ProvenEntry(LOG[3], (bytes(32),) * 65)
+    long_path = _reshaped(_set(("proof",), [bytes(32)] * 65))
+    fails("encoding", "an inclusion path is at most 64 hashes", long_path)
 
 
 # --- mutations -----------------------------------------------------------------------------------------
@@ -292,3 +475,80 @@ def test_truncations_and_insertions_never_verify(position: int, length: int) -> 
     for data in (VALID_BYTES[:position], VALID_BYTES[:position] + bytes(length) + VALID_BYTES[position:]):
         with pytest.raises(VerificationError):
             verify(data)
+
+
+def test_verified_entry_carries_what_was_verified() -> None:
+    result = verify(VALID.encode())
+    header = LOG[3].header
+    assert (result.ts_ms, result.vis, result.seq) == (header.ts_ms, "public", 3)
+    assert result.checkpoint == Checkpoint(
+        log_origin(ROOT.raw), 4, merkle.root_from_leaves([e.id for e in LOG])
+    )
+    assert result.body == DECISION_BODY and result.body is not verify(VALID.encode()).body
+
+
+def test_the_decision_itself_in_the_key_history_is_skipped() -> None:
+    """History entries at or after the decision's seq are not read: the decision cannot vouch for itself."""
+    bundle = make(LOG, 3, [1])
+    with_itself = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (*bundle.keys, bundle.decision))
+    assert verify(with_itself.encode()).signing_key == DELEGATE.public.raw
+    only_itself = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (bundle.decision,))
+    fails("unknown-key", NOT_DELEGATED, only_itself.encode())
+
+
+def test_key_history_picks_the_log_key_entries_with_bodies() -> None:
+    entries = build_log([FOUND, key_entry(DELEGATE), decision(), key_entry(ATTACKER, action="revoke")])
+    assert key_history(entries) == [entries[1], entries[3]]
+    assert key_history([entries[1].without_body(), entries[3]]) == [entries[3]]
+    assert key_history([]) == []
+
+
+def test_bundle_layout() -> None:
+    value = codec.decode(VALID.encode())
+    assert sorted(value) == ["checkpoint", "entry", "founding", "keys", "proof", "v"]
+    assert value["v"] == 1 and value["entry"] == {
+        "header": LOG[3].header_bytes,
+        "signature": LOG[3].signature,
+        "body": LOG[3].body_bytes,
+    }
+    assert (
+        value["founding"]["header"] == LOG[0].header_bytes and value["keys"][0]["body"] == LOG[1].body_bytes
+    )
+    assert value["proof"] == list(VALID.decision.proof) and value["checkpoint"] == VALID.checkpoint
+
+
+def test_a_bundle_without_key_history() -> None:
+    entries = build_log([FOUND, decision(COUNCIL)])
+    full = make(entries, 1)
+    bare = Bundle(full.decision, full.checkpoint, full.founding)
+    assert bare.keys == () and bare.encode() == full.encode()
+    assert verify(bare.encode()).signing_key == ROOT.raw
+
+
+def test_a_founding_entry_not_signed_by_the_root_key() -> None:
+    """Entry 0 of this log, in the tree, but signed by another key: it founds nothing."""
+    forged = sign_entry(ATTACKER, log_id=ROOT.raw, seq=0, prev=None, ts_ms=0, vis="public", body=FOUND[1])
+    entries = build_log([FOUND, decision(COUNCIL)])
+    entries = [forged, *entries[1:]]
+    tree = merkle.MemoryTree([e.id for e in entries])
+    _, note = checkpoint_note(entries)
+    bundle = Bundle(
+        ProvenEntry(entries[1], tuple(merkle.inclusion_proof(tree, 1, 2))),
+        note,
+        ProvenEntry(forged, tuple(merkle.inclusion_proof(tree, 0, 2))),
+    )
+    fails("founding", "the founding entry is invalid: unknown-key: ", bundle.encode())
+
+
+def test_history_before_the_delegation_does_not_stop_the_search() -> None:
+    """Entries of another key, or of another log, that come first are skipped, not the end of the search."""
+    entries = build_log([FOUND, key_entry(ATTACKER), key_entry(DELEGATE), decision()])
+    assert verify(make(entries, 3, [1, 2]).encode()).signing_key == DELEGATE.public.raw
+    foreign = sign_entry(
+        OTHER_COUNCIL, log_id=OTHER_COUNCIL.public.raw, seq=0, prev=None, ts_ms=0, vis="public", body=FOUND[1]
+    )
+    bundle = make(LOG, 3, [1])
+    first_foreign = Bundle(
+        bundle.decision, bundle.checkpoint, bundle.founding, (ProvenEntry(foreign, ()), *bundle.keys)
+    )
+    assert verify(first_foreign.encode()).signing_key == DELEGATE.public.raw

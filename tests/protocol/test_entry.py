@@ -13,12 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import codec
+from protocol import entry as entry_module
 from protocol.entry import (
     HEADER_LIMITS,
     TS_TOLERANCE_MS,
     Entry,
     Header,
     encode_body,
+    prepare_entry,
     sign_entry,
     verify_follows,
 )
@@ -106,9 +108,10 @@ def test_without_body() -> None:
     bare.verify_signature(KEY.public)
     with pytest.raises(VerificationError) as info:
         bare.body()
-    assert info.value.step == "body-hash"
-    with pytest.raises(VerificationError):
+    assert str(info.value) == "body-hash: the entry has no body"
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: the entry has no body") as info:
         bare.check_body()
+    assert info.value.step == "body-hash"
 
 
 def test_sign_entry_reproducible() -> None:
@@ -152,14 +155,16 @@ def test_signature_under_other_domain(backend: str) -> None:
         Entry(entry.header_bytes, untagged, entry.body_bytes).verify_signature(KEY.public, backend=backend)
     assert info.value.step == "signature"
     request_tagged = KEY._key.sign(b"shora/v1/request\x00" + entry.header_bytes)
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as info:
         Entry(entry.header_bytes, request_tagged).verify_signature(KEY.public, backend=backend)
+    assert info.value.step == "signature"
 
 
 def test_signature_from_another_entry() -> None:
     first, second = chain(2)
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as info:
         Entry(second.header_bytes, first.signature).verify_signature(KEY.public)
+    assert info.value.step == "signature"
 
 
 def test_body_swapped() -> None:
@@ -174,8 +179,13 @@ def test_body_reencoded_non_canonically() -> None:
     # Same body values, different bytes: the hash no longer matches, and the codec refuses them anyway.
     entry = make(body={"kind": "motion", "n": 1})
     reordered = b"\x82\xa1n\x01\xa4kind\xa6motion"
-    with pytest.raises((VerificationError, DecodeError)):
+    with pytest.raises(
+        VerificationError, match=r"^[a-z-]+: the body does not match the header's body_hash"
+    ) as info:
         Entry(entry.header_bytes, entry.signature, reordered)
+    assert info.value.step == "body-hash"
+    with pytest.raises(DecodeError, match=r"^map keys are not sorted"):
+        codec.decode(reordered)
 
 
 def test_header_reencoded() -> None:
@@ -188,13 +198,13 @@ def test_header_reencoded() -> None:
     reencoded = data[:cut] + b"\xcc\x03" + data[cut + 1 :]
     assert msgpack.unpackb(reencoded) == fields
     signature = KEY.sign(Domain.ENTRY, reencoded)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^non-minimal encoding"):
         Entry(reencoded, signature, entry.body_bytes)
 
 
 def test_header_with_trailing_byte() -> None:
     entry = make()
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^trailing bytes after the value"):
         Entry(entry.header_bytes + b"\x00", entry.signature)
 
 
@@ -202,7 +212,7 @@ def test_wrong_key_id() -> None:
     entry = make()
     with pytest.raises(VerificationError) as info:
         entry.verify_signature(OTHER_KEY.public)
-    assert info.value.step == "unknown-key"
+    assert str(info.value) == "unknown-key: the header names a different signing key"
 
 
 def test_entry_signed_by_other_key_names_that_key() -> None:
@@ -214,18 +224,18 @@ def test_entry_signed_by_other_key_names_that_key() -> None:
 
 
 def test_council_body_without_salt() -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{BAD_SALT}"):
         make(vis="council", body={"kind": "vote"})
 
 
 @pytest.mark.parametrize("salt", [b"", bytes(15), bytes(17), "0123456789abcdef", None])
 def test_council_body_with_bad_salt(salt: Any) -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{BAD_SALT}"):
         make(vis="council", body={"kind": "vote", "salt": salt})
 
 
 def test_public_body_with_salt() -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^a public body carries no salt"):
         make(body={"kind": "motion", "salt": SALT})
 
 
@@ -236,7 +246,7 @@ def test_council_header_with_public_body_received() -> None:
     fields = header_fields(entry)
     fields[6] = hashlib.sha256(body).digest()
     data, signature = resigned(fields)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{BAD_SALT}"):
         Entry(data, signature, body)
     Entry(data, signature)  # the header alone is fine
 
@@ -252,7 +262,7 @@ def test_council_header_with_public_body_received() -> None:
     ],
 )
 def test_body_without_kind(body: dict[str, Any]) -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{NO_KIND}"):
         make(body=body)
 
 
@@ -262,23 +272,35 @@ def test_body_not_a_map() -> None:
     fields = header_fields(entry)
     fields[6] = hashlib.sha256(body).digest()
     data, signature = resigned(fields)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{NO_KIND}"):
         Entry(data, signature, body)
 
 
 def test_body_not_bytes() -> None:
     entry = make()
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^body bytes expected"):
         Entry(entry.header_bytes, entry.signature, "text")  # type: ignore[arg-type]
 
 
-def _refused_header(mutate: Any) -> None:
+BAD_SEQ = "header: seq is a non-negative int64"
+BAD_TS = "header: ts_ms is a non-negative int64"
+BAD_PREV = "header: prev is a 32-byte id"
+BAD_VIS = "header: vis is 'public' or 'council'"
+BAD_LOG_ID = "header: log_id is 32 bytes"
+BAD_SIGNATURE_SIZE = "an entry signature is 64 bytes"
+NO_KIND = "a body is a map with a non-empty text 'kind'"
+BAD_SALT = "a council-visibility body carries a 16-byte salt"
+
+
+def _refused_header(check: str, mutate: Any) -> None:
+    """A header changed by ``mutate`` and signed again is refused, by the check ``check`` names, both as
+    an entry and on its own."""
     fields = header_fields(make(1, bytes(32)))
     fields = mutate(fields)
     data, signature = resigned(fields)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         Entry(data, signature)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         Header.decode(data)
 
 
@@ -289,112 +311,137 @@ def test_valid_resigned_header_accepted() -> None:
 
 
 def test_header_with_7_fields() -> None:
-    _refused_header(lambda f: f[:7])
+    _refused_header("a header is an array of 8 fields", lambda f: f[:7])
 
 
 def test_header_with_9_fields() -> None:
-    _refused_header(lambda f: [*f, 0])
+    _refused_header("a header is an array of 8 fields", lambda f: [*f, 0])
 
 
 def test_header_as_map() -> None:
-    _refused_header(lambda f: {str(i): v for i, v in enumerate(f)})
+    _refused_header("a header is an array of 8 fields", lambda f: {str(i): v for i, v in enumerate(f)})
 
 
 def test_version_2() -> None:
-    _refused_header(lambda f: [2, *f[1:]])
+    _refused_header("unknown header format 2", lambda f: [2, *f[1:]])
 
 
 def test_version_as_bool() -> None:
-    _refused_header(lambda f: [True, *f[1:]])
+    _refused_header("unknown header format True", lambda f: [True, *f[1:]])
 
 
 def test_seq_negative() -> None:
-    _refused_header(lambda f: [f[0], f[1], -1, *f[3:]])
+    _refused_header(BAD_SEQ, lambda f: [f[0], f[1], -1, *f[3:]])
 
 
 def test_bool_as_seq() -> None:
-    _refused_header(lambda f: [f[0], f[1], True, *f[3:]])
+    _refused_header(BAD_SEQ, lambda f: [f[0], f[1], True, *f[3:]])
 
 
 def test_bool_as_ts() -> None:
-    _refused_header(lambda f: [*f[:4], True, *f[5:]])
+    _refused_header(BAD_TS, lambda f: [*f[:4], True, *f[5:]])
 
 
 def test_ts_negative() -> None:
-    _refused_header(lambda f: [*f[:4], -1, *f[5:]])
+    _refused_header(BAD_TS, lambda f: [*f[:4], -1, *f[5:]])
 
 
 def test_prev_present_at_seq_0() -> None:
-    _refused_header(lambda f: [f[0], f[1], 0, bytes(32), *f[4:]])
+    _refused_header("header: the first entry has no prev", lambda f: [f[0], f[1], 0, bytes(32), *f[4:]])
 
 
 def test_prev_missing_at_seq_1() -> None:
-    _refused_header(lambda f: [f[0], f[1], 1, None, *f[4:]])
+    _refused_header(BAD_PREV, lambda f: [f[0], f[1], 1, None, *f[4:]])
 
 
 def test_prev_wrong_size() -> None:
-    _refused_header(lambda f: [*f[:3], bytes(31), *f[4:]])
+    _refused_header(BAD_PREV, lambda f: [*f[:3], bytes(31), *f[4:]])
 
 
 def test_vis_other() -> None:
-    _refused_header(lambda f: [*f[:5], "private", *f[6:]])
+    _refused_header(BAD_VIS, lambda f: [*f[:5], "private", *f[6:]])
 
 
 def test_vis_as_bytes() -> None:
-    _refused_header(lambda f: [*f[:5], b"public", *f[6:]])
+    _refused_header(BAD_VIS, lambda f: [*f[:5], b"public", *f[6:]])
 
 
 def test_log_id_wrong_size() -> None:
-    _refused_header(lambda f: [f[0], bytes(31), *f[2:]])
+    _refused_header(BAD_LOG_ID, lambda f: [f[0], bytes(31), *f[2:]])
 
 
 def test_log_id_as_text() -> None:
-    _refused_header(lambda f: [f[0], "a" * 32, *f[2:]])
+    _refused_header(BAD_LOG_ID, lambda f: [f[0], "a" * 32, *f[2:]])
 
 
 def test_body_hash_wrong_size() -> None:
-    _refused_header(lambda f: [*f[:6], bytes(31), f[7]])
+    _refused_header("header: body_hash is 32 bytes", lambda f: [*f[:6], bytes(31), f[7]])
 
 
 def test_key_id_wrong_size() -> None:
-    _refused_header(lambda f: [*f[:7], bytes(9)])
+    _refused_header("header: key_id is 8 bytes", lambda f: [*f[:7], bytes(9)])
 
 
 def test_nested_value_in_header() -> None:
-    _refused_header(lambda f: [*f[:5], ["public"], *f[6:]])
+    _refused_header("nesting deeper than 1", lambda f: [*f[:5], ["public"], *f[6:]])
 
 
 @pytest.mark.parametrize("length", [0, 63, 65])
 def test_signature_wrong_length(length: int) -> None:
     entry = make()
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{BAD_SIGNATURE_SIZE}"):
         Entry(entry.header_bytes, bytes(length))
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "check"),
     [
-        {"seq": -1},
-        {"seq": True},
-        {"seq": 2**63},
-        {"seq": 0, "prev": bytes(32)},
-        {"seq": 1, "prev": None},
-        {"ts_ms": -1},
-        {"ts_ms": 1.5},
-        {"vis": "other"},
-        {"log_id": bytes(31)},
+        pytest.param({"seq": -1}, BAD_SEQ, id="seq-negative"),
+        pytest.param({"seq": True}, BAD_SEQ, id="seq-bool"),
+        pytest.param({"seq": 2**63}, BAD_SEQ, id="seq-over-int64"),
+        pytest.param({"seq": 0, "prev": bytes(32)}, "header: the first entry has no prev", id="prev-at-0"),
+        pytest.param({"seq": 1, "prev": None}, BAD_PREV, id="no-prev-at-1"),
+        pytest.param({"ts_ms": -1}, BAD_TS, id="ts-negative"),
+        pytest.param({"ts_ms": 1.5}, BAD_TS, id="ts-float"),
+        pytest.param({"ts_ms": 2**63}, BAD_TS, id="ts-over-int64"),
+        pytest.param({"vis": "other"}, BAD_VIS, id="vis-other"),
+        pytest.param({"log_id": bytes(31)}, BAD_LOG_ID, id="log-id-31"),
     ],
 )
-def test_sign_entry_refuses_invalid_header(kwargs: dict[str, Any]) -> None:
+def test_sign_entry_refuses_invalid_header(kwargs: dict[str, Any], check: str) -> None:
     args: dict[str, Any] = {"seq": 0, "prev": None, "ts_ms": T0, "vis": "public", "log_id": LOG_ID}
     args.update(kwargs)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{check}"):
         sign_entry(KEY, body={"kind": "motion"}, **args)
 
 
+def test_header_int64_bounds_accepted() -> None:
+    header = Header(
+        LOG_ID, 9223372036854775807, bytes(32), 9223372036854775807, "public", bytes(32), bytes(8)
+    )
+    assert Header.decode(header.encode()) == header
+
+
 def test_oversize_body() -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^input of 307223 bytes exceeds the limit of 262144"):
         make(body={"kind": "motion", "text": "x" * (300 * 1024)})
+
+
+def _filled_body(filler: int) -> dict[str, Any]:
+    return {"kind": "motion", "text": ["x" * 60_000] * 4 + ["x" * filler]}
+
+
+def test_body_size_limit_is_256_kib() -> None:
+    """A body of exactly 262144 encoded bytes is signed and received; one byte more is refused."""
+    filler = 20_000 + 262_144 - len(encode_body(_filled_body(20_000), "public"))
+    assert len(encode_body(_filled_body(filler), "public")) == 262_144
+    entry = make(body=_filled_body(filler))
+    assert Entry(entry.header_bytes, entry.signature, entry.body_bytes).body() == _filled_body(filler)
+    with pytest.raises(DecodeError, match=r"^input of 262145 bytes exceeds the limit of 262144"):
+        make(body=_filled_body(filler + 1))
+    over = entry.body_bytes[:-1] + b"x" * 2  # the hash no longer matches, and the size is checked first
+    with pytest.raises(DecodeError, match=r"^body exceeds the size limit"):
+        Entry(entry.header_bytes, entry.signature, over)
 
 
 # --- verify_follows ------------------------------------------------------------------------------------
@@ -431,10 +478,12 @@ def test_follows_gap_in_seq() -> None:
 
 def test_follows_replayed_entry() -> None:
     first, second = chain(2)
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: expected seq 2, got 1") as info:
         verify_follows(second, second)
-    with pytest.raises(VerificationError):
+    assert info.value.step == "sequence"
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: expected seq 2, got 0") as info:
         verify_follows(second, first)
+    assert info.value.step == "sequence"
 
 
 def test_follows_wrong_prev() -> None:
@@ -453,7 +502,7 @@ def test_forked_log() -> None:
     verify_follows(first, a)
     verify_follows(first, b)
     assert a.id != b.id
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: expected seq 2, got 1"):
         verify_follows(a, b)
 
 
@@ -556,5 +605,74 @@ def test_header_fast_path_agrees_with_generic_decoder(
 def test_header_seq_non_minimal_or_out_of_range(encoded: bytes) -> None:
     data = Header(LOG_ID, 5, bytes(32), T0, "public", bytes(32), KEY.public.id).encode()
     assert data[36] == 5  # the seq, right after the log id
-    with pytest.raises(DecodeError):
+    check = "integer 9223372036854775808 is outside int64" if encoded[:2] == b"\xcf\x80" else "non-minimal"
+    with pytest.raises(DecodeError, match=f"^{check}"):
         Header.decode(data[:36] + encoded + data[37:])
+
+
+# --- the canonical fast path, stored entries, follow-on checks word for word ---------------------------
+
+
+@pytest.mark.parametrize("number", [0, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**63 - 1])
+def test_canonical_headers_take_the_fast_path(number: int) -> None:
+    """Every canonical header matches the byte layout: the generic decoder is for everything else."""
+    for vis in ("public", "council"):
+        for prev in (None, bytes(range(32))):
+            seq = number if prev is not None else 0
+            header = Header(LOG_ID, seq, prev if seq else None, number, vis, bytes(32), KEY.public.id)  # type: ignore[arg-type]
+            data = header.encode()
+            assert entry_module._CANONICAL_HEADER.fullmatch(data) is not None
+            assert Header.decode(data) == header
+    assert entry_module._CANONICAL_HEADER.fullmatch(b"\x98\x02" + data[2:]) is None
+
+
+def test_a_stored_entry_equals_the_received_one() -> None:
+    entry = make(vis="council")
+    assert Entry.stored(entry.header_bytes, entry.signature, entry.body_bytes) == entry
+    assert Entry.stored(entry.header_bytes, entry.signature).body_bytes is None
+    assert entry.without_body() == Entry(entry.header_bytes, entry.signature)
+
+
+def test_an_unsigned_entry_takes_only_a_64_byte_signature() -> None:
+    unsigned = prepare_entry(
+        KEY.public.id, log_id=LOG_ID, seq=0, prev=None, ts_ms=T0, vis="public", body={"kind": "m"}
+    )
+    for bad in (bytes(63), bytes(65), "s" * 64):
+        with pytest.raises(DecodeError, match=r"^an entry signature is 64 bytes"):
+            unsigned.signed(bad)  # type: ignore[arg-type]
+    signed = unsigned.signed(KEY.sign(Domain.ENTRY, unsigned.header_bytes))
+    assert signed == Entry(unsigned.header_bytes, signed.signature, unsigned.body_bytes)
+    assert signed.id == unsigned.id and signed.seq == unsigned.seq == 0
+
+
+def test_header_bytes_must_be_bytes() -> None:
+    entry = make()
+    with pytest.raises(DecodeError, match=r"^header bytes expected"):
+        Entry(bytearray(entry.header_bytes), entry.signature)  # type: ignore[arg-type]
+    with pytest.raises(DecodeError, match=r"^an entry signature is 64 bytes"):
+        Entry(entry.header_bytes, "s" * 64)  # type: ignore[arg-type]
+
+
+def test_follow_on_refusals_word_for_word() -> None:
+    first, second = chain(2)
+    cases = [
+        (lambda: verify_follows(None, second), "sequence: expected the first entry, got seq 1"),
+        (
+            lambda: verify_follows(first, make(1, first.id, log_id=OTHER_LOG_ID)),
+            "sequence: the entry belongs to another log",
+        ),
+        (lambda: verify_follows(first, make(2, first.id)), "sequence: expected seq 1, got 2"),
+        (
+            lambda: verify_follows(first, make(1, bytes(32))),
+            "prev: seq 1 does not link to the entry before it",
+        ),
+        (
+            lambda: verify_follows(first, make(1, first.id, ts_ms=T0 - 5_001)),
+            "timestamp: seq 1 goes back in time",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(VerificationError) as caught:
+            call()
+        assert str(caught.value) == message
+    verify_follows(first, make(1, first.id, ts_ms=T0 - 5_000))

@@ -113,7 +113,7 @@ def test_one_signature_forged(backend: str) -> None:
     assert caught.value.step == "fork"
     flipped = bytearray(forged_source.signature)
     flipped[0] ^= 1
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match="not a valid entry signature"):
         verify_fork_proof(entries_fork(good, Entry(forged_source.header_bytes, bytes(flipped))).encode())
 
 
@@ -153,22 +153,43 @@ def test_checkpoint_of_another_log() -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "check"),
     [
-        b"",
-        b"\xc1",
-        codec.encode({"v": 1}),
-        codec.encode({"v": 2, "log_id": LOG, "kind": "entries", "a": {}, "b": {}}),
-        codec.encode({"v": 1, "log_id": LOG, "kind": "other", "a": "x", "b": "y"}),
-        codec.encode({"v": 1, "log_id": LOG[:31], "kind": "checkpoints", "a": "x", "b": "y"}),
-        codec.encode({"v": 1, "log_id": LOG, "kind": "entries", "a": "x", "b": "y"}),
-        codec.encode({"v": 1, "log_id": LOG, "kind": "checkpoints", "a": {}, "b": {}}),
-        b"\x00" * 200_000,
+        pytest.param(b"", "empty input", id="empty"),
+        pytest.param(b"\xc1", "malformed msgpack", id="garbage"),
+        pytest.param(
+            codec.encode({"v": 1}), "a fork proof is a map of v, log_id, kind, a and b", id="fields"
+        ),
+        pytest.param(
+            codec.encode({"v": 2, "log_id": LOG, "kind": "entries", "a": {}, "b": {}}),
+            "unknown fork proof version 2",
+            id="version",
+        ),
+        pytest.param(
+            codec.encode({"v": 1, "log_id": LOG, "kind": "other", "a": "x", "b": "y"}),
+            "unknown fork kind 'other'",
+            id="kind",
+        ),
+        pytest.param(
+            codec.encode({"v": 1, "log_id": LOG[:31], "kind": "checkpoints", "a": "x", "b": "y"}),
+            "a fork proof's log_id is 32 bytes",
+            id="log-id",
+        ),
+        pytest.param(
+            codec.encode({"v": 1, "log_id": LOG, "kind": "entries", "a": "x", "b": "y"}),
+            "an entry in a fork proof has a header and a signature, no body",
+            id="entry-shape",
+        ),
+        pytest.param(
+            codec.encode({"v": 1, "log_id": LOG, "kind": "checkpoints", "a": {}, "b": {}}),
+            "a checkpoint in a fork proof is note text",
+            id="note-shape",
+        ),
+        pytest.param(b"\x00" * 200_000, "input of 200000 bytes exceeds the limit of 131072", id="oversize"),
     ],
-    ids=["empty", "garbage", "fields", "version", "kind", "log-id", "entry-shape", "note-shape", "oversize"],
 )
-def test_malformed_proofs(data: bytes) -> None:
-    with pytest.raises(DecodeError):
+def test_malformed_proofs(data: bytes, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
         verify_fork_proof(data)
 
 

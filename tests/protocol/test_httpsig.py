@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from protocol import httpsig
 from protocol.codec import b64u
-from protocol.errors import ProtocolError, VerificationError
+from protocol.errors import DecodeError, ProtocolError, VerificationError
 from protocol.keys import BACKENDS, PublicKey, SigningKey
 
 SEED = bytes(range(32))
@@ -233,8 +233,11 @@ def test_empty_query_is_a_lone_question_mark() -> None:
 
 def test_nonce_is_recorded_only_after_the_signature_holds() -> None:
     seen: set[tuple[bytes, str]] = set()
-    with pytest.raises(VerificationError):
+    with pytest.raises(
+        VerificationError, match=r"^[a-z-]+: not a valid request signature by this key"
+    ) as caught:
         verify(sign(), seen=seen, method="PUT")
+    assert caught.value.step == "signature"
     assert not seen
     verify(sign(), seen=seen)
     assert seen == {(SIGNER.public.raw, NONCE)}
@@ -246,11 +249,11 @@ def test_created_at_the_edge_of_the_window_is_accepted() -> None:
 
 
 def test_sign_refuses_short_nonce_and_bad_path() -> None:
-    with pytest.raises(ProtocolError):
+    with pytest.raises(DecodeError, match=r"^a nonce is 16 to 64 random bytes"):
         sign(nonce=b64u(b"\x00" * 15))
-    with pytest.raises(ProtocolError):
+    with pytest.raises(DecodeError, match=r"^path 'no-slash' is not valid in a request line"):
         sign(path="no-slash")
-    with pytest.raises(ProtocolError):
+    with pytest.raises(DecodeError, match=r"^a nonce is 16 to 64 random bytes"):
         httpsig.encode_nonce(b"\x00" * 8)
     assert httpsig.encode_nonce(b"\x00" * 16) == b64u(b"\x00" * 16)
 

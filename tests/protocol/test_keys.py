@@ -100,7 +100,7 @@ def test_signature_under_other_domain(
 def test_entry_signature_is_over_the_tagged_bytes(key: SigningKey) -> None:
     # What Ed25519 signs for an entry is the tag and the header; a bare signature over the header is not one.
     bare = key._key.sign(ENTRY_MESSAGE)
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: not a valid entry signature by this key"):
         key.public.verify(Domain.ENTRY, ENTRY_MESSAGE, bare)
     assert Domain.ENTRY.frame(ENTRY_MESSAGE) == b"shora/v1/entry\x00" + ENTRY_MESSAGE
 
@@ -132,7 +132,7 @@ def test_signature_by_other_key(key: SigningKey, other_key: SigningKey, backend:
 @backends
 def test_other_message(key: SigningKey, backend: str) -> None:
     signature = key.sign(Domain.ENTRY, ENTRY_MESSAGE)
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: not a valid entry signature by this key"):
         key.public.verify(Domain.ENTRY, ENTRY_MESSAGE + b"\x00", signature, backend=backend)
 
 
@@ -150,7 +150,7 @@ def test_wrong_length_signature(key: SigningKey, length: int, backend: str) -> N
 def test_bit_flipped_signature(key: SigningKey, bit: int, backend: str) -> None:
     signature = bytearray(key.sign(Domain.ENTRY, ENTRY_MESSAGE))
     signature[bit // 8] ^= 1 << (bit % 8)
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: not a valid entry signature by this key"):
         key.public.verify(Domain.ENTRY, ENTRY_MESSAGE, bytes(signature), backend=backend)
 
 
@@ -161,7 +161,7 @@ def test_signature_with_s_not_reduced(key: SigningKey, backend: str) -> None:
     signature = key.sign(Domain.ENTRY, ENTRY_MESSAGE)
     s = int.from_bytes(signature[32:], "little") + order
     malleated = signature[:32] + s.to_bytes(32, "little")
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: not a valid entry signature by this key"):
         key.public.verify(Domain.ENTRY, ENTRY_MESSAGE, malleated, backend=backend)
 
 
@@ -184,7 +184,7 @@ SMALL_ORDER_KEYS = [
 
 @pytest.mark.parametrize("raw", SMALL_ORDER_KEYS)
 def test_small_order_or_non_canonical_public_key(raw: bytes) -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^a non-canonical or small-order Ed25519 public key"):
         PublicKey(raw)
 
 
@@ -204,14 +204,14 @@ def test_small_order_r_refused(key: SigningKey, backend: str) -> None:
 
 @pytest.mark.parametrize("length", [0, 31, 33, 64])
 def test_public_key_wrong_length(length: int) -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^an Ed25519 public key is 32 bytes"):
         PublicKey(bytes(range(length)))
 
 
 def test_public_key_not_bytes() -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^an Ed25519 public key is 32 bytes"):
         PublicKey(bytearray(32))  # type: ignore[arg-type]
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^an Ed25519 public key is 32 bytes"):
         PublicKey(ZERO_SEED_PUBLIC)  # type: ignore[arg-type]
 
 
@@ -224,7 +224,7 @@ def test_non_point_public_key(key: SigningKey, backend: str) -> None:
         public = PublicKey(raw)
     except DecodeError:
         return
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError, match=r"^[a-z-]+: not a valid entry signature by this key"):
         public.verify(Domain.ENTRY, ENTRY_MESSAGE, key.sign(Domain.ENTRY, ENTRY_MESSAGE), backend=backend)
 
 
@@ -246,7 +246,7 @@ def test_seed_round_trip(key: SigningKey) -> None:
 
 @pytest.mark.parametrize("length", [0, 31, 33, 64])
 def test_seed_wrong_length(length: int) -> None:
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match=r"^an Ed25519 seed is 32 bytes"):
         SigningKey.from_seed(bytes(length))
 
 
@@ -300,7 +300,7 @@ def test_refuses_to_overwrite(tmp_path: Path, key: SigningKey, other_key: Signin
     path = tmp_path / "node.key"
     save_signing_key(key, path)
     before = path.read_bytes()
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match="exists; refusing to overwrite a key"):
         save_signing_key(other_key, path)
     assert path.read_bytes() == before
 
@@ -308,7 +308,7 @@ def test_refuses_to_overwrite(tmp_path: Path, key: SigningKey, other_key: Signin
 def test_refuses_to_overwrite_any_file(tmp_path: Path, key: SigningKey) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"precious")
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match="exists; refusing to overwrite a key"):
         save_signing_key(key, path)
     assert path.read_bytes() == b"precious"
 
@@ -331,7 +331,7 @@ def test_accepts_mode_0400(tmp_path: Path, key: SigningKey) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match="cannot open key file"):
         load_signing_key(tmp_path / "absent.key")
 
 
@@ -352,12 +352,12 @@ def _private_file(path: Path, data: bytes) -> Path:
     ],
 )
 def test_refuses_non_pem_file(tmp_path: Path, data: bytes) -> None:
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match="is not a PEM private key"):
         load_signing_key(_private_file(tmp_path / "node.key", data))
 
 
 def test_refuses_raw_seed_file(tmp_path: Path, key: SigningKey) -> None:
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match="is not a PEM private key"):
         load_signing_key(_private_file(tmp_path / "node.key", key.seed()))
 
 
@@ -377,5 +377,5 @@ def test_refuses_encrypted_pem_key(tmp_path: Path, key: SigningKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(b"password"),
     )
-    with pytest.raises(KeyFileError):
+    with pytest.raises(KeyFileError, match="is not a PEM private key"):
         load_signing_key(_private_file(tmp_path / "node.key", pem))

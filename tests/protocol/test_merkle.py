@@ -9,7 +9,9 @@ and proof/verify_test.go; the same values as google/certificate-transparency's m
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -237,9 +239,23 @@ def _tampered_paths(path: list[bytes], extra: bytes) -> list[list[bytes]]:
     return [p for p in out if p != path]
 
 
-def _rejects(call: Callable[..., object], *args: object) -> None:
-    with pytest.raises(ProofError):
+def _rejects(step: str, check: str, call: Callable[..., object], *args: object) -> None:
+    """``call(*args)`` raises a ``ProofError`` from the check named by ``step`` and the ``check`` pattern."""
+    with pytest.raises(ProofError) as caught:
         call(*args)
+    assert caught.value.step == step, caught.value
+    assert re.match(check, caught.value.message), caught.value
+
+
+# What each check says: a test names the one it expects, so a refusal by another check fails it.
+NAME = r"(leaf index|tree size|first size|second size|leaf hash|root hash|first root|second root|path\[\d+\])"
+NOT_AN_INT = NAME + " must be an int"
+OUT_OF_RANGE = NAME + r" -?\d+ is outside 0\.\.2\^63-1"
+NOT_A_HASH = NAME + " must be 32 bytes"
+INDEX_PAST_SIZE = r"leaf index \d+ is not below tree size"
+ROLLBACK = r"first size \d+ is larger than second size"
+# A well-formed path that fails: too long, too short, or not leading to the root.
+PATH_FAILS = r"path is (longer|shorter) than|path does not lead"
 
 
 # --- hashing and the known-answer vectors ----------------------------------------------------------------
@@ -351,13 +367,13 @@ def test_proofs_need_logarithmic_lookups(size: int) -> None:
 
 def test_memory_tree_refuses_nodes_it_does_not_have() -> None:
     tree = MemoryTree(LEAVES[:5])
-    _rejects(tree.node, 0, 5)
-    _rejects(tree.node, 1, 2)  # leaves 4 and 5: only half there
-    _rejects(tree.node, 3, 0)
-    _rejects(tree.node, -1, 0)
-    _rejects(tree.root, 6)
-    _rejects(tree.append, b"short")
-    _rejects(tree.append, LEAVES[0] + b"\x00")
+    _rejects("tree", "no complete node", tree.node, 0, 5)
+    _rejects("tree", "no complete node", tree.node, 1, 2)  # leaves 4 and 5: only half there
+    _rejects("tree", "no complete node", tree.node, 3, 0)
+    _rejects("tree", "no complete node", tree.node, -1, 0)
+    _rejects("tree", r"tree size \d+ is beyond this tree", tree.root, 6)
+    _rejects("tree", NOT_A_HASH, tree.append, b"short")
+    _rejects("tree", NOT_A_HASH, tree.append, LEAVES[0] + b"\x00")
 
 
 # --- inclusion --------------------------------------------------------------------------------
@@ -375,27 +391,31 @@ def _check_inclusion_tampering(index: int, size: int) -> None:
     path = inclusion_proof(TREE, index, size)
     good_root = ROOTS[size]
     leaf = LEAVES[index]
+    fails = partial(_rejects, "inclusion", PATH_FAILS, verify_inclusion)
     for bad in _tampered_paths(path, LEAVES[index]):
-        _rejects(verify_inclusion, leaf, index, size, bad, good_root)
+        fails(leaf, index, size, bad, good_root)
     for wrong_index in {index - 1, index + 1, index ^ 2, index ^ 1} - {index}:
         if 0 <= wrong_index < size:
-            _rejects(verify_inclusion, leaf, wrong_index, size, path, good_root)
-            _rejects(verify_inclusion, LEAVES[wrong_index], wrong_index, size, path, good_root)
+            fails(leaf, wrong_index, size, path, good_root)
+            fails(LEAVES[wrong_index], wrong_index, size, path, good_root)
         else:
-            _rejects(verify_inclusion, leaf, wrong_index, size, path, good_root)
+            check = OUT_OF_RANGE if wrong_index < 0 else INDEX_PAST_SIZE
+            _rejects("inclusion", check, verify_inclusion, leaf, wrong_index, size, path, good_root)
     for wrong_size in {size - 1, size + 1, size * 2, size // 2, size + 7} - {size}:
         if 0 < wrong_size <= MAX:
-            _rejects(verify_inclusion, leaf, index, wrong_size, path, ROOTS[wrong_size])
+            check = INDEX_PAST_SIZE if index >= wrong_size else PATH_FAILS
+            _rejects("inclusion", check, verify_inclusion, leaf, index, wrong_size, path, ROOTS[wrong_size])
     # The RFC binds the size only through the path's shape; doubling or halving always changes it.
     for s in {size * 2, size // 2} - {size}:
-        _rejects(verify_inclusion, leaf, index, s, path, good_root)
-    _rejects(verify_inclusion, leaf, index, size, path, OTHER.root(size))
+        check = INDEX_PAST_SIZE if index >= s else PATH_FAILS
+        _rejects("inclusion", check, verify_inclusion, leaf, index, s, path, good_root)
+    fails(leaf, index, size, path, OTHER.root(size))
     if size > 1:  # a one-leaf tree's proof is empty, whichever tree it comes from
         other_path = inclusion_proof(OTHER, index, size)
-        _rejects(verify_inclusion, leaf, index, size, other_path, good_root)
-    _rejects(verify_inclusion, OTHER_LEAVES[index], index, size, path, good_root)
-    _rejects(verify_inclusion, leaf, index, size, path, EMPTY_ROOT)
-    _rejects(verify_inclusion, leaf, index, size, path, SOME_HASH)
+        fails(leaf, index, size, other_path, good_root)
+    fails(OTHER_LEAVES[index], index, size, path, good_root)
+    fails(leaf, index, size, path, EMPTY_ROOT)
+    fails(leaf, index, size, path, SOME_HASH)
 
 
 def test_inclusion_every_index_of_every_small_tree() -> None:
@@ -427,22 +447,31 @@ def test_inclusion_tampering_random(case: tuple[int, int]) -> None:
 
 def test_inclusion_bad_arguments() -> None:
     leaf, good = LEAVES[0], ROOTS[1]
-    for index, size in [(0, 0), (1, 1), (5, 3), (-1, 3), (0, -1), (0, 2**63)]:
-        _rejects(inclusion_proof, TREE, index, size)
-        _rejects(verify_inclusion, leaf, index, size, [], good)
-    _rejects(inclusion_proof, TREE, True, 2)  # a bool is not an index
-    _rejects(verify_inclusion, leaf[:31], 0, 1, [], leaf[:31])
-    _rejects(verify_inclusion, leaf, 0, 1, [], good + b"\x00")
-    _rejects(verify_inclusion, b"", 0, 1, [], b"")
+    for index, size, check in [
+        (0, 0, INDEX_PAST_SIZE),
+        (1, 1, INDEX_PAST_SIZE),
+        (5, 3, INDEX_PAST_SIZE),
+        (-1, 3, OUT_OF_RANGE),
+        (0, -1, OUT_OF_RANGE),
+        (0, 2**63, OUT_OF_RANGE),
+    ]:
+        _rejects("inclusion", check, inclusion_proof, TREE, index, size)
+        _rejects("inclusion", check, verify_inclusion, leaf, index, size, [], good)
+    _rejects("inclusion", NOT_AN_INT, inclusion_proof, TREE, True, 2)  # a bool is not an index
+    _rejects("inclusion", NOT_AN_INT, verify_inclusion, leaf, 0, True, [], good)
+    _rejects("inclusion", "leaf hash must be 32 bytes", verify_inclusion, leaf[:31], 0, 1, [], leaf[:31])
+    _rejects("inclusion", "root hash must be 32 bytes", verify_inclusion, leaf, 0, 1, [], good + b"\x00")
+    _rejects("inclusion", NOT_A_HASH, verify_inclusion, b"", 0, 1, [], b"")
     path = inclusion_proof(TREE, 3, 10)
-    _rejects(verify_inclusion, LEAVES[3], 3, 10, [*path[:-1], path[-1][:16]], ROOTS[10])
-    _rejects(verify_inclusion, LEAVES[3], 3, 10, [*path[:-1], path[-1] + b"\x00"], ROOTS[10])
+    short, long = [*path[:-1], path[-1][:16]], [*path[:-1], path[-1] + b"\x00"]
+    _rejects("inclusion", r"path\[3\] must be 32 bytes", verify_inclusion, LEAVES[3], 3, 10, short, ROOTS[10])
+    _rejects("inclusion", r"path\[3\] must be 32 bytes", verify_inclusion, LEAVES[3], 3, 10, long, ROOTS[10])
 
 
 def test_single_leaf_tree() -> None:
     verify_inclusion(LEAVES[0], 0, 1, [], LEAVES[0])
-    _rejects(verify_inclusion, LEAVES[0], 0, 1, [], LEAVES[1])
-    _rejects(verify_inclusion, LEAVES[0], 0, 1, [LEAVES[1]], ROOTS[2])
+    _rejects("inclusion", "path does not lead", verify_inclusion, LEAVES[0], 0, 1, [], LEAVES[1])
+    _rejects("inclusion", "path is longer", verify_inclusion, LEAVES[0], 0, 1, [LEAVES[1]], ROOTS[2])
 
 
 def test_proof_error_is_a_verification_error_with_a_step() -> None:
@@ -463,18 +492,34 @@ def _check_consistency(first: int, second: int) -> None:
     verify_consistency(first, second, ROOTS[first], ROOTS[second], path)
 
 
+def _consistency_check(first: int, second: int, path: Sequence[bytes]) -> str:
+    """Which check must refuse a consistency proof of this shape that does not verify."""
+    if first < 0:
+        return OUT_OF_RANGE
+    if first > second:
+        return ROLLBACK
+    if first in (0, second):
+        return "path must be empty" if path else "the root of an empty tree|two different roots"
+    return PATH_FAILS if path else r"path from size \d+ to \d+ is empty"
+
+
 def _check_consistency_tampering(first: int, second: int) -> None:
     path = consistency_proof(TREE, first, second)
     r1, r2 = ROOTS[first], ROOTS[second]
+
+    def fails(f: int, s: int, root1: bytes, root2: bytes, bad: Sequence[bytes]) -> None:
+        _rejects("consistency", _consistency_check(f, s, bad), verify_consistency, f, s, root1, root2, bad)
+
     if first in (0, second):
-        _rejects(verify_consistency, first, second, r1, r2, [SOME_HASH])
-        _rejects(verify_consistency, first, second, SOME_HASH, r2, path)
+        fails(first, second, r1, r2, [SOME_HASH])
+        wrong_root = "the root of an empty tree" if first == 0 else "two different roots"
+        _rejects("consistency", wrong_root, verify_consistency, first, second, SOME_HASH, r2, path)
         if first != second:
-            _rejects(verify_consistency, second, first, r2, r1, path)
+            _rejects("consistency", ROLLBACK, verify_consistency, second, first, r2, r1, path)
         return
     for bad in [[], *_tampered_paths(path, r1), [*path, r2], [r2, *path], [path[0], *path]]:
         if bad != path:
-            _rejects(verify_consistency, first, second, r1, r2, bad)
+            fails(first, second, r1, r2, bad)
     near = {
         (first - 1, second),
         (first + 1, second),
@@ -486,7 +531,7 @@ def _check_consistency_tampering(first: int, second: int) -> None:
     } - {(first, second)}
     for f, s in near:
         if 0 <= f <= s <= MAX:
-            _rejects(verify_consistency, f, s, ROOTS[f], ROOTS[s], path)
+            fails(f, s, ROOTS[f], ROOTS[s], path)
     # With the original roots: the RFC binds sizes only through the path's shape, so (as in
     # transparency-dev's probes) only the changes that always alter the shape must fail.
     for f, s in {
@@ -496,13 +541,12 @@ def _check_consistency_tampering(first: int, second: int) -> None:
         (first, second * 2),
         (first, second // 2),
     } - {(first, second)}:
-        _rejects(verify_consistency, f, s, r1, r2, path)
-    _rejects(verify_consistency, first, second, r2, r1, path)
-    _rejects(verify_consistency, first, second, OTHER.root(first), r2, path)
-    _rejects(verify_consistency, first, second, r1, OTHER.root(second), path)
-    other_path = consistency_proof(OTHER, first, second)
-    _rejects(verify_consistency, first, second, r1, r2, other_path)
-    _rejects(verify_consistency, second, first, r2, r1, path)
+        fails(f, s, r1, r2, path)
+    fails(first, second, r2, r1, path)
+    fails(first, second, OTHER.root(first), r2, path)
+    fails(first, second, r1, OTHER.root(second), path)
+    fails(first, second, r1, r2, consistency_proof(OTHER, first, second))
+    _rejects("consistency", ROLLBACK, verify_consistency, second, first, r2, r1, path)
 
 
 def test_consistency_every_pair_of_small_trees() -> None:
@@ -537,24 +581,47 @@ def test_consistency_trivial_cases() -> None:
     verify_consistency(0, 5, EMPTY_ROOT, ROOTS[5], [])
     verify_consistency(5, 5, ROOTS[5], ROOTS[5], [])
     assert consistency_proof(TREE, 0, 5) == consistency_proof(TREE, 5, 5) == []
-    _rejects(verify_consistency, 0, 0, EMPTY_ROOT, SOME_HASH, [])
-    _rejects(verify_consistency, 0, 0, SOME_HASH, SOME_HASH, [])  # an empty tree has one root
-    _rejects(verify_consistency, 0, 5, SOME_HASH, ROOTS[5], [])
-    _rejects(verify_consistency, 0, 5, EMPTY_ROOT, ROOTS[5], [EMPTY_ROOT])
-    _rejects(verify_consistency, 5, 5, ROOTS[5], ROOTS[6], [])
-    _rejects(verify_consistency, 5, 5, ROOTS[5], ROOTS[5], [ROOTS[5]])
-    _rejects(verify_consistency, 1, 2, ROOTS[1], ROOTS[2], [])
+    fails = partial(_rejects, "consistency")
+    fails("two different roots for tree size 0", verify_consistency, 0, 0, EMPTY_ROOT, SOME_HASH, [])
+    fails("the root of an empty tree", verify_consistency, 0, 0, SOME_HASH, SOME_HASH, [])  # it has one root
+    fails("the root of an empty tree", verify_consistency, 0, 5, SOME_HASH, ROOTS[5], [])
+    fails("path must be empty from size 0 to 5", verify_consistency, 0, 5, EMPTY_ROOT, ROOTS[5], [EMPTY_ROOT])
+    fails("two different roots for tree size 5", verify_consistency, 5, 5, ROOTS[5], ROOTS[6], [])
+    fails("path must be empty from size 5 to 5", verify_consistency, 5, 5, ROOTS[5], ROOTS[5], [ROOTS[5]])
+    fails("path from size 1 to 2 is empty", verify_consistency, 1, 2, ROOTS[1], ROOTS[2], [])
 
 
 def test_consistency_bad_arguments() -> None:
-    for first, second in [(6, 3), (1, 0), (-1, 3), (0, -1), (0, 2**63)]:
-        _rejects(consistency_proof, TREE, first, second)
-    _rejects(verify_consistency, 3, 2, ROOTS[3], ROOTS[2], consistency_proof(TREE, 2, 3))
+    fails = partial(_rejects, "consistency")
+    for first, second, check in [
+        (6, 3, ROLLBACK),
+        (1, 0, ROLLBACK),
+        (-1, 3, OUT_OF_RANGE),
+        (0, -1, OUT_OF_RANGE),
+        (0, 2**63, OUT_OF_RANGE),
+    ]:
+        fails(check, consistency_proof, TREE, first, second)
+    fails(NOT_AN_INT, consistency_proof, TREE, 1, True)
+    fails(NOT_AN_INT, verify_consistency, 1, True, ROOTS[1], ROOTS[1], [])
     path = consistency_proof(TREE, 3, 7)
-    _rejects(verify_consistency, 3, 7, ROOTS[3][:31], ROOTS[7], path)
-    _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7] + b"\x00", path)
-    _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7], [*path[:-1], path[-1][:31]])
-    _rejects(verify_consistency, 3, 7, ROOTS[3], ROOTS[7], [*path, b""])
+    fails("first root must be 32 bytes", verify_consistency, 3, 7, ROOTS[3][:31], ROOTS[7], path)
+    fails("second root must be 32 bytes", verify_consistency, 3, 7, ROOTS[3], ROOTS[7] + b"\x00", path)
+    assert len(path) == 4
+    short, extra = [*path[:-1], path[-1][:31]], [*path, b""]
+    fails(r"path\[3\] must be 32 bytes", verify_consistency, 3, 7, ROOTS[3], ROOTS[7], short)
+    fails(r"path\[4\] must be 32 bytes", verify_consistency, 3, 7, ROOTS[3], ROOTS[7], extra)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [(3, 2), (2, 1), (8, 4), (7, 6)], ids=["3-to-2", "2-to-1", "8-to-4", "7-to-6"]
+)
+def test_consistency_refuses_a_rollback_by_its_own_check(first: int, second: int) -> None:
+    """A proof from a larger tree back to a smaller one (a rollback) is refused as such, whatever the path:
+    the forward proof, an empty one, or one the algorithm would otherwise walk."""
+    for path in (consistency_proof(TREE, second, first), [], [ROOTS[second]], [ROOTS[first]]):
+        _rejects(
+            "consistency", ROLLBACK, verify_consistency, first, second, ROOTS[first], ROOTS[second], path
+        )
 
 
 @given(st.integers(0, 300), st.integers(1, 70))
@@ -565,3 +632,251 @@ def test_append_nodes_equals_appending_one_leaf_at_a_time(size: int, count: int)
     batch = append_nodes(tree, size, leaves)
     one_by_one = [row for leaf in leaves for row in tree.append(leaf)]
     assert sorted(batch) == sorted(one_by_one)
+
+
+# --- the tree functions' own refusals, word for word ------------------------------------------------------
+
+
+class _Zeros:
+    """A source of any size whose every node is zero bytes: enough to exercise the arithmetic at 2^63."""
+
+    def node(self, level: int, index: int) -> bytes:
+        return bytes(32)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(lambda: root(TREE, -1), "tree: tree size -1 is outside 0..2^63-1", id="root-negative"),
+        pytest.param(lambda: root(TREE, True), "tree: tree size must be an int, got bool", id="root-bool"),
+        pytest.param(
+            lambda: new_nodes(TREE, -1, LEAVES[0]),
+            "tree: tree size -1 is outside 0..2^63-1",
+            id="new-negative",
+        ),
+        pytest.param(lambda: new_nodes(_Zeros(), 2**63 - 1, LEAVES[0]), "tree: tree is full", id="new-full"),
+        pytest.param(
+            lambda: new_nodes(TREE, 3, "x" * 32),
+            "tree: leaf hash must be 32 bytes, got str",
+            id="new-text-leaf",
+        ),
+        pytest.param(
+            lambda: new_nodes(TREE, 3, bytearray(31)),
+            "tree: leaf hash must be 32 bytes, got 31",
+            id="new-short",
+        ),
+        pytest.param(
+            lambda: append_nodes(TREE, -1, []),
+            "tree: tree size -1 is outside 0..2^63-1",
+            id="append-negative",
+        ),
+        pytest.param(
+            lambda: append_nodes(_Zeros(), 2**63 - 1, [LEAVES[0]]), "tree: tree is full", id="append-full"
+        ),
+        pytest.param(
+            lambda: append_nodes(_Zeros(), 2**63 - 2, LEAVES[:2]),
+            "tree: tree is full",
+            id="append-one-too-many",
+        ),
+        pytest.param(
+            lambda: append_nodes(TREE, 3, [LEAVES[0], b"short"]),
+            "tree: leaf hash must be 32 bytes, got 5",
+            id="append-short-leaf",
+        ),
+        pytest.param(
+            lambda: inclusion_proof(TREE, True, 3),
+            "inclusion: leaf index must be an int, got bool",
+            id="index-bool",
+        ),
+        pytest.param(
+            lambda: verify_inclusion(LEAVES[0], 0, 1, [], "x"),
+            "inclusion: root hash must be 32 bytes, got str",
+            id="root-text",
+        ),
+        pytest.param(
+            lambda: verify_consistency(2, 1, ROOTS[2], ROOTS[1], []),
+            "consistency: first size 2 is larger than second size 1",
+            id="rollback",
+        ),
+    ],
+)
+def test_refusal_messages_word_for_word(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ProofError) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+def test_a_tree_of_the_largest_size_still_takes_its_last_leaf() -> None:
+    """Appending the leaf that makes 2^63-1 is allowed; only the one after it is refused."""
+    assert new_nodes(_Zeros(), 2**63 - 2, LEAVES[0])[0] == (0, 2**63 - 2, LEAVES[0])
+    rows = append_nodes(_Zeros(), 2**63 - 2, [LEAVES[0]])
+    assert rows[0] == (0, 2**63 - 2, LEAVES[0])
+    assert append_nodes(_Zeros(), 2**63 - 1, []) == []
+
+
+P3_10 = inclusion_proof(TREE, 3, 10)
+C3_7 = consistency_proof(TREE, 3, 7)
+C4_7 = consistency_proof(TREE, 4, 7)
+WORDS: list[tuple[str, Callable[[], object], str]] = [
+    (
+        "memory-node",
+        lambda: MemoryTree(LEAVES[:5]).node(0, 5),
+        "tree: no complete node (0, 5) in a tree of 5 leaves",
+    ),
+    (
+        "memory-root",
+        lambda: MemoryTree(LEAVES[:5]).root(6),
+        "tree: tree size 6 is beyond this tree's 5 leaves",
+    ),
+    ("memory-root-size", lambda: MemoryTree(LEAVES[:5]).root(-2), "tree: tree size -2 is outside 0..2^63-1"),
+    ("proof-index", lambda: inclusion_proof(TREE, -1, 3), "inclusion: leaf index -1 is outside 0..2^63-1"),
+    (
+        "proof-size",
+        lambda: inclusion_proof(TREE, 0, 2**63),
+        f"inclusion: tree size {2**63} is outside 0..2^63-1",
+    ),
+    ("proof-past", lambda: inclusion_proof(TREE, 3, 3), "inclusion: leaf index 3 is not below tree size 3"),
+    (
+        "cproof-first",
+        lambda: consistency_proof(TREE, -1, 3),
+        "consistency: first size -1 is outside 0..2^63-1",
+    ),
+    (
+        "cproof-second",
+        lambda: consistency_proof(TREE, 0, -3),
+        "consistency: second size -3 is outside 0..2^63-1",
+    ),
+    (
+        "cproof-rollback",
+        lambda: consistency_proof(TREE, 4, 3),
+        "consistency: first size 4 is larger than second size 3",
+    ),
+    (
+        "incl-index",
+        lambda: verify_inclusion(LEAVES[0], -1, 1, [], ROOTS[1]),
+        "inclusion: leaf index -1 is outside 0..2^63-1",
+    ),
+    (
+        "incl-size",
+        lambda: verify_inclusion(LEAVES[0], 0, -1, [], ROOTS[1]),
+        "inclusion: tree size -1 is outside 0..2^63-1",
+    ),
+    (
+        "incl-leaf",
+        lambda: verify_inclusion(b"", 0, 1, [], ROOTS[1]),
+        "inclusion: leaf hash must be 32 bytes, got 0",
+    ),
+    (
+        "incl-root",
+        lambda: verify_inclusion(LEAVES[0], 0, 1, [], b"r"),
+        "inclusion: root hash must be 32 bytes, got 1",
+    ),
+    (
+        "incl-past",
+        lambda: verify_inclusion(LEAVES[0], 1, 1, [], ROOTS[1]),
+        "inclusion: leaf index 1 is not below tree size 1",
+    ),
+    (
+        "incl-path",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, [*P3_10[:2], b"x"], ROOTS[10]),
+        "inclusion: path[2] must be 32 bytes, got 1",
+    ),
+    (
+        "incl-longer",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, [*P3_10, SOME_HASH], ROOTS[10]),
+        "inclusion: path is longer than a tree of 10 leaves allows",
+    ),
+    (
+        "incl-shorter",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, P3_10[:-1], ROOTS[10]),
+        "inclusion: path is shorter than a tree of 10 leaves needs",
+    ),
+    (
+        "incl-wrong-root",
+        lambda: verify_inclusion(LEAVES[3], 3, 10, P3_10, ROOTS[9]),
+        "inclusion: path does not lead from leaf 3 to the root of tree size 10",
+    ),
+    (
+        "cons-first",
+        lambda: verify_consistency(-1, 7, ROOTS[3], ROOTS[7], C3_7),
+        "consistency: first size -1 is outside 0..2^63-1",
+    ),
+    (
+        "cons-second",
+        lambda: verify_consistency(3, 2**64, ROOTS[3], ROOTS[7], C3_7),
+        f"consistency: second size {2**64} is outside 0..2^63-1",
+    ),
+    (
+        "cons-first-root",
+        lambda: verify_consistency(3, 7, b"", ROOTS[7], C3_7),
+        "consistency: first root must be 32 bytes, got 0",
+    ),
+    (
+        "cons-second-root",
+        lambda: verify_consistency(3, 7, ROOTS[3], "r", C3_7),
+        "consistency: second root must be 32 bytes, got str",
+    ),
+    (
+        "cons-path",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], [C3_7[0], None]),
+        "consistency: path[1] must be 32 bytes, got NoneType",
+    ),
+    (
+        "cons-rollback",
+        lambda: verify_consistency(7, 3, ROOTS[7], ROOTS[3], C3_7),
+        "consistency: first size 7 is larger than second size 3",
+    ),
+    (
+        "cons-not-empty",
+        lambda: verify_consistency(0, 7, EMPTY_ROOT, ROOTS[7], [SOME_HASH]),
+        "consistency: path must be empty from size 0 to 7",
+    ),
+    (
+        "cons-empty-root",
+        lambda: verify_consistency(0, 7, SOME_HASH, ROOTS[7], []),
+        "consistency: the root of an empty tree must be the empty-tree hash",
+    ),
+    (
+        "cons-two-roots",
+        lambda: verify_consistency(7, 7, ROOTS[7], ROOTS[6], []),
+        "consistency: two different roots for tree size 7",
+    ),
+    (
+        "cons-empty-path",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], []),
+        "consistency: path from size 3 to 7 is empty",
+    ),
+    (
+        "cons-longer",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], [*C3_7, SOME_HASH]),
+        "consistency: path is longer than sizes 3 to 7 allow",
+    ),
+    (
+        "cons-shorter",
+        lambda: verify_consistency(3, 7, ROOTS[3], ROOTS[7], C3_7[:-1]),
+        "consistency: path is shorter than sizes 3 to 7 need",
+    ),
+    (
+        "cons-first-wrong",
+        lambda: verify_consistency(3, 7, OTHER.root(3), ROOTS[7], C3_7),
+        "consistency: path does not lead to the root of tree size 3",
+    ),
+    (
+        "cons-second-wrong",
+        lambda: verify_consistency(3, 7, ROOTS[3], OTHER.root(7), C3_7),
+        "consistency: path does not lead to the root of tree size 7",
+    ),
+    (
+        "cons-second-wrong-from-4",
+        lambda: verify_consistency(4, 7, ROOTS[4], OTHER.root(7), C4_7),
+        "consistency: path does not lead to the root of tree size 7",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), [(c, m) for _, c, m in WORDS], ids=[i for i, _, _ in WORDS])
+def test_every_proof_refusal_word_for_word(call: Callable[[], object], message: str) -> None:
+    """Each check's own message, in full: what operators read, and what tells one check from another."""
+    with pytest.raises(ProofError) as caught:
+        call()
+    assert str(caught.value) == message

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.codec import INT64_MAX
+from protocol.codec import b64u as codec_b64u
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, SigningKey
 from protocol.note import (
@@ -41,6 +42,26 @@ from protocol.note import (
 )
 
 backends = pytest.mark.parametrize("backend", sorted(BACKENDS))
+
+# What each check says: a refusal test names the check it expects, so a note refused for another reason
+# fails it.
+NO_BLANK_LINE = "no blank line separates the note text from its signatures"
+NO_SIGNATURE_LINE = "a signed note has at least one signature line"
+NO_FINAL_NEWLINE = "the signature block does not end with a newline"
+CONTROL_CHAR = "a signed note has no control characters other than newline"
+NOT_A_SIGNATURE_LINE = "a signature line starts with an em dash and a space"
+NOT_BASE64 = "not standard base64"
+NOT_CANONICAL_BASE64 = "not canonical standard base64"
+BAD_SIZE = "a tree size is decimal, without leading zeros, at most 2\\^63-1"
+BAD_ROOT = "a root hash is 32 bytes"
+NOT_UTF8 = "a signed note is UTF-8"
+TOO_BIG = "a signed note is at most 1048576 bytes"
+
+
+def refused_note(check: str, data: str | bytes) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        parse_note(data)
+
 
 # --- golang.org/x/mod/sumdb/note: note.go's documentation and note_test.go ---------------------------
 
@@ -139,24 +160,28 @@ def test_go_open_duplicated_signatures(backend: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "message",
+    ("message", "check"),
     [
-        GO_TEXT,
-        GO_TEXT + "\n",
-        GO_TEXT + "\n" + PETER_SIG[:-1],
-        "\x01" + GO_TEXT + "\n" + PETER_SIG,
-        GO_TEXT + "\n" + f"— Bad Name {PETER_B64}",
-        GO_TEXT + "\n" + PETER_SIG + "Unexpected line.\n",
+        pytest.param(GO_TEXT, NO_BLANK_LINE, id="no-signatures"),
+        pytest.param(GO_TEXT + "\n", NO_SIGNATURE_LINE, id="blank-line-only"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG[:-1], NO_FINAL_NEWLINE, id="no-final-newline"),
+        pytest.param("\x01" + GO_TEXT + "\n" + PETER_SIG, CONTROL_CHAR, id="control-character"),
+        pytest.param(
+            GO_TEXT + "\n" + f"— Bad Name {PETER_B64}", NO_FINAL_NEWLINE, id="space-in-name-unended"
+        ),
+        pytest.param(GO_TEXT + "\n" + f"— Bad Name {PETER_B64}\n", NOT_BASE64, id="space-in-name"),
+        pytest.param(
+            GO_TEXT + "\n" + PETER_SIG + "Unexpected line.\n", NOT_A_SIGNATURE_LINE, id="unexpected-line"
+        ),
     ],
 )
-def test_go_malformed_notes(message: str) -> None:
-    with pytest.raises(DecodeError):
+def test_go_malformed_notes(message: str, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
         open_note(message, [parse_vkey(PETER_VKEY)])
 
 
 def test_go_malformed_note_bytes() -> None:
-    with pytest.raises(DecodeError):
-        parse_note(b"\xff" + (GO_TEXT + "\n" + PETER_SIG).encode())
+    refused_note(NOT_UTF8, b"\xff" + (GO_TEXT + "\n" + PETER_SIG).encode())
 
 
 def test_go_tlog_tree_format() -> None:
@@ -165,12 +190,16 @@ def test_go_tlog_tree_format() -> None:
     checkpoint = Checkpoint("go.sum database tree", 123456789012, hashlib.sha256(b"\x00hello world").digest())
     assert checkpoint.body() == golden.encode()
     assert Checkpoint.from_body(golden) == checkpoint
-    for bad in (
-        "go.sum database tree\n0xabcdef\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=\n",
-        "go.sum database tree\n123456789012\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBTOOBIG=\n",
-        golden + "JOE",  # Go ignores junk; a checkpoint note body must end in a newline
+    for bad, check in (
+        ("go.sum database tree\n0xabcdef\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=\n", BAD_SIZE),
+        (
+            "go.sum database tree\n123456789012\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBTOOBIG=\n",
+            NOT_CANONICAL_BASE64,
+        ),
+        # Go ignores junk; a checkpoint note body must end in a newline
+        (golden + "JOE", "a checkpoint ends with a newline"),
     ):
-        with pytest.raises(DecodeError):
+        with pytest.raises(DecodeError, match=f"^{check}"):
             Checkpoint.from_body(bad)
     assert Checkpoint.from_body(golden + "JOE\n").extensions == ("JOE",)
 
@@ -255,9 +284,22 @@ def test_names_and_key_ids() -> None:
     assert parse_vkey(vkey(name, WITNESSES[0].public, KeyKind.COSIGNATURE_V1)).kind is KeyKind.COSIGNATURE_V1
 
 
-@pytest.mark.parametrize("name", ["", "a b", "a+b", "a\tb", "a\u00a0b", "a\u3000b", "a\nb", "\ud800"])
-def test_bad_key_names_rejected(name: str) -> None:
-    with pytest.raises(DecodeError):
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        pytest.param("", "a note key name is non-empty text", id="empty"),
+        pytest.param("a b", r"note key name '.*' contains a space", id="space"),
+        pytest.param("a+b", r"note key name '.*' contains a space", id="plus"),
+        pytest.param("a\tb", r"note key name '.*' contains a space", id="tab"),
+        pytest.param("a\u00a0b", r"note key name '.*' contains a space", id="no-break-space"),
+        pytest.param("a\u3000b", r"note key name '.*' contains a space", id="ideographic-space"),
+        pytest.param("a\nb", r"note key name '.*' contains a space", id="newline"),
+        pytest.param("a\x7fb"[:1] + "\x01b", r"note key name '.*' contains a space", id="control"),
+        pytest.param("\ud800", "text is not valid Unicode", id="lone-surrogate"),
+    ],
+)
+def test_bad_key_names_rejected(name: str, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
         VerifierKey(name, LOG_KEY.public)
 
 
@@ -298,18 +340,25 @@ def test_add_signatures_keeps_log_first_and_deduplicates() -> None:
 
 
 def test_checkpoint_validates_fields() -> None:
-    bad_fields: list[tuple[Any, ...]] = [
-        ("", 1, bytes(32)),
-        ("a\nb", 1, bytes(32)),
-        ("o", -1, bytes(32)),
-        ("o", INT64_MAX + 1, bytes(32)),
-        ("o", True, bytes(32)),
-        ("o", 1, bytes(31)),
-        ("o", 1, bytes(32), ("",)),
+    bad_size = "a tree size is an integer in 0..2\\^63-1"
+    bad_fields: list[tuple[str, tuple[Any, ...]]] = [
+        ("a checkpoint origin is one non-empty line", ("", 1, bytes(32))),
+        ("a checkpoint origin is one non-empty line", ("a\nb", 1, bytes(32))),
+        (CONTROL_CHAR, ("a\rb", 1, bytes(32))),
+        (bad_size, ("o", -1, bytes(32))),
+        (bad_size, ("o", INT64_MAX + 1, bytes(32))),
+        (bad_size, ("o", True, bytes(32))),
+        (bad_size, ("o", "1", bytes(32))),
+        (BAD_ROOT, ("o", 1, bytes(31))),
+        (BAD_ROOT, ("o", 1, bytearray(32))),
+        ("extension lines are a tuple", ("o", 1, bytes(32), ["ext"])),
+        ("a checkpoint extension line is one non-empty line", ("o", 1, bytes(32), ("",))),
     ]
-    for fields in bad_fields:
-        with pytest.raises(DecodeError):
+    for check, fields in bad_fields:
+        with pytest.raises(DecodeError, match=f"^{check}"):
             Checkpoint(*fields)
+    assert Checkpoint("o", 0, bytes(32)).size == 0
+    assert Checkpoint("o", INT64_MAX, bytes(32)).size == 9223372036854775807
 
 
 # --- attacks -----------------------------------------------------------------------------------------
@@ -414,49 +463,82 @@ def test_attack_cosignature_for_another_checkpoint() -> None:
 
 
 @pytest.mark.parametrize(
-    ("attack", "text"),
+    ("text", "check"),
     [
-        ("bad_base64", _body() + "\n— " + ORIGIN + " not*base64!\n"),
-        ("unpadded_base64", _body() + "\n— " + ORIGIN + " AAAAAAA\n"),
-        ("missing_blank_line", _body() + "— " + ORIGIN + " AAAAAAAA\n"),
-        ("no_signatures", _body() + "\n"),
-        ("extra_trailing_text", _hand_signed(_body()) + "trailing"),
-        ("extra_trailing_line", _hand_signed(_body()) + "trailing\n"),
-        ("carriage_return", _hand_signed(_body()).replace("\n", "\r\n", 1)),
-        ("tab", _hand_signed(_body()).replace(ORIGIN, ORIGIN + "\t", 1)),
-        ("no_em_dash", _hand_signed(_body()).replace("—", "-")),
-        ("name_only", _body() + "\n— " + ORIGIN + "\n"),
-        ("key_id_only", _body() + "\n— " + ORIGIN + " AAAAAA==\n"),
-        ("size_leading_zero", _hand_signed(_body(size="07"))),
-        ("size_negative", _hand_signed(_body(size="-7"))),
-        ("size_plus", _hand_signed(_body(size="+7"))),
-        ("size_unicode_digit", _hand_signed(_body(size="٧"))),
-        ("size_over_int64", _hand_signed(_body(size=str(INT64_MAX + 1)))),
-        ("root_31_bytes", _hand_signed(_body(root=base64.b64encode(bytes(31)).decode()))),
-        ("root_33_bytes", _hand_signed(_body(root=base64.b64encode(bytes(33)).decode()))),
-        ("root_base64url", _hand_signed(_body(root=base64.urlsafe_b64encode(b"\xff" * 32).decode()))),
-        ("root_unpadded", _hand_signed(_body(root=base64.b64encode(bytes(32)).decode().rstrip("=")))),
-        ("two_lines_only", _hand_signed(f"{ORIGIN}\n7\n")),
-        ("empty_extension", _hand_signed(_body() + "ext\n\n")),
+        pytest.param(_body() + "\n— " + ORIGIN + " not*base64!\n", NOT_BASE64, id="bad-base64"),
+        pytest.param(_body() + "\n— " + ORIGIN + " AAAAAAA\n", NOT_BASE64, id="unpadded-base64"),
+        pytest.param(_body() + "— " + ORIGIN + " AAAAAAAA\n", NO_BLANK_LINE, id="missing-blank-line"),
+        pytest.param(_body() + "\n", NO_SIGNATURE_LINE, id="no-signatures"),
+        pytest.param(_hand_signed(_body()) + "trailing", NO_FINAL_NEWLINE, id="extra-trailing-text"),
+        pytest.param(_hand_signed(_body()) + "trailing\n", NOT_A_SIGNATURE_LINE, id="extra-trailing-line"),
+        pytest.param(_hand_signed(_body()).replace("\n", "\r\n", 1), CONTROL_CHAR, id="carriage-return"),
+        pytest.param(_hand_signed(_body()).replace(ORIGIN, ORIGIN + "\t", 1), CONTROL_CHAR, id="tab"),
+        pytest.param(_hand_signed(_body()).replace("—", "-"), NOT_A_SIGNATURE_LINE, id="no-em-dash"),
+        pytest.param(
+            _body() + "\n— " + ORIGIN + "\n", "a signature line is '— name signature'", id="name-only"
+        ),
+        pytest.param(
+            _body() + "\n— " + ORIGIN + " AAAAAA==\n",
+            "a note signature holds a key id and at least one byte",
+            id="key-id-only",
+        ),
+        pytest.param(_hand_signed(_body(size="07")), BAD_SIZE, id="size-leading-zero"),
+        pytest.param(_hand_signed(_body(size="-7")), BAD_SIZE, id="size-negative"),
+        pytest.param(_hand_signed(_body(size="+7")), BAD_SIZE, id="size-plus"),
+        pytest.param(_hand_signed(_body(size="٧")), BAD_SIZE, id="size-unicode-digit"),
+        pytest.param(_hand_signed(_body(size=str(INT64_MAX + 1))), BAD_SIZE, id="size-over-int64"),
+        pytest.param(
+            _hand_signed(_body(root=base64.b64encode(bytes(31)).decode())), BAD_ROOT, id="root-31-bytes"
+        ),
+        pytest.param(
+            _hand_signed(_body(root=base64.b64encode(bytes(33)).decode())), BAD_ROOT, id="root-33-bytes"
+        ),
+        pytest.param(
+            _hand_signed(_body(root=base64.urlsafe_b64encode(b"\xff" * 32).decode())),
+            NOT_BASE64,
+            id="root-base64url",
+        ),
+        pytest.param(
+            _hand_signed(_body(root=base64.b64encode(bytes(32)).decode().rstrip("="))),
+            NOT_BASE64,
+            id="root-unpadded",
+        ),
+        pytest.param(
+            _hand_signed(f"{ORIGIN}\n7\n"),
+            "a checkpoint has an origin, a size and a root hash line",
+            id="two-lines-only",
+        ),
+        pytest.param(
+            _hand_signed(_body() + "ext\n\n"),
+            "a checkpoint extension line is one non-empty line",
+            id="empty-extension",
+        ),
     ],
 )
-def test_attack_malformed_checkpoint_note(attack: str, text: str) -> None:
-    with pytest.raises(DecodeError):
+def test_attack_malformed_checkpoint_note(text: str, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
         open_checkpoint(text, LOG_KEY.public)
 
 
 def test_attack_too_many_signatures() -> None:
     line = sign_checkpoint(LOG_KEY, CHECKPOINT).split("\n\n", 1)[1]
     assert parse_note(CHECKPOINT.body().decode() + "\n" + line * MAX_SIGNATURES)
-    with pytest.raises(DecodeError):
-        parse_note(CHECKPOINT.body().decode() + "\n" + line * (MAX_SIGNATURES + 1))
+    refused_note("more than 100 signatures", CHECKPOINT.body().decode() + "\n" + line * (MAX_SIGNATURES + 1))
 
 
 def test_attack_oversized_note() -> None:
-    with pytest.raises(DecodeError):
-        parse_note("x" * MAX_NOTE_SIZE + "\n\n" + PETER_SIG)
-    with pytest.raises(DecodeError):
-        parse_note(("é" * (MAX_NOTE_SIZE // 2) + "\n\n" + PETER_SIG).encode())
+    refused_note(TOO_BIG, "x" * MAX_NOTE_SIZE + "\n\n" + PETER_SIG)
+    refused_note(TOO_BIG, ("é" * (MAX_NOTE_SIZE // 2) + "\n\n" + PETER_SIG).encode())
+    refused_note(TOO_BIG, "é" * (MAX_NOTE_SIZE // 2) + "\n\n" + PETER_SIG)  # counted in UTF-8 bytes
+    # exactly 1 MiB is accepted, one byte more is not
+    body = "x" * (MAX_NOTE_SIZE - len(PETER_SIG.encode()) - 2) + "\n"
+    assert len((body + "\n" + PETER_SIG).encode()) == 1_048_576
+    assert parse_note(body + "\n" + PETER_SIG).text == body
+    assert parse_note((body + "\n" + PETER_SIG).encode()).text == body
+    refused_note(TOO_BIG, "x" + body + "\n" + PETER_SIG)
+    refused_note(TOO_BIG, ("x" + body + "\n" + PETER_SIG).encode())
+    with pytest.raises(DecodeError, match=f"^{TOO_BIG}"):
+        Note("x" + body, (parse_note(PETER_SIG.join(["x\n\n", ""])).signatures))
 
 
 def test_attack_non_utf8() -> None:
@@ -467,17 +549,17 @@ def test_attack_non_utf8() -> None:
         b"\xc0\xaf" + note,
         b"\xed\xa0\x80",
     ):
-        with pytest.raises(DecodeError):
-            parse_note(bad)
-    with pytest.raises(DecodeError):
-        parse_note("\ud800" + note.decode())
+        refused_note(NOT_UTF8, bad)
+    refused_note("text is not valid Unicode", "\ud800" + note.decode())
+    refused_note("a signed note is text", None)  # type: ignore[arg-type]
 
 
 def test_signed_checkpoint_must_match_its_note() -> None:
     signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public)
-    with pytest.raises(DecodeError):
+    mismatch = "the note text does not hold this checkpoint and these signatures"
+    with pytest.raises(DecodeError, match=f"^{mismatch}"):
         SignedCheckpoint(Checkpoint(ORIGIN, 8, CHECKPOINT.root), signed.note_text, signed.signatures)
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=f"^{mismatch}"):
         SignedCheckpoint(signed.checkpoint, signed.note_text, ())
 
 
@@ -537,3 +619,238 @@ def test_property_parse_raises_only_decode_error(data: str | bytes) -> None:
         return
     text = data if isinstance(data, str) else data.decode()
     assert note.format() == text
+
+
+# --- signature lines: one text per signature ---------------------------------------------------------
+
+# PETER_B64 encodes 68 bytes: its last character before "=" carries two unused bits, zero in canonical form.
+PETER_B64_STRAY_BITS = PETER_B64[:-2] + "N="
+
+
+def test_signature_line_with_stray_base64_bits_is_refused() -> None:
+    """Base64 whose unused bits are set decodes to the very same signature: accepting it would give one
+    signed note several texts (a malleable note, and a second copy that dedupes as a different line)."""
+    assert base64.b64decode(PETER_B64_STRAY_BITS) == base64.b64decode(PETER_B64)
+    stray = GO_TEXT + "\n" + f"— PeterNeumann {PETER_B64_STRAY_BITS}\n"
+    refused_note(NOT_CANONICAL_BASE64, stray)
+    refused_note(NOT_CANONICAL_BASE64, stray.encode())
+    with pytest.raises(DecodeError, match=f"^{NOT_CANONICAL_BASE64}"):
+        open_note(stray, [parse_vkey(PETER_VKEY)])
+
+
+@pytest.mark.parametrize(
+    ("encoded", "check"),
+    [
+        pytest.param(PETER_B64.rstrip("="), NOT_BASE64, id="unpadded"),
+        pytest.param(PETER_B64 + "=", NOT_BASE64, id="extra-padding"),
+        pytest.param(PETER_B64.replace("+", "-").replace("/", "_"), NOT_BASE64, id="base64url"),
+        pytest.param(" " + PETER_B64, NOT_BASE64, id="two-spaces"),
+        pytest.param("", NOT_CANONICAL_BASE64, id="empty"),
+        pytest.param("AAAA", "a note signature holds a key id and at least one byte", id="key-id-only"),
+        pytest.param("AAAAAA==", "a note signature holds a key id and at least one byte", id="short-key-id"),
+    ],
+)
+def test_signature_line_base64_is_strict(encoded: str, check: str) -> None:
+    refused_note(check, GO_TEXT + "\n" + f"— PeterNeumann {encoded}\n")
+
+
+def test_signature_matches_only_its_own_name_and_key_id() -> None:
+    key = parse_vkey(PETER_VKEY)
+    sig = parse_note(GO_TEXT + "\n" + PETER_SIG).signatures[0]
+    assert sig.matches(key)
+    assert not NoteSignature(sig.name, bytes(4), sig.signature).matches(key)  # the right name, another key
+    assert not NoteSignature("EnochRoot", sig.key_id, sig.signature).matches(key)  # the right key id
+    assert not NoteSignature("EnochRoot", bytes(4), sig.signature).matches(key)
+
+
+@backends
+def test_two_known_keys_under_one_name_both_verify(backend: str) -> None:
+    """A rotated key signs under the same name with another key id: each line counts for its own key."""
+    old, new = SigningKey.from_seed(b"\x01" * 32), SigningKey.from_seed(b"\x02" * 32)
+    lines = [sign_note(key, "council", GO_TEXT) for key in (old, new)]
+    known = [VerifierKey("council", key.public) for key in (old, new)]
+    opened = open_note(format_note(GO_TEXT, lines), known, backend=backend)
+    assert opened.verified == tuple(lines) and opened.unverified == ()
+    # the same line twice counts once
+    assert open_note(format_note(GO_TEXT, [lines[0], lines[0]]), known, backend=backend).verified == (
+        lines[0],
+    )
+
+
+@pytest.mark.parametrize(
+    ("signature", "check"),
+    [
+        pytest.param(
+            bytes(8) + bytes(63),
+            r"shora-witness/\S+: a cosignature/v1 is a timestamp and an Ed25519 signature",
+            id="short",
+        ),
+        pytest.param(
+            bytes(8) + bytes(65),
+            r"shora-witness/\S+: a cosignature/v1 is a timestamp and an Ed25519 signature",
+            id="long",
+        ),
+        pytest.param(
+            b"\x80" + bytes(7) + bytes(64),
+            r"shora-witness/\S+: a cosignature timestamp is at most 2\^63-1",
+            id="time-2^63",
+        ),
+    ],
+)
+def test_malformed_cosignature_by_trusted_witness(signature: bytes, check: str) -> None:
+    name = witness_name(WITNESSES[0].public)
+    key_id = note_key_id(name, WITNESSES[0].public, KeyKind.COSIGNATURE_V1)
+    text = add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [NoteSignature(name, key_id, signature)])
+    with pytest.raises(VerificationError, match=f"^[a-z-]+: {check}") as caught:
+        verify_cosignatures(open_checkpoint(text, LOG_KEY.public), {name: WITNESSES[0].public}, 1)
+    assert caught.value.step == "cosignatures"
+
+
+def test_cosignature_newest_timestamp_wins_and_zero_required_passes() -> None:
+    name = witness_name(WITNESSES[0].public)
+    lines = [cosign(WITNESSES[0], name, CHECKPOINT, t) for t in (TIMESTAMP + 5, TIMESTAMP, TIMESTAMP + 9)]
+    merged = sign_checkpoint(LOG_KEY, CHECKPOINT) + "".join(line.line() for line in lines)
+    signed = open_checkpoint(merged, LOG_KEY.public)
+    assert verify_cosignatures(signed, {name: WITNESSES[0].public}, 1) == [Cosignature(name, TIMESTAMP + 9)]
+    assert (
+        verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public), {}, 0)
+        == []
+    )
+    with pytest.raises(
+        VerificationError, match=r"^[a-z-]+: 0 valid witness cosignatures, at least 1 required"
+    ):
+        verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public), {}, 1)
+
+
+def test_cosigned_message_layout() -> None:
+    assert (
+        cosigned_message(b"o\n7\nroot\n", 1_700_000_000) == b"cosignature/v1\ntime 1700000000\no\n7\nroot\n"
+    )
+    for bad in (-1, 2**63, True, "1"):
+        with pytest.raises(DecodeError, match=r"^a cosignature timestamp is an integer in 0..2\^63-1"):
+            cosigned_message(b"o\n", bad)  # type: ignore[arg-type]
+
+
+# --- every value's own checks ------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "check"),
+    [
+        pytest.param(1, "a verifier key is text", id="not-text"),
+        pytest.param("a+XYZ+AAAA", "a verifier key's id is 8 lowercase hex digits", id="id-not-hex"),
+        pytest.param("a+C74F20A3+AAAA", "a verifier key's id is 8 lowercase hex digits", id="id-upper"),
+        pytest.param(
+            "a+00000000+AAAA", "a verifier key holds a type byte and a 32-byte Ed25519 key", id="short"
+        ),
+        pytest.param(
+            "a+00000000+" + _b64(b"\x09" + bytes(32)), "unsupported note signature type 0x09", id="type"
+        ),
+        pytest.param(
+            "a+00000000+" + _b64(b"\x01" + LOG_KEY.public.raw),
+            "a verifier key's id does not match its name and key",
+            id="id-mismatch",
+        ),
+        pytest.param("a+00000000", NOT_CANONICAL_BASE64, id="no-key"),
+    ],
+)
+def test_parse_vkey_names_the_check(text: Any, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        parse_vkey(text)
+
+
+def test_vkey_round_trip_for_both_kinds() -> None:
+    for kind in (KeyKind.ED25519, KeyKind.COSIGNATURE_V1):
+        key = VerifierKey("w.example/x", LOG_KEY.public, kind)
+        assert parse_vkey(key.text()) == key
+        assert key.text().split("+")[1] == key.key_id.hex()
+    assert VerifierKey("n", LOG_KEY.public, 4).kind is KeyKind.COSIGNATURE_V1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("build", "check"),
+    [
+        pytest.param(
+            lambda: VerifierKey("n", LOG_KEY.public.raw), "a verifier key holds a PublicKey", id="raw-key"
+        ),
+        pytest.param(lambda: NoteSignature("n", bytes(3), b"s"), "a note key id is 4 bytes", id="id-3"),
+        pytest.param(lambda: NoteSignature("n", "abcd", b"s"), "a note key id is 4 bytes", id="id-text"),
+        pytest.param(
+            lambda: NoteSignature("n", bytes(4), b""), "a note signature is non-empty bytes", id="empty-sig"
+        ),
+        pytest.param(
+            lambda: NoteSignature("n", bytes(4), "s"), "a note signature is non-empty bytes", id="text-sig"
+        ),
+        pytest.param(
+            lambda: Note("no newline", (PETER,)), "note text ends with a newline", id="note-unended"
+        ),
+        pytest.param(lambda: Note(b"bytes\n", (PETER,)), "note text ends with a newline", id="note-bytes"),
+        pytest.param(lambda: Note("t\n", ()), "a signed note has at least one signature", id="note-unsigned"),
+        pytest.param(lambda: Note("t\n", (PETER,) * 101), "more than 100 signatures", id="note-101"),
+        pytest.param(
+            lambda: Note("t\n", ("line",)), "note signatures are NoteSignature values", id="note-str-sig"
+        ),
+        pytest.param(lambda: Note("t\x00\n", (PETER,)), CONTROL_CHAR, id="note-control"),
+        pytest.param(
+            lambda: sign_note(LOG_KEY, "n", "unended"), "note text ends with a newline", id="sign-unended"
+        ),
+        pytest.param(lambda: sign_note(LOG_KEY, "n", "t\x07\n"), CONTROL_CHAR, id="sign-control"),
+        pytest.param(lambda: log_origin(bytes(31)), "a log id is 32 bytes", id="origin-31"),
+        pytest.param(lambda: log_origin("x" * 32), "a log id is 32 bytes", id="origin-text"),
+    ],
+)
+def test_values_check_themselves(build: Any, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        build()
+
+
+PETER = parse_note(GO_TEXT + "\n" + PETER_SIG).signatures[0]
+
+
+def test_a_note_of_exactly_100_signatures_is_accepted() -> None:
+    assert len(Note("t\n", (PETER,) * 100).signatures) == 100
+    assert len(parse_note("t\n\n" + PETER_SIG * 100).signatures) == 100
+
+
+def test_add_signatures_replaces_every_line_of_the_same_key_by_one() -> None:
+    name = witness_name(WITNESSES[0].public)
+    old = [cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP + i) for i in range(3)]
+    other = cosign(WITNESSES[1], witness_name(WITNESSES[1].public), CHECKPOINT, TIMESTAMP)
+    note = sign_checkpoint(LOG_KEY, CHECKPOINT) + "".join(s.line() for s in [old[0], other, old[1], old[2]])
+    newest = cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP + 9)
+    merged = parse_note(add_signatures(note, [newest])).signatures
+    assert [s.name for s in merged] == [ORIGIN, name, other.name] and merged[1] == newest
+
+
+def test_a_checkpoint_whose_origin_is_no_key_name() -> None:
+    body = "bad origin\n7\n" + _b64(CHECKPOINT.root) + "\n"
+    text = format_note(body, [sign_note(LOG_KEY, "n", body)])
+    with pytest.raises(
+        VerificationError, match=r"^checkpoint-signature: the origin is not a usable key name"
+    ) as caught:
+        open_checkpoint(text, LOG_KEY.public, "bad origin")
+    assert caught.value.step == "checkpoint-signature"
+
+
+@pytest.mark.parametrize(
+    ("body", "check"),
+    [
+        pytest.param(b"\xff\n", "a checkpoint is UTF-8", id="not-utf8"),
+        pytest.param("o\n7\n" + "A" * 43 + "=", "a checkpoint ends with a newline", id="unended"),
+        pytest.param(7, "a checkpoint ends with a newline", id="not-text"),
+    ],
+)
+def test_checkpoint_body_checks(body: Any, check: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{check}"):
+        Checkpoint.from_body(body)
+
+
+def test_witness_name_and_origin_layout() -> None:
+    assert witness_name(LOG_KEY.public) == "shora-witness/" + codec_b64u(LOG_KEY.public.raw)
+    assert "shora/" + codec_b64u(LOG_KEY.public.raw) == ORIGIN
+    assert CHECKPOINT.body() == f"{ORIGIN}\n7\n{_b64(CHECKPOINT.root)}\n".encode()
+    assert Checkpoint(ORIGIN, 7, CHECKPOINT.root, ("ext",)).body().endswith(b"\next\n")

@@ -53,7 +53,8 @@ def election_result(approvals: Mapping[bytes, int], seats: int, eligible: Iterab
     Candidates are taken in groups of equal approvals; a group that does not fit in the seats left is a tie at
     the last seat: none of it is elected and the remaining seats stay vacant (the decision says so).
     """
-    counted = ((n, c) for c in set(eligible) if (n := approvals.get(c, 0)) > 0)
+    # dict.fromkeys: each candidate once, in the order given, so only the sort below decides seat order
+    counted = ((n, c) for c in dict.fromkeys(eligible) if (n := approvals.get(c, 0)) > 0)
     ranked = sorted(counted, key=lambda t: (-t[0], t[1]))
     elected: list[bytes] = []
     tied: tuple[bytes, ...] = ()

@@ -1,0 +1,109 @@
+"""Recovery paths of replication, exercised for real: verify workers that cannot start, and a page
+replication that is cancelled mid-way (its prefetch included) leaving nothing half-stored."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing.context
+from pathlib import Path
+
+import pytest
+
+from federation.replica import Page
+from federation.transport import Reply
+from federation.verifypool import VerifyPool, answer, verify_chunk
+from node.storage.writer import checkpoint_signer
+from protocol import merkle
+from tests.federation.test_gossip import Cluster, SqlReplica, run
+from tests.federation.test_verifypool import KEY, jobs, log, replica
+
+
+def test_verify_workers_that_cannot_start_leave_every_check_done_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Starting a worker fails (no processes left): the pool gives up on workers for that call and checks
+    inline, with the same answers; once workers can start, they are used again."""
+    starts: list[object] = []
+
+    def cannot_start(process: object) -> None:
+        starts.append(process)
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", cannot_start)
+    pool = VerifyPool(workers=2)
+    try:
+        for bad in (None, 0, 41):
+            chunk = jobs(60, bad)
+            assert answer(pool.submit(verify_chunk, chunk), chunk) == (-1 if bad is None else bad)
+        assert starts and pool.replaced >= 2
+        monkeypatch.undo()
+        chunk = jobs(60, 7)
+        assert answer(pool.submit(verify_chunk, chunk), chunk) == 7
+        assert pool._pool is not None and pool._pool._processes  # type: ignore[attr-defined]
+    finally:
+        pool.shutdown()
+
+
+def test_a_replica_given_a_page_whose_checks_cannot_run_on_workers_stores_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_start(process: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    source = replica(tmp_path / "source.db")
+    entries = log(300)
+    source.store.append(KEY.public.raw, entries, checkpoint_signer(KEY))
+    page = Page.decode(source.page_bytes(KEY.public.raw, -1, 300, 0))
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", cannot_start)
+    pool = VerifyPool(workers=2)
+    try:
+        target = replica(tmp_path / "target.db", pool)
+        result = target.ingest(KEY.public.raw, target.preverify(KEY.public.raw, page))
+        assert result.size == 300 and target.head(KEY.public.raw) == source.head(KEY.public.raw)
+    finally:
+        pool.shutdown()
+
+
+def test_a_pull_cancelled_with_its_prefetch_in_flight_leaves_whole_pages_only() -> None:
+    """Cancel a pull while its prefetch of the next page is on the wire: the replica holds exactly the
+    pages it ingested, each whole and verified, and the next pull resumes where it stopped."""
+
+    async def main() -> None:
+        async with Cluster(2, replica=SqlReplica, page_entries_max=10) as cluster:
+            a, b = cluster.nodes
+            a.replica.append(a.id, a.council.sign(35))
+            serve = cluster.network.handlers[a.id]
+            on_the_wire, release = asyncio.Event(), asyncio.Event()
+            cancelled: list[str] = []
+
+            async def second_page_waits(sender: bytes, method: str, path: str, body: bytes) -> Reply:
+                if "after_seq=9&" in path:  # the prefetch of entries 10..19
+                    on_the_wire.set()
+                    try:
+                        await release.wait()
+                    except asyncio.CancelledError:
+                        cancelled.append(path)
+                        raise
+                return await serve(sender, method, path, body)
+
+            cluster.network.register(a.id, second_page_waits)
+            theirs = a.replica.head(a.id)
+            pull = asyncio.create_task(b.gossip._pull(a.id, theirs))
+            await on_the_wire.wait()
+            pull.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pull
+            assert cancelled, "the prefetch was left running"
+
+            first = [e.id for e in a.council.entries[:10]]
+            held = b.replica.head(a.id)
+            assert (held.size, held.root) == (10, merkle.root_from_leaves(first))
+            assert [e.id for e in b.replica.store.entries(a.id, -1, 100)] == first
+            assert b.replica.store.root(a.id, 10) == held.root  # the stored tree agrees with its leaves
+
+            release.set()
+            await b.gossip._pull(a.id, theirs)
+            assert b.replica.head(a.id) == theirs
+            assert [e.id for e in b.replica.store.entries(a.id, -1, 100)] == [e.id for e in a.council.entries]
+
+    run(main())

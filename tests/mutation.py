@@ -1,0 +1,66 @@
+"""Helpers of ``make mutation`` (docs/mutation.md): the test command mutmut runs, and the counts it reports.
+
+    python -m tests.mutation pytest tests/protocol/test_merkle.py   the tests, as mutmut's runner
+    python -m tests.mutation summary protocol/merkle.py             counts read from mutmut's cache
+
+mutmut 2 counts a mutant as killed only when its runner exits with status 1; pytest exits with 2 when a
+mutant breaks collection (an import-time error), which mutmut would count as a survivor. The runner maps
+every failure to 1.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections import Counter
+
+# mutmut 2's statuses, as docs/mutation.md names them
+NAMES = {
+    "ok_killed": "killed",
+    "bad_timeout": "timeout",
+    "ok_suspicious": "suspicious",
+    "bad_survived": "survived",
+    "untested": "not run",
+    "skipped": "skipped",
+}
+
+
+def run_tests(args: list[str]) -> int:
+    import pytest
+
+    status = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *args])
+    return 0 if status == 0 else 1
+
+
+def summary(module: str, cache: str = ".mutmut-cache") -> Counter[str]:
+    with sqlite3.connect(cache) as db:
+        rows = db.execute(
+            "SELECT mutant.status FROM mutant JOIN line ON mutant.line = line.id"
+            " JOIN sourcefile ON line.sourcefile = sourcefile.id WHERE sourcefile.filename = ?",
+            (module,),
+        ).fetchall()
+    return Counter(NAMES.get(status, status) for (status,) in rows)
+
+
+def print_summary(modules: list[str]) -> int:
+    for module in modules:
+        counts = summary(module)
+        total = sum(counts.values())
+        # a timeout is a mutant the tests stopped (an endless loop): killed
+        killed = counts["killed"] + counts["timeout"] + counts["suspicious"]
+        parts = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+        print(f"{module}: {total} mutants ({parts}); killed {killed}, survived {counts['survived']}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["pytest"]:
+        return run_tests(argv[1:])
+    if argv[:1] == ["summary"]:
+        return print_summary(argv[1:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
