@@ -862,3 +862,8 @@ def test_the_size_bound_comes_before_every_other_check() -> None:
     refused_note(TOO_BIG, "x" * (MAX_NOTE_SIZE + 1))
     refused_note(NO_BLANK_LINE, "x" * MAX_NOTE_SIZE)
     refused_note(NO_BLANK_LINE, b"x" * MAX_NOTE_SIZE)
+
+
+def test_a_note_whose_text_is_one_empty_line() -> None:
+    """The blank line that ends the text may be the note's first characters: the text is then one newline."""
+    assert parse_note("\n\n" + PETER_SIG).text == "\n"
