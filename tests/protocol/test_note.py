@@ -854,3 +854,16 @@ def test_witness_name_and_origin_layout() -> None:
     assert "shora/" + codec_b64u(LOG_KEY.public.raw) == ORIGIN
     assert CHECKPOINT.body() == f"{ORIGIN}\n7\n{_b64(CHECKPOINT.root)}\n".encode()
     assert Checkpoint(ORIGIN, 7, CHECKPOINT.root, ("ext",)).body().endswith(b"\next\n")
+
+
+def test_the_size_bound_comes_before_every_other_check() -> None:
+    """Too big is refused as too big, whatever else is wrong; exactly 1 MiB is judged on its contents."""
+    refused_note(TOO_BIG, "é" * (MAX_NOTE_SIZE // 2 + 1))  # 1 MiB + 2 bytes in fewer characters
+    refused_note(TOO_BIG, "x" * (MAX_NOTE_SIZE + 1))
+    refused_note(NO_BLANK_LINE, "x" * MAX_NOTE_SIZE)
+    refused_note(NO_BLANK_LINE, b"x" * MAX_NOTE_SIZE)
+
+
+def test_a_note_whose_text_is_one_empty_line() -> None:
+    """The blank line that ends the text may be the note's first characters: the text is then one newline."""
+    assert parse_note("\n\n" + PETER_SIG).text == "\n"
