@@ -157,6 +157,18 @@ def _id(body: dict[str, Any], key: str) -> bytes:
     return value  # type: ignore[no-any-return]
 
 
+def _named(body: dict[str, Any], entry_id: bytes) -> bytes:
+    """The id a council's own bodies name a public entry by: its record twin's, which a public twin commits
+    to (DESIGN.md §3: a body names record entries, since that is what the council's rules judge); the
+    entry's own id for a log without commitments."""
+    commitment = body.get("record")
+    if isinstance(commitment, dict):
+        named = commitment.get("entry")
+        if type(named) is bytes and len(named) == ID:
+            return named
+    return entry_id
+
+
 def _ids(blob: bytes) -> list[bytes]:
     """32-byte ids end to end, split in one call (a summary splits some 100,000)."""
     return list(_splitter(len(blob) // ID)(blob))
@@ -256,7 +268,12 @@ class Aggregate:
 
     def update_all(self) -> int:
         """Fold every held log (on start, after a crash between an ingest and its ``update``)."""
-        logs = [bytes(r[0]) for r in self.conn.execute("SELECT log_id FROM logs ORDER BY log_id")]
+        logs = [
+            bytes(r[0])
+            for r in self.conn.execute(
+                "SELECT log_id FROM logs WHERE private = 0 ORDER BY log_id"  # never a council's record
+            )
+        ]
         with self._transaction():
             return sum(self._update(log_id) for log_id in logs)
 
@@ -270,7 +287,7 @@ class Aggregate:
 
     def _update(self, log_id: bytes) -> int:
         head = self.conn.execute(
-            "SELECT size, checkpoint, checkpoint_size FROM logs WHERE log_id = ?", (log_id,)
+            "SELECT size, checkpoint, checkpoint_size FROM logs WHERE log_id = ? AND private = 0", (log_id,)
         ).fetchone()
         if head is None:
             return 0
@@ -305,9 +322,9 @@ class Aggregate:
         skipped = 0
         keys: dict[int, int] = {}  # the last key taken by this run, by key range (see _time_key)
         for seq, entry_id, ts_ms, kind, body_bytes in rows:
-            entry_id = bytes(entry_id)
             try:
                 body = msgpack.unpackb(body_bytes, raw=False)
+                entry_id = _named(body, bytes(entry_id))
                 if kind == "council/found":
                     if fold is not None:
                         raise _Skip("founded twice")
@@ -448,14 +465,23 @@ class Aggregate:
 
     def _adopted_rules(self, log_id: bytes, body: dict[str, Any]) -> tuple[int, int]:
         """(board_seats, census_bucket) proposed by the public rules motion this decision adopted."""
-        found = self.conn.execute(
-            "SELECT body FROM entries "
-            "WHERE id = ? AND log_id = ? AND vis = 'public' AND kind = 'motion/propose'",
-            (_id(body, "motion"), log_id),
-        ).fetchone()
+        motion = _id(body, "motion")  # its record id, which its public twin's commitment carries
+        candidates = self.conn.execute(
+            "SELECT id, body FROM entries WHERE log_id = ? AND vis = 'public' AND kind = 'motion/propose' "
+            "AND (id = ? OR instr(body, ?) > 0)",
+            (log_id, motion, motion),
+        )
+        found = next(
+            (
+                proposed
+                for entry_id, raw in candidates
+                if _named(proposed := msgpack.unpackb(raw, raw=False), bytes(entry_id)) == motion
+            ),
+            None,
+        )
         if found is None:
             raise _Skip("the adopted rules' motion is not public")
-        rules = _get(msgpack.unpackb(found[0], raw=False), "rules", dict)
+        rules = _get(found, "rules", dict)
         bucket = rules.get("census_bucket", 1)
         if type(bucket) is not int:
             raise _Skip("census_bucket")

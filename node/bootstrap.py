@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from federation.store import LogStore
 from node import config as cfg
 from node.errors import InitError
 from node.rules.council import FoundCouncil
 from node.rules.fedbody import FoundFederation
 from node.rules.machines import machine_for
+from node.storage import logs
 from node.storage.migrations import open_database
-from node.storage.writer import checkpoint_signer, make_entries, now_ms
+from node.storage.writer import now_ms
 from protocol.keys import SigningKey, save_signing_key
 
 
@@ -46,13 +46,22 @@ def init_node(
         save_signing_key(operator, directory / cfg.OPERATOR_KEY)
         conn = open_database(directory / cfg.DATABASE)
         try:
-            entries = make_entries(root, drafts, None, now_ms())
-            LogStore(conn).append(root.public.raw, entries, checkpoint_signer(root))
+            store = logs.record_store(conn)
+            cursor = logs.Cursor(root.public.raw, None, None, logs.Frontier())
+            laid, _ = cursor.lay_out(root, drafts, now_ms())
+            with store.transaction():
+                logs.append_both(store, root, logs.sign_entries(root, laid.unsigned))
         finally:
             conn.close()
         config = cfg.NodeConfig(
-            directory, kind, root.public.raw, operator.public.raw, listen, url or f"http://{listen}",
-            profile_of(found), federation=federation,
+            directory,
+            kind,
+            root.public.raw,
+            operator.public.raw,
+            listen,
+            url or f"http://{listen}",
+            profile_of(found),
+            federation=federation,
         )
         cfg.save(config)
     except BaseException:
@@ -67,7 +76,10 @@ def init_node(
 
 def profile_of(found: FoundCouncil | FoundFederation) -> dict[str, Any]:
     profile: dict[str, Any] = {
-        "name": found.name, "name_fa": found.name_fa, "country": found.country, "continent": found.continent,
+        "name": found.name,
+        "name_fa": found.name_fa,
+        "country": found.country,
+        "continent": found.continent,
     }
     if isinstance(found, FoundCouncil):
         profile["city"] = found.city

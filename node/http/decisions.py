@@ -1,6 +1,9 @@
 """A council's decisions as the API serves them: summaries, the newest first, and verifiable bundles.
 
-Shared by the public routes (public decisions) and the operator's (every decision).
+Shared by the public routes (public decisions, read from the public log) and the operator's (every decision,
+read from the record). A bundle always proves the public twin of a decision; a decision is named by its
+twin's id or by its record entry's id (which the twin's commitment makes public): a council-only decision
+is never published, so it has no bundle.
 """
 
 from __future__ import annotations
@@ -9,31 +12,60 @@ from typing import Any
 
 from node.http.context import Node
 from node.http.wire import not_found
+from node.storage import logs
 from protocol.bundle import Bundle, ProvenEntry, key_history
 from protocol.entry import Entry
 from protocol.note import parse_note
+from protocol.record import COMMITMENT_KEY, RecordEntry
 
 
 def decision_summary(entry: Entry) -> dict[str, Any]:
+    """A decision of either log: a record entry (the operator's list) or a public twin, which names its
+    record twin as ``record_id``."""
     body = entry.body()
     body.pop("salt", None)
-    return {
+    record_id = logs.record_twin_id(body)
+    body.pop(COMMITMENT_KEY, None)
+    summary = {
         "decision_id": entry.id,
         "seq": entry.seq,
         "ts_ms": entry.header.ts_ms,
         "vis": entry.header.vis,
         **{k: v for k, v in body.items() if k != "kind"},
     }
+    if record_id is not None:
+        summary["record_id"] = record_id
+    return summary
 
 
 def list_decisions(node: Node, limit: int, *, council: bool) -> list[Entry]:
-    visibility = "" if council else "AND vis = 'public'"
+    """The newest decisions: every one from the record (``council``), or the public log's."""
+    log_id = node.writer.record_id if council else node.config.node_id
     rows = node.reader.execute(
-        f"SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'decision' {visibility} "
+        "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'decision' "
         "ORDER BY seq DESC LIMIT ?",
-        (node.config.node_id, limit),
+        (log_id, limit),
     )
-    return [Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+    make = RecordEntry if council else Entry
+    return [make(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+
+
+def find_twin(node: Node, decision_id: bytes) -> Entry | None:
+    """The public decision named by its own id or by its record twin's, if the public log holds one."""
+    store, log_id = node.store, node.config.node_id  # the public view: it cannot see the record
+    located = store.locate_decision(decision_id)
+    if located is not None and located[0] == log_id:
+        return store.entry(log_id, located[1])
+    # a record id: the twin carries it in its commitment, so its body bytes hold it
+    rows = node.reader.execute(
+        "SELECT seq FROM entries WHERE log_id = ? AND kind = 'decision' AND instr(body, ?) > 0",
+        (log_id, decision_id),
+    )
+    for (seq,) in rows:
+        entry = store.entry(log_id, seq)
+        if entry is not None and logs.record_twin_id(entry.body()) == decision_id:
+            return entry
+    return None
 
 
 BUNDLE_CACHE_MAX = 512  # bundles kept, newest use last; a few KB each
@@ -63,18 +95,13 @@ def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> bytes:
 
 
 def _build_bundle(node: Node, decision_id: bytes, *, council: bool) -> tuple[str, str, bytes]:
-    """(checkpoint note, visibility, bundle bytes) of a decision, read afresh from the log."""
+    """(checkpoint note, visibility, bundle bytes) of a decision's public twin, read afresh from the public
+    log. A council-only decision has no twin: the same answer as no decision at all, to anyone."""
     store = node.store
     log_id = node.config.node_id
-    # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
-    missing = "no such decision" if council else "no such public decision"
-    located = store.locate_decision(decision_id)
-    if located is None or located[0] != log_id:
-        raise not_found(missing)
-    entry = store.entry(log_id, located[1])
+    missing = "no such public decision" + (" (a council-only decision is never published)" if council else "")
+    entry = find_twin(node, decision_id)
     if entry is None or entry.body().get("kind") != "decision":
-        raise not_found(missing)
-    if entry.header.vis != "public" and not council:
         raise not_found(missing)
     head = store.head(log_id)
     if head is None or head.checkpoint is None:

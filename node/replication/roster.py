@@ -18,6 +18,7 @@ from federation.store import LogStore
 from node.replication.ids import short_id
 from node.rules import fedbody
 from node.rules.council import Appended, RuleError
+from node.storage.logs import governance_view
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("shora.roster")
@@ -79,9 +80,7 @@ class RosterView:
             for entry in page:
                 if entry.body_bytes is None:
                     return None  # a federation's entries are all public: a missing body is not its log
-                entries.append(
-                    Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
-                )
+                entries.append(governance_view(entry))  # named as the federation's record names them
             after = page[-1].seq
         if not entries or entries[0].body.get("kind") != "federation/found":
             return None

@@ -268,7 +268,8 @@ def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -
     rows = conn.execute(
         "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
         "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
-        "AND log_id NOT IN (SELECT log_id FROM forks)",  # a forked council's word counts for nothing
+        "AND log_id NOT IN (SELECT log_id FROM forks)"  # a forked council's word counts for nothing
+        " AND log_id NOT IN (SELECT log_id FROM logs WHERE private = 1)",  # our record: not an answer
         (federation,),
     )
     asked = [federation, proposal]
