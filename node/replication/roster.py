@@ -80,7 +80,10 @@ class RosterView:
             for entry in page:
                 if entry.body_bytes is None:
                     return None  # a federation's entries are all public: a missing body is not its log
-                entries.append(governance_view(entry))  # named as the federation's record names them
+                try:
+                    entries.append(governance_view(entry))  # named as the federation's record names them
+                except ProtocolError:
+                    return None  # a commitment that is not one: not a federation's log
             after = page[-1].seq
         if not entries or entries[0].body.get("kind") != "federation/found":
             return None
