@@ -13,4 +13,4 @@ Rooms, from the bottom up (each imports only the rooms above it in this list, ``
 - ``node.cli`` — the ``shora`` command line.
 """
 
-VERSION = "0.3.1"  # the one home of the version string; pyproject.toml says the same (a test checks)
+VERSION = "0.4.0"  # the one home of the version string; pyproject.toml says the same (a test checks)

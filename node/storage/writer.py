@@ -157,6 +157,15 @@ class Writer:
     def public_id(self) -> bytes:
         return self.log_id
 
+    def unrecorded(self) -> int:
+        """How many entries of the public log publish record entries the record does not hold (on the writer
+        thread): none, unless the public log was taken back from peers after the record lost its tail."""
+        public = self.store.head(self.log_id)
+        published = self.conn.execute(
+            "SELECT count(*) FROM entries WHERE log_id = ? AND vis = 'public'", (self.record_id,)
+        ).fetchone()[0]
+        return max(0, (public.size if public else 0) - int(published))
+
     def _replay(self) -> NodeState:
         return replay_record(self.store, self.log_id, self.machine)
 

@@ -277,7 +277,9 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
     finally:
         conn.close()
     assert len(answers) == 4
-    fedbody.retally(codec.decode(bytes(row[0])), answers)
+    twin = codec.decode(bytes(row[0]))
+    del twin["record"]  # the result as the federation's record holds it, without its twin's commitment
+    fedbody.retally(twin, answers)
 
 
 async def test_operator_routes_belong_to_their_kind_of_node(start_node: NodeFactory) -> None:
