@@ -637,14 +637,13 @@ async def test_privacy_canaries_never_cross_between_nodes(start_node, monkeypatc
     assert len(wire) > 20
     haystacks = {f"{i} {where}": data for i, (where, data) in enumerate(wire)}
     assert hits(haystacks) == []
-    council_bodies = [
-        b for _, _, b, vis in stored_entries(nodes[0].config.database) if vis == "council" and b
-    ]
-    assert len(council_bodies) > 10
+    record = stored_entries(nodes[0].config.database, record_log_id(nodes[0].config.node_id))
+    council = [(h, b) for h, _, b, vis in record if vis == "council" and b]
+    assert len(council) > 10
     everything = b"\n".join(data for _, data in wire)
-    assert not [b for b in council_bodies if b in everything], "a council body crossed the wire"
+    assert not [b for _, b in council if b in everything], "a council body crossed the wire"
+    assert not [h for h, _ in council if h in everything], "a council header crossed the wire"
+    assert record_log_id(nodes[0].config.node_id) not in everything, "the record's id crossed the wire"
     for replica in nodes[1:]:
-        assert all(
-            body is None for _, _, vis, body in rows(replica, nodes[0].config.node_id) if vis == "council"
-        )
+        assert {vis for _, _, vis, _ in rows(replica, nodes[0].config.node_id)} == {"public"}
     assert PEOPLE
