@@ -147,7 +147,9 @@ class Writer:
         # bumped whenever our own log or its newest checkpoint note changes (appends, cosignatures merged,
         # a reload): what is derived from them (bundles) is cached against it, with no query to check
         self.log_version = 0
-        self.on_append: list[Callable[[], None]] = []  # told after every durable batch (gossip push)
+        # told after every durable batch that grew the public log (gossip push, witnessing): a batch of
+        # council-only entries is no news to anyone, and must not look like any
+        self.on_append: list[Callable[[], None]] = []
 
     @property
     def record_id(self) -> bytes:
@@ -273,13 +275,15 @@ class Writer:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
+        published = cursor.last_public is not self._cursor.last_public
         self._cursor = cursor
         self.log_version += 1
         for job, appended in accepted:
             if not job.future.done():
                 job.future.set_result(appended)
-        for listener in self.on_append:
-            listener()
+        if published:  # only the public log's growth is news to peers and witnesses (DESIGN.md §6)
+            for listener in self.on_append:
+                listener()
 
     def _write(self, batch: SigningBatch, effects: list[SideEffect]) -> None:
         """On the writer thread, in one transaction: the directory rows, then the entries of both logs a
