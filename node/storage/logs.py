@@ -29,7 +29,7 @@ from federation.store import CheckpointSigner, LogStore
 from node.errors import ConfigError
 from node.rules.council import Appended, Draft
 from protocol.entry import SALT_SIZE, TS_TOLERANCE_MS, Entry, Unsigned
-from protocol.keys import SIGNATURE_SIZE, Domain, SigningKey
+from protocol.keys import SIGNATURE_SIZE, SigningKey
 from protocol.merkle import node_hash, root_from_leaves
 from protocol.note import Checkpoint, log_origin, sign_checkpoint
 from protocol.record import (
@@ -335,7 +335,6 @@ def publication(key: SigningKey, record: Iterable[RecordEntry], epoch: int = 0) 
 
 __all__ = [
     "Cursor",
-    "Domain",
     "Frontier",
     "Laid",
     "append_both",

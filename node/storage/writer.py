@@ -156,9 +156,6 @@ class Writer:
         """The record's log id (its current epoch)."""
         return logs.record_id(self.log_id, self._cursor.epoch)
 
-    def public_id(self) -> bytes:
-        return self.log_id
-
     def unrecorded(self) -> int:
         """How many entries of the public log publish record entries the record does not hold (on the writer
         thread): none, unless the public log was taken back from peers after the record lost its tail."""
@@ -267,11 +264,14 @@ class Writer:
         try:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch, effects)
         except BaseException as exc:
-            log.error("commit failed, rebuilding state from the log: %s", exc)
+            refused = isinstance(exc, RuleError)  # blocked while the batch was judged: a refusal
+            (log.warning if refused else log.error)(
+                "commit failed, rebuilding state from the record: %s", exc
+            )
             await self._reload()
             for job, _ in accepted:
                 if not job.future.done():
-                    job.future.set_exception(RuntimeError(f"storage failed: {exc}"))
+                    job.future.set_exception(exc if refused else RuntimeError(f"storage failed: {exc}"))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
@@ -289,6 +289,9 @@ class Writer:
         """On the writer thread, in one transaction: the directory rows, then the entries of both logs a
         chunk at a time as their signatures come (from the signing process, or made here meanwhile), their
         tree nodes and both checkpoints."""
+        if self.blocked is not None:  # e.g. a fork proof of our own log was stored since the batch was judged
+            batch.abandon()
+            raise RuleError("node.behind-peers", self.blocked)
         try:
             with self.store.transaction():
                 grouped: dict[str, list[tuple[object, ...]]] = {}

@@ -245,6 +245,14 @@ class RawLog:
         self.conn.execute("COMMIT")
 
 
+async def rate(work: Callable[[], Awaitable[None]]) -> float:
+    """Entries (or commands) per second over ``BATCHES_PER_REP`` batches of ``BATCH``."""
+    start = time.perf_counter()
+    for _ in range(BATCHES_PER_REP):
+        await work()
+    return BATCH * BATCHES_PER_REP / (time.perf_counter() - start)
+
+
 async def writer_batch(writer: Writer, n: int) -> None:
     charter = writer.state.charter_hash or b""
 
@@ -269,12 +277,6 @@ async def bench_group_commit(folder: Path, http_rate: float) -> str:
     await writer.start()
     await alone.start()
     raw = RawLog(folder / "raw-batch.db")
-
-    async def rate(work: Callable[[], Awaitable[None]]) -> float:
-        start = time.perf_counter()
-        for _ in range(BATCHES_PER_REP):
-            await work()
-        return BATCH * BATCHES_PER_REP / (time.perf_counter() - start)
 
     async def raw_batch() -> None:
         raw.batch(BATCH)
@@ -326,12 +328,6 @@ async def bench_publication(folder: Path) -> str:
     await public.start()
     await council.start()
     raw = RawLog(folder / "raw-publication.db")
-
-    async def rate(work: Callable[[], Awaitable[None]]) -> float:
-        start = time.perf_counter()
-        for _ in range(BATCHES_PER_REP):
-            await work()
-        return BATCH * BATCHES_PER_REP / (time.perf_counter() - start)
 
     async def raw_batch() -> None:
         raw.batch(BATCH)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from protocol.entry import TS_TOLERANCE_MS, Entry, verify_follows
 from protocol.errors import VerificationError
 from protocol.keys import SigningKey
 from protocol.record import COMMITMENT_KEY, RecordEntry, sign_record_entry, sign_twin
+from tests.node.served import serve_command
 
 
 @dataclass
@@ -252,6 +254,9 @@ def test_a_data_folder_made_by_shora_03_is_refused_untouched(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as refused:
         Writer(config.database, key, Settings())
     assert "shora 0.3" in str(refused.value) and "shora init" in str(refused.value)
+    served = subprocess.run(serve_command(config.dir), capture_output=True, text=True, timeout=60)
+    assert served.returncode == 1 and "made by shora 0.3" in served.stderr + served.stdout
+    assert "Traceback" not in served.stderr
     conn = sqlite3.connect(config.database)
     try:  # nothing was migrated or written
         assert (
