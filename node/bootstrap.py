@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from federation.store import LogStore
 from node import config as cfg
 from node.errors import InitError
 from node.rules.council import FoundCouncil
 from node.rules.fedbody import FoundFederation
 from node.rules.machines import machine_for
+from node.storage import logs
 from node.storage.migrations import open_database
-from node.storage.writer import checkpoint_signer, make_entries, now_ms
+from node.storage.writer import now_ms
 from protocol.keys import SigningKey, save_signing_key
 
 
@@ -46,8 +46,11 @@ def init_node(
         save_signing_key(operator, directory / cfg.OPERATOR_KEY)
         conn = open_database(directory / cfg.DATABASE)
         try:
-            entries = make_entries(root, drafts, None, now_ms())
-            LogStore(conn).append(root.public.raw, entries, checkpoint_signer(root))
+            store = logs.record_store(conn)
+            cursor = logs.Cursor(root.public.raw, None, None, logs.Frontier())
+            laid, _ = cursor.lay_out(root, drafts, now_ms())
+            with store.transaction():
+                logs.append_both(store, root, logs.sign_entries(root, laid.unsigned))
         finally:
             conn.close()
         config = cfg.NodeConfig(

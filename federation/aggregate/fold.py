@@ -64,6 +64,18 @@ def _id(body: object, key: str) -> bytes:
     return value  # type: ignore[no-any-return]
 
 
+def named(body: dict[str, Any], entry_id: bytes) -> bytes:
+    """The id a council's own bodies name a public entry by: its record twin's, which a public twin commits
+    to (DESIGN.md §3: a body names record entries, since that is what the council's rules judge); the
+    entry's own id for a log without commitments."""
+    commitment = body.get("record")
+    if isinstance(commitment, dict):
+        entry = commitment.get("entry")
+        if type(entry) is bytes and len(entry) == ID:
+            return entry
+    return entry_id
+
+
 def _cosignatures(note: str | None, log_id: bytes) -> int:
     """Signature lines on the held checkpoint other than the log's own: what witnesses added (each names
     its witness key; a reader checks those against the witnesses it trusts)."""
@@ -117,7 +129,12 @@ class Folder:
 
     def update_all(self) -> int:
         """Fold every held log (on start, after a crash between an ingest and its ``update``)."""
-        logs = [bytes(r[0]) for r in self.conn.execute("SELECT log_id FROM logs ORDER BY log_id")]
+        logs = [
+            bytes(r[0])
+            for r in self.conn.execute(
+                "SELECT log_id FROM logs WHERE private = 0 ORDER BY log_id"  # never a council's record
+            )
+        ]
         with self._transaction():
             return sum(self._update(log_id) for log_id in logs)
 
@@ -131,7 +148,7 @@ class Folder:
 
     def _update(self, log_id: bytes) -> int:
         head = self.conn.execute(
-            "SELECT size, checkpoint, checkpoint_size FROM logs WHERE log_id = ?", (log_id,)
+            "SELECT size, checkpoint, checkpoint_size FROM logs WHERE log_id = ? AND private = 0", (log_id,)
         ).fetchone()
         if head is None:
             return 0
@@ -166,9 +183,9 @@ class Folder:
         skipped = 0
         keys: dict[int, int] = {}  # the last key taken by this run, by key range (see _time_key)
         for seq, entry_id, ts_ms, kind, body_bytes in rows:
-            entry_id = bytes(entry_id)
             try:
                 body = _body(body_bytes)
+                entry_id = named(body, bytes(entry_id))
                 if kind == "council/found":
                     if fold is not None:
                         raise UnreadableBody("founded twice")
@@ -320,14 +337,23 @@ class Folder:
 
     def _adopted_rules(self, log_id: bytes, body: dict[str, Any]) -> tuple[int, int]:
         """(board_seats, census_bucket) proposed by the public rules motion this decision adopted."""
-        found = self.conn.execute(
-            "SELECT body FROM entries "
-            "WHERE id = ? AND log_id = ? AND vis = 'public' AND kind = 'motion/propose'",
-            (_id(body, "motion"), log_id),
-        ).fetchone()
+        motion = _id(body, "motion")  # its record id, which its public twin's commitment carries
+        candidates = self.conn.execute(
+            "SELECT id, body FROM entries WHERE log_id = ? AND vis = 'public' AND kind = 'motion/propose' "
+            "AND (id = ? OR instr(body, ?) > 0)",
+            (log_id, motion, motion),
+        )
+        found = next(
+            (
+                proposed
+                for entry_id, raw in candidates
+                if named(proposed := _body(raw), bytes(entry_id)) == motion
+            ),
+            None,
+        )
         if found is None:
             raise UnreadableBody("the adopted rules' motion is not public")
-        rules = _get(_body(found[0]), "rules", dict)
+        rules = _get(found, "rules", dict)
         bucket = rules.get("census_bucket", 1)
         if type(bucket) is not int:
             raise UnreadableBody("census_bucket")

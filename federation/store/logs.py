@@ -61,19 +61,35 @@ def _head(row: Any) -> LogHead:
 
 
 class LogStore:
-    """The log tables, read and written through ``conn`` (the writer's, for writes)."""
+    """The log tables, read and written through ``conn`` (the writer's, for writes).
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Private logs (``create_private``) are seen only by a store made with ``private=True`` — the writer's,
+    and the operator's reads of the record; to every other store they do not exist, so whatever serves
+    logs to peers or the public cannot serve one, nor tell that one is held."""
+
+    def __init__(self, conn: sqlite3.Connection, *, private: bool = False) -> None:
         self.conn = conn
+        self.private = private
+        self._visible = "" if private else " AND private = 0"
 
     # --- reads -------------------------------------------------------------------------------------
 
     def head(self, log_id: bytes) -> LogHead | None:
-        row = self.conn.execute(f"SELECT {_HEAD} FROM logs WHERE log_id = ?", (log_id,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {_HEAD} FROM logs WHERE log_id = ?{self._visible}", (log_id,)
+        ).fetchone()
         return _head(row) if row else None
 
     def heads(self) -> list[LogHead]:
-        return [_head(r) for r in self.conn.execute(f"SELECT {_HEAD} FROM logs ORDER BY log_id")]
+        where = "" if self.private else " WHERE private = 0"
+        return [_head(r) for r in self.conn.execute(f"SELECT {_HEAD} FROM logs{where} ORDER BY log_id")]
+
+    def hidden(self, log_id: bytes) -> bool:
+        """``log_id`` is a private log this store may not see."""
+        if self.private:
+            return False
+        row = self.conn.execute("SELECT private FROM logs WHERE log_id = ?", (log_id,)).fetchone()
+        return bool(row and row[0])
 
     def entries(
         self,
@@ -94,6 +110,8 @@ class LogStore:
     ) -> list[tuple[bytes, bytes, bytes | None]]:
         """``entries`` as the stored ``(header, signature, body)`` bytes, decoding nothing: for serving
         pages to peers, who check every entry themselves."""
+        if self.hidden(log_id):
+            return []
         rows = self.conn.execute(
             "SELECT header, signature, body, vis FROM entries "
             "WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -117,6 +135,8 @@ class LogStore:
 
     def entry_ids(self, log_id: bytes, first: int, end: int) -> list[bytes]:
         """The ids of entries ``first`` ≤ seq < ``end``, in order."""
+        if self.hidden(log_id):
+            return []
         rows = self.conn.execute(
             "SELECT id FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
             (log_id, first, end),
@@ -125,6 +145,8 @@ class LogStore:
 
     def delegations(self, log_id: bytes) -> list[Entry]:
         """The ``log/key`` entries of a log, in order, with their bodies."""
+        if self.hidden(log_id):
+            return []
         rows = self.conn.execute(
             "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
             (log_id,),
@@ -144,6 +166,8 @@ class LogStore:
         return (bytes(row[0]), row[1]) if row else None
 
     def nodes(self, log_id: bytes) -> merkle.NodeSource:
+        if self.hidden(log_id):
+            raise VerificationError("tree", "this store holds no such log")
         return TreeNodes(self.conn, log_id)
 
     def root(self, log_id: bytes, size: int) -> bytes:
@@ -186,10 +210,26 @@ class LogStore:
         """Append to ``log_id`` piece by piece inside the open transaction: see ``Appender``."""
         return Appender(self, log_id)
 
+    def signed_header(self, log_id: bytes, seq: int) -> Entry | None:
+        """The entry at ``seq`` without its body: what chaining and fork checks need, for a log of any
+        kind (a private record's bodies follow the record's rules, not a public log's)."""
+        row = self.conn.execute(
+            "SELECT header, signature FROM entries WHERE log_id = ? AND seq = ?", (log_id, seq)
+        ).fetchone()
+        return Entry.stored(bytes(row[0]), bytes(row[1])) if row else None
+
     def _check_same(self, log_id: bytes, entry: Entry) -> None:
-        held = self.entry(log_id, entry.seq)
+        held = self.signed_header(log_id, entry.seq)
         if held is not None and held.id != entry.id:
             raise ForkError(log_id, entry.seq, held, entry)
+
+    def create_private(self, log_id: bytes) -> None:
+        """Hold ``log_id`` as a private log (empty until appended to); a log already held stays as it is."""
+        self.conn.execute(
+            "INSERT INTO logs (log_id, size, root, private) VALUES (?, 0, ?, 1) "
+            "ON CONFLICT (log_id) DO NOTHING",
+            (log_id, merkle.root_from_leaves([])),
+        )
 
     def freeze(self, log_id: bytes, reason: str) -> None:
         self.conn.execute("UPDATE logs SET frozen = ? WHERE log_id = ?", (reason, log_id))
@@ -222,7 +262,7 @@ class Appender:
             raise StoreError(f"log {log_id.hex()[:16]} is frozen: {head.frozen}")
         self.size = head.size if head else 0
         self.start = self.size
-        self.previous = store.entry(log_id, self.size - 1) if self.size else None
+        self.previous = store.signed_header(log_id, self.size - 1) if self.size else None
         self.added: list[bytes] = []
 
     def add(self, entries: Sequence[Entry]) -> None:

@@ -87,10 +87,17 @@ def _entries_rowid(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX entries_decision_ids ON entries (id) WHERE kind = 'decision'")
 
 
+def _private_logs(db: sqlite_utils.Database) -> None:
+    """A private log (a council's record, DESIGN.md §3) is held like any other but never served: a store
+    made without ``private=True`` does not see it at all."""
+    db.execute("ALTER TABLE logs ADD COLUMN private INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS = [
     Migration("0001-logs-entries-tree", _schema),
     Migration("0002-forks", _forks_schema),
     Migration("0003-witnessing", _witnessing_schema),
     Migration("0004-entries-decision-index", _kind_index),
     Migration("0005-entries-rowid-decision-ids", _entries_rowid),
+    Migration("0006-private-logs", _private_logs),
 ]

@@ -175,6 +175,7 @@ def verify(
         "log_id": verified.log_id,
         "seq": verified.seq,
         "decision_id": verified.id,
+        "record_id": (body.get("record") or {}).get("entry"),  # the record entry it publishes
         "ts_ms": verified.ts_ms,
         "visibility": verified.vis,
         "text": body.get("text"),

@@ -1,6 +1,9 @@
 """A council's decisions as the API serves them: summaries, the newest first, and verifiable bundles.
 
-Shared by the public routes (public decisions) and the operator's (every decision).
+Shared by the public routes (public decisions, read from the public log) and the operator's (every decision,
+read from the record). A bundle always proves the public twin of a decision; a decision is named by its
+twin's id or by its record entry's id (which the twin's commitment makes public): a council-only decision
+is never published, so it has no bundle.
 """
 
 from __future__ import annotations
@@ -9,24 +12,34 @@ from typing import Any
 
 from node.http.context import Node
 from node.http.wire import not_found
-from node.storage import queries
+from node.storage import logs, queries
 from protocol.entry import Entry
+from protocol.record import COMMITMENT_KEY
 
 
 def decision_summary(entry: Entry) -> dict[str, Any]:
+    """A decision of either log: a record entry (the operator's list) or a public twin, which names its
+    record twin as ``record_id``."""
     body = entry.body()
     body.pop("salt", None)
-    return {
+    record_id = logs.record_twin_id(body)
+    body.pop(COMMITMENT_KEY, None)
+    summary = {
         "decision_id": entry.id,
         "seq": entry.seq,
         "ts_ms": entry.header.ts_ms,
         "vis": entry.header.vis,
         **{k: v for k, v in body.items() if k != "kind"},
     }
+    if record_id is not None:
+        summary["record_id"] = record_id
+    return summary
 
 
 async def list_decisions(node: Node, limit: int, *, council: bool) -> list[Entry]:
-    return await node.reads.run(queries.decisions, node.config.node_id, limit, council=council)
+    """The newest decisions: every one from the record (``council``), or the public log's."""
+    log_id = node.writer.record_id if council else node.config.node_id
+    return await node.reads.run(queries.decisions, log_id, limit, record=council)
 
 
 async def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> bytes:
@@ -38,7 +51,8 @@ async def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> byte
     built at, and still only to a caller who may see it.
     """
     # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
-    missing = "no such decision" if council else "no such public decision"
+    # (a council-only decision has no public twin, so no bundle: the same answer as no decision at all)
+    missing = "no such public decision" + (" (a council-only decision is never published)" if council else "")
     version = node.writer.log_version  # read before building: a change meanwhile makes it stale, not wrong
     cached = node.bundles.get(decision_id)
     if cached is not None and cached[0] == version:

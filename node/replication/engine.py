@@ -378,15 +378,16 @@ class Replication:
                 yield result
                 if result.appended == 0:
                     break
-        try:
-            await self.writer.reload()
-        except ProtocolError as exc:
-            # Peers hold our council entries as headers only (DESIGN.md §6): if the lost part of our log
-            # held any, the governance state cannot be replayed from it. Appending now would sign on top
-            # of a state we do not know, so the node stays blocked, saying why.
+        await self.writer.reload()
+        missing = await self.writer.run(self.writer.unrecorded)
+        if missing:
+            # Peers hold our public log, never our record (DESIGN.md §3): the public entries taken back
+            # publish record entries this node lost. Appending now would sign on top of a state we do not
+            # know, at record positions we may have used, so the node stays blocked, saying why.
             self.writer.block(
-                f"our own log was taken back from peers but cannot be replayed ({exc}): entries of council "
-                "visibility come back without their bodies. Restore a newer backup of this node's folder."
+                f"our public log was taken back from peers, but {missing} of its entries publish record "
+                "entries this node no longer holds: peers never hold the record. Restore the record (a "
+                "newer backup of this node's folder) before appending again."
             )
             log.error("%s", self.writer.blocked)
             return

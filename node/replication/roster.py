@@ -18,6 +18,7 @@ from federation.store import LogStore
 from node.replication.ids import short_id
 from node.rules import fedbody
 from node.rules.council import Appended, RuleError
+from node.storage.logs import governance_view
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("shora.roster")
@@ -79,9 +80,10 @@ class RosterView:
             for entry in page:
                 if entry.body_bytes is None:
                     return None  # a federation's entries are all public: a missing body is not its log
-                entries.append(
-                    Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
-                )
+                try:
+                    entries.append(governance_view(entry))  # named as the federation's record names them
+                except ProtocolError:
+                    return None  # a commitment that is not one: not a federation's log
             after = page[-1].seq
         if not entries or entries[0].body.get("kind") != "federation/found":
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from federation import db as dbmod
@@ -20,7 +21,16 @@ MIGRATIONS = [
 ]
 
 
-def open_database(path: Path) -> sqlite3.Connection:
+def open_database(
+    path: Path, check: Callable[[sqlite3.Connection], None] | None = None
+) -> sqlite3.Connection:
+    """The node's file, migrated; ``check`` may refuse it first (closed again, untouched)."""
     conn = dbmod.connect(path)
-    dbmod.migrate(conn, MIGRATIONS)
+    try:
+        if check is not None:
+            check(conn)
+        dbmod.migrate(conn, MIGRATIONS)
+    except BaseException:
+        conn.close()
+        raise
     return conn

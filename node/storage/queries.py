@@ -14,36 +14,55 @@ from node.errors import RuleError
 from node.rules import fedbody
 from node.rules.fedbody import Answer, Federation
 from node.rules.machines import FederationMachine
+from node.storage import logs
 from node.storage.writer import load_state
 from protocol import codec
 from protocol.bundle import Bundle, ProvenEntry, key_history
 from protocol.entry import Entry
 from protocol.errors import DecodeError
 from protocol.note import parse_note
+from protocol.record import RecordEntry
 
 
-def decisions(conn: sqlite3.Connection, log_id: bytes, limit: int, *, council: bool) -> list[Entry]:
-    """The newest ``limit`` decisions of ``log_id`` (public ones only, unless ``council``)."""
-    visibility = "" if council else "AND vis = 'public'"
+def decisions(conn: sqlite3.Connection, log_id: bytes, limit: int, *, record: bool) -> list[Entry]:
+    """The newest ``limit`` decisions of ``log_id``: the record's (``record``: entries in the record's
+    domain) or a public log's."""
     rows = conn.execute(
-        f"SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'decision' {visibility} "
+        "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'decision' "
         "ORDER BY seq DESC LIMIT ?",
         (log_id, limit),
     )
-    return [Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+    make = RecordEntry if record else Entry
+    return [make(bytes(h), bytes(s), bytes(b)) for h, s, b in rows]
+
+
+def find_twin(conn: sqlite3.Connection, log_id: bytes, decision_id: bytes) -> Entry | None:
+    """The public decision of ``log_id`` named by its own id or by its record twin's, if held."""
+    store = LogStore(conn)  # the public view: it cannot see the record
+    located = store.locate_decision(decision_id)
+    if located is not None and located[0] == log_id:
+        return store.entry(log_id, located[1])
+    # a record id: the twin carries it in its commitment, so its body bytes hold it
+    rows = conn.execute(
+        "SELECT seq FROM entries WHERE log_id = ? AND kind = 'decision' AND instr(body, ?) > 0",
+        (log_id, decision_id),
+    )
+    for (seq,) in rows:
+        entry = store.entry(log_id, seq)
+        if entry is not None and logs.record_twin_id(entry.body()) == decision_id:
+            return entry
+    return None
 
 
 def bundle(
     conn: sqlite3.Connection, log_id: bytes, decision_id: bytes, *, council: bool, root_id: bytes
 ) -> tuple[str, bytes] | None:
-    """(visibility, bundle bytes) of a decision of ``log_id`` at its newest checkpoint, with the key
-    history of its signer when that is not the log's current root key (``root_id``); None for every miss
-    alike — a public caller must not learn that a council decision (or entry) exists."""
+    """(visibility, bundle bytes) of the public twin of a decision of ``log_id`` (named by the twin's id or
+    its record twin's) at the public log's newest checkpoint, with the key history of its signer when that
+    is not the log's current root key (``root_id``); None for every miss alike. A council-only decision
+    has no twin, so no bundle: to anyone, the same answer as no decision at all."""
     store = LogStore(conn)
-    located = store.locate_decision(decision_id)
-    if located is None or located[0] != log_id:
-        return None
-    entry = store.entry(log_id, located[1])
+    entry = find_twin(conn, log_id, decision_id)
     if entry is None or entry.body().get("kind") != "decision":
         return None
     if entry.header.vis != "public" and not council:
@@ -106,7 +125,8 @@ def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -
     rows = conn.execute(
         "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
         "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
-        "AND log_id NOT IN (SELECT log_id FROM forks)",  # a forked council's word counts for nothing
+        "AND log_id NOT IN (SELECT log_id FROM forks)"  # a forked council's word counts for nothing
+        " AND log_id NOT IN (SELECT log_id FROM logs WHERE private = 1)",  # our record: not an answer
         (federation,),
     )
     asked = [federation, proposal]

@@ -7,14 +7,16 @@ a batch's entries while judging them and ships their headers, a chunk at a time,
 the same root key. The child signs while the writer judges the rest; the writer thread collects the
 signatures when it writes the batch, and signs the last, incomplete chunk itself meanwhile.
 
-The child is started at the first batch large enough to need it, and signs entry headers only: it puts the
-entry domain tag in front of every message itself, so nothing else (a checkpoint, a request) can be signed
-through it. It never sees a body. It exits when its input closes, so it does not outlive the node. If it
-dies, stalls or answers wrongly, the writer signs those entries itself and starts a fresh child at the next
-large batch: signatures are deterministic, so either way the entries are the same.
+The child is started at the first batch large enough to need it, and signs entry headers only — of the
+public log or of the record: it puts that log's domain tag in front of every message itself, so nothing else
+(a checkpoint, a request) can be signed through it. It never sees a body. It exits when its input closes, so
+it does not outlive the node. If it dies, stalls or answers wrongly, the writer signs those entries itself
+and starts a fresh child at the next large batch: signatures are deterministic, so either way the entries
+are the same.
 
 Wire, on the child's stdin and stdout: the 32-byte key seed once; then each request is a 4-byte count and
-that many (2-byte length, header) pairs, answered by that many 64-byte signatures in order.
+that many (1-byte log — 0 the public log, 1 the record —, 2-byte length, header) triples, answered by that
+many 64-byte signatures in order.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ MAX_IN_FLIGHT = 256
 REPLY_TIMEOUT_S = 10.0
 RETRY_AFTER_S = 60.0  # after a child failed, the writer signs alone this long before starting another
 SEED_SIZE = 32
+# The domains the child signs in, by the byte that names them on its wire: entry headers of either log.
+DOMAINS = (Domain.ENTRY, Domain.RECORD)
+
+
+def sign_locally(key: SigningKey, unsigned: list[Unsigned]) -> list[bytes]:
+    """The signatures of ``unsigned``, made in this process, each in its own log's domain."""
+    return [key.sign(u.entry_type.DOMAIN, u.header_bytes) for u in unsigned]
 
 
 class Signer:
@@ -105,14 +114,16 @@ class Signer:
         self.proc = proc
         return proc
 
-    def _ship(self, headers: list[bytes]) -> bool:
+    def _ship(self, unsigned: list[Unsigned]) -> bool:
         """Send one chunk; False if it could not be sent (it is then signed by the writer)."""
         proc = self._child()
         if proc is None:
             return False
-        request = [len(headers).to_bytes(4, "big")]
-        for header in headers:
-            request += (len(header).to_bytes(2, "big"), header)
+        request = [len(unsigned).to_bytes(4, "big")]
+        for entry in unsigned:
+            header = entry.header_bytes
+            domain = DOMAINS.index(entry.entry_type.DOMAIN).to_bytes(1, "big")
+            request += (domain, len(header).to_bytes(2, "big"), header)
         data = b"".join(request)
         try:
             assert proc.stdin is not None
@@ -208,8 +219,7 @@ class SigningBatch:
             # child that falls behind gets less, and its pipes never fill
             and self.signer.stale // SIGNATURE_SIZE + self.shipped + chunk <= MAX_IN_FLIGHT
         ):
-            headers = [u.header_bytes for u in self.unsigned[self.shipped : self.shipped + chunk]]
-            self.shipping = self.signer._ship(headers)
+            self.shipping = self.signer._ship(self.unsigned[self.shipped : self.shipped + chunk])
             if self.shipping:
                 self.shipped += chunk
                 self.unread += 1
@@ -231,11 +241,11 @@ class SigningBatch:
                 if front < shipped and self.unread and signer._ready():
                     front = self._read_reply(front, len(parts[front]), signatures)
                 elif (back := _last_missing(signatures, emit)) is not None and back >= max(front, emit + 1):
-                    signatures[back] = key.sign_many(Domain.ENTRY, [u.header_bytes for u in parts[back]])
+                    signatures[back] = sign_locally(key, parts[back])
                 elif front < shipped and self.unread and signer.warm:
                     front = self._read_reply(front, len(parts[front]), signatures)
                 else:  # never shipped, or the child is gone or still starting (its imports take a while)
-                    signatures[emit] = key.sign_many(Domain.ENTRY, [u.header_bytes for u in part])
+                    signatures[emit] = sign_locally(key, part)
             done = signatures[emit]
             assert done is not None
             yield [u.signed(s) for u, s in zip(part, done, strict=True)]
@@ -294,17 +304,21 @@ def _read(stream: BinaryIO, size: int) -> bytes:
 
 
 def main() -> None:
-    """The child: sign entry headers read from stdin until stdin closes."""
+    """The child: sign entry headers (of either log, each in its domain) read from stdin until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the node, which closes our input
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         key = SigningKey.from_seed(_read(stdin, SEED_SIZE))
         while True:
             count = int.from_bytes(_read(stdin, 4), "big")
-            headers = [_read(stdin, int.from_bytes(_read(stdin, 2), "big")) for _ in range(count)]
-            stdout.write(b"".join(key.sign_many(Domain.ENTRY, headers)))
+            signatures = []
+            for _ in range(count):
+                domain = DOMAINS[_read(stdin, 1)[0]]  # any other byte ends the child: not our writer
+                header = _read(stdin, int.from_bytes(_read(stdin, 2), "big"))
+                signatures.append(key.sign(domain, header))
+            stdout.write(b"".join(signatures))
             stdout.flush()
-    except (EOFError, BrokenPipeError):
+    except (EOFError, BrokenPipeError, IndexError):
         return
 
 

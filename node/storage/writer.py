@@ -1,16 +1,18 @@
-"""The node's one writer: governance commands in, durable signed entries out (DESIGN.md §2, §4).
+"""The node's one writer: governance commands in, durable signed entries out (DESIGN.md §2–§4).
 
 Commands queue up; the writer task takes everything waiting (up to ``write_batch_max``), judges each command
-against the state in turn, signs its entries, and commits the whole batch — entries, tree nodes, checkpoint
-and any directory rows — in one SQLite transaction on the writer thread. Only then are the commands
-answered: nothing is acknowledged before it is durable, and a batch costs one fsync however many commands
-it holds (group commit). A refused command appends nothing and does not disturb the others in its batch.
+against the state in turn, lays out its record entries and, after each public one, its public twin
+(``node.storage.logs``), signs them all, and commits the whole batch — both logs' entries, tree nodes
+and checkpoints, and any directory rows — in one SQLite transaction on the writer thread. Only then are
+the commands answered: nothing is acknowledged before it is durable, and a batch costs one fsync however
+many commands it holds (group commit). A refused command appends nothing and does not disturb the others
+in its batch.
 
 Two copies of the state: the working one, which a batch's commands are judged against and which runs ahead
 of the disk by the batch being committed, and the committed one (``state``), the only one anybody else
 reads. The committed copy takes a batch's entries only once its transaction has committed, in one step of
 the event loop, so a reader is never shown a member or a vote that a failed commit (or a crash) then
-loses. If a commit fails, both are rebuilt by replaying the log, which is always the truth.
+loses. If a commit fails, both are rebuilt by replaying the record, which is always the truth.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import logging
 import os
 import time
@@ -31,6 +34,7 @@ from federation.store import LogStore
 from node.rules.council import Appended, Council, Draft, RuleError
 from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
 from node.settings import Settings
+from node.storage import logs
 from node.storage.migrations import open_database
 from node.storage.signer import Signer, SigningBatch
 from protocol.entry import SALT_SIZE, Entry, Unsigned, prepare_entry
@@ -59,17 +63,30 @@ def load_state(store: LogStore, log_id: bytes) -> Council: ...
 @overload
 def load_state(store: LogStore, log_id: bytes, machine: Machine[S, Any]) -> S: ...
 def load_state(store: LogStore, log_id: bytes, machine: Machine[Any, Any] | None = None) -> Any:
-    """Replay the whole log, page by page (a council's, unless ``machine`` says otherwise)."""
+    """Replay another node's public log held here, page by page (a council's, unless ``machine`` says
+    otherwise), each twin named by its record twin's id (``logs.governance_view``)."""
     entries: list[Appended] = []
     after = -1
-    while page := store.entries(log_id, after, 5000, council_bodies=True):
-        entries.extend(stored(e) for e in page)
+    while page := store.entries(log_id, after, 5000):
+        entries.extend(logs.governance_view(e) for e in page)
         after = page[-1].seq
     return (machine or CouncilMachine()).replay(entries)
 
 
+@overload
+def replay_record(store: LogStore, root_key: bytes) -> Council: ...
+@overload
+def replay_record(store: LogStore, root_key: bytes, machine: Machine[S, Any]) -> S: ...
+def replay_record(store: LogStore, root_key: bytes, machine: Machine[Any, Any] | None = None) -> Any:
+    """The governance state of this node: the replay of its record (``store`` sees private logs)."""
+    return (machine or CouncilMachine()).replay(
+        logs.replayed(e) for e in logs.record_entries(store, root_key)
+    )
+
+
 def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
-    """Sign ``drafts`` as the entries after ``previous``; council bodies get a fresh random salt."""
+    """Sign ``drafts`` as the entries of a single log after ``previous`` (as a node before the split wrote
+    them: tests and tools); council bodies get a fresh random salt."""
     unsigned = [u for u, _ in prepare_drafts(key, drafts, previous, ts_ms)]
     signatures = key.sign_many(Domain.ENTRY, [u.header_bytes for u in unsigned])
     return [u.signed(signature) for u, signature in zip(unsigned, signatures, strict=True)]
@@ -114,30 +131,48 @@ class Writer:
 
     def __init__(self, path: Path, key: SigningKey, settings: Settings, kind: str = "council") -> None:
         self.key = key
-        self.log_id = key.public.raw
+        self.log_id = logs.public_id(key.public.raw)  # our own log, as peers know it: the public log
         self.machine = machine_for(kind, self.log_id)
         self.settings = settings
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
         self._signer = Signer(key, settings.signer_chunk)
-        self.conn = self._thread.submit(open_database, path).result()
-        self.store = LogStore(self.conn)
-        working = self._thread.submit(load_state, self.store, self.log_id, self.machine).result()
+        check = functools.partial(logs.refuse_single_log, root_key=self.log_id)
+        try:
+            self.conn = self._thread.submit(open_database, path, check).result()
+        except BaseException:
+            self._thread.shutdown(wait=True)
+            raise
+        self.store = logs.record_store(self.conn)  # the writer's store sees the record
+        working = self._thread.submit(self._replay).result()
         self._working: NodeState = working  # judged against; ahead of the disk while a batch commits
         self.state: NodeState = copy.deepcopy(working)  # committed: what handlers read
-        last = self._thread.submit(self._last_entry).result()
-        self._last: Entry | None = last
-        self._sign_checkpoint = checkpoint_signer(key)
+        self._cursor: logs.Cursor = self._thread.submit(logs.cursor_of, self.store, self.log_id).result()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.blocked: str | None = None  # why appends are refused (a peer holds more of our own log)
         # bumped whenever our own log or its newest checkpoint note changes (appends, cosignatures merged,
         # a reload): what is derived from them (bundles) is cached against it, with no query to check
         self.log_version = 0
-        self.on_append: list[Callable[[], None]] = []  # told after every durable batch (gossip push)
+        # told after every durable batch that grew the public log (gossip push, witnessing): a batch of
+        # council-only entries is no news to anyone, and must not look like any
+        self.on_append: list[Callable[[], None]] = []
 
-    def _last_entry(self) -> Entry | None:
-        head = self.store.head(self.log_id)
-        return self.store.entry(self.log_id, head.size - 1) if head and head.size else None
+    @property
+    def record_id(self) -> bytes:
+        """The record's log id (its current epoch)."""
+        return logs.record_id(self.log_id, self._cursor.epoch)
+
+    def unrecorded(self) -> int:
+        """How many entries of the public log publish record entries the record does not hold (on the writer
+        thread): none, unless the public log was taken back from peers after the record lost its tail."""
+        public = self.store.head(self.log_id)
+        published = self.conn.execute(
+            "SELECT count(*) FROM entries WHERE log_id = ? AND vis = 'public'", (self.record_id,)
+        ).fetchone()[0]
+        return max(0, (public.size if public else 0) - int(published))
+
+    def _replay(self) -> NodeState:
+        return replay_record(self.store, self.log_id, self.machine)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
@@ -168,7 +203,7 @@ class Writer:
         self.blocked = reason
 
     async def reload(self) -> None:
-        """Re-read state from the log after something other than ``submit`` wrote our own log."""
+        """Re-read state from the record after something other than ``submit`` wrote our own logs."""
         await self._reload()
 
     async def submit(self, command: NodeCommand, side_effect: SideEffect | None = None) -> list[Appended]:
@@ -194,13 +229,11 @@ class Writer:
                         job.future.set_exception(RuntimeError(f"command failed: {exc}"))
 
     async def _reload(self) -> None:
-        """The state and last entry from the log, which is always the truth."""
+        """The state and both logs' ends from the record, which is always the truth."""
         loop = asyncio.get_running_loop()
-        self._working = await loop.run_in_executor(
-            self._thread, load_state, self.store, self.log_id, self.machine
-        )
+        self._working = await loop.run_in_executor(self._thread, self._replay)
         self.state = copy.deepcopy(self._working)
-        self._last = await loop.run_in_executor(self._thread, self._last_entry)
+        self._cursor = await loop.run_in_executor(self._thread, logs.cursor_of, self.store, self.log_id)
         self.log_version += 1
 
     async def _commit(self, jobs: list[_Job]) -> None:
@@ -208,6 +241,7 @@ class Writer:
         batch = self._signer.batch()  # large batches are signed by the child process meanwhile
         effects: list[SideEffect] = []
         ts = now_ms()
+        cursor = self._cursor
         diverged = False
         try:
             for job in jobs:
@@ -216,10 +250,11 @@ class Writer:
                     continue
                 try:
                     drafts = self.machine.execute(self._working, job.command, ts)
-                    last = batch.unsigned[-1] if batch.unsigned else self._last
-                    pairs = prepare_drafts(self.key, drafts, last, ts)
+                    laid, after = cursor.lay_out(self.key, drafts, ts)
                     # the bodies as signed, not a decode of them: the same values, without the cost
-                    appended = [Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in pairs]
+                    appended = [
+                        Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in laid.record
+                    ]
                     for n, item in enumerate(appended):
                         applied = n
                         self.machine.apply(self._working, item, n == 0)
@@ -228,7 +263,8 @@ class Writer:
                     # a command refused after its first entry was applied left the working state ahead
                     diverged = diverged or applied > 0
                     continue
-                batch.add([u for u, _ in pairs])
+                cursor = after
+                batch.add(laid.unsigned)
                 if job.side_effect:
                     effects.append(job.side_effect)
                 accepted.append((job, appended))
@@ -236,32 +272,37 @@ class Writer:
             batch.abandon()
             raise
         if not batch.unsigned:
+            if diverged:
+                self._working = copy.deepcopy(self.state)
             return
         try:
-            last_entry = await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._write, batch, effects
-            )
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch, effects)
         except BaseException as exc:
-            log.error("commit failed, rebuilding state from the log: %s", exc)
+            refused = isinstance(exc, RuleError)  # blocked while the batch was judged: a refusal
+            (log.warning if refused else log.error)(
+                "commit failed, rebuilding state from the record: %s", exc
+            )
             await self._reload()
             for job, _ in accepted:
                 if not job.future.done():
-                    job.future.set_exception(RuntimeError(f"storage failed: {exc}"))
+                    job.future.set_exception(exc if refused else RuntimeError(f"storage failed: {exc}"))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
         try:
             self._publish([appended for _, appended in accepted], diverged)
         except Exception:  # a bug (the entries were judged already), but the batch is durable all the same
-            log.exception("the committed state refused a committed batch; rebuilding it from the log")
+            log.exception("the committed state refused a committed batch; rebuilding it from the record")
             await self._reload()
-        self._last = last_entry
+        published = cursor.last_public is not self._cursor.last_public
+        self._cursor = cursor
         self.log_version += 1
         for job, appended in accepted:
             if not job.future.done():
                 job.future.set_result(appended)
-        for listener in self.on_append:
-            listener()
+        if published:  # only the public log's growth is news to peers and witnesses (DESIGN.md §6)
+            for listener in self.on_append:
+                listener()
 
     def _publish(self, batch: list[list[Appended]], diverged: bool) -> None:
         """The batch is durable: the committed state takes its entries, as the working state took them (the
@@ -273,10 +314,13 @@ class Writer:
         if diverged:
             self._working = copy.deepcopy(self.state)
 
-    def _write(self, batch: SigningBatch, effects: list[SideEffect]) -> Entry:
-        """On the writer thread, in one transaction: the directory rows, then the entries a chunk at a
-        time as their signatures come (from the signing process, or made here meanwhile), their tree
-        nodes and the checkpoint. Returns the last entry."""
+    def _write(self, batch: SigningBatch, effects: list[SideEffect]) -> None:
+        """On the writer thread, in one transaction: the directory rows, then the entries of both logs a
+        chunk at a time as their signatures come (from the signing process, or made here meanwhile), their
+        tree nodes and both checkpoints."""
+        if self.blocked is not None:  # e.g. a fork proof of our own log was stored since the batch was judged
+            batch.abandon()
+            raise RuleError("node.behind-peers", self.blocked)
         try:
             with self.store.transaction():
                 grouped: dict[str, list[tuple[object, ...]]] = {}
@@ -284,10 +328,16 @@ class Writer:
                     grouped.setdefault(statement, []).append(params)
                 for statement, rows in grouped.items():
                     self.conn.executemany(statement, rows)
-                appender = self.store.appender(self.log_id)
+                record_id = self.record_id
+                record = self.store.appender(record_id)
+                public = self.store.appender(self.log_id)
                 for entries in batch.signed():
-                    appender.add(entries)
-                appender.finish(self._sign_checkpoint)
+                    ours, twins = logs.split(entries)
+                    record.add(ours)
+                    if twins:
+                        public.add(twins)
+                record.finish(logs.checkpoint_signer(self.key, record_id))
+                if public.added:
+                    public.finish(logs.checkpoint_signer(self.key, self.log_id))
         finally:
             batch.abandon()  # a no-op once every signature was collected
-        return entries[-1]

@@ -1,6 +1,6 @@
 """Benchmarks of a council node, each against the bare primitive measured in the same run (DESIGN.md §9).
 
-Run as ``python tests/bench/node.py``; prints three JSON lines on stdout (progress goes to stderr):
+Run as ``python tests/bench/node.py``; prints four JSON lines on stdout (progress goes to stderr):
 
 - ``node.commands_http``: governance commands per second over HTTP, one at a time, each answered only once
   its signed entry is durable (operator-signed member joins through ``SignedClient``), against one durable
@@ -11,6 +11,10 @@ Run as ``python tests/bench/node.py``; prints three JSON lines on stdout (progre
   batch. The writer has its signing process (node/storage/signer.py) sign on the second core while it judges;
   the same writer without it (every signature in one process) is reported beside it, and so is the same load
   over HTTP (``HTTP_IN_FLIGHT`` requests in flight).
+- ``node.publication``: public commands per second (each a record entry and its public twin, in batches of
+  ``BATCH`` at the writer) against the same bare sign + insert of one entry per command; the same writer's
+  council-only commands (a record entry alone — what every entry cost before the split) are reported beside
+  it, and ``publication_cost`` is how many of those one public command costs.
 - ``node.bundle_get``: ``GET /v1/decisions/{id}/bundle`` requests per second against a bare aiohttp handler
   returning a static body of the same size, both served by a separate process on 127.0.0.1 port 0 and
   loaded by the same lean keep-alive client (another process, ``LOAD_CONNECTIONS`` connections).
@@ -44,7 +48,7 @@ from aiohttp import web  # noqa: E402
 
 from federation.client import SignedClient  # noqa: E402
 from node.bootstrap import init_node  # noqa: E402
-from node.rules.council import FoundCouncil, JoinMember, Rules  # noqa: E402
+from node.rules.council import Census, FoundCouncil, JoinMember, Rules  # noqa: E402
 from node.storage import directory  # noqa: E402
 from node.storage.writer import Writer, now_ms  # noqa: E402
 from protocol.entry import SALT_SIZE, sign_entry  # noqa: E402
@@ -241,6 +245,14 @@ class RawLog:
         self.conn.execute("COMMIT")
 
 
+async def rate(work: Callable[[], Awaitable[None]]) -> float:
+    """Entries (or commands) per second over ``BATCHES_PER_REP`` batches of ``BATCH``."""
+    start = time.perf_counter()
+    for _ in range(BATCHES_PER_REP):
+        await work()
+    return BATCH * BATCHES_PER_REP / (time.perf_counter() - start)
+
+
 async def writer_batch(writer: Writer, n: int) -> None:
     charter = writer.state.charter_hash or b""
 
@@ -265,12 +277,6 @@ async def bench_group_commit(folder: Path, http_rate: float) -> str:
     await writer.start()
     await alone.start()
     raw = RawLog(folder / "raw-batch.db")
-
-    async def rate(work: Callable[[], Awaitable[None]]) -> float:
-        start = time.perf_counter()
-        for _ in range(BATCHES_PER_REP):
-            await work()
-        return BATCH * BATCHES_PER_REP / (time.perf_counter() - start)
 
     async def raw_batch() -> None:
         raw.batch(BATCH)
@@ -300,6 +306,55 @@ async def bench_group_commit(folder: Path, http_rate: float) -> str:
         one_process_ratio=round(median(one_process) / median(bare), 3),
         http_entries_per_s=round(http_rate, 1),
         http_in_flight=HTTP_IN_FLIGHT,
+    )
+
+
+# --- 2b. an append with publication (record entry + twin) vs a record entry alone --------------------------
+
+
+async def writer_census(writer: Writer, n: int) -> None:
+    """``n`` public commands at once: each a record entry and its public twin."""
+    await asyncio.gather(*(writer.submit(Census()) for _ in range(n)))
+
+
+async def bench_publication(folder: Path) -> str:
+    """A public command (``Census``: a record entry and its twin, signed, both logs' trees and checkpoints)
+    against a council-only one (``JoinMember``: a record entry alone, as every entry cost before the split),
+    in batches of ``BATCH``, each as a ratio to the bare sign + insert of one entry per command."""
+    public_config = init_node(folder / "publication-node", found(), listen="127.0.0.1:0")
+    council_config = init_node(folder / "record-only-node", found(), listen="127.0.0.1:0")
+    public = Writer(public_config.database, public_config.root_key(), public_config.settings)
+    council = Writer(council_config.database, council_config.root_key(), council_config.settings)
+    await public.start()
+    await council.start()
+    raw = RawLog(folder / "raw-publication.db")
+
+    async def raw_batch() -> None:
+        raw.batch(BATCH)
+
+    try:
+        await writer_census(public, BATCH)  # warm: the signing processes start at the first large batch
+        await writer_batch(council, BATCH)
+        published, alone, bare = [], [], []
+        for _ in range(REPS):
+            published.append(await rate(lambda: writer_census(public, BATCH)))
+            alone.append(await rate(lambda: writer_batch(council, BATCH)))
+            bare.append(await rate(raw_batch))
+    finally:
+        await public.close()
+        await council.close()
+        raw.conn.close()
+    return result(
+        "node.publication",
+        ("public_commands_per_s", median(published)),
+        ("raw_sign_batch_insert_per_s", median(bare)),
+        None,
+        batch=BATCH,
+        reps=REPS,
+        record_only_commands_per_s=round(median(alone), 1),
+        record_only_ratio=round(median(alone) / median(bare), 3),
+        # how many record-only commands one public command costs
+        publication_cost=round(median(alone) / median(published), 3),
     )
 
 
@@ -499,6 +554,7 @@ async def main() -> None:
         commands_line, http_rate = await timed("commands_http", bench_http_commands(folder))
         print(commands_line, flush=True)
         print(await timed("group_commit", bench_group_commit(folder, http_rate)), flush=True)
+        print(await timed("publication", bench_publication(folder)), flush=True)
         print(await timed("bundle_get", bench_bundle_get(folder)), flush=True)
 
 

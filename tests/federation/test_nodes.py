@@ -35,6 +35,7 @@ from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import PublicKey, SigningKey
 from protocol.merkle import MemoryTree
 from protocol.note import Checkpoint, log_origin, open_checkpoint, parse_vkey, sign_checkpoint
+from protocol.record import record_log_id
 from tests.conftest import RunningNode, stop_node
 from tests.node.test_privacy import PEOPLE, hits, run_assembly, stored_entries
 
@@ -171,23 +172,25 @@ async def test_decision_reaches_all_of_five_nodes_and_a_late_node_catches_up(sta
 
     origin = nodes[0].config.node_id
     mine = rows(nodes[0], origin)
-    assert {v for _, _, v, _ in mine} == {"public", "council"}
+    assert {v for _, _, v, _ in mine} == {"public"}  # the public log: council entries stay in the record
     for replica in nodes[1:]:
-        theirs = rows(replica, origin)
-        assert [(s, h, v) for s, h, v, _ in theirs] == [(s, h, v) for s, h, v, _ in mine]
-        for (_, _, vis, body), (_, _, _, own_body) in zip(theirs, mine, strict=True):
-            assert body == (own_body if vis == "public" else None)  # council entries: header only
+        assert rows(replica, origin) == mine
+        assert rows(replica, record_log_id(origin)) == []  # nobody else holds the record
     async with nodes[4].session.get(f"{nodes[4].url}/v1/logs/{b64(nodes[0])}/entries?limit=1000") as answer:
-        served = {e["id"] for e in (await answer.json())["entries"]}
-    assert decision in served
+        served = [e for e in (await answer.json())["entries"]]
+    published = {
+        codec.b64u(
+            Entry(*(codec.unb64u(e[k]) for k in ("header", "signature", "body"))).body()["record"]["entry"]
+        )
+        for e in served
+    }
+    assert decision in published
 
     # a long log (1,500 entries more: two pages and a half), then a sixth node (a node replicates the logs of
     # the keys it trusts, its peers: it is given all five)
     op = nodes[0].operator
-    for batch in range(15):
-        await asyncio.gather(
-            *(op.call("POST", "/v1/admin/members", {"name": f"M{batch}-{i}"}) for i in range(100))
-        )
+    for _ in range(15):
+        await asyncio.gather(*(op.call("POST", "/v1/admin/census") for _ in range(100)))  # public entries
     late = await start_node("Late Council", settings=FAST)
     await connect(late, *nodes)
     await until(lambda: converged([*nodes, late], nodes), "the late node holds every log", 40)
@@ -311,12 +314,13 @@ async def test_node_restored_from_backup_refuses_appends_until_it_syncs_its_own_
     await decide(origin, "Before the backup")
     await until(lambda: converged([origin, *others]), "the peers hold the log")
     backup = snapshot(origin, tmp_path / "backup")
-    backed_up = (await heads(origin))[b64(origin)][0]
+    rows_at_backup = rows(origin, record_log_id(origin.config.node_id))
     if lost == "public":
         await propose_and_close(origin, "After the backup")
     else:
         await decide(origin, "After the backup")  # votes: council entries, whose bodies never leave the node
-    gap = {vis for seq, _, vis, _ in rows(origin, origin.config.node_id) if seq >= backed_up}
+    record = rows(origin, record_log_id(origin.config.node_id))
+    gap = {vis for _, _, vis, _ in record[len(rows_at_backup) :]}
     assert gap == ({"public"} if lost == "public" else {"public", "council"})
     await until(lambda: converged([origin, *others]), "the peers hold the newer log")
     newest = (await heads(others[0]))[b64(origin)][:2]
@@ -335,17 +339,12 @@ async def test_node_restored_from_backup_refuses_appends_until_it_syncs_its_own_
     lines = await sync(restored, own=True)
     assert sum(line.get("restored", 0) for line in lines) > 0
     assert (await heads(restored))[b64(origin)][:2] == newest
-    if lost == "council":  # the log is back, but the state cannot be replayed: still refused, saying why
-        assert "without their bodies" in lines[-1]["blocked"]
-        with pytest.raises(RemoteError) as refused:
-            await propose_and_close(restored, "Still refused")
-        assert refused.value.code == "node.behind-peers"
-        return
-    assert lines[-1] == {"done": True, "blocked": None}
-    await decide(restored, "After the restore")
-    await until(lambda: converged([restored, *others]), "the continued log reaches the peers")
-    await check_identical([restored, *others], [restored, *others])
-    assert (await heads(others[0]))[b64(origin)][0] > newest[0]
+    # the public log is back, but not the record it publishes (peers never hold it): still refused, saying
+    # why — whether the lost entries were public or not
+    assert "peers never hold the record" in lines[-1]["blocked"]
+    with pytest.raises(RemoteError) as refused:
+        await propose_and_close(restored, "Still refused")
+    assert refused.value.code == "node.behind-peers"
 
 
 # --- hostile peers ------------------------------------------------------------------------------------------
@@ -643,14 +642,13 @@ async def test_privacy_canaries_never_cross_between_nodes(start_node, monkeypatc
     assert len(wire) > 20
     haystacks = {f"{i} {where}": data for i, (where, data) in enumerate(wire)}
     assert hits(haystacks) == []
-    council_bodies = [
-        b for _, _, b, vis in stored_entries(nodes[0].config.database) if vis == "council" and b
-    ]
-    assert len(council_bodies) > 10
+    record = stored_entries(nodes[0].config.database, record_log_id(nodes[0].config.node_id))
+    council = [(h, b) for h, _, b, vis in record if vis == "council" and b]
+    assert len(council) > 10
     everything = b"\n".join(data for _, data in wire)
-    assert not [b for b in council_bodies if b in everything], "a council body crossed the wire"
+    assert not [b for _, b in council if b in everything], "a council body crossed the wire"
+    assert not [h for h, _ in council if h in everything], "a council header crossed the wire"
+    assert record_log_id(nodes[0].config.node_id) not in everything, "the record's id crossed the wire"
     for replica in nodes[1:]:
-        assert all(
-            body is None for _, _, vis, body in rows(replica, nodes[0].config.node_id) if vis == "council"
-        )
+        assert {vis for _, _, vis, _ in rows(replica, nodes[0].config.node_id)} == {"public"}
     assert PEOPLE

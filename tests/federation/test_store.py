@@ -36,7 +36,7 @@ def rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
 def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decision_ids(tmp_path: Path) -> None:
     conn = dbmod.connect(tmp_path / "old.db")
     dbmod.migrate(conn, [m for m in MIGRATIONS if m.name < "0005"])  # a node as 0.3.0 left it
-    store = LogStore(conn)
+    store = LogStore(conn, private=True)  # sees every log: reads no column of the later 0006
     for key in KEYS:
         store.append(key.public.raw, run(key, 40), checkpoint_signer(key))
     before, heads = rows(conn), store.heads()
@@ -44,7 +44,7 @@ def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decisio
         "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     )
 
-    assert dbmod.migrate(conn, MIGRATIONS) == ["0005-entries-rowid-decision-ids"]
+    assert dbmod.migrate(conn, MIGRATIONS) == ["0005-entries-rowid-decision-ids", "0006-private-logs"]
     assert rows(conn) == before and store.heads() == heads
     table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     assert "WITHOUT ROWID" not in table

@@ -26,7 +26,8 @@ from protocol.entry import Entry, Header
 from protocol.errors import ProtocolError
 from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import PublicKey, SigningKey
-from protocol.note import open_checkpoint
+from protocol.note import log_origin, open_checkpoint
+from protocol.record import RecordEntry, record_log_id
 from tests.conftest import NodeFactory, RunningNode
 
 Json = dict[str, Any]
@@ -49,6 +50,11 @@ async def get_json(node: RunningNode, path: str) -> Any:
 
 
 async def log_size(node: RunningNode) -> int:
+    """The record's size, read through the operator's route: what a refused command must not grow."""
+    return int((await node.operator.call("GET", "/v1/admin/record/checkpoint"))["size"])
+
+
+async def public_size(node: RunningNode) -> int:
     (head,) = (await get_json(node, "/v1/logs"))["logs"]
     return int(head["size"])
 
@@ -127,8 +133,14 @@ async def decide(c: Council, text: str, choices: tuple[str, ...], **extra: Any) 
 
 
 async def all_entries(node: RunningNode) -> list[Json]:
+    """The public log's entries."""
     log_id = codec.b64u(node.config.node_id)
     return list((await get_json(node, f"/v1/logs/{log_id}/entries"))["entries"])
+
+
+async def record_entries(node: RunningNode, query: str = "") -> Json:
+    """A page of the record, through the operator's route."""
+    return dict(await node.operator.call("GET", f"/v1/admin/record/entries{query}"))
 
 
 # --- public endpoints: happy paths and shapes ------------------------------------------------------------
@@ -154,7 +166,7 @@ async def test_checkpoint_as_json_and_as_note(start_node: NodeFactory) -> None:
     log_id = codec.b64u(node.config.node_id)
     value = await get_json(node, f"/v1/logs/{log_id}/checkpoint")
     assert set(value) == {"log_id", "size", "root", "note"}
-    assert value["log_id"] == log_id and value["size"] == await log_size(node)
+    assert value["log_id"] == log_id and value["size"] == await public_size(node)
     signed = open_checkpoint(value["note"], key)
     assert signed.checkpoint.size == value["size"] and codec.b64u(signed.checkpoint.root) == value["root"]
 
@@ -176,28 +188,53 @@ async def test_entries_paging_and_bodies(start_node: NodeFactory) -> None:
     size = everything["checkpoint"]["size"]
     assert [e["seq"] for e in entries] == list(range(size))
 
-    kinds: dict[str, set[str]] = {"public": set(), "council": set()}
+    # the public log: public twins only, each with its body, each committing to the record
+    kinds: set[str] = set()
     for served in entries:
         header = codec.unb64u(served["header"])
         assert codec.b64u(merkle.leaf_hash(header)) == served["id"]
-        body = codec.unb64u(served["body"]) if "body" in served else None
-        entry = Entry(header, codec.unb64u(served["signature"]), body)  # checks the body hash too
+        entry = Entry(header, codec.unb64u(served["signature"]), codec.unb64u(served["body"]))
         entry.verify_signature(key)
-        vis = Header.decode(header).vis
-        if vis == "council":
-            assert "body" not in served, served  # council bodies never leave the node
-        else:
-            assert body is not None
-            kinds["public"].add(entry.body()["kind"])
-    assert {"council/found", "assembly/open", "motion/propose", "decision"} <= kinds["public"]
+        assert Header.decode(header).vis == "public"
+        assert set(entry.body()["record"]) == {"entry", "root"} and "salt" not in entry.body()
+        kinds.add(entry.body()["kind"])
+    assert kinds == {"council/found", "assembly/open", "motion/propose", "decision"}
 
-    page = await get_json(node, f"/v1/logs/{log_id}/entries?after_seq=2&limit=3")
+    # the record, for the operator: every entry, every body, signed in the record's domain
+    record = await record_entries(node)
+    assert set(record) == {"log_id", "entries", "checkpoint"} and record["log_id"] != log_id
+    assert record["log_id"] == codec.b64u(record_log_id(node.config.node_id))
+    served_record = record["entries"]
+    assert [e["seq"] for e in served_record] == list(range(record["checkpoint"]["size"]))
+    published = []
+    for served in served_record:
+        entry = RecordEntry(
+            codec.unb64u(served["header"]), codec.unb64u(served["signature"]), codec.unb64u(served["body"])
+        )
+        entry.verify_signature(key)
+        if entry.header.vis == "public":
+            published.append(entry.id)
+    assert len(served_record) > size  # joins, the roll, votes: in the record only
+    assert [codec.unb64u(e["body"]) for e in entries] and published == [
+        Entry(codec.unb64u(e["header"]), codec.unb64u(e["signature"]), codec.unb64u(e["body"])).body()[
+            "record"
+        ]["entry"]
+        for e in entries
+    ]
+
+    page = await record_entries(node, "?after_seq=2&limit=3")
     assert [e["seq"] for e in page["entries"]] == [3, 4, 5]
-    assert page["entries"] == entries[3:6]
-    tail = await get_json(node, f"/v1/logs/{log_id}/entries?after_seq={size - 1}")
+    assert page["entries"] == served_record[3:6]
+    tail = await record_entries(node, f"?after_seq={len(served_record) - 1}")
     assert tail["entries"] == []
     first = await get_json(node, f"/v1/logs/{log_id}/entries?limit=1")
     assert [e["seq"] for e in first["entries"]] == [0]
+    # nobody but the operator reads the record, nor can tell it is there
+    assert len((await get_json(node, "/v1/logs"))["logs"]) == 1
+    for path in ("checkpoint", "entries", "proof/inclusion?index=0", "proof/consistency?first=1"):
+        await refused_get(node, f"/v1/logs/{record['log_id']}/{path}", 404, "not-found")
+    status, _, _ = await fetch(node, "/v1/admin/record/entries")
+    assert status == 401
 
 
 async def test_inclusion_and_consistency_proofs_verify(start_node: NodeFactory) -> None:
@@ -241,13 +278,14 @@ async def test_decisions_newest_first_public_only_and_bundles(start_node: NodeFa
     assert rally["outcome"] == "adopted" and park["outcome"] == "rejected"
 
     listed = (await get_json(node, "/v1/decisions"))["decisions"]
-    assert [d["decision_id"] for d in listed] == [park["decision_id"], rally["decision_id"]]
+    # public decisions are the public log's twins, each naming the record entry the operator was told of
+    assert [d["record_id"] for d in listed] == [park["decision_id"], rally["decision_id"]]
     assert all(d["vis"] == "public" for d in listed)
     assert listed[1]["text"] == "Hold a rally" and listed[1]["outcome"] == "adopted"
     assert listed[1]["tally"] == {"yes": 2, "no": 1, "abstain": 0}
     assert "salt" not in listed[0]
     limited = (await get_json(node, "/v1/decisions?limit=1"))["decisions"]
-    assert [d["decision_id"] for d in limited] == [park["decision_id"]]
+    assert [d["record_id"] for d in limited] == [park["decision_id"]]
     # the operator sees every decision, council ones included
     everything = (await ok(node, "GET", "/v1/admin/decisions"))["decisions"]
     assert [d["decision_id"] for d in everything] == [
@@ -259,18 +297,24 @@ async def test_decisions_newest_first_public_only_and_bundles(start_node: NodeFa
     status, content_type, data = await fetch(node, f"/v1/decisions/{rally['decision_id']}/bundle")
     assert status == 200 and content_type == MSGPACK
     verified = verify_bundle(data, PublicKey(node.config.node_id))
-    assert codec.b64u(verified.id) == rally["decision_id"]
+    assert codec.b64u(verified.id) == listed[1]["decision_id"]
+    assert codec.b64u(verified.body["record"]["entry"]) == rally["decision_id"]
+    by_twin = await fetch(node, f"/v1/decisions/{listed[1]['decision_id']}/bundle")
+    assert by_twin == (status, content_type, data)
     assert verified.body["text"] == "Hold a rally" and verified.council["name"] == "Toronto Council"
-    assert verified.checkpoint.size == await log_size(node)
+    assert verified.checkpoint.size == await public_size(node)
 
-    # a council-visibility decision: bundled for the operator, indistinguishable from nothing in public
-    response = await node.operator.request("GET", f"/v1/admin/decisions/{private['decision_id']}/bundle")
-    assert verify_bundle(response.body, PublicKey(node.config.node_id)).vis == "council"
+    # a council-visibility decision is never published, so it has no bundle, even for the operator; and in
+    # public it is indistinguishable from nothing
+    response = await node.operator.request(
+        "GET", f"/v1/admin/decisions/{private['decision_id']}/bundle", check=False
+    )
+    assert response.status == 404 and b"never published" in response.body
     hidden = await refused_get(node, f"/v1/decisions/{private['decision_id']}/bundle", 404)
     unknown = await refused_get(node, f"/v1/decisions/{codec.b64u(secrets.token_bytes(32))}/bundle", 404)
     assert hidden == unknown  # the answer must not reveal that a council decision exists
     # nor any other entry's id
-    join = (await all_entries(node))[1]["id"]
+    join = (await record_entries(node))["entries"][1]["id"]
     assert await refused_get(node, f"/v1/decisions/{join}/bundle", 404) == unknown
 
 
@@ -317,7 +361,7 @@ async def test_msgpack_responses(start_node: NodeFactory) -> None:
     node_info = codec.decode((await fetch(node, "/v1/node", accept=MSGPACK))[2])
     assert node_info["id"] == node.config.node_id
     listed = codec.decode((await fetch(node, "/v1/decisions", accept=MSGPACK))[2])
-    assert codec.b64u(listed["decisions"][0]["decision_id"]) == rally["decision_id"]
+    assert codec.b64u(listed["decisions"][0]["record_id"]) == rally["decision_id"]
 
 
 def _jsonable(value: Any) -> Any:
@@ -786,10 +830,10 @@ async def test_fifty_concurrent_joins(start_node: NodeFactory) -> None:
     ids = {j["member_id"] for j in joined}
     assert len(ids) == 50
     assert await log_size(node) == before + 50
-    log_id = codec.b64u(node.config.node_id)
-    cp = await get_json(node, f"/v1/logs/{log_id}/checkpoint")
-    signed = open_checkpoint(cp["note"], PublicKey(node.config.node_id))
-    leaves = [codec.unb64u(e["id"]) for e in await all_entries(node)]
+    record = await record_entries(node)
+    origin = log_origin(record_log_id(node.config.node_id))
+    signed = open_checkpoint(record["checkpoint"]["note"], PublicKey(node.config.node_id), origin)
+    leaves = [codec.unb64u(e["id"]) for e in record["entries"]]
     assert signed.checkpoint.size == before + 50 == len(leaves)
     assert signed.checkpoint.root == merkle.root_from_leaves(leaves)
     listed = (await ok(node, "GET", "/v1/admin/members"))["members"]

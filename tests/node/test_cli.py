@@ -173,7 +173,7 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
     # verify works offline, with the node stopped
     report = shora("verify", bundle, "--council", council_key).stdout
     checked = as_json("verify", bundle, "--council", council_key)
-    assert checked["valid"] is True and checked["decision_id"] == decision["decision_id"]
+    assert checked["valid"] is True and checked["record_id"] == decision["decision_id"]
     assert checked["council"]["name"] == "Toronto Council" and checked["outcome"] == "adopted"
     when = datetime.datetime.fromtimestamp(checked["ts_ms"] / 1000, datetime.UTC).strftime(
         "%Y-%m-%d %H:%M UTC"

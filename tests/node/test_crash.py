@@ -29,16 +29,15 @@ import aiohttp
 
 from federation import db as dbmod
 from federation.client import RemoteError, SignedClient, TransportError
-from federation.store import LogStore
 from node import config as cfg
 from node.bootstrap import init_node
 from node.rules.council import FoundCouncil, replay
-from node.storage import directory
-from node.storage.writer import stored
+from node.storage import directory, logs
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.keys import PublicKey
-from protocol.note import open_checkpoint
+from protocol.note import log_origin, open_checkpoint
+from protocol.record import RecordEntry, verify_publication
 from tests.children import children_of, wait_gone
 from tests.node.served import start_served
 
@@ -170,7 +169,7 @@ async def until_killed(work: Any) -> None:
 class Verified:
     """What earlier checks established, so each check also proves nothing committed was lost or changed."""
 
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[RecordEntry] = field(default_factory=list)
 
 
 def check_database(path: Path, node_id: bytes, acked: Acked, verified: Verified, *, readonly: bool) -> int:
@@ -183,10 +182,9 @@ def check_database(path: Path, node_id: bytes, acked: Acked, verified: Verified,
 
 def _check(conn: sqlite3.Connection, node_id: bytes, acked: Acked, verified: Verified) -> int:
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    store = LogStore(conn)
-    entries: list[Entry] = []
-    while page := store.entries(node_id, entries[-1].seq if entries else -1, 5000, council_bodies=True):
-        entries.extend(page)
+    store = logs.record_store(conn)
+    record_id = logs.record_id(node_id)
+    entries = list(logs.record_entries(store, node_id))
 
     # the log verifies from genesis; entries checked after an earlier kill must be byte-identical now
     old = verified.entries
@@ -209,15 +207,21 @@ def _check(conn: sqlite3.Connection, node_id: bytes, acked: Acked, verified: Ver
     verified.entries = entries
 
     # the checkpoint is signed over the root of exactly the stored leaves
-    head = store.head(node_id)
+    head = store.head(record_id)
     assert head is not None and head.checkpoint is not None and head.frozen is None
     root = merkle.root_from_leaves([e.id for e in entries])
-    signed = open_checkpoint(head.checkpoint, key)
+    signed = open_checkpoint(head.checkpoint, key, log_origin(record_id))
     assert (head.size, head.root) == (len(entries), root)
     assert (signed.checkpoint.size, signed.checkpoint.root) == (len(entries), root)
-    assert store.root(node_id, head.size) == root, "stored tree nodes disagree with the leaves"
+    assert store.root(record_id, head.size) == root, "stored tree nodes disagree with the leaves"
 
-    state = replay(stored(e) for e in entries)  # as the node does on start
+    # the public log was committed with the record: exactly its publication, never behind nor ahead
+    public = store.entries(node_id, -1, 1_000_000)
+    for twin in public:
+        twin.verify_signature(key)
+    assert len(verify_publication(public, entries)) == sum(e.header.vis == "public" for e in entries)
+
+    state = replay(logs.replayed(e) for e in entries)  # as the node does on start
 
     # every acknowledged command is in the log
     kinds = {e.id: e.body()["kind"] for e in entries}

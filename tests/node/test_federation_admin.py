@@ -277,7 +277,7 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
     finally:
         conn.close()
     assert len(answers) == 4
-    fedbody.retally(codec.decode(bytes(row[0])), answers)
+    fedbody.retally(codec.decode(bytes(row[0])), answers)  # the public twin of the result
 
 
 async def test_operator_routes_belong_to_their_kind_of_node(start_node: NodeFactory) -> None:

@@ -2,9 +2,10 @@
 
 Members with canary names and contacts join through the operator API and take part in a whole assembly —
 named by name in every request that allows it, so names cross the API as often as they can. Then every
-stored entry's header and body, every byte of every public endpoint, and every line the ``shora serve``
-process wrote (INFO level, access log included) is searched for each canary: as text (any case, JSON
-\\u-escapes too), as UTF-8 bytes, and in base64 and base64url at every byte alignment. Zero hits.
+stored entry's header and body (of the record and of the public log), every byte of every public
+endpoint, and every line the ``shora serve`` process wrote (INFO level, access log included) is searched
+for each canary: as text (any case, JSON \\u-escapes too), as UTF-8 bytes, and in base64 and base64url
+at every byte alignment. Zero hits.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.entry import Entry
 from protocol.keys import PublicKey
+from protocol.record import RecordEntry, record_log_id
 from tests.node.served import start_served
 
 PEOPLE = [  # name, contact
@@ -236,10 +238,13 @@ async def fetch_public(session: aiohttp.ClientSession, url: str, log_id: str) ->
     return seen
 
 
-def stored_entries(database: Path) -> list[tuple[bytes, bytes, bytes | None, str]]:
+def stored_entries(database: Path, log_id: bytes) -> list[tuple[bytes, bytes, bytes | None, str]]:
+    """The entries of one of the node's logs, as stored."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT header, signature, body, vis FROM entries ORDER BY seq").fetchall()
+        rows = conn.execute(
+            "SELECT header, signature, body, vis FROM entries WHERE log_id = ? ORDER BY seq", (log_id,)
+        ).fetchall()
     finally:
         conn.close()
     return [(bytes(h), bytes(s), None if b is None else bytes(b), v) for h, s, b, v in rows]
@@ -273,27 +278,33 @@ async def test_canary_names_phones_and_emails_never_leave_the_node(tmp_path: Pat
     logged = log_path.read_bytes()
     assert b"GET /v1/decisions" in logged and b"POST /v1/admin/members" in logged, "the access log is on"
 
-    rows = stored_entries(config.database)
+    rows = stored_entries(config.database, config.node_id)  # the public log
+    record = stored_entries(config.database, record_log_id(config.node_id))
     haystacks: dict[str, bytes] = {}
-    for seq, (header, _, body, _) in enumerate(rows):
-        haystacks[f"entry {seq} header"] = header
-        if body is not None:
-            haystacks[f"entry {seq} body"] = body
+    for name, held in (("public", rows), ("record", record)):
+        for seq, (header, _, body, _) in enumerate(held):
+            haystacks[f"{name} entry {seq} header"] = header
+            if body is not None:
+                haystacks[f"{name} entry {seq} body"] = body
     haystacks |= {f"GET {path}": body for path, body in public.items()}
     haystacks["serve log"] = logged
     assert hits(haystacks) == []
 
-    check_council_bodies_stay_home(rows, public, log_id)
-    check_votes_cannot_be_reconstructed(rows, public, ids)
+    check_council_entries_stay_home(rows, record, public, log_id)
+    check_votes_cannot_be_reconstructed(record, public, ids)
     for path, body in public.items():
         if path.startswith("/v1/decisions/") and path.endswith("/bundle [application/msgpack]"):
             verify_bundle(body, PublicKey(config.node_id))  # what is public still verifies
 
 
-def check_council_bodies_stay_home(
-    rows: list[tuple[bytes, bytes, bytes | None, str]], public: dict[str, bytes], log_id: str
+def check_council_entries_stay_home(
+    rows: list[tuple[bytes, bytes, bytes | None, str]],
+    record: list[tuple[bytes, bytes, bytes | None, str]],
+    public: dict[str, bytes],
+    log_id: str,
 ) -> None:
-    """Every header is served, but only public entries with their body."""
+    """The public log is served whole, each entry with its body, and nothing of the record is: no council
+    entry's header, body or position, not even the record's id."""
     served: dict[int, dict[str, Any]] = {}
     for path, data in public.items():
         if "/entries" in path:
@@ -302,18 +313,12 @@ def check_council_bodies_stay_home(
             for item in page["entries"]:
                 served[item["seq"]] = item
     assert sorted(served) == list(range(len(rows)))
-    kinds = set()
     for seq, (header, _, body, vis) in enumerate(rows):
         item = served[seq]
         raw = item["header"] if isinstance(item["header"], bytes) else codec.unb64u(item["header"])
-        assert raw == header
-        entry = Entry(header, rows[seq][1], body)
-        kinds.add((entry.body()["kind"], vis))
-        if vis == "council":
-            assert "body" not in item, f"the council body of seq {seq} was served"
-        else:
-            served_body = item["body"] if isinstance(item["body"], bytes) else codec.unb64u(item["body"])
-            assert served_body == body
+        served_body = item["body"] if isinstance(item["body"], bytes) else codec.unb64u(item["body"])
+        assert raw == header and served_body == body and vis == "public"
+    kinds = {(RecordEntry(h, s, b).body()["kind"], vis) for h, s, b, vis in record}
     assert {
         ("member/join", "council"),
         ("motion/vote", "council"),
@@ -321,6 +326,14 @@ def check_council_bodies_stay_home(
         ("assembly/minutes", "council"),
         ("member/leave", "council"),
     } <= kinds
+    everything = b"\n".join(public.values())
+    record_id = codec.unb64u(log_id, 32)
+    for form in (record_log_id(record_id), codec.b64u(record_log_id(record_id)).encode()):
+        assert form not in everything, "the record's id is in a public response"
+    for header, signature, _, vis in record:
+        if vis == "council":
+            assert header not in everything and signature not in everything
+            assert codec.b64u(header).encode()[:40] not in everything
     for path, body in public.items():
         if path.startswith("/v1/decisions ["):
             listed = codec.decode(body) if "msgpack" in path else json.loads(body)

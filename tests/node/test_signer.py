@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from federation.store import LogStore
 from node.bootstrap import init_node
 from node.rules.council import Draft, FoundCouncil, JoinMember, Rules
 from node.settings import Settings
+from node.storage import logs
 from node.storage import signer as signer_module
 from node.storage.migrations import open_database
 from node.storage.signer import Signer
@@ -53,18 +53,28 @@ async def warm_up(writer: Writer) -> int:
 
 
 def check_log(path: Path, key: SigningKey) -> int:
-    """Every stored entry carries a valid signature and follows the one before; returns the size."""
+    """Every record entry carries a valid signature (in the record's domain) and follows the one before,
+    and the public log is exactly the record's publication; returns the record's size."""
     conn = open_database(path)
     try:
-        store = LogStore(conn)
+        store = logs.record_store(conn)
+        record = list(logs.record_entries(store, key.public.raw))
         previous: Entry | None = None
-        for entry in store.entries(key.public.raw, -1, 1_000_000, council_bodies=True):
+        for entry in record:
             entry.verify_signature(key.public)
             verify_follows(previous, entry)
             previous = entry
-        head = store.head(key.public.raw)
+        record_id = logs.record_id(key.public.raw)
+        head = store.head(record_id)
         assert head is not None and previous is not None and head.size == previous.seq + 1
-        assert head.root == store.root(key.public.raw, head.size)
+        assert head.root == store.root(record_id, head.size)
+        public = store.entries(key.public.raw, -1, 1_000_000)
+        for entry in public:
+            entry.verify_signature(key.public)
+        rebuilt = logs.publication(key, record)
+        assert [(e.header_bytes, e.signature, e.body_bytes) for e in public] == [
+            (e.header_bytes, e.signature, e.body_bytes) for e in rebuilt
+        ]
         return head.size
     finally:
         conn.close()

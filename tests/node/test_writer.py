@@ -25,7 +25,7 @@ from node.rules.council import (
     Rules,
 )
 from node.settings import Settings
-from node.storage.writer import Writer, load_state
+from node.storage.writer import Writer, replay_record
 
 
 async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:
         assert refused.value.rule == "motion.closed"
         await writer.submit(Census())
         await writer.submit(CloseAssembly(assembly, "minutes"))
-        replayed = await writer.run(load_state, writer.store, writer.log_id)
+        replayed = await writer.run(replay_record, writer.store, writer.log_id)
         assert replayed == writer.state
     finally:
         await writer.close()
@@ -109,7 +109,7 @@ async def test_reads_show_only_committed_state_when_a_commit_fails(tmp_path: Pat
         with pytest.raises(RuntimeError, match="storage failed"):
             await joining
         assert lost not in writer.state.members and shown in writer.state.members
-        replayed = await writer.run(load_state, writer.store, writer.log_id)
+        replayed = await writer.run(replay_record, writer.store, writer.log_id)
         assert replayed == writer.state
 
         await writer.run(writer.conn.execute, "DROP TRIGGER failing")

@@ -289,7 +289,7 @@ BAD_VIS = "header: vis is 'public' or 'council'"
 BAD_LOG_ID = "header: log_id is 32 bytes"
 BAD_SIGNATURE_SIZE = "an entry signature is 64 bytes"
 NO_KIND = "a body is a map with a non-empty text 'kind'"
-BAD_SALT = "a council-visibility body carries a 16-byte salt"
+BAD_SALT = "a council-visibility body, and every record body, carries a 16-byte salt"
 
 
 def _refused_header(check: str, mutate: Any) -> None:

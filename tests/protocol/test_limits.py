@@ -36,9 +36,13 @@ def test_key_constants_and_domain_tags() -> None:
     assert (keys.PUBLIC_KEY_SIZE, keys.SIGNATURE_SIZE, keys.KEY_ID_SIZE) == (32, 64, 8)
     assert keys.ENTRY_TAG == b"shora/v1/entry\x00"
     assert keys.REQUEST_TAG == "shora/v1/request"
+    assert keys.RECORD_TAG == b"shora/v1/record\x00"
+    assert keys.SEGMENT_TAG == b"shora/v1/segment\x00"
     assert keys.Domain.ENTRY.prefix == b"shora/v1/entry\x00"
+    assert keys.Domain.RECORD.prefix == b"shora/v1/record\x00"
+    assert keys.Domain.SEGMENT.prefix == b"shora/v1/segment\x00"
     assert keys.Domain.NOTE.prefix == keys.Domain.REQUEST.prefix == b""
-    assert [d.value for d in keys.Domain] == ["entry", "note", "request"]
+    assert [d.value for d in keys.Domain] == ["entry", "record", "segment", "note", "request"]
 
 
 def test_merkle_constants() -> None:

@@ -152,13 +152,21 @@ async def board(request: web.Request) -> web.Response:
     if node.config.kind != "council":
         raise not_found("a federation body has no executive board")
     state = node.council()
-    view = state.board()
+
+    def published(decision: bytes | None) -> bool:
+        found = state.decisions.get(decision) if decision is not None else None
+        return found is not None and found.visibility == "public"
+
+    # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one;
+    # a council-only election, recall or a member's leaving is not published, so it does not show here
+    sitting = [m for m in state.mandates if published(m.decision) and not published(m.ended_by)]
+    seats = state.rules.board_seats
     return respond(
         request,
         {
-            "seats": view.seats,
-            "vacancies": view.vacancies,
-            "mandates": [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in view.sitting],
+            "seats": seats,
+            "vacancies": max(0, seats - len(sitting)),
+            "mandates": [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting],
         },
     )
 

@@ -295,6 +295,7 @@ def answer_from_decision(record: DecisionRecord) -> Answer:
 
 def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | Answer]) -> None:
     """Redo a federation's result from decision entries the caller verified; ``None`` or ``RuleError``.
+    ``result`` is the result's body as the federation's public log (or its record) holds it.
 
     The answers the result lists must be exactly the verified ones (answers to this proposal the result
     leaves out are ``retally.omitted``; listed answers with no verified decision are ``retally.unverified``),
@@ -303,6 +304,7 @@ def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | 
     (``apply`` does).
     """
     body = plain(result)
+    body.pop("record", None)  # a public twin's commitment to the federation's record: not the result's
     terms, admitted, listed = read_result(body)
     verified = {a if isinstance(a, Answer) else answer_from_decision(a) for a in verified_answers}
     asked = (terms.federation, terms.proposal)
