@@ -35,6 +35,20 @@ class Settings:
     gossip_interval_s: float = _setting(
         10.0, "mean seconds between gossip rounds with a random peer (± 50 %)"
     )
+    backup_interval_s: float = _setting(
+        3600.0,
+        "seconds between two ticks of the sealed-backup schedule; every tick seals the same number of "
+        "segments, padding included, whatever the council did",
+    )
+    backup_segments_per_tick: int = _setting(
+        1, "sealed segments (64 KiB each) made on every tick; what does not fit waits for the next ticks"
+    )
+    sealed_max_segments: int = _setting(
+        16_384, "most sealed segments this node holds for one council (64 KiB each: 1 GiB)"
+    )
+    sealed_page_max: int = _setting(
+        16, "most sealed segments in one answer to a council taking its copy back"
+    )
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:

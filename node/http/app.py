@@ -11,23 +11,27 @@ from aiohttp import web
 from federation import db as dbmod
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
+from node.backup.ticker import Backups
 from node.config import NodeConfig
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
-from node.http.routes import admin, fedbody, federation, peers, public
+from node.http.routes import admin, fedbody, federation, peers, public, sealed
 from node.replication.engine import Replication
 from node.storage.writer import Writer
 
 log = logging.getLogger("shora.http")
 
 
-def make_app(config: NodeConfig) -> web.Application:
+def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.Application:
+    """The node's application; ``peers_unreachable_ok`` lets it append when no peer answers at start
+    (``shora serve --peers-unreachable-ok``, see ``Replication``)."""
     settings = config.settings
     app = web.Application(
         client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only]
     )
     public.setup(app)
     peers.setup(app)
+    sealed.setup(app)
     if config.kind == "council":
         admin.setup(app)
     if config.kind == "federation":
@@ -47,16 +51,20 @@ def make_app(config: NodeConfig) -> web.Application:
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
         session = aiohttp.ClientSession()
-        replication = Replication(config, writer, reader, session)
+        replication = Replication(config, writer, reader, session, peers_unreachable_ok=peers_unreachable_ok)
+        backups = Backups(config, writer, reader, session)
+        app[sealed.BACKUPS] = backups
         routes = FederationRoutes(
             verifier, replication.peers.key_of, replication.server, replication.witness_call
         )
         app[NODE] = Node(config, writer, reader, verifier, replication, routes)
         await replication.start()
+        await backups.start()
         log.info("node %s serving", config.url)
         try:
             yield
         finally:
+            await backups.stop()
             await replication.stop()
             await session.close()
             await writer.close()
