@@ -40,7 +40,7 @@ from node import config as cfg
 from node.backup import stream, tables
 from node.backup.councilkeys import council_keys
 from node.backup.keyfile import save_backup_key
-from node.backup.ticker import segment_path
+from node.backup.ticker import page_limits, segment_path
 from node.errors import NodeError
 from node.replication.engine import RESTORE_LOG
 from node.settings import Settings
@@ -181,7 +181,7 @@ async def take_sealed(
             )
             if reply.status != 200:
                 return None
-            answer = codec.decode(reply.body)
+            answer = codec.decode(reply.body, page_limits(settings.sealed_page_max))
             segments, held = answer["segments"], answer["held"]
             if type(held) is not int or not isinstance(segments, list):
                 return None

@@ -25,6 +25,7 @@ from protocol.record import EPOCH_MAX, RecordEntry, record_log_id
 from protocol.sealed import ITEM_DIRECTORY, ITEM_KINDS, ITEM_MAX, ITEM_RECORD, encode_items
 
 ITEM_HEAD = 5
+ITEM_LIMITS = codec.Limits(max_size=ITEM_MAX, max_depth=2, max_length=ITEM_MAX)
 DirectoryRow = tuple[bytes, str, str, int]  # member_id, name, contact, created_ms
 DIRECTORY_FIELDS = ("member_id", "name", "contact", "created_ms")
 
@@ -158,12 +159,12 @@ def read_stream(stream: bytes, root_key: bytes) -> Restored:
             continue  # filler a restored node wrote to close an item its lost disk had begun
         try:
             if kind == ITEM_RECORD:
-                header, signature, body = codec.decode(payload)
+                header, signature, body = codec.decode(payload, ITEM_LIMITS)
                 entry = RecordEntry(header, signature, body)
                 epoch = _epoch(entry.header.log_id, root_key, epoch_of)
                 restored.records.setdefault(epoch, []).append(entry)
             else:
-                row = codec.decode(payload)
+                row = codec.decode(payload, ITEM_LIMITS)
                 if type(row) is not dict or set(row) != set(DIRECTORY_FIELDS):
                     raise DecodeError("a directory row has exactly member_id, name, contact and created_ms")
                 restored.directory[row["member_id"]] = row

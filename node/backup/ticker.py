@@ -28,11 +28,16 @@ from node.storage.writer import Writer
 from protocol import codec
 from protocol.errors import DecodeError
 from protocol.keys import SigningKey
-from protocol.sealed import CAPACITY, seal_segment, tick_pieces
+from protocol.sealed import CAPACITY, SEGMENT_SIZE, seal_segment, tick_pieces
 
 log = logging.getLogger("shora.backup")
 OCTETS = "application/octet-stream"
 PUSH_PAGE = 16  # segments read from the table at a time while pushing
+
+
+def page_limits(page_max: int) -> codec.Limits:
+    """What a page of sealed segments (``GET /v1/sealed/…``) may hold when decoded: ``page_max`` segments."""
+    return codec.Limits(max_size=page_max * (SEGMENT_SIZE + 16) + 1024, max_depth=2, max_length=SEGMENT_SIZE)
 
 
 def segment_path(council: bytes, index: int | None = None) -> str:

@@ -120,6 +120,9 @@ class Replication:
             self._aggregate_w, self._aggregate_r = Aggregate(writer.conn, self.me), Aggregate(reader, self.me)
             self.replica.after_ingest.append(lambda log_id, result: self._fold(log_id))
         self._lags: dict[bytes, int] = {}
+        # set each time the start's check of our own log with the peers has concluded, for now (tests and
+        # status wait on it rather than on the clock)
+        self.surveyed = asyncio.Event()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -348,6 +351,7 @@ class Replication:
                     "its newest, start it with `shora serve --peers-unreachable-ok`."
                 )
                 log.error("refusing to append: %s", self.writer.blocked)
+                self.surveyed.set()
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, self.config.settings.gossip_interval_s * 6)
         finally:
@@ -360,6 +364,7 @@ class Replication:
                 "probably restored from a backup. Run `shora sync --own` to take the log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
+        self.surveyed.set()
 
     async def peers_ahead(self) -> dict[bytes, int]:
         """Peers holding a longer, validly signed checkpoint of our own log than we do."""
