@@ -7,8 +7,8 @@ restore reads them back (docs/protocol.md §11.4).
 Items are taken from the store after a cursor (the ticker's, ``tables.Cursor``) or all at once (a full
 backup). A restore reads a stream that may end inside an item — the disk died while an item waited for the
 next tick — and keeps the items before it; a node restored that way closes the broken item with zero bytes
-(``filler``) before it seals anything new, and a reader skips an item whose payload is all zeros: the
-segments around it are the council's own (signed, authenticated), so no one else can have put it there.
+and a ``CLOSED`` row (``filler``) before it seals anything new, and a reader skips an item followed by that
+row: the segments around it are the council's own (signed, authenticated), so no one else can put it there.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from protocol.sealed import ITEM_DIRECTORY, ITEM_KINDS, ITEM_MAX, ITEM_RECORD, e
 
 ITEM_HEAD = 5
 ITEM_LIMITS = codec.Limits(max_size=ITEM_MAX, max_depth=2, max_length=ITEM_MAX)
+# A node-defined row (item kind 2, docs §11.4): "the item just before me was cut by a lost disk; skip it".
+CLOSED = (ITEM_DIRECTORY, codec.encode({"stream": "closed"}))
 DirectoryRow = tuple[bytes, str, str, int]  # member_id, name, contact, created_ms
 DIRECTORY_FIELDS = ("member_id", "name", "contact", "created_ms")
 
@@ -116,12 +118,12 @@ def everything(conn: sqlite3.Connection, root_key: bytes) -> Iterator[bytes]:
 
 def filler(stream: bytes, tail: int) -> bytes:
     """The bytes that close the item ``stream`` ends inside (its last ``tail`` bytes): its head completed
-    with zeros, then zeros up to the length that head announces — an all-zero item, which a reader skips,
-    after which the stream goes on at an item boundary."""
+    with zeros, zeros up to the length that head announces, then ``CLOSED`` — the row that tells a reader
+    to skip the item before it. After them the stream goes on at an item boundary."""
     if tail == 0:
         return b""
     head = stream[len(stream) - tail :][:ITEM_HEAD].ljust(ITEM_HEAD, b"\0")
-    return bytes(ITEM_HEAD + int.from_bytes(head[1:], "big") - tail)
+    return bytes(ITEM_HEAD + int.from_bytes(head[1:], "big") - tail) + encode_items([CLOSED])
 
 
 # --- reading a restored stream ------------------------------------------------------------------------
@@ -139,9 +141,10 @@ class Restored:
 
 def read_stream(stream: bytes, root_key: bytes) -> Restored:
     """The items of a restored stream; ``stream-item`` (docs §11.4) for an unknown kind, an oversize item,
-    or a payload that is not what its kind says. An item the stream ends inside is left out and counted."""
+    or a payload that is not what its kind says. An item the stream ends inside is left out and counted, and
+    an item followed by ``CLOSED`` is skipped."""
     restored = Restored()
-    epoch_of: dict[bytes, int] = {}
+    raw: list[tuple[int, bytes]] = []
     at, end = 0, len(stream)
     while at < end:
         if end - at < ITEM_HEAD:
@@ -153,10 +156,15 @@ def read_stream(stream: bytes, root_key: bytes) -> Restored:
         if end - at - ITEM_HEAD < length:
             restored.truncated_tail = end - at
             break
-        payload = stream[at + ITEM_HEAD : at + ITEM_HEAD + length]
+        item = (kind, stream[at + ITEM_HEAD : at + ITEM_HEAD + length])
+        if item == CLOSED:
+            if raw:
+                raw.pop()  # the item a lost disk cut, closed with zeros by the restored node
+        else:
+            raw.append(item)
         at += ITEM_HEAD + length
-        if not any(payload):
-            continue  # filler a restored node wrote to close an item its lost disk had begun
+    epoch_of: dict[bytes, int] = {}
+    for kind, payload in raw:
         try:
             if kind == ITEM_RECORD:
                 header, signature, body = codec.decode(payload, ITEM_LIMITS)

@@ -148,7 +148,7 @@ def record_entries(
             epoch=epoch,
             seq=seq,
             prev=previous.id if previous else None,
-            ts_ms=1_700_000_000_000 + seq,
+            ts_ms=previous.header.ts_ms + 1 if previous else 1_700_000_000_000,
             vis="public" if public else "council",
             body=body,
         )
