@@ -13,6 +13,7 @@ import pytest
 from federation.client import RemoteError, SignedClient
 from federation.peers import PeerTable
 from federation.store import LogStore
+from node import config as cfg
 from node.backup import tables
 from node.backup.keyfile import BACKUP_KEY, RECOVERY_FILE, load_backup_key
 from node.backup.restore import PeerRef, restore
@@ -442,3 +443,52 @@ async def test_a_corrupted_backup_file_is_refused(start_live: Start, tmp_path: P
         )
     assert refused.value.step == "segment-signature" and not (tmp_path / "r").exists()
     assert record_log_id(a.key, 0)  # the council's record is untouched by the attempt
+
+
+async def test_a_council_killed_mid_schedule_comes_back_from_its_peers(
+    start_live: Start, tmp_path: Path
+) -> None:
+    """``shora serve`` in its own process, sealing on its schedule, killed with SIGKILL; its disk is lost."""
+    import asyncio
+    import shutil
+    import signal
+
+    from tests.node.backup_helpers import write_settings
+    from tests.node.served import start_served
+
+    folder = tmp_path / "a"
+    init_node(folder, found("Killed Council"), listen="127.0.0.1:0")
+    seed_record(folder, 80)
+    write_settings(folder, {"backup_interval_s": 0.05, "gossip_interval_s": 1e6})
+    b, c = await start_live("b"), await start_live("c")
+    with open(tmp_path / "a.log", "wb") as output:
+        process, url = await start_served(folder, output)
+        try:
+            config = cfg.load(folder)
+            operator = SignedClient(b.operator.session, url, config.operator_signing_key(), config.node_id)
+            for peer in (b, c):
+                await operator.call("POST", "/v1/admin/peers", {"key": peer.b64, "url": peer.url})
+                await operator.call("POST", "/v1/admin/backup-peers", {"key": peer.b64, "url": peer.url})
+                await peer.call("POST", "/v1/admin/peers", {"key": codec.b64u(config.node_id), "url": url})
+            opened = await operator.call("POST", "/v1/admin/assemblies", {"agenda": "before the loss"})
+            await operator.call("POST", f"/v1/admin/assemblies/{opened['assembly_id']}/close", {})
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while min(held(b, config.node_id), held(c, config.node_id)) < 3:  # the schedule runs on its own
+                assert loop.time() < deadline, "the peers never received three ticks' segments"
+                await asyncio.sleep(0.02)
+            for peer in (b, c):
+                await peer.operator.request("POST", "/v1/admin/sync")
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    recovery = Recovery.decode((folder / RECOVERY_FILE).read_bytes())  # the operator's copy, off the machine
+    before = public_log(b, config.node_id)
+    shutil.rmtree(folder)  # the disk is lost
+    outcome = await restore(
+        tmp_path / "restored", recovery, [peer_ref(b), peer_ref(c)], backup_file=None, listen="127.0.0.1:0"
+    )
+    assert outcome.kept == {0: 80} and outcome.members == 80
+    restored = await start_live(folder=tmp_path / "restored")
+    await resume(restored)
+    await no_second_entry(restored, [b, c], before)
