@@ -492,3 +492,40 @@ async def test_a_council_killed_mid_schedule_comes_back_from_its_peers(
     restored = await start_live(folder=tmp_path / "restored")
     await resume(restored)
     await no_second_entry(restored, [b, c], before)
+
+
+async def test_backup_peers_and_the_backup_command_refuse_bad_input(
+    start_live: Start, tmp_path: Path
+) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    a, b = await start_live("a"), await start_live("b")
+    for body, code in (
+        ({"key": "not-a-key", "url": b.url}, "bad-field"),
+        ({"key": b.b64, "url": "ftp://x"}, "bad-peer"),
+        ({"key": a.b64, "url": b.url}, "bad-peer"),  # a council does not hold its own copy
+    ):
+        with pytest.raises(RemoteError) as refused:
+            await a.call("POST", "/v1/admin/backup-peers", body)
+        assert (refused.value.status, refused.value.code) == (400, code)
+    with pytest.raises(RemoteError) as unknown:
+        await a.call("POST", "/v1/admin/backup-peers/remove", {"key": b.b64})
+    assert (unknown.value.status, unknown.value.code) == (404, "unknown-peer")
+    assert (await a.call("GET", "/v1/admin/backup-peers"))["peers"] == []
+    await a.call("POST", "/v1/admin/backup-peers", {"key": b.b64, "url": b.url})
+    assert [p["node_id"] for p in (await a.call("GET", "/v1/admin/backup-peers"))["peers"]] == [b.b64]
+    await a.call("POST", "/v1/admin/backup-peers/remove", {"key": b.b64})
+    assert (await a.call("GET", "/v1/admin/backup-peers"))["peers"] == []
+
+    def shora(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from node.cli.main import main; main()", *args]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    file = tmp_path / "a.sealed"
+    done = await asyncio.to_thread(shora, "backup", str(file), "--dir", str(a.config.dir), "--json")
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(os.stat(file).st_mode) == 0o600 and file.stat().st_size % SEGMENT_SIZE == 0
+    again = await asyncio.to_thread(shora, "backup", str(file), "--dir", str(a.config.dir))
+    assert again.returncode == 1 and "never overwrites" in again.stderr

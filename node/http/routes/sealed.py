@@ -130,16 +130,21 @@ async def get_segments(request: web.Request) -> web.Response:
 # --- the operator's backup peers and full backup ------------------------------------------------------
 
 
+def _key_field(body: dict[str, object]) -> bytes:
+    try:
+        return codec.unb64u(text_field(body, "key"), 32)
+    except DecodeError as exc:
+        raise bad_request("bad-field", "key is a node's 32-byte key in base64url") from exc
+
+
 @routes.post("/v1/admin/backup-peers")
 async def add_backup_peer(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
+    key = _key_field(body)
     try:
-        key = codec.unb64u(text_field(body, "key"), 32)
         check_node_id(key)
         url = check_url(text_field(body, "url"))
-    except DecodeError as exc:
-        raise bad_request("bad-field", "key is a node's 32-byte key in base64url") from exc
     except PeerError as exc:
         raise bad_request("bad-peer", str(exc)) from exc
     if key == node.config.node_id:
@@ -162,11 +167,7 @@ async def list_backup_peers(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/backup-peers/remove")
 async def remove_backup_peer(request: web.Request) -> web.Response:
     node = node_of(request)
-    body = await read_json(request)
-    try:
-        key = codec.unb64u(text_field(body, "key"), 32)
-    except DecodeError as exc:
-        raise bad_request("bad-field", "key is a node's 32-byte key in base64url") from exc
+    key = _key_field(await read_json(request))
     if not await node.writer.run(tables.remove_backup_peer, node.writer.conn, key):
         raise ApiError(404, "unknown-peer", "no backup peer has this key")
     return respond(request, {"node_id": key, "removed": True})
