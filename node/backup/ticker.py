@@ -1,7 +1,7 @@
 """The council's sealed backup on its fixed schedule, and pushing it to the peers chosen to hold it.
 
 Every ``backup_interval_s`` (from the node's start, whatever happened meanwhile) one tick seals exactly
-``backup_segments_per_tick`` segments — the record's and the directory's new items as far as they fit, the
+``backup_segments_per_tick`` segments (none while the council has no backup peer: nobody would hold them) — the record's and the directory's new items as far as they fit, the
 rest padding — and stores them with the stream's cursor in one transaction on the writer thread. Then each
 backup peer is sent the segments it has not acknowledged, in index order, as RFC 9421-signed PUTs. A peer
 that was away gets its backlog at the next tick; a peer that holds another count says so (409) and is
@@ -90,6 +90,8 @@ class Backups:
         """Seal one tick's segments and push to every backup peer; the stream's segment count after it."""
         if self.backup_public is None:
             raise LookupError("this node has no backup key")
+        if not tables.backup_peers(self.reader):  # nobody to hold it: nothing sealed, nothing seen
+            return tables.cursor(self.reader).next_index
         total: int = await self.writer.run(self._seal_tick, self.backup_public)
         self.ticks += 1
         await self.push_all()

@@ -202,6 +202,7 @@ async def test_ticks_seal_the_same_count_and_size_whatever_the_council_did(
         await start_live(folder=quiet.config.dir, settings=seed),
         await start_live(folder=busy.config.dir, settings=seed),
     )
+    assert await quiet.backups.tick() == 0  # no backup peer yet: nobody to hold a segment, none sealed
     await befriend(quiet, peer)
     await befriend(busy, peer)
     sizes: dict[bytes, list[int]] = {}
