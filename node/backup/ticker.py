@@ -1,11 +1,12 @@
 """The council's sealed backup on its fixed schedule, and pushing it to the peers chosen to hold it.
 
 Every ``backup_interval_s`` (from the node's start, whatever happened meanwhile) one tick seals exactly
-``backup_segments_per_tick`` segments (none while the council has no backup peer: nobody would hold them) — the record's and the directory's new items as far as they fit, the
-rest padding — and stores them with the stream's cursor in one transaction on the writer thread. Then each
-backup peer is sent the segments it has not acknowledged, in index order, as RFC 9421-signed PUTs. A peer
-that was away gets its backlog at the next tick; a peer that holds another count says so (409) and is
-resumed from there. Owned by the app's cleanup context: ``start`` and ``stop`` (cancelled and awaited).
+``backup_segments_per_tick`` segments — the record's and the directory's new items as far as they fit, the
+rest padding; none while the council has no backup peer, as nobody would hold them — and stores them with
+the stream's cursor in one transaction on the writer thread. Then each backup peer is sent the segments it
+has not acknowledged, in index order, as RFC 9421-signed PUTs. A peer that was away gets its backlog at the
+next tick; a peer that holds another count says so (409) and is resumed from there. Owned by the app's
+cleanup context: ``start`` and ``stop`` (cancelled and awaited).
 """
 
 from __future__ import annotations
