@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -42,17 +43,16 @@ from protocol.recovery import Recovery
 from protocol.sealed import CAPACITY
 from tests.node.backup_helpers import found, seed_record, write_settings
 
-RECORD_ENTRIES = 100_000
-SETTINGS = {
+RECORD_ENTRIES = int(os.environ.get("SHORA_BENCH_ENTRIES", "100000"))  # smaller for a quick check
+SETTINGS: dict[str, float] = {
     "backup_interval_s": 1e9,
     "gossip_interval_s": 1e6,
-    "backup_segments_per_tick": 10_000,
     "sealed_max_segments": 100_000,
 }
 
 
-async def serve(folder: Path) -> tuple[web.AppRunner, str]:
-    write_settings(folder, SETTINGS)
+async def serve(folder: Path, settings: dict[str, float]) -> tuple[web.AppRunner, str]:
+    write_settings(folder, settings)
     runner = web.AppRunner(make_app(cfg.load(folder)))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -66,8 +66,13 @@ async def main(root: Path) -> None:
     init_node(council, found("Council"), listen="127.0.0.1:0")
     init_node(peer, found("Peer"), listen="127.0.0.1:0")
     entries = seed_record(council, RECORD_ENTRIES)
-    council_run, council_url = await serve(council)
-    peer_run, peer_url = await serve(peer)
+    conn = dbmod.connect(council / cfg.DATABASE, readonly=True)
+    data = b"".join(stream.everything(conn, cfg.load(council).node_id))
+    conn.close()
+    # a tick seals exactly this many segments (padding included): here, just the whole stream at once
+    per_tick = -(-len(data) // CAPACITY)
+    council_run, council_url = await serve(council, {**SETTINGS, "backup_segments_per_tick": per_tick})
+    peer_run, peer_url = await serve(peer, SETTINGS)
     c_node, p_node = council_run.app[NODE], peer_run.app[NODE]
     await c_node.replication.add_peer(p_node.config.node_id, peer_url)
     await p_node.replication.add_peer(c_node.config.node_id, council_url)
@@ -78,9 +83,6 @@ async def main(root: Path) -> None:
     tick_s = time.perf_counter() - started
     assert tables.held_count(p_node.reader, c_node.config.node_id) == segments
 
-    conn = dbmod.connect(council / cfg.DATABASE, readonly=True)
-    data = b"".join(stream.everything(conn, c_node.config.node_id))
-    conn.close()
     aead = ChaCha20Poly1305(bytes(32))
     started = time.perf_counter()
     for at in range(0, len(data), CAPACITY):
@@ -102,6 +104,8 @@ async def main(root: Path) -> None:
     )
 
     recovery = Recovery.decode((council / "recovery.txt").read_bytes())
+    async for _ in p_node.replication.sync():  # the peer holds the council's public log, as gossip would
+        pass
     await council_run.cleanup()
     started = time.perf_counter()
     await restore(
