@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from node import config as cfg
+from node.backup.keyfile import RECOVERY_FILE, save_backup_key, write_private
 from node.errors import InitError
 from node.rules.council import FoundCouncil
 from node.rules.fedbody import FoundFederation
@@ -16,6 +17,8 @@ from node.storage import logs
 from node.storage.migrations import open_database
 from node.storage.writer import now_ms
 from protocol.keys import SigningKey, save_signing_key
+from protocol.recovery import Recovery
+from protocol.sealed import BackupKey
 
 
 def init_node(
@@ -25,8 +28,11 @@ def init_node(
     listen: str = cfg.DEFAULT_LISTEN,
     url: str | None = None,
     federation: tuple[str, bytes] | None = None,
+    recovery_file: Path | None = None,
 ) -> cfg.NodeConfig:
-    """Create ``directory`` with a root key, an operator key (both 0600), the database and entry 0.
+    """Create ``directory`` with a root key, an operator key and a backup key (all 0600), the database
+    and entry 0, and write the recovery file (root key and backup secret, docs/protocol.md §12) to
+    ``recovery_file`` — by default ``directory/recovery.txt``, which the operator must move off the machine.
 
     ``found`` says which kind of node: a council (``FoundCouncil``) or a federation body
     (``FoundFederation``). ``federation`` is the (URL, key) of the federation body the node applies to.
@@ -34,8 +40,12 @@ def init_node(
     cfg.parse_listen(listen)
     if directory.exists() and any(directory.iterdir()):
         raise InitError(f"{directory} exists and is not empty; refusing to touch it")
+    if recovery_file is not None and (recovery_file.exists() or not recovery_file.parent.is_dir()):
+        raise InitError(
+            f"{recovery_file} exists, or its folder does not; the recovery file is never overwritten"
+        )
     kind = "council" if isinstance(found, FoundCouncil) else "federation"
-    root, operator = SigningKey.generate(), SigningKey.generate()
+    root, operator, backup = SigningKey.generate(), SigningKey.generate(), BackupKey.generate()
     machine = machine_for(kind, root.public.raw)
     drafts = machine.execute(machine.replay([]), found, now_ms())  # judged before anything is written
     created = not directory.exists()
@@ -44,6 +54,7 @@ def init_node(
         os.chmod(directory, 0o700)
         save_signing_key(root, directory / cfg.ROOT_KEY)
         save_signing_key(operator, directory / cfg.OPERATOR_KEY)
+        save_backup_key(backup, directory)
         conn = open_database(directory / cfg.DATABASE)
         try:
             store = logs.record_store(conn)
@@ -64,6 +75,8 @@ def init_node(
             federation=federation,
         )
         cfg.save(config)
+        # last: nothing can fail after it, so a failed init never leaves a recovery file behind
+        write_private(recovery_file or directory / RECOVERY_FILE, Recovery(root, backup).encode())
     except BaseException:
         if created:
             shutil.rmtree(directory, ignore_errors=True)

@@ -3,6 +3,8 @@
 DIR/node.json      kind, listen address, public URL, profile, settings overrides, operator key
 DIR/root.key       the council's root key (its log id); mode 0600
 DIR/operator.key   the key the CLI signs operator requests with; mode 0600
+DIR/backup.key     the X25519 backup secret sealed backups are encrypted to; mode 0600 (node.backup.keyfile)
+DIR/recovery.txt   the recovery file, until the operator moves it off the machine (docs/protocol.md §12)
 DIR/shora.db       the SQLite database (logs, tree, member directory)
 """
 

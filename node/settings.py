@@ -38,6 +38,18 @@ class Settings(FederationSettings):
     )
     bundle_cache_max: int = setting(512, "decision bundles kept in memory, the most recently served")
     application_max_bytes: int = setting(8192, "largest application to a federation body accepted")
+    backup_interval_s: float = setting(
+        3600.0,
+        "seconds between two ticks of the sealed-backup schedule; every tick seals the same number of "
+        "segments, padding included, whatever the council did",
+    )
+    backup_segments_per_tick: int = setting(
+        1, "sealed segments (64 KiB each) made on every tick; what does not fit waits for the next ticks"
+    )
+    sealed_max_segments: int = setting(
+        16_384, "most sealed segments this node holds for one council (64 KiB each: 1 GiB)"
+    )
+    sealed_page_max: int = setting(16, "most sealed segments in one answer to a council taking its copy back")
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from node import config as cfg
+from node.backup.keyfile import MOVE_IT, RECOVERY_FILE
 from node.cli.base import QUORUM_HELP, cli, emit, json_option, parse_quorum
 from node.errors import CliError
 from node.rules.council import FoundCouncil, RuleError, Rules
@@ -66,6 +67,13 @@ from protocol.note import KeyKind, parse_vkey
     show_default=True,
     help="publish member counts rounded down to a multiple of this (privacy of small councils)",
 )
+@click.option(
+    "--recovery-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="where to write the recovery file (root key and backup key): best on a removable disk, off "
+    "this machine (default: DIRECTORY/recovery.txt, to be moved off the machine at once)",
+)
 @json_option
 def init(
     directory: Path,
@@ -83,6 +91,7 @@ def init(
     publish_tallies: bool,
     federation: tuple[str, str] | None,
     census_bucket: int,
+    recovery_file: Path | None,
     as_json: bool,
 ) -> None:
     """Create a node's data folder: root key, operator key, database, and the founding entry."""
@@ -115,14 +124,24 @@ def init(
             link = (federation[0], codec.unb64u(federation[1], 32))
         except DecodeError as exc:
             raise CliError(f"--federation KEY is a 32-byte key in base64url: {exc}") from exc
-    config = init_node(directory, found, listen=listen, url=url, federation=link)
+    config = init_node(directory, found, listen=listen, url=url, federation=link, recovery_file=recovery_file)
     key = codec.b64u(config.node_id)
     what = "council" if kind == "council" else "federation"
+    recovery = recovery_file or directory / RECOVERY_FILE
+    move = "" if recovery_file else f"\nMOVE IT OFF THIS MACHINE NOW. {MOVE_IT}"
     emit(
         as_json,
-        {"dir": str(directory), "node_id": config.node_id, "url": config.url, "kind": kind},
+        {
+            "dir": str(directory),
+            "node_id": config.node_id,
+            "url": config.url,
+            "kind": kind,
+            "recovery_file": str(recovery),
+            "recovery_file_inside": recovery_file is None,
+        },
         lambda v: (
             f"initialised {name} in {directory}\n{what} key (give it to members and peers): {key}\n"
+            f"recovery file: {recovery}{move}\n"
             f"start it with: shora serve {directory}"
         ),
     )
@@ -130,13 +149,19 @@ def init(
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def serve(directory: Path) -> None:
+@click.option(
+    "--peers-unreachable-ok",
+    is_flag=True,
+    help="append even if no peer answers at start (only when every peer is gone for good and this "
+    "node's log is surely its newest: otherwise it could sign a second entry where a lost one stands)",
+)
+def serve(directory: Path, peers_unreachable_ok: bool) -> None:
     """Run the node until interrupted (Ctrl-C or SIGTERM)."""
     from node.http.server import run
 
     config = cfg.load(directory)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(config)
+    run(config, peers_unreachable_ok=peers_unreachable_ok)
 
 
 def _witness(text: str) -> tuple[str, PublicKey]:

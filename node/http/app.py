@@ -12,10 +12,11 @@ from federation import db as dbmod
 from federation.aggregate import Aggregate
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
+from node.backup.ticker import Backups
 from node.config import NodeConfig
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
-from node.http.routes import admin, fedbody, federation, peers, public, record
+from node.http.routes import admin, fedbody, federation, peers, public, record, sealed
 from node.replication.engine import Replication
 from node.storage.reader import Reader
 from node.storage.writer import Writer
@@ -23,7 +24,9 @@ from node.storage.writer import Writer
 log = logging.getLogger("shora.http")
 
 
-def make_app(config: NodeConfig) -> web.Application:
+def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.Application:
+    """The node's application; ``peers_unreachable_ok`` lets it append when no peer answers at start
+    (``shora serve --peers-unreachable-ok``, see ``Replication``)."""
     settings = config.settings
     app = web.Application(
         client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only]
@@ -31,6 +34,7 @@ def make_app(config: NodeConfig) -> web.Application:
     public.setup(app)
     peers.setup(app)
     record.setup(app)
+    sealed.setup(app)
     if config.kind == "council":
         admin.setup(app)
     if config.kind == "federation":
@@ -50,7 +54,9 @@ def make_app(config: NodeConfig) -> web.Application:
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
         session = aiohttp.ClientSession()
-        replication = Replication(config, writer, reader, session)
+        replication = Replication(config, writer, reader, session, peers_unreachable_ok=peers_unreachable_ok)
+        backups = Backups(config, writer, reader, session)
+        app[sealed.BACKUPS] = backups
         routes = FederationRoutes(
             verifier, replication.peers.key_of, replication.server, replication.witness_call
         )
@@ -58,10 +64,12 @@ def make_app(config: NodeConfig) -> web.Application:
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate)
         await replication.start()
+        await backups.start()
         log.info("node %s serving", config.url)
         try:
             yield
         finally:
+            await backups.stop()
             await replication.stop()
             await session.close()
             await writer.close()

@@ -25,9 +25,9 @@ def address_file(directory: Path) -> Path:
     return directory / ADDRESS_FILE
 
 
-async def serve(config: NodeConfig, stop: asyncio.Event) -> None:
+async def serve(config: NodeConfig, stop: asyncio.Event, *, peers_unreachable_ok: bool = False) -> None:
     runner = web.AppRunner(
-        make_app(config),
+        make_app(config, peers_unreachable_ok=peers_unreachable_ok),
         access_log_format='"%r" %s %b %Tf',  # no client address: IPs never leave the node, not even to logs
         keepalive_timeout=config.settings.keepalive_timeout_s,
         handler_cancellation=True,
@@ -49,12 +49,12 @@ async def serve(config: NodeConfig, stop: asyncio.Event) -> None:
         await runner.cleanup()
 
 
-def run(config: NodeConfig) -> None:
+def run(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(config, stop)
+        await serve(config, stop, peers_unreachable_ok=peers_unreachable_ok)
 
     asyncio.run(main())

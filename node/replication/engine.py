@@ -6,7 +6,8 @@ event loop), every write on the writer thread, requests over signed HTTP. Owned 
 
 Before the node appends to its own log after a start, it asks its peers for their newest checkpoint of that
 log (docs/gossip.md, "Forks"): a node restored from an old backup must not sign a second history. While
-any peer holds more, appends are refused until ``restore_own`` pulls the log back.
+any peer holds more, appends are refused until ``restore_own`` pulls the log back; while it has peers and
+none answers, appends are refused too (fail closed) unless the operator says ``--peers-unreachable-ok``.
 """
 
 from __future__ import annotations
@@ -56,9 +57,16 @@ class PeerView:
 
 class Replication:
     def __init__(
-        self, config: NodeConfig, writer: Writer, reader: sqlite3.Connection, session: aiohttp.ClientSession
+        self,
+        config: NodeConfig,
+        writer: Writer,
+        reader: sqlite3.Connection,
+        session: aiohttp.ClientSession,
+        *,
+        peers_unreachable_ok: bool = False,
     ) -> None:
         self.config, self.writer, self.reader, self.session = config, writer, reader, session
+        self.peers_unreachable_ok = peers_unreachable_ok
         self.me = config.node_id
         key = writer.key
         settings = config.settings
@@ -109,6 +117,9 @@ class Replication:
             self._aggregate_w = Aggregate(writer.conn, self.me)
             self.replica.after_ingest.append(lambda log_id, result: self._fold(log_id))
         self._lags: dict[bytes, int] = {}
+        # set each time the start's check of our own log with the peers has concluded, for now (tests and
+        # status wait on it rather than on the clock)
+        self.surveyed = asyncio.Event()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -318,10 +329,27 @@ class Replication:
     # --- our own log after a restart ---------------------------------------------------------------
 
     async def _check_then_open(self) -> None:
+        """Before the first append after a start: no peer may hold more of our own log. Fails closed: while
+        this node has peers and none of them answers, appends stay refused (asking again, with back-off),
+        unless the operator started it with ``--peers-unreachable-ok``."""
+        wait = self.config.settings.roster_poll_s
         try:
-            ahead = await self.peers_ahead()
+            while True:
+                ahead, answered = await self._survey()
+                if answered or not self.peers.all() or self.peers_unreachable_ok:
+                    break
+                self.writer.block(
+                    f"none of this node's {len(self.peers.all())} peers answered whether it holds more of "
+                    "our own log, so appending could sign a second entry where a lost one stands. Appends "
+                    "wait until a peer answers. If every peer is gone for good and this node's log is surely "
+                    "its newest, start it with `shora serve --peers-unreachable-ok`."
+                )
+                log.error("refusing to append: %s", self.writer.blocked)
+                self.surveyed.set()
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.config.settings.gossip_interval_s * 6)
         finally:
-            if self.writer.blocked and self.writer.blocked.startswith("checking"):
+            if self.writer.blocked and self.writer.blocked.startswith(("checking", "none of")):
                 self.writer.block(None)
         if ahead:
             peer, size = max(ahead.items(), key=lambda item: item[1])
@@ -330,28 +358,34 @@ class Replication:
                 "probably restored from a backup. Run `shora sync --own` to take the log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
+        self.surveyed.set()
 
     async def peers_ahead(self) -> dict[bytes, int]:
         """Peers holding a longer, validly signed checkpoint of our own log than we do."""
+        return (await self._survey())[0]
+
+    async def _survey(self) -> tuple[dict[bytes, int], int]:
+        """Ask every peer for its newest checkpoint of our own log: the peers holding more than we do,
+        and how many peers answered at all (a well-formed answer, whatever it holds)."""
         head = self.replica.head(self.me)
         size = head.size if head else 0
         key = PublicKey(self.me)
 
-        async def ask(peer: bytes) -> tuple[bytes, int]:
+        async def ask(peer: bytes) -> tuple[bytes, int, bool]:
             try:
                 reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1, size))
                 if reply.status != 200:
-                    return peer, 0
+                    return peer, 0, reply.status < 500
                 page = Page.decode(reply.body)
                 if page.checkpoint is None:
-                    return peer, 0
-                return peer, open_checkpoint(page.checkpoint, key).checkpoint.size
+                    return peer, 0, True
+                return peer, open_checkpoint(page.checkpoint, key).checkpoint.size, True
             except (TransportError, BadData, ProtocolError) as exc:
                 log.info("peer %s could not say how much of our log it holds: %s", short_id(peer), exc)
-                return peer, 0
+                return peer, 0, False
 
-        answers = await asyncio.gather(*(ask(p) for p in self._available()))
-        return {peer: held for peer, held in answers if held > size}
+        answers = await asyncio.gather(*(ask(p.node_id) for p in self.peers.all()))
+        return {peer: held for peer, held, _ in answers if held > size}, sum(ok for _, _, ok in answers)
 
     async def restore_own(self) -> AsyncIterator[IngestResult]:
         """Take our own log back from the peers that hold more of it, then accept appends again."""

@@ -28,12 +28,15 @@ from typing import Any
 from federation.store import CheckpointSigner, LogStore
 from node.errors import ConfigError
 from node.rules.council import Appended, Draft
+from node.storage import epochs
+from protocol import codec
 from protocol.entry import SALT_SIZE, TS_TOLERANCE_MS, Entry, Unsigned
 from protocol.keys import SIGNATURE_SIZE, SigningKey
 from protocol.merkle import node_hash, root_from_leaves
 from protocol.note import Checkpoint, log_origin, sign_checkpoint
 from protocol.record import (
     COMMITMENT_KEY,
+    GAP_KIND,
     Commitment,
     RecordEntry,
     prepare_record_entry,
@@ -62,10 +65,9 @@ def record_store(conn: sqlite3.Connection) -> LogStore:
 
 
 def record_epochs(store: LogStore, root_key: bytes) -> list[int]:
-    """The epochs of the record held, oldest first. Only epoch 0 so far: a restore that loses the record's
-    tail opens the next epoch with a ``record/gap`` entry (docs/protocol.md §10.5), added here then."""
-    del store, root_key
-    return [0]
+    """The epochs of the record held, oldest first (epoch 0 for a record not begun): a restore that loses
+    the record's tail opens the next epoch with a ``record/gap`` entry (docs/protocol.md §10.5)."""
+    return epochs.epochs(store, root_key) or [0]
 
 
 def read_record(store: LogStore, log_id: bytes, after_seq: int = -1, limit: int = 1000) -> list[RecordEntry]:
@@ -76,13 +78,9 @@ def read_record(store: LogStore, log_id: bytes, after_seq: int = -1, limit: int 
 
 
 def record_entries(store: LogStore, root_key: bytes) -> Iterator[RecordEntry]:
-    """The record's entries in replay order: each epoch from its first entry, oldest epoch first. This is
-    the one seam through which the governance state is replayed."""
-    for epoch in record_epochs(store, root_key):
-        log_id, after = record_id(root_key, epoch), -1
-        while page := read_record(store, log_id, after, REPLAY_PAGE):
-            yield from page
-            after = page[-1].seq
+    """The record's entries in replay order (``epochs.replay_order``: each epoch's kept entries, then the
+    newest epoch from its gap). This is the one seam through which the governance state is replayed."""
+    return epochs.replay_order(store, root_key)
 
 
 def machine_body(vis: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -93,10 +91,39 @@ def machine_body(vis: str, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def replayed(entry: RecordEntry) -> Appended:
-    """A record entry as the governance machine folds it."""
+def replayed(entry: RecordEntry, position: int | None = None) -> Appended:
+    """A record entry as the governance machine folds it, at ``position`` in the machine's sequence (its
+    record seq when the record has one epoch: see ``governed``)."""
     header = entry.header
-    return Appended(entry.seq, entry.id, header.ts_ms, header.vis, machine_body(header.vis, entry.body()))
+    seq = entry.seq if position is None else position
+    return Appended(seq, entry.id, header.ts_ms, header.vis, machine_body(header.vis, entry.body()))
+
+
+def governed(store: LogStore, root_key: bytes) -> Iterator[Appended]:
+    """What the governance machine replays: the record's entries in replay order without the restores'
+    ``record/gap`` entries (storage bookkeeping, not acts of the council), numbered 0, 1, 2, … across
+    epochs. In epoch 0 that number is the record seq; in a later epoch it is seq + ``epoch_delta``."""
+    position = 0
+    for entry in record_entries(store, root_key):
+        if entry.body().get("kind") == GAP_KIND:
+            continue
+        yield replayed(entry, position)
+        position += 1
+
+
+def epoch_delta(store: LogStore, root_key: bytes, epoch: int) -> int:
+    """What to add to a record seq of ``epoch`` to get its position in the machine's sequence: the entries
+    governance replays before that epoch, less the epoch's own gap at seq 0 (none for epoch 0)."""
+    if epoch == 0:
+        return 0
+    before = 0
+    for held in range(1, epoch + 1):
+        gap = next(epochs.entries_of(store, root_key, held, 1), None)
+        kept = gap.body().get("kept") if gap is not None else None
+        if type(kept) is not int:
+            raise ConfigError(f"the record's epoch {held} does not begin with its gap")
+        before += kept - (1 if held > 1 else 0)  # a later epoch's kept entries include its own gap
+    return before - 1
 
 
 def governance_view(entry: Entry) -> Appended:
@@ -107,6 +134,20 @@ def governance_view(entry: Entry) -> Appended:
     commitment = body.pop(COMMITMENT_KEY, None)
     entry_id = entry.id if commitment is None else Commitment.from_body(commitment).entry
     return Appended(entry.seq, entry_id, entry.header.ts_ms, entry.header.vis, body)
+
+
+def twin_seq(conn: sqlite3.Connection, public_log: bytes, record_entry: bytes) -> int | None:
+    """The position in ``public_log`` of the twin publishing the record entry ``record_entry``, if held: the
+    twin carries that id in its commitment, so its body bytes hold it."""
+    rows = conn.execute(
+        "SELECT seq, body FROM entries WHERE log_id = ? AND body IS NOT NULL AND instr(body, ?) > 0",
+        (public_log, record_entry),
+    )
+    for seq, body in rows:
+        value = codec.decode(bytes(body))  # stored canonical: checked when it was appended
+        if isinstance(value, dict) and record_twin_id(value) == record_entry:
+            return int(seq)
+    return None
 
 
 def record_twin_id(body: dict[str, Any]) -> bytes | None:
@@ -182,6 +223,7 @@ class Cursor:
     last_public: Last
     frontier: Frontier
     epoch: int = 0
+    delta: int = 0  # record seq + delta = the entry's position in the governance machine's sequence
 
     def lay_out(self, key: SigningKey, drafts: list[Draft], ts_ms: int) -> tuple[Laid, Cursor]:
         """``drafts`` as the record entries after this cursor, each public one followed by its twin; and
@@ -213,7 +255,7 @@ class Cursor:
                 twin = self.twin(key, record, frontier.root(), last_public)
                 laid.unsigned.append(twin)
                 last_public = twin
-        return laid, Cursor(self.root_key, last_record, last_public, frontier, self.epoch)
+        return laid, Cursor(self.root_key, last_record, last_public, frontier, self.epoch, self.delta)
 
     def twin(self, key: SigningKey, record: Unsigned, root: bytes, last_public: Last) -> Unsigned:
         """The public twin of ``record`` (unsigned: its body and header need the record entry's header and
@@ -247,6 +289,7 @@ def cursor_of(store: LogStore, root_key: bytes) -> Cursor:
         else None,
         Frontier.of(store, log_id, size),
         epoch,
+        epoch_delta(store, root_key, epoch),
     )
 
 

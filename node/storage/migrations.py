@@ -10,6 +10,7 @@ from federation import db as dbmod
 from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
 from federation.peers import MIGRATIONS as PEER_MIGRATIONS
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
+from node.backup import tables as backup_tables
 from node.storage import applications, directory
 
 MIGRATIONS = [
@@ -18,6 +19,7 @@ MIGRATIONS = [
     *AGGREGATE_MIGRATIONS,
     *directory.MIGRATIONS,
     *applications.MIGRATIONS,
+    *backup_tables.MIGRATIONS,
 ]
 
 

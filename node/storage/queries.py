@@ -42,16 +42,8 @@ def find_twin(conn: sqlite3.Connection, log_id: bytes, decision_id: bytes) -> En
     located = store.locate_decision(decision_id)
     if located is not None and located[0] == log_id:
         return store.entry(log_id, located[1])
-    # a record id: the twin carries it in its commitment, so its body bytes hold it
-    rows = conn.execute(
-        "SELECT seq FROM entries WHERE log_id = ? AND kind = 'decision' AND instr(body, ?) > 0",
-        (log_id, decision_id),
-    )
-    for (seq,) in rows:
-        entry = store.entry(log_id, seq)
-        if entry is not None and logs.record_twin_id(entry.body()) == decision_id:
-            return entry
-    return None
+    seq = logs.twin_seq(conn, log_id, decision_id)  # a record id, which the twin's commitment carries
+    return None if seq is None else store.entry(log_id, seq)
 
 
 def bundle(

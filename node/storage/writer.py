@@ -34,7 +34,7 @@ from federation.store import LogStore
 from node.rules.council import Appended, Council, Draft, RuleError
 from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
 from node.settings import Settings
-from node.storage import logs
+from node.storage import epochs, logs
 from node.storage.migrations import open_database
 from node.storage.signer import Signer, SigningBatch
 from protocol.entry import SALT_SIZE, Entry, Unsigned, prepare_entry
@@ -79,9 +79,7 @@ def replay_record(store: LogStore, root_key: bytes) -> Council: ...
 def replay_record(store: LogStore, root_key: bytes, machine: Machine[S, Any]) -> S: ...
 def replay_record(store: LogStore, root_key: bytes, machine: Machine[Any, Any] | None = None) -> Any:
     """The governance state of this node: the replay of its record (``store`` sees private logs)."""
-    return (machine or CouncilMachine()).replay(
-        logs.replayed(e) for e in logs.record_entries(store, root_key)
-    )
+    return (machine or CouncilMachine()).replay(logs.governed(store, root_key))
 
 
 def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
@@ -164,12 +162,23 @@ class Writer:
 
     def unrecorded(self) -> int:
         """How many entries of the public log publish record entries the record does not hold (on the writer
-        thread): none, unless the public log was taken back from peers after the record lost its tail."""
+        thread): none, unless the public log was taken back from peers after the record lost its tail. A
+        restore's ``record/gap`` (the current epoch's entry 0) accounts for every public entry up to the
+        last commitment the public log held then; the current epoch publishes the rest."""
         public = self.store.head(self.log_id)
-        published = self.conn.execute(
-            "SELECT count(*) FROM entries WHERE log_id = ? AND vis = 'public'", (self.record_id,)
-        ).fetchone()[0]
-        return max(0, (public.size if public else 0) - int(published))
+        published = int(
+            self.conn.execute(
+                "SELECT count(*) FROM entries WHERE log_id = ? AND vis = 'public'", (self.record_id,)
+            ).fetchone()[0]
+        )
+        accounted = 0
+        if self._cursor.epoch > 0:
+            gap = next(epochs.entries_of(self.store, self.log_id, self._cursor.epoch, 1), None)
+            committed = gap.body().get("public") if gap is not None else None
+            if isinstance(committed, dict) and isinstance(entry := committed.get("entry"), bytes):
+                twin = logs.twin_seq(self.conn, self.log_id, entry)
+                accounted = 0 if twin is None else twin + 1
+        return max(0, (public.size if public else 0) - accounted - published)
 
     def _replay(self) -> NodeState:
         return replay_record(self.store, self.log_id, self.machine)
@@ -253,7 +262,8 @@ class Writer:
                     laid, after = cursor.lay_out(self.key, drafts, ts)
                     # the bodies as signed, not a decode of them: the same values, without the cost
                     appended = [
-                        Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in laid.record
+                        Appended(u.seq + cursor.delta, u.id, u.header.ts_ms, u.header.vis, b)
+                        for u, b in laid.record
                     ]
                     for n, item in enumerate(appended):
                         applied = n
