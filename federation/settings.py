@@ -34,7 +34,11 @@ class FederationSettings:
     request_timeout_s: float = setting(30.0, "outbound calls give up after this long")
     signature_window_s: int = setting(120, "signed requests must be created within this many seconds of now")
     nonce_capacity: int = setting(
-        100_000, "nonces remembered per window; when full, new requests are refused"
+        100_000, "nonces remembered per window, all keys together; when full, new requests are refused"
+    )
+    nonce_per_key: int = setting(
+        20_000,
+        "nonces remembered per window for one key; when full, that key alone gets 429 until they expire",
     )
     gossip_interval_s: float = setting(10.0, "mean seconds between gossip rounds with a random peer (± 50 %)")
     gossip_jitter: float = setting(

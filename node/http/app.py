@@ -13,6 +13,7 @@ from federation.aggregate import Aggregate
 from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from node.config import NodeConfig
+from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
 from node.http.routes import admin, fedbody, federation, peers, public
@@ -47,7 +48,9 @@ def make_app(config: NodeConfig) -> web.Application:
         writer = Writer(config.database, config.root_key(), settings, config.kind)
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
-        verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
+        verifier = RequestVerifier(
+            config.node_id, settings.signature_window_s, settings.nonce_per_key, settings.nonce_capacity
+        )
         session = aiohttp.ClientSession()
         replication = Replication(config, writer, reader, session)
         routes = FederationRoutes(
@@ -55,7 +58,8 @@ def make_app(config: NodeConfig) -> web.Application:
         )
         reads = Reader(config.database)
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
-        app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate)
+        applicants = Applicants.of(config.node_id, settings)
+        app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
         await replication.start()
         log.info("node %s serving", config.url)
         try:

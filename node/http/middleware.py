@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from federation.auth import status_of
 from node.http.context import node_of
 from node.http.wire import ApiError
 from node.rules.council import RuleError
@@ -42,8 +43,7 @@ async def operator_only(request: web.Request, handler: Handler) -> web.StreamRes
         try:
             await node.verifier.verify(request, node.operator_keys.get)
         except VerificationError as exc:
-            status = 403 if exc.step in ("unknown-key", "recipient") else 401
-            raise ApiError(status, f"request-{exc.step}", exc.message) from exc
+            raise ApiError(status_of(exc), f"request-{exc.step}", exc.message) from exc
     return await handler(request)
 
 
