@@ -48,6 +48,7 @@ from protocol import codec
 from protocol.errors import DecodeError
 
 T = TypeVar("T")
+MAX_SEQ = 2**63  # positions and counts are SQLite integers: larger ones are refused, not overflowed
 
 log = logging.getLogger("shora.gossip")
 
@@ -168,7 +169,7 @@ class GossipServer:
         head = await self.run_read(partial(self.replica.head, log_id))
         if head is None:
             return error(404, "unknown-log", "this node holds no such log")
-        if not (after_seq >= -1 and limit >= 1 and 0 <= first <= head.size):
+        if not (-1 <= after_seq < MAX_SEQ and 1 <= limit < MAX_SEQ and 0 <= first <= head.size):
             raise Misbehaved("after_seq >= -1, limit >= 1 and 0 <= first <= size")
         limit = min(limit, self.settings.page_entries_max)
         try:

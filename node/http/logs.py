@@ -25,8 +25,10 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
 class AccessLog(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         route = "-"
-        match_info = getattr(request, "match_info", None)
-        resource = match_info.route.resource if match_info is not None else None
+        try:  # a request refused before routing (a malformed one) has no route, and says so by asserting
+            resource = request.match_info.route.resource if isinstance(request, web.Request) else None
+        except AssertionError:
+            resource = None
         if resource is not None:
             route = resource.canonical
         method = request.method if request.method in METHODS else "-"

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from federation.auth import status_of
+from federation.errors import Frozen
 from node.http.context import node_of
 from node.http.wire import ApiError
 from node.rules.council import RuleError
@@ -23,6 +24,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError:
         raise
+    except Frozen as exc:
+        raise ApiError(409, "log-frozen", exc.reason) from exc
     except RuleError as exc:
         raise ApiError(422, exc.rule, exc.message) from exc
     except ProtocolError as exc:

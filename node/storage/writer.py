@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from federation.errors import Frozen
 from federation.store import LogStore
 from node.rules.council import Appended, Council, Draft, RuleError
 from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
@@ -134,6 +135,10 @@ class Writer:
         # a reload): what is derived from them (bundles) is cached against it, with no query to check
         self.log_version = 0
         self.on_append: list[Callable[[], None]] = []  # told after every durable batch (gossip push)
+
+    def _frozen(self) -> str | None:
+        head = self.store.head(self.log_id)
+        return head.frozen if head is not None else None
 
     def _last_entry(self) -> Entry | None:
         head = self.store.head(self.log_id)
@@ -244,9 +249,15 @@ class Writer:
         except BaseException as exc:
             log.error("commit failed, rebuilding state from the log: %s", exc)
             await self._reload()
+            # a fork proof froze our own log while the batch was judged: a refusal, not a failure
+            frozen = await asyncio.get_running_loop().run_in_executor(self._thread, self._frozen)
             for job, _ in accepted:
                 if not job.future.done():
-                    job.future.set_exception(RuntimeError(f"storage failed: {exc}"))
+                    job.future.set_exception(
+                        Frozen(f"this node's own log is frozen: {frozen}")
+                        if frozen
+                        else RuntimeError(f"storage failed: {exc}")
+                    )
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return

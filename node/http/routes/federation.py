@@ -22,6 +22,7 @@ from federation.aggregate import Aggregate
 from federation.auth import status_of
 from node.errors import ApplicationError
 from node.http.context import Node, node_of
+from node.http.params import int_param
 from node.http.wire import ApiError, bad_request, not_found, respond
 from node.storage.writer import now_ms
 from protocol import codec
@@ -127,10 +128,8 @@ async def decisions(request: web.Request) -> web.Response:
             query["council"] = codec.unb64u(request.query["council"], 32)
         for name in ("since_ms", "until_ms", "limit", "offset"):
             if name in request.query:
-                query[name] = int(request.query[name])
-                if query[name] < 0:
-                    raise ValueError(f"{name} is not negative")
-    except (DecodeError, ValueError) as exc:
+                query[name] = int_param(request, name)
+    except DecodeError as exc:
         raise bad_request("bad-parameter", str(exc)) from exc
     query["limit"] = min(query.get("limit", 100), 500)
     found = await _read(
