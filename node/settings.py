@@ -41,12 +41,6 @@ class Settings(FederationSettings):
     applications_pending_max: int = setting(
         1000, "pending applications stored at once; beyond, new applicants are refused until some are decided"
     )
-    peer_suspend_penalties: int = setting(
-        20, "penalties for bad data that suspend a peer: it is not polled and its requests are refused"
-    )
-    peer_suspend_s: float = setting(
-        3600.0, "how long a suspension lasts; the penalties are forgiven when it ends"
-    )
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:

@@ -213,6 +213,17 @@ class Writer:
         batch = self._signer.batch()  # large batches are signed by the child process meanwhile
         effects: list[SideEffect] = []
         ts = now_ms()
+        if self._last is not None and ts < self._last.header.ts_ms:
+            # stamping max(now, last) would freeze the log's time at the last entry's (ten years ahead, once)
+            refusal = RuleError(
+                "node.clock-behind",
+                f"this node's clock reads {ts} ms, before its last entry's {self._last.header.ts_ms} ms: "
+                "fix the system clock (NTP) before appending again",
+            )
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(refusal)
+            return
         diverged = False
         try:
             for job in jobs:
