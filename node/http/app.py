@@ -15,7 +15,7 @@ from federation.routes import FederationRoutes
 from node.config import NodeConfig
 from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
-from node.http.middleware import errors, operator_only, time_limit
+from node.http.middleware import errors, operator_only, strict_http, time_limit
 from node.http.routes import admin, fedbody, federation, peers, public
 from node.replication.engine import Replication
 from node.storage.reader import Reader
@@ -27,7 +27,8 @@ log = logging.getLogger("shora.http")
 def make_app(config: NodeConfig) -> web.Application:
     settings = config.settings
     app = web.Application(
-        client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only]
+        client_max_size=settings.max_request_bytes,
+        middlewares=[strict_http, errors, time_limit, operator_only],
     )
     public.setup(app)
     peers.setup(app)

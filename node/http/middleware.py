@@ -40,6 +40,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 @web.middleware
+async def strict_http(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What aiohttp's parser lets through and a proxy in front might read otherwise: a request without an
+    HTTP/1.x version line (HTTP/0.9), or with its Host given twice."""
+    if request.version < (1, 0) or len(request.headers.getall("Host", ())) > 1:
+        raise ApiError(400, "bad-request", "an HTTP/1.x request with one Host header")
+    return await handler(request)
+
+
+@web.middleware
 async def operator_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/v1/admin/"):
         node = node_of(request)
