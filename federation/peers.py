@@ -35,7 +35,11 @@ def _schema(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [Migration("0201-peers", _schema)]
+def _suspension(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE peers ADD COLUMN suspended_until_ms INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS = [Migration("0201-peers", _schema), Migration("0202-peer-suspension", _suspension)]
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,18 @@ class Peer:
     penalties: int
     last_penalty: str | None
     lag: int | None  # entries behind us, summed over the logs we compared; None until measured
+    suspended_until_ms: int = 0  # penalties past ``peer_suspend_penalties`` stop polling it until then
 
     def available(self, now_ms: int) -> bool:
-        return self.backoff_until_ms <= now_ms
+        return self.backoff_until_ms <= now_ms and not self.suspended(now_ms)
+
+    def suspended(self, now_ms: int) -> bool:
+        return self.suspended_until_ms > now_ms
 
 
 _COLUMNS = (
     "node_id, url, added_ms, last_contact_ms, last_error, failures, backoff_until_ms, penalties, "
-    "last_penalty, lag"
+    "last_penalty, lag, suspended_until_ms"
 )
 
 
@@ -99,6 +107,8 @@ class PeerTable:
         self.conn = conn
         self.backoff_first_ms = round(settings.peer_backoff_first_s * 1000)
         self.backoff_max_ms = round(settings.peer_backoff_max_s * 1000)
+        self.suspend_after = settings.peer_suspend_penalties
+        self.suspend_ms = round(settings.peer_suspend_s * 1000)
 
     def add(self, node_id: bytes, url: str, now_ms: int) -> Peer:
         """Trust ``node_id`` at ``url``; adding a known peer again changes only its URL."""
@@ -134,9 +144,11 @@ class PeerTable:
         return {bytes(r[0]): PublicKey(bytes(r[0])) for r in self.conn.execute("SELECT node_id FROM peers")}
 
     def available(self, now_ms: int) -> list[Peer]:
-        """Peers not backing off, by node id."""
+        """Peers neither backing off nor suspended, by node id."""
         rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM peers WHERE backoff_until_ms <= ? ORDER BY node_id", (now_ms,)
+            f"SELECT {_COLUMNS} FROM peers WHERE backoff_until_ms <= ? AND suspended_until_ms <= ? "
+            "ORDER BY node_id",
+            (now_ms, now_ms),
         )
         return [_peer(r) for r in rows]
 
@@ -158,11 +170,17 @@ class PeerTable:
         )
 
     def penalise(self, node_id: bytes, reason: str, now_ms: int) -> None:
-        """The peer sent bad data (``reason``: the failed check's step and message)."""
+        """The peer sent bad data (``reason``: the failed check's step and message). The
+        ``peer_suspend_penalties``-th penalty suspends it for ``peer_suspend_s`` (it is not polled) and starts
+        the count again."""
         self.conn.execute(
             "UPDATE peers SET penalties = penalties + 1, last_penalty = ?, last_contact_ms = ? "
             "WHERE node_id = ?",
             (reason[:MAX_TEXT], now_ms, node_id),
+        )
+        self.conn.execute(
+            "UPDATE peers SET suspended_until_ms = ?, penalties = 0 WHERE node_id = ? AND penalties >= ?",
+            (now_ms + self.suspend_ms, node_id, self.suspend_after),
         )
 
 

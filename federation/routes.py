@@ -1,6 +1,7 @@
 """The ``/v1/federation/…`` routes: a thin aiohttp adapter around ``GossipServer`` and ``Witness``.
 
-Every request is RFC 9421-signed by a trusted peer, for this node (``federation.auth``); then the same
+Every request is RFC 9421-signed by a trusted peer, for this node (``federation.auth``), and charged to
+that peer's gossip quota before its nonce is recorded (a flood is refused 429 unread); then the same
 transport-free handlers that ``MemoryTransport`` calls answer it. ``add-checkpoint`` speaks C2SP
 tlog-witness's text format; everything else canonical msgpack.
 """
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from federation.auth import RequestVerifier
+from federation.auth import RequestVerifier, status_of
 from federation.gossip import PREFIX, GossipServer
 from federation.transport import MSGPACK, Reply
 from federation.witness import WitnessReply
@@ -39,10 +40,9 @@ class FederationRoutes:
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            sender = await self.verifier.verify(request, self.peer_key)
+            sender = await self.verifier.verify(request, self.peer_key, self.server.quota)
         except VerificationError as exc:
-            status = 403 if exc.step in ("unknown-key", "recipient") else 401
-            return _error(status, f"request-{exc.step}", exc.message)
+            return _error(status_of(exc), f"request-{exc.step}", exc.message)
         body = await request.read()
         if request.path == ADD_CHECKPOINT:
             if request.method != "POST":
@@ -53,7 +53,7 @@ class FederationRoutes:
             return web.Response(
                 body=answer.body, status=answer.status, content_type=media.strip(), charset=charset
             )
-        reply: Reply = await self.server.handle(sender.raw, request.method, request.path_qs, body)
+        reply: Reply = await self.server.answer(sender.raw, request.method, request.path_qs, body)
         return web.Response(body=reply.body, status=reply.status, content_type=reply.content_type)
 
 

@@ -34,7 +34,11 @@ class FederationSettings:
     request_timeout_s: float = setting(30.0, "outbound calls give up after this long")
     signature_window_s: int = setting(120, "signed requests must be created within this many seconds of now")
     nonce_capacity: int = setting(
-        100_000, "nonces remembered per window; when full, new requests are refused"
+        100_000, "nonces remembered per window, all keys together; when full, new requests are refused"
+    )
+    nonce_per_key: int = setting(
+        20_000,
+        "nonces remembered per window for one key; when full, that key alone gets 429 until they expire",
     )
     gossip_interval_s: float = setting(10.0, "mean seconds between gossip rounds with a random peer (± 50 %)")
     gossip_jitter: float = setting(
@@ -52,6 +56,14 @@ class FederationSettings:
     verify_workers: int = setting(2, "processes checking the signatures of pulled entries")
     peer_backoff_first_s: float = setting(1.0, "a failing peer is skipped this long after its first failure")
     peer_backoff_max_s: float = setting(600.0, "the skip doubles with each failure in a row, up to this long")
+    entry_skew_s: float = setting(
+        900.0,
+        "entries stamped further ahead of this node's clock are refused on ingest, the peer penalised",
+    )
+    peer_suspend_penalties: int = setting(
+        20, "penalties for bad data, counted since the last suspension, that suspend a peer: it is not polled"
+    )
+    peer_suspend_s: float = setting(3600.0, "how long a suspension lasts (shown by shora peers)")
 
     def __post_init__(self) -> None:
         if self.page_bytes_max < MIN_PAGE_BYTES:

@@ -26,6 +26,21 @@ class Settings(FederationSettings):
         "above 256, never",
     )
     keepalive_timeout_s: float = setting(15.0, "idle keep-alive connections are closed after this long")
+    max_connections: int = setting(1024, "open connections at once; beyond, new ones are closed unanswered")
+    max_connections_per_ip: int = setting(
+        256, "open connections at once from one address (counted in memory, never logged or stored)"
+    )
+    applications_rate: float = setting(1.0, "applications per second accepted from everyone together")
+    applications_burst: float = setting(100.0, "applications accepted at once from everyone together")
+    applications_per_ip_burst: float = setting(
+        30.0, "applications accepted at once from one address (refilled at applications_rate)"
+    )
+    application_nonces: int = setting(
+        1000, "nonces of applications remembered per window; kept apart from the operator's and peers'"
+    )
+    applications_pending_max: int = setting(
+        1000, "pending applications stored at once; beyond, new applicants are refused until some are decided"
+    )
 
     cosign_retry_s: float = setting(
         60.0, "peers that missed our newest checkpoint are asked to cosign it again after this long"

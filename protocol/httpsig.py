@@ -110,6 +110,20 @@ def sign_request(
     }
 
 
+def signature_input(headers: Mapping[str, str]) -> tuple[bytes, int, str]:
+    """``(keyid, created, nonce)`` as the request's signature headers claim them, checked for shape only.
+
+    What a server reads before it reads the body: an unknown key or a stale ``created`` is refused without
+    buffering a byte of it. Nothing here is proven until ``verify_request`` checks the signature.
+    """
+    found = _collect_headers(headers)
+    for name in ("signature-input", "signature"):
+        if name not in found:
+            raise VerificationError("signature-input", f"no {_HEADERS[name]} header")
+    signed = _parse_signature_headers(found["signature-input"], found["signature"])
+    return signed.keyid, signed.created, signed.nonce
+
+
 def verify_request(
     *,
     method: str,

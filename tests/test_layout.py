@@ -182,9 +182,10 @@ NODE_ROOMS = (
     ("node.settings",),
     ("node.config",),
     ("node.rules",),
-    ("node.storage",),
+    ("node.storage", "node.backup.keyfile", "node.backup.tables"),  # backup's key file and tables are storage
     ("node.bootstrap",),
     ("node.replication",),
+    ("node.backup",),
     ("node.http",),
     ("node.cli",),
 )

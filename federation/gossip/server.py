@@ -15,10 +15,8 @@ sender; a request that breaks the protocol is answered 400 and its sender penali
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -42,6 +40,7 @@ from federation.gossip.wire import (
     message,
     wire_heads,
 )
+from federation.quota import TokenBuckets
 from federation.replica import Head, ReplicaLike
 from federation.settings import DEFAULTS, FederationSettings
 from federation.transport import Reply
@@ -49,6 +48,7 @@ from protocol import codec
 from protocol.errors import DecodeError
 
 T = TypeVar("T")
+MAX_SEQ = 2**63  # positions and counts are SQLite integers: larger ones are refused, not overflowed
 
 log = logging.getLogger("shora.gossip")
 
@@ -62,12 +62,6 @@ class RunOn(Protocol):
 async def direct(fn: Callable[[], T]) -> T:
     """``RunOn`` that runs ``fn`` right here, on the event loop."""
     return fn()
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
 
 
 class GossipServer:
@@ -96,13 +90,19 @@ class GossipServer:
         self.is_trusted = is_trusted
         self.on_heads, self.on_fork, self.penalise = on_heads, on_fork, penalise
         self.settings = settings
-        self._buckets: dict[bytes, _Bucket] = {}
+        self.quota = TokenBuckets(settings.gossip_quota_rate, settings.gossip_quota_burst)
 
     async def handle(self, sender: bytes, method: str, path: str, body: bytes) -> Reply:
+        """Answer a request from ``sender``, charging its quota first (``MemoryTransport``'s way in)."""
+        if self.is_trusted(sender) and not self.quota.take(sender):
+            return error(429, "quota", "too many requests from this peer")
+        return await self.answer(sender, method, path, body)
+
+    async def answer(self, sender: bytes, method: str, path: str, body: bytes) -> Reply:
+        """Answer a request whose quota was already charged (``federation.routes`` charges it while it
+        verifies the signature, before the nonce is recorded)."""
         if not self.is_trusted(sender):
             return error(403, "untrusted-sender", "the sender is not in this node's peer table")
-        if not self._allow(sender):
-            return error(429, "quota", "too many requests from this peer")
         limit = self.settings.max_request_bytes
         if len(body) > limit:
             return error(413, "too-large", f"request bodies are at most {limit} bytes")
@@ -126,18 +126,6 @@ class GossipServer:
             self._penalise(sender, exc.reason)
             return error(400, "bad-request", exc.reason)
         return error(404, "not-found", f"no {method} {parts.path}")
-
-    def _allow(self, sender: bytes) -> bool:
-        """A token bucket per sender: ``gossip_quota_burst`` at once, refilled at ``gossip_quota_rate``/s."""
-        rate, burst = self.settings.gossip_quota_rate, self.settings.gossip_quota_burst
-        now = asyncio.get_running_loop().time()
-        bucket = self._buckets.setdefault(sender, _Bucket(burst, now))
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        if bucket.tokens < 1:
-            return False
-        bucket.tokens -= 1
-        return True
 
     def _penalise(self, sender: bytes, reason: str) -> None:
         log.warning("peer %s sent bad data: %s", sender.hex()[:16], reason)
@@ -181,7 +169,7 @@ class GossipServer:
         head = await self.run_read(partial(self.replica.head, log_id))
         if head is None:
             return error(404, "unknown-log", "this node holds no such log")
-        if not (after_seq >= -1 and limit >= 1 and 0 <= first <= head.size):
+        if not (-1 <= after_seq < MAX_SEQ and 1 <= limit < MAX_SEQ and 0 <= first <= head.size):
             raise Misbehaved("after_seq >= -1, limit >= 1 and 0 <= first <= size")
         limit = min(limit, self.settings.page_entries_max)
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 
 import msgpack
@@ -53,8 +54,10 @@ class Replica:
         trusted: Callable[[bytes], bool],
         verify_pool: concurrent.futures.Executor | None = None,
         settings: FederationSettings = DEFAULTS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = LogStore(conn)
+        self.clock = clock  # seconds; entries further ahead of it than ``entry_skew_s`` are refused
         self.own_log = own_log
         self.trusted = trusted
         self.verify_pool = verify_pool
@@ -227,9 +230,12 @@ class Replica:
         todo = len(new) - (sum(1 for i in pre.covered if i >= held) if pre is not None else 0)
         verifier = SignatureChecks(self.verify_pool, todo, pre, held)
         previous = self.store.entry(log_id, size - 1) if size and new else None
+        ahead_ms = int(self.clock() * 1000) + round(self.settings.entry_skew_s * 1000)
         try:
             for position, entry in enumerate(new):
                 header = entry.header
+                if header.ts_ms > ahead_ms:
+                    raise BadData("timestamp", f"seq {header.seq} is stamped ahead of this node's clock")
                 signer = keys.get(header.key_id)
                 if signer is None:
                     raise BadData("unknown-key", f"seq {header.seq} is signed by a key not valid for the log")

@@ -341,6 +341,10 @@ def peers_list(client: NodeClient, as_json: bool) -> None:
                 rows.append(f"{'':<12} last error: {p['last_error']}")
             if p["last_penalty"]:
                 rows.append(f"{'':<12} last penalty: {p['last_penalty']}")
+            if p.get("suspended_until_ms"):
+                rows.append(
+                    f"{'':<12} SUSPENDED for bad data until {when(p['suspended_until_ms'])}: not polled"
+                )
             if p["frozen"]:
                 rows.append(f"{'':<12} FORK — this peer's log is frozen: {p['frozen']}")
         if v["blocked"]:

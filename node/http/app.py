@@ -14,8 +14,9 @@ from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from node.backup.ticker import Backups
 from node.config import NodeConfig
+from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
-from node.http.middleware import errors, operator_only, time_limit
+from node.http.middleware import errors, operator_only, strict_http, time_limit
 from node.http.routes import admin, fedbody, federation, peers, public, record, sealed
 from node.replication.engine import Replication
 from node.storage.reader import Reader
@@ -29,7 +30,8 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     (``shora serve --peers-unreachable-ok``, see ``Replication``)."""
     settings = config.settings
     app = web.Application(
-        client_max_size=settings.max_request_bytes, middlewares=[errors, time_limit, operator_only]
+        client_max_size=settings.max_request_bytes,
+        middlewares=[strict_http, errors, time_limit, operator_only],
     )
     public.setup(app)
     peers.setup(app)
@@ -52,7 +54,9 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         writer = Writer(config.database, config.root_key(), settings, config.kind)
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
-        verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)
+        verifier = RequestVerifier(
+            config.node_id, settings.signature_window_s, settings.nonce_per_key, settings.nonce_capacity
+        )
         session = aiohttp.ClientSession()
         replication = Replication(config, writer, reader, session, peers_unreachable_ok=peers_unreachable_ok)
         backups = Backups(config, writer, reader, session)
@@ -62,7 +66,8 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         )
         reads = Reader(config.database)
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
-        app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate)
+        applicants = Applicants.of(config.node_id, settings)
+        app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
         await replication.start()
         await backups.start()
         log.info("node %s serving", config.url)

@@ -13,6 +13,7 @@ from federation.auth import RequestVerifier
 from federation.routes import FederationRoutes
 from federation.store import LogStore
 from node.config import NodeConfig
+from node.http.applicants import Applicants
 from node.replication.engine import Replication
 from node.rules.council import Council
 from node.rules.fedbody import Federation
@@ -31,6 +32,7 @@ class Node:
     federation_routes: FederationRoutes
     reads: Reader  # reads that cost more than a lookup run here, off the event loop
     aggregate: Aggregate | None  # a federation body's aggregated picture, read on the reader's thread
+    applicants: Applicants  # the separate, rate-limited path of keys nobody trusts yet
     # decision id -> (log version, visibility, bundle bytes): a bundle is a pure function of the decision and
     # the checkpoint it is proven in, so it is built once per checkpoint (node.http.decisions.build_bundle)
     bundles: OrderedDict[bytes, tuple[int, str, bytes]] = field(default_factory=OrderedDict)

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from federation.auth import status_of
+from federation.errors import Frozen
 from node.http.context import node_of
 from node.http.wire import ApiError
 from node.rules.council import RuleError
@@ -22,6 +24,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError:
         raise
+    except Frozen as exc:
+        raise ApiError(409, "log-frozen", exc.reason) from exc
     except RuleError as exc:
         raise ApiError(422, exc.rule, exc.message) from exc
     except ProtocolError as exc:
@@ -36,14 +40,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 @web.middleware
+async def strict_http(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What aiohttp's parser lets through and a proxy in front might read otherwise: a request without an
+    HTTP/1.x version line (HTTP/0.9), or with its Host given twice."""
+    if request.version < (1, 0) or len(request.headers.getall("Host", ())) > 1:
+        raise ApiError(400, "bad-request", "an HTTP/1.x request with one Host header")
+    return await handler(request)
+
+
+@web.middleware
 async def operator_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/v1/admin/"):
         node = node_of(request)
         try:
             await node.verifier.verify(request, node.operator_keys.get)
         except VerificationError as exc:
-            status = 403 if exc.step in ("unknown-key", "recipient") else 401
-            raise ApiError(status, f"request-{exc.step}", exc.message) from exc
+            raise ApiError(status_of(exc), f"request-{exc.step}", exc.message) from exc
     return await handler(request)
 
 

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from node.config import NodeConfig
 from node.http.app import make_app
+from node.http.gate import ConnectionGate, listen
+from node.http.logs import ACCESS_LOG, PROTOCOL_LOG, AccessLog
 
 ADDRESS_FILE = "serve.addr"
 log = logging.getLogger("shora.server")
@@ -26,17 +28,20 @@ def address_file(directory: Path) -> Path:
 
 
 async def serve(config: NodeConfig, stop: asyncio.Event, *, peers_unreachable_ok: bool = False) -> None:
+    settings = config.settings
     runner = web.AppRunner(
         make_app(config, peers_unreachable_ok=peers_unreachable_ok),
-        access_log_format='"%r" %s %b %Tf',  # no client address: IPs never leave the node, not even to logs
-        keepalive_timeout=config.settings.keepalive_timeout_s,
+        access_log_class=AccessLog,  # no address, no path: IPs never leave the node, not even to logs
+        access_log=ACCESS_LOG,
+        logger=PROTOCOL_LOG,
+        keepalive_timeout=settings.keepalive_timeout_s,
         handler_cancellation=True,
         shutdown_timeout=5,
     )
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    gate = ConnectionGate(settings.max_connections, settings.max_connections_per_ip)
+    listening = await listen(runner, config.host, config.port, gate)
+    host, port = listening.sockets[0].getsockname()[:2]
     target = address_file(config.dir)
     temp = target.with_suffix(".tmp")
     temp.write_text(f"{host}:{port}\n")
@@ -46,6 +51,7 @@ async def serve(config: NodeConfig, stop: asyncio.Event, *, peers_unreachable_ok
         await stop.wait()
     finally:
         target.unlink(missing_ok=True)
+        listening.close()
         await runner.cleanup()
 
 

@@ -61,6 +61,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
             _check_unicode(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request("bad-json", f"body is not JSON: {exc}") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise bad_request("bad-json", "body holds a number too long to read") from exc
     except RecursionError as exc:  # json has no depth limit of its own: deep nesting must not be a 500
         raise bad_request("bad-json", "body is nested too deeply") from exc
     if not isinstance(value, dict):

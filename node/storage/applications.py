@@ -109,6 +109,13 @@ def record(conn: sqlite3.Connection, key: bytes, profile: Mapping[str, object], 
     return Application(key, kind, **p, received_ms=now_ms, status="pending")
 
 
+def has_room(conn: sqlite3.Connection, key: bytes, pending_max: int) -> bool:
+    """Whether ``key``'s application may be stored: it renews its own, or fewer than ``pending_max`` wait."""
+    mine = conn.execute("SELECT 1 FROM applications WHERE key = ? AND status = 'pending'", (key,)).fetchone()
+    waiting = conn.execute("SELECT count(*) FROM applications WHERE status = 'pending'").fetchone()[0]
+    return mine is not None or waiting < pending_max
+
+
 def _row(row: Any) -> Application:
     key, *rest = row
     return Application(bytes(key), *rest)

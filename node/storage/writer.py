@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from federation.errors import Frozen
 from federation.store import LogStore
 from node.rules.council import Appended, Council, Draft, RuleError
 from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
@@ -183,6 +184,10 @@ class Writer:
     def _replay(self) -> NodeState:
         return replay_record(self.store, self.log_id, self.machine)
 
+    def _frozen(self) -> str | None:
+        head = self.store.head(self.log_id)
+        return head.frozen if head is not None else None
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
 
@@ -251,6 +256,20 @@ class Writer:
         effects: list[SideEffect] = []
         ts = now_ms()
         cursor = self._cursor
+        last_ts = max(
+            (e.header.ts_ms for e in (cursor.last_record, cursor.last_public) if e is not None), default=0
+        )
+        if ts < last_ts:
+            # stamping max(now, last) would freeze the log's time at the last entry's (ten years ahead, once)
+            refusal = RuleError(
+                "node.clock-behind",
+                f"this node's clock reads {ts} ms, before its last entry's {last_ts} ms: "
+                "fix the system clock (NTP) before appending again",
+            )
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(refusal)
+            return
         diverged = False
         try:
             for job in jobs:
@@ -293,9 +312,17 @@ class Writer:
                 "commit failed, rebuilding state from the record: %s", exc
             )
             await self._reload()
+            # a fork proof froze our own log while the batch was judged: a refusal, not a failure
+            frozen = await asyncio.get_running_loop().run_in_executor(self._thread, self._frozen)
             for job, _ in accepted:
                 if not job.future.done():
-                    job.future.set_exception(exc if refused else RuntimeError(f"storage failed: {exc}"))
+                    job.future.set_exception(
+                        exc
+                        if refused
+                        else Frozen(f"this node's own log is frozen: {frozen}")
+                        if frozen
+                        else RuntimeError(f"storage failed: {exc}")
+                    )
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return

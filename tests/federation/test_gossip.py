@@ -23,6 +23,7 @@ from aiohttp import web
 from federation import store
 from federation.db import migrate
 from federation.gossip import DIGEST, HEADS, Gossip, GossipServer
+from federation.quota import TokenBuckets
 from federation.replica import Head, Page, Replica
 from federation.settings import FederationSettings
 from federation.transport import HttpTransport, MemoryNetwork, Reply, VirtualTimeLoop
@@ -443,7 +444,7 @@ def test_quota_answers_429_and_the_caller_backs_off() -> None:
     async def main() -> None:
         async with Cluster(2) as cluster:
             a, b = cluster.nodes
-            b.server.settings = replace(b.server.settings, gossip_quota_rate=0.001, gossip_quota_burst=2)
+            b.server.quota = TokenBuckets(rate=0.001, burst=2)
             assert await a.gossip.run_round(b.id)
             assert await a.gossip.run_round(b.id)
             assert not await a.gossip.run_round(b.id)

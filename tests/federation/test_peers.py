@@ -21,7 +21,7 @@ BACKOFF_MAX_MS = round(FederationSettings().peer_backoff_max_s * 1000)
 @pytest.fixture
 def conn(tmp_path: Path) -> sqlite3.Connection:
     conn = connect(tmp_path / "node.db")
-    assert migrate(conn, MIGRATIONS) == ["0201-peers"]
+    assert migrate(conn, MIGRATIONS) == ["0201-peers", "0202-peer-suspension"]
     return conn
 
 
@@ -130,3 +130,20 @@ def test_unknown_peer_updates_are_noops(peers: PeerTable) -> None:
     peers.record_success(A, T0)
     peers.penalise(A, "x", T0)
     assert peers.all() == []
+
+
+@pytest.mark.parametrize("attack", ["peer_sends_bad_data_forever"], ids=lambda a: a)
+def test_penalties_past_the_threshold_suspend_a_peer(conn: sqlite3.Connection, attack: str) -> None:
+    peers = PeerTable(conn, FederationSettings(peer_suspend_penalties=3, peer_suspend_s=60.0))
+    peers.add(A, "https://a.example", T0)
+    peers.add(B, "https://b.example", T0)
+    for n in range(2):
+        peers.penalise(A, f"bad page {n}", T0)
+    assert [p.node_id for p in peers.available(T0)] == sorted([A, B]), "two penalties: still polled"
+    peers.penalise(A, "bad page 2", T0 + 5)
+    peer = peers.get(A)
+    assert peer is not None and peer.suspended(T0 + 5) and peer.suspended_until_ms == T0 + 5 + 60_000
+    assert peer.penalties == 0 and peer.last_penalty == "bad page 2", "counted anew, the reason kept"
+    assert [p.node_id for p in peers.available(T0 + 60_000)] == [B], "a suspended peer is not polled"
+    assert sorted(p.node_id for p in peers.available(T0 + 5 + 60_000)) == sorted([A, B]), "until it ends"
+    assert peers.trusted(A), "suspended, not removed"

@@ -513,3 +513,28 @@ def test_add_invalid_fork(setup: Any) -> None:
             dst.add_fork(bad)
         assert caught.value.step == "fork"
     assert dst.forks() == [] and dst.frozen(LOG) is None
+
+
+@pytest.mark.parametrize("attack", ["entries_stamped_in_the_future"], ids=lambda a: a)
+def test_entries_ahead_of_the_receivers_clock_are_refused(setup: Any, attack: str) -> None:
+    src, dst, _ = setup
+    skew_s = dst.settings.entry_skew_s
+    dst.clock = lambda: (T0 + 100) / 1000 - skew_s - 1  # the page's first entry is stamped T0 + 100
+    refused(dst, next_page(src), "timestamp")
+    dst.clock = lambda: (T0 + 199) / 1000 - skew_s  # within the skew window of the page's last entry
+    dst.ingest(LOG, next_page(src))
+    assert dst.store.head(LOG).size == 200  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("attack", ["entries_going_back_in_time"], ids=lambda a: a)
+def test_entries_going_back_in_time_are_refused(setup: Any, attack: str) -> None:
+    src, dst, _ = setup
+    body = {"kind": "decision", "text": "back to the past"}
+    back = sign_entry(
+        KEY, log_id=LOG, seq=100, prev=ENTRIES[99].id, ts_ms=T0 + 99 - 5_001, vis="public", body=body
+    )
+    refused(dst, with_entries(next_page(src), [back], checkpoint=False), "timestamp")
+    near = sign_entry(
+        KEY, log_id=LOG, seq=100, prev=ENTRIES[99].id, ts_ms=T0 + 99 - 5_000, vis="public", body=body
+    )
+    dst.ingest(LOG, with_entries(next_page(src), [near], checkpoint=False))  # within the protocol's 5 s

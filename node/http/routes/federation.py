@@ -11,6 +11,7 @@ These routes are registered before the ``/v1/federation/…`` gossip catch-all, 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,8 +19,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from federation.aggregate import Aggregate
+from federation.auth import status_of
 from node.errors import ApplicationError
 from node.http.context import Node, node_of
+from node.http.params import int_param
 from node.http.wire import ApiError, bad_request, not_found, respond
 from node.storage.writer import now_ms
 from protocol import codec
@@ -47,10 +50,11 @@ async def apply(request: web.Request) -> web.Response:
     from node.storage import applications  # the operator's side of the same table
 
     node = _federation_body(request)
+    node.applicants.admit(request)
     try:
-        signer = await node.verifier.verify(request, _any_key)
+        signer = await node.applicants.verifier.verify(request, _any_key)
     except VerificationError as exc:
-        raise ApiError(401, f"request-{exc.step}", exc.message) from exc
+        raise ApiError(status_of(exc), f"request-{exc.step}", exc.message) from exc
     try:
         limits = codec.Limits(
             max_size=node.config.settings.application_max_bytes, max_depth=1, max_length=1000
@@ -66,10 +70,20 @@ async def apply(request: web.Request) -> web.Response:
         raise bad_request("bad-application", f"an application carries exactly {', '.join(PROFILE)} as text")
     if signer.raw == node.config.node_id:
         raise bad_request("bad-application", "a federation does not apply to itself")
+    pending_max = node.config.settings.applications_pending_max
+
+    def store(conn: sqlite3.Connection) -> bool:
+        if not applications.has_room(conn, signer.raw, pending_max):
+            return False
+        applications.record(conn, signer.raw, value, now_ms())
+        return True
+
     try:
-        await node.writer.run(applications.record, node.writer.conn, signer.raw, value, now_ms())
+        stored = await node.writer.run(store, node.writer.conn)
     except ApplicationError as exc:
         raise bad_request("bad-application", str(exc)) from exc
+    if not stored:
+        raise ApiError(503, "applications-full", "this federation holds too many pending applications")
     return respond(request, {"received": True, "applicant": signer.raw, "at": int(time.time())})
 
 
@@ -116,10 +130,8 @@ async def decisions(request: web.Request) -> web.Response:
             query["council"] = codec.unb64u(request.query["council"], 32)
         for name in ("since_ms", "until_ms", "limit", "offset"):
             if name in request.query:
-                query[name] = int(request.query[name])
-                if query[name] < 0:
-                    raise ValueError(f"{name} is not negative")
-    except (DecodeError, ValueError) as exc:
+                query[name] = int_param(request, name)
+    except DecodeError as exc:
         raise bad_request("bad-parameter", str(exc)) from exc
     query["limit"] = min(query.get("limit", 100), 500)
     found = await _read(

@@ -45,6 +45,8 @@ async def peers(request: web.Request) -> web.Response:
         p = view.peer
         held = heads.get(p.node_id)
         status = "ok" if p.failures == 0 else ("backoff" if p.backoff_until_ms > now else "failing")
+        if p.suspended(now):
+            status = "suspended"
         out.append(
             {
                 "node_id": p.node_id,
@@ -55,6 +57,7 @@ async def peers(request: web.Request) -> web.Response:
                 "failures": p.failures,
                 "penalties": p.penalties,
                 "last_penalty": p.last_penalty,
+                "suspended_until_ms": p.suspended_until_ms if p.suspended(now) else None,
                 "lag": view.lag,
                 "held": held.size if held else 0,
                 "frozen": node.replication.replica.frozen(p.node_id),

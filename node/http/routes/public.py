@@ -15,7 +15,7 @@ from node import VERSION
 from node.http.context import node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import id_param, int_param
-from node.http.wire import MSGPACK, bad_request, not_found, respond
+from node.http.wire import MSGPACK, ApiError, bad_request, not_found, respond
 from protocol.entry import Entry
 from protocol.errors import ProofError
 from protocol.keys import PublicKey
@@ -95,6 +95,8 @@ async def entries(request: web.Request) -> web.Response:
         int_param(request, "limit", node.config.settings.entries_page_max, low=1),
         node.config.settings.entries_page_max,
     )
+    if head.frozen:
+        raise ApiError(409, "log-frozen", f"this log is frozen: {head.frozen}")
     page = node.store.entries(log_id, after, limit)
     return respond(
         request,

@@ -48,7 +48,7 @@ class Quorum:
     def from_body(cls, body: object) -> Quorum | None:
         if body is None:
             return None
-        if not isinstance(body, dict) or len(body) != 1:
+        if not isinstance(body, dict) or set(body) not in ({"count"}, {"fraction"}):
             raise malformed("quorum must be nil, {count} or {fraction}")
         if "count" in body:
             return cls(count=get_int(body, "count"))
