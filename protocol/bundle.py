@@ -15,7 +15,7 @@ makes ``key`` valid for the entries after it until a later revocation. The bundl
 (with their own inclusion proofs in the same checkpoint) for the key that signed the decision.
 
 ``verify_bundle`` checks, in this order, and names the step that failed: ``encoding``, ``log``,
-``body-hash``, ``checkpoint-signature`` (and ``origin``), ``unknown-key``, ``entry-signature``,
+``body-hash``, ``kind``, ``checkpoint-signature`` (and ``origin``), ``unknown-key``, ``entry-signature``,
 ``inclusion``, ``founding``, ``cosignatures``. The founding entry (seq 0, signed by the root key, in the same
 checkpoint) is what tells a member *which* council the key belongs to, in its own signed words.
 """
@@ -35,6 +35,7 @@ from protocol.note import Checkpoint, Cosignature, open_checkpoint, verify_cosig
 BUNDLE_VERSION = 1
 KEY_KIND = "log/key"
 FOUNDING_KIND = "council/found"
+DECISION_KIND = "decision"
 BUNDLE_LIMITS = codec.Limits(max_size=2 * 1024 * 1024, max_depth=4, max_length=300_000)
 MAX_PROOF = 64
 MAX_KEYS = 64
@@ -154,6 +155,8 @@ def verify_bundle(
         decision.check_body()
     except DecodeError as exc:
         raise VerificationError("body-hash", str(exc)) from exc
+    if decision.body().get("kind") != DECISION_KIND:
+        raise VerificationError("kind", "the bundled entry is not a decision")
     try:
         signed = open_checkpoint(bundle.checkpoint, council_key, backend=backend)
     except DecodeError as exc:

@@ -177,6 +177,16 @@ def test_body_hash() -> None:
     fails("body-hash", "the body does not match", VALID.encode().replace(b"adopted", b"refused"))
 
 
+def test_kind() -> None:
+    # Every other entry of the log is validly signed and included, yet none of them is a decision.
+    fails("kind", "the bundled entry is not a decision", make(LOG, 1).encode())  # a log/key entry
+    fails("kind", "the bundled entry is not a decision", make(LOG, 0).encode())  # the founding entry
+    council_only = make(LOG, 2)  # a council entry (member/join), signed by the root key
+    fails("kind", "the bundled entry is not a decision", council_only.encode())
+    # The kind is read from the signed body: a decision re-labelled is a body-hash failure, not a pass.
+    fails("body-hash", "the body does not match", VALID.encode().replace(b"\xa8decision", b"\xa8decisiom"))
+
+
 def test_checkpoint_signature() -> None:
     _, forged = checkpoint_note(LOG, signer=ATTACKER)
     fails(
