@@ -37,8 +37,8 @@ def bundle(
     conn: sqlite3.Connection, log_id: bytes, decision_id: bytes, *, council: bool, root_id: bytes
 ) -> tuple[str, bytes] | None:
     """(visibility, bundle bytes) of a decision of ``log_id`` at its newest checkpoint, with the key
-    history of its signer when that is not the log's current root key (``root_id``); None for every miss
-    alike — a public caller must not learn that a council decision (or entry) exists."""
+    history before it (protocol.bundle) when its signer is not the log's current root key (``root_id``);
+    None for every miss alike — a public caller must not learn that a council decision (or entry) exists."""
     store = LogStore(conn)
     located = store.locate_decision(decision_id)
     if located is None or located[0] != log_id:
@@ -59,8 +59,9 @@ def bundle(
     keys: list[ProvenEntry] = []
     if entry.header.key_id != root_id:
         rows = conn.execute(
-            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
-            (log_id,),
+            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' AND seq < ? "
+            "ORDER BY seq",
+            (log_id, entry.seq),
         )
         keys = [proven(e) for e in key_history([Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows])]
     parse_note(head.checkpoint)  # the stored note is well-formed, or this is a bug worth a 500

@@ -227,6 +227,8 @@ EXPECTED_ATTACKS = {
     "bundle_entry_not_in_tree",
     "bundle_tampered_body",
     "bundle_wrong_council",
+    "bundle_key_history_left_out",
+    "bundle_key_entry_as_decision",
     "replayed_request",
     "request_for_other_node",
 }

@@ -166,6 +166,7 @@ def log_bodies() -> list[tuple[str, dict[str, Any], SigningKey]]:
         (
             "public",
             {
+                "key_entries": 1,  # signed by a delegated key: the log/key entries before it (entry 1)
                 "kind": "decision",
                 "motion": hashlib.sha256(b"motion 1").digest(),
                 "outcome": "adopted",
@@ -619,6 +620,26 @@ def attack_vectors(
             bundle.encode(),
             OTHER_COUNCIL.public.raw,
             "log",
+        )
+    )
+
+    attacks.append(
+        bundle_attack(
+            "bundle_key_history_left_out",
+            "the valid bundle without its key history: the decision states 1 log/key entry before it",
+            Bundle(bundle.decision, bundle.checkpoint, bundle.founding).encode(),
+            root,
+            "unknown-key",
+        )
+    )
+    tree = merkle.MemoryTree([e.id for e in entries])
+    attacks.append(
+        bundle_attack(
+            "bundle_key_entry_as_decision",
+            "entry 1 (log/key, signed by the root key, in the checkpoint) bundled as if it were a decision",
+            Bundle(proven(tree, entries[1]), bundle.checkpoint, bundle.founding).encode(),
+            root,
+            "kind",
         )
     )
 
