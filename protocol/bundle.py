@@ -142,11 +142,18 @@ def verify_bundle(
     data: bytes,
     council_key: PublicKey,
     witnesses: Mapping[str, PublicKey] | Iterable[tuple[str, PublicKey]] = (),
-    min_cosignatures: int = 0,
+    min_cosignatures: int | None = None,
     *,
     backend: str | None = None,
 ) -> VerifiedEntry:
-    """Verify a bundle offline against the council's root key; return the entry or raise naming the step."""
+    """Verify a bundle offline against the council's root key; return the entry or raise naming the step.
+
+    Every named witness must have cosigned (a key named twice counts once) unless ``min_cosignatures``
+    asks for fewer — or more than the witnesses named, which then always fails.
+    """
+    trusted = list(witnesses.items() if isinstance(witnesses, Mapping) else witnesses)
+    if min_cosignatures is None:
+        min_cosignatures = len({key.raw for _, key in trusted})
     try:
         bundle = Bundle.decode(data)
     except DecodeError as exc:
@@ -173,7 +180,7 @@ def verify_bundle(
         raise VerificationError("entry-signature", exc.message) from exc
     _verify_included(bundle.decision, checkpoint)
     council = _founding(bundle.founding, council_key, checkpoint, backend)
-    cosigners = verify_cosignatures(signed, witnesses, min_cosignatures, backend=backend)
+    cosigners = verify_cosignatures(signed, trusted, min_cosignatures, backend=backend)
     return VerifiedEntry(
         header.log_id,
         header.seq,

@@ -154,6 +154,23 @@ def test_cosignatures_optional_and_counted() -> None:
     assert info.value.step == "cosignatures"
 
 
+def test_every_named_witness_is_required_by_default() -> None:
+    data = VALID.encode()
+    assert len(verify_bundle(data, ROOT, TRUSTED).cosigners) == 2
+    assert len(verify_bundle(data, ROOT, iter(TRUSTED)).cosigners) == 2  # any iterable, read once
+    assert len(verify_bundle(data, ROOT, dict(TRUSTED)).cosigners) == 2
+    uncosigned = make(LOG, 3, [1], note=sign_checkpoint(COUNCIL, checkpoint_note(LOG)[0])).encode()
+    with pytest.raises(VerificationError, match=r"^cosignatures: 0 valid witness cosignatures, at least 1"):
+        verify_bundle(uncosigned, ROOT, TRUSTED[:1])
+    stranger = ("shora-witness/stranger", ATTACKER.public)
+    with pytest.raises(VerificationError, match=r"^cosignatures: 2 valid witness cosignatures, at least 3"):
+        verify_bundle(data, ROOT, [*TRUSTED, stranger])
+    # One key under two names is one witness; fewer may be asked for explicitly.
+    (name, key), _ = TRUSTED
+    assert len(verify_bundle(data, ROOT, [(name, key), ("shora-witness/alias", key)]).cosigners) == 1
+    assert verify_bundle(uncosigned, ROOT, TRUSTED, 0).cosigners == ()
+
+
 def test_the_entry_map_takes_no_extra_proof() -> None:
     # One bundle, one encoding: "proof" lives beside "entry", never inside it.
     value = codec.decode(VALID.encode())
