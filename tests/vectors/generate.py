@@ -134,6 +134,8 @@ CODEC_VALUES: list[tuple[str, Any]] = [
     ("empty_text", ""),
     ("text_ascii", "kind"),
     ("text_persian_nfc", "شورا"),
+    ("text_composed_e_acute", "\u00e9"),  # NFC of e + U+0301 (which is refused: attack text_not_nfc)
+    ("text_assigned_in_unicode_14", "\U0001f6dd"),  # the pinned version's newest: U+1F6DD PLAYGROUND SLIDE
     ("text_31", "x" * 31),
     ("text_32", "x" * 32),
     ("empty_bin", b""),
@@ -490,6 +492,18 @@ def attack_vectors(
     )
 
     # The codec.
+    attacks.append(
+        _codec_attack(
+            "text_not_nfc", "e + U+0301 COMBINING ACUTE ACCENT: decomposed, not NFC", b"\xa3e\xcc\x81"
+        )
+    )
+    attacks.append(
+        _codec_attack(
+            "text_unassigned_in_unicode_14",
+            "U+1F6DC WIRELESS, assigned in Unicode 15.0, not in the pinned 14.0.0",
+            b"\xa4" + "\U0001f6dc".encode(),
+        )
+    )
     attacks.append(_codec_attack("non_minimal_int", "1 written as a uint16 (cd 00 01)", b"\xcd\x00\x01"))
     attacks.append(_codec_attack("duplicate_key", "a map with the key 'a' twice", b"\x82\xa1a\x01\xa1a\x02"))
     attacks.append(

@@ -6,9 +6,11 @@ exact type and size, and a body with missing or extra fields is refused: nothing
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+from protocol import codec
+from protocol.errors import DecodeError
 
 from .errors import RuleError
 from .limits import ENTRY_ID_LEN, MEMBER_ID_LEN
@@ -44,8 +46,10 @@ def check_text(value: object, key: str, limit: int, limit_rule: str) -> str:
     if len(value) > limit:
         raise RuleError(limit_rule, f"{key} is limited to {limit} characters")
     # bodies are canonical msgpack, whose text is NFC (DESIGN §3); execute normalises, apply insists
-    if not unicodedata.is_normalized("NFC", value):
-        raise malformed(f"{key} must be NFC")
+    try:
+        codec.check_text(value, key)
+    except DecodeError as exc:  # not NFC, or a code point the pinned Unicode version does not assign
+        raise malformed(str(exc)) from exc
     return value
 
 

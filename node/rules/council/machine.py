@@ -12,6 +12,9 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from protocol import codec
+from protocol.errors import DecodeError
+
 from .commands import (
     Attend,
     CastVote,
@@ -41,7 +44,12 @@ SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one o
 def _nfc(text: str) -> str:
     if not isinstance(text, str):
         raise malformed("text expected")
-    return unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text)
+    try:
+        codec.check_text(text)
+    except DecodeError as exc:  # a code point the pinned Unicode version does not assign
+        raise malformed(str(exc)) from exc
+    return text
 
 
 def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]]:

@@ -18,6 +18,8 @@ from typing import Any
 from node.rules.council.errors import RuleError
 from node.rules.council.fields import malformed, plain
 from node.rules.council.log import Appended, Draft
+from protocol import codec
+from protocol.errors import DecodeError
 
 from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Suspend
 from .entries import KINDS
@@ -28,7 +30,12 @@ from .tally import result_body
 def _nfc(text: str) -> str:
     if not isinstance(text, str):
         raise malformed("text expected")
-    return unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text)
+    try:
+        codec.check_text(text)
+    except DecodeError as exc:  # a code point the pinned Unicode version does not assign
+        raise malformed(str(exc)) from exc
+    return text
 
 
 def _body(state: Federation, command: Command) -> dict[str, Any]:
