@@ -40,6 +40,20 @@ KEY_KIND = "log/key"
 FOUNDING_KIND = "council/found"
 DECISION_KIND = "decision"
 KEY_COUNT = "key_entries"  # in an entry signed by a delegated key: how many log/key entries precede it
+# The steps ``verify_bundle`` names, in the order it checks them (docs/protocol.md §8 is the same list).
+STEPS = (
+    "encoding",
+    "log",
+    "body-hash",
+    "kind",
+    "checkpoint-signature",
+    "origin",
+    "unknown-key",
+    "entry-signature",
+    "inclusion",
+    "founding",
+    "cosignatures",
+)
 BUNDLE_LIMITS = codec.Limits(max_size=2 * 1024 * 1024, max_depth=4, max_length=300_000)
 MAX_PROOF = 64
 MAX_KEYS = 64

@@ -3,8 +3,10 @@ delegation through ``log/key`` entries, and random mutations that never verify a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import codec, merkle
-from protocol.bundle import Bundle, ProvenEntry, VerifiedEntry, key_history, verify_bundle
+from protocol.bundle import STEPS, Bundle, ProvenEntry, VerifiedEntry, key_history, verify_bundle
 from protocol.entry import Entry, sign_entry
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, PublicKey, SigningKey
@@ -622,3 +624,29 @@ def test_history_before_the_delegation_does_not_stop_the_search() -> None:
     """An entry of another key that comes first is read, not the end of the search."""
     entries = build_log([FOUND, key_entry(ATTACKER), key_entry(DELEGATE), decision(key_entries=2)])
     assert verify(make(entries, 3, [1, 2]).encode()).signing_key == DELEGATE.public.raw
+
+
+# --- the spec and the verifier name the same steps -----------------------------------------------------
+
+
+def _spec_section_8() -> str:
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    return text[text.index("## 8. The decision bundle") : text.index("## 9. Attack vectors")]
+
+
+def test_the_spec_names_the_verifiers_steps_in_its_order() -> None:
+    """Each step §8 defines (``**name** —``) is one ``verify_bundle`` raises, in the same order; every other
+    bold name there (``else **inclusion**``) is one of them too."""
+    section = _spec_section_8()
+    assert re.findall(r"\*\*([a-z-]+)\*\* —", section) == list(STEPS)
+    assert set(re.findall(r"\*\*([a-z-]+)\*\*", section)) == set(STEPS)
+
+
+def test_the_verifier_raises_only_named_steps() -> None:
+    """Every step the bundle code raises directly, and every bundle attack's expected step, is in STEPS."""
+    source = (Path(__file__).parents[2] / "protocol" / "bundle.py").read_text()
+    raised = set(re.findall(r'VerificationError\(\s*"([a-z-]+)"', source))
+    assert raised <= set(STEPS) and raised >= {"encoding", "body-hash", "kind", "unknown-key"}
+    attacks = json.loads((Path(__file__).parents[1] / "vectors" / "attacks.json").read_text())
+    expected = {a["expect"]["step"] for a in attacks if a["target"] == "bundle"}
+    assert expected and expected <= set(STEPS)
