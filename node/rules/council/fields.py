@@ -6,6 +6,7 @@ exact type and size, and a body with missing or extra fields is refused: nothing
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,18 @@ def get_bool(body: Mapping[str, Any], key: str) -> bool:
     if not isinstance(value, bool):
         raise malformed(f"{key} must be a boolean")
     return value
+
+
+def nfc_text(text: object) -> str:
+    """Text a command gives, normalised to NFC: canonical text (docs/protocol.md §1), or malformed."""
+    if not isinstance(text, str):
+        raise malformed("text expected")
+    text = unicodedata.normalize("NFC", text)
+    try:
+        codec.check_text(text)
+    except DecodeError as exc:  # a code point the pinned Unicode version does not assign
+        raise malformed(str(exc)) from exc
+    return text
 
 
 def check_text(value: object, key: str, limit: int, limit_rule: str) -> str:
