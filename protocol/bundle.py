@@ -11,11 +11,13 @@
 
 A log's root key (its ``log_id``) may sign every entry. It may also delegate: a public entry of kind
 ``log/key`` signed by the root key, ``{"kind": "log/key", "action": "add" | "revoke", "key": bin32}``,
-makes ``key`` valid for the entries after it until a later revocation. The bundle carries those entries
-(with their own inclusion proofs in the same checkpoint) for the key that signed the decision.
+makes ``key`` valid for the entries after it until a later revocation. An entry signed by a delegated key
+states in its body how many ``log/key`` entries precede it (``"key_entries": n``); its bundle carries exactly
+those n entries, in log order, each with its inclusion proof in the same checkpoint — so a revocation cannot
+be left out. A decision signed by the root key needs no key history.
 
 ``verify_bundle`` checks, in this order, and names the step that failed: ``encoding``, ``log``,
-``body-hash``, ``checkpoint-signature`` (and ``origin``), ``unknown-key``, ``entry-signature``,
+``body-hash``, ``kind``, ``checkpoint-signature`` (and ``origin``), ``unknown-key``, ``entry-signature``,
 ``inclusion``, ``founding``, ``cosignatures``. The founding entry (seq 0, signed by the root key, in the same
 checkpoint) is what tells a member *which* council the key belongs to, in its own signed words.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from protocol import codec, merkle
@@ -35,6 +38,22 @@ from protocol.note import Checkpoint, Cosignature, open_checkpoint, verify_cosig
 BUNDLE_VERSION = 1
 KEY_KIND = "log/key"
 FOUNDING_KIND = "council/found"
+DECISION_KIND = "decision"
+KEY_COUNT = "key_entries"  # in an entry signed by a delegated key: how many log/key entries precede it
+# The steps ``verify_bundle`` names, in the order it checks them (docs/protocol.md §8 is the same list).
+STEPS = (
+    "encoding",
+    "log",
+    "body-hash",
+    "kind",
+    "checkpoint-signature",
+    "origin",
+    "unknown-key",
+    "entry-signature",
+    "inclusion",
+    "founding",
+    "cosignatures",
+)
 BUNDLE_LIMITS = codec.Limits(max_size=2 * 1024 * 1024, max_depth=4, max_length=300_000)
 MAX_PROOF = 64
 MAX_KEYS = 64
@@ -137,11 +156,18 @@ def verify_bundle(
     data: bytes,
     council_key: PublicKey,
     witnesses: Mapping[str, PublicKey] | Iterable[tuple[str, PublicKey]] = (),
-    min_cosignatures: int = 0,
+    min_cosignatures: int | None = None,
     *,
     backend: str | None = None,
 ) -> VerifiedEntry:
-    """Verify a bundle offline against the council's root key; return the entry or raise naming the step."""
+    """Verify a bundle offline against the council's root key; return the entry or raise naming the step.
+
+    Every named witness must have cosigned (a key named twice counts once) unless ``min_cosignatures``
+    asks for fewer — or more than the witnesses named, which then always fails.
+    """
+    trusted = list(witnesses.items() if isinstance(witnesses, Mapping) else witnesses)
+    if min_cosignatures is None:
+        min_cosignatures = len({key.raw for _, key in trusted})
     try:
         bundle = Bundle.decode(data)
     except DecodeError as exc:
@@ -154,6 +180,8 @@ def verify_bundle(
         decision.check_body()
     except DecodeError as exc:
         raise VerificationError("body-hash", str(exc)) from exc
+    if decision.body().get("kind") != DECISION_KIND:
+        raise VerificationError("kind", "the bundled entry is not a decision")
     try:
         signed = open_checkpoint(bundle.checkpoint, council_key, backend=backend)
     except DecodeError as exc:
@@ -166,7 +194,7 @@ def verify_bundle(
         raise VerificationError("entry-signature", exc.message) from exc
     _verify_included(bundle.decision, checkpoint)
     council = _founding(bundle.founding, council_key, checkpoint, backend)
-    cosigners = verify_cosignatures(signed, witnesses, min_cosignatures, backend=backend)
+    cosigners = verify_cosignatures(signed, trusted, min_cosignatures, backend=backend)
     return VerifiedEntry(
         header.log_id,
         header.seq,
@@ -210,40 +238,61 @@ def _verify_included(proven: ProvenEntry, checkpoint: Checkpoint) -> None:
 
 
 def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backend: str | None) -> PublicKey:
-    """The key that signed the decision, proven valid at its position by the bundle's key history."""
+    """The key that signed the decision, proven valid at its position by the bundle's key history.
+
+    A decision signed by a delegated key states in its signed body how many ``log/key`` entries precede
+    it (``key_entries``); the bundle must carry exactly those, in log order, each proven in the checkpoint.
+    So no entry of the history — a revocation above all — can be left out without the count failing.
+    """
     wanted = bundle.decision.entry.header.key_id
     if wanted == root.id:
         return root
     seq = bundle.decision.entry.seq
+    count = bundle.decision.entry.body().get(KEY_COUNT)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise VerificationError("unknown-key", f"a delegated key's decision states its {KEY_COUNT}")
+    history = bundle.keys
+    seqs = [proven.entry.seq for proven in history]
+    if any(s >= seq for s in seqs) or any(a >= b for a, b in pairwise(seqs)):
+        raise VerificationError(
+            "unknown-key", "the key history is the log/key entries before the decision, in log order"
+        )
+    if len(history) != count:
+        raise VerificationError(
+            "unknown-key", f"the decision follows {count} log/key entries, the bundle carries {len(history)}"
+        )
     valid: PublicKey | None = None
-    for proven in sorted(bundle.keys, key=lambda p: p.entry.seq):
-        entry = proven.entry
-        if entry.header.log_id != root.raw or entry.seq >= seq:
-            continue
-        try:
-            entry.check_body()
-            entry.verify_signature(root, backend=backend)
-        except (DecodeError, VerificationError) as exc:
-            raise VerificationError(
-                "unknown-key", f"key history entry {entry.seq} is invalid: {exc}"
-            ) from exc
-        _verify_included(proven, checkpoint)
-        body = entry.body()
-        if body.get("kind") != KEY_KIND or not isinstance(body.get("key"), bytes):
-            raise VerificationError("unknown-key", f"key history entry {entry.seq} is not a log/key entry")
-        try:
-            key = PublicKey(body["key"])
-        except DecodeError as exc:
-            raise VerificationError("unknown-key", f"key history entry {entry.seq}: {exc}") from exc
-        if key.id != wanted:
-            continue
-        if body.get("action") == "add":
-            valid = key
-        elif body.get("action") == "revoke":
-            valid = None
+    for proven in history:
+        key, action = _key_entry(proven, root, checkpoint, backend)
+        if key.id == wanted:
+            valid = key if action == "add" else None
     if valid is None:
         raise VerificationError("unknown-key", "the signing key is neither the root key nor delegated by it")
     return valid
+
+
+def _key_entry(
+    proven: ProvenEntry, root: PublicKey, checkpoint: Checkpoint, backend: str | None
+) -> tuple[PublicKey, str]:
+    """The key and action of one ``log/key`` entry of the root's log, signed by the root, in the tree."""
+    entry = proven.entry
+    try:
+        if entry.header.log_id != root.raw:
+            raise VerificationError("log", "it belongs to another log")
+        entry.check_body()
+        entry.verify_signature(root, backend=backend)
+    except (DecodeError, VerificationError) as exc:
+        raise VerificationError("unknown-key", f"key history entry {entry.seq} is invalid: {exc}") from exc
+    _verify_included(proven, checkpoint)
+    body = entry.body()
+    if body.get("kind") != KEY_KIND or not isinstance(body.get("key"), bytes):
+        raise VerificationError("unknown-key", f"key history entry {entry.seq} is not a log/key entry")
+    if body.get("action") not in ("add", "revoke"):
+        raise VerificationError("unknown-key", f"key history entry {entry.seq} neither adds nor revokes")
+    try:
+        return PublicKey(body["key"]), body["action"]
+    except DecodeError as exc:
+        raise VerificationError("unknown-key", f"key history entry {entry.seq}: {exc}") from exc
 
 
 def key_history(entries: Sequence[Entry]) -> list[Entry]:

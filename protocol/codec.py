@@ -1,6 +1,7 @@
 """Canonical msgpack (DESIGN.md §3): one encoding per value, and a decoder that accepts nothing else.
 
-Values are ``None``, ``bool``, ``int`` (int64), ``str`` (NFC), ``bytes``, ``list``/``tuple`` and ``dict``
+Values are ``None``, ``bool``, ``int`` (int64), ``str`` (NFC, of code points assigned in the pinned Unicode
+version), ``bytes``, ``list``/``tuple`` and ``dict``
 with ``str`` keys. Maps are written with keys sorted by their UTF-8 bytes; integers and lengths use the
 smallest msgpack form; there are no floats and no ext types. ``decode`` rejects any input that does not
 re-encode to exactly the same bytes, so two parties that agree on a value agree on its bytes.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import Any
 import msgpack
 
 from protocol.errors import DecodeError
+from protocol.unicode_assigned import ASSIGNED, UNICODE_VERSION
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -36,6 +39,17 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+# Text is NFC under the pinned Unicode version, and holds only code points assigned in it: by Unicode's
+# normalization stability policy, NFC of assigned characters never changes, so the running Python's
+# ``unicodedata`` (14.0 on 3.11, 15.0 on 3.12, 15.1 on 3.13) gives every verifier the same verdict.
+_UNASSIGNED = re.compile(
+    "[^"
+    + "".join(
+        f"\\U{int(a, 16):08x}-\\U{int(b, 16):08x}" for a, b in (pair.split("-") for pair in ASSIGNED.split())
+    )
+    + "]"
+)
 
 
 class _Packer(threading.local):
@@ -127,7 +141,7 @@ def _canonical(value: Any, depth: int) -> Any:
             raise DecodeError(f"integer {value} is outside int64")
         return value
     if isinstance(value, str):
-        _check_text(value, "text")
+        check_text(value, "text")
         return value
     if isinstance(value, bytes):
         return value
@@ -140,7 +154,7 @@ def _canonical(value: Any, depth: int) -> Any:
         for key in keys:
             if not isinstance(key, str):
                 raise DecodeError("map keys must be text")
-            _check_text(key, "map key")
+            check_text(key, "map key")
         keys.sort(key=str.encode)
         return {key: _canonical(value[key], depth + 1) for key in keys}
     if isinstance(value, list | tuple):
@@ -160,7 +174,7 @@ def _check(value: Any, depth: int, max_depth: int) -> None:
             if type(key) is not str:
                 raise DecodeError("map keys must be text")
             if not key.isascii():
-                _check_text(key, "map key")
+                check_text(key, "map key")
             if previous is not None and key <= previous:  # a dict holds no duplicates
                 raise DecodeError("map keys are not sorted")
             previous = key
@@ -176,7 +190,7 @@ def _check(value: Any, depth: int, max_depth: int) -> None:
         kind = type(item)
         if kind is str:
             if not item.isascii():
-                _check_text(item, "text")
+                check_text(item, "text")
         elif kind is int:
             if not INT64_MIN <= item <= INT64_MAX:
                 raise DecodeError(f"integer {item} is outside int64")
@@ -187,7 +201,7 @@ def _check(value: Any, depth: int, max_depth: int) -> None:
 def _check_scalar(value: Any) -> None:
     kind = type(value)
     if kind is str:
-        _check_text(value, "text")
+        check_text(value, "text")
     elif kind is int:
         if not INT64_MIN <= value <= INT64_MAX:
             raise DecodeError(f"integer {value} is outside int64")
@@ -197,12 +211,18 @@ def _check_scalar(value: Any) -> None:
         raise DecodeError(f"type {kind.__name__} has no canonical encoding")
 
 
-def _check_text(text: str, what: str) -> None:
+def check_text(text: str, what: str = "text") -> None:
+    """Raise ``DecodeError`` unless ``text`` is canonical: valid Unicode, only code points assigned in the
+    pinned Unicode version, NFC."""
     # Decoded text is always valid UTF-8; text to encode may hold lone surrogates, which have no UTF-8.
     try:
         text.encode()
     except UnicodeEncodeError as exc:
         raise DecodeError(f"{what} is not valid Unicode (lone surrogate)") from exc
+    unassigned = _UNASSIGNED.search(text)
+    if unassigned is not None:
+        code = ord(unassigned.group())
+        raise DecodeError(f"{what} holds U+{code:04X}, not assigned in Unicode {UNICODE_VERSION}")
     if not unicodedata.is_normalized("NFC", text):
         raise DecodeError(f"{what} is not NFC-normalised")
 

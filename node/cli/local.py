@@ -178,10 +178,15 @@ def _witness(text: str) -> tuple[str, PublicKey]:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--council", "council_key", required=True, help="the council's key (base64url)")
 @click.option("--witness", "witnesses", multiple=True, help="a trusted witness's verifier key; repeatable")
-@click.option("--min-cosignatures", type=click.IntRange(0, 100), default=0, show_default=True)
+@click.option(
+    "--min-cosignatures",
+    type=click.IntRange(0, 100),
+    default=None,
+    help="how many of the --witness keys must have cosigned  [default: every one]",
+)
 @json_option
 def verify(
-    file: Path, council_key: str, witnesses: tuple[str, ...], min_cosignatures: int, as_json: bool
+    file: Path, council_key: str, witnesses: tuple[str, ...], min_cosignatures: int | None, as_json: bool
 ) -> None:
     """Verify a decision bundle offline; exit 0 only if every check passes."""
     try:

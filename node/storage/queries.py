@@ -50,9 +50,9 @@ def bundle(
     conn: sqlite3.Connection, log_id: bytes, decision_id: bytes, *, council: bool, root_id: bytes
 ) -> tuple[str, bytes] | None:
     """(visibility, bundle bytes) of the public twin of a decision of ``log_id`` (named by the twin's id or
-    its record twin's) at the public log's newest checkpoint, with the key history of its signer when that
-    is not the log's current root key (``root_id``); None for every miss alike. A council-only decision
-    has no twin, so no bundle: to anyone, the same answer as no decision at all."""
+    its record twin's) at the public log's newest checkpoint, with the key history before it
+    (protocol.bundle) when its signer is not the log's current root key (``root_id``); None for every miss
+    alike. A council-only decision has no twin, so no bundle: to anyone, the same answer as no decision."""
     store = LogStore(conn)
     entry = find_twin(conn, log_id, decision_id)
     if entry is None or entry.body().get("kind") != "decision":
@@ -70,8 +70,9 @@ def bundle(
     keys: list[ProvenEntry] = []
     if entry.header.key_id != root_id:
         rows = conn.execute(
-            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
-            (log_id,),
+            "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' AND seq < ? "
+            "ORDER BY seq",
+            (log_id, entry.seq),
         )
         keys = [proven(e) for e in key_history([Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows])]
     parse_note(head.checkpoint)  # the stored note is well-formed, or this is a bug worth a 500

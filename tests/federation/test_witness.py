@@ -362,7 +362,9 @@ class OwnLog:
         new = []
         for _ in range(count):
             seq = len(self.entries)
-            body = {"kind": "council/found", "profile": PROFILE} if seq == 0 else {"kind": "t/note", "n": seq}
+            body = (
+                {"kind": "council/found", "profile": PROFILE} if seq == 0 else {"kind": "decision", "n": seq}
+            )
             prev = self.entries[-1].id if self.entries else None
             entry = sign_entry(
                 LOG_KEY,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from node.bootstrap import init_node
-from node.rules.council import FoundCouncil, OpenAssembly
+from node.rules.council import FoundCouncil, OpenAssembly, RuleError
 from node.storage.writer import Writer
 from protocol import codec, merkle
 from protocol.bundle import verify_bundle
@@ -843,12 +843,13 @@ async def test_fifty_concurrent_joins(start_node: NodeFactory) -> None:
 
 async def test_writer_survives_a_command_that_fails_unexpectedly(tmp_path: Path) -> None:
     # the HTTP layer refuses lone surrogates; behind it, one bad command must not stop every later write
+    # (the rules now refuse such text as malformed, codec.check_text; the writer must survive either way)
     found = FoundCouncil(name="Toronto Council", continent="North America")
     config = init_node(tmp_path / "node", found, listen="127.0.0.1:0")
     writer = Writer(config.database, config.root_key(), config.settings)
     await writer.start()
     try:
-        with pytest.raises((RuntimeError, ProtocolError)):  # refused alone, or its batch fails
+        with pytest.raises((RuntimeError, ProtocolError, RuleError)):  # refused alone, or its batch fails
             await asyncio.wait_for(writer.submit(OpenAssembly(None, "agenda \ud800")), 10)
         (opened,) = await asyncio.wait_for(writer.submit(OpenAssembly(None, "a fine agenda")), 10)
         assert opened.seq == 1 and writer.state.open_assembly_id == opened.id

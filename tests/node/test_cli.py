@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 
 from protocol import codec
+from protocol.bundle import Bundle
 from protocol.keys import SigningKey
+from protocol.note import KeyKind, open_checkpoint, sign_checkpoint, vkey
+from tests.vectors.generate import COUNCIL, WITNESSES
 
 SHORA = shutil.which("shora", path=str(Path(sys.executable).parent)) or shutil.which("shora")
 assert SHORA is not None, "the shora console script is not installed: run `make test`, which installs it"
@@ -290,3 +293,32 @@ def test_a_bad_quorum_is_refused_with_a_message(
     init_node(home, FoundCouncil(name="Toronto Council", continent="North America"), listen="127.0.0.1:0")
     # no node is serving: a request would fail differently, so this message proves none was attempted
     refused("motion", "propose", "current", "--text", "New rules", "--kind", "rules", "--dir", str(home))
+
+
+def test_verify_requires_every_named_witness(tmp_path: Path) -> None:
+    """``--witness K`` alone requires K's cosignature; ``--min-cosignatures`` may ask for fewer."""
+    vectors = Path(__file__).parents[1] / "vectors"
+    bundle = Bundle.decode((vectors / "bundle.bin").read_bytes())
+    checkpoint = open_checkpoint(bundle.checkpoint, COUNCIL.public).checkpoint
+    uncosigned = tmp_path / "uncosigned.bundle"
+    uncosigned.write_bytes(
+        Bundle(bundle.decision, sign_checkpoint(COUNCIL, checkpoint), bundle.founding, bundle.keys).encode()
+    )
+    cosigned = vectors / "bundle.bin"  # cosigned by both witnesses
+    council = codec.b64u(COUNCIL.public.raw)
+    first, second = (vkey(name, key.public, KeyKind.COSIGNATURE_V1) for name, key in WITNESSES)
+    stranger = vkey("shora-witness/stranger", SigningKey.generate().public, KeyKind.COSIGNATURE_V1)
+
+    why = refused("verify", uncosigned, "--council", council, "--witness", first)
+    assert "NOT VALID — cosignatures: 0 valid witness cosignatures, at least 1 required" in why
+    assert "at least 2 required" in refused(
+        "verify", cosigned, "--council", council, "--witness", first, "--witness", stranger
+    )
+    shora("verify", cosigned, "--council", council, "--witness", first, "--witness", second)
+    checked = as_json(
+        "verify", cosigned, "--council", council, "--witness", first, "--witness", stranger,
+        "--min-cosignatures", "1",
+    )  # fmt: skip
+    assert [c["name"] for c in checked["cosigners"]] == [WITNESSES[0][0]]
+    shora("verify", uncosigned, "--council", council, "--witness", first, "--min-cosignatures", "0")
+    shora("verify", uncosigned, "--council", council)  # no witness named, none required

@@ -3,8 +3,10 @@ delegation through ``log/key`` entries, and random mutations that never verify a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import codec, merkle
-from protocol.bundle import Bundle, ProvenEntry, VerifiedEntry, key_history, verify_bundle
+from protocol.bundle import STEPS, Bundle, ProvenEntry, VerifiedEntry, key_history, verify_bundle
 from protocol.entry import Entry, sign_entry
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, PublicKey, SigningKey
@@ -51,8 +53,12 @@ def key_entry(key: SigningKey, signer: SigningKey = COUNCIL, action: str = "add"
     return ("public", {"kind": "log/key", "action": action, "key": key.public.raw}, signer)
 
 
-def decision(signer: SigningKey = DELEGATE) -> Spec:
-    return ("public", dict(DECISION_BODY), signer)
+def decision(signer: SigningKey = DELEGATE, key_entries: int = 1) -> Spec:
+    """A decision; one signed by a delegated key states how many log/key entries precede it."""
+    body = {k: v for k, v in DECISION_BODY.items() if k != "key_entries"}
+    if signer is not COUNCIL:
+        body["key_entries"] = key_entries
+    return ("public", body, signer)
 
 
 def checkpoint_note(
@@ -105,6 +111,8 @@ def fails(step: str, check: str, data: bytes, council: PublicKey = ROOT, min_cos
 # What each check says, where several checks share a step.
 NOT_A_BUNDLE = "a bundle is a map of v, entry, proof, checkpoint, keys and founding"
 NOT_DELEGATED = "the signing key is neither the root key nor delegated by it"
+MISCOUNTED = r"the decision follows \d+ log/key entries, the bundle carries \d+"
+NOT_IN_ORDER = "the key history is the log/key entries before the decision, in log order"
 NOT_A_KEY_ENTRY = r"key history entry \d+ is not a log/key entry"
 NOT_ENTRY_0 = "the founding entry is not entry 0 of this council's log"
 NOT_FOUNDING = "entry 0 does not found a council"
@@ -148,6 +156,23 @@ def test_cosignatures_optional_and_counted() -> None:
     assert info.value.step == "cosignatures"
 
 
+def test_every_named_witness_is_required_by_default() -> None:
+    data = VALID.encode()
+    assert len(verify_bundle(data, ROOT, TRUSTED).cosigners) == 2
+    assert len(verify_bundle(data, ROOT, iter(TRUSTED)).cosigners) == 2  # any iterable, read once
+    assert len(verify_bundle(data, ROOT, dict(TRUSTED)).cosigners) == 2
+    uncosigned = make(LOG, 3, [1], note=sign_checkpoint(COUNCIL, checkpoint_note(LOG)[0])).encode()
+    with pytest.raises(VerificationError, match=r"^cosignatures: 0 valid witness cosignatures, at least 1"):
+        verify_bundle(uncosigned, ROOT, TRUSTED[:1])
+    stranger = ("shora-witness/stranger", ATTACKER.public)
+    with pytest.raises(VerificationError, match=r"^cosignatures: 2 valid witness cosignatures, at least 3"):
+        verify_bundle(data, ROOT, [*TRUSTED, stranger])
+    # One key under two names is one witness; fewer may be asked for explicitly.
+    (name, key), _ = TRUSTED
+    assert len(verify_bundle(data, ROOT, [(name, key), ("shora-witness/alias", key)]).cosigners) == 1
+    assert verify_bundle(uncosigned, ROOT, TRUSTED, 0).cosigners == ()
+
+
 def test_the_entry_map_takes_no_extra_proof() -> None:
     # One bundle, one encoding: "proof" lives beside "entry", never inside it.
     value = codec.decode(VALID.encode())
@@ -177,6 +202,16 @@ def test_body_hash() -> None:
     fails("body-hash", "the body does not match", VALID.encode().replace(b"adopted", b"refused"))
 
 
+def test_kind() -> None:
+    # Every other entry of the log is validly signed and included, yet none of them is a decision.
+    fails("kind", "the bundled entry is not a decision", make(LOG, 1).encode())  # a log/key entry
+    fails("kind", "the bundled entry is not a decision", make(LOG, 0).encode())  # the founding entry
+    council_only = make(LOG, 2)  # a council entry (member/join), signed by the root key
+    fails("kind", "the bundled entry is not a decision", council_only.encode())
+    # The kind is read from the signed body: a decision re-labelled is a body-hash failure, not a pass.
+    fails("body-hash", "the body does not match", VALID.encode().replace(b"\xa8decision", b"\xa8decisiom"))
+
+
 def test_checkpoint_signature() -> None:
     _, forged = checkpoint_note(LOG, signer=ATTACKER)
     fails(
@@ -193,7 +228,9 @@ def test_origin() -> None:
 
 
 def test_unknown_key() -> None:
-    fails("unknown-key", NOT_DELEGATED, make(LOG, 3, []).encode())
+    fails("unknown-key", MISCOUNTED, make(LOG, 3, []).encode())
+    entries = build_log([FOUND, key_entry(ATTACKER), decision()])
+    fails("unknown-key", NOT_DELEGATED, make(entries, 2, [1]).encode())
 
 
 def test_entry_signature() -> None:
@@ -261,13 +298,44 @@ def test_delegated_key_added_by_root_is_valid() -> None:
 
 
 def test_key_revoked_before_the_decision_is_unknown() -> None:
-    entries = build_log([FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision()])
+    entries = build_log(
+        [FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision(key_entries=2)]
+    )
     fails("unknown-key", NOT_DELEGATED, make(entries, 3, [1, 2]).encode())
+
+
+def test_a_revocation_left_out_is_refused() -> None:
+    """The attack: the bundle carries the delegation but not the revocation that followed it. The decision
+    states how many log/key entries precede it, so a short history is refused, whichever entry is missing."""
+    entries = build_log(
+        [FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision(key_entries=2)]
+    )
+    fails("unknown-key", MISCOUNTED, make(entries, 3, [1]).encode())
+    fails("unknown-key", MISCOUNTED, make(entries, 3, [2]).encode())
+    # Counting the revocation twice, or a key entry of another position in its place, is no substitute.
+    fails("unknown-key", NOT_IN_ORDER, make(entries, 3, [1, 1]).encode())
+    fails("unknown-key", NOT_IN_ORDER, make(entries, 3, [2, 1]).encode())
+    # A decision that understates the count is a different signed body: it cannot stand in for this one.
+    understated = build_log(
+        [FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision(key_entries=1)]
+    )
+    assert understated[3].id != entries[3].id
+
+
+@pytest.mark.parametrize("count", [None, -1, True, "1"], ids=["missing", "negative", "bool", "text"])
+def test_a_delegated_decision_states_its_key_entries(count: Any) -> None:
+    body = {k: v for k, v in decision()[1].items() if k != "key_entries"}
+    if count is not None:
+        body["key_entries"] = count
+    entries = build_log([FOUND, key_entry(DELEGATE), ("public", body, DELEGATE)])
+    fails("unknown-key", "a delegated key's decision states its key_entries", make(entries, 2, [1]).encode())
 
 
 def test_key_revoked_after_the_decision_still_signed_it() -> None:
     entries = build_log([FOUND, key_entry(DELEGATE), decision(), key_entry(DELEGATE, action="revoke")])
-    assert verify(make(entries, 2, [1, 3]).encode()).signing_key == DELEGATE.public.raw
+    assert verify(make(entries, 2, [1]).encode()).signing_key == DELEGATE.public.raw
+    # Only the history before the decision is carried: a later entry is refused, not read.
+    fails("unknown-key", NOT_IN_ORDER, make(entries, 2, [1, 3]).encode())
 
 
 def test_key_added_by_a_non_root_key_is_unknown() -> None:
@@ -278,8 +346,9 @@ def test_key_added_by_a_non_root_key_is_unknown() -> None:
 
 
 def test_key_added_after_the_decision_does_not_count() -> None:
-    entries = build_log([FOUND, decision(), key_entry(DELEGATE)])
-    fails("unknown-key", NOT_DELEGATED, make(entries, 1, [2]).encode())
+    entries = build_log([FOUND, decision(key_entries=0), key_entry(DELEGATE)])
+    fails("unknown-key", NOT_DELEGATED, make(entries, 1).encode())
+    fails("unknown-key", NOT_IN_ORDER, make(entries, 1, [2]).encode())
 
 
 def test_history_entry_that_is_not_a_key_entry() -> None:
@@ -312,33 +381,43 @@ def test_key_entry_without_a_usable_key(key: Any) -> None:
 
 
 @pytest.mark.parametrize("action", ["Add", "added", None], ids=["capitalised", "other-word", "missing"])
-def test_key_entry_with_another_action_does_not_delegate(action: str | None) -> None:
+def test_key_entry_with_another_action_is_refused(action: str | None) -> None:
     body: dict[str, Any] = {"kind": "log/key", "key": DELEGATE.public.raw}
     if action is not None:
         body["action"] = action
     entries = build_log([FOUND, ("public", body, COUNCIL), decision()])
-    fails("unknown-key", NOT_DELEGATED, make(entries, 2, [1]).encode())
+    fails("unknown-key", "key history entry 1 neither adds nor revokes", make(entries, 2, [1]).encode())
 
 
-def test_key_history_of_another_key_is_skipped() -> None:
-    """An entry delegating another key neither grants nor revokes the decision's signer."""
+def test_key_history_of_another_key_neither_grants_nor_revokes() -> None:
     entries = build_log(
-        [FOUND, key_entry(DELEGATE), key_entry(ATTACKER), key_entry(ATTACKER, action="revoke"), decision()]
+        [
+            FOUND,
+            key_entry(DELEGATE),
+            key_entry(ATTACKER),
+            key_entry(ATTACKER, action="revoke"),
+            decision(key_entries=3),
+        ]
     )
     assert verify(make(entries, 4, [1, 2, 3]).encode()).signing_key == DELEGATE.public.raw
-    fails("unknown-key", NOT_DELEGATED, make(entries, 4, [2, 3]).encode())
+    fails("unknown-key", MISCOUNTED, make(entries, 4, [2, 3]).encode())
 
 
-def test_key_history_entries_in_any_order_are_read_in_log_order() -> None:
-    entries = build_log(
-        [FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), key_entry(DELEGATE), decision()]
+def test_key_history_is_read_in_log_order_and_given_in_it() -> None:
+    readded = build_log(
+        [
+            FOUND,
+            key_entry(DELEGATE),
+            key_entry(DELEGATE, action="revoke"),
+            key_entry(DELEGATE),
+            decision(key_entries=3),
+        ]
     )
-    assert verify(make(entries, 4, [3, 2, 1]).encode()).signing_key == DELEGATE.public.raw
-    revoked = build_log([FOUND, key_entry(DELEGATE), key_entry(DELEGATE, action="revoke"), decision()])
-    fails("unknown-key", NOT_DELEGATED, make(revoked, 3, [2, 1]).encode())
+    assert verify(make(readded, 4, [1, 2, 3]).encode()).signing_key == DELEGATE.public.raw
+    fails("unknown-key", NOT_IN_ORDER, make(readded, 4, [3, 2, 1]).encode())
 
 
-def test_key_history_of_another_log_is_skipped() -> None:
+def test_key_history_of_another_log_is_refused() -> None:
     foreign = sign_entry(
         OTHER_COUNCIL,
         log_id=OTHER_COUNCIL.public.raw,
@@ -350,7 +429,7 @@ def test_key_history_of_another_log_is_skipped() -> None:
     )
     bundle = make(LOG, 3, [1])
     with_foreign = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (ProvenEntry(foreign, ()),))
-    fails("unknown-key", NOT_DELEGATED, with_foreign.encode())
+    fails("unknown-key", "key history entry 1 is invalid: log: ", with_foreign.encode())
 
 
 def test_a_later_founding_entry_is_not_the_founding_one() -> None:
@@ -430,11 +509,12 @@ def test_bundle_shape_refused(change: Any, check: str) -> None:
 
 
 def test_key_and_proof_counts_are_bounded_at_64() -> None:
-    key = VALID.keys[0]
-    at_limit = Bundle(VALID.decision, VALID.checkpoint, VALID.founding, (key,) * 64)
-    assert Bundle.decode(at_limit.encode()).keys == (key,) * 64
+    keys = [key_entry(DELEGATE if i % 2 == 0 else ATTACKER, action="add") for i in range(64)]
+    entries = build_log([FOUND, *keys, decision(key_entries=64)])
+    at_limit = make(entries, 65, range(1, 65))
+    assert len(Bundle.decode(at_limit.encode()).keys) == 64
     assert verify(at_limit.encode()).signing_key == DELEGATE.public.raw
-    over = Bundle(VALID.decision, VALID.checkpoint, VALID.founding, (key,) * 65)
+    over = Bundle(VALID.decision, VALID.checkpoint, VALID.founding, (VALID.keys[0],) * 65)
     fails("encoding", "bundle keys is a list of at most 64 entries", over.encode())
     assert ProvenEntry(LOG[3], (bytes(32),) * 64).proof == (bytes(32),) * 64
     with pytest.raises(DecodeError, match=r"^an inclusion path is at most 64 hashes"):
@@ -487,13 +567,13 @@ def test_verified_entry_carries_what_was_verified() -> None:
     assert result.body == DECISION_BODY and result.body is not verify(VALID.encode()).body
 
 
-def test_the_decision_itself_in_the_key_history_is_skipped() -> None:
-    """History entries at or after the decision's seq are not read: the decision cannot vouch for itself."""
+def test_the_decision_itself_in_the_key_history_is_refused() -> None:
+    """The history is what precedes the decision: the decision cannot vouch for itself."""
     bundle = make(LOG, 3, [1])
     with_itself = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (*bundle.keys, bundle.decision))
-    assert verify(with_itself.encode()).signing_key == DELEGATE.public.raw
+    fails("unknown-key", NOT_IN_ORDER, with_itself.encode())
     only_itself = Bundle(bundle.decision, bundle.checkpoint, bundle.founding, (bundle.decision,))
-    fails("unknown-key", NOT_DELEGATED, only_itself.encode())
+    fails("unknown-key", NOT_IN_ORDER, only_itself.encode())
 
 
 def test_key_history_picks_the_log_key_entries_with_bodies() -> None:
@@ -541,14 +621,32 @@ def test_a_founding_entry_not_signed_by_the_root_key() -> None:
 
 
 def test_history_before_the_delegation_does_not_stop_the_search() -> None:
-    """Entries of another key, or of another log, that come first are skipped, not the end of the search."""
-    entries = build_log([FOUND, key_entry(ATTACKER), key_entry(DELEGATE), decision()])
+    """An entry of another key that comes first is read, not the end of the search."""
+    entries = build_log([FOUND, key_entry(ATTACKER), key_entry(DELEGATE), decision(key_entries=2)])
     assert verify(make(entries, 3, [1, 2]).encode()).signing_key == DELEGATE.public.raw
-    foreign = sign_entry(
-        OTHER_COUNCIL, log_id=OTHER_COUNCIL.public.raw, seq=0, prev=None, ts_ms=0, vis="public", body=FOUND[1]
-    )
-    bundle = make(LOG, 3, [1])
-    first_foreign = Bundle(
-        bundle.decision, bundle.checkpoint, bundle.founding, (ProvenEntry(foreign, ()), *bundle.keys)
-    )
-    assert verify(first_foreign.encode()).signing_key == DELEGATE.public.raw
+
+
+# --- the spec and the verifier name the same steps -----------------------------------------------------
+
+
+def _spec_section_8() -> str:
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    return text[text.index("## 8. The decision bundle") : text.index("## 9. Attack vectors")]
+
+
+def test_the_spec_names_the_verifiers_steps_in_its_order() -> None:
+    """Each step §8 defines (``**name** —``) is one ``verify_bundle`` raises, in the same order; every other
+    bold name there (``else **inclusion**``) is one of them too."""
+    section = _spec_section_8()
+    assert re.findall(r"\*\*([a-z-]+)\*\* —", section) == list(STEPS)
+    assert set(re.findall(r"\*\*([a-z-]+)\*\*", section)) == set(STEPS)
+
+
+def test_the_verifier_raises_only_named_steps() -> None:
+    """Every step the bundle code raises directly, and every bundle attack's expected step, is in STEPS."""
+    source = (Path(__file__).parents[2] / "protocol" / "bundle.py").read_text()
+    raised = set(re.findall(r'VerificationError\(\s*"([a-z-]+)"', source))
+    assert raised <= set(STEPS) and raised >= {"encoding", "body-hash", "kind", "unknown-key"}
+    attacks = json.loads((Path(__file__).parents[1] / "vectors" / "attacks.json").read_text())
+    expected = {a["expect"]["step"] for a in attacks if a["target"] == "bundle"}
+    assert expected and expected <= set(STEPS)

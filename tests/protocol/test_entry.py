@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import unicodedata
 from typing import Any
 
 import msgpack
@@ -26,6 +25,7 @@ from protocol.entry import (
 )
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import BACKENDS, Domain, SigningKey
+from tests.protocol.strategies import canonical_text
 
 KEY = SigningKey.from_seed(bytes(range(32)))
 OTHER_KEY = SigningKey.from_seed(bytes(range(1, 33)))
@@ -522,7 +522,7 @@ def test_timestamp_going_back(back_ms: int) -> None:
 
 # --- property ------------------------------------------------------------------------------------------
 
-nfc_text = st.text(max_size=12).map(lambda text: unicodedata.normalize("NFC", text))
+nfc_text = canonical_text(max_size=12)
 values = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.binary(max_size=16) | nfc_text
 bodies = st.dictionaries(nfc_text.filter(lambda k: k not in {"kind", "salt"}), values, max_size=5)
 

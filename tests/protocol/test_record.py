@@ -5,7 +5,6 @@ it, and nothing public lets anyone recompute a record position."""
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from protocol.record import (
     verify_publication,
     verify_twin,
 )
+from tests.protocol.strategies import canonical_text
 
 ROOT = SigningKey.from_seed(bytes([1]) * 32)
 DELEGATE = SigningKey.from_seed(bytes([2]) * 32)
@@ -414,7 +414,7 @@ def test_replaying_the_record_rebuilds_the_public_log_byte_for_byte() -> None:
     ]
 
 
-_text = st.text(st.characters(codec="utf-8"), max_size=20).map(lambda t: unicodedata.normalize("NFC", t))
+_text = canonical_text(max_size=20)
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), _text, st.binary(max_size=40)
 )

@@ -134,6 +134,8 @@ CODEC_VALUES: list[tuple[str, Any]] = [
     ("empty_text", ""),
     ("text_ascii", "kind"),
     ("text_persian_nfc", "شورا"),
+    ("text_composed_e_acute", "\u00e9"),  # NFC of e + U+0301 (which is refused: attack text_not_nfc)
+    ("text_assigned_in_unicode_14", "\U0001f6dd"),  # the pinned version's newest: U+1F6DD PLAYGROUND SLIDE
     ("text_31", "x" * 31),
     ("text_32", "x" * 32),
     ("empty_bin", b""),
@@ -166,6 +168,7 @@ def log_bodies() -> list[tuple[str, dict[str, Any], SigningKey]]:
         (
             "public",
             {
+                "key_entries": 1,  # signed by a delegated key: the log/key entries before it (entry 1)
                 "kind": "decision",
                 "motion": hashlib.sha256(b"motion 1").digest(),
                 "outcome": "adopted",
@@ -489,6 +492,18 @@ def attack_vectors(
     )
 
     # The codec.
+    attacks.append(
+        _codec_attack(
+            "text_not_nfc", "e + U+0301 COMBINING ACUTE ACCENT: decomposed, not NFC", b"\xa3e\xcc\x81"
+        )
+    )
+    attacks.append(
+        _codec_attack(
+            "text_unassigned_in_unicode_14",
+            "U+1F6DC WIRELESS, assigned in Unicode 15.0, not in the pinned 14.0.0",
+            b"\xa4" + "\U0001f6dc".encode(),
+        )
+    )
     attacks.append(_codec_attack("non_minimal_int", "1 written as a uint16 (cd 00 01)", b"\xcd\x00\x01"))
     attacks.append(_codec_attack("duplicate_key", "a map with the key 'a' twice", b"\x82\xa1a\x01\xa1a\x02"))
     attacks.append(
@@ -619,6 +634,26 @@ def attack_vectors(
             bundle.encode(),
             OTHER_COUNCIL.public.raw,
             "log",
+        )
+    )
+
+    attacks.append(
+        bundle_attack(
+            "bundle_key_history_left_out",
+            "the valid bundle without its key history: the decision states 1 log/key entry before it",
+            Bundle(bundle.decision, bundle.checkpoint, bundle.founding).encode(),
+            root,
+            "unknown-key",
+        )
+    )
+    tree = merkle.MemoryTree([e.id for e in entries])
+    attacks.append(
+        bundle_attack(
+            "bundle_key_entry_as_decision",
+            "entry 1 (log/key, signed by the root key, in the checkpoint) bundled as if it were a decision",
+            Bundle(proven(tree, entries[1]), bundle.checkpoint, bundle.founding).encode(),
+            root,
+            "kind",
         )
     )
 

@@ -19,9 +19,11 @@ the same number of principles.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from protocol import codec
+from protocol.errors import DecodeError
 
 from .errors import RuleError
 from .limits import MAX_TEXT
@@ -60,8 +62,10 @@ class Charter:
                 raise RuleError("charter.malformed", "a principle is a non-empty single line of text")
             if len(text) > MAX_TEXT:
                 raise RuleError("limit.text", f"a principle is limited to {MAX_TEXT} characters")
-            if not unicodedata.is_normalized("NFC", text):
-                raise RuleError("charter.malformed", "principles must be NFC")
+            try:
+                codec.check_text(text, "a principle")
+            except DecodeError as exc:  # not NFC, or unassigned in the pinned Unicode version
+                raise RuleError("charter.malformed", str(exc)) from exc
 
     def canonical_bytes(self) -> bytes:
         lines = ["shora/charter/v1", f"fa {len(self.fa)}", *self.fa, f"en {len(self.en)}", *self.en]

@@ -10,6 +10,9 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from protocol import codec
+from protocol.errors import DecodeError
+
 from .errors import RuleError
 from .limits import ENTRY_ID_LEN, MEMBER_ID_LEN
 
@@ -38,14 +41,28 @@ def get_bool(body: Mapping[str, Any], key: str) -> bool:
     return value
 
 
+def nfc_text(text: object) -> str:
+    """Text a command gives, normalised to NFC: canonical text (docs/protocol.md §1), or malformed."""
+    if not isinstance(text, str):
+        raise malformed("text expected")
+    text = unicodedata.normalize("NFC", text)
+    try:
+        codec.check_text(text)
+    except DecodeError as exc:  # a code point the pinned Unicode version does not assign
+        raise malformed(str(exc)) from exc
+    return text
+
+
 def check_text(value: object, key: str, limit: int, limit_rule: str) -> str:
     if not isinstance(value, str):
         raise malformed(f"{key} must be text")
     if len(value) > limit:
         raise RuleError(limit_rule, f"{key} is limited to {limit} characters")
     # bodies are canonical msgpack, whose text is NFC (DESIGN §3); execute normalises, apply insists
-    if not unicodedata.is_normalized("NFC", value):
-        raise malformed(f"{key} must be NFC")
+    try:
+        codec.check_text(value, key)
+    except DecodeError as exc:  # not NFC, or a code point the pinned Unicode version does not assign
+        raise malformed(str(exc)) from exc
     return value
 
 

@@ -8,7 +8,6 @@ state is always ``replay`` of the log. No I/O, clock or randomness here: ids and
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,7 +29,7 @@ from .commands import (
 from .decide import decision_bodies
 from .entries import KINDS
 from .errors import RuleError
-from .fields import malformed, plain
+from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
 from .model import Council
@@ -38,22 +37,16 @@ from .model import Council
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
 
 
-def _nfc(text: str) -> str:
-    if not isinstance(text, str):
-        raise malformed("text expected")
-    return unicodedata.normalize("NFC", text)
-
-
 def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]]:
     """The first entry's body for ``command``, and any follow-up drafts it implies."""
     match command:
         case FoundCouncil():
             profile = {
-                "name": _nfc(command.name),
-                "name_fa": _nfc(command.name_fa),
-                "city": _nfc(command.city),
-                "country": _nfc(command.country),
-                "continent": _nfc(command.continent),
+                "name": nfc_text(command.name),
+                "name_fa": nfc_text(command.name_fa),
+                "city": nfc_text(command.city),
+                "country": nfc_text(command.country),
+                "continent": nfc_text(command.continent),
             }
             rules = {"version": 1, **command.rules.to_body()}
             return {
@@ -73,7 +66,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
         case LeaveMember():
             return {"kind": "member/leave", "member": command.member}, []
         case OpenAssembly():
-            agenda = _nfc(command.agenda)
+            agenda = nfc_text(command.agenda)
             return {"kind": "assembly/open", "convened_by": command.convened_by, "agenda": agenda}, []
         case Attend():
             members = list(command.members)
@@ -89,7 +82,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             }
             extra: list[Draft] = []
             if command.minutes is not None:
-                text = _nfc(command.minutes)
+                text = nfc_text(command.minutes)
                 if len(text) > MAX_TEXT:
                     raise RuleError("limit.text", f"minutes are limited to {MAX_TEXT} characters")
                 minutes = {"kind": "assembly/minutes", "assembly": command.assembly, "text": text}
@@ -100,7 +93,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "kind": "motion/propose",
                 "assembly": command.assembly,
                 "motion_kind": command.kind,
-                "text": _nfc(command.text),
+                "text": nfc_text(command.text),
                 "visibility": command.visibility,
                 "proposer": command.proposer,
                 "seats": command.seats,
@@ -127,7 +120,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             body, tally = decision_bodies(state, motion)
             return body, [] if tally is None else [Draft("council", tally)]
         case FileReport():
-            return {"kind": "board/report", "member": command.member, "text": _nfc(command.text)}, []
+            return {"kind": "board/report", "member": command.member, "text": nfc_text(command.text)}, []
         case Census():
             count = state.rules.census(len(state.active_members()))
             return {"kind": "council/census", "active_members": count}, []

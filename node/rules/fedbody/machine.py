@@ -11,12 +11,11 @@ writer stamps on the entry it appends.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from node.rules.council.errors import RuleError
-from node.rules.council.fields import malformed, plain
+from node.rules.council.fields import malformed, nfc_text, plain
 from node.rules.council.log import Appended, Draft
 
 from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Suspend
@@ -25,21 +24,15 @@ from .model import Federation
 from .tally import result_body
 
 
-def _nfc(text: str) -> str:
-    if not isinstance(text, str):
-        raise malformed("text expected")
-    return unicodedata.normalize("NFC", text)
-
-
 def _body(state: Federation, command: Command) -> dict[str, Any]:
     match command:
         case FoundFederation():
             profile = {
-                "name": _nfc(command.name),
-                "name_fa": _nfc(command.name_fa),
+                "name": nfc_text(command.name),
+                "name_fa": nfc_text(command.name_fa),
                 "level": command.level,
-                "country": _nfc(command.country),
-                "continent": _nfc(command.continent),
+                "country": nfc_text(command.country),
+                "continent": nfc_text(command.continent),
             }
             return {"kind": "federation/found", "profile": profile}
         case Admit():
@@ -47,28 +40,28 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
                 "kind": "roster/admit",
                 "member": command.member,
                 "member_kind": command.member_kind,
-                "name": _nfc(command.name),
-                "name_fa": _nfc(command.name_fa),
-                "city": _nfc(command.city),
-                "country": _nfc(command.country),
-                "continent": _nfc(command.continent),
-                "url": _nfc(command.url),
-                "reason": _nfc(command.reason),
+                "name": nfc_text(command.name),
+                "name_fa": nfc_text(command.name_fa),
+                "city": nfc_text(command.city),
+                "country": nfc_text(command.country),
+                "continent": nfc_text(command.continent),
+                "url": nfc_text(command.url),
+                "reason": nfc_text(command.reason),
             }
         case Suspend():
             return {
                 "kind": "roster/suspend",
                 "member": command.member,
-                "reason": _nfc(command.reason),
+                "reason": nfc_text(command.reason),
                 "size": command.size,
             }
         case Readmit():
-            return {"kind": "roster/readmit", "member": command.member, "reason": _nfc(command.reason)}
+            return {"kind": "roster/readmit", "member": command.member, "reason": nfc_text(command.reason)}
         case PublishProposal():
             return {
                 "kind": "proposal/publish",
-                "text_fa": _nfc(command.text_fa),
-                "text_en": _nfc(command.text_en),
+                "text_fa": nfc_text(command.text_fa),
+                "text_en": nfc_text(command.text_en),
                 "deadline_ms": command.deadline_ms,
                 "rule": command.rule,
             }
