@@ -38,7 +38,7 @@ from node.settings import Settings
 from node.storage import epochs, logs
 from node.storage.migrations import open_database
 from node.storage.signer import Signer, SigningBatch
-from protocol.entry import SALT_SIZE, Entry, Unsigned, prepare_entry
+from protocol.entry import SALT_SIZE, TS_TOLERANCE_MS, Entry, Unsigned, prepare_entry
 from protocol.keys import Domain, SigningKey
 from protocol.note import Checkpoint, log_origin, sign_checkpoint
 
@@ -252,24 +252,26 @@ class Writer:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         accepted: list[tuple[_Job, list[Appended]]] = []
-        batch = self._signer.batch()  # large batches are signed by the child process meanwhile
-        effects: list[SideEffect] = []
         ts = now_ms()
         cursor = self._cursor
         last_ts = max(
             (e.header.ts_ms for e in (cursor.last_record, cursor.last_public) if e is not None), default=0
         )
-        if ts < last_ts:
-            # stamping max(now, last) would freeze the log's time at the last entry's (ten years ahead, once)
+        if ts < last_ts - TS_TOLERANCE_MS:
+            # A clock a little behind (an NTP step) is stamped max(now, last), as a follower may lag 5 s
+            # (docs/protocol.md §4.5); further behind, stamping so would freeze the log's time at the last
+            # entry's (ten years ahead, once): refuse until the clock is fixed.
             refusal = RuleError(
                 "node.clock-behind",
-                f"this node's clock reads {ts} ms, before its last entry's {last_ts} ms: "
+                f"this node's clock reads {ts} ms, {last_ts - ts} ms before its last entry's: "
                 "fix the system clock (NTP) before appending again",
             )
             for job in jobs:
                 if not job.future.done():
                     job.future.set_exception(refusal)
             return
+        batch = self._signer.batch()  # large batches are signed by the child process meanwhile
+        effects: list[SideEffect] = []
         diverged = False
         try:
             for job in jobs:

@@ -17,7 +17,7 @@ from federation import db as dbmod
 from federation.store import LogStore
 from node import config as cfg
 from node.bootstrap import init_node
-from node.errors import ConfigError
+from node.errors import ConfigError, RuleError
 from node.rules.council import (
     Attend,
     CastVote,
@@ -117,14 +117,14 @@ async def test_the_public_log_is_the_publication_of_the_record_byte_for_byte(tmp
         assert "salt" not in twin.body() and set(twin.body()[COMMITMENT_KEY]) == {"entry", "root"}
 
 
-async def test_twins_never_go_back_in_time_whatever_the_clock_does(
+async def test_twins_never_go_back_in_time_when_the_clock_steps_back_a_little(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = council(tmp_path / "n")
     await run(config, 3, ["yes", "yes"])
     before = read_both(config)
-    # the clock steps back a minute (NTP, a restored laptop): new entries are dated no earlier than the last
-    monkeypatch.setattr(writer_module, "now_ms", lambda: before.public[-1].header.ts_ms - 60_000)
+    # the clock steps back 2 s (an NTP step): new entries are dated no earlier than the last
+    monkeypatch.setattr(writer_module, "now_ms", lambda: before.public[-1].header.ts_ms - 2_000)
     await run(config, 3, ["no", "no"])
     held = read_both(config)
     assert len(held.public) > len(before.public)
@@ -133,6 +133,21 @@ async def test_twins_never_go_back_in_time_whatever_the_clock_does(
         assert entry.header.ts_ms >= previous.header.ts_ms > entry.header.ts_ms - TS_TOLERANCE_MS - 1
     stamps = [e.header.ts_ms for e in held.record]
     assert stamps == sorted(stamps)
+
+
+async def test_a_clock_far_behind_the_last_entry_is_refused_and_nothing_is_appended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = council(tmp_path / "n")
+    await run(config, 3, ["yes", "yes"])
+    before = read_both(config)
+    # a minute back (a restored laptop): stamping max(now, last) would freeze time, so the node refuses
+    monkeypatch.setattr(writer_module, "now_ms", lambda: before.public[-1].header.ts_ms - 60_000)
+    with pytest.raises(RuleError) as refused:
+        await run(config, 1, [])
+    assert refused.value.rule == "node.clock-behind"
+    held = read_both(config)
+    assert len(held.record) == len(before.record) and len(held.public) == len(before.public)
 
 
 # --- the member check ------------------------------------------------------------------------------------
