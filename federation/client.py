@@ -8,6 +8,7 @@ decoding). Transport failures raise ``TransportError``; a refusal by the other s
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,6 +27,22 @@ class ClientError(Exception):
 
 class TransportError(ClientError):
     """The other node could not be reached, was too slow, or sent too much: retry later."""
+
+
+def unreachable(exc: BaseException, timeout: float) -> str:
+    """Why a call did not get an answer, in words (no exception class names, no errno)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "no such host (check the URL)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = os.strerror(exc.errno).lower() if exc.errno else "the connection failed"
+        return f"cannot connect ({reason}); is the node running?"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the node closed the connection before answering"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "not a valid URL"
+    return "the connection failed before an answer came"
 
 
 class RemoteError(ClientError):
@@ -103,7 +120,7 @@ class SignedClient:
                         raise TransportError(f"response exceeds {self.max_response} bytes")
                 result = Response(response.status, response.content_type, bytes(data))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{method} {url}: {exc.__class__.__name__} {exc}") from exc
+            raise TransportError(f"{self.base_url}: {unreachable(exc, self.timeout)}") from exc
         if check and result.status >= 400:
             try:
                 err = result.json()

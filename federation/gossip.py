@@ -99,8 +99,15 @@ class Refused(Exception):
     """A peer answered with an error status: not bad data, but no progress either (back off)."""
 
     def __init__(self, status: int, code: str) -> None:
-        super().__init__(f"{status} {code}")
+        why = HINTS.get(code)
+        super().__init__(f"refused: {status} {code}" + (f" ({why})" if why else ""))
         self.status, self.code = status, code
+
+
+HINTS = {
+    "request-unknown-key": "it does not know this node's key: its operator adds us with `shora peers add`",
+    "request-recipient": "the key configured for this peer is not the key of the node at its URL",
+}
 
 
 def decode_message(data: bytes) -> dict[str, Any]:
@@ -235,7 +242,7 @@ class GossipServer:
         return True
 
     def _penalise(self, sender: bytes, reason: str) -> None:
-        log.warning("peer %s sent bad data: %s", sender.hex()[:16], reason)
+        log.warning("peer %s sent bad data: %s", codec.short_id(sender), reason)
         if self.penalise is not None:
             self.penalise(sender, reason)
 
@@ -437,19 +444,20 @@ class Gossip:
             self._bad(peer, exc.reason)
         except (TransportError, TimeoutError, Refused) as exc:
             self.stats.failures += 1
-            log.info("peer %s failed: %s", peer.hex()[:16], exc or exc.__class__.__name__)
-            self._failure(peer, str(exc) or exc.__class__.__name__)
+            why = str(exc) or f"no answer within {self.deadline_s:g} s"
+            log.info("peer %s failed: %s", codec.short_id(peer), why)
+            self._failure(peer, why)
         except Exception as exc:  # a bug must not stop gossip with the other peers
-            log.exception("gossip with %s failed", peer.hex()[:16])
+            log.exception("gossip with %s failed", codec.short_id(peer))
             self.stats.failures += 1
-            self._failure(peer, f"internal error: {exc.__class__.__name__}")
+            self._failure(peer, "internal error (see this node's log)")
         else:
             self._success(peer)
             return True
         return False
 
     def _bad(self, peer: bytes, reason: str) -> None:
-        log.warning("peer %s sent bad data: %s", peer.hex()[:16], reason)
+        log.warning("peer %s sent bad data: %s", codec.short_id(peer), reason)
         self.stats.penalties[reason] = self.stats.penalties.get(reason, 0) + 1
         self._penalise(peer, reason)
 

@@ -23,6 +23,7 @@ from typing import Protocol
 import aiohttp
 
 from federation.client import SignedClient, TransportError
+from protocol import codec
 from protocol.keys import SigningKey
 
 MSGPACK = "application/msgpack"
@@ -64,7 +65,7 @@ class HttpTransport:
     async def call(self, peer: bytes, method: str, path: str, body: bytes = b"") -> Reply:
         url = self.url_of(peer)
         if url is None:
-            raise TransportError(f"no URL known for peer {peer.hex()[:16]}")
+            raise TransportError(f"no URL known for peer {codec.short_id(peer)}")
         client = SignedClient(
             self.session, url, self.key, peer, timeout=self.timeout, max_response=self.max_response
         )
@@ -130,10 +131,10 @@ class MemoryNetwork:
             await asyncio.sleep(self.latency(self.rng))
         if frozenset((sender, receiver)) in self.blocked:
             self.traffic.lost += 1
-            raise TransportError(f"{receiver.hex()[:16]} unreachable (partition)")
+            raise TransportError(f"{codec.short_id(receiver)} unreachable (partition)")
         if self.loss and self.rng.random() < self.loss:
             self.traffic.lost += 1
-            raise TransportError(f"message to {receiver.hex()[:16]} lost")
+            raise TransportError(f"message to {codec.short_id(receiver)} lost")
         self.traffic.messages += 1
         self.traffic.bytes += size
         key = path.split("?", 1)[0]
@@ -142,7 +143,7 @@ class MemoryNetwork:
     async def deliver(self, sender: bytes, receiver: bytes, method: str, path: str, body: bytes) -> Reply:
         handler = self.handlers.get(receiver)
         if handler is None:
-            raise TransportError(f"no node {receiver.hex()[:16]}")
+            raise TransportError(f"no node {codec.short_id(receiver)}")
         await self._hop(sender, receiver, len(body), path)
         reply = await handler(sender, method, path, body)
         await self._hop(receiver, sender, len(reply.body), path)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import json
 import logging
 import re
 import sqlite3
@@ -31,9 +33,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from federation.store import LogStore
-from protocol import merkle
+from protocol import codec, merkle
 from protocol.codec import INT64_MAX, unb64u
-from protocol.errors import DecodeError, ProofError, VerificationError
+from protocol.errors import DecodeError, ProofError, ProtocolError, VerificationError
 from protocol.keys import PUBLIC_KEY_SIZE, PublicKey, SigningKey
 from protocol.note import (
     LOG_ORIGIN_PREFIX,
@@ -321,7 +323,7 @@ class Collector:
                 self._witnessed(witness_key, size)
             return size
         if reply.status != 200:
-            raise WitnessError(reply.status, _reply_text(reply, lenient=True).strip()[:200])
+            raise WitnessError(reply.status, _refusal(reply))
         cosignatures = self._verified_cosignatures(public, request.note, _reply_text(reply))
         size = request.checkpoint.size
         with self.store.transaction():
@@ -406,6 +408,22 @@ class Collector:
 
 def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
+
+
+def _refusal(reply: WitnessReply) -> str:
+    """A witness's refusal as words: its ``error: message`` (JSON or msgpack), else its text if it is text."""
+    with contextlib.suppress(ProtocolError, ValueError):
+        value = (
+            json.loads(reply.body)
+            if _media_type(reply.content_type) == "application/json"
+            else codec.decode(reply.body)
+        )
+        if isinstance(value, dict) and isinstance(value.get("error"), str):
+            return f"{value['error']}: {value.get('message', '')}".rstrip(": ")[:200]
+    text = reply.body[:200].decode("utf-8", errors="replace").strip()
+    if text.isprintable():
+        return text
+    return f"an answer of {len(reply.body)} bytes that is not text"
 
 
 def _reply_text(reply: WitnessReply, *, lenient: bool = False) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from federation.store import LogStore
 from node.rules import fedbody
 from node.rules.council import Appended, RuleError
+from protocol import codec
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("shora.roster")
@@ -87,7 +88,7 @@ class RosterView:
         try:
             return fedbody.replay(entries, federation)
         except (RuleError, ProtocolError) as exc:
-            log.warning("federation log %s does not replay: %s", federation.hex()[:16], exc)
+            log.warning("federation log %s does not replay: %s", codec.short_id(federation), exc)
             return None
 
     def _compute(self) -> tuple[dict[bytes, Member], set[bytes]]:

@@ -509,4 +509,4 @@ async def test_apply_refuses_what_is_not_a_signed_well_formed_application(start_
     waiting = (await fed.operator.call("GET", "/v1/admin/applications"))["applications"]
     assert [(a["key"], a["name"]) for a in waiting] == [(codec.b64u(applicant.public.raw), "Lyon Council")]
     await fed.operator.call("POST", "/v1/admin/roster/admit", {"member": waiting[0]["key"], "reason": "ok"})
-    assert await signed(fed, applicant, "POST", APPLY, good) == (400, "bad-application")
+    assert await signed(fed, applicant, "POST", APPLY, good) == (409, "already-admitted")
