@@ -58,11 +58,12 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
 def _by_prefix(ref: object, known: list[bytes], what: str) -> bytes:
     """An id given in full or as a unique base64url prefix (at least four characters)."""
     if not isinstance(ref, str) or len(ref) < MIN_PREFIX:
-        raise ApiError(404, f"unknown-{what}", f"no {what} {ref!r}")
+        said = f"no {what} named {ref}" if isinstance(ref, str) else f"name the {what} by its id"
+        raise ApiError(404, f"unknown-{what}", said)
     matches = [i for i in known if codec.b64u(i).startswith(ref)]
     if len(matches) != 1:
         reason = "is ambiguous" if matches else "is unknown"
-        raise ApiError(404, f"unknown-{what}", f"{what} {ref!r} {reason}")
+        raise ApiError(404, f"unknown-{what}", f"{what} {ref} {reason}")
     return matches[0]
 
 
@@ -72,7 +73,9 @@ def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> byt
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
-            raise ApiError(404, "unknown-member", f"several members are named {ref!r}; use the id")
+            raise ApiError(
+                404, "unknown-member", f"several members are named {ref}; use the id (shora member list)"
+            )
     return _by_prefix(ref, list(state.members), "member")
 
 
@@ -232,7 +235,7 @@ def _rules(value: object) -> Rules:
         raise bad_request("bad-field", "rules is an object")
     unknown = set(value) - RULE_FIELDS
     if unknown:
-        raise bad_request("bad-field", f"rules: unknown fields {sorted(unknown)}")
+        raise bad_request("bad-field", f"rules: unknown fields {', '.join(sorted(unknown))}")
     seats = value.get("board_seats", 3)
     if isinstance(seats, bool) or not isinstance(seats, int):
         raise bad_request("bad-field", "rules: board_seats must be an integer")
@@ -265,10 +268,13 @@ async def propose(request: web.Request) -> web.Response:
         raise bad_request("bad-field", "candidates is a list")
     target = body.get("target")
     proposal = None if body.get("proposal") is None else _federation_proposal(body["proposal"])
+    text = _text(body, "text")
+    if not text.strip():
+        raise bad_request("bad-field", "a motion says what is proposed: give it a text (--text)")
     command = ProposeMotion(
         assembly=_assembly(state, body.get("assembly", "current")),
         kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
-        text=_text(body, "text"),
+        text=text,
         visibility=_text(body, "visibility", "public"),  # type: ignore[arg-type]
         proposer=None
         if body.get("proposer") is None
@@ -354,6 +360,10 @@ async def vote(request: web.Request) -> web.Response:
     choice = body.get("choice")
     if choice is not None and not isinstance(choice, str):
         raise bad_request("bad-field", "choice is yes, no or abstain")
+    if approvals and state.motions[motion].kind != "election":
+        # `shora vote MOTION MEMBER yse`: a word that is not a choice, not a candidate (only elections have)
+        said = " ".join(map(str, approvals))
+        raise ApiError(422, "vote.bad-choice", f"the choice must be yes, no or abstain, not {said}")
     appended = await node.writer.submit(
         CastVote(
             motion,
