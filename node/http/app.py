@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,8 +16,6 @@ from node.http.middleware import errors, operator_only, time_limit
 from node.http.routes import admin, fedbody, federation, peers, public
 from node.replication.engine import Replication
 from node.storage.writer import Writer
-
-log = logging.getLogger("shora.http")
 
 
 def make_app(config: NodeConfig) -> web.Application:
@@ -53,7 +50,6 @@ def make_app(config: NodeConfig) -> web.Application:
         )
         app[NODE] = Node(config, writer, reader, verifier, replication, routes)
         await replication.start()
-        log.info("node %s serving", config.url)
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -21,6 +22,10 @@ MIGRATIONS = [
 
 
 def open_database(path: Path) -> sqlite3.Connection:
+    """The database at ``path``, migrated; created 0600 whatever the umask (SQLite gives its WAL and
+    shared-memory files the database's own mode)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = dbmod.connect(path)
     dbmod.migrate(conn, MIGRATIONS)
     return conn
