@@ -74,10 +74,13 @@ class NodeClient:
                 err = json.loads(text)
                 raise ClientError(err["error"], err["message"], exc.code) from None
             except (ValueError, KeyError, TypeError):
-                raise ClientError("http", f"the node answered {exc.code}", exc.code) from None
+                raise ClientError(
+                    "http", f"the node at {self.base} answered {exc.code} {exc.reason}", exc.code
+                ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise ClientError(
-                "unreachable", f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
+                "unreachable",
+                f"cannot reach the node at {self.base} — is `shora serve {self.config.dir}` running?",
             ) from exc
         with response:
             yield response
