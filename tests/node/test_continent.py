@@ -13,6 +13,7 @@ from typing import Any
 
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode
+from tests.node.test_cli import shora
 
 FAST = {"gossip_interval_s": 0.2, "request_timeout_s": 2.0}
 
@@ -54,18 +55,29 @@ async def test_a_continent_shows_its_councils_without_a_manual_sync(start_node: 
     op = berlin.operator
     for name in ("Anna", "Ben", "Cem"):
         await op.call("POST", "/v1/admin/members", {"name": name})
-    await op.call("POST", "/v1/admin/census")
 
-    async def counted() -> dict[str, Any] | None:
+    async def berlin_in_summary(census: bool) -> dict[str, Any] | None:
         summary = await europe.operator.call("GET", "/v1/federation/summary")
         councils = summary["continents"].get("Europe", {}).get("DE", [])
-        return next((c for c in councils if c["name"] == "Berlin Council" and c["members"]), None)
+        return next(
+            (c for c in councils if c["name"] == "Berlin Council" and bool(c["members"]) == census), None
+        )
 
-    council = await until(counted, "Europe's summary counts Berlin's members")
+    # before Berlin publishes a census, Europe's summary says whose count is missing and how to get it
+    await until(lambda: berlin_in_summary(census=False), "Europe's summary lists Berlin")
+    table = (await asyncio.to_thread(shora, "federation", "summary", home=europe.dir)).stdout
+    assert "no census published yet by Berlin Council" in table and "shora census" in table
+
+    await op.call("POST", "/v1/admin/census")
+    council = await until(lambda: berlin_in_summary(census=True), "Europe's summary counts Berlin's members")
     assert council["members"]["count"] == 3
 
-    # every node ends with peers that answer it: none failing with request-unknown-key
+    # a sync peers with every roster member that trusts us back first: Europe does not take Berlin (known to
+    # Germany, not to Europe) as a peer, and no node keeps a peer that refuses it
+    for node in (europe, germany, berlin):
+        await node.operator.request("POST", "/v1/admin/sync")
     for node in (europe, germany, berlin):
         peers = (await node.operator.call("GET", "/v1/admin/peers"))["peers"]
         assert all("unknown-key" not in (p["last_error"] or "") for p in peers), peers
-        assert codec.b64u(berlin.config.node_id) not in {p["node_id"] for p in peers} or node is germany
+    europe_peers = (await europe.operator.call("GET", "/v1/admin/peers"))["peers"]
+    assert [p["node_id"] for p in europe_peers] == [codec.b64u(germany.config.node_id)]
