@@ -447,7 +447,7 @@ class Gossip:
             why = str(exc) or f"no answer within {self.deadline_s:g} s"
             log.info("peer %s failed: %s", codec.short_id(peer), why)
             self._failure(peer, why)
-        except Exception as exc:  # a bug must not stop gossip with the other peers
+        except Exception:  # a bug must not stop gossip with the other peers
             log.exception("gossip with %s failed", codec.short_id(peer))
             self.stats.failures += 1
             self._failure(peer, "internal error (see this node's log)")
