@@ -123,21 +123,13 @@ def _script(s: Session, tmp: Path, serve: object) -> None:  # one operator's aft
     assert not (tmp / "bad").exists()
 
     toronto, ottawa, canada = tmp / "toronto", tmp / "ottawa", tmp / "canada"
-    s.ids["toronto"] = b64_of(s.shora("init", toronto, *INIT, "--listen", "127.0.0.1:0", "--json"), "node_id")
-    s.ids["ottawa"] = b64_of(
-        s.shora(
-            "init", ottawa, "--name", "Ottawa Council", "--city", "Ottawa", "--country", "ca",
-            "--continent", "North America", "--listen", "127.0.0.1:0", "--json",
-        ),
-        "node_id",
-    )  # fmt: skip
-    s.ids["canada"] = b64_of(
-        s.shora(
-            "init", canada, "--kind", "federation", "--name", "Canada", "--country", "CA",
-            "--continent", "North America", "--listen", "127.0.0.1:0", "--json",
-        ),
-        "node_id",
-    )  # fmt: skip
+    for home, profile in (
+        (toronto, INIT),
+        (ottawa, ["--name", "Ottawa Council", "--city", "Ottawa", "--country", "ca", *INIT[-2:]]),
+        (canada, ["--kind", "federation", "--name", "Canada", "--country", "CA", *INIT[-2:]]),
+    ):
+        created = s.shora("init", home, *profile, "--listen", "127.0.0.1:0", "--json")
+        s.ids[home.name] = b64_of(created, "node_id")
 
     # --- a forgotten SHORA_DIR: say where we looked and how to point at the right folder
     s.ids["no-dir"] = s.refused("member", "list", cwd=tmp)
