@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -19,8 +18,6 @@ from node.http.routes import admin, fedbody, federation, peers, public, record
 from node.replication.engine import Replication
 from node.storage.reader import Reader
 from node.storage.writer import Writer
-
-log = logging.getLogger("shora.http")
 
 
 def make_app(config: NodeConfig) -> web.Application:
@@ -58,7 +55,6 @@ def make_app(config: NodeConfig) -> web.Application:
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate)
         await replication.start()
-        log.info("node %s serving", config.url)
         try:
             yield
         finally:
