@@ -10,6 +10,7 @@ transport failures raise ``TransportError``; a refusal by the other side ``Remot
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,6 +23,22 @@ from federation.errors import RemoteError, TransportError
 from federation.settings import DEFAULTS
 from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import SigningKey
+
+
+def unreachable(exc: BaseException, timeout: float) -> str:
+    """Why a call did not get an answer, in words (no exception class names, no errno)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "no such host (check the URL)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = os.strerror(exc.errno).lower() if exc.errno else "the connection failed"
+        return f"cannot connect ({reason}); is the node running?"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the node closed the connection before answering"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "not a valid URL"
+    return "the connection failed before an answer came"
 
 
 @dataclass
@@ -91,7 +108,7 @@ class SignedClient:
                         raise TransportError(f"response exceeds {self.max_response} bytes")
                 result = Response(response.status, response.content_type, bytes(data))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(f"{method} {url}: {exc.__class__.__name__} {exc}") from exc
+            raise TransportError(f"{self.base_url}: {unreachable(exc, self.timeout)}") from exc
         if check and result.status >= 400:
             try:
                 err = result.json()

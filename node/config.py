@@ -10,6 +10,7 @@ DIR/shora.db       the SQLite database (logs, tree, member directory)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -86,9 +87,13 @@ def load(directory: str | os.PathLike[str]) -> NodeConfig:
     try:
         raw = json.loads((path / CONFIG).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path} is not a shora data folder (no {CONFIG}); run `shora init` first") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path / CONFIG}: {exc}") from exc
+        raise ConfigError(_not_a_data_folder(path)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path / CONFIG}: {(exc.strerror or 'unreadable').lower()}") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"cannot read {path / CONFIG}: it is not valid JSON ({exc.msg}, line {exc.lineno})"
+        ) from exc
     try:
         node_id = codec.unb64u(raw["node_id"], 32)
         operator = codec.unb64u(raw["operator_key"], 32)
@@ -110,15 +115,33 @@ def load(directory: str | os.PathLike[str]) -> NodeConfig:
             settings,
             federation,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path / CONFIG} is incomplete or invalid: {exc}") from exc
+    except KeyError as exc:
+        raise ConfigError(f"{path / CONFIG} is incomplete: it has no {exc.args[0]}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path / CONFIG} is invalid: {exc}") from exc
+
+
+def _not_a_data_folder(path: Path) -> str:
+    """Which folder was looked in, the data folders right under it, and how to name the right one."""
+    where = path.resolve()
+    message = f"{where} is not a shora data folder (it has no {CONFIG})"
+    if where.is_dir():
+        with contextlib.suppress(OSError):
+            found = sorted(p.name for p in where.iterdir() if (p / CONFIG).is_file())
+            if found:
+                message += f"; data folders in it: {', '.join(found[:5])}"
+    return (
+        f"{message}. Name the node's folder with --dir DIR (or export SHORA_DIR=DIR), "
+        "or create one with `shora init DIR`"
+    )
 
 
 def save(config: NodeConfig) -> None:
-    """Write node.json atomically (temp file, fsync, rename)."""
+    """Write node.json atomically (temp file, fsync, rename), mode 0600."""
     target = config.dir / CONFIG
     temp = target.with_suffix(".tmp")
-    with open(temp, "w", encoding="utf-8") as out:
+    # 0600 whatever the umask: it holds the operator key admin requests are checked against
+    with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
         json.dump(config.to_json(), out, ensure_ascii=False, indent=2)
         out.flush()
         os.fsync(out.fileno())

@@ -25,31 +25,44 @@ from __future__ import annotations
 
 
 class NodeError(Exception):
-    """The root: ``str(error)`` is the message for a person; ``code`` a stable name for a program."""
+    """The root: ``str(error)`` is the message for a person; ``code`` a stable kebab-case name for a
+    program (``shora --json`` prints it as ``error``). Each class names its own ``default_code``."""
+
+    default_code = "error"
 
     @property
     def code(self) -> str:
-        return type(self).__name__
+        return self.default_code
 
 
 class BadData(NodeError):
     """Input that is not what it must be."""
 
+    default_code = "bad-data"
+
 
 class ConfigError(BadData):
     """A data folder, ``node.json`` or key file that cannot be used."""
+
+    default_code = "data-folder"
 
 
 class ApplicationError(BadData):
     """An application to a federation body that this node's table refuses."""
 
+    default_code = "bad-application"
+
 
 class TransportError(NodeError):
     """The node could not be reached, or the exchange broke off."""
 
+    default_code = "unreachable"
+
 
 class Refusal(NodeError):
     """A well-formed request that was turned down."""
+
+    default_code = "refused"
 
 
 class RuleError(Refusal):
@@ -79,6 +92,13 @@ class ApiRefusal(Refusal):
 class InitError(Refusal):
     """``shora init`` refuses to create a node where it was asked to."""
 
+    default_code = "folder-not-empty"
+
 
 class CliError(Refusal):
-    """The command line will not do what it was asked."""
+    """The command line will not do what it was asked; ``code`` names the refusal (default ``refused``)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.default_code = code

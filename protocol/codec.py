@@ -243,6 +243,11 @@ def b64u(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def short_id(data: bytes) -> str:
+    """The first ten characters of a key or id in base64url: how the CLI, the logs and people name a node."""
+    return b64u(data)[:10]
+
+
 def unb64u(text: str, length: int | None = None) -> bytes:
     """Strict inverse of ``b64u``: no padding, no other alphabet, and the canonical form only."""
     if not isinstance(text, str) or "=" in text or len(text) % 4 == 1:

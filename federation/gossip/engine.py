@@ -55,6 +55,11 @@ from protocol import codec
 
 log = logging.getLogger("shora.gossip")
 
+HINTS = {  # what the operator can do about a peer's refusal, in words
+    "request-unknown-key": "it does not know this node's key: its operator adds us with `shora peers add`",
+    "request-recipient": "the key configured for this peer is not the key of the node at its URL",
+}
+
 
 def _ignore_peer(peer: bytes, *args: Any) -> None:
     pass
@@ -186,19 +191,20 @@ class Gossip:
             self._bad(peer, exc.reason)
         except (TransportError, TimeoutError, Refusal) as exc:
             self.stats.failures += 1
-            log.info("peer %s failed: %s", peer.hex()[:16], exc or exc.__class__.__name__)
-            self._failure(peer, str(exc) or exc.__class__.__name__)
-        except Exception as exc:  # a bug must not stop gossip with the other peers
-            log.exception("gossip with %s failed", peer.hex()[:16])
+            why = str(exc) or f"no answer within {self.settings.gossip_deadline_s:g} s"
+            log.info("peer %s failed: %s", codec.short_id(peer), why)
+            self._failure(peer, why)
+        except Exception:  # a bug must not stop gossip with the other peers
+            log.exception("gossip with %s failed", codec.short_id(peer))
             self.stats.failures += 1
-            self._failure(peer, f"internal error: {exc.__class__.__name__}")
+            self._failure(peer, "internal error (see this node's log)")
         else:
             self._success(peer)
             return True
         return False
 
     def _bad(self, peer: bytes, reason: str) -> None:
-        log.warning("peer %s sent bad data: %s", peer.hex()[:16], reason)
+        log.warning("peer %s sent bad data: %s", codec.short_id(peer), reason)
         self.stats.penalties[reason] = self.stats.penalties.get(reason, 0) + 1
         self._penalise(peer, reason)
 
@@ -212,7 +218,8 @@ class Gossip:
         return decode_message(body, self.settings.max_response_bytes)
 
     def _refusal(self, status: int, body: bytes) -> RemoteError:
-        return RemoteError(status, error_code(body, self.settings.max_response_bytes), "")
+        code = error_code(body, self.settings.max_response_bytes)
+        return RemoteError(status, code, HINTS.get(code, ""))
 
     # --- a round -----------------------------------------------------------------------------------
 

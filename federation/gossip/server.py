@@ -128,7 +128,7 @@ class GossipServer:
         return error(404, "not-found", f"no {method} {parts.path}")
 
     def _penalise(self, sender: bytes, reason: str) -> None:
-        log.warning("peer %s sent bad data: %s", sender.hex()[:16], reason)
+        log.warning("peer %s sent bad data: %s", codec.short_id(sender), reason)
         if self.penalise is not None:
             self.penalise(sender, reason)
 

@@ -18,7 +18,7 @@ import msgpack
 
 from federation.errors import StoreError
 from federation.store.tree import STORED_LEVEL, TreeNodes
-from protocol import merkle
+from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import VerificationError
 
@@ -27,7 +27,7 @@ class ForkError(StoreError):
     """Two different validly signed entries claim one position of a log."""
 
     def __init__(self, log_id: bytes, seq: int, held: Entry, offered: Entry) -> None:
-        super().__init__(f"log {log_id.hex()[:16]} forks at seq {seq}")
+        super().__init__(f"log {codec.short_id(log_id)} forks at seq {seq}")
         self.log_id, self.seq, self.held, self.offered = log_id, seq, held, offered
 
 
@@ -259,7 +259,7 @@ class Appender:
         self.store, self.log_id = store, log_id
         self.head = head = store.head(log_id)
         if head is not None and head.frozen:
-            raise StoreError(f"log {log_id.hex()[:16]} is frozen: {head.frozen}")
+            raise StoreError(f"log {codec.short_id(log_id)} is frozen: {head.frozen}")
         self.size = head.size if head else 0
         self.start = self.size
         self.previous = store.signed_header(log_id, self.size - 1) if self.size else None

@@ -10,6 +10,7 @@ from federation.client import SignedClient
 from federation.errors import TransportError
 from federation.settings import DEFAULTS, FederationSettings
 from federation.transport.base import MSGPACK, Reply
+from protocol import codec
 from protocol.keys import SigningKey
 
 
@@ -30,7 +31,7 @@ class HttpTransport:
     async def call(self, peer: bytes, method: str, path: str, body: bytes = b"") -> Reply:
         url = self.url_of(peer)
         if url is None:
-            raise TransportError(f"no URL known for peer {peer.hex()[:16]}")
+            raise TransportError(f"no URL known for peer {codec.short_id(peer)}")
         client = SignedClient(
             self.session, url, self.key, peer, timeout=self.timeout, max_response=self.max_response
         )

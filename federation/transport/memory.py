@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from federation.errors import TransportError
 from federation.transport.base import Handler, Reply
+from protocol import codec
 
 
 @dataclass
@@ -71,10 +72,10 @@ class MemoryNetwork:
             await asyncio.sleep(self.latency(self.rng))
         if frozenset((sender, receiver)) in self.blocked:
             self.traffic.lost += 1
-            raise TransportError(f"{receiver.hex()[:16]} unreachable (partition)")
+            raise TransportError(f"{codec.short_id(receiver)} unreachable (partition)")
         if self.loss and self.rng.random() < self.loss:
             self.traffic.lost += 1
-            raise TransportError(f"message to {receiver.hex()[:16]} lost")
+            raise TransportError(f"message to {codec.short_id(receiver)} lost")
         self.traffic.messages += 1
         self.traffic.bytes += size
         key = path.split("?", 1)[0]
@@ -83,7 +84,7 @@ class MemoryNetwork:
     async def deliver(self, sender: bytes, receiver: bytes, method: str, path: str, body: bytes) -> Reply:
         handler = self.handlers.get(receiver)
         if handler is None:
-            raise TransportError(f"no node {receiver.hex()[:16]}")
+            raise TransportError(f"no node {codec.short_id(receiver)}")
         await self._hop(sender, receiver, len(body), path)
         reply = await handler(sender, method, path, body)
         await self._hop(receiver, sender, len(reply.body), path)

@@ -3,6 +3,8 @@ gets back into the stored note, where ``GET …/checkpoint`` and bundles find th
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
@@ -17,8 +19,9 @@ from federation.witness.text import (
     parse_add_checkpoint,
     reply_text,
 )
+from protocol import codec
 from protocol.codec import INT64_MAX
-from protocol.errors import DecodeError, VerificationError
+from protocol.errors import DecodeError, ProtocolError, VerificationError
 from protocol.keys import PublicKey, SigningKey
 from protocol.note import (
     Checkpoint,
@@ -85,7 +88,7 @@ class Collector:
                 self._witnessed(witness_key, size)
             return size
         if reply.status != 200:
-            raise WitnessError(reply.status, reply_text(reply, lenient=True).strip()[:200])
+            raise WitnessError(reply.status, _refusal(reply))
         cosignatures = self._verified_cosignatures(public, request.note, reply_text(reply))
         size = request.checkpoint.size
         with self.store.transaction():
@@ -166,3 +169,19 @@ class Collector:
             "ON CONFLICT (log_id, witness_key) DO UPDATE SET size = excluded.size",
             (self.log_id, witness_key, size),
         )
+
+
+def _refusal(reply: WitnessReply) -> str:
+    """A witness's refusal as words: its ``error: message`` (JSON or msgpack), else its text if it is text."""
+    with contextlib.suppress(ProtocolError, ValueError):
+        value = (
+            json.loads(reply.body)
+            if media_type(reply.content_type) == "application/json"
+            else codec.decode(reply.body)
+        )
+        if isinstance(value, dict) and isinstance(value.get("error"), str):
+            return f"{value['error']}: {value.get('message', '')}".rstrip(": ")[:200]
+    text = reply.body[:200].decode("utf-8", errors="replace").strip()
+    if text.isprintable():
+        return text
+    return f"an answer of {len(reply.body)} bytes that is not text"

@@ -20,7 +20,7 @@ from node.errors import CliError
 from node.rules.council import Quorum, RuleError
 from protocol.codec import jsonable
 
-QUORUM_HELP = "a count of participants (12) or a fraction of active members (1/3)"
+QUORUM_HELP = "a count (12) or a fraction of active members (1/3)"
 
 
 def parse_quorum(text: str | None) -> Quorum | None:
@@ -31,24 +31,50 @@ def parse_quorum(text: str | None) -> Quorum | None:
     num, slash, den = text.partition("/")
     try:
         return Quorum(fraction=(int(num), int(den))) if slash else Quorum(count=int(num))
-    except (ValueError, RuleError) as exc:
-        raise CliError(f"--quorum {text!r}: a quorum is {QUORUM_HELP}, at least 1 and at most 1/1") from exc
+    except ValueError as exc:
+        raise CliError(f"--quorum {text!r}: a quorum is {QUORUM_HELP}") from exc
+    except RuleError as exc:  # 0, -1, 5/3, 1/0: the rules say what is wrong with it
+        raise CliError(f"--quorum {text!r}: a quorum is {QUORUM_HELP}; {exc.message}") from exc
 
 
 def dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--dir",
         "data_dir",
-        envvar="SHORA_DIR",
         type=click.Path(file_okay=False, path_type=Path),
-        default=Path("."),
-        show_default=True,
-        help="the node's data folder (or SHORA_DIR)",
+        default=None,
+        help="the node's data folder (default: shora --dir, SHORA_DIR, or the current folder)",
     )(f)
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="print one JSON object")(f)
+
+
+def _outer(name: str) -> Any:
+    """The value of option ``name`` given to a group around the running command (``shora --dir X …``)."""
+    ctx = click.get_current_context().parent
+    while ctx is not None:
+        if ctx.params.get(name) not in (None, False):
+            return ctx.params[name]
+        ctx = ctx.parent
+    return None
+
+
+def data_folder(data_dir: Path | None) -> Path:
+    """The folder a command works on: its own ``--dir``, else its group's (``shora --dir``, SHORA_DIR),
+    else the current folder."""
+    return data_dir or _outer("data_dir") or Path(".")
+
+
+def wants_json(as_json: bool) -> bool:
+    """``--json`` given to the command or to a group around it."""
+    return as_json or bool(_outer("as_json"))
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def when(ts_ms: int, seconds: bool = False) -> str:
@@ -62,8 +88,19 @@ def short(b64: str) -> str:
     return b64[:10]
 
 
+def tally_words(tally: dict[str, Any], name: Callable[[str], str] = short) -> str:
+    """A decision's tally as a sentence: ``yes 2, no 1, abstain 0``, or an election's approvals by name."""
+    if "approvals" in tally:
+        ranked = sorted(tally["approvals"], key=lambda pair: (-pair[1], name(pair[0])))
+        approvals = ", ".join(f"{name(member)} {count}" for member, count in ranked) or "no candidates"
+        return f"{approvals} ({plural(tally['ballots'], 'ballot')})"
+    order = {"yes": 0, "no": 1, "abstain": 2}  # as people say it, not as the canonical encoding sorts it
+    ranked = sorted(tally.items(), key=lambda item: (order.get(item[0], 3), item[0]))
+    return ", ".join(f"{choice} {count}" for choice, count in ranked)
+
+
 def emit(as_json: bool, value: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
-    if as_json:
+    if wants_json(as_json):
         click.echo(json.dumps(jsonable(value), ensure_ascii=False))
     else:
         click.echo(human(value))
@@ -75,9 +112,9 @@ def remote(f: Callable[..., Any]) -> Callable[..., Any]:
     @dir_option
     @json_option
     @functools.wraps(f)
-    def wrapper(data_dir: Path, as_json: bool, **kwargs: Any) -> None:
-        client = NodeClient(cfg.load(data_dir))
-        f(client, as_json, **kwargs)
+    def wrapper(data_dir: Path | None, as_json: bool, **kwargs: Any) -> None:
+        client = NodeClient(cfg.load(data_folder(data_dir)))
+        f(client, wants_json(as_json), **kwargs)
 
     return wrapper
 
@@ -127,6 +164,15 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(VERSION, prog_name="shora")
-def cli() -> None:
+@click.version_option(VERSION, prog_name="shora", help="print shora's version and exit")
+@click.option(
+    "--dir",
+    "data_dir",
+    envvar="SHORA_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="the node's data folder for the command that follows (or SHORA_DIR; default: the current folder)",
+)
+@click.option("--json", "as_json", is_flag=True, help="the command that follows prints one JSON object")
+def cli(data_dir: Path | None, as_json: bool) -> None:
     """shora — the council's signed record, its assemblies and its federation."""

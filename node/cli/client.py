@@ -67,10 +67,12 @@ class NodeClient:
                 err = json.loads(text)
                 raise ApiRefusal(err["error"], err["message"], exc.code) from None
             except (ValueError, KeyError, TypeError):
-                raise ApiRefusal("http", f"the node answered {exc.code}", exc.code) from None
+                raise ApiRefusal(
+                    "http", f"the node at {self.base} answered {exc.code} {exc.reason}", exc.code
+                ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise TransportError(
-                f"cannot reach the node at {self.base} ({exc}); is `shora serve` running?"
+                f"cannot reach the node at {self.base} — is `shora serve {self.config.dir}` running?"
             ) from exc
         with response:
             yield response

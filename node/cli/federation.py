@@ -43,7 +43,7 @@ def applications(client: NodeClient, as_json: bool, every: bool) -> None:
 
 @federation.command("admit")
 @click.argument("member")
-@click.option("--reason", default="", help="why (public, on the roster)")
+@click.option("--reason", required=True, help="why (public, on the roster)")
 @remote
 def admit(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
     """Admit the applicant MEMBER (its key or a unique prefix) to the roster, with the profile it sent."""
@@ -66,6 +66,7 @@ def suspend(client: NodeClient, as_json: bool, member: str, reason: str) -> None
 @click.option("--reason", required=True, help="why (public, on the roster)")
 @remote
 def readmit(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
+    """Lift MEMBER's suspension: its answers count again and its log is taken on from where it was held."""
     out = client.call("POST", "/v1/admin/roster/readmit", {"member": member, "reason": reason})
     emit(as_json, out, lambda v: f"readmitted: {v['member']}")
 
@@ -124,6 +125,19 @@ def _summary_table(v: dict[str, Any]) -> str:
         rows.append("(members, board, assemblies and decisions in the totals leave suspended councils out)")
     for f in v.get("federations", []):
         rows.append(f"member federation: {f['name']} ({f['country'] or f['continent']}) {f['status']}")
+    silent = [
+        c["name"]
+        for countries in v["continents"].values()
+        for councils in countries.values()
+        for c in councils
+        if not c["members"]
+    ]
+    if silent:
+        rows.append(
+            f"? members: no census published yet by {', '.join(silent[:10])}"
+            + (f" and {len(silent) - 10} more" if len(silent) > 10 else "")
+            + " — each council's operator publishes its member count with `shora census`"
+        )
     return "\n".join(rows)
 
 

@@ -10,7 +10,8 @@ import click
 
 from node import config as cfg
 from node.backup.keyfile import MOVE_IT, RECOVERY_FILE
-from node.cli.base import QUORUM_HELP, cli, emit, json_option, parse_quorum
+from node.cli.base import QUORUM_HELP, cli, emit, json_option, parse_quorum, tally_words
+from node.cli.countries import country_code
 from node.errors import CliError
 from node.rules.council import FoundCouncil, RuleError, Rules
 from protocol import codec
@@ -19,6 +20,15 @@ from protocol.codec import jsonable
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey
 from protocol.note import KeyKind, parse_vkey
+
+
+def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value:
+        return value
+    try:
+        return country_code(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 @cli.command()
@@ -33,7 +43,7 @@ from protocol.note import KeyKind, parse_vkey
 @click.option("--name", required=True, help="the council's name (English or Latin script)")
 @click.option("--name-fa", default="", help="the council's name in Persian")
 @click.option("--city", default="", help="the council's city")
-@click.option("--country", default="", help="ISO 3166 country code, e.g. CA")
+@click.option("--country", default="", callback=_country, help="ISO 3166 alpha-2 country code, e.g. CA or DE")
 @click.option("--continent", required=True, help="e.g. 'North America', 'Europe'")
 @click.option("--listen", default=cfg.DEFAULT_LISTEN, show_default=True, help="HOST:PORT to serve on")
 @click.option("--url", default=None, help="the public URL peers and members reach (default: http://LISTEN)")
@@ -45,7 +55,13 @@ from protocol.note import KeyKind, parse_vkey
     help="the majority rule",
 )
 @click.option("--quorum", default=None, help=f"participants needed: {QUORUM_HELP}")
-@click.option("--board-seats", type=click.IntRange(0, 1000), default=3, show_default=True)
+@click.option(
+    "--board-seats",
+    type=click.IntRange(0, 1000),
+    default=3,
+    show_default=True,
+    help="seats on the executive board, filled by election",
+)
 @click.option(
     "--publish-tallies/--no-publish-tallies",
     default=True,
@@ -157,11 +173,14 @@ def init(
 )
 def serve(directory: Path, peers_unreachable_ok: bool) -> None:
     """Run the node until interrupted (Ctrl-C or SIGTERM)."""
-    from node.http.server import run
+    from node.http.server import AlreadyServing, run
 
     config = cfg.load(directory)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(config, peers_unreachable_ok=peers_unreachable_ok)
+    try:
+        run(config, peers_unreachable_ok=peers_unreachable_ok)
+    except AlreadyServing as exc:
+        raise CliError(str(exc), "already-serving") from exc
 
 
 def _witness(text: str) -> tuple[str, PublicKey]:
@@ -197,7 +216,13 @@ def verify(
     try:
         verified = verify_bundle(file.read_bytes(), key, trusted, min_cosignatures)
     except VerificationError as exc:
-        raise CliError(f"NOT VALID — {exc.step}: {exc.message}") from exc
+        if exc.step == "encoding":
+            raise CliError(
+                f"NOT VALID — {file} is incomplete or damaged: it is not a decision bundle as shora writes "
+                "one (fetch it again: shora bundle DECISION -o FILE)",
+                "not-valid",
+            ) from exc
+        raise CliError(f"NOT VALID — {exc.step}: {exc.message}", "not-valid") from exc
     body = verified.body
     result: dict[str, Any] = {
         "valid": True,
@@ -235,7 +260,7 @@ def _describe(v: dict[str, Any]) -> str:
         f"  outcome:     {v['outcome']}",
     ]
     if v["tally"] is not None:
-        lines.append(f"  tally:       {v['tally']}   participants present: {v['participants']}")
+        lines.append(f"  tally:       {tally_words(v['tally'])}   participants present: {v['participants']}")
     else:
         lines.append("  tally:       not published by this council")
     lines.append(f"  checkpoint:  tree size {v['checkpoint_size']}, signed by the council")

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from node.cli.base import QUORUM_HELP, cli, emit, parse_quorum, remote, short, when
+from node.cli.base import (
+    QUORUM_HELP,
+    cli,
+    dir_option,
+    emit,
+    json_option,
+    parse_quorum,
+    plural,
+    remote,
+    short,
+    tally_words,
+    when,
+)
 from node.cli.client import NodeClient
-from node.errors import CliError
+from node.errors import ApiRefusal, CliError
 from protocol import codec
 
 
@@ -21,7 +33,7 @@ def member() -> None:
 
 
 @member.command("join")
-@click.option("--name", required=True)
+@click.option("--name", required=True, help="the person's name (kept on this node only)")
 @click.option("--contact", default="", help="phone, e-mail or other (kept on this node only)")
 @click.option("--key", default=None, help="the member's Ed25519 public key (base64url), for online ballots")
 @remote
@@ -35,6 +47,7 @@ def member_join(client: NodeClient, as_json: bool, name: str, contact: str, key:
 @click.argument("member_ref", metavar="MEMBER")
 @remote
 def member_leave(client: NodeClient, as_json: bool, member_ref: str) -> None:
+    """Record that MEMBER (a name, an id or a unique id prefix) left the council."""
     out = client.call("POST", "/v1/admin/members/leave", {"member": member_ref})
     emit(as_json, out, lambda v: f"left: {v['member_id']}")
 
@@ -42,6 +55,7 @@ def member_leave(client: NodeClient, as_json: bool, member_ref: str) -> None:
 @member.command("list")
 @remote
 def member_list(client: NodeClient, as_json: bool) -> None:
+    """Every member, past and present, with their status and board seat."""
     out = client.call("GET", "/v1/admin/members")
 
     def table(v: dict[str, Any]) -> str:
@@ -50,7 +64,7 @@ def member_list(client: NodeClient, as_json: bool) -> None:
             status = "active" if m["active"] else (m["ended_how"] or "ended")
             board = "yes" if m["board"] else ""
             rows.append(f"{short(m['member_id']):<12} {m['name'] or '?':<28} {status:<9} {board}")
-        return "\n".join(rows)
+        return "\n".join(rows) if v["members"] else "no members yet: shora member join --name NAME"
 
     emit(as_json, out, table)
 
@@ -61,11 +75,23 @@ def assembly() -> None:
 
 
 @assembly.command("open")
-@click.option("--agenda", default="")
-@click.option("--convened-by", default=None, help="the board member convening it (none: the operator)")
+@click.option("--agenda", default="", help="what the assembly is about (public)")
+@click.option(
+    "--convened-by",
+    default=None,
+    metavar="MEMBER",
+    help="the sitting board member convening it; needed once a board sits (before: the operator convenes)",
+)
 @remote
 def assembly_open(client: NodeClient, as_json: bool, agenda: str, convened_by: str | None) -> None:
-    out = client.call("POST", "/v1/admin/assemblies", {"agenda": agenda, "convened_by": convened_by})
+    """Open a general assembly (one at a time); the agenda is public."""
+    try:
+        out = client.call("POST", "/v1/admin/assemblies", {"agenda": agenda, "convened_by": convened_by})
+    except ApiRefusal as exc:
+        if exc.code not in ("assembly.board-sits", "assembly.convener-not-board"):
+            raise
+        hint = "; name them with --convened-by MEMBER (who sits: shora board)"
+        raise ApiRefusal(exc.error, exc.message + hint, exc.status) from exc
     emit(as_json, out, lambda v: f"assembly open: {v['assembly_id']}")
 
 
@@ -74,6 +100,7 @@ def assembly_open(client: NodeClient, as_json: bool, agenda: str, convened_by: s
 @click.argument("members", nargs=-1, required=True)
 @remote
 def assembly_attend(client: NodeClient, as_json: bool, assembly_ref: str, members: tuple[str, ...]) -> None:
+    """Put MEMBERS on ASSEMBLY's roll (ASSEMBLY may be `current`)."""
     out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/attend", {"members": list(members)})
     emit(as_json, out, lambda v: f"present now: {v['present']}")
 
@@ -83,36 +110,45 @@ def assembly_attend(client: NodeClient, as_json: bool, assembly_ref: str, member
 @click.argument("member_ref", metavar="MEMBER")
 @remote
 def assembly_depart(client: NodeClient, as_json: bool, assembly_ref: str, member_ref: str) -> None:
+    """Take MEMBER off the roll: they leave the assembly and may no longer vote in it."""
     out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/depart", {"member": member_ref})
     emit(as_json, out, lambda v: f"present now: {v['present']}")
 
 
 @assembly.command("close")
 @click.argument("assembly_ref", metavar="ASSEMBLY")
-@click.option("--minutes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--minutes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a UTF-8 text file with the minutes, signed into the log",
+)
 @remote
 def assembly_close(client: NodeClient, as_json: bool, assembly_ref: str, minutes: Path | None) -> None:
+    """Close ASSEMBLY once its motions are decided, with its minutes."""
     text = minutes.read_text(encoding="utf-8") if minutes else None
     out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/close", {"minutes": text})
-    emit(as_json, out, lambda v: f"assembly closed; {v['participants']} participants")
+    emit(as_json, out, lambda v: f"assembly closed; {plural(v['participants'], 'participant')}")
 
 
 @assembly.command("list")
 @remote
 def assembly_list(client: NodeClient, as_json: bool) -> None:
+    """Every assembly with its motions: open ones with who is present, closed ones with who took part."""
     out = client.call("GET", "/v1/admin/assemblies")
 
     def table(v: dict[str, Any]) -> str:
         rows = []
         for a in v["assemblies"]:
-            state = "OPEN" if a["open"] else "closed"
-            rows.append(
-                f"{a['assembly_id']} {state} {when(a['opened_ts_ms'])} present {a['present']} — {a['agenda']}"
+            state = (
+                f"OPEN, {a['present']} present"
+                if a["open"]
+                else f"closed, {plural(a['participants'], 'participant')}"
             )
-            rows += [
-                f"    motion {m['motion_id']} [{m['kind']}] {m['status']}, {m['votes']} votes — {m['text']}"
-                for m in a["motions"]
-            ]
+            rows.append(f"{a['assembly_id']} {when(a['opened_ts_ms'])} {state} — {a['agenda']}")
+            for m in a["motions"]:
+                votes = plural(m["votes"], "vote")
+                rows.append(f"    motion {m['motion_id']} [{m['kind']}] {m['status']}, {votes} — {m['text']}")
         return "\n".join(rows) or "no assemblies yet"
 
     emit(as_json, out, table)
@@ -125,17 +161,25 @@ def motion() -> None:
 
 @motion.command("propose")
 @click.argument("assembly_ref", metavar="ASSEMBLY")
-@click.option("--text", required=True)
+@click.option("--text", required=True, help="what is proposed, as the assembly will read it")
 @click.option(
     "--kind",
     type=click.Choice(["policy", "rules", "election", "recall", "removal", "federation"]),
     default="policy",
     show_default=True,
+    help="what the motion decides: a policy, new rules, a board election, a recall or removal, "
+    "or an answer to a federation-wide proposal",
 )
 @click.option("--seats", type=int, default=None, help="election: seats to fill")
 @click.option("--candidate", "candidates", multiple=True, help="election: a candidate member; repeatable")
 @click.option("--target", default=None, help="recall/removal: the member concerned")
-@click.option("--visibility", type=click.Choice(["public", "council"]), default="public", show_default=True)
+@click.option(
+    "--visibility",
+    type=click.Choice(["public", "council"]),
+    default="public",
+    show_default=True,
+    help="who may read the motion and its decision: everyone, or the council's own members",
+)
 @click.option(
     "--proposal",
     default=None,
@@ -168,6 +212,9 @@ def motion_propose(
     board_seats: int | None,
     publish_tallies: bool | None,
 ) -> None:
+    """Put a motion to the open ASSEMBLY (or `current`); members then vote with `shora vote`."""
+    if not text.strip():
+        raise click.BadParameter("say what is proposed", param_hint="--text")
     body: dict[str, Any] = {
         "assembly": assembly_ref,
         "text": text,
@@ -179,7 +226,9 @@ def motion_propose(
         "proposal": proposal,
     }
     if (kind == "federation") != (proposal is not None):
-        raise CliError("--kind federation names the proposal it answers with --proposal, and only it does")
+        raise click.UsageError(
+            "--kind federation names the proposal it answers with --proposal, and only it does"
+        )
     if kind == "rules":
         rules: dict[str, Any] = {
             "majority": majority or "simple",
@@ -190,7 +239,9 @@ def motion_propose(
             rules["quorum"] = parsed.to_body()
         body["rules"] = rules
     elif any(x is not None for x in (majority, quorum, board_seats, publish_tallies)):
-        raise CliError("--majority, --quorum, --board-seats and --publish-tallies belong to --kind rules")
+        raise click.UsageError(
+            "--majority, --quorum, --board-seats and --publish-tallies belong to --kind rules"
+        )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")
 
@@ -201,21 +252,33 @@ def motion_propose(
 def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
     """Decide the motion by the rules in force and record the decision."""
     out = client.call("POST", f"/v1/admin/motions/{motion_ref}/close")
+    name = _namer(client) if not as_json and (out.get("elected") or _is_election(out)) else short
 
     def human(v: dict[str, Any]) -> str:
-        lines = [f"decision {v['decision_id']}: {v['outcome'].upper()}"]
+        lines = [f"decision {v['decision_id']}: {v['outcome'].upper().replace('_', ' ')}"]
         if v.get("tally") is not None:
+            needed = v.get("quorum_required")
+            quorum = f"quorum {needed}" if needed else "no quorum required"
             lines.append(
-                f"tally: {v['tally']}  (participants {v.get('participants')}, "
-                f"quorum needed {v.get('quorum_required')})"
+                f"tally: {tally_words(v['tally'], name)}  ({v.get('participants')} present, {quorum})"
             )
         for seat in v.get("elected") or []:
-            lines.append(f"elected to seat {seat['seat']}: {seat['member']}")
+            lines.append(f"elected: {name(seat['member'])}")
         if v.get("vacant"):
-            lines.append(f"vacant seats: {v['vacant']}")
+            lines.append(f"{plural(v['vacant'], 'seat')} left vacant")
         return "\n".join(lines)
 
     emit(as_json, out, human)
+
+
+def _is_election(decision: dict[str, Any]) -> bool:
+    return isinstance(decision.get("tally"), dict) and "approvals" in decision["tally"]
+
+
+def _namer(client: NodeClient) -> Callable[[str], str]:
+    """Member ids to names from this node's private directory (the operator's own view); else a short id."""
+    known = {m["member_id"]: m["name"] for m in client.call("GET", "/v1/admin/members")["members"]}
+    return lambda member: known.get(member) or short(member)
 
 
 @cli.command()
@@ -237,7 +300,7 @@ def vote(
 
 @cli.command()
 @click.option("--member", "member_ref", required=True, help="the board member filing it")
-@click.option("--text", required=True)
+@click.option("--text", required=True, help="the report itself (public)")
 @remote
 def report(client: NodeClient, as_json: bool, member_ref: str, text: str) -> None:
     """File a signed executive report (the board, between assemblies: article 5)."""
@@ -250,7 +313,7 @@ def report(client: NodeClient, as_json: bool, member_ref: str, text: str) -> Non
 def census(client: NodeClient, as_json: bool) -> None:
     """Publish the council's member count (only the count; rounded if the rules say so)."""
     out = client.call("POST", "/v1/admin/census")
-    emit(as_json, out, lambda v: f"published: {v['active_members']} members")
+    emit(as_json, out, lambda v: f"published: {plural(v['active_members'], 'member')}")
 
 
 @cli.command()
@@ -258,13 +321,19 @@ def census(client: NodeClient, as_json: bool) -> None:
 def board(client: NodeClient, as_json: bool) -> None:
     """The executive board: seats, who sits, and the decision behind each mandate."""
     out = client.call("GET", "/v1/board")
+    out["mandates"].sort(key=lambda m: m["seat"])
+    name = _namer(client) if not as_json and out["mandates"] else short
 
     def human(v: dict[str, Any]) -> str:
-        lines = [f"{v['seats']} seats, {v['vacancies']} vacant"]
+        lines = [f"{plural(v['seats'], 'seat')}, {v['vacancies']} vacant"]
         lines += [
-            f"  seat {m['seat']}: member {short(m['member'])} (elected by decision {short(m['decision'])})"
+            f"  seat {m['seat'] + 1}: {name(m['member'])} (elected by decision {short(m['decision'])})"
             for m in v["mandates"]
         ]
+        if not v["mandates"]:
+            lines.append(
+                "  nobody sits yet: elect a board with shora motion propose ASSEMBLY --kind election"
+            )
         return "\n".join(lines)
 
     emit(as_json, out, human)
@@ -289,7 +358,13 @@ def decisions(client: NodeClient, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("decision_ref", metavar="DECISION")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the file to write the bundle to",
+)
 @remote
 def bundle(client: NodeClient, as_json: bool, decision_ref: str, output: Path) -> None:
     """Write a decision's offline-verifiable bundle to a file."""
@@ -307,17 +382,10 @@ def bundle(client: NodeClient, as_json: bool, decision_ref: str, output: Path) -
 
 
 @cli.group(invoke_without_command=True)
-@click.option(
-    "--dir",
-    "data_dir",
-    envvar="SHORA_DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    help="the node's data folder (or SHORA_DIR)",
-)
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@dir_option
+@json_option
 @click.pass_context
-def peers(ctx: click.Context, data_dir: Path, as_json: bool) -> None:
+def peers(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
     """The nodes this one replicates and witnesses; without a subcommand, their status."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(peers_list, data_dir=data_dir, as_json=as_json)
@@ -326,6 +394,7 @@ def peers(ctx: click.Context, data_dir: Path, as_json: bool) -> None:
 @peers.command("list")
 @remote
 def peers_list(client: NodeClient, as_json: bool) -> None:
+    """Each peer: reachable or not, what it holds of the logs, penalties and forks."""
     out = client.call("GET", "/v1/admin/peers")
 
     def table(v: dict[str, Any]) -> str:
@@ -361,33 +430,74 @@ def peers_list(client: NodeClient, as_json: bool) -> None:
 def peers_add(client: NodeClient, as_json: bool, url: str, key: str) -> None:
     """Trust the node at URL whose key is KEY: replicate and witness its log, answer its gossip."""
     out = client.call("POST", "/v1/admin/peers", {"url": url, "key": key})
-    emit(as_json, out, lambda v: f"peer added: {v['node_id']} at {v['url']}")
+    emit(as_json, out, lambda v: f"peer added: {short(v['node_id'])} at {v['url']}")
+
+
+@peers.command("remove")
+@click.argument("peer_ref", metavar="PEER")
+@remote
+def peers_remove(client: NodeClient, as_json: bool, peer_ref: str) -> None:
+    """Stop replicating from and gossiping with PEER (its key or a unique prefix, as `shora peers` shows it).
+
+    The entries already held of its log stay. A member of a roster this node trusts is peered with again
+    when that roster changes."""
+    out = client.call("POST", "/v1/admin/peers/remove", {"peer": peer_ref})
+    emit(as_json, out, lambda v: f"peer removed: {short(v['node_id'])} at {v['url']}")
 
 
 @cli.command()
 @click.option("--own", is_flag=True, help="take this node's own log back from its peers (after a restore)")
 @remote
 def sync(client: NodeClient, as_json: bool, own: bool) -> None:
-    """One gossip round with every peer now, with progress; --own restores our log from the peers."""
+    """One gossip round with every peer now, with progress; --own restores our log from the peers.
+
+    Exits 1 if a peer could not be reached (or, with --own, if the node still refuses to append)."""
     lines = client.stream("POST", "/v1/admin/sync" + ("?own=1" if own else ""))
-    if as_json:
-        events = list(lines)
-        click.echo(json.dumps({"events": events}, ensure_ascii=False))
-        return
     if own:
-        restored = 0
-        for event in lines:
-            restored += event.get("restored", 0)
-            if event.get("done"):
-                state = f"still refusing: {event['blocked']}" if event.get("blocked") else "appending again"
-                click.echo(f"restored {restored} entries of our own log; {state}")
+        events = list(lines)
+        restored = sum(e.get("restored", 0) for e in events)
+        blocked = next((e["blocked"] for e in events if e.get("done")), None)
+        result = {"restored": restored, "blocked": blocked}
+        if blocked:
+            raise CliError(
+                f"restored {plural(restored, 'entry', 'entries')} of our own log, but this node still "
+                f"refuses to append: {blocked}",
+                "still-refusing",
+            )
+        emit(
+            as_json,
+            result,
+            lambda v: f"restored {plural(restored, 'entry', 'entries')} of our own log; appending again",
+        )
         return
     first = next(lines, {})
-    with click.progressbar(length=first.get("peers", 0), label="syncing with peers", file=sys.stderr) as bar:
-        pulled = 0
+    results: list[dict[str, Any]] = []
+    with click.progressbar(
+        length=first.get("peers", 0),
+        label="syncing with peers",
+        file=sys.stderr,
+        hidden=as_json or not sys.stderr.isatty(),
+    ) as bar:
         for event in lines:
             if "peer" in event:
-                pulled = event["pulled"]
-                bar.label = f"synced with {short(event['peer'])} ({pulled} entries pulled)"
+                results.append(event)
+                bar.label = f"synced with {short(event['peer'])}"
                 bar.update(1)
-    click.echo(f"{pulled} entries pulled")
+    failed = [e for e in results if not e["ok"]]
+    pulled = sum(e["pulled"] for e in results)
+    if failed:
+        why = "; ".join(f"{short(e['peer'])} at {e['url']}: {e['error']}" for e in failed)
+        raise CliError(
+            f"could not sync with {plural(len(failed), 'peer')} of {len(results)} ({why}); "
+            f"{plural(pulled, 'entry', 'entries')} pulled from the others",
+            "sync-failed",
+        )
+    emit(
+        as_json,
+        {"peers": results, "pulled": pulled},
+        lambda v: (
+            f"{plural(pulled, 'entry', 'entries')} pulled from {plural(len(results), 'peer')}"
+            if results
+            else "no peers yet: shora peers add URL KEY"
+        ),
+    )

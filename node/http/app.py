@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -21,8 +20,6 @@ from node.http.routes import admin, fedbody, federation, peers, public, record, 
 from node.replication.engine import Replication
 from node.storage.reader import Reader
 from node.storage.writer import Writer
-
-log = logging.getLogger("shora.http")
 
 
 def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.Application:
@@ -70,7 +67,6 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
         await replication.start()
         await backups.start()
-        log.info("node %s serving", config.url)
         try:
             yield
         finally:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from federation.auth import status_of
 from federation.errors import Frozen
+from node.http import elsewhere
 from node.http.context import node_of
 from node.http.wire import ApiError
 from node.rules.council import RuleError
@@ -35,6 +36,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status >= 500:
             raise
+        if exc.status in (404, 405) and request.path.startswith("/v1/admin/"):
+            raise elsewhere.explain(request, node_of(request).config.kind) from exc
         code = exc.reason.lower().replace(" ", "-")
         raise ApiError(exc.status, code, exc.reason) from exc
 

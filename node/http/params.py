@@ -51,9 +51,10 @@ def text_field(body: dict[str, Any], key: str, default: str | None = None) -> st
 def by_prefix(ref: object, known: list[bytes], what: str) -> bytes:
     """An id given in full or as a unique base64url prefix (at least ``MIN_PREFIX`` characters)."""
     if not isinstance(ref, str) or len(ref) < MIN_PREFIX:
-        raise ApiError(404, f"unknown-{what}", f"no {what} {ref!r}")
+        said = f"no {what} named {ref}" if isinstance(ref, str) else f"name the {what} by its id"
+        raise ApiError(404, f"unknown-{what}", said)
     matches = [i for i in known if codec.b64u(i).startswith(ref)]
     if len(matches) != 1:
         reason = "is ambiguous" if matches else "is unknown"
-        raise ApiError(404, f"unknown-{what}", f"{what} {ref!r} {reason}")
+        raise ApiError(404, f"unknown-{what}", f"{what} {ref} {reason}")
     return matches[0]

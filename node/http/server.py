@@ -7,6 +7,8 @@ the CLI and tests find the running node; it is removed on a clean stop.
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import logging
 import os
 import signal
@@ -20,6 +22,7 @@ from node.http.gate import ConnectionGate, listen
 from node.http.logs import ACCESS_LOG, PROTOCOL_LOG, AccessLog
 
 ADDRESS_FILE = "serve.addr"
+LOCK_FILE = "serve.lock"
 log = logging.getLogger("shora.server")
 
 
@@ -40,11 +43,16 @@ async def serve(config: NodeConfig, stop: asyncio.Event, *, peers_unreachable_ok
     )
     await runner.setup()
     gate = ConnectionGate(settings.max_connections, settings.max_connections_per_ip)
-    listening = await listen(runner, config.host, config.port, gate)
+    try:
+        listening = await listen(runner, config.host, config.port, gate)
+    except OSError:  # the port is taken: stop what the app started before saying so
+        await runner.cleanup()
+        raise
     host, port = listening.sockets[0].getsockname()[:2]
     target = address_file(config.dir)
     temp = target.with_suffix(".tmp")
-    temp.write_text(f"{host}:{port}\n")
+    with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(f"{host}:{port}\n")
     os.replace(temp, target)
     log.info("serving %s on http://%s:%s", config.profile.get("name"), host, port)
     try:
@@ -55,12 +63,52 @@ async def serve(config: NodeConfig, stop: asyncio.Event, *, peers_unreachable_ok
         await runner.cleanup()
 
 
-def run(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> None:
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(config, stop, peers_unreachable_ok=peers_unreachable_ok)
+class AlreadyServing(Exception):
+    """Another ``shora serve`` holds this data folder, or another program the port."""
 
-    asyncio.run(main())
+
+def run(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> None:
+    """Serve ``config``'s node in this process until SIGINT or SIGTERM, saying in the log why it stops.
+
+    One process per data folder: a lock on ``DIR/serve.lock`` keeps a second ``shora serve`` of the same
+    folder from writing to the same database."""
+    os.umask(0o077)  # whatever the node creates from here on is its own: files 0600, folders 0700
+    with os.fdopen(os.open(config.dir / LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            address = address_file(config.dir)
+            where = f" at http://{address.read_text().strip()}" if address.exists() else ""
+            raise AlreadyServing(
+                f"another node already runs on this folder ({config.dir}){where}; stop it first"
+            ) from None
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def stopping(sig: signal.Signals) -> None:
+                log.info("stopping: received %s", sig.name)
+                stop.set()
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stopping, sig)
+            try:
+                await serve(config, stop, peers_unreachable_ok=peers_unreachable_ok)
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                    raise AlreadyServing(_cannot_listen(config.listen, exc.errno)) from None
+                raise
+            log.info("stopped cleanly")
+
+        asyncio.run(main())
+
+
+def _cannot_listen(listen: str, code: int) -> str:
+    if code == errno.EADDRINUSE:
+        why = f"another node already runs on this port ({listen})"
+    elif code == errno.EACCES:
+        why = f"this user may not listen on {listen} (ports below 1024 need privileges)"
+    else:
+        why = f"{listen} is not an address of this machine"
+    return f'{why}; stop it, or choose another address: "listen" in node.json'

@@ -34,7 +34,6 @@ from federation.verifypool import VerifyPool
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
 from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
-from node.replication.ids import short_id
 from node.replication.roster import RosterView
 from node.replication.split import SplitReplica
 from node.storage.writer import Writer, now_ms
@@ -120,6 +119,8 @@ class Replication:
         # set each time the start's check of our own log with the peers has concluded, for now (tests and
         # status wait on it rather than on the clock)
         self.surveyed = asyncio.Event()
+        self._failures: dict[bytes, str] = {}  # each peer's newest failure, for `shora sync` to report
+        self._admitted = False  # our federation answered that we are on its roster (until its log arrives)
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -173,17 +174,15 @@ class Replication:
 
     async def _roster_step(self, next_application: float, seen: int) -> tuple[float, int]:
         """Peer with roster members not yet peers (when the roster changed); apply again when due."""
-        members = self.roster.members()
+        self.roster.members()  # recomputed (a new version) when a roster grew
         if self.roster.version != seen:
-            for member in members.values():
-                if member.key != self.me and member.url and self.peers.get(member.key) is None:
-                    with contextlib.suppress(ValueError):
-                        await self.add_peer(member.key, member.url)
+            await self.peer_with_roster()
             seen = self.roster.version
         federation = self.config.federation
         loop = asyncio.get_running_loop()
         if (
             federation is not None
+            and not self._admitted
             and not self.roster.admitted(self.me)
             and loop.time() >= next_application
             and not self.public_url().endswith(":0")  # wait until we know where we listen
@@ -194,6 +193,21 @@ class Replication:
                 settings.apply_retry_s if delivered else settings.roster_poll_s * 5
             )
         return next_application, seen
+
+    async def peer_with_roster(self) -> None:
+        """Add as peers the roster members that trust us back: those admitted by this node or by the
+        federation it belongs to. A council admitted by another federation (a continent's view of a
+        country's councils) knows nothing of us and would refuse us for ever (403 request-unknown-key);
+        its log reaches us through the federation that admitted it, which holds it."""
+        for member in self.roster.members().values():
+            if (
+                member.admitted_by in self.roster.roots
+                and member.key != self.me
+                and member.url
+                and self.peers.get(member.key) is None
+            ):
+                with contextlib.suppress(ValueError):
+                    await self.add_peer(member.key, member.url)
 
     def public_url(self) -> str:
         """Where peers reach us: the configured URL, or the address really bound when it named port 0."""
@@ -217,7 +231,15 @@ class Replication:
         )
         try:
             await client.request("POST", APPLY, body, content_type=MSGPACK, accept=MSGPACK)
-        except (TransportError, RemoteError) as exc:
+        except RemoteError as exc:
+            if exc.code == "already-admitted":  # its roster has not reached us yet: it will, by gossip
+                if not self._admitted:
+                    log.info("the federation at %s has admitted this node", url)
+                self._admitted = True
+                return True
+            log.info("application to the federation at %s not delivered: %s", url, exc.message)
+            return False
+        except TransportError as exc:
             log.info("application to the federation at %s not delivered: %s", url, exc)
             return False
         log.info("applied for admission to the federation at %s", url)
@@ -255,6 +277,7 @@ class Replication:
         self._post(self._peers_w.record_success, peer, now_ms())
 
     def _failure(self, peer: bytes, error: str) -> None:
+        self._failures[peer] = error
         self._post(self._peers_w.record_failure, peer, now_ms(), error)
 
     def _peer_heads(self, peer: bytes, theirs: list[Head]) -> None:
@@ -269,6 +292,13 @@ class Replication:
         peer: Peer = await self.writer.run(self._peers_w.add, node_id, url, now_ms())
         self._dirty.set()
         return peer
+
+    async def remove_peer(self, node_id: bytes) -> bool:
+        """Stop gossiping with and witnessing for ``node_id``; the entries held of its log stay."""
+        removed: bool = await self.writer.run(self._peers_w.remove, node_id)
+        self._lags.pop(node_id, None)
+        self._failures.pop(node_id, None)
+        return removed
 
     def view(self) -> list[PeerView]:
         forks = self.replica.forks()
@@ -319,11 +349,11 @@ class Replication:
                 self._penalise(peer, f"witness: {exc}")
                 return 0
             except (WitnessError, TransportError) as exc:
-                log.info("peer %s did not cosign: %s", short_id(peer), exc)
+                log.info("peer %s did not cosign: %s", codec.short_id(peer), exc)
                 return 0
             if reply.status == 200:
                 return 1
-            log.info("peer %s holds size %d of our log; asking again", short_id(peer), size)
+            log.info("peer %s holds size %d of our log; asking again", codec.short_id(peer), size)
         return 0
 
     # --- our own log after a restart ---------------------------------------------------------------
@@ -354,8 +384,8 @@ class Replication:
         if ahead:
             peer, size = max(ahead.items(), key=lambda item: item[1])
             self.writer.block(
-                f"peer {short_id(peer)} holds {size} entries of our own log, more than this node: it was "
-                "probably restored from a backup. Run `shora sync --own` to take the log back first."
+                f"peer {codec.short_id(peer)} holds {size} entries of our own log, more than this node: it "
+                "was probably restored from a backup. Run `shora sync --own` to take the log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
         self.surveyed.set()
@@ -381,7 +411,7 @@ class Replication:
                     return peer, 0, True
                 return peer, open_checkpoint(page.checkpoint, key).checkpoint.size, True
             except (TransportError, BadData, ProtocolError) as exc:
-                log.info("peer %s could not say how much of our log it holds: %s", short_id(peer), exc)
+                log.info("peer %s could not say how much of our log it holds: %s", codec.short_id(peer), exc)
                 return peer, 0, False
 
         answers = await asyncio.gather(*(ask(p.node_id) for p in self.peers.all()))
@@ -404,7 +434,7 @@ class Replication:
                         break
                     result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
                 except TransportError as exc:  # another peer may hold it too
-                    log.info("peer %s could not give our log back: %s", short_id(peer), exc)
+                    log.info("peer %s could not give our log back: %s", codec.short_id(peer), exc)
                     break
                 except BadData as exc:
                     self._penalise(peer, f"{exc.step}: {exc.message}")
@@ -428,9 +458,13 @@ class Replication:
         if not await self.peers_ahead():
             self.writer.block(None)
 
-    async def sync(self) -> AsyncIterator[tuple[bytes, bool, int]]:
-        """One round with every available peer now: (peer, succeeded, entries pulled so far)."""
-        for peer in self._available():
-            ok = await self.gossip.run_round(peer)
+    async def sync(self) -> AsyncIterator[tuple[Peer, str | None, int]]:
+        """One round with every peer now, those in backoff too (the operator asked): (peer, why it failed
+        or None, entries pulled in this round). Members newly on a roster we trust are peered with first."""
+        await self.peer_with_roster()
+        for peer in self.peers.all():
+            before = self.gossip.stats.pulled
+            self._failures.pop(peer.node_id, None)
+            await self.gossip.run_round(peer.node_id)  # False also when a round with it is under way
             await self.gossip.idle()
-            yield peer, ok, self.gossip.stats.pulled
+            yield peer, self._failures.get(peer.node_id), self.gossip.stats.pulled - before

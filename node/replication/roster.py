@@ -15,10 +15,10 @@ import logging
 from dataclasses import dataclass
 
 from federation.store import LogStore
-from node.replication.ids import short_id
 from node.rules import fedbody
 from node.rules.council import Appended, RuleError
 from node.storage.logs import governance_view
+from protocol import codec
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("shora.roster")
@@ -90,7 +90,7 @@ class RosterView:
         try:
             return fedbody.replay(entries, federation)
         except (RuleError, ProtocolError) as exc:
-            log.warning("federation log %s does not replay: %s", short_id(federation), exc)
+            log.warning("federation log %s does not replay: %s", codec.short_id(federation), exc)
             return None
 
     def _compute(self) -> tuple[dict[bytes, Member], set[bytes]]:

@@ -71,7 +71,7 @@ def check_profile(profile: Mapping[str, object]) -> tuple[Kind, dict[str, str]]:
     """
     kind = profile.get("kind", "council")
     if kind not in KINDS:
-        raise ApplicationError(f"an applicant is one of {KINDS}")
+        raise ApplicationError(f"an applicant is {' or '.join(KINDS)}")
     fields: dict[str, str] = {}
     for name in PROFILE_FIELDS:
         value = profile.get(name, "")
@@ -98,6 +98,10 @@ _RECORD = f"""INSERT INTO applications ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?,
     WHERE applications.status != 'admitted'"""
 
 
+class AlreadyAdmitted(ApplicationError):
+    """The applicant is on the roster already: nothing to apply for."""
+
+
 def record(conn: sqlite3.Connection, key: bytes, profile: Mapping[str, object], now_ms: int) -> Application:
     """Record (or renew) ``key``'s pending application; ``ApplicationError`` if bad or already admitted."""
     if not isinstance(key, bytes) or len(key) != KEY_LEN:
@@ -105,7 +109,7 @@ def record(conn: sqlite3.Connection, key: bytes, profile: Mapping[str, object], 
     kind, p = check_profile(profile)
     params = (key, kind, *(p[f] for f in PROFILE_FIELDS), now_ms)
     if conn.execute(_RECORD, params).rowcount == 0:
-        raise ApplicationError("this applicant is admitted already")
+        raise AlreadyAdmitted("this applicant is admitted already")
     return Application(key, kind, **p, received_ms=now_ms, status="pending")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,10 @@ MIGRATIONS = [
 def open_database(
     path: Path, check: Callable[[sqlite3.Connection], None] | None = None
 ) -> sqlite3.Connection:
-    """The node's file, migrated; ``check`` may refuse it first (closed again, untouched)."""
+    """The node's file, migrated; ``check`` may refuse it first (closed again, untouched). Created 0600
+    whatever the umask (SQLite gives its WAL and shared-memory files the database's own mode)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = dbmod.connect(path)
     try:
         if check is not None:

@@ -40,5 +40,7 @@ def test_the_drawing_is_the_tree() -> None:
 def test_codes_name_the_refusal() -> None:
     assert errors.RuleError("vote.not-present", "not on the roll").code == "vote.not-present"
     assert errors.ApiRefusal("roster.already-admitted", "admitted", 422).code == "roster.already-admitted"
-    assert errors.ConfigError("no node.json").code == "ConfigError"
+    assert errors.ConfigError("no node.json").code == "data-folder"
+    assert errors.CliError("a bad --quorum").code == "refused"
+    assert errors.CliError("NOT VALID", "not-valid").code == "not-valid"
     assert str(errors.ApiRefusal("x", "the message", 400)) == "the message"

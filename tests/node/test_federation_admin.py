@@ -343,7 +343,7 @@ async def test_federation_and_proposal_commands(start_node: NodeFactory) -> None
     assert "Toronto Council" in await text(fed, "federation", "applications")
     admitted = await run(fed, "federation", "admit", b64(council)[:8], "--reason", "applied")
     assert admitted["member"] == b64(council)
-    again = await run(fed, "federation", "admit", b64(council), code=1)
+    again = await run(fed, "federation", "admit", b64(council), "--reason", "again", code=1)
     assert again["error"] == "roster.already-admitted"
     assert (await run(fed, "federation", "suspend", "zzzzzz", "--reason", "x", code=1))[
         "error"
@@ -375,6 +375,6 @@ async def test_federation_and_proposal_commands(start_node: NodeFactory) -> None
     )  # fmt: skip
     assert proposed["motion_id"]
     usage = await asyncio.to_thread(
-        shora, "motion", "propose", "current", "--kind", "federation", "--text", "?", home=council.dir, code=1
+        shora, "motion", "propose", "current", "--kind", "federation", "--text", "?", home=council.dir, code=2
     )
     assert "--proposal" in usage.stderr

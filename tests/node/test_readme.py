@@ -25,10 +25,13 @@ def readme_script() -> str:
         "--board-seats 3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"node_id\"])')\n",
         1,
     )
+    block = block.replace("TORONTO=~/shora/toronto\n", "TORONTO=$PWD/toronto\n")  # not the tester's home
+    block = block.replace("export SHORA_DIR=~/shora/toronto\n", "export SHORA_DIR=$TORONTO\n")
     block = block.replace(
-        "shora serve ./toronto\n",
-        "shora serve ./toronto 2>serve.log & SERVER=$!\ntrap 'kill -TERM $SERVER 2>/dev/null || true' EXIT\n"
-        "for i in $(seq 200); do [ -f ./toronto/serve.addr ] && break; sleep 0.05; done\n",
+        'shora serve "$TORONTO"\n',
+        'shora serve "$TORONTO" 2>serve.log & SERVER=$!\n'
+        "trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT\n"
+        'for i in $(seq 200); do [ -f "$TORONTO/serve.addr" ] && break; sleep 0.05; done\n',
     )
     block = block.replace("<the council key printed by init>", "$KEY")
     return "set -euo pipefail\n" + block + "\nkill -TERM $SERVER; wait $SERVER\n"
@@ -51,3 +54,11 @@ def test_readme_assembly_runs_as_written(tmp_path: Path) -> None:
     assert "ADOPTED" in out
     assert out.count("3 seats, 1 vacant") == 2  # after the election, and again after the replacement
     assert (tmp_path / "decision.bundle").exists()
+    assert out.count("assembly open: ") == 1  # the second, convened by a board member (--convened-by)
+
+
+def test_readme_keeps_node_folders_outside_the_repository() -> None:
+    # a folder under the clone would hold the council's root key inside the repository
+    text = README.read_text(encoding="utf-8")
+    assert "TORONTO=~/shora/toronto" in text
+    assert not re.search(r"(init|serve|--dir|SHORA_DIR=) ?\./", text)

@@ -53,7 +53,9 @@ def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> byt
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
-            raise ApiError(404, "unknown-member", f"several members are named {ref!r}; use the id")
+            raise ApiError(
+                404, "unknown-member", f"several members are named {ref}; use the id (shora member list)"
+            )
     return by_prefix(ref, list(state.members), "member")
 
 
@@ -213,7 +215,7 @@ def _rules(value: object) -> Rules:
         raise bad_request("bad-field", "rules is an object")
     unknown = set(value) - RULE_FIELDS
     if unknown:
-        raise bad_request("bad-field", f"rules: unknown fields {sorted(unknown)}")
+        raise bad_request("bad-field", f"rules: unknown fields {', '.join(sorted(unknown))}")
     seats = value.get("board_seats", 3)
     if isinstance(seats, bool) or not isinstance(seats, int):
         raise bad_request("bad-field", "rules: board_seats must be an integer")
@@ -246,10 +248,13 @@ async def propose(request: web.Request) -> web.Response:
         raise bad_request("bad-field", "candidates is a list")
     target = body.get("target")
     proposal = None if body.get("proposal") is None else _federation_proposal(body["proposal"])
+    text = text_field(body, "text")
+    if not text.strip():
+        raise bad_request("bad-field", "a motion says what is proposed: give it a text (--text)")
     command = ProposeMotion(
         assembly=_assembly(state, body.get("assembly", "current")),
         kind=kind,  # type: ignore[arg-type]  # judged by the governance rules
-        text=text_field(body, "text"),
+        text=text,
         visibility=text_field(body, "visibility", "public"),  # type: ignore[arg-type]
         proposer=None
         if body.get("proposer") is None
@@ -323,6 +328,10 @@ async def vote(request: web.Request) -> web.Response:
     choice = body.get("choice")
     if choice is not None and not isinstance(choice, str):
         raise bad_request("bad-field", "choice is yes, no or abstain")
+    if approvals and state.motions[motion].kind != "election":
+        # `shora vote MOTION MEMBER yse`: a word that is not a choice, not a candidate (only elections have)
+        said = " ".join(map(str, approvals))
+        raise ApiError(422, "vote.bad-choice", f"the choice must be yes, no or abstain, not {said}")
     appended = await node.writer.submit(
         CastVote(
             motion,

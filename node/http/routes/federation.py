@@ -41,7 +41,7 @@ def setup(app: web.Application) -> None:
 def _federation_body(request: web.Request) -> Node:
     node = node_of(request)
     if node.config.kind != "federation":
-        raise not_found("this node is a council, not a federation body")
+        raise ApiError(404, "wrong-kind-of-node", "this is a council node; this command is for a federation")
     return node
 
 
@@ -80,6 +80,8 @@ async def apply(request: web.Request) -> web.Response:
 
     try:
         stored = await node.writer.run(store, node.writer.conn)
+    except applications.AlreadyAdmitted as exc:  # the applicant stops applying when it reads this code
+        raise ApiError(409, "already-admitted", str(exc)) from exc
     except ApplicationError as exc:
         raise bad_request("bad-application", str(exc)) from exc
     if not stored:

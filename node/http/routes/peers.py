@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from node.http.context import node_of
-from node.http.params import text_field
-from node.http.wire import bad_request, read_json, respond
+from node.http.params import MIN_PREFIX, text_field
+from node.http.wire import ApiError, bad_request, read_json, respond
 from node.storage.writer import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
@@ -33,6 +33,21 @@ async def add_peer(request: web.Request) -> web.Response:
     except ValueError as exc:  # PeerError and our own id
         raise bad_request("bad-peer", str(exc)) from exc
     return respond(request, {"node_id": peer.node_id, "url": peer.url})
+
+
+@routes.post("/v1/admin/peers/remove")
+async def remove_peer(request: web.Request) -> web.Response:
+    """Forget a peer, named by its key or a unique prefix of it (as ``shora peers`` prints it)."""
+    node = node_of(request)
+    body = await read_json(request)
+    ref = text_field(body, "peer")
+    known = node.replication.peers.all()
+    matches = [p for p in known if codec.b64u(p.node_id).startswith(ref)] if len(ref) >= MIN_PREFIX else []
+    if len(matches) != 1:
+        why = "matches several peers; give more of its key" if matches else "is not a peer of this node"
+        raise ApiError(404, "unknown-peer", f"{ref} {why} (see shora peers)")
+    await node.replication.remove_peer(matches[0].node_id)
+    return respond(request, {"node_id": matches[0].node_id, "url": matches[0].url})
 
 
 @routes.get("/v1/admin/peers")
@@ -79,10 +94,19 @@ async def sync(request: web.Request) -> web.StreamResponse:
             await response.write(_line({"restored": result.appended, "size": result.size}))
         await response.write(_line({"done": True, "blocked": node.writer.blocked}))
     else:
-        peers_ = node.replication.peers.all()
-        await response.write(_line({"peers": len(peers_)}))
-        async for peer, ok, pulled in node.replication.sync():
-            await response.write(_line({"peer": codec.b64u(peer), "ok": ok, "pulled": pulled}))
+        await response.write(_line({"peers": len(node.replication.peers.all())}))
+        async for peer, error, pulled in node.replication.sync():
+            await response.write(
+                _line(
+                    {
+                        "peer": codec.b64u(peer.node_id),
+                        "url": peer.url,
+                        "ok": error is None,
+                        "error": error,
+                        "pulled": pulled,
+                    }
+                )
+            )
         await response.write(_line({"done": True}))
     await response.write_eof()
     return response

@@ -22,6 +22,7 @@ from .fields import (
     get_member,
     get_text,
     malformed,
+    one_of,
     plain,
 )
 from .limits import (
@@ -239,7 +240,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
     kind = body["motion_kind"]
     if kind not in MOTION_KINDS:
-        raise RuleError("motion.bad-kind", f"a motion kind is one of {MOTION_KINDS}")
+        raise RuleError("motion.bad-kind", f"a motion kind is {one_of(MOTION_KINDS)}")
     visibility = body["visibility"]
     if visibility not in ("public", "council"):
         raise RuleError("motion.bad-visibility", "visibility is public or council")
@@ -267,7 +268,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     }
     stray = {k for k, v in used.items() if v} - wanted.get(kind, set())
     if stray:
-        raise RuleError("motion.bad-shape", f"a {kind} motion does not take {sorted(stray)}")
+        raise RuleError("motion.bad-shape", f"a {kind} motion does not take {', '.join(sorted(stray))}")
     rules: Rules | None = None
     proposal: tuple[bytes, bytes] | None = None
     if kind == "federation":
@@ -368,7 +369,7 @@ def vote(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
             raise RuleError("vote.not-a-candidate", "approvals name the motion's candidates only")
     else:
         if approvals or choice not in VOTE_CHOICES:
-            raise RuleError("vote.bad-choice", f"a vote is one of {VOTE_CHOICES}")
+            raise RuleError("vote.bad-choice", f"a vote is {one_of(VOTE_CHOICES)}")
         cast = choice
     if entry is not None:
         motion.votes[member] = cast

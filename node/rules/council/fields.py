@@ -7,7 +7,7 @@ exact type and size, and a body with missing or extra fields is refused: nothing
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from protocol import codec
@@ -17,13 +17,21 @@ from .errors import RuleError
 from .limits import ENTRY_ID_LEN, MEMBER_ID_LEN
 
 
+def one_of(values: Iterable[str]) -> str:
+    """Choices as a sentence says them: ``yes, no or abstain``."""
+    items = list(values)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
 def malformed(message: str) -> RuleError:
     return RuleError("entry.malformed", message)
 
 
 def exact_keys(body: Mapping[str, Any], keys: set[str], what: str) -> None:
     if set(body) != keys:
-        raise malformed(f"{what} must have exactly the fields {sorted(keys)}, got {sorted(body)}")
+        raise malformed(
+            f"{what} must have exactly the fields {', '.join(sorted(keys))}, got {', '.join(sorted(body))}"
+        )
 
 
 def get_int(body: Mapping[str, Any], key: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from .charter import Charter
 from .errors import RuleError
-from .fields import exact_keys, get_bool, get_int, get_list, malformed
+from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 
 Majority = Literal["simple", "absolute", "two_thirds"]
 MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
@@ -72,7 +72,7 @@ class Rules:
 
     def __post_init__(self) -> None:
         if self.majority not in MAJORITIES:
-            raise RuleError("rules.bad-majority", f"majority must be one of {MAJORITIES}")
+            raise RuleError("rules.bad-majority", f"majority must be {one_of(MAJORITIES)}")
         if isinstance(self.board_seats, bool) or not 0 <= self.board_seats <= 1000:
             raise RuleError("rules.bad-seats", "board seats must be between 0 and 1000")
         bucket = self.census_bucket

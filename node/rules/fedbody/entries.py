@@ -11,7 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 from node.rules.council.errors import RuleError
-from node.rules.council.fields import check_bytes, exact_keys, get_int, get_map, get_text, malformed, plain
+from node.rules.council.fields import (
+    check_bytes,
+    exact_keys,
+    get_int,
+    get_map,
+    get_text,
+    malformed,
+    one_of,
+    plain,
+)
 from node.rules.council.log import Appended
 
 from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
@@ -61,7 +70,7 @@ def found(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
     exact_keys(p, {"name", "name_fa", "level", "country", "continent"}, "profile")
     level = p["level"]
     if level not in LEVELS:
-        raise RuleError("federation.bad-level", f"a federation's level is one of {LEVELS}")
+        raise RuleError("federation.bad-level", f"a federation's level is {one_of(LEVELS)}")
     texts = {k: get_text(p, k, MAX_NAME, "limit.name") for k in ("name", "name_fa", "country", "continent")}
     profile = Profile(level=level, **texts)
     if not profile.name or not profile.continent:
@@ -85,7 +94,7 @@ def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
     member = check_bytes(body["member"], "member", KEY_LEN)
     kind = body["member_kind"]
     if kind not in MEMBER_KINDS:
-        raise RuleError("roster.bad-kind", f"a member is one of {MEMBER_KINDS}")
+        raise RuleError("roster.bad-kind", f"a member is {one_of(MEMBER_KINDS)}")
     p = {k: get_text(body, k, MAX_URL if k == "url" else MAX_NAME, "limit.name") for k in ADMIT_FIELDS}
     reason = _reason(body, required=False)
     if not p["name"] or not p["continent"] or not p["country"]:
@@ -148,7 +157,7 @@ def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
     if not text_fa.strip() or not text_en.strip():
         raise RuleError("proposal.text-missing", "a proposal has its Persian and English text")
     if body["rule"] not in TALLY_RULES:
-        raise RuleError("proposal.bad-rule", f"a tally rule is one of {TALLY_RULES}")
+        raise RuleError("proposal.bad-rule", f"a tally rule is {one_of(TALLY_RULES)}")
     deadline = get_int(body, "deadline_ms")
     if deadline <= ts_ms:
         raise RuleError("proposal.deadline-past", "the deadline must lie after the proposal is published")

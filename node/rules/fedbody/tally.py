@@ -36,7 +36,16 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from node.rules.council.errors import RuleError
-from node.rules.council.fields import check_bytes, exact_keys, get_int, get_list, get_map, malformed, plain
+from node.rules.council.fields import (
+    check_bytes,
+    exact_keys,
+    get_int,
+    get_list,
+    get_map,
+    malformed,
+    one_of,
+    plain,
+)
 
 from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_ANSWERS
 
@@ -232,7 +241,7 @@ def read_result(body: dict[str, Any]) -> tuple[Terms, frozenset[bytes], list[Ans
     exact_keys(body, RESULT_KEYS, "proposal/result")
     rule = body["rule"]
     if rule not in TALLY_RULES:
-        raise RuleError("proposal.bad-rule", f"a tally rule is one of {TALLY_RULES}")
+        raise RuleError("proposal.bad-rule", f"a tally rule is {one_of(TALLY_RULES)}")
     terms = Terms(
         federation=check_bytes(body["federation"], "federation", KEY_LEN),
         proposal=check_bytes(body["proposal"], "proposal", ENTRY_ID_LEN),
