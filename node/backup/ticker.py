@@ -24,9 +24,9 @@ from federation.transport import MSGPACK
 from node.backup import stream, tables
 from node.backup.keyfile import BACKUP_KEY, load_backup_key
 from node.config import NodeConfig
-from node.replication.ids import short_id
 from node.storage.writer import Writer
 from protocol import codec
+from protocol.codec import short_id
 from protocol.errors import DecodeError
 from protocol.keys import SigningKey
 from protocol.sealed import CAPACITY, SEGMENT_SIZE, seal_segment, tick_pieces

@@ -40,6 +40,7 @@ def backup_peers_add(client: NodeClient, as_json: bool, key: str, url: str) -> N
 @backup_peers.command("list")
 @remote
 def backup_peers_list(client: NodeClient, as_json: bool) -> None:
+    """The backup peers, how many sealed segments each holds and how far behind it is."""
     out = client.call("GET", "/v1/admin/backup-peers")
 
     def table(v: dict[str, Any]) -> str:
@@ -56,6 +57,7 @@ def backup_peers_list(client: NodeClient, as_json: bool) -> None:
 @click.argument("key")
 @remote
 def backup_peers_remove(client: NodeClient, as_json: bool, key: str) -> None:
+    """Stop pushing sealed segments to the peer KEY (what it holds stays there, unreadable)."""
     out = client.call("POST", "/v1/admin/backup-peers/remove", {"key": key})
     emit(as_json, out, lambda v: f"backup peer removed: {v['node_id']}")
 

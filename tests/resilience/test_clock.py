@@ -26,4 +26,3 @@ async def test_a_node_behind_its_last_entry_refuses_to_append(
     assert len(after["entries"]) == before, "nothing was appended"
     monkeypatch.setattr(writer, "now_ms", real)  # the operator fixed the clock
     await node.operator.call("POST", "/v1/admin/members", {"name": "Babak"})
-
