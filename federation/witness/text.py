@@ -156,10 +156,10 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def reply_text(reply: WitnessReply, *, lenient: bool = False) -> str:
+def reply_text(reply: WitnessReply) -> str:
     if len(reply.body) > MAX_REPLY_SIZE:
         raise ReplyError(reply.status, f"the answer is larger than {MAX_REPLY_SIZE} bytes")
     try:
-        return reply.body.decode("utf-8", errors="replace" if lenient else "strict")
+        return reply.body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ReplyError(reply.status, "the answer is not UTF-8") from exc
