@@ -35,6 +35,11 @@ class Settings:
     gossip_interval_s: float = _setting(
         10.0, "mean seconds between gossip rounds with a random peer (± 50 %)"
     )
+    doctor_timeout_s: float = _setting(5.0, "`shora doctor` waits this long for the node and each peer")
+    doctor_max_skew_s: int = _setting(
+        30, "`shora doctor` warns when a peer's clock is further off than this (requests allow 120 s)"
+    )
+    doctor_min_free_mib: int = _setting(512, "`shora doctor` warns when the disk has less free space (MiB)")
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:

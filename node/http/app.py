@@ -14,7 +14,7 @@ from federation.routes import FederationRoutes
 from node.config import NodeConfig
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
-from node.http.routes import admin, fedbody, federation, peers, public
+from node.http.routes import admin, fedbody, federation, keys, peers, public, status
 from node.replication.engine import Replication
 from node.storage.writer import Writer
 
@@ -28,6 +28,8 @@ def make_app(config: NodeConfig) -> web.Application:
     )
     public.setup(app)
     peers.setup(app)
+    status.setup(app)
+    keys.setup(app)
     if config.kind == "council":
         admin.setup(app)
     if config.kind == "federation":
