@@ -15,6 +15,7 @@ from node.config import NodeConfig
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
 from node.http.routes import admin, fedbody, federation, keys, peers, public, status
+from node.ops.keys import signing_key_of
 from node.replication.engine import Replication
 from node.storage.writer import Writer
 
@@ -44,7 +45,7 @@ def make_app(config: NodeConfig) -> web.Application:
     app.router.add_route("*", "/v1/federation/{tail:.*}", gossip)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        writer = Writer(config.database, config.root_key(), settings, config.kind)
+        writer = Writer(config.database, config.root_key(), settings, config.kind, signing_key_of(config))
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)

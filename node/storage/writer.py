@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,12 +72,18 @@ def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, t
 
 
 def prepare_drafts(
-    key: SigningKey, drafts: list[Draft], previous: Entry | Unsigned | None, ts_ms: int
+    key: SigningKey,
+    drafts: list[Draft],
+    previous: Entry | Unsigned | None,
+    ts_ms: int,
+    *,
+    log_id: bytes | None = None,
 ) -> list[tuple[Unsigned, dict[str, Any]]]:
-    """``drafts`` laid out as the entries after ``previous``, unsigned, each with the body value it
-    carries; council bodies get a fresh random salt."""
+    """``drafts`` laid out as the entries after ``previous`` in ``log_id`` (by default ``key``'s own log),
+    to be signed by ``key``, each with the body value it carries; council bodies get a fresh random salt."""
     out = []
-    log_id, key_id = key.public.raw, key.public.id
+    key_id = key.public.id
+    log_id = key.public.raw if log_id is None else log_id
     for draft in drafts:
         body = dict(draft.body)
         if draft.vis == "council":
@@ -105,16 +111,33 @@ class _Job:
     future: asyncio.Future[list[Appended]]
 
 
+@dataclass
+class _KeyJob:
+    """``log/key`` entries, signed by the root key, after which the node signs with ``signing``."""
+
+    bodies: list[dict[str, Any]]
+    signing: SigningKey | None
+    future: asyncio.Future[list[Appended]]
+
+
 class Writer:
     """Owns the write connection (on its own thread) and the live governance state."""
 
-    def __init__(self, path: Path, key: SigningKey, settings: Settings, kind: str = "council") -> None:
-        self.key = key
+    def __init__(
+        self,
+        path: Path,
+        key: SigningKey,
+        settings: Settings,
+        kind: str = "council",
+        signing: SigningKey | None = None,
+    ) -> None:
+        self.key = key  # the root key: the log's id; it signs checkpoints and log/key entries
+        self.signing = signing or key  # what signs every other entry: a key the root key delegated, or itself
         self.log_id = key.public.raw
         self.machine = machine_for(kind, self.log_id)
         self.settings = settings
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
-        self._signer = Signer(key, settings.signer_chunk)
+        self._signer = Signer(self.signing, settings.signer_chunk)
         self.conn = self._thread.submit(open_database, path).result()
         self.store = LogStore(self.conn)
         self.state: NodeState = self._thread.submit(
@@ -123,7 +146,7 @@ class Writer:
         last = self._thread.submit(self._last_entry).result()
         self._last: Entry | None = last
         self._sign_checkpoint = checkpoint_signer(key)
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Job | _KeyJob] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.blocked: str | None = None  # why appends are refused (a peer holds more of our own log)
         # bumped whenever our own log or its newest checkpoint note changes (appends, cosignatures merged,
@@ -175,19 +198,83 @@ class Writer:
         self._queue.put_nowait(_Job(command, side_effect, future))  # unbounded: never waits
         return await future
 
+    async def change_keys(self, bodies: list[dict[str, Any]], signing: SigningKey | None) -> list[Appended]:
+        """Append ``log/key`` entries signed by the root key, in turn with the commands queued, and sign
+        with ``signing`` (if given) from the next entry on. Raises ``RuleError`` on a malformed body."""
+        if self.blocked is not None:
+            raise RuleError("node.behind-peers", self.blocked)
+        future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_KeyJob(bodies, signing, future))
+        return await future
+
     async def _run(self) -> None:
         while True:
-            jobs = [await self._queue.get()]
-            while len(jobs) < self.settings.write_batch_max and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
-            try:
-                await self._commit(jobs)
-            except Exception as exc:  # a bug, not a refusal: fail this batch, but never the writer itself
-                log.exception("batch failed before it was written; rebuilding state from the log")
-                await self._reload()
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(RuntimeError(f"command failed: {exc}"))
+            queued = [await self._queue.get()]
+            while len(queued) < self.settings.write_batch_max and not self._queue.empty():
+                queued.append(self._queue.get_nowait())
+            jobs: list[_Job] = []
+            for job in [*queued, None]:  # a key change commits the commands before it first
+                if isinstance(job, _Job):
+                    jobs.append(job)
+                    continue
+                if jobs:
+                    await self._guarded(self._commit(jobs), jobs)
+                    jobs = []
+                if job is not None:
+                    await self._guarded(self._commit_keys(job), [job])
+
+    async def _guarded(self, work: Coroutine[Any, Any, None], jobs: Sequence[_Job | _KeyJob]) -> None:
+        try:
+            await work
+        except Exception as exc:  # a bug, not a refusal: fail this batch, but never the writer itself
+            log.exception("batch failed before it was written; rebuilding state from the log")
+            await self._reload()
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(RuntimeError(f"command failed: {exc}"))
+
+    async def _commit_keys(self, job: _KeyJob) -> None:
+        """A few entries signed by the root key itself, then the new signing key takes over."""
+        if job.future.done():
+            return
+        ts = now_ms()
+        pairs = prepare_drafts(self.key, [Draft("public", b) for b in job.bodies], self._last, ts)
+        appended = [Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in pairs]
+        try:
+            for item in appended:
+                self.machine.apply(self.state, item, False)
+        except RuleError as exc:
+            await self._reload()  # the entries before the refused one were folded in: undo them
+            job.future.set_exception(exc)
+            return
+        signatures = self.key.sign_many(Domain.ENTRY, [u.header_bytes for u, _ in pairs])
+        entries = [u.signed(sig) for (u, _), sig in zip(pairs, signatures, strict=True)]
+
+        def write() -> None:
+            with self.store.transaction():
+                appender = self.store.appender(self.log_id)
+                appender.add(entries)
+                appender.finish(self._sign_checkpoint)
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, write)
+        except BaseException as exc:
+            log.error("commit failed, rebuilding state from the log: %s", exc)
+            await self._reload()
+            if not job.future.done():
+                job.future.set_exception(RuntimeError(f"storage failed: {exc}"))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        self._last = entries[-1]
+        self.log_version += 1
+        if job.signing is not None:
+            retired, self._signer = self._signer, Signer(job.signing, self.settings.signer_chunk)
+            self.signing = job.signing
+            await asyncio.get_running_loop().run_in_executor(self._thread, retired.close)
+        job.future.set_result(appended)
+        for listener in self.on_append:
+            listener()
 
     async def _reload(self) -> None:
         """The state and last entry from the log, which is always the truth."""
@@ -210,7 +297,7 @@ class Writer:
                 try:
                     drafts = self.machine.execute(self.state, job.command, ts)
                     last = batch.unsigned[-1] if batch.unsigned else self._last
-                    pairs = prepare_drafts(self.key, drafts, last, ts)
+                    pairs = prepare_drafts(self.signing, drafts, last, ts, log_id=self.log_id)
                     # the bodies as signed, not a decode of them: the same values, without the cost
                     appended = [Appended(u.seq, u.id, u.header.ts_ms, u.header.vis, b) for u, b in pairs]
                     for n, item in enumerate(appended):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from node.rules import logkey
 from node.rules.council.errors import RuleError
 from node.rules.council.fields import check_bytes, exact_keys, get_int, get_map, get_text, malformed, plain
 from node.rules.council.log import Appended
@@ -195,4 +196,5 @@ KINDS: dict[str, Handler] = {
     "roster/readmit": readmit,
     "proposal/publish": publish,
     "proposal/result": result,
+    logkey.KIND: lambda _state, body, _ts, entry: logkey.judge(body, entry),
 }
