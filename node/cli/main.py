@@ -12,12 +12,19 @@ import sys
 
 import click
 
-from node.cli import federation, keys, local, ops, remote  # importing a command module registers its commands
+from node.cli import (  # importing a command module registers its commands
+    federation,
+    keys,
+    local,
+    ops,
+    rekey,
+    remote,
+)
 from node.cli.base import cli
 from node.errors import NodeError
 from protocol.errors import ProtocolError
 
-__all__ = ["cli", "federation", "keys", "local", "main", "ops", "remote"]
+__all__ = ["cli", "federation", "keys", "local", "main", "ops", "rekey", "remote"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from federation.routes import FederationRoutes
 from node.config import NodeConfig
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, time_limit
-from node.http.routes import admin, fedbody, federation, keys, peers, public, status
+from node.http.routes import admin, fedbody, federation, keys, peers, public, rekey, status
 from node.ops.keys import signing_key_of
 from node.replication.engine import Replication
 from node.storage.writer import Writer
@@ -35,6 +35,7 @@ def make_app(config: NodeConfig) -> web.Application:
         admin.setup(app)
     if config.kind == "federation":
         fedbody.setup(app)
+        rekey.setup(app)
 
     # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
     federation.setup(app)
