@@ -4,6 +4,7 @@ check failing for real, with its finding and exit 1; a healthy folder exit 0."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from federation.peers import PeerTable
+from node.ops.progress import Progress
 from protocol.keys import SigningKey
 from tests.node.test_cli import as_json, init, refused, shora, start_serving, stop_serving
 
@@ -140,3 +142,44 @@ def test_status_keys_and_operator_rotation_on_a_running_node(home: Path, tmp_pat
         (tmp_path / "new.key").replace(home / "operator.key")
     finally:
         stop_serving(server, home)
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_redraws_one_line_on_a_terminal_and_writes_plain_lines_elsewhere() -> None:
+    tty = _Stream(tty=True)
+    bar = Progress("verifying the log", 3, stream=tty)
+    for done in (1, 2, 3):
+        bar.update(done)
+    bar.finish()
+    assert tty.getvalue().count("\r") == 4 and tty.getvalue().endswith("\n")
+    assert "verifying the log: 3/3 entries" in tty.getvalue()
+
+    plain = _Stream(tty=False)
+    bar = Progress("catching up", None, stream=plain, interval_s=0.0)
+    bar.update(10, 40)
+    bar.update(40)
+    bar.finish("done")
+    lines = plain.getvalue().splitlines()
+    assert lines[0].startswith("catching up: 10/40 entries") and "\r" not in plain.getvalue()
+    assert lines[-1].startswith("catching up: 40/40 entries") and lines[-1].endswith("— done")
+
+    quiet = _Stream(tty=False)  # between intervals nothing is written, only the last line
+    bar = Progress("catching up", 1000, stream=quiet, interval_s=3600.0)
+    for done in range(1, 1001):
+        bar.update(done)
+    bar.finish()
+    assert quiet.getvalue().splitlines() == [quiet.getvalue().strip()]
+
+
+def test_doctor_reports_its_progress_on_stderr_and_keeps_stdout_one_object(home: Path) -> None:
+    done = shora("doctor", "--dir", home, "--json")
+    assert done.stdout.count("\n") == 1 and json.loads(done.stdout)["ok"] is True
+    assert "verifying the log: 1/1 entries" in done.stderr
