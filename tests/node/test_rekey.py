@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from federation.client import SignedClient
 from protocol import codec
@@ -16,6 +17,16 @@ from protocol.sealed import BackupKey
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.test_cli import shora
 from tests.node.test_federation_admin import FAST, apply_to, b64, own_size, refused, sync, until
+
+
+def councils_in(value: object) -> list[dict[str, Any]]:
+    """Every council entry of a summary, wherever it sits (continent → country → councils)."""
+    if isinstance(value, dict):
+        found = [value] if "log_id" in value and "status" in value else []
+        return found + [c for v in value.values() for c in councils_in(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in councils_in(v)]
+    return []
 
 
 async def gossip_status(node: RunningNode, key: SigningKey) -> int:
@@ -79,6 +90,13 @@ async def test_a_council_moves_to_a_new_root_key_and_peers_follow(
     roster = {m["member"]: m for m in (await fed.operator.call("GET", "/v1/admin/roster"))["members"]}
     assert not roster[b64(toronto)]["active"] and roster[b64(renewed)]["active"]
     assert roster[b64(toronto)]["events"][-1]["action"] == "rekey"
+
+    # the federation's summary shows the old key suspended at the size held, the new one admitted
+    async with fed.session.get(fed.url + "/v1/federation/summary") as response:
+        summary = await response.json()
+    statuses = {c["log_id"]: c["status"] for c in councils_in(summary)}
+    assert statuses[b64(toronto)] == "suspended" and statuses[b64(renewed)] == "admitted"
+    assert [s["reason"] for s in summary["suspended"]] == ["laptop stolen on 3 December"]
 
     # the old key cannot move it again, nor be suspended or readmitted: it is retired for good
     again = await asyncio.to_thread(move, "--reason", "again", code=1)
