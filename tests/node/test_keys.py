@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from protocol import codec
+from protocol.keys import SigningKey, save_signing_key
+from tests.conftest import NodeFactory
 from tests.node.test_cli import as_json, init, refused, shora, start_serving, stop_serving
+from tests.node.test_federation_admin import refused as http_refused
 from tests.node.test_ops import doctor, private
 
 
@@ -95,5 +99,66 @@ def test_rotate_and_revoke_the_signing_key_and_verify_by_position(tmp_path: Path
         assert {k["key"]: k for k in keys(home)}[revoked["added"]]["signs_now"]
         private(home)
         assert doctor(home, 0)["ok"]
+    finally:
+        stop_serving(server, home)
+
+
+async def test_key_refusals_over_http_change_nothing(start_node: NodeFactory) -> None:
+    node = await start_node()
+    config_before = (node.dir / "node.json").read_text()
+    root = codec.b64u(node.config.node_id)
+    for body, code in (
+        ({"key": "not-a-key"}, "bad-field"),
+        ({"key": 7}, "bad-field"),
+        ({}, "bad-field"),
+        ({"key": codec.b64u(node.config.operator_key)}, "same-key"),
+        ({"key": root}, "root-key"),
+    ):
+        assert (await http_refused(node, "POST", "/v1/admin/keys/operator", body)).code == code, body
+    assert (node.dir / "node.json").read_text() == config_before
+
+    rotated = await node.operator.call("POST", "/v1/admin/keys/rotate", {})
+    signing = rotated["added"]
+    for body, code in (
+        ({"key": signing, "from": "yesterday"}, "bad-from"),
+        ({"key": signing, "from": True}, "bad-from"),
+        ({"key": signing, "from": rotated["added_seq"]}, "bad-from"),  # not after it was added
+        ({"key": "Zz"}, "unknown-key"),
+        ({"key": root}, "root-key"),
+    ):
+        assert (await http_refused(node, "POST", "/v1/admin/keys/revoke", body)).code == code, body
+    assert not (node.dir / "signing.key.new").exists()
+    listed = (await node.operator.call("GET", "/v1/admin/keys"))["keys"]
+    assert [(k["role"], k["signs_now"]) for k in listed] == [
+        ("root", False), ("signing", True), ("operator", False)
+    ]  # fmt: skip
+
+
+def test_a_crash_between_the_log_and_the_rename_is_finished_at_start(tmp_path: Path) -> None:
+    """signing.key.new already valid in the log (the rename did not happen): the node adopts it; a pending
+    key the log never made valid is dropped, and the node signs with the one the log says."""
+    home = tmp_path / "toronto"
+    init(home)
+    server = start_serving(home, tmp_path / "serve.log")
+    try:
+        first = as_json("keys", "rotate", home=home)["added"]
+        as_json("keys", "rotate", home=home)
+        # as if the crash came just after the entries were durable: the new key still under its pending name
+        (home / "signing.key").rename(home / "signing.key.new")
+    finally:
+        stop_serving(server, home)
+    stale = SigningKey.generate()
+    server = start_serving(home, tmp_path / "serve2.log")
+    try:
+        signing = [k for k in keys(home) if k["signs_now"]]
+        assert len(signing) == 1 and signing[0]["key"] != first and signing[0]["role"] == "signing"
+        assert (home / "signing.key").exists() and not (home / "signing.key.new").exists()
+    finally:
+        stop_serving(server, home)
+    save_signing_key(stale, home / "signing.key.new")
+    server = start_serving(home, tmp_path / "serve3.log")
+    try:
+        assert [k["key"] for k in keys(home) if k["signs_now"]] == [signing[0]["key"]]
+        assert not (home / "signing.key.new").exists()
     finally:
         stop_serving(server, home)

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytest
 
 from federation.peers import PeerTable
 from node.ops.progress import Progress
+from protocol import codec
 from protocol.keys import SigningKey
-from tests.node.test_cli import as_json, init, refused, shora, start_serving, stop_serving
+from tests.node.test_cli import SHORA, as_json, init, refused, shora, start_serving, stop_serving
 
 
 def private(directory: Path) -> Path:
@@ -183,3 +185,35 @@ def test_doctor_reports_its_progress_on_stderr_and_keeps_stdout_one_object(home:
     done = shora("doctor", "--dir", home, "--json")
     assert done.stdout.count("\n") == 1 and json.loads(done.stdout)["ok"] is True
     assert "verifying the log: 1/1 entries" in done.stderr
+
+
+def test_doctor_finds_the_pure_python_http_parser(home: Path) -> None:
+    env = {**os.environ, "AIOHTTP_NO_EXTENSIONS": "1"}
+    assert SHORA is not None
+    done = subprocess.run(
+        [SHORA, "doctor", "--dir", str(home), "--json"], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    found = problems(json.loads(done.stdout))
+    assert list(found) == ["parser"] and "pure-Python" in found["parser"][0]
+
+
+def test_status_warns_about_a_peer_that_fails(home: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start_serving(home, tmp_path / "serve.log")
+    try:
+        peer = codec.b64u(SigningKey.generate().public.raw)
+        as_json("peers", "add", f"http://127.0.0.1:{port}", peer, "--dir", home)
+        synced = shora("sync", "--dir", home)
+        assert "syncing with peers: 1/1 peers" in synced.stderr  # progress, on stderr
+        status = as_json("status", "--dir", home)
+        (listed,) = status["peers"]
+        assert listed["node_id"] == peer and listed["status"] in ("failing", "suspended")
+        assert any(peer[:10] in w for w in status["warnings"])
+        assert "no peer is reachable" in " ".join(status["warnings"])
+        human = shora("status", "--dir", home).stdout
+        assert "WARNING" in human and peer[:10] in human
+    finally:
+        stop_serving(server, home)
