@@ -4,12 +4,16 @@ check failing for real, with its finding and exit 1; a healthy folder exit 0."""
 from __future__ import annotations
 
 import contextlib
+import email.utils
+import http.server
 import io
 import json
 import os
 import socket
 import sqlite3
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +221,59 @@ def test_status_warns_about_a_peer_that_fails(home: Path, tmp_path: Path) -> Non
         assert "WARNING" in human and peer[:10] in human
     finally:
         stop_serving(server, home)
+
+
+def test_doctor_finds_a_missing_migration_a_bad_checkpoint_and_a_full_disk(home: Path) -> None:
+    with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+        (name,) = conn.execute("SELECT max(name) FROM migrations").fetchone()
+        conn.execute("DELETE FROM migrations WHERE name = ?", (name,))
+    found = problems(doctor(home, 1))
+    assert list(found) == ["database"] and name in found["database"][0]
+    with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+        conn.execute("INSERT INTO migrations VALUES (?, 0)", (name,))
+
+    stranger = SigningKey.generate()
+    with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+        (note,) = conn.execute("SELECT checkpoint FROM logs").fetchone()
+        lines = note.split("\n")
+        forged = "\n".join([*lines[:3], "", f"— {lines[0]} {codec.b64u(stranger.public.raw)[:20]}"])
+        conn.execute("UPDATE logs SET checkpoint = ?", (forged,))
+    raw = json.loads((home / "node.json").read_text())
+    raw["settings"] = {"doctor_min_free_mib": 1 << 40}
+    (home / "node.json").write_text(json.dumps(raw))
+    found = problems(doctor(home, 1))
+    assert {"checkpoint", "disk"} <= set(found)
+    assert "does not verify" in found["checkpoint"][0] and "MiB free" in found["disk"][0]
+
+
+def test_doctor_finds_a_peer_whose_clock_is_off(home: Path) -> None:
+    peer = SigningKey.generate().public.raw
+    skew = 3600
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"id": codec.b64u(peer)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return email.utils.formatdate(time.time() + skew, usegmt=True)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+            PeerTable(conn).add(peer, f"http://127.0.0.1:{server.server_address[1]}", 0)
+        found = problems(doctor(home, 1))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert list(found) == ["clock"]
+    assert "behind" in found["clock"][0]
