@@ -25,10 +25,10 @@ from federation import db as dbmod
 from federation.peers import PeerTable
 from federation.store import LogStore
 from node import config as cfg
+from node.ops.keys import history, signer_at
 from node.settings import Settings
 from node.storage.migrations import MIGRATIONS
 from protocol import codec, merkle
-from protocol.bundle import KEY_KIND
 from protocol.entry import Entry, verify_follows
 from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
@@ -141,7 +141,10 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
     if head is None or head.size == 0:
         return [Finding("log", False, "the database holds no log of this node", restore)]
     root = PublicKey(log_id)
-    keys = {root.id: root}
+    try:  # each log/key entry's signature is verified in its turn below
+        delegations = history(store.delegations(log_id), log_id)
+    except ProtocolError as exc:
+        return [Finding("log", False, f"a key entry of the log is damaged: {exc}", restore)]
     ids: list[bytes] = []
     previous: Entry | None = None
     while rows := store.rows(log_id, len(ids) - 1, PAGE, council_bodies=True):
@@ -149,7 +152,7 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
             seq = len(ids)
             try:
                 entry = Entry(header, signature, body)
-                signer = keys.get(entry.header.key_id)
+                signer = signer_at(delegations, root, entry.header.key_id, seq)
                 if signer is None:
                     raise ProtocolError(f"it is signed by a key that is not valid at seq {seq}")
                 entry.verify_signature(signer)
@@ -158,8 +161,6 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
                     raise ProtocolError(f"it says it is entry {entry.seq}")
             except ProtocolError as exc:
                 return [Finding("log", False, f"entry {seq} of the log fails verification: {exc}", restore)]
-            if signer is root and body is not None and entry.header.vis == "public":
-                _delegation(keys, root, entry)
             ids.append(entry.id)
             previous = entry
         if progress is not None:
@@ -177,19 +178,6 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
         Finding("log", True, f"all {len(ids)} entries verify from entry 0: signatures, chain, tree"),
         _checkpoint(head.checkpoint, head.checkpoint_size, root, ids),
     ]
-
-
-def _delegation(keys: dict[bytes, PublicKey], root: PublicKey, entry: Entry) -> None:
-    body = entry.body()
-    if body.get("kind") != KEY_KIND or not isinstance(body.get("key"), bytes):
-        return
-    key = PublicKey(body["key"])
-    if key.id == root.id:
-        return
-    if body.get("action") == "add":
-        keys[key.id] = key
-    elif body.get("action") == "revoke":
-        keys.pop(key.id, None)
 
 
 def _checkpoint(note: str | None, size: int | None, root: PublicKey, ids: list[bytes]) -> Finding:

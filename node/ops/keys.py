@@ -62,6 +62,21 @@ def history(entries: Iterable[Entry], root: bytes) -> dict[bytes, Delegation]:
     return out
 
 
+def signer_at(
+    delegations: dict[bytes, Delegation], root: PublicKey, key_id: bytes, seq: int
+) -> PublicKey | None:
+    """The key with ``key_id`` if it could sign entry ``seq`` as the log grew: the root key, or a key added
+    before ``seq`` and not revoked before it (a back-dated ``from`` voids bundles, not the log's chain)."""
+    if key_id == root.id:
+        return root
+    for d in delegations.values():
+        if d.added_seq < seq and (d.revoked_seq is None or seq < d.revoked_seq):
+            key = PublicKey(d.key)
+            if key.id == key_id:
+                return key
+    return None
+
+
 def operational_key(directory: Path, delegations: dict[bytes, Delegation]) -> SigningKey | None:
     """The signing key this folder holds that the log says is valid now, or ``None`` (sign with the root
     key). Finishes or drops a rotation a crash interrupted."""
