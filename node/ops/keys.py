@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation import db as dbmod
 from federation.store import LogStore
 from node.config import NodeConfig
-from node.storage.migrations import open_database
 from protocol.bundle import KEY_KIND
 from protocol.entry import Entry
 from protocol.keys import PublicKey, SigningKey, load_signing_key
@@ -101,7 +101,7 @@ def _valid(key: SigningKey, delegations: dict[bytes, Delegation]) -> bool:
 
 def signing_key_of(config: NodeConfig) -> SigningKey | None:
     """``operational_key`` for a node's folder, from its own log's key history (at start-up)."""
-    conn = open_database(config.database)
+    conn = dbmod.connect(config.database, readonly=True)  # the writer migrates it; `kind` is in 0001
     try:
         delegations = history(LogStore(conn).delegations(config.node_id), config.node_id)
     finally:
