@@ -46,7 +46,10 @@ def make_app(config: NodeConfig) -> web.Application:
     app.router.add_route("*", "/v1/federation/{tail:.*}", gossip)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        writer = Writer(config.database, config.root_key(), settings, config.kind, signing_key_of(config))
+        writer = Writer(config.database, config.root_key(), settings, config.kind)
+        signing = await writer.run(signing_key_of, config, writer.store)
+        if signing is not None:
+            writer.sign_with(signing)
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(config.node_id, settings.signature_window_s, settings.nonce_capacity)

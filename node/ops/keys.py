@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from federation import db as dbmod
 from federation.store import LogStore
 from node.config import NodeConfig
 from protocol.bundle import KEY_KIND
@@ -99,11 +98,7 @@ def _valid(key: SigningKey, delegations: dict[bytes, Delegation]) -> bool:
     return found is not None and found.valid
 
 
-def signing_key_of(config: NodeConfig) -> SigningKey | None:
-    """``operational_key`` for a node's folder, from its own log's key history (at start-up)."""
-    conn = dbmod.connect(config.database, readonly=True)  # the writer migrates it; `kind` is in 0001
-    try:
-        delegations = history(LogStore(conn).delegations(config.node_id), config.node_id)
-    finally:
-        conn.close()
-    return operational_key(config.dir, delegations)
+def signing_key_of(config: NodeConfig, store: LogStore) -> SigningKey | None:
+    """``operational_key`` for a node's folder, from its own log's key history (at start-up, on the writer's
+    thread and connection: a second connection opened right after a crash would wait on WAL recovery)."""
+    return operational_key(config.dir, history(store.delegations(config.node_id), config.node_id))

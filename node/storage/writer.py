@@ -158,6 +158,13 @@ class Writer:
         head = self.store.head(self.log_id)
         return self.store.entry(self.log_id, head.size - 1) if head and head.size else None
 
+    def sign_with(self, key: SigningKey) -> None:
+        """Before ``start``: sign entries with ``key`` (a signing key the root key delegated)."""
+        assert self._task is None, "the signing key changes on a running writer through change_keys"
+        self.signing = key
+        self._signer.close()
+        self._signer = Signer(key, self.settings.signer_chunk)
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
 
