@@ -11,8 +11,11 @@
 
 A log's root key (its ``log_id``) may sign every entry. It may also delegate: a public entry of kind
 ``log/key`` signed by the root key, ``{"kind": "log/key", "action": "add" | "revoke", "key": bin32}``,
-makes ``key`` valid for the entries after it until a later revocation. The bundle carries those entries
-(with their own inclusion proofs in the same checkpoint) for the key that signed the decision.
+makes ``key`` valid for the entries after it until a later revocation. A revocation may carry ``"from":
+uint`` (at most its own seq): the key is then invalid from that position on, already — how a key found
+compromised late is revoked from the position it was stolen at. The bundle carries those entries (with
+their own inclusion proofs in the same checkpoint) for the key that signed the decision, revocations after
+the decision included.
 
 ``verify_bundle`` checks, in this order, and names the step that failed: ``encoding``, ``log``,
 ``body-hash``, ``checkpoint-signature`` (and ``origin``), ``unknown-key``, ``entry-signature``,
@@ -29,7 +32,7 @@ from typing import Any
 from protocol import codec, merkle
 from protocol.entry import Entry
 from protocol.errors import DecodeError, VerificationError
-from protocol.keys import PublicKey
+from protocol.keys import PublicKey, key_id
 from protocol.note import Checkpoint, Cosignature, open_checkpoint, verify_cosignatures
 
 BUNDLE_VERSION = 1
@@ -210,7 +213,11 @@ def _verify_included(proven: ProvenEntry, checkpoint: Checkpoint) -> None:
 
 
 def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backend: str | None) -> PublicKey:
-    """The key that signed the decision, proven valid at its position by the bundle's key history."""
+    """The key that signed the decision, proven valid at its position by the bundle's key history.
+
+    Only positions count, never a clock: an ``add`` before the decision makes the key valid, a ``revoke``
+    before it ends that, and so does a later ``revoke`` whose ``from`` is at or before the decision — a key
+    found compromised is revoked from the position it was stolen at, which may be in the past."""
     wanted = bundle.decision.entry.header.key_id
     if wanted == root.id:
         return root
@@ -218,32 +225,67 @@ def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backen
     valid: PublicKey | None = None
     for proven in sorted(bundle.keys, key=lambda p: p.entry.seq):
         entry = proven.entry
-        if entry.header.log_id != root.raw or entry.seq >= seq:
+        if entry.header.log_id != root.raw:
             continue
-        try:
-            entry.check_body()
-            entry.verify_signature(root, backend=backend)
-        except (DecodeError, VerificationError) as exc:
-            raise VerificationError(
-                "unknown-key", f"key history entry {entry.seq} is invalid: {exc}"
-            ) from exc
-        _verify_included(proven, checkpoint)
-        body = entry.body()
-        if body.get("kind") != KEY_KIND or not isinstance(body.get("key"), bytes):
-            raise VerificationError("unknown-key", f"key history entry {entry.seq} is not a log/key entry")
-        try:
-            key = PublicKey(body["key"])
-        except DecodeError as exc:
-            raise VerificationError("unknown-key", f"key history entry {entry.seq}: {exc}") from exc
+        if entry.seq >= seq and not _revokes(entry, wanted):
+            continue  # after the decision only a revocation of its key can matter
+        key, body = _key_entry(proven, root, checkpoint, backend)
         if key.id != wanted:
             continue
-        if body.get("action") == "add":
+        if body.get("action") == "add" and entry.seq < seq:
             valid = key
         elif body.get("action") == "revoke":
-            valid = None
+            start = body.get("from", entry.seq)
+            if not isinstance(start, int) or isinstance(start, bool) or not 0 < start <= entry.seq:
+                raise VerificationError(
+                    "unknown-key", f"key history entry {entry.seq}: from is a position not after it"
+                )
+            if start <= seq:
+                valid = None
     if valid is None:
-        raise VerificationError("unknown-key", "the signing key is neither the root key nor delegated by it")
+        raise VerificationError(
+            "unknown-key",
+            "the signing key is neither the root key nor delegated by it at the entry's position "
+            "(never added, or revoked)",
+        )
     return valid
+
+
+def _revokes(entry: Entry, wanted: bytes) -> bool:
+    """Whether ``entry`` says it revokes the key with id ``wanted`` (not yet verified)."""
+    try:
+        entry.check_body()
+        body = entry.body()
+    except DecodeError:
+        return False
+    key = body.get("key")
+    return (
+        body.get("kind") == KEY_KIND
+        and body.get("action") == "revoke"
+        and isinstance(key, bytes)
+        and len(key) == 32
+        and key_id(key) == wanted
+    )
+
+
+def _key_entry(
+    proven: ProvenEntry, root: PublicKey, checkpoint: Checkpoint, backend: str | None
+) -> tuple[PublicKey, dict[str, Any]]:
+    """A key history entry, verified: signed by the root key, in the checkpoint, a ``log/key`` entry."""
+    entry = proven.entry
+    try:
+        entry.check_body()
+        entry.verify_signature(root, backend=backend)
+    except (DecodeError, VerificationError) as exc:
+        raise VerificationError("unknown-key", f"key history entry {entry.seq} is invalid: {exc}") from exc
+    _verify_included(proven, checkpoint)
+    body = entry.body()
+    if body.get("kind") != KEY_KIND or not isinstance(body.get("key"), bytes):
+        raise VerificationError("unknown-key", f"key history entry {entry.seq} is not a log/key entry")
+    try:
+        return PublicKey(body["key"]), body
+    except DecodeError as exc:
+        raise VerificationError("unknown-key", f"key history entry {entry.seq}: {exc}") from exc
 
 
 def key_history(entries: Sequence[Entry]) -> list[Entry]:

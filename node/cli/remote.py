@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import click
 from node.cli.base import QUORUM_HELP, cli, emit, parse_quorum, remote, short, when
 from node.cli.client import NodeClient
 from node.errors import CliError
+from node.ops.progress import Progress
 from protocol import codec
 
 
@@ -376,18 +376,23 @@ def sync(client: NodeClient, as_json: bool, own: bool) -> None:
         return
     if own:
         restored = 0
+        progress = Progress("taking our log back", None)
         for event in lines:
+            if "total" in event:
+                progress.update(0, event["total"] or None)
             restored += event.get("restored", 0)
+            if "size" in event:
+                progress.update(event["size"])
             if event.get("done"):
+                progress.finish()
                 state = f"still refusing: {event['blocked']}" if event.get("blocked") else "appending again"
                 click.echo(f"restored {restored} entries of our own log; {state}")
         return
     first = next(lines, {})
-    with click.progressbar(length=first.get("peers", 0), label="syncing with peers", file=sys.stderr) as bar:
-        pulled = 0
-        for event in lines:
-            if "peer" in event:
-                pulled = event["pulled"]
-                bar.label = f"synced with {short(event['peer'])} ({pulled} entries pulled)"
-                bar.update(1)
+    progress = Progress("syncing with peers", first.get("peers", 0), "peers")
+    pulled = 0
+    for n, event in enumerate((e for e in lines if "peer" in e), start=1):
+        pulled += event.get("entries", 0)
+        progress.update(n)
+    progress.finish(f"{pulled} entries pulled")
     click.echo(f"{pulled} entries pulled")

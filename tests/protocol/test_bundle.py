@@ -270,6 +270,34 @@ def test_key_revoked_after_the_decision_still_signed_it() -> None:
     assert verify(make(entries, 2, [1, 3]).encode()).signing_key == DELEGATE.public.raw
 
 
+def revoke_from(start: object, signer: SigningKey = COUNCIL) -> Spec:
+    body = {"kind": "log/key", "action": "revoke", "key": DELEGATE.public.raw, "from": start}
+    return ("public", body, signer)
+
+
+def test_key_revoked_later_from_a_position_at_or_before_the_decision_is_unknown() -> None:
+    # the key was stolen at entry 2 and found out at entry 4: what it signed from 2 on no longer counts
+    for start in (2, 3):
+        entries = build_log([FOUND, key_entry(DELEGATE), decision(), decision(), revoke_from(start)])
+        fails("unknown-key", NOT_DELEGATED, make(entries, 3, [1, 4]).encode())
+    entries = build_log([FOUND, key_entry(DELEGATE), decision(), decision(), revoke_from(3)])
+    assert verify(make(entries, 2, [1, 4]).encode()).signing_key == DELEGATE.public.raw
+
+
+def test_back_dated_revocation_counts_only_if_the_root_key_signed_it() -> None:
+    entries = build_log([FOUND, key_entry(DELEGATE), decision(), revoke_from(2, signer=ATTACKER)])
+    assert verify(make(entries, 2, [1]).encode()).signing_key == DELEGATE.public.raw  # not in the bundle
+    fails(
+        "unknown-key", "key history entry 3 is invalid", make(entries, 2, [1, 3]).encode()
+    )  # in it: refused
+
+
+def test_revocation_from_after_itself_or_not_a_position_fails() -> None:
+    for start in (5, 0, "2", True):
+        entries = build_log([FOUND, key_entry(DELEGATE), decision(), revoke_from(start)])
+        fails("unknown-key", "key history entry 3", make(entries, 2, [1, 3]).encode())
+
+
 def test_key_added_by_a_non_root_key_is_unknown() -> None:
     # The delegate adding itself, or an attacker adding it: neither is the root key's word.
     for signer in (DELEGATE, ATTACKER):

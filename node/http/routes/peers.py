@@ -75,14 +75,22 @@ async def sync(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
     if own:
+        # progress: how far the peers that hold more of our log reach, then each page taken back
+        ahead = await node.replication.peers_ahead()
+        await response.write(_line({"total": max(ahead.values(), default=0)}))
         async for result in node.replication.restore_own():
             await response.write(_line({"restored": result.appended, "size": result.size}))
         await response.write(_line({"done": True, "blocked": node.writer.blocked}))
     else:
         peers_ = node.replication.peers.all()
         await response.write(_line({"peers": len(peers_)}))
+        before = node.replication.gossip.stats.pulled
         async for peer, ok, pulled in node.replication.sync():
-            await response.write(_line({"peer": codec.b64u(peer), "ok": ok, "pulled": pulled}))
+            # ``pulled`` counts since the node started; ``entries`` is this peer's share of this round
+            entries, before = pulled - before, pulled
+            await response.write(
+                _line({"peer": codec.b64u(peer), "ok": ok, "pulled": pulled, "entries": entries})
+            )
         await response.write(_line({"done": True}))
     await response.write_eof()
     return response
