@@ -331,8 +331,13 @@ class Writer:
         except BaseException as exc:
             log.error("commit failed, rebuilding state from the record: %s", exc)
             await self._reload()
+            frozen = await asyncio.get_running_loop().run_in_executor(self._thread, self._frozen)
             if not job.future.done():
-                job.future.set_exception(RuntimeError(f"storage failed: {exc}"))
+                job.future.set_exception(
+                    Frozen(f"this node's own log is frozen: {frozen}")
+                    if frozen
+                    else RuntimeError(f"storage failed: {exc}")
+                )
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
