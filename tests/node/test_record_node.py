@@ -28,6 +28,7 @@ from node.rules.council import (
     JoinMember,
     OpenAssembly,
     ProposeMotion,
+    RuleError,
     Rules,
 )
 from node.rules.machines import machine_for
@@ -123,8 +124,15 @@ async def test_twins_never_go_back_in_time_whatever_the_clock_does(
     config = council(tmp_path / "n")
     await run(config, 3, ["yes", "yes"])
     before = read_both(config)
-    # the clock steps back a minute (NTP, a restored laptop): new entries are dated no earlier than the last
+    # the clock steps back a minute (NTP, a restored laptop): the writer refuses to append (stamping the
+    # last entry's time would freeze the log's clock), and neither log changes
     monkeypatch.setattr(writer_module, "now_ms", lambda: before.public[-1].header.ts_ms - 60_000)
+    with pytest.raises(RuleError) as refused:
+        await run(config, 3, ["no", "no"])
+    assert refused.value.rule == "node.clock-behind"
+    after = read_both(config)
+    assert [e.id for e in after.record + after.public] == [e.id for e in before.record + before.public]
+    monkeypatch.undo()  # the clock is fixed: entries follow, never earlier than the last
     await run(config, 3, ["no", "no"])
     held = read_both(config)
     assert len(held.public) > len(before.public)
