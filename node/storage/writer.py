@@ -38,7 +38,7 @@ from node.settings import Settings
 from node.storage import epochs, logs
 from node.storage.migrations import open_database
 from node.storage.signer import Signer, SigningBatch
-from protocol.entry import SALT_SIZE, Entry, Unsigned, prepare_entry
+from protocol.entry import SALT_SIZE, TS_TOLERANCE_MS, Entry, Unsigned, prepare_entry
 from protocol.keys import Domain, SigningKey
 from protocol.note import Checkpoint, log_origin, sign_checkpoint
 
@@ -376,8 +376,9 @@ class Writer:
         last_ts = max(
             (e.header.ts_ms for e in (cursor.last_record, cursor.last_public) if e is not None), default=0
         )
-        if ts < last_ts:
-            # stamping max(now, last) would freeze the log's time at the last entry's (ten years ahead, once)
+        if ts + TS_TOLERANCE_MS < last_ts:
+            # stamping max(now, last) would freeze the log's time at the last entry's (ten years ahead, once);
+            # a few milliseconds back (the wall clock slewed under load) are stamped over, as the logs allow
             refusal = RuleError(
                 "node.clock-behind",
                 f"this node's clock reads {ts} ms, before its last entry's {last_ts} ms: "
