@@ -65,6 +65,11 @@ class Settings(FederationSettings):
         16_384, "most sealed segments this node holds for one council (64 KiB each: 1 GiB)"
     )
     sealed_page_max: int = setting(16, "most sealed segments in one answer to a council taking its copy back")
+    doctor_timeout_s: float = setting(5.0, "`shora doctor` waits this long for the node and each peer")
+    doctor_max_skew_s: int = setting(
+        30, "`shora doctor` warns when a peer's clock is further off than this (requests allow 120 s)"
+    )
+    doctor_min_free_mib: int = setting(512, "`shora doctor` warns when the disk has less free space (MiB)")
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> Settings:

@@ -14,7 +14,9 @@ A log's root key (its ``log_id``) may sign every entry. It may also delegate: a 
 makes ``key`` valid for the entries after it until a later revocation. An entry signed by a delegated key
 states in its body how many ``log/key`` entries precede it (``"key_entries": n``); its bundle carries exactly
 those n entries, in log order, each with its inclusion proof in the same checkpoint — so a revocation cannot
-be left out. A decision signed by the root key needs no key history.
+be left out. A decision signed by the root key needs no key history. A revocation may
+carry ``"from": uint`` (at most its own seq): the key is then invalid from that position on, already; the
+bundle may carry such later revocations of the signing key after the history before the decision.
 
 ``verify_bundle`` checks, in this order, and names the step that failed: ``encoding``, ``log``,
 ``body-hash``, ``kind``, ``checkpoint-signature`` (and ``origin``), ``unknown-key``, ``entry-signature``,
@@ -242,8 +244,10 @@ def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backen
 
     A decision signed by a delegated key states in its signed body how many ``log/key`` entries precede
     it (``key_entries``); the bundle must carry exactly those, in log order, each proven in the checkpoint.
-    So no entry of the history — a revocation above all — can be left out without the count failing.
-    """
+    So no entry of the history before the decision — a revocation above all — can be left out without the
+    count failing. After them the bundle may carry later revocations of the signing key: only positions
+    count, never a clock, and a revocation whose ``from`` is at or before the decision ends the key for it
+    already (a key found compromised is revoked from the position it was stolen at)."""
     wanted = bundle.decision.entry.header.key_id
     if wanted == root.id:
         return root
@@ -253,28 +257,51 @@ def _signing_key(bundle: Bundle, root: PublicKey, checkpoint: Checkpoint, backen
         raise VerificationError("unknown-key", f"a delegated key's decision states its {KEY_COUNT}")
     history = bundle.keys
     seqs = [proven.entry.seq for proven in history]
-    if any(s >= seq for s in seqs) or any(a >= b for a, b in pairwise(seqs)):
+    if seq in seqs or any(a >= b for a, b in pairwise(seqs)):
         raise VerificationError(
             "unknown-key", "the key history is the log/key entries before the decision, in log order"
         )
-    if len(history) != count:
+    before = [proven for proven in history if proven.entry.seq < seq]
+    if len(before) != count:
         raise VerificationError(
-            "unknown-key", f"the decision follows {count} log/key entries, the bundle carries {len(history)}"
+            "unknown-key", f"the decision follows {count} log/key entries, the bundle carries {len(before)}"
         )
     valid: PublicKey | None = None
     for proven in history:
-        key, action = _key_entry(proven, root, checkpoint, backend)
-        if key.id == wanted:
-            valid = key if action == "add" else None
+        entry = proven.entry
+        key, body = _key_entry(proven, root, checkpoint, backend)
+        after = entry.seq > seq
+        if after and not (body["action"] == "revoke" and key.id == wanted):
+            raise VerificationError(
+                "unknown-key",
+                f"key history entry {entry.seq} comes after the decision and does not revoke its key",
+            )
+        if key.id != wanted:
+            continue
+        if body["action"] == "add":
+            valid = key
+        else:
+            start = body.get("from", entry.seq)
+            if not isinstance(start, int) or isinstance(start, bool) or not 0 < start <= entry.seq:
+                raise VerificationError(
+                    "unknown-key", f"key history entry {entry.seq}: from is a position not after it"
+                )
+            if start <= seq:
+                valid = None
     if valid is None:
-        raise VerificationError("unknown-key", "the signing key is neither the root key nor delegated by it")
+        raise VerificationError(
+            "unknown-key",
+            "the signing key is neither the root key nor delegated by it at the entry's position "
+            "(never added, or revoked)",
+        )
     return valid
 
 
 def _key_entry(
     proven: ProvenEntry, root: PublicKey, checkpoint: Checkpoint, backend: str | None
-) -> tuple[PublicKey, str]:
-    """The key and action of one ``log/key`` entry of the root's log, signed by the root, in the tree."""
+) -> tuple[PublicKey, dict[str, Any]]:
+    """One ``log/key`` entry of the root's log, verified: signed by the root, in the tree, adding or
+    revoking a key; its key and body."""
     entry = proven.entry
     try:
         if entry.header.log_id != root.raw:
@@ -290,7 +317,7 @@ def _key_entry(
     if body.get("action") not in ("add", "revoke"):
         raise VerificationError("unknown-key", f"key history entry {entry.seq} neither adds nor revokes")
     try:
-        return PublicKey(body["key"]), body["action"]
+        return PublicKey(body["key"]), body
     except DecodeError as exc:
         raise VerificationError("unknown-key", f"key history entry {entry.seq}: {exc}") from exc
 

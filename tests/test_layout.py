@@ -185,6 +185,7 @@ NODE_ROOMS = (
     ("node.storage", "node.backup.keyfile", "node.backup.tables"),  # backup's key file and tables are storage
     ("node.bootstrap",),
     ("node.replication",),
+    ("node.ops",),
     ("node.backup",),
     ("node.http",),
     ("node.cli",),

@@ -405,7 +405,7 @@ class Folder:
                     self._insert(
                         "INSERT INTO agg_federations VALUES (?, ?, ?, ?, ?, ?, ?)", (log_id, entry_id, *names)
                     )
-                elif kind in ("roster/admit", "roster/suspend", "roster/readmit"):
+                elif kind in ("roster/admit", "roster/suspend", "roster/readmit", "roster/rekey"):
                     # any federation log held is one we trust: a continent federation trusts, and shows,
                     # what the country federations it admitted admit (resolution article 2)
                     self._roster(seq, bytes(entry_id), ts_ms, kind, body)
@@ -423,7 +423,7 @@ class Folder:
     def _roster(self, seq: int, entry_id: bytes, ts_ms: int, kind: str, body: dict[str, Any]) -> None:
         member, reason = _id(body, "member"), _get(body, "reason", str)
         action = kind.removeprefix("roster/")
-        size = _get(body, "size", int) if action == "suspend" else None
+        size = _get(body, "size", int) if action in ("suspend", "rekey") else None
         if action == "admit":
             names = [
                 _get(body, k, str) for k in ("member_kind", "name", "name_fa", "city", "country", "continent")
@@ -433,7 +433,7 @@ class Folder:
                 (member, *names, entry_id, ts_ms, reason),
             )
         else:
-            status = "suspended" if action == "suspend" else "admitted"
+            status = "suspended" if action in ("suspend", "rekey") else "admitted"
             done = self.conn.execute(
                 "UPDATE agg_roster SET status = ?, entry = ?, since_ms = ?, reason = ?, size = ? "
                 "WHERE member = ?",
@@ -441,6 +441,19 @@ class Folder:
             )
             if done.rowcount != 1:
                 raise UnreadableBody("not on the roster")
+            if action == "rekey":
+                # the member moved to a new root key (its old one lost or stolen): the old key is shown
+                # suspended at the size held, the new one admitted with the same profile, from this entry
+                new = _id(body, "new_key")
+                self._insert(
+                    "INSERT INTO agg_roster SELECT ?, kind, name, name_fa, city, country, continent, "
+                    "'admitted', ?, ?, ?, NULL FROM agg_roster WHERE member = ?",
+                    (new, entry_id, ts_ms, reason, member),
+                )
+                self._insert(
+                    "INSERT INTO agg_roster_events VALUES (?, ?, ?, ?, 'admit', ?, NULL)",
+                    (new, seq, entry_id, ts_ms, reason),
+                )
         self._insert(
             "INSERT INTO agg_roster_events VALUES (?, ?, ?, ?, ?, ?, ?)",
             (member, seq, entry_id, ts_ms, action, reason, size),

@@ -12,12 +12,20 @@ import sys
 
 import click
 
-from node.cli import backup, federation, local, remote  # importing a command module registers its commands
+from node.cli import (  # importing a command module registers its commands
+    backup,
+    federation,
+    keys,
+    local,
+    ops,
+    rekey,
+    remote,
+)
 from node.cli.base import cli
 from node.errors import NodeError
 from protocol.errors import KeyFileError, ProtocolError
 
-__all__ = ["backup", "cli", "federation", "local", "main", "remote"]
+__all__ = ["backup", "cli", "federation", "keys", "local", "main", "ops", "rekey", "remote"]
 
 
 def main(argv: list[str] | None = None) -> None:

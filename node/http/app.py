@@ -16,7 +16,8 @@ from node.config import NodeConfig
 from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
 from node.http.middleware import errors, operator_only, strict_http, time_limit
-from node.http.routes import admin, fedbody, federation, peers, public, record, sealed
+from node.http.routes import admin, fedbody, federation, keys, peers, public, record, rekey, sealed, status
+from node.ops.keys import signing_key_of
 from node.replication.engine import Replication
 from node.storage.reader import Reader
 from node.storage.writer import Writer
@@ -34,10 +35,13 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     peers.setup(app)
     record.setup(app)
     sealed.setup(app)
+    status.setup(app)
+    keys.setup(app)
     if config.kind == "council":
         admin.setup(app)
     if config.kind == "federation":
         fedbody.setup(app)
+        rekey.setup(app)
 
     # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
     federation.setup(app)
@@ -49,6 +53,9 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         writer = Writer(config.database, config.root_key(), settings, config.kind)
+        signing = await writer.run(signing_key_of, config, writer.store)
+        if signing is not None:
+            writer.sign_with(signing)
         await writer.start()
         reader = dbmod.connect(config.database, readonly=True)
         verifier = RequestVerifier(

@@ -156,6 +156,8 @@ class Replication:
 
     def trusted(self, node_id: bytes) -> bool:
         """A key we replicate and answer: a peer the operator added, or a member of a roster we trust."""
+        if self.roster.retired(node_id):
+            return False
         return self.peers.trusted(node_id) or self.roster.trusted(node_id)
 
     def key_of(self, node_id: bytes) -> PublicKey | None:
@@ -259,7 +261,7 @@ class Replication:
         return peer.url if peer else None
 
     def _available(self) -> list[bytes]:
-        return [p.node_id for p in self.peers.available(now_ms())]
+        return [p.node_id for p in self.peers.available(now_ms()) if not self.roster.retired(p.node_id)]
 
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Fire-and-forget a peer-table write on the writer thread (its errors are logged, not lost)."""

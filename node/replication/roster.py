@@ -3,7 +3,10 @@
 A node trusts the federation bodies it was given (its own log, if it is one; the federation named at
 ``init``) and, through their signed rosters, every council or lower federation they admitted — a continent
 federation trusts what the country federations it admitted admit. A suspended member stays trusted for the
-entries it had when it was suspended (``limit``): its later entries are not accepted anywhere.
+entries it had when it was suspended (``limit``): its later entries are not accepted anywhere. A member the
+roster moved to a new root key (``roster/rekey``: its old key was lost or stolen) is retired: its old log is
+kept up to the same kind of limit, but the old key is trusted for nothing else — not even as a peer an
+operator added by hand — and the new key is a member like any other.
 
 The view is computed by replaying the federation logs this node holds (``node.rules.fedbody``), and cached
 until one of them grows.
@@ -32,6 +35,7 @@ class Member:
     url: str
     limit: int | None  # entries accepted from this member's log; None while it is active
     admitted_by: bytes
+    moved_to: bytes | None = None  # the roster moved this member to a new root key: this one is retired
 
 
 class RosterView:
@@ -67,6 +71,11 @@ class RosterView:
     def limit(self, log_id: bytes) -> int | None:
         member = self.members().get(log_id)
         return member.limit if member else None
+
+    def retired(self, key: bytes) -> bool:
+        """A root key the roster moved a member away from (lost or stolen): trusted by no one any more."""
+        member = self.members().get(key)
+        return member is not None and member.moved_to is not None
 
     def admitted(self, key: bytes) -> bool:
         member = self.members().get(key)
@@ -105,7 +114,8 @@ class RosterView:
                     continue
                 for m in state.roster.values():
                     members.setdefault(
-                        m.member, Member(m.member, m.kind, m.url, m.suspended_size, federation)
+                        m.member,
+                        Member(m.member, m.kind, m.url, m.suspended_size, federation, m.rekeyed_to),
                     )
                     if m.kind == "federation" and m.active and m.member not in federations:
                         federations.add(m.member)

@@ -30,6 +30,7 @@ from node.errors import ConfigError
 from node.rules.council import Appended, Draft
 from node.storage import epochs
 from protocol import codec
+from protocol.bundle import KEY_COUNT, KEY_KIND
 from protocol.entry import SALT_SIZE, TS_TOLERANCE_MS, Entry, Unsigned
 from protocol.keys import SIGNATURE_SIZE, SigningKey
 from protocol.merkle import node_hash, root_from_leaves
@@ -87,7 +88,7 @@ def machine_body(vis: str, body: dict[str, Any]) -> dict[str, Any]:
     """A record body as the state machines read it: a public body without the salt every record body
     carries (the shape a public entry has always had), a council body with it."""
     if vis == "public":
-        body = {k: v for k, v in body.items() if k != "salt"}
+        body = {k: v for k, v in body.items() if k not in ("salt", KEY_COUNT)}
     return body
 
 
@@ -131,6 +132,7 @@ def governance_view(entry: Entry) -> Appended:
     record twin (what that node's own bodies name, e.g. a proposal or a motion) and without the
     commitment. A public entry without a commitment (a log written before the split) is taken as it is."""
     body = entry.body()
+    body.pop(KEY_COUNT, None)  # how long the key history before it is: for bundles, not for the rules
     commitment = body.pop(COMMITMENT_KEY, None)
     entry_id = entry.id if commitment is None else Commitment.from_body(commitment).entry
     return Appended(entry.seq, entry_id, entry.header.ts_ms, entry.header.vis, body)
@@ -224,6 +226,7 @@ class Cursor:
     frontier: Frontier
     epoch: int = 0
     delta: int = 0  # record seq + delta = the entry's position in the governance machine's sequence
+    key_entries: int = 0  # log/key entries the public log holds: what a delegated key's public entry states
 
     def lay_out(self, key: SigningKey, drafts: list[Draft], ts_ms: int) -> tuple[Laid, Cursor]:
         """``drafts`` as the record entries after this cursor, each public one followed by its twin; and
@@ -234,8 +237,15 @@ class Cursor:
         in time, well within the 5 s a follower may lag (§4.5)."""
         laid = Laid()
         last_record, last_public, frontier = self.last_record, self.last_public, self.frontier.copy()
+        delegated, key_entries = key.public.raw != self.root_key, self.key_entries
         for draft in drafts:
             body = {**draft.body, "salt": os.urandom(SALT_SIZE)}
+            if delegated and draft.vis == "public":
+                # a bundle proves a delegated key by the key history before the entry: the entry states how
+                # long it is, so none of it can be left out (docs/protocol.md §4.4, §8)
+                body[KEY_COUNT] = key_entries
+            if draft.vis == "public" and draft.body.get("kind") == KEY_KIND:
+                key_entries += 1
             ts = max([ts_ms, *(e.header.ts_ms for e in (last_record, last_public) if e is not None)])
             record = prepare_record_entry(
                 key.public.id,
@@ -255,7 +265,9 @@ class Cursor:
                 twin = self.twin(key, record, frontier.root(), last_public)
                 laid.unsigned.append(twin)
                 last_public = twin
-        return laid, Cursor(self.root_key, last_record, last_public, frontier, self.epoch, self.delta)
+        return laid, Cursor(
+            self.root_key, last_record, last_public, frontier, self.epoch, self.delta, key_entries
+        )
 
     def twin(self, key: SigningKey, record: Unsigned, root: bytes, last_public: Last) -> Unsigned:
         """The public twin of ``record`` (unsigned: its body and header need the record entry's header and
@@ -290,7 +302,14 @@ def cursor_of(store: LogStore, root_key: bytes) -> Cursor:
         Frontier.of(store, log_id, size),
         epoch,
         epoch_delta(store, root_key, epoch),
+        key_entries_of(store.conn, public_id(root_key)),
     )
+
+
+def key_entries_of(conn: sqlite3.Connection, public_log: bytes) -> int:
+    """How many ``log/key`` entries ``public_log`` holds."""
+    sql = "SELECT count(*) FROM entries WHERE log_id = ? AND kind = ?"
+    return int(conn.execute(sql, (public_log, KEY_KIND)).fetchone()[0])
 
 
 def sign_entries(key: SigningKey, unsigned: list[Unsigned]) -> list[Entry]:

@@ -20,6 +20,7 @@ from protocol import codec
 from protocol.bundle import Bundle, ProvenEntry, key_history
 from protocol.entry import Entry
 from protocol.errors import DecodeError
+from protocol.keys import key_id
 from protocol.note import parse_note
 from protocol.record import RecordEntry
 
@@ -72,9 +73,18 @@ def bundle(
         rows = conn.execute(
             "SELECT header, signature, body FROM entries WHERE log_id = ? AND kind = 'log/key' AND seq < ? "
             "ORDER BY seq",
-            (log_id, entry.seq),
+            (log_id, head.size),
         )
-        keys = [proven(e) for e in key_history([Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows])]
+        history = key_history([Entry(bytes(h), bytes(s), bytes(b)) for h, s, b in rows])
+        signer = entry.header.key_id
+        # the whole history before the decision (its body states how long), and every later revocation of
+        # its key: one back-dated with ``from`` ends the key for it already (protocol.bundle)
+        keys = [
+            proven(e)
+            for e in history
+            if e.seq < entry.seq
+            or (e.body().get("action") == "revoke" and key_id(e.body().get("key", b"")) == signer)
+        ]
     parse_note(head.checkpoint)  # the stored note is well-formed, or this is a bug worth a 500
     return entry.header.vis, Bundle(proven(entry), head.checkpoint, proven(founding), tuple(keys)).encode()
 

@@ -24,7 +24,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,12 +92,18 @@ def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, t
 
 
 def prepare_drafts(
-    key: SigningKey, drafts: list[Draft], previous: Entry | Unsigned | None, ts_ms: int
+    key: SigningKey,
+    drafts: list[Draft],
+    previous: Entry | Unsigned | None,
+    ts_ms: int,
+    *,
+    log_id: bytes | None = None,
 ) -> list[tuple[Unsigned, dict[str, Any]]]:
-    """``drafts`` laid out as the entries after ``previous``, unsigned, each with the body value it
-    carries; council bodies get a fresh random salt."""
+    """``drafts`` laid out as the entries after ``previous`` in ``log_id`` (by default ``key``'s own log),
+    to be signed by ``key``, each with the body value it carries; council bodies get a fresh random salt."""
     out = []
-    log_id, key_id = key.public.raw, key.public.id
+    key_id = key.public.id
+    log_id = key.public.raw if log_id is None else log_id
     for draft in drafts:
         body = dict(draft.body)
         if draft.vis == "council":
@@ -125,16 +131,33 @@ class _Job:
     future: asyncio.Future[list[Appended]]
 
 
+@dataclass
+class _KeyJob:
+    """``log/key`` entries, signed by the root key, after which the node signs with ``signing``."""
+
+    bodies: list[dict[str, Any]]
+    signing: SigningKey | None
+    future: asyncio.Future[list[Appended]]
+
+
 class Writer:
     """Owns the write connection (on its own thread) and the state: ``state`` is the committed one."""
 
-    def __init__(self, path: Path, key: SigningKey, settings: Settings, kind: str = "council") -> None:
-        self.key = key
+    def __init__(
+        self,
+        path: Path,
+        key: SigningKey,
+        settings: Settings,
+        kind: str = "council",
+        signing: SigningKey | None = None,
+    ) -> None:
+        self.key = key  # the root key: the logs' id; it signs checkpoints and log/key entries
+        self.signing = signing or key  # what signs every other entry: a key the root key delegated, or itself
         self.log_id = logs.public_id(key.public.raw)  # our own log, as peers know it: the public log
         self.machine = machine_for(kind, self.log_id)
         self.settings = settings
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
-        self._signer = Signer(key, settings.signer_chunk)
+        self._signer = Signer(self.signing, settings.signer_chunk)
         check = functools.partial(logs.refuse_single_log, root_key=self.log_id)
         try:
             self.conn = self._thread.submit(open_database, path, check).result()
@@ -146,7 +169,7 @@ class Writer:
         self._working: NodeState = working  # judged against; ahead of the disk while a batch commits
         self.state: NodeState = copy.deepcopy(working)  # committed: what handlers read
         self._cursor: logs.Cursor = self._thread.submit(logs.cursor_of, self.store, self.log_id).result()
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Job | _KeyJob] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.blocked: str | None = None  # why appends are refused (a peer holds more of our own log)
         # bumped whenever our own log or its newest checkpoint note changes (appends, cosignatures merged,
@@ -188,6 +211,13 @@ class Writer:
         head = self.store.head(self.log_id)
         return head.frozen if head is not None else None
 
+    def sign_with(self, key: SigningKey) -> None:
+        """Before ``start``: sign entries with ``key`` (a signing key the root key delegated)."""
+        assert self._task is None, "the signing key changes on a running writer through change_keys"
+        self.signing = key
+        self._signer.close()
+        self._signer = Signer(key, self.settings.signer_chunk)
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
 
@@ -228,19 +258,106 @@ class Writer:
         self._queue.put_nowait(_Job(command, side_effect, future))  # unbounded: never waits
         return await future
 
+    async def change_keys(self, bodies: list[dict[str, Any]], signing: SigningKey | None) -> list[Appended]:
+        """Append ``log/key`` entries signed by the root key (public record entries and their twins), in turn
+        with the commands queued, and sign with ``signing`` (if given) from the next entry on. Answers the
+        twins, at their public-log positions. Raises ``RuleError`` on a malformed body."""
+        if self.blocked is not None:
+            raise RuleError("node.behind-peers", self.blocked)
+        future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_KeyJob(bodies, signing, future))
+        return await future
+
     async def _run(self) -> None:
         while True:
-            jobs = [await self._queue.get()]
-            while len(jobs) < self.settings.write_batch_max and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
-            try:
-                await self._commit(jobs)
-            except Exception as exc:  # a bug, not a refusal: fail this batch, but never the writer itself
-                log.exception("batch failed before it was written; rebuilding state from the log")
-                await self._reload()
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(RuntimeError(f"command failed: {exc}"))
+            queued = [await self._queue.get()]
+            while len(queued) < self.settings.write_batch_max and not self._queue.empty():
+                queued.append(self._queue.get_nowait())
+            jobs: list[_Job] = []
+            for job in [*queued, None]:  # a key change commits the commands before it first
+                if isinstance(job, _Job):
+                    jobs.append(job)
+                    continue
+                if jobs:
+                    await self._guarded(self._commit(jobs), jobs)
+                    jobs = []
+                if job is not None:
+                    await self._guarded(self._commit_keys(job), [job])
+
+    async def _guarded(self, work: Coroutine[Any, Any, None], jobs: Sequence[_Job | _KeyJob]) -> None:
+        try:
+            await work
+        except Exception as exc:  # a bug, not a refusal: fail this batch, but never the writer itself
+            log.exception("batch failed before it was written; rebuilding state from the log")
+            await self._reload()
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(RuntimeError(f"command failed: {exc}"))
+
+    async def _commit_keys(self, job: _KeyJob) -> None:
+        """``log/key`` entries, public record entries and their twins, signed by the root key itself (the
+        public log's key history is what bundles and peers read); then the new signing key takes over."""
+        if job.future.done():
+            return
+        if self.blocked is not None:
+            job.future.set_exception(RuleError("node.behind-peers", self.blocked))
+            return
+        ts = now_ms()
+        try:
+            laid, cursor = self._cursor.lay_out(self.key, [Draft("public", b) for b in job.bodies], ts)
+            appended = [
+                Appended(u.seq + cursor.delta, u.id, u.header.ts_ms, u.header.vis, b) for u, b in laid.record
+            ]
+            for item in appended:
+                self.machine.apply(self._working, item, False)
+        except (RuleError, ValueError) as exc:
+            await self._reload()  # the entries before the refused one were folded in: undo them
+            job.future.set_exception(exc)
+            return
+        entries = logs.sign_entries(self.key, laid.unsigned)
+
+        def write() -> None:
+            with self.store.transaction():
+                ours, twins = logs.split(entries)
+                record = self.store.appender(self.record_id)
+                record.add(ours)
+                record.finish(logs.checkpoint_signer(self.key, self.record_id))
+                public = self.store.appender(self.log_id)
+                public.add(twins)
+                public.finish(logs.checkpoint_signer(self.key, self.log_id))
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, write)
+        except BaseException as exc:
+            log.error("commit failed, rebuilding state from the record: %s", exc)
+            await self._reload()
+            frozen = await asyncio.get_running_loop().run_in_executor(self._thread, self._frozen)
+            if not job.future.done():
+                job.future.set_exception(
+                    Frozen(f"this node's own log is frozen: {frozen}")
+                    if frozen
+                    else RuntimeError(f"storage failed: {exc}")
+                )
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        self._publish([appended], False)
+        self._cursor = cursor
+        self.log_version += 1
+        if job.signing is not None:
+            retired, self._signer = self._signer, Signer(job.signing, self.settings.signer_chunk)
+            self.signing = job.signing
+            await asyncio.get_running_loop().run_in_executor(self._thread, retired.close)
+        twins = logs.split(entries)[1]
+        # answered with where the public log holds them: the key history bundles and peers read
+        job.future.set_result(
+            [
+                Appended(t.seq, t.id, t.header.ts_ms, t.header.vis, b)
+                for t, b in zip(twins, job.bodies, strict=True)
+            ]
+        )
+        for listener in self.on_append:
+            listener()
 
     async def _reload(self) -> None:
         """The state and both logs' ends from the record, which is always the truth."""
@@ -280,7 +397,7 @@ class Writer:
                     continue
                 try:
                     drafts = self.machine.execute(self._working, job.command, ts)
-                    laid, after = cursor.lay_out(self.key, drafts, ts)
+                    laid, after = cursor.lay_out(self.signing, drafts, ts)
                     # the bodies as signed, not a decode of them: the same values, without the cost
                     appended = [
                         Appended(u.seq + cursor.delta, u.id, u.header.ts_ms, u.header.vis, b)

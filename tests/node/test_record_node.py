@@ -17,7 +17,7 @@ from federation import db as dbmod
 from federation.store import LogStore
 from node import config as cfg
 from node.bootstrap import init_node
-from node.errors import ConfigError, RuleError
+from node.errors import ConfigError
 from node.rules.council import (
     Attend,
     CastVote,
@@ -28,6 +28,7 @@ from node.rules.council import (
     JoinMember,
     OpenAssembly,
     ProposeMotion,
+    RuleError,
     Rules,
 )
 from node.rules.machines import machine_for

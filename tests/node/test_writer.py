@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from node.bootstrap import init_node
+from node.ops.keys import Delegation, history
 from node.rules.council import (
     Attend,
     CastVote,
@@ -25,7 +26,12 @@ from node.rules.council import (
     Rules,
 )
 from node.settings import Settings
+from node.storage import logs
 from node.storage.writer import Writer, replay_record
+from protocol.entry import Entry
+from protocol.keys import SigningKey
+from protocol.note import log_origin, open_checkpoint
+from protocol.record import RecordEntry
 
 
 async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:
@@ -118,3 +124,53 @@ async def test_reads_show_only_committed_state_when_a_commit_fails(tmp_path: Pat
     finally:
         release.set()
         await writer.close()
+
+
+async def test_a_delegated_key_signs_both_logs_entries_and_the_root_key_their_checkpoints(
+    tmp_path: Path,
+) -> None:
+    config = init_node(tmp_path / "n", FoundCouncil(name="T", continent="Europe"), listen="127.0.0.1:0")
+    root = config.root_key()
+    writer = Writer(config.database, root, Settings(signer_chunk=1))  # the signing child signs
+    await writer.start()
+    try:
+        delegate = SigningKey.generate()
+        add = {"kind": "log/key", "action": "add", "key": delegate.public.raw}
+        added = await writer.change_keys([add], delegate)
+        joined = await writer.submit(
+            JoinMember(os.urandom(16), writer.state.charter_hash or b"")
+        )  # record only
+        opened = await writer.submit(OpenAssembly(None, "agenda"))  # public: a twin too
+        malformed = {"kind": "log/key", "action": "add", "key": b"short"}
+        with pytest.raises(RuleError):  # a malformed key entry appends nothing, and the key stays
+            await writer.change_keys([malformed], SigningKey.generate())
+        assert writer.signing is delegate
+
+        def read() -> tuple[list[RecordEntry], list[Entry], dict[bytes, Delegation], list[str | None]]:
+            record = logs.read_record(writer.store, writer.record_id)
+            public = writer.store.entries(writer.log_id, -1, 1000)
+            notes = [
+                h.checkpoint if (h := writer.store.head(i)) else None
+                for i in (writer.record_id, writer.log_id)
+            ]
+            return record, public, history(writer.store.delegations(writer.log_id), writer.log_id), notes
+
+        record, public, delegations, notes = await writer.run(read)
+        record_id = writer.record_id
+    finally:
+        await writer.close()
+    # the key history is the public log's, signed by the root key, at the positions the writer answered
+    assert list(delegations) == [delegate.public.raw]
+    assert delegations[delegate.public.raw].added_seq == added[0].seq
+    assert public[added[0].seq].body()["kind"] == "log/key"
+    public[added[0].seq].verify_signature(root.public)
+    # everything after it, in either log, is signed by the delegated key
+    later_record = [e for e in record if e.id in {a.id for a in joined + opened}]
+    later_public = public[added[0].seq + 1 :]
+    assert len(later_record) == 2 and len(later_public) == 1
+    for entry in later_record + later_public:
+        entry.verify_signature(delegate.public)
+    # the checkpoints of both logs stay the root key's
+    for log_id, note in zip((record_id, config.node_id), notes, strict=True):
+        assert note is not None
+        open_checkpoint(note, root.public, log_origin(log_id))

@@ -334,8 +334,41 @@ def test_a_delegated_decision_states_its_key_entries(count: Any) -> None:
 def test_key_revoked_after_the_decision_still_signed_it() -> None:
     entries = build_log([FOUND, key_entry(DELEGATE), decision(), key_entry(DELEGATE, action="revoke")])
     assert verify(make(entries, 2, [1]).encode()).signing_key == DELEGATE.public.raw
-    # Only the history before the decision is carried: a later entry is refused, not read.
-    fails("unknown-key", NOT_IN_ORDER, make(entries, 2, [1, 3]).encode())
+    # A later revocation of its key may be carried: without ``from`` it ends the key after its own position.
+    assert verify(make(entries, 2, [1, 3]).encode()).signing_key == DELEGATE.public.raw
+    # Any other entry after the decision is refused, not read.
+    added_again = build_log([FOUND, key_entry(DELEGATE), decision(), key_entry(DELEGATE)])
+    fails(
+        "unknown-key", "key history entry 3 comes after the decision", make(added_again, 2, [1, 3]).encode()
+    )
+
+
+def revoke_from(start: object, signer: SigningKey = COUNCIL) -> Spec:
+    body = {"kind": "log/key", "action": "revoke", "key": DELEGATE.public.raw, "from": start}
+    return ("public", body, signer)
+
+
+def test_key_revoked_later_from_a_position_at_or_before_the_decision_is_unknown() -> None:
+    # the key was stolen at entry 2 and found out at entry 4: what it signed from 2 on no longer counts
+    for start in (2, 3):
+        entries = build_log([FOUND, key_entry(DELEGATE), decision(), decision(), revoke_from(start)])
+        fails("unknown-key", NOT_DELEGATED, make(entries, 3, [1, 4]).encode())
+    entries = build_log([FOUND, key_entry(DELEGATE), decision(), decision(), revoke_from(3)])
+    assert verify(make(entries, 2, [1, 4]).encode()).signing_key == DELEGATE.public.raw
+
+
+def test_back_dated_revocation_counts_only_if_the_root_key_signed_it() -> None:
+    entries = build_log([FOUND, key_entry(DELEGATE), decision(), revoke_from(2, signer=ATTACKER)])
+    assert verify(make(entries, 2, [1]).encode()).signing_key == DELEGATE.public.raw  # not in the bundle
+    fails(
+        "unknown-key", "key history entry 3 is invalid", make(entries, 2, [1, 3]).encode()
+    )  # in it: refused
+
+
+def test_revocation_from_after_itself_or_not_a_position_fails() -> None:
+    for start in (5, 0, "2", True):
+        entries = build_log([FOUND, key_entry(DELEGATE), decision(), revoke_from(start)])
+        fails("unknown-key", "key history entry 3", make(entries, 2, [1, 3]).encode())
 
 
 def test_key_added_by_a_non_root_key_is_unknown() -> None:
@@ -348,7 +381,7 @@ def test_key_added_by_a_non_root_key_is_unknown() -> None:
 def test_key_added_after_the_decision_does_not_count() -> None:
     entries = build_log([FOUND, decision(key_entries=0), key_entry(DELEGATE)])
     fails("unknown-key", NOT_DELEGATED, make(entries, 1).encode())
-    fails("unknown-key", NOT_IN_ORDER, make(entries, 1, [2]).encode())
+    fails("unknown-key", "key history entry 2 comes after the decision", make(entries, 1, [2]).encode())
 
 
 def test_history_entry_that_is_not_a_key_entry() -> None:

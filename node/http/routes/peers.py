@@ -90,6 +90,9 @@ async def sync(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
     if own:
+        # progress: how far the peers that hold more of our log reach, then each page taken back
+        ahead = await node.replication.peers_ahead()
+        await response.write(_line({"total": max(ahead.values(), default=0)}))
         async for result in node.replication.restore_own():
             await response.write(_line({"restored": result.appended, "size": result.size}))
         await response.write(_line({"done": True, "blocked": node.writer.blocked}))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from node.rules import logkey
+
 from .charter import Charter
 from .decide import decision_bodies
 from .errors import RuleError
@@ -470,4 +472,5 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "decision/tally": (_fixed("council"), tally),
     "board/report": (_fixed("public"), report),
     "council/census": (_fixed("public"), census),
+    logkey.KIND: (_fixed("public"), lambda _state, body, entry: logkey.judge(body, entry)),
 }

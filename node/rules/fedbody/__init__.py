@@ -27,6 +27,10 @@ Entry kinds (body fields besides ``kind``; all public):
 - ``roster/suspend``: ``member`` (admitted, active), ``reason`` (required), ``size`` (the member's log size
   held: its entries at seq ≥ size are not accepted while suspended; never below an earlier suspension's).
 - ``roster/readmit``: ``member`` (suspended), ``reason`` (required).
+- ``roster/rekey``: ``member`` (on the roster, not moved before), ``new_key`` (not on the roster), ``reason``
+  (required), ``size`` (the old log's size held, as a suspension's), ``requested_by`` "member" (a request
+  signed with the old root key) | "federation" (the federation's own decision). The old key is retired for
+  good; the new key is admitted with the same profile at the same entry.
 - ``proposal/publish``: ``text_fa``, ``text_en`` (both non-empty), ``deadline_ms`` (> the entry's time),
   ``rule`` "answering"|"admitted"|"weighted".
 - ``proposal/result`` (at or after the deadline, once per proposal): ``proposal``, ``federation`` (this log's
@@ -47,7 +51,16 @@ Errors: ``RuleError`` only; rule names: ``federation.*``, ``roster.*``, ``propos
 from node.rules.council.errors import RuleError
 from node.rules.council.log import Appended, Draft
 
-from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Suspend
+from .commands import (
+    Admit,
+    Command,
+    FoundFederation,
+    PublishProposal,
+    PublishResult,
+    Readmit,
+    Rekey,
+    Suspend,
+)
 from .machine import apply, execute, replay
 from .model import Federation, Profile, Proposal, ProposalResult, RosterEvent, RosterMember
 from .tally import (
@@ -78,6 +91,7 @@ __all__ = [
     "PublishResult",
     "Readmit",
     "Refused",
+    "Rekey",
     "RosterEvent",
     "RosterMember",
     "RuleError",

@@ -48,6 +48,18 @@ class Readmit:
 
 
 @dataclass(frozen=True)
+class Rekey:
+    """Move ``member`` to the root key ``new_key``: a lost or stolen root key. ``requested_by`` says whose
+    word it is — the member's own (a request signed with its old root key) or the federation's decision."""
+
+    member: bytes
+    new_key: bytes
+    reason: str
+    size: int  # the old log's size held: its entries at seq >= size are not accepted
+    requested_by: Literal["member", "federation"]
+
+
+@dataclass(frozen=True)
 class PublishProposal:
     text_fa: str
     text_en: str
@@ -63,4 +75,4 @@ class PublishResult:
     answers: tuple[Answer, ...]
 
 
-Command = FoundFederation | Admit | Suspend | Readmit | PublishProposal | PublishResult
+Command = FoundFederation | Admit | Suspend | Readmit | Rekey | PublishProposal | PublishResult

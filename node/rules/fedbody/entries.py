@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from node.rules import logkey
 from node.rules.council.errors import RuleError
 from node.rules.council.fields import (
     check_bytes,
@@ -118,12 +119,24 @@ def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
     if member in state.roster:
         raise RuleError("roster.already-admitted", "this member is on the roster (readmit a suspended one)")
     if entry is not None:
-        state.roster[member] = RosterMember(member, kind, **p, events=[_event(entry, "admit", reason)])
+        state.roster[member] = _admitted(member, kind, p, _event(entry, "admit", reason))
+
+
+def _admitted(member: bytes, kind: Any, p: dict[str, str], event: RosterEvent) -> RosterMember:
+    return RosterMember(
+        member, kind, p["name"], p["name_fa"], p["city"], p["country"], p["continent"], p["url"], [event]
+    )
+
+
+def _not_rekeyed(m: RosterMember) -> None:
+    if m.rekeyed_to is not None:
+        raise RuleError("roster.rekeyed", "this member moved to a new root key; act on that key")
 
 
 def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
     exact_keys(body, {"kind", "member", "reason", "size"}, "roster/suspend")
     m = _member(state, body)
+    _not_rekeyed(m)
     reason = _reason(body, required=True)
     size = get_int(body, "size")
     if not m.active:
@@ -140,11 +153,37 @@ def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
 def readmit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
     exact_keys(body, {"kind", "member", "reason"}, "roster/readmit")
     m = _member(state, body)
+    _not_rekeyed(m)
     reason = _reason(body, required=True)
     if m.active:
         raise RuleError("roster.not-suspended", "only a suspended member is readmitted")
     if entry is not None:
         m.events.append(_event(entry, "readmit", reason))
+
+
+def rekey(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
+    """A member's root key was lost or stolen: the roster moves it to a new key (its new log). The old key
+    is retired for good — peers stop trusting it — and its log is accepted up to ``size`` only."""
+    exact_keys(body, {"kind", "member", "new_key", "reason", "size", "requested_by"}, "roster/rekey")
+    m = _member(state, body)
+    _not_rekeyed(m)
+    new = check_bytes(body["new_key"], "new_key", KEY_LEN)
+    reason = _reason(body, required=True)
+    size = get_int(body, "size")
+    if body["requested_by"] not in ("member", "federation"):
+        raise RuleError(
+            "roster.bad-request", "a move is requested by the member or decided by the federation"
+        )
+    if new in state.roster or new == state.log_id:
+        raise RuleError("roster.key-taken", "the new key is on the roster already (or is the federation's)")
+    if size < 0 or any(e.size is not None and size < e.size for e in m.events):
+        raise RuleError("roster.size-regressed", "smaller than a size held at an earlier suspension")
+    if entry is not None:
+        m.events.append(_event(entry, "rekey", reason, size))
+        m.rekeyed_to = new
+        profile = {k: getattr(m, k) for k in ADMIT_FIELDS}
+        state.roster[new] = _admitted(new, m.kind, profile, _event(entry, "admit", reason))
+        state.roster[new].rekeyed_from = m.member
 
 
 # -- proposals -------------------------------------------------------------------------------------
@@ -202,6 +241,8 @@ KINDS: dict[str, Handler] = {
     "roster/admit": admit,
     "roster/suspend": suspend,
     "roster/readmit": readmit,
+    "roster/rekey": rekey,
     "proposal/publish": publish,
     "proposal/result": result,
+    logkey.KIND: lambda _state, body, _ts, entry: logkey.judge(body, entry),
 }

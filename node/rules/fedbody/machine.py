@@ -18,7 +18,7 @@ from node.rules.council.errors import RuleError
 from node.rules.council.fields import malformed, nfc_text, plain
 from node.rules.council.log import Appended, Draft
 
-from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Suspend
+from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Rekey, Suspend
 from .entries import KINDS
 from .model import Federation
 from .tally import result_body
@@ -57,6 +57,15 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
             }
         case Readmit():
             return {"kind": "roster/readmit", "member": command.member, "reason": nfc_text(command.reason)}
+        case Rekey():
+            return {
+                "kind": "roster/rekey",
+                "member": command.member,
+                "new_key": command.new_key,
+                "reason": nfc_text(command.reason),
+                "size": command.size,
+                "requested_by": command.requested_by,
+            }
         case PublishProposal():
             return {
                 "kind": "proposal/publish",

@@ -17,7 +17,8 @@ Level = Literal["country", "continent"]
 LEVELS: tuple[Level, ...] = ("country", "continent")
 MemberKind = Literal["council", "federation"]
 MEMBER_KINDS: tuple[MemberKind, ...] = ("council", "federation")
-RosterAction = Literal["admit", "suspend", "readmit"]
+RosterAction = Literal["admit", "suspend", "readmit", "rekey"]
+CLOSING = ("suspend", "rekey")  # after these a member is not active; rekey for good
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,19 @@ class RosterMember:
     continent: str
     url: str
     events: list[RosterEvent] = field(default_factory=list)
+    rekeyed_to: bytes | None = None  # the root key this member moved to (roster/rekey): this one is retired
+    rekeyed_from: bytes | None = None  # the root key this member held before
 
     @property
     def suspended_size(self) -> int | None:
-        """While suspended, the log size the federation accepts; None while active."""
+        """While suspended (or once moved to a new key), the log size the federation accepts; None while
+        active."""
         last = self.events[-1]
-        return last.size if last.action == "suspend" else None
+        return last.size if last.action in CLOSING else None
 
     @property
     def active(self) -> bool:
-        return self.events[-1].action != "suspend"
+        return self.events[-1].action not in CLOSING
 
     def active_at(self, ts_ms: int) -> bool:
         """On the roster and not suspended after every roster entry stamped at or before ``ts_ms``."""
@@ -69,7 +73,7 @@ class RosterMember:
         for e in self.events:
             if e.ts_ms > ts_ms:
                 break
-            status = e.action != "suspend"
+            status = e.action not in CLOSING
         return status
 
 

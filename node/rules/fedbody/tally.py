@@ -314,6 +314,7 @@ def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | 
     """
     body = plain(result)
     body.pop("record", None)  # a public twin's commitment to the federation's record: not the result's
+    body.pop("key_entries", None)  # the length of the key history before it, for bundles
     terms, admitted, listed = read_result(body)
     verified = {a if isinstance(a, Answer) else answer_from_decision(a) for a in verified_answers}
     asked = (terms.federation, terms.proposal)
