@@ -425,6 +425,10 @@ class Gossip:
         """``GossipServer.on_fork``: a peer sent us a proof we did not hold; pass it on."""
         self._spread(proof, except_peer=sender)
 
+    def fork_proven(self, proof: bytes) -> None:
+        """This node proved a fork outside gossip (as a witness) and stored it: tell every peer."""
+        self._spread(proof, except_peer=None)
+
     def _spread(self, proof: bytes, except_peer: bytes | None) -> None:
         if self._group is None:  # not running: peers still learn it from our 409 answers
             return

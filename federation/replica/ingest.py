@@ -2,9 +2,11 @@
 
     ingest(log_id, page)
       1. the log: not our own, trusted, not frozen
-      2. the checkpoint: signed by the log key, not older than the one held (``rollback``), a same-size
-         different root → fork; consistent with what we hold (``consistency``)
-      3. the entries: contiguous from what we hold (a different entry at a held seq → fork), each signed by
+      2. the checkpoint: signed by the log key, not older than the one held (``rollback``; one that our
+         checkpoint contradicts at its size → fork), a same-size different root → fork; consistent with
+         what we hold (``consistency``)
+      3. the entries: contiguous from what we hold (a different entry at a held seq, signed by a key valid
+         there → fork; ``federation.replica.forks`` builds the proof), each signed by
          a key valid for the log at its position, ``prev`` links, public bodies present (bodies were checked
          against ``body_hash`` when the ``Entry`` was built), council bodies absent
       4. one transaction: append, recompute the root from stored nodes, hold the checkpoint if it matches
@@ -30,6 +32,7 @@ from collections.abc import Callable, Sequence
 import msgpack
 
 from federation.errors import BadData, ForkFound
+from federation.replica.forks import prove_checkpoint_contradiction, prove_entries_fork
 from federation.replica.page import Head, IngestResult, Page, Row, encode_page
 from federation.replica.serve import page_parts, refuse_frozen
 from federation.replica.signatures import POOL_THRESHOLD, Preverified, SignatureChecks
@@ -39,7 +42,7 @@ from protocol import merkle
 from protocol.bundle import KEY_KIND
 from protocol.entry import Entry, verify_follows
 from protocol.errors import DecodeError, VerificationError
-from protocol.fork import ForkProof, checkpoints_fork, entries_fork, verify_fork_proof
+from protocol.fork import ForkProof, checkpoints_fork, verify_fork_proof
 from protocol.keys import PublicKey
 from protocol.note import Checkpoint, SignedCheckpoint, open_checkpoint, parse_note
 
@@ -177,6 +180,9 @@ class Replica:
         if head is not None and head.checkpoint is not None:
             held = Checkpoint.from_body(parse_note(head.checkpoint).text)
             if offered.size < held.size:
+                contradiction = prove_checkpoint_contradiction(self.store, key.raw, page.checkpoint)
+                if contradiction is not None:
+                    self._fork(contradiction)
                 raise BadData("rollback", f"checkpoint of size {offered.size}, we hold {held.size}")
             if offered.size == held.size:
                 if offered.root != held.root:
@@ -306,23 +312,21 @@ class Replica:
     # --- forks --------------------------------------------------------------------------------------
 
     def _entries_fork(self, key: PublicKey, offered: Entry) -> None:
-        """``offered`` differs from the entry we hold at its seq: if it is validly signed, that is a fork."""
-        if offered.header.key_id != key.id:
-            raise BadData("unknown-key", f"a different entry at seq {offered.seq}, not by the root key")
-        try:
-            offered.verify_signature(key)
-        except VerificationError as exc:
-            raise BadData("entry-signature", f"seq {offered.seq}: {exc.message}") from exc
+        """``offered`` differs from the entry we hold at its seq: if a key of the log valid there signed it,
+        that is a fork (``federation.replica.forks``), proven from what we hold when it can be."""
         held = self.store.entry(key.raw, offered.seq)
         assert held is not None
-        self._fork(entries_fork(held, offered))
+        fork = prove_entries_fork(self.store, key, held, offered)
+        if fork is None:
+            raise BadData("fork", f"a different entry at seq {offered.seq}, which what we hold cannot prove")
+        self._fork(fork)
 
     def _fork(self, fork: ForkProof) -> None:
         proof = fork.encode()
         try:
             verify_fork_proof(proof)
-        except (DecodeError, VerificationError) as exc:  # a held entry by a delegated key: v1 cannot show it
-            raise BadData("fork", f"a contradiction v1 cannot prove: {exc}") from exc
+        except (DecodeError, VerificationError) as exc:  # never, for a proof built from what we hold
+            raise BadData("fork", f"a contradiction that does not verify: {exc}") from exc
         reason = fork.describe()
         with self.store.transaction():
             self.store.add_fork(fork.log_id, proof, reason)

@@ -1,4 +1,4 @@
-"""The log tables (migrations ``0001``–``0005``): logs, entries, tree nodes, fork proofs, witnessing."""
+"""The log tables (migrations ``0001``–``0007``): logs, entries, tree nodes, fork proofs, witnessing."""
 
 from __future__ import annotations
 
@@ -93,6 +93,13 @@ def _private_logs(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE logs ADD COLUMN private INTEGER NOT NULL DEFAULT 0")
 
 
+def _witness_notes(db: sqlite_utils.Database) -> None:
+    """As a witness: the checkpoint note we last cosigned for each log, signed by the log's key, so that a
+    second root offered for its size, or a replica that contradicts it, is kept as a fork proof. Rows from
+    before this migration have none until the next cosignature."""
+    db.execute("ALTER TABLE witness_state ADD COLUMN note TEXT")
+
+
 MIGRATIONS = [
     Migration("0001-logs-entries-tree", _schema),
     Migration("0002-forks", _forks_schema),
@@ -100,4 +107,5 @@ MIGRATIONS = [
     Migration("0004-entries-decision-index", _kind_index),
     Migration("0005-entries-rowid-decision-ids", _entries_rowid),
     Migration("0006-private-logs", _private_logs),
+    Migration("0007-witness-notes", _witness_notes),
 ]

@@ -146,6 +146,8 @@ class WitnessReply:
     status: int
     body: bytes
     content_type: str = TEXT_CONTENT_TYPE
+    # a fork proof this refusal kept (the witness froze the log): for gossip to spread, never sent
+    fork: bytes | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def refusal(cls, error: WitnessError) -> WitnessReply:

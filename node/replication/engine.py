@@ -312,6 +312,8 @@ class Replication:
     async def witness_call(self, body: bytes, now_s: int) -> WitnessReply:
         """``add-checkpoint`` from a peer: judged and stored on the writer thread."""
         reply: WitnessReply = await self.writer.run(self.witness.add_checkpoint, body, now_s)
+        if reply.fork is not None:  # the request proved a fork: kept, the log frozen; tell every peer
+            self.gossip.fork_proven(reply.fork)
         return reply
 
     # --- pushing our news and collecting cosignatures --------------------------------------------------

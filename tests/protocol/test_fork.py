@@ -161,8 +161,8 @@ def test_checkpoint_of_another_log() -> None:
             codec.encode({"v": 1}), "a fork proof is a map of v, log_id, kind, a and b", id="fields"
         ),
         pytest.param(
-            codec.encode({"v": 2, "log_id": LOG, "kind": "entries", "a": {}, "b": {}}),
-            "unknown fork proof version 2",
+            codec.encode({"v": 3, "log_id": LOG, "kind": "entries", "a": {}, "b": {}}),
+            "unknown fork proof version 3",
             id="version",
         ),
         pytest.param(

@@ -75,7 +75,7 @@ def test_bundle_and_fork_constants() -> None:
     assert (bundle.MAX_PROOF, bundle.MAX_KEYS) == (64, 64)
     assert fork.FORK_VERSION == 1
     assert fork.FORK_KINDS == ("entries", "checkpoints")
-    assert Limits(max_size=131_072, max_depth=2, max_length=65_536) == fork.FORK_LIMITS
+    assert Limits(max_size=131_072, max_depth=5, max_length=65_536) == fork.FORK_LIMITS
 
 
 def test_request_signature_constants() -> None:
@@ -130,7 +130,7 @@ def test_default_length_edge() -> None:
     [
         pytest.param(entry.HEADER_LIMITS, 1, 64, id="header"),
         pytest.param(entry.BODY_LIMITS, 8, 100_000, id="body"),
-        pytest.param(fork.FORK_LIMITS, 2, 65_536, id="fork"),
+        pytest.param(fork.FORK_LIMITS, 5, 65_536, id="fork"),
         pytest.param(bundle.BUNDLE_LIMITS, 4, 300_000, id="bundle"),
     ],
 )
