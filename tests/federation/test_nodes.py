@@ -31,6 +31,7 @@ from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.entry import Entry, sign_entry
 from protocol.errors import VerificationError
+from protocol.fork import EVIDENCE_VERSION, FORK_VERSION, verify_fork_proof
 from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import PublicKey, SigningKey
 from protocol.merkle import MemoryTree
@@ -253,10 +254,15 @@ async def test_checkpoints_carry_peer_cosignatures_a_bundle_verifies(start_node)
 # --- forks and restores -------------------------------------------------------------------------------------
 
 
-async def test_forked_log_is_proven_and_frozen_on_every_honest_node(start_node, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signer", ["root", "delegated"])
+async def test_forked_log_is_proven_and_frozen_on_every_honest_node(
+    start_node, tmp_path: Path, signer: str
+) -> None:
     origin = await start_node("Two-faced Council", settings=FAST)
     honest = [await start_node(f"Council {i}", settings=FAST) for i in range(4)]
     await connect(origin, *honest)
+    if signer == "delegated":  # a fork behind a log/key key (issue 11, item 3: was a penalty, no proof)
+        await origin.operator.call("POST", "/v1/admin/keys/rotate", {})
     await decide(origin, "Before the fork")
     await until(lambda: converged([origin, *honest]), "everyone holds the log before the fork")
     # the same folder served twice: one root key, two faces; group B is told the second face's URL
@@ -295,6 +301,12 @@ async def test_forked_log_is_proven_and_frozen_on_every_honest_node(start_node, 
         assert answer.status == 409
         refusal = codec.decode(answer.body)
         assert refusal["error"] == "log-frozen" and isinstance(refusal["proof"], bytes)
+        proof = verify_fork_proof(refusal["proof"])
+        assert proof.log_id == origin.config.node_id
+        # found by gossip (two entries: v2 behind a delegated key) or by a witness (two checkpoints,
+        # root-signed: v1), whichever came first; each kind is tested alone in test_fork_proofs.py
+        if proof.kind == "entries":
+            assert proof.version == (EVIDENCE_VERSION if signer == "delegated" else FORK_VERSION)
 
 
 async def propose_and_close(node: RunningNode, text: str) -> None:
