@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,9 +64,11 @@ class SignedClient:
         *,
         timeout: float = DEFAULTS.request_timeout_s,
         max_response: int = DEFAULTS.max_response_bytes,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.session, self.base_url, self.key, self.recipient = session, base_url.rstrip("/"), key, recipient
         self.timeout, self.max_response = timeout, max_response
+        self.clock = clock  # seconds: a request's ``created``
 
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         parts = urlsplit(url)
@@ -77,7 +80,7 @@ class SignedClient:
             query=parts.query,
             body=body,
             recipient=self.recipient,
-            created=int(time.time()),
+            created=int(self.clock()),
             nonce=encode_nonce(secrets.token_bytes(16)),
         )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,6 @@ from node import config as cfg
 from node.bootstrap import init_node
 from node.http.server import address_file
 from node.rules.council import FoundCouncil
-from protocol.httpsig import encode_nonce, sign_request
 from protocol.note import Checkpoint, parse_note
 from tests.conftest import NodeFactory, RunningNode
 from tests.federation.test_nodes import b64, converged, decide, heads, peer, until
@@ -56,24 +54,12 @@ main()
 """
 
 
-class SkewedClient(SignedClient):
+def operator_of(folder: Path, session: aiohttp.ClientSession, url: str, offset: int) -> SignedClient:
     """The operator's client of the skewed node, its requests created by that node's clock."""
-
-    offset = 0
-
-    def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
-        parts = urlsplit(url)
-        return sign_request(
-            self.key,
-            method=method,
-            authority=parts.netloc,
-            path=parts.path or "/",
-            query=parts.query,
-            body=body,
-            recipient=self.recipient,
-            created=int(time.time()) + self.offset,
-            nonce=encode_nonce(os.urandom(16)),
-        )
+    config = cfg.load(folder)
+    return SignedClient(
+        session, url, config.operator_signing_key(), config.node_id, clock=lambda: time.time() + offset
+    )
 
 
 async def serve_skewed(folder: Path, offset: int, output: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
@@ -137,13 +123,11 @@ async def test_honest_nodes_converge_after_latency_cuts_partitions_and_a_skewed_
     session: aiohttp.ClientSession = honest[0].session
     folder = tmp_path / "skewed"
     init_node(folder, FoundCouncil(name="Skewed Council", continent="Asia"), listen="127.0.0.1:0")
-    raw = cfg.load(folder)
     settings_file = folder / cfg.CONFIG
     stored = json.loads(settings_file.read_text())
     settings_file.write_text(json.dumps({**stored, "settings": SETTINGS}))
     process, url = await serve_skewed(folder, skew_s, skewed_output)
-    operator = SkewedClient(session, url, raw.operator_signing_key(), raw.node_id)
-    operator.offset = skew_s
+    operator = operator_of(folder, session, url, skew_s)
     skewed = RunningNode(cfg.load(folder), url, operator, session, asyncio.Event(), asyncio.current_task())  # type: ignore[arg-type]
     nodes = [*honest, skewed]
     mesh = Mesh()
@@ -183,8 +167,7 @@ async def test_honest_nodes_converge_after_latency_cuts_partitions_and_a_skewed_
         process, url = await serve_skewed(folder, 0, skewed_output)
         mesh.retarget(SKEWED, target(url))
         skewed.url = url
-        operator = SkewedClient(session, url, raw.operator_signing_key(), raw.node_id)
-        skewed.operator = operator
+        skewed.operator = operator_of(folder, session, url, 0)
 
         async def same_checkpoints() -> bool:
             if not await converged(nodes):
