@@ -6,8 +6,9 @@ anyone without a key (issue 11):
 
 1. the signature headers are parsed and the key looked up, and ``created`` checked, before a byte of the
    body is read: an unknown key or a stale request costs no memory;
-2. the caller's quota is asked (``admit.peek``) before the body is read, and charged (``admit.take``) only
-   once the signature holds — a forger cannot spend a peer's quota, a peer's flood is refused 429 unread;
+2. the caller's quota is asked (``admit.peek``) first, before the key is looked up or the body read, and
+   charged (``admit.take``) only once the signature holds — a forger cannot spend a peer's quota, a peer's
+   flood is refused 429 unread and for the least work the node can do;
 3. the nonce is recorded last, in a store kept **per key**: one key filling its share never refuses another.
 
 Time is whole seconds everywhere (``created`` is an integer; ``now`` is ``int(clock())``). A nonce is
@@ -113,13 +114,15 @@ class RequestVerifier:
         """The key that signed ``request``, or ``VerificationError`` naming the check that failed."""
         now = int(self.clock())
         keyid, created, _ = signature_input(request.headers)
+        # The cheapest refusal first: a key over its quota (only its holder can have spent it) is refused
+        # before its key is looked up. ``peek`` changes nothing, and an unknown key has a full bucket.
+        if quota is not None and not quota.peek(keyid):
+            raise VerificationError("quota", "too many requests from this key")
         public_key = lookup_key(keyid)
         if public_key is None or public_key.raw != keyid:
             raise VerificationError("unknown-key", f"no known key {b64u(keyid)}")
         if abs(created - now) > self.window_s:
             raise VerificationError("created", f"created {created} is more than {self.window_s}s from now")
-        if quota is not None and not quota.peek(keyid):
-            raise VerificationError("quota", "too many requests from this key")
         body = await request.read()
 
         def fresh(signer: bytes, nonce: str, signed_at: int) -> bool:

@@ -1,10 +1,16 @@
 """A peer sending gossip as fast as it can, in its own process: ``python -m tests.resilience.flood URL SEED
-RECIPIENT``. Runs until SIGTERM, then prints ``{status: count}`` as JSON on stdout."""
+RECIPIENT``. Prints ``ready``, then ``throttled`` at its first 429; runs until SIGTERM, then prints
+``{status: count}`` as JSON on stdout.
+
+The attacker is another machine: on this one it shares the node's cores, so it runs at the lowest CPU
+priority (``os.nice(19)``). It still sends as fast as the CPU the node leaves it allows; what it cannot do
+is take the CPU the node and the honest peers need, as it could not from another machine."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections import Counter
@@ -39,6 +45,8 @@ async def main(url: str, seed: bytes, recipient: bytes) -> None:
                         check=False,
                     )
                     counts[str(answer.status)] += 1
+                    if answer.status == 429 and counts["429"] == 1:
+                        print("throttled", flush=True)  # past its quota: the flood is on
                 except TransportError:
                     counts["transport"] += 1
 
@@ -48,4 +56,5 @@ async def main(url: str, seed: bytes, recipient: bytes) -> None:
 
 
 if __name__ == "__main__":
+    os.nice(19)
     asyncio.run(main(sys.argv[1], bytes.fromhex(sys.argv[2]), codec.unb64u(sys.argv[3], 32)))
