@@ -42,6 +42,8 @@ async def main() -> None:
     quiet = statistics.median(f.quiet for f in runs)
     loud = statistics.median(f.loud for f in runs)
     flood_rps = statistics.median(sum(f.counts.values()) / f.flood_s for f in runs)
+    refused = statistics.median(f.counts.get("429", 0) / max(1, sum(f.counts.values())) for f in runs)
+    rss = [round(statistics.median(f.rss[i] for f in runs)) for i in range(3)]
     print(
         json.dumps(
             {
