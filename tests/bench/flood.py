@@ -54,14 +54,9 @@ async def main() -> None:
                 "ratios": [round(f.loud / f.quiet, 2) for f in runs],
                 "goal": 2.0,
                 "flooder_requests_per_s": round(flood_rps),
-                "flooder_429_share": round(
-                    statistics.median(f.counts.get("429", 0) / max(1, sum(f.counts.values())) for f in runs),
-                    3,
-                ),
+                "flooder_429_share": round(refused, 3),
                 "slow_connections": SLOW,
-                "rss_mib_before_flooded_after": [
-                    round(statistics.median(f.rss[i] for f in runs)) for i in range(3)
-                ],
+                "rss_mib_before_flooded_after": rss,
                 "repeats": REPEATS,
                 "samples": SAMPLES,
             }
