@@ -44,6 +44,7 @@ async def main() -> None:
     flood_rps = statistics.median(sum(f.counts.values()) / f.flood_s for f in runs)
     refused = statistics.median(f.counts.get("429", 0) / max(1, sum(f.counts.values())) for f in runs)
     rss = [round(statistics.median(f.rss[i] for f in runs)) for i in range(3)]
+    per_request = statistics.median(f.cpu_per_request_ms for f in runs)
     print(
         json.dumps(
             {
@@ -57,6 +58,8 @@ async def main() -> None:
                 "flooder_429_share": round(refused, 3),
                 "slow_connections": SLOW,
                 "rss_mib_before_flooded_after": rss,
+                "node_cpu_ms_per_request_flooded": round(per_request, 3),
+                "flooder_cpu_s": round(statistics.median(f.flooder_cpu_s for f in runs), 2),
                 "repeats": REPEATS,
                 "samples": SAMPLES,
             }

@@ -43,6 +43,12 @@ RATE, BURST = 50.0, 200.0  # the node's gossip quota (``gossip_quota_rate``, ``g
 MEMORY_BOUND_MIB = 200  # growth allowed under the flood: generous, independent of the machine's speed
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds the process ``pid`` has used (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -85,6 +91,13 @@ class Figures:
     loud: float  # the same, flooded
     statuses: list[int]  # the honest peer's answers, flooded
     rss: tuple[float, float, float]  # node RSS before, flooded, after (MiB)
+    node_cpu_s: float  # CPU the node used while flooded
+    flooder_cpu_s: float  # CPU the flooder used
+
+    @property
+    def cpu_per_request_ms(self) -> float:
+        """The node's CPU per request it answered while flooded (the flooder's and the honest peer's)."""
+        return 1000 * self.node_cpu_s / max(1, sum(self.counts.values()) + len(self.statuses))
 
     def line(self) -> str:
         before, peak, after = self.rss
@@ -92,7 +105,8 @@ class Figures:
             f"flood: {self.held} slow connections, flooder {self.counts} in {self.flood_s:.1f} s; "
             f"honest median {self.quiet * 1000:.2f} ms quiet, {self.loud * 1000:.2f} ms flooded "
             f"({self.loud / self.quiet:.2f}x); node RSS {before:.0f} MiB before, {peak:.0f} MiB flooded, "
-            f"{after:.0f} MiB after"
+            f"{after:.0f} MiB after; node CPU {self.node_cpu_s:.2f} s flooded "
+            f"({self.cpu_per_request_ms:.3f} ms a request), flooder CPU {self.flooder_cpu_s:.2f} s"
         )
 
 
@@ -127,7 +141,7 @@ async def flood_scenario(folder: Path, slow_count: int, samples: int) -> Figures
                 assert set(statuses) == {200}
                 before = rss_mib(process.pid)
 
-                started = time.monotonic()
+                started, node_cpu = time.monotonic(), cpu_s(process.pid)
                 flood = subprocess.Popen(
                     [
                         sys.executable,
@@ -152,6 +166,8 @@ async def flood_scenario(folder: Path, slow_count: int, samples: int) -> Figures
                     loud, statuses = await median_latency(peer, samples)
                     peak = rss_mib(process.pid)
                 finally:
+                    flooder_cpu = cpu_s(flood.pid)
+                    node_cpu = cpu_s(process.pid) - node_cpu
                     flood.terminate()
                     out = flood.communicate(timeout=60)[0]
                     flood_s = time.monotonic() - started
@@ -163,7 +179,7 @@ async def flood_scenario(folder: Path, slow_count: int, samples: int) -> Figures
         finally:
             process.terminate()
             process.wait(timeout=30)
-    return Figures(held, counts, flood_s, quiet, loud, statuses, (before, peak, after))
+    return Figures(held, counts, flood_s, quiet, loud, statuses, (before, peak, after), node_cpu, flooder_cpu)
 
 
 async def test_a_flood_from_one_peer_leaves_the_others_served(tmp_path: Path) -> None:
