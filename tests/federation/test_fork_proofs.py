@@ -424,3 +424,19 @@ def test_a_proof_needs_no_state(tmp_path: Path) -> None:
     with pytest.raises(ForkFound) as caught:
         replica.ingest(LOG, Page((), checkpoint(2, bytes(32)), (), 4))
     assert verify_fork_proof(caught.value.proof).log_id == PublicKey(LOG).raw
+
+
+def test_witness_state_from_before_the_notes_still_refuses_a_second_root(
+    witness_db: sqlite3.Connection,
+) -> None:
+    """A row written before migration 0007 has no note: the second root is refused (409), not cosigned, and
+    nothing can be kept until the next cosignature stores one."""
+    witness = witness_of(witness_db)
+    ours, theirs = founded(), founded()
+    ours.note("face one")
+    theirs.note("face two")
+    assert ask(witness, 0, ours.entries).status == 200
+    witness_db.execute("UPDATE witness_state SET note = NULL")
+    reply = ask(witness, 4, theirs.entries, tree(theirs.entries))
+    assert (reply.status, reply.fork) == (409, None) and b"was cosigned before" in reply.body
+    assert LogStore(witness_db).forks() == [] and witness.state(LOG) == (4, tree(ours.entries).root(4))
