@@ -44,7 +44,11 @@ def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decisio
         "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     )
 
-    assert dbmod.migrate(conn, MIGRATIONS) == ["0005-entries-rowid-decision-ids", "0006-private-logs"]
+    assert dbmod.migrate(conn, MIGRATIONS) == [
+        "0005-entries-rowid-decision-ids",
+        "0006-private-logs",
+        "0007-witness-notes",
+    ]
     assert rows(conn) == before and store.heads() == heads
     table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     assert "WITHOUT ROWID" not in table
