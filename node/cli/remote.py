@@ -35,11 +35,11 @@ def member() -> None:
 @member.command("join")
 @click.option("--name", required=True, help="the person's name (kept on this node only)")
 @click.option("--contact", default="", help="phone, e-mail or other (kept on this node only)")
-@click.option("--key", default=None, help="the member's Ed25519 public key (base64url), for online ballots")
 @remote
-def member_join(client: NodeClient, as_json: bool, name: str, contact: str, key: str | None) -> None:
-    """Record that a person endorsed the charter (article 3: no vote needed)."""
-    out = client.call("POST", "/v1/admin/members", {"name": name, "contact": contact, "key": key})
+def member_join(client: NodeClient, as_json: bool, name: str, contact: str) -> None:
+    """Record that a person endorsed the charter (article 3: no vote needed). A member who will act with a
+    key of their own is invited instead: shora member invite."""
+    out = client.call("POST", "/v1/admin/members", {"name": name, "contact": contact})
     emit(as_json, out, lambda v: f"joined: {v['member_id']}")
 
 
