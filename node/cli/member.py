@@ -17,7 +17,18 @@ from typing import Any
 import click
 
 from node import config as cfg
-from node.cli.base import data_folder, dir_option, emit, json_option, short, tally_words, wants_json, when
+from node.cli.base import (
+    cli,
+    data_folder,
+    dir_option,
+    emit,
+    json_option,
+    remote,
+    short,
+    tally_words,
+    wants_json,
+    when,
+)
 from node.cli.client import NodeClient, SignedHttp
 from node.cli.remote import member
 from node.errors import ApiRefusal, CliError
@@ -292,7 +303,7 @@ def member_record(after_seq: int, key_file: Path | None, as_json: bool) -> None:
 def _line(entry: dict[str, Any], me: bytes) -> str:
     by = entry["issued_by"]
     if by is None:
-        who = "the node"
+        who = "the root key"  # the founding entry and key changes: signed by the council's root key itself
     else:
         mine = by.get("member") == codec.b64u(me)
         who = by["role"] + (f" {short(by['member'])}" if "member" in by else f" {short(by['key'])}")
@@ -356,3 +367,12 @@ def member_check(
             f"{short(codec.b64u(counted.decision))}: {v['outcome']}"
         ),
     )
+
+
+@cli.command("record")
+@click.option("--after", "after_seq", type=int, default=-1, help="entries after this position only")
+@remote
+def record(client: NodeClient, as_json: bool, after_seq: int) -> None:
+    """The operator reads the council's record: every entry, and which key issued it."""
+    out = client.call("GET", f"/v1/admin/record/log?after_seq={after_seq}")
+    emit(as_json, out, lambda v: "\n".join(_line(e, b"") for e in v["entries"]) or "no entries")
