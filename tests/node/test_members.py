@@ -23,6 +23,7 @@ from protocol.keys import SigningKey
 from protocol.member import Statement, sign_statement, verify_ballot_proof
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.members_helpers import KeyedMember, council_id, invite, keyed_member, redeem
+from tests.node.test_observer import FAST, quiet, rounds, snapshot
 
 Json = dict[str, Any]
 
@@ -362,3 +363,43 @@ async def test_nothing_of_the_record_leaves_through_federation_or_public_routes(
     for secret in secrets:
         assert secret not in public and codec.b64u(secret).encode() not in public
     assert b"issued_by" not in public
+
+
+async def test_members_acts_leave_no_trace_through_federation_endpoints(start_node: NodeFactory) -> None:
+    """The observer test with members acting themselves: invitations, signed joins, a new key, check-ins,
+    signed ballots, a requisition — every public and gossip response of a meshed federation is unchanged,
+    and none carries a member's id, key or signature."""
+    council = await start_node("Observed Council", settings=FAST)
+    peer = await start_node("Peer", settings=FAST)
+    for a, b in ((council, peer), (peer, council)):
+        await a.operator.call("POST", "/v1/admin/peers", {"url": b.url, "key": codec.b64u(b.config.node_id)})
+    assembly = codec.unb64u(
+        (await council.operator.call("POST", "/v1/admin/assemblies", {"agenda": "online"}))["assembly_id"], 32
+    )
+    first = await quiet([council, peer], council, [peer])
+
+    members = [await keyed_member(council, f"canary {i}") for i in range(3)]
+    out = await invite(council, member=codec.b64u(members[0].member))
+    response, renewed = await redeem(council, out["invitation"], act="key")
+    assert response.status == 200, response.body
+    members[0] = renewed
+    for m in members:
+        assert (await m.checkin(assembly)).status == 200
+    hidden = await motion(council, visibility="council")
+    signatures = []
+    for m in members:
+        body = m.signed("ballot", assembly=assembly, motion=hidden, choice="yes", approvals=[])
+        signatures.append(codec.unb64u(body["sig"], 64))
+        assert (await m.post(f"/v1/member/motions/{codec.b64u(hidden)}/ballot", body)).status == 200
+    assert (
+        await members[1].post("/v1/member/requisitions", members[1].signed("requisition", text="x"))
+    ).status == 200
+
+    await rounds(council, peer)
+    second = await snapshot([council, peer], council, [peer])
+    changed = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
+    assert changed == []
+    canaries = [c for m in members for c in (m.member, m.key.public.raw)] + signatures
+    for _, _, body in second.values():
+        for canary in canaries:
+            assert canary not in body and codec.b64u(canary).encode() not in body
