@@ -289,6 +289,28 @@ def member_resign(key_file: Path | None, as_json: bool) -> None:
     emit(as_json, out, lambda v: f"left: {v['member_id']}")
 
 
+@member.command("convene")
+@click.option("--agenda", default="", help="what the assembly is for")
+@key_option
+@json_option
+def member_convene(agenda: str, key_file: Path | None, as_json: bool) -> None:
+    """A sitting board member convenes the general assembly, with their own key (article 5)."""
+    profile = Profile(key_path(key_file))
+    out = profile.client.call("POST", "/v1/member/board/assemblies", {"agenda": agenda})
+    emit(as_json, out, lambda v: f"assembly opened: {v['assembly_id']}")
+
+
+@member.command("report")
+@click.option("--text", required=True, help="the executive report")
+@key_option
+@json_option
+def member_report(text: str, key_file: Path | None, as_json: bool) -> None:
+    """A sitting board member files an executive report, with their own key (article 5)."""
+    profile = Profile(key_path(key_file))
+    out = profile.client.call("POST", "/v1/member/board/reports", {"text": text})
+    emit(as_json, out, lambda v: f"report filed: {short(v['report_id'])}")
+
+
 @member.command("record")
 @click.option("--after", "after_seq", type=int, default=-1, help="entries after this position only")
 @key_option

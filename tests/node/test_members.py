@@ -403,3 +403,41 @@ async def test_members_acts_leave_no_trace_through_federation_endpoints(start_no
     for _, _, body in second.values():
         for canary in canaries:
             assert canary not in body and codec.b64u(canary).encode() not in body
+
+
+async def test_a_board_member_convenes_reports_and_invites_with_their_own_key(
+    start_node: NodeFactory,
+) -> None:
+    node = await start_node()
+    chair, plain = await keyed_member(node, "Chair"), await keyed_member(node, "Plain")
+    assembly = await assembly_with(node, chair, plain)
+    election = await motion(node, "election", seats=1, candidates=[codec.b64u(chair.member)])
+    for m in (chair, plain):
+        assert (await m.vote(assembly, election, None, [chair.member])).status == 200
+    closed = await node.operator.call("POST", f"/v1/admin/motions/{codec.b64u(election)}/close")
+    assert closed["outcome"] == "adopted" and closed["ballots_signed"] == 2
+    await node.operator.call("POST", f"/v1/admin/assemblies/{codec.b64u(assembly)}/close")
+
+    before = await record_size(node)
+    refused_with(await plain.post("/v1/member/board/assemblies", {"agenda": "x"}), 403, "board.not-member")
+    refused_with(await plain.post("/v1/member/board/reports", {"text": "x"}), 403, "board.not-member")
+    refused_with(await plain.post("/v1/member/invitations", {"name": "x"}), 403, "board.not-member")
+    assert await record_size(node) == before
+
+    assert (await chair.post("/v1/member/board/reports", {"text": "the rally was held"})).status == 200
+    opened = await chair.post("/v1/member/board/assemblies", {"agenda": "autumn"})
+    assert opened.status == 200, opened.body
+    invited = await chair.post("/v1/member/invitations", {"name": "Newcomer"})
+    assert invited.status == 200
+    response, newcomer = await redeem(node, invited.json()["invitation"])
+    assert response.status == 200
+    log = await record_log(node)
+    by_kind = {e["kind"]: e["issued_by"] for e in log}
+    assert by_kind["board/report"] == {
+        "role": "board",
+        "member": codec.b64u(chair.member),
+        "key": codec.b64u(chair.key.public.raw),
+    }
+    assert by_kind["assembly/open"]["role"] == "board"
+    assert by_kind["member/join"]["invited_by"]["role"] == "board"
+    assert by_kind["member/join"]["invited_by"]["member"] == codec.b64u(chair.member)

@@ -9,6 +9,8 @@ the record can check it offline.
 
     POST /v1/admin/invitations              the operator invites: {name[, contact]} or {member} (a new key)
     POST /v1/member/invitations             the same, by a sitting board member
+    POST /v1/member/board/assemblies        a sitting board member convenes: {agenda}
+    POST /v1/member/board/reports           a sitting board member files an executive report: {text}
     POST /v1/member/redeem                  {invitation, statement, sig}: a join, or a new key
     GET  /v1/member/me                      who the key speaks for, the council's ids, the open assembly
     POST /v1/member/checkin                 {statement, sig}
@@ -38,10 +40,12 @@ from node.rules.council import (
     CastVote,
     Command,
     Council,
+    FileReport,
     Issued,
     Issuer,
     JoinMember,
     LeaveMember,
+    OpenAssembly,
     RequestAssembly,
 )
 from node.storage import directory, invitations, logs
@@ -143,12 +147,36 @@ async def invite_by_operator(request: web.Request) -> web.Response:
     return await _invite(request, operator(request))
 
 
-@routes.post("/v1/member/invitations")
-async def invite_by_board(request: web.Request) -> web.Response:
+def _board(request: web.Request) -> Issuer:
+    """The sitting board member this request comes from (article 5: the board's tasks between assemblies)."""
     member = request[MEMBER]
     if member not in node_of(request).council().board_members():
-        raise ApiError(403, "board.not-member", "only the operator or a sitting board member invites")
-    return await _invite(request, Issuer("board", request[SIGNER], member))
+        raise ApiError(403, "board.not-member", "only a sitting board member does this (or the operator)")
+    return Issuer("board", request[SIGNER], member)
+
+
+@routes.post("/v1/member/invitations")
+async def invite_by_board(request: web.Request) -> web.Response:
+    return await _invite(request, _board(request))
+
+
+@routes.post("/v1/member/board/assemblies")
+async def convene(request: web.Request) -> web.Response:
+    """A sitting board member convenes the assembly themselves, with their own key."""
+    issuer = _board(request)
+    body = await read_json(request)
+    entry = await _record(request, OpenAssembly(issuer.member, text_field(body, "agenda", "")), issuer)
+    return respond(request, {"assembly_id": entry})
+
+
+@routes.post("/v1/member/board/reports")
+async def report(request: web.Request) -> web.Response:
+    """A sitting board member files an executive report, with their own key."""
+    issuer = _board(request)
+    body = await read_json(request)
+    assert issuer.member is not None
+    entry = await _record(request, FileReport(issuer.member, text_field(body, "text")), issuer)
+    return respond(request, {"report_id": entry})
 
 
 @routes.post("/v1/member/redeem")
