@@ -58,3 +58,27 @@ def test_a_member_acts_from_their_own_device(tmp_path: Path) -> None:
         assert "inclusion" in refused("member", "check", "--proof", proof, "--key", phone)
     finally:
         stop_serving(server, home)
+
+
+def test_the_rules_say_which_motions_need_signed_ballots(tmp_path: Path) -> None:
+    base = ["init", "--name", "Toronto Council", "--city", "Toronto", "--country", "CA"]
+    base += ["--continent", "North America", "--listen", "127.0.0.1:0"]
+    assert "signed ballots" in refused(
+        *base[:1], tmp_path / "bad", *base[1:], "--signed-ballots", "election,bogus"
+    )
+    assert not (tmp_path / "bad" / "node.json").exists()
+    home = tmp_path / "open"
+    shora(*base[:1], home, *base[1:], "--signed-ballots", "none")
+    server = start_serving(home, tmp_path / "serve.log")
+    try:
+        founding = as_json("record", home=home)["entries"][0]
+        assert founding["kind"] == "council/found" and founding["issued_by"] is None
+        assert founding["body"]["rules"]["signed_ballots"] == []
+        assert (
+            "--kind rules"
+            in shora(
+                "motion", "propose", "x", "--text", "t", "--signed-ballots", "policy", home=home, code=2
+            ).stderr
+        )
+    finally:
+        stop_serving(server, home)

@@ -429,7 +429,7 @@ async def test_a_board_member_convenes_reports_and_invites_with_their_own_key(
     assert opened.status == 200, opened.body
     invited = await chair.post("/v1/member/invitations", {"name": "Newcomer"})
     assert invited.status == 200
-    response, newcomer = await redeem(node, invited.json()["invitation"])
+    response, _ = await redeem(node, invited.json()["invitation"])
     assert response.status == 200
     log = await record_log(node)
     by_kind = {e["kind"]: e["issued_by"] for e in log}
