@@ -56,6 +56,33 @@ def test_a_member_acts_from_their_own_device(tmp_path: Path) -> None:
         value["ballot"]["proof"] = [bytes(32), *value["ballot"]["proof"][1:]]
         proof.write_bytes(codec.encode(value))
         assert "inclusion" in refused("member", "check", "--proof", proof, "--key", phone)
+
+        # elected with her own ballot, she convenes and reports as a board member, with her key
+        me = joined["member_id"]
+        election = as_json(
+            "motion",
+            "propose",
+            "current",
+            "--kind",
+            "election",
+            "--seats",
+            "1",
+            "--candidate",
+            me,
+            "--text",
+            "Elect the board",
+            home=home,
+        )["motion_id"]
+        # the secretary cannot cast her ballot in an election: the rules reserve it to her own key
+        assert "signed" in refused("vote", election, me, me, home=home)
+        shora("member", "vote", election[:12], me[:8], "--key", phone)
+        assert as_json("motion", "close", election, home=home)["outcome"] == "adopted"
+        shora("assembly", "close", "current", home=home)
+        assert "opened" in shora("member", "convene", "--agenda", "Autumn", "--key", phone).stdout
+        assert "filed" in shora("member", "report", "--text", "The rally was held", "--key", phone).stdout
+        assert "recorded" in shora("member", "requisition", "--text", "A recall", "--key", phone).stdout
+        assert me in shora("member", "resign", "--key", phone).stdout
+        assert "left" in refused("member", "record", "--key", phone)
     finally:
         stop_serving(server, home)
 
