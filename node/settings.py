@@ -52,6 +52,12 @@ class Settings(FederationSettings):
         1.0, "how often the rosters of the federations we trust are looked at for new members"
     )
     bundle_cache_max: int = setting(512, "decision bundles kept in memory, the most recently served")
+    invitation_ttl_s: float = setting(
+        7 * 24 * 3600.0, "a member invitation (shora member invite) expires this long after it is issued"
+    )
+    invitations_pending_max: int = setting(
+        1000, "unredeemed, unexpired member invitations held at once; beyond, new ones are refused"
+    )
     application_max_bytes: int = setting(8192, "largest application to a federation body accepted")
     backup_interval_s: float = setting(
         3600.0,

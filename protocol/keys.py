@@ -35,6 +35,9 @@ ENTRY_TAG = b"shora/v1/entry\x00"
 # their own, so no record entry can pass for a public one, nor a segment for either.
 RECORD_TAG = b"shora/v1/record\x00"
 SEGMENT_TAG = b"shora/v1/segment\x00"
+# A member's own statements (protocol.member: joins, key bindings, check-ins, ballots, requisitions,
+# resignations) carried into the council's record, checkable by anyone who holds the record.
+MEMBER_TAG = b"shora/v1/member\x00"
 
 
 @enum.unique
@@ -48,6 +51,7 @@ class Domain(enum.Enum):
     ENTRY = "entry"
     RECORD = "record"
     SEGMENT = "segment"
+    MEMBER = "member"
     # Empty prefixes: these formats separate themselves; ``_check_shape`` keeps them apart.
     NOTE = "note"
     REQUEST = "request"
@@ -63,14 +67,16 @@ class Domain(enum.Enum):
             return RECORD_TAG + message
         if self is _SEGMENT:
             return SEGMENT_TAG + message
+        if self is _MEMBER:
+            return MEMBER_TAG + message
         _check_shape(self, message)
         return message
 
 
 # Reading a member off an enum class is several times slower than a global: the verify path uses these.
-_ENTRY, _RECORD, _SEGMENT = Domain.ENTRY, Domain.RECORD, Domain.SEGMENT
+_ENTRY, _RECORD, _SEGMENT, _MEMBER = Domain.ENTRY, Domain.RECORD, Domain.SEGMENT, Domain.MEMBER
 _NOTE, _REQUEST = Domain.NOTE, Domain.REQUEST
-_TAGS = {_ENTRY: ENTRY_TAG, _RECORD: RECORD_TAG, _SEGMENT: SEGMENT_TAG}
+_TAGS = {_ENTRY: ENTRY_TAG, _RECORD: RECORD_TAG, _SEGMENT: SEGMENT_TAG, _MEMBER: MEMBER_TAG}
 
 
 REQUEST_TAG = "shora/v1/request"

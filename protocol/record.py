@@ -4,8 +4,10 @@
     record entry   = an entry (§4.1 header) naming the record log id, signed over
                      b"shora/v1/record\\0" + header bytes; every body carries a 16-byte salt, public ones too
     public twin    = the public-log entry that publishes a public record entry: the record body without
-                     its salt, plus "record": {"entry": the record entry's id, "root": the record's root
-                     after it}, in a header with the twin's own ts_ms — no record seq, size or other time
+                     its salt and its attribution (``issued_by``: which key issued the command, for the
+                     record's readers only), plus "record": {"entry": the record entry's id, "root": the
+                     record's root after it}, in a header with the twin's own ts_ms — no record seq, size
+                     or other time
     gap            = "record/gap", entry 0 of the next record epoch: what a restore kept and lost
 
 Publishing is a pure function of the record: the same record entry and root give the same public body bytes,
@@ -32,6 +34,9 @@ RECORD_LOG_TAG = b"shora/v1/record-log\x00"
 EPOCH_MAX = 2**32 - 1
 # The key a public twin's body adds to its record twin's: a public record body may not use it.
 COMMITMENT_KEY = "record"
+# The key of a record body's attribution (who issued the command): never published, since it can name a
+# member and their key (DESIGN.md §6).
+ATTRIBUTION_KEY = "issued_by"
 GAP_KIND = "record/gap"
 
 
@@ -120,7 +125,8 @@ class Commitment:
 
 def publish(record_entry: RecordEntry, record_root: bytes) -> dict[str, Any]:
     """The public body of ``record_entry``'s twin, the record's root being ``record_root`` right after it:
-    the record body without its salt, plus the commitment. A pure function of its arguments."""
+    the record body without its salt and attribution, plus the commitment. A pure function of its
+    arguments."""
     if not isinstance(record_entry, RecordEntry) or record_entry.body_bytes is None:
         raise VerificationError("twin-content", "only a record entry with its body is published")
     if record_entry.header.vis != "public":
@@ -129,6 +135,7 @@ def publish(record_entry: RecordEntry, record_root: bytes) -> dict[str, Any]:
     if COMMITMENT_KEY in body or "salt" not in body:
         raise VerificationError("twin-content", f"a record body has a salt and no key {COMMITMENT_KEY!r}")
     del body["salt"]
+    body.pop(ATTRIBUTION_KEY, None)
     body[COMMITMENT_KEY] = Commitment(record_entry.id, record_root).to_body()
     return body
 

@@ -37,6 +37,19 @@ def parse_quorum(text: str | None) -> Quorum | None:
         raise CliError(f"--quorum {text!r}: a quorum is {QUORUM_HELP}; {exc.message}") from exc
 
 
+SIGNED_BALLOTS_HELP = (
+    "motion kinds on which a member who holds a key votes only with their own signed ballot, "
+    "comma-separated, or none (default: election,recall)"
+)
+
+
+def parse_signed_ballots(text: str | None) -> tuple[str, ...] | None:
+    """``--signed-ballots election,recall`` (or ``none``): the motion kinds, sorted; the rules judge them."""
+    if text is None:
+        return None
+    return tuple(sorted({k.strip() for k in text.split(",") if k.strip()} - {"none"}))
+
+
 def dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--dir",

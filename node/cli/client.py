@@ -15,15 +15,21 @@ from urllib.parse import urlsplit
 from node.config import NodeConfig
 from node.errors import ApiRefusal, TransportError
 from protocol.httpsig import encode_nonce, sign_request
+from protocol.keys import SigningKey
 
 
-class NodeClient:
-    def __init__(self, config: NodeConfig, timeout: float | None = None) -> None:
-        self.config = config
-        addr = config.dir / "serve.addr"  # where `shora serve` really listens (see node.http.server)
-        self.base = f"http://{addr.read_text().strip() if addr.exists() else config.listen}"
-        self.key = config.operator_signing_key()
-        self.timeout = config.settings.request_timeout_s if timeout is None else timeout
+class SignedHttp:
+    """Requests to the node at ``base`` signed by ``key`` for the node ``recipient`` (its id); ``hint`` is
+    what to tell a person when the node cannot be reached."""
+
+    def __init__(self, base: str, key: SigningKey, recipient: bytes, timeout: float, hint: str) -> None:
+        self.base, self.key, self.recipient, self.timeout, self.hint = (
+            base.rstrip("/"),
+            key,
+            recipient,
+            timeout,
+            hint,
+        )
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, raw: bool = False) -> Any:
         with self._open(method, path, body) as response:
@@ -51,7 +57,7 @@ class NodeClient:
             path=parts.path,
             query=parts.query,
             body=data,
-            recipient=self.config.node_id,
+            recipient=self.recipient,
             created=int(time.time()),
             nonce=encode_nonce(secrets.token_bytes(16)),
         )
@@ -71,8 +77,21 @@ class NodeClient:
                     "http", f"the node at {self.base} answered {exc.code} {exc.reason}", exc.code
                 ) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise TransportError(
-                f"cannot reach the node at {self.base} — is `shora serve {self.config.dir}` running?"
-            ) from exc
+            raise TransportError(f"cannot reach the node at {self.base} — {self.hint}") from exc
         with response:
             yield response
+
+
+class NodeClient(SignedHttp):
+    """The operator's client: the node of a data folder, signing with its operator key."""
+
+    def __init__(self, config: NodeConfig, timeout: float | None = None) -> None:
+        self.config = config
+        addr = config.dir / "serve.addr"  # where `shora serve` really listens (see node.http.server)
+        super().__init__(
+            f"http://{addr.read_text().strip() if addr.exists() else config.listen}",
+            config.operator_signing_key(),
+            config.node_id,
+            config.settings.request_timeout_s if timeout is None else timeout,
+            f"is `shora serve {config.dir}` running?",
+        )

@@ -10,10 +10,20 @@ import click
 
 from node import config as cfg
 from node.backup.keyfile import MOVE_IT, RECOVERY_FILE
-from node.cli.base import QUORUM_HELP, cli, emit, json_option, parse_quorum, tally_words
+from node.cli.base import (
+    QUORUM_HELP,
+    SIGNED_BALLOTS_HELP,
+    cli,
+    emit,
+    json_option,
+    parse_quorum,
+    parse_signed_ballots,
+    tally_words,
+)
 from node.cli.countries import country_code
 from node.errors import CliError
 from node.rules.council import FoundCouncil, RuleError, Rules
+from node.rules.council.model import SIGNED_BALLOTS_DEFAULT
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.codec import jsonable
@@ -83,6 +93,7 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
     show_default=True,
     help="publish member counts rounded down to a multiple of this (privacy of small councils)",
 )
+@click.option("--signed-ballots", default=None, help=SIGNED_BALLOTS_HELP)
 @click.option(
     "--recovery-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -107,6 +118,7 @@ def init(
     publish_tallies: bool,
     federation: tuple[str, str] | None,
     census_bucket: int,
+    signed_ballots: str | None,
     recovery_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -116,12 +128,14 @@ def init(
 
     found: FoundCouncil | FoundFederation
     if kind == "council":
+        signed = parse_signed_ballots(signed_ballots)  # judged by Rules
         rules = Rules(
             majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
             quorum=parse_quorum(quorum),
             board_seats=board_seats,
             publish_tallies=publish_tallies,
             census_bucket=census_bucket,
+            signed_ballots=SIGNED_BALLOTS_DEFAULT if signed is None else signed,  # type: ignore[arg-type]
         )
         found = FoundCouncil(
             name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules

@@ -17,6 +17,7 @@ from node.cli import (  # importing a command module registers its commands
     federation,
     keys,
     local,
+    member,
     ops,
     rekey,
     remote,
@@ -25,7 +26,7 @@ from node.cli.base import cli
 from node.errors import NodeError
 from protocol.errors import KeyFileError, ProtocolError
 
-__all__ = ["backup", "cli", "federation", "keys", "local", "main", "ops", "rekey", "remote"]
+__all__ = ["backup", "cli", "federation", "keys", "local", "main", "member", "ops", "rekey", "remote"]
 
 
 def main(argv: list[str] | None = None) -> None:

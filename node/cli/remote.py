@@ -11,11 +11,13 @@ import click
 
 from node.cli.base import (
     QUORUM_HELP,
+    SIGNED_BALLOTS_HELP,
     cli,
     dir_option,
     emit,
     json_option,
     parse_quorum,
+    parse_signed_ballots,
     plural,
     remote,
     short,
@@ -35,11 +37,11 @@ def member() -> None:
 @member.command("join")
 @click.option("--name", required=True, help="the person's name (kept on this node only)")
 @click.option("--contact", default="", help="phone, e-mail or other (kept on this node only)")
-@click.option("--key", default=None, help="the member's Ed25519 public key (base64url), for online ballots")
 @remote
-def member_join(client: NodeClient, as_json: bool, name: str, contact: str, key: str | None) -> None:
-    """Record that a person endorsed the charter (article 3: no vote needed)."""
-    out = client.call("POST", "/v1/admin/members", {"name": name, "contact": contact, "key": key})
+def member_join(client: NodeClient, as_json: bool, name: str, contact: str) -> None:
+    """Record that a person endorsed the charter (article 3: no vote needed). A member who will act with a
+    key of their own is invited instead: shora member invite."""
+    out = client.call("POST", "/v1/admin/members", {"name": name, "contact": contact})
     emit(as_json, out, lambda v: f"joined: {v['member_id']}")
 
 
@@ -195,6 +197,7 @@ def motion() -> None:
 @click.option("--quorum", default=None, help=f"rules: the proposed quorum, {QUORUM_HELP}")
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
 @click.option("--publish-tallies/--no-publish-tallies", default=None, help="rules: publish exact tallies")
+@click.option("--signed-ballots", default=None, help=f"rules: {SIGNED_BALLOTS_HELP}")
 @remote
 def motion_propose(
     client: NodeClient,
@@ -211,6 +214,7 @@ def motion_propose(
     quorum: str | None,
     board_seats: int | None,
     publish_tallies: bool | None,
+    signed_ballots: str | None,
 ) -> None:
     """Put a motion to the open ASSEMBLY (or `current`); members then vote with `shora vote`."""
     if not text.strip():
@@ -237,10 +241,13 @@ def motion_propose(
         }
         if parsed := parse_quorum(quorum):
             rules["quorum"] = parsed.to_body()
+        if (kinds := parse_signed_ballots(signed_ballots)) is not None:
+            rules["signed_ballots"] = list(kinds)
         body["rules"] = rules
-    elif any(x is not None for x in (majority, quorum, board_seats, publish_tallies)):
+    elif any(x is not None for x in (majority, quorum, board_seats, publish_tallies, signed_ballots)):
         raise click.UsageError(
-            "--majority, --quorum, --board-seats and --publish-tallies belong to --kind rules"
+            "--majority, --quorum, --board-seats, --publish-tallies and --signed-ballots belong to "
+            "--kind rules"
         )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")

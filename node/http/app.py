@@ -15,8 +15,20 @@ from node.backup.ticker import Backups
 from node.config import NodeConfig
 from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
-from node.http.middleware import errors, operator_only, strict_http, time_limit
-from node.http.routes import admin, fedbody, federation, keys, peers, public, record, rekey, sealed, status
+from node.http.middleware import errors, members_only, operator_only, strict_http, time_limit
+from node.http.routes import (
+    admin,
+    fedbody,
+    federation,
+    keys,
+    members,
+    peers,
+    public,
+    record,
+    rekey,
+    sealed,
+    status,
+)
 from node.ops.keys import signing_key_of
 from node.replication.engine import Replication
 from node.storage.reader import Reader
@@ -29,7 +41,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     settings = config.settings
     app = web.Application(
         client_max_size=settings.max_request_bytes,
-        middlewares=[strict_http, errors, time_limit, operator_only],
+        middlewares=[strict_http, errors, time_limit, operator_only, members_only],
     )
     public.setup(app)
     peers.setup(app)
@@ -39,6 +51,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     keys.setup(app)
     if config.kind == "council":
         admin.setup(app)
+        members.setup(app)
     if config.kind == "federation":
         fedbody.setup(app)
         rekey.setup(app)
@@ -72,6 +85,9 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
         applicants = Applicants.of(config.node_id, settings)
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
+        app[NODE].redeem_verifier = RequestVerifier(
+            config.node_id, settings.signature_window_s, 1, settings.application_nonces
+        )
         await replication.start()
         await backups.start()
         try:

@@ -36,6 +36,10 @@ class Node:
     # decision id -> (log version, visibility, bundle bytes): a bundle is a pure function of the decision and
     # the checkpoint it is proven in, so it is built once per checkpoint (node.http.decisions.build_bundle)
     bundles: OrderedDict[bytes, tuple[int, str, bytes]] = field(default_factory=OrderedDict)
+    # checks the redemption of member invitations, signed by keys nobody knows yet (node.http.middleware)
+    redeem_verifier: RequestVerifier | None = None
+    # invitations being redeemed right now: one invitation, one redemption, even before either commits
+    redeeming: set[bytes] = field(default_factory=set)
 
     @property
     def store(self) -> LogStore:
@@ -61,6 +65,10 @@ class Node:
 
 
 NODE: web.AppKey[Node] = web.AppKey("node", Node)
+# the verified key that signed a request (its 32 raw bytes), and the member a member's request speaks for
+# (set by node.http.middleware)
+SIGNER: web.RequestKey[bytes] = web.RequestKey("shora.signer", bytes)
+MEMBER: web.RequestKey[bytes] = web.RequestKey("shora.member", bytes)
 
 
 def node_of(request: web.Request) -> Node:

@@ -10,10 +10,11 @@ from aiohttp import web
 from federation.auth import status_of
 from federation.errors import Frozen
 from node.http import elsewhere
-from node.http.context import node_of
+from node.http.context import MEMBER, SIGNER, node_of
 from node.http.wire import ApiError
-from node.rules.council import RuleError
+from node.rules.council import Council, RuleError
 from protocol.errors import ProtocolError, VerificationError
+from protocol.keys import PublicKey
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -51,14 +52,61 @@ async def strict_http(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
+REDEEM_PATH = "/v1/member/redeem"  # signed by a key no one knows yet: the invitation vouches for it
+
+
 @web.middleware
 async def operator_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/v1/admin/"):
         node = node_of(request)
         try:
-            await node.verifier.verify(request, node.operator_keys.get)
+            key = await node.verifier.verify(request, node.operator_keys.get)
         except VerificationError as exc:
             raise ApiError(status_of(exc), f"request-{exc.step}", exc.message) from exc
+        request[SIGNER] = key.raw
+    return await handler(request)
+
+
+@web.middleware
+async def members_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``/v1/member/``: requests signed by an active member's current key (a council's node only).
+
+    A replaced key is refused as ``request-revoked-key``; the redemption of an invitation is signed by the
+    new key itself, which the invitation vouches for (checked by the route)."""
+    if not request.path.startswith("/v1/member/"):
+        return await handler(request)
+    node = node_of(request)
+    state = node.writer.state
+    if not isinstance(state, Council):
+        raise ApiError(404, "not-a-council", "a federation body's node has no members of its own")
+    redeem = request.path == REDEEM_PATH
+
+    def lookup(keyid: bytes) -> PublicKey | None:
+        if redeem:
+            try:
+                return PublicKey(keyid)
+            except ProtocolError:
+                return None
+        if keyid in state.retired_keys:
+            raise VerificationError("revoked-key", "this key was replaced and revoked")
+        member = state.member_keys.get(keyid)
+        if member is None:
+            return None
+        if not state.is_active(member):
+            raise VerificationError("not-member", "this key's member has left or was removed")
+        return PublicKey(keyid)
+
+    try:
+        # redemptions come from keys nobody knows yet: their nonces are kept apart, so a flood of fresh
+        # keys cannot fill the store the operator's and members' requests need
+        verifier = node.redeem_verifier if redeem and node.redeem_verifier else node.verifier
+        key = await verifier.verify(request, lookup)
+    except VerificationError as exc:
+        status = 403 if exc.step in ("revoked-key", "not-member") else status_of(exc)
+        raise ApiError(status, f"request-{exc.step}", exc.message) from exc
+    request[SIGNER] = key.raw
+    if not redeem:
+        request[MEMBER] = state.member_keys[key.raw]
     return await handler(request)
 
 

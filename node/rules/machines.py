@@ -24,7 +24,7 @@ S = TypeVar("S")
 C = TypeVar("C", contravariant=True)
 
 NodeState = Council | Federation
-NodeCommand = council.Command | fedbody.Command
+NodeCommand = council.Command | council.Issued | fedbody.Command
 
 
 class Machine(Protocol[S, C]):
@@ -49,7 +49,7 @@ class Machine(Protocol[S, C]):
 class CouncilMachine:
     kind = "council"
 
-    def execute(self, state: Council, command: council.Command, now_ms: int) -> list[Draft]:
+    def execute(self, state: Council, command: council.Command | council.Issued, now_ms: int) -> list[Draft]:
         return council.execute(state, command, now_ms)
 
     def apply(self, state: Council, entry: Appended, judged: bool) -> None:

@@ -12,7 +12,7 @@ from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
 from federation.peers import MIGRATIONS as PEER_MIGRATIONS
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from node.backup import tables as backup_tables
-from node.storage import applications, directory
+from node.storage import applications, directory, invitations
 
 MIGRATIONS = [
     *STORE_MIGRATIONS,
@@ -21,6 +21,7 @@ MIGRATIONS = [
     *directory.MIGRATIONS,
     *applications.MIGRATIONS,
     *backup_tables.MIGRATIONS,
+    *invitations.MIGRATIONS,
 ]
 
 

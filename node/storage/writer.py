@@ -127,7 +127,7 @@ def checkpoint_signer(key: SigningKey) -> Callable[[int, bytes], str]:
 @dataclass
 class _Job:
     command: NodeCommand
-    side_effect: SideEffect | None
+    side_effect: SideEffect | list[SideEffect] | None
     future: asyncio.Future[list[Appended]]
 
 
@@ -250,8 +250,11 @@ class Writer:
         """Re-read state from the record after something other than ``submit`` wrote our own logs."""
         await self._reload()
 
-    async def submit(self, command: NodeCommand, side_effect: SideEffect | None = None) -> list[Appended]:
-        """Judge, sign and durably append ``command``; raises ``RuleError`` if a rule refuses it."""
+    async def submit(
+        self, command: NodeCommand, side_effect: SideEffect | list[SideEffect] | None = None
+    ) -> list[Appended]:
+        """Judge, sign and durably append ``command``, with ``side_effect`` row(s) in the same transaction;
+        raises ``RuleError`` if a rule refuses it."""
         if self.blocked is not None:
             raise RuleError("node.behind-peers", self.blocked)
         future: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
@@ -413,7 +416,9 @@ class Writer:
                     continue
                 cursor = after
                 batch.add(laid.unsigned)
-                if job.side_effect:
+                if isinstance(job.side_effect, list):
+                    effects.extend(job.side_effect)
+                elif job.side_effect:
                     effects.append(job.side_effect)
                 accepted.append((job, appended))
         except BaseException:

@@ -39,6 +39,7 @@ MESSAGES = {
     Domain.ENTRY: ENTRY_MESSAGE,
     Domain.RECORD: ENTRY_MESSAGE,  # a record header has an entry header's shape; only the tag differs
     Domain.SEGMENT: b"shora/v1/sealed\x00" + bytes(48),
+    Domain.MEMBER: b"\x82\xa3act\xa6ballot\xa7council\xc4\x20" + bytes(32),  # a canonical statement map
     Domain.NOTE: NOTE_MESSAGE,
     Domain.REQUEST: REQUEST_MESSAGE,
 }
@@ -58,8 +59,8 @@ def other_key() -> SigningKey:
 
 def test_every_domain_is_distinct() -> None:
     # Two members with equal values would be one member under two names (enum aliasing).
-    assert len(list(Domain)) == 5
-    assert {domain.name for domain in Domain} == {"ENTRY", "RECORD", "SEGMENT", "NOTE", "REQUEST"}
+    assert len(list(Domain)) == 6
+    assert {domain.name for domain in Domain} == {"ENTRY", "RECORD", "SEGMENT", "MEMBER", "NOTE", "REQUEST"}
     assert set(MESSAGES) == set(Domain)
 
 

@@ -41,8 +41,9 @@ def test_key_constants_and_domain_tags() -> None:
     assert keys.Domain.ENTRY.prefix == b"shora/v1/entry\x00"
     assert keys.Domain.RECORD.prefix == b"shora/v1/record\x00"
     assert keys.Domain.SEGMENT.prefix == b"shora/v1/segment\x00"
+    assert keys.Domain.MEMBER.prefix == b"shora/v1/member\x00"
     assert keys.Domain.NOTE.prefix == keys.Domain.REQUEST.prefix == b""
-    assert [d.value for d in keys.Domain] == ["entry", "record", "segment", "note", "request"]
+    assert [d.value for d in keys.Domain] == ["entry", "record", "segment", "member", "note", "request"]
 
 
 def test_merkle_constants() -> None:

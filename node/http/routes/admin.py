@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from node.http.context import node_of
+from node.http.context import SIGNER, node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import by_prefix, text_field
 from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
@@ -26,6 +26,8 @@ from node.rules.council import (
     Council,
     Depart,
     FileReport,
+    Issued,
+    Issuer,
     JoinMember,
     LeaveMember,
     OpenAssembly,
@@ -35,6 +37,7 @@ from node.rules.council import (
     Rules,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
+from node.rules.council.model import SIGNED_BALLOTS_DEFAULT
 from node.storage import directory, queries
 from node.storage.writer import now_ms
 from protocol import codec
@@ -45,6 +48,11 @@ routes = web.RouteTableDef()
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
+
+
+def operator(request: web.Request) -> Issuer:
+    """The operator, by the key that signed this request: what every entry it causes says issued it."""
+    return Issuer("operator", request[SIGNER])
 
 
 def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> bytes:
@@ -87,8 +95,14 @@ async def join(request: web.Request) -> web.Response:
             raise bad_request("bad-field", "key is a 32-byte Ed25519 key in base64url") from exc
     member = os.urandom(16)
     charter = node.council().charter_hash or b""
+    if key is not None:
+        raise bad_request(
+            "member.key-unsigned",
+            "a member's key is bound by the member's own signature: shora member invite, then the member "
+            "runs shora member redeem",
+        )
     await node.writer.submit(
-        JoinMember(member, charter, key),
+        Issued(JoinMember(member, charter), operator(request)),
         directory.add(member, name, contact, now_ms()),
     )
     return respond(request, {"member_id": member})
@@ -122,7 +136,7 @@ async def leave(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     member = resolve_member(node.reader, node.council(), body.get("member"))
-    appended = await node.writer.submit(LeaveMember(member))
+    appended = await node.writer.submit(Issued(LeaveMember(member), operator(request)))
     return respond(request, {"member_id": member, "entry_id": appended[0].id})
 
 
@@ -133,7 +147,9 @@ async def open_assembly(request: web.Request) -> web.Response:
     state = node.council()
     by = body.get("convened_by")
     convener = None if by is None else resolve_member(node.reader, state, by)
-    appended = await node.writer.submit(OpenAssembly(convener, text_field(body, "agenda", "")))
+    appended = await node.writer.submit(
+        Issued(OpenAssembly(convener, text_field(body, "agenda", "")), operator(request))
+    )
     return respond(request, {"assembly_id": appended[0].id})
 
 
@@ -179,7 +195,7 @@ async def attend(request: web.Request) -> web.Response:
         raise bad_request("bad-field", "members is a non-empty list")
     people = tuple(resolve_member(node.reader, state, r) for r in refs)
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Attend(assembly, people))
+    await node.writer.submit(Issued(Attend(assembly, people), operator(request)))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
@@ -190,7 +206,7 @@ async def depart(request: web.Request) -> web.Response:
     state = node.council()
     member = resolve_member(node.reader, state, body.get("member"))
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Depart(assembly, member))
+    await node.writer.submit(Issued(Depart(assembly, member), operator(request)))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
@@ -202,11 +218,11 @@ async def close_assembly(request: web.Request) -> web.Response:
     minutes = body.get("minutes")
     if minutes is not None and not isinstance(minutes, str):
         raise bad_request("bad-field", "minutes must be text")
-    appended = await node.writer.submit(CloseAssembly(assembly, minutes or None))
+    appended = await node.writer.submit(Issued(CloseAssembly(assembly, minutes or None), operator(request)))
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
-RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies"}
+RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "signed_ballots"}
 
 
 def _rules(value: object) -> Rules:
@@ -223,12 +239,16 @@ def _rules(value: object) -> Rules:
     if not isinstance(tallies, bool):
         raise bad_request("bad-field", "rules: publish_tallies must be true or false")
     quorum = value.get("quorum")
+    signed = value.get("signed_ballots", list(SIGNED_BALLOTS_DEFAULT))
+    if not isinstance(signed, list) or not all(isinstance(k, str) for k in signed):
+        raise bad_request("bad-field", "rules: signed_ballots is a list of motion kinds")
     try:
         return Rules(
             majority=value.get("majority", "simple"),
             quorum=None if quorum is None else Quorum.from_body(quorum),
             board_seats=seats,
             publish_tallies=tallies,
+            signed_ballots=tuple(sorted(set(signed))),  # each kind judged by Rules
         )
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc
@@ -265,7 +285,7 @@ async def propose(request: web.Request) -> web.Response:
         rules=None if body.get("rules") is None else _rules(body["rules"]),
         proposal=proposal,
     )
-    appended = await node.writer.submit(command)
+    appended = await node.writer.submit(Issued(command, operator(request)))
     return respond(request, {"motion_id": appended[0].id})
 
 
@@ -332,14 +352,13 @@ async def vote(request: web.Request) -> web.Response:
         # `shora vote MOTION MEMBER yse`: a word that is not a choice, not a candidate (only elections have)
         said = " ".join(map(str, approvals))
         raise ApiError(422, "vote.bad-choice", f"the choice must be yes, no or abstain, not {said}")
-    appended = await node.writer.submit(
-        CastVote(
-            motion,
-            member,
-            choice,  # type: ignore[arg-type]  # judged by the governance rules
-            tuple(resolve_member(node.reader, state, a) for a in approvals),
-        )
+    vote = CastVote(
+        motion,
+        member,
+        choice,  # type: ignore[arg-type]  # judged by the governance rules
+        tuple(resolve_member(node.reader, state, a) for a in approvals),
     )
+    appended = await node.writer.submit(Issued(vote, operator(request)))
     return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
 
 
@@ -347,7 +366,7 @@ async def vote(request: web.Request) -> web.Response:
 async def close_motion(request: web.Request) -> web.Response:
     node = node_of(request)
     motion = _motion(node.council(), request.match_info["motion"])
-    appended = await node.writer.submit(CloseMotion(motion))
+    appended = await node.writer.submit(Issued(CloseMotion(motion), operator(request)))
     decision = appended[0]
     full = {k: v for e in appended for k, v in e.body.items() if k not in ("kind", "salt")}
     return respond(request, {"decision_id": decision.id, **full})
@@ -358,7 +377,9 @@ async def report(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     member = resolve_member(node.reader, node.council(), body.get("member"))
-    appended = await node.writer.submit(FileReport(member, text_field(body, "text")))
+    appended = await node.writer.submit(
+        Issued(FileReport(member, text_field(body, "text")), operator(request))
+    )
     return respond(request, {"report_id": appended[0].id})
 
 
@@ -366,7 +387,7 @@ async def report(request: web.Request) -> web.Response:
 async def census(request: web.Request) -> web.Response:
     """Publish how many members the council has (a count, rounded by the rules' census bucket)."""
     node = node_of(request)
-    appended = await node.writer.submit(Census())
+    appended = await node.writer.submit(Issued(Census(), operator(request)))
     return respond(
         request, {"entry_id": appended[0].id, "active_members": appended[0].body["active_members"]}
     )

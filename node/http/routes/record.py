@@ -1,12 +1,19 @@
-"""The record, for the operator (signed requests only, like every ``/v1/admin/`` route): the council's whole
-log, council-only entries and every body included (DESIGN.md §3). It is never served anywhere else — the
-public routes and gossip see the public log only, and cannot tell the record exists.
+"""The record, for the operator and the council's members (signed requests only: ``/v1/admin/`` by the
+operator's key, ``/v1/member/`` by an active member's): the council's whole log, council-only entries and
+every body included (DESIGN.md §3). It is never served anywhere else — the public routes and gossip see the
+public log only, and cannot tell the record exists.
 
     GET /v1/admin/record/checkpoint                     the record's newest checkpoint (same shape as a log's)
     GET /v1/admin/record/entries?after_seq=S&limit=N    its entries, bodies included (same shape as a log's)
+    GET /v1/admin/record/log?after_seq=S&limit=N        the same entries read: kind, time, who issued each
+                                                        (``issued_by``) and the body, salt left out
+    GET /v1/member/record/…                             the same three, for a member (issue 12): assemblies,
+                                                        rolls, motions, votes, minutes, reports, rules
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -16,8 +23,10 @@ from node.http.params import int_param
 from node.http.routes.public import checkpoint_value, entry_value
 from node.http.wire import not_found, respond
 from node.storage import logs
+from protocol.record import RecordEntry
 
 routes = web.RouteTableDef()
+WHO = ("admin", "member")
 
 
 def setup(app: web.Application) -> None:
@@ -31,13 +40,7 @@ def _record_head(node: Node) -> LogHead:
     return head
 
 
-@routes.get("/v1/admin/record/checkpoint")
-async def record_checkpoint(request: web.Request) -> web.Response:
-    return respond(request, checkpoint_value(_record_head(node_of(request))))
-
-
-@routes.get("/v1/admin/record/entries")
-async def record_entries(request: web.Request) -> web.Response:
+def _page(request: web.Request) -> tuple[LogHead, list[RecordEntry]]:
     node = node_of(request)
     head = _record_head(node)
     after = int_param(request, "after_seq", -1, low=-1)
@@ -45,7 +48,30 @@ async def record_entries(request: web.Request) -> web.Response:
         int_param(request, "limit", node.config.settings.entries_page_max, low=1),
         node.config.settings.entries_page_max,
     )
-    page = logs.read_record(logs.record_store(node.reader), head.log_id, after, limit)
+    return head, logs.read_record(logs.record_store(node.reader), head.log_id, after, limit)
+
+
+def readable(entry: RecordEntry) -> dict[str, Any]:
+    """A record entry as a person reads it: what it is, when, who issued it, and what it says."""
+    body = entry.body()
+    body.pop("salt", None)
+    return {
+        "seq": entry.seq,
+        "id": entry.id,
+        "ts_ms": entry.header.ts_ms,
+        "vis": entry.header.vis,
+        "kind": body.pop("kind", None),
+        "issued_by": body.pop("issued_by", None),
+        "body": body,
+    }
+
+
+async def record_checkpoint(request: web.Request) -> web.Response:
+    return respond(request, checkpoint_value(_record_head(node_of(request))))
+
+
+async def record_entries(request: web.Request) -> web.Response:
+    head, page = _page(request)
     return respond(
         request,
         {
@@ -56,4 +82,17 @@ async def record_entries(request: web.Request) -> web.Response:
     )
 
 
-__all__ = ["routes", "setup"]
+async def record_log(request: web.Request) -> web.Response:
+    head, page = _page(request)
+    return respond(
+        request, {"log_id": head.log_id, "size": head.size, "entries": [readable(e) for e in page]}
+    )
+
+
+for who in WHO:
+    routes.get(f"/v1/{who}/record/checkpoint")(record_checkpoint)
+    routes.get(f"/v1/{who}/record/entries")(record_entries)
+    routes.get(f"/v1/{who}/record/log")(record_log)
+
+
+__all__ = ["readable", "routes", "setup"]

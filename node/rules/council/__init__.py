@@ -16,7 +16,10 @@ Entry kinds (body fields besides ``kind``; visibility):
   "simple"|"absolute"|"two_thirds", quorum nil|{count: n}|{fraction: [num, den]}, board_seats,
   publish_tallies, census_bucket (≥ 1; 1 = exact)}. Rules written by 0.1.0 lack census_bucket and mean 1.
 - ``member/join`` (council): ``member``, ``charter_hash`` (must equal the council's), ``pubkey`` (32 bytes |
-  nil).
+  nil; bound only by the member's own signed join, see ``issuer``).
+- ``member/key`` (council): ``member``, ``key``: the member's new key, countersigned by it; the old key is
+  revoked from this position (a lost phone).
+- ``assembly/requisition`` (council): ``member``, ``text``: a member's signed request for an assembly.
 - ``member/leave`` (council): ``member``. Ends any mandate the member holds.
 - ``assembly/open`` (public): ``convened_by`` (sitting board member | nil = operator, only while no board
   member sits), ``agenda``.
@@ -32,9 +35,9 @@ Entry kinds (body fields besides ``kind``; visibility):
   federation-wide proposal (``node.rules.fedbody``): always public (the federation counts public decisions
   only), one per proposal, decided by the council's own rules like a policy motion.
 - ``motion/vote`` (council): ``motion``, ``member``, ``choice`` yes|no|abstain (nil for elections),
-  ``approvals`` [candidate] (elections, else []), ``ballot`` (reserved, 64 bytes | nil): in a later version,
-  the member's Ed25519 signature (their registered ``pubkey``) over ``b"shora/v1/ballot\\x00"`` + the
-  canonical msgpack map {council: council id, motion, member, choice, approvals}. Stored, not yet verified.
+  ``approvals`` [candidate] (elections, else []), ``ballot`` (64 bytes | nil): the member's own signature
+  over their ballot statement (``protocol.member``) when they cast it themselves; nil when the secretary
+  records a hand.
 - ``decision`` (the motion's visibility): ``motion``, ``assembly``, ``motion_kind``, ``text`` (the
   motion's), ``rules_version``, ``majority``, ``outcome`` adopted|rejected|tied|no_quorum, ``proposal``
   (federation motions only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
@@ -49,6 +52,10 @@ Entry kinds (body fields besides ``kind``; visibility):
 - ``council/census`` (public, any time): ``active_members``: the count of active members at that point of the
   log, rounded down to a multiple of the rules' ``census_bucket`` — how many, never who (DESIGN §5, §6).
 
+Every entry written since attribution carries ``issued_by``: which key issued the command (operator, board
+member or member; ``issuer``); stripped before the kind's handler, never published. A decision on a motion
+proposed by an attributed entry adds ``ballots_signed`` and ``ballots_recorded`` to its tally fields.
+
 Errors: ``RuleError`` only; ``rule`` names the rule (``"vote.not-present"``, ``"entry.malformed"`` …).
 
 """
@@ -56,6 +63,7 @@ Errors: ``RuleError`` only; ``rule`` names the rule (``"vote.not-present"``, ``"
 from .charter import DEFAULT_CHARTER, Charter
 from .commands import (
     Attend,
+    BindKey,
     CastVote,
     Census,
     CloseAssembly,
@@ -64,12 +72,15 @@ from .commands import (
     Depart,
     FileReport,
     FoundCouncil,
+    Issued,
     JoinMember,
     LeaveMember,
     OpenAssembly,
     ProposeMotion,
+    RequestAssembly,
 )
 from .errors import RuleError
+from .issuer import Issuer
 from .log import Appended, Draft
 from .machine import apply, execute, replay
 from .model import (
@@ -91,6 +102,7 @@ __all__ = [
     "Appended",
     "Assembly",
     "Attend",
+    "BindKey",
     "BoardView",
     "CastVote",
     "Census",
@@ -105,6 +117,8 @@ __all__ = [
     "Draft",
     "FileReport",
     "FoundCouncil",
+    "Issued",
+    "Issuer",
     "JoinMember",
     "LeaveMember",
     "Mandate",
@@ -114,6 +128,7 @@ __all__ = [
     "Profile",
     "ProposeMotion",
     "Quorum",
+    "RequestAssembly",
     "RuleError",
     "Rules",
     "apply",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .charter import DEFAULT_CHARTER, Charter
+from .issuer import Issuer
 from .model import DEFAULT_RULES, Rules
 
 
@@ -28,7 +29,23 @@ class FoundCouncil:
 class JoinMember:
     member: bytes
     charter_hash: bytes  # the member endorses exactly this charter (article 3)
-    pubkey: bytes | None = None  # 32-byte Ed25519 key for future member-signed ballots
+    pubkey: bytes | None = None  # the member's Ed25519 key: only with the member's own signature (Issued)
+
+
+@dataclass(frozen=True)
+class BindKey:
+    """A new key for a member (a lost phone): it replaces the member's key, revoked from this position."""
+
+    member: bytes
+    key: bytes
+
+
+@dataclass(frozen=True)
+class RequestAssembly:
+    """A member's requisition of a general assembly (article 5), signed by the member."""
+
+    member: bytes
+    text: str
 
 
 @dataclass(frozen=True)
@@ -80,8 +97,8 @@ class ProposeMotion:
 class CastVote:
     """``choice`` for ordinary motions; ``approvals`` (0..seats distinct candidates) for elections.
 
-    ``ballot`` is reserved for a later version: the member's Ed25519 signature over the canonical ballot
-    (see the package docstring). It is carried and stored but not yet verified.
+    ``ballot``: the member's own signature over the ballot statement (``protocol.member``), when the member
+    casts it themselves (issued by the member: ``Issued``); ``None`` when the secretary records a hand.
     """
 
     motion: bytes
@@ -110,6 +127,8 @@ class Census:
 Command = (
     FoundCouncil
     | JoinMember
+    | BindKey
+    | RequestAssembly
     | LeaveMember
     | OpenAssembly
     | Attend
@@ -121,3 +140,11 @@ Command = (
     | FileReport
     | Census
 )
+
+
+@dataclass(frozen=True)
+class Issued:
+    """``command`` as issued by ``by``: every entry it writes states that key (``issuer``)."""
+
+    command: Command
+    by: Issuer

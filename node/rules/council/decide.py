@@ -104,6 +104,11 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "votes_cast": len(motion.votes),
         "tally": tally,
     }
+    if motion.attributed:
+        # who cast the ballots: each member with their own signature, or the secretary recording hands
+        signed = len(motion.signed)
+        tally_fields["ballots_signed"] = signed
+        tally_fields["ballots_recorded"] = len(motion.votes) - signed
     return outcome_fields, tally_fields
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from node.rules import logkey
+from protocol.errors import DecodeError
+from protocol.keys import PublicKey
 
 from .charter import Charter
 from .decide import decision_bodies
@@ -48,13 +50,14 @@ from .model import (
     Motion,
     PendingTally,
     Profile,
+    Requisition,
     Rules,
 )
 
 Handler = Callable[[Council, dict[str, Any], Appended | None], None]
 
 VOTE_CHOICES = ("yes", "no", "abstain")
-BALLOT_LEN = 64  # an Ed25519 signature over the canonical ballot (reserved, not yet verified)
+BALLOT_LEN = 64  # the member's Ed25519 signature over their ballot statement (protocol.member)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -146,8 +149,44 @@ def join(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     if member in state.members:
         # ids are never reused, so every log entry about a member id means one person
         raise RuleError("member.exists", "this member id has already been used")
+    if pubkey is not None:
+        _fresh_key(state, pubkey)
     if entry is not None:
         state.members[member] = Member(member, entry.seq, pubkey)
+        if pubkey is not None:
+            state.member_keys[pubkey] = member
+
+
+def _fresh_key(state: Council, key: bytes) -> None:
+    # a key names one member once: a key bound twice would make one member's signature pass for another's
+    if key in state.member_keys or key in state.retired_keys:
+        raise RuleError("member.key-used", "this key is bound already")
+    try:
+        PublicKey(key)
+    except DecodeError as exc:
+        raise RuleError("member.bad-key", f"not a usable Ed25519 key: {exc}") from exc
+
+
+def bind_key(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    """A member's new key replaces their old one, which is revoked from this position (a lost phone)."""
+    exact_keys(body, {"kind", "member", "key"}, "member/key")
+    m = _active(state, get_member(body, "member"))
+    key = check_bytes(body["key"], "key", PUBKEY_LEN)
+    _fresh_key(state, key)
+    if entry is not None:
+        if m.pubkey is not None:
+            state.member_keys.pop(m.pubkey, None)
+            state.retired_keys[m.pubkey] = entry.seq
+        m.pubkey = key
+        state.member_keys[key] = m.id
+
+
+def requisition(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    exact_keys(body, {"kind", "member", "text"}, "assembly/requisition")
+    text = get_text(body, "text", MAX_AGENDA, "limit.agenda")
+    m = _active(state, get_member(body, "member"))
+    if entry is not None:
+        state.requisitions.append(Requisition(entry.seq, entry.ts_ms, m.id, text))
 
 
 def leave(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
@@ -461,6 +500,8 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "council/found": (_fixed("public"), found),
     "member/join": (_fixed("council"), join),
     "member/leave": (_fixed("council"), leave),
+    "member/key": (_fixed("council"), bind_key),
+    "assembly/requisition": (_fixed("council"), requisition),
     "assembly/open": (_fixed("public"), open_assembly),
     "assembly/attend": (_fixed("council"), attend),
     "assembly/depart": (_fixed("council"), depart),

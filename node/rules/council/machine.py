@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from . import issuer
 from .commands import (
     Attend,
+    BindKey,
     CastVote,
     Census,
     CloseAssembly,
@@ -21,10 +23,12 @@ from .commands import (
     Depart,
     FileReport,
     FoundCouncil,
+    Issued,
     JoinMember,
     LeaveMember,
     OpenAssembly,
     ProposeMotion,
+    RequestAssembly,
 )
 from .decide import decision_bodies
 from .entries import KINDS
@@ -65,6 +69,11 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             }, []
         case LeaveMember():
             return {"kind": "member/leave", "member": command.member}, []
+        case BindKey():
+            return {"kind": "member/key", "member": command.member, "key": command.key}, []
+        case RequestAssembly():
+            text = nfc_text(command.text)
+            return {"kind": "assembly/requisition", "member": command.member, "text": text}, []
         case OpenAssembly():
             agenda = nfc_text(command.agenda)
             return {"kind": "assembly/open", "convened_by": command.convened_by, "agenda": agenda}, []
@@ -134,17 +143,25 @@ def _precheck(state: Council, kind: str) -> None:
         raise RuleError("log.tally-expected", "a public decision's hidden tally must follow it")
 
 
-def execute(state: Council, command: Command, now_ms: int) -> list[Draft]:
+def execute(state: Council, command: Command | Issued, now_ms: int) -> list[Draft]:
     """The entries recording ``command``, or ``RuleError``. Never changes ``state``.
 
+    An ``Issued`` command's entries all state who issued it (``issuer``); the first is judged for it.
     ``now_ms`` is accepted for rules that depend on time; none does yet (entry times come from the log).
     """
+    by = None
+    if isinstance(command, Issued):
+        by, command = command.by.to_body(), command.command
     body, extra = _body(state, command)
     kind = body["kind"]
     _precheck(state, kind)
     vis_of, handler = KINDS[kind]
     handler(state, body, None)
-    return [Draft(vis_of(state, body), body), *extra]
+    drafts = [Draft(vis_of(state, body), body), *extra]
+    if by is None:
+        return drafts
+    issuer.judge(state, kind, body, by)
+    return [Draft(d.vis, {**d.body, issuer.ATTRIBUTION: by}) for d in drafts]
 
 
 def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
@@ -160,6 +177,7 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
     body = plain(entry.body)
     if entry.vis == "council" and not isinstance(body.pop(SALT, None), bytes):
         raise malformed("a council body carries a salt")
+    by = body.pop(issuer.ATTRIBUTION, None)  # absent in logs written before attribution
     kind = body["kind"]
     if kind not in KINDS:
         raise RuleError("log.unknown-kind", f"unknown entry kind {kind!r}")
@@ -169,7 +187,11 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
         raise RuleError("log.visibility", f"{kind} must be stored with visibility {vis_of(state, body)}")
     if not judged:
         handler(state, body, None)  # judge fully before changing anything
+        if by is not None:
+            issuer.judge(state, kind, body, by)
     handler(state, body, entry)
+    if by is not None:
+        issuer.note(state, kind, body, by, entry)
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
     state.next_seq += 1
 

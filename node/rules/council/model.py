@@ -19,6 +19,8 @@ MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
 MotionKind = Literal["policy", "rules", "removal", "election", "recall", "federation"]
 MOTION_KINDS: tuple[MotionKind, ...] = ("policy", "rules", "removal", "election", "recall", "federation")
 MAX_CENSUS_BUCKET = 1_000_000
+# motion kinds on which, by default, a member who holds a key votes only with their own signed ballot
+SIGNED_BALLOTS_DEFAULT: tuple[MotionKind, ...] = ("election", "recall")
 Outcome = Literal["adopted", "rejected", "tied", "no_quorum"]
 
 
@@ -69,8 +71,18 @@ class Rules:
     # the census reports active members rounded down to a multiple of this (1 = exact): a council may not
     # want the federation to see every single join and leave (DESIGN §6)
     census_bucket: int = 1
+    # motion kinds on which the secretary may not record the vote of a member who holds a key: that
+    # member votes with their own signed ballot (issue 12)
+    signed_ballots: tuple[MotionKind, ...] = SIGNED_BALLOTS_DEFAULT
 
     def __post_init__(self) -> None:
+        kinds = self.signed_ballots
+        if not isinstance(kinds, tuple) or not all(k in MOTION_KINDS for k in kinds):
+            raise RuleError(
+                "rules.bad-signed-ballots", f"signed ballots name motion kinds: {one_of(MOTION_KINDS)}"
+            )
+        if len(set(kinds)) != len(kinds) or list(kinds) != sorted(kinds):
+            raise RuleError("rules.bad-signed-ballots", "signed ballots name each motion kind once, sorted")
         if self.majority not in MAJORITIES:
             raise RuleError("rules.bad-majority", f"majority must be {one_of(MAJORITIES)}")
         if isinstance(self.board_seats, bool) or not 0 <= self.board_seats <= 1000:
@@ -90,13 +102,20 @@ class Rules:
             "board_seats": self.board_seats,
             "publish_tallies": self.publish_tallies,
             "census_bucket": self.census_bucket,
+            # written only when not the default, so rules written before the option keep their bytes
+            **(
+                {}
+                if self.signed_ballots == SIGNED_BALLOTS_DEFAULT
+                else {"signed_ballots": list(self.signed_ballots)}
+            ),
         }
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Rules:
         keys = {"majority", "quorum", "board_seats", "publish_tallies"}
         # logs written by 0.1.0 have no census_bucket: their rules report exact counts
-        exact_keys(body, keys | ({"census_bucket"} if "census_bucket" in body else set()), "rules")
+        optional = {k for k in ("census_bucket", "signed_ballots") if k in body}
+        exact_keys(body, keys | optional, "rules")
         majority = body["majority"]
         if not isinstance(majority, str):
             raise malformed("majority must be text")
@@ -106,6 +125,9 @@ class Rules:
             board_seats=get_int(body, "board_seats"),
             publish_tallies=get_bool(body, "publish_tallies"),
             census_bucket=get_int(body, "census_bucket") if "census_bucket" in body else 1,
+            signed_ballots=tuple(get_list(body, "signed_ballots"))
+            if "signed_ballots" in body
+            else SIGNED_BALLOTS_DEFAULT,
         )
 
     @classmethod
@@ -170,6 +192,8 @@ class Motion:
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
+    signed: set[bytes] = field(default_factory=set)  # voters whose ballot is their own signature
+    attributed: bool = False  # proposed by an attributed entry: its decision counts signed ballots
     is_open: bool = True
     decision: bytes | None = None
 
@@ -221,6 +245,16 @@ class BoardView:
     vacancies: int
 
 
+@dataclass(frozen=True)
+class Requisition:
+    """A member's signed request for a general assembly (article 5)."""
+
+    seq: int
+    ts_ms: int
+    member: bytes
+    text: str
+
+
 @dataclass
 class PendingTally:
     motion: bytes
@@ -246,6 +280,9 @@ class Council:
     decisions: dict[bytes, Decision] = field(default_factory=dict)
     mandates: list[Mandate] = field(default_factory=list)
     census: CensusRecord | None = None
+    member_keys: dict[bytes, bytes] = field(default_factory=dict)  # a member's current key -> member
+    retired_keys: dict[bytes, int] = field(default_factory=dict)  # a replaced key -> position revoked at
+    requisitions: list[Requisition] = field(default_factory=list)
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
     minutes_for: bytes | None = None

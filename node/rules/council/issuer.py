@@ -1,0 +1,210 @@
+"""Who issued a command: the attribution every record entry carries (DESIGN.md §1; issue 12).
+
+An entry's body carries ``issued_by`` (stripped before the kind's handler, like the salt; never published):
+
+    {"role": "operator", "key": bin32}                       the operator's key: the secretary's pen
+    {"role": "board", "member": id, "key": bin32}            a sitting board member, with their member key
+    {"role": "member", "member": id, "key": bin32, "sig": bin64 [, "invited_by": {role, key[, member]}]}
+                                                             a member acting for themselves
+
+A member's entry carries their signature over the statement it records (``protocol.member``): the rules
+rebuild the statement from the entry and the record, and check it, so a record proves what each member
+did. Logs written before attribution have no ``issued_by``: their entries are taken as they are.
+
+What each role may issue (anything else is ``issuer.not-allowed``):
+
+- a member: their own join (with their key), a new key of theirs (``member/key``, replacing and revoking the
+  old one from that position), their own check-in, their own ballot, a requisition, their resignation;
+- a board member: opening an assembly they convene, their own executive report, a census;
+- the operator: everything but a member's own acts — except that the operator cannot bind a key (only the
+  key's own signature does), and records no ballot for a member who holds a key on a motion whose kind the
+  rules reserve to member-signed ballots (``vote.signature-required``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from protocol.errors import DecodeError, VerificationError
+from protocol.member import Statement, verify_statement
+
+from .errors import RuleError
+from .fields import check_bytes, exact_keys, get_entry_id, get_member, malformed
+from .limits import MEMBER_ID_LEN, PUBKEY_LEN
+from .log import Appended
+from .model import Council
+
+ATTRIBUTION = "issued_by"
+Role = Literal["operator", "board", "member"]
+ROLES: tuple[Role, ...] = ("operator", "board", "member")
+SIG_LEN = 64
+
+MEMBER_KINDS = {
+    "member/join",
+    "member/key",
+    "assembly/attend",
+    "motion/vote",
+    "assembly/requisition",
+    "member/leave",
+}
+BOARD_KINDS = {"assembly/open", "board/report", "council/census"}
+MEMBER_ONLY = {"member/key", "assembly/requisition"}  # acts nobody takes in a member's name
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The key that issued a command, as the entry states it."""
+
+    role: Role
+    key: bytes
+    member: bytes | None = None
+    sig: bytes | None = None  # a member's signature over the statement the entry records
+    invited_by: Issuer | None = None  # join / key: who issued the invitation the member redeemed
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"role": self.role, "key": self.key}
+        if self.role != "operator":
+            body["member"] = self.member
+        if self.role == "member":
+            body["sig"] = self.sig
+            if self.invited_by is not None:
+                body["invited_by"] = self.invited_by.to_body()
+        return body
+
+
+def _shape(by: object, nested: bool = False) -> dict[str, Any]:
+    if not isinstance(by, dict) or by.get("role") not in ROLES:
+        raise malformed(f"{ATTRIBUTION} is a map with role operator, board or member")
+    role = by["role"]
+    keys = {"role", "key"} | ({"member"} if role != "operator" else set())
+    if role == "member":
+        if nested:
+            raise malformed("an invitation is issued by the operator or a board member")
+        keys |= {"sig"} | ({"invited_by"} if "invited_by" in by else set())
+        check_bytes(by["sig"], "sig", SIG_LEN)
+    exact_keys(by, keys, ATTRIBUTION)
+    check_bytes(by["key"], "key", PUBKEY_LEN)
+    if role != "operator":
+        check_bytes(by["member"], "member", MEMBER_ID_LEN)
+    if "invited_by" in by:
+        _shape(by["invited_by"], nested=True)
+    return by
+
+
+def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, Any]) -> Statement:
+    """The statement a member's entry records, rebuilt from the entry and the record."""
+    member = by["member"]
+    assert state.id is not None  # the council is founded: _precheck
+    match kind:
+        case "member/join":
+            return Statement(
+                "join", state.id, {"member": member, "charter_hash": body["charter_hash"], "key": by["key"]}
+            )
+        case "member/key":
+            return Statement("key", state.id, {"member": member, "key": by["key"]})
+        case "assembly/attend":
+            return Statement("checkin", state.id, {"assembly": body["assembly"], "member": member})
+        case "motion/vote":
+            motion = state.motions[body["motion"]]
+            return Statement(
+                "ballot",
+                state.id,
+                {
+                    "assembly": motion.assembly,
+                    "motion": motion.id,
+                    "member": member,
+                    "choice": body["choice"],
+                    "approvals": list(body["approvals"]),
+                },
+            )
+        case "assembly/requisition":
+            return Statement("requisition", state.id, {"member": member, "text": body["text"]})
+        case _:
+            return Statement("leave", state.id, {"member": member})
+
+
+def _acts_for_self(kind: str, body: dict[str, Any], member: bytes) -> bool:
+    if kind == "assembly/attend":
+        return list(body["members"]) == [member]
+    return bool(body.get("member") == member)
+
+
+def judge(state: Council, kind: str, body: dict[str, Any], by: object, *, verify: bool = True) -> None:
+    """Check an entry's attribution against the state before the entry (``verify``: check a member's
+    signature too; the writer has just checked the very entry it is applying)."""
+    by = _shape(by)
+    role = by["role"]
+    if role == "operator":
+        if kind in MEMBER_ONLY:
+            raise RuleError("issuer.not-allowed", f"a {kind} entry is the member's own act")
+        if kind == "member/join" and body.get("pubkey") is not None:
+            raise RuleError("member.key-unsigned", "a member's key is bound by the member's own signature")
+        if kind == "motion/vote":
+            _recorded_vote(state, body)
+        return
+    member = by["member"]
+    if role == "board":
+        if kind not in BOARD_KINDS:
+            raise RuleError("issuer.not-allowed", f"a board member does not issue {kind}")
+        _current_key(state, member, by["key"])
+        if member not in state.board_members():
+            raise RuleError("board.not-member", "only a sitting board member acts for the board")
+        if kind == "assembly/open" and body.get("convened_by") != member:
+            raise RuleError("issuer.not-allowed", "a board member convenes in their own name")
+        if kind == "board/report" and body.get("member") != member:
+            raise RuleError("issuer.not-allowed", "a board member files their own reports")
+        return
+    if kind not in MEMBER_KINDS:
+        raise RuleError("issuer.not-allowed", f"a member does not issue {kind}")
+    if not _acts_for_self(kind, body, member):
+        raise RuleError("issuer.not-self", "a member acts for themselves only")
+    if kind == "member/join":
+        if body.get("pubkey") != by["key"]:
+            raise RuleError("member.key-mismatch", "the join binds the key that signs it")
+    elif kind == "member/key":
+        if body.get("key") != by["key"]:
+            raise RuleError("member.key-mismatch", "the new key countersigns its own binding")
+    else:
+        _current_key(state, member, by["key"])
+    if kind == "motion/vote" and body.get("ballot") != by["sig"]:
+        raise RuleError("vote.bad-ballot", "a member's ballot is their signature over it")
+    if verify:
+        try:
+            verify_statement(by["key"], _statement(state, kind, body, by), by["sig"])
+        except (DecodeError, VerificationError) as exc:
+            raise RuleError("member.bad-signature", f"the member's signature does not hold: {exc}") from exc
+
+
+def _current_key(state: Council, member: bytes, key: bytes) -> None:
+    m = state.members.get(member)
+    if m is None:
+        raise RuleError("member.unknown", "no such member")
+    if key in state.retired_keys:  # keys are never bound twice, so a retired key stays retired
+        raise RuleError("member.key-revoked", "this key was replaced and revoked")
+    if m.pubkey != key:
+        raise RuleError("member.key-unknown", "not this member's key")
+
+
+def _recorded_vote(state: Council, body: dict[str, Any]) -> None:
+    """A vote the secretary records (hands counted in the room): not where the rules want the member's own
+    signed ballot, from a member who holds a key."""
+    if body.get("ballot") is not None:
+        raise RuleError("vote.bad-ballot", "a ballot signature comes with the member's own vote only")
+    motion = state.motions.get(get_entry_id(body, "motion"))
+    member = state.members.get(get_member(body, "member"))
+    if motion is None or member is None:
+        return  # the vote handler names what is wrong
+    if motion.kind in state.rules.signed_ballots and member.pubkey is not None:
+        raise RuleError(
+            "vote.signature-required",
+            f"the rules require member-signed ballots on {motion.kind} motions from members who hold a key",
+        )
+
+
+def note(state: Council, kind: str, body: dict[str, Any], by: dict[str, Any], entry: Appended) -> None:
+    """Fold what the attribution tells the state: a member-signed ballot is counted as such."""
+    if kind == "motion/vote" and by["role"] == "member":
+        state.motions[body["motion"]].signed.add(body["member"])
+    if kind == "motion/propose":
+        state.motions[entry.id].attributed = True
