@@ -1,10 +1,12 @@
-"""The log tables (migrations ``0001``–``0005``): logs, entries, tree nodes, fork proofs, witnessing."""
+"""The log tables (migrations ``0001``–``0006``, ``0801`` in ``receipts``): logs, entries, tree nodes, forks,
+witnessing."""
 
 from __future__ import annotations
 
 import sqlite_utils
 
 from federation.db import Migration
+from federation.store.receipts import MIGRATIONS as RECEIPT_MIGRATIONS
 
 
 def _schema(db: sqlite_utils.Database) -> None:
@@ -100,4 +102,5 @@ MIGRATIONS = [
     Migration("0004-entries-decision-index", _kind_index),
     Migration("0005-entries-rowid-decision-ids", _entries_rowid),
     Migration("0006-private-logs", _private_logs),
+    *RECEIPT_MIGRATIONS,
 ]

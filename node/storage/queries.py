@@ -6,10 +6,10 @@ The HTTP routes run them on the reader thread (``node.storage.reader``), never o
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from federation.store import LogStore
+from federation.store import LogStore, receipts
 from node.errors import RuleError
 from node.rules import fedbody
 from node.rules.fedbody import Answer, Federation
@@ -124,7 +124,8 @@ class StoredDecision:
 
 
 def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -> list[Answer]:
-    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them)."""
+    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them), with
+    the time this node first received it (``federation.store.receipts``): lateness is judged by that."""
     rows = conn.execute(
         "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
         "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
@@ -145,7 +146,8 @@ def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -
             continue
         decision = StoredDecision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body)
         try:
-            out.append(fedbody.answer_from_decision(decision))
+            answered = fedbody.answer_from_decision(decision)
+            out.append(replace(answered, received_ms=receipts.received_ms(conn, answered.council, seq)))
         except RuleError:
             continue  # a malformed answer is no answer; the council's own rules would not have written it
     return out

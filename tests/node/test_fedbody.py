@@ -394,6 +394,32 @@ def test_tally_refusals() -> None:
     assert totals.refused == 6 and totals.neither == 1 and result == "tied"  # 2·1 == 2 answering
 
 
+def test_lateness_is_judged_by_the_federations_receipt_not_the_councils_clock() -> None:
+    """Issue 13: a council one hour slow stamped its answer before the deadline and got it counted."""
+    deadline, hour = 10_000, 3_600_000
+    slow = replace(a(K1, "rejected", ts_ms=deadline - hour), received_ms=deadline + 1)
+    fast = replace(a(K2, "adopted", ts_ms=deadline + hour), received_ms=deadline)  # received at: on time
+    counted, refused, totals, result = tally(terms("answering", deadline), ADMITTED, [slow, fast])
+    assert counted == [fast] and [(r.answer, r.reason) for r in refused] == [(slow, "late")]
+    assert result == "adopted" and totals.refused == 1
+    # the receipt is written into the result, so the federation's log replays the same count
+    log = country_federation((K1, K2))
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "answering"))
+    due = p.body["deadline_ms"]
+    late = replace(answer(K1, "rejected", proposal=p.id, ts_ms=due - hour), received_ms=due + 5)
+    on_time = replace(answer(K2, "adopted", proposal=p.id, ts_ms=due), received_ms=due - 5)
+    log.now = due + 10
+    body = log.run(PublishResult(p.id, (late, on_time))).body
+    assert body["result"] == "adopted" and body["refused"][0]["received_ms"] == due + 5
+    assert replay(log.entries, FED).results[p.id].refused[0].reason == "late"
+    # a member redoes it from the councils' decisions, which carry no receipt: the federation's word stands
+    retally(body, [Verified(late), Verified(on_time)])
+    forged = {**body, "refused": [{**body["refused"][0], "received_ms": due}]}
+    with pytest.raises(RuleError) as info:
+        retally(forged, [Verified(late), Verified(on_time)])
+    assert info.value.rule == "retally.mismatch"  # counted now, yet listed as refused
+
+
 def test_answer_rejects_malformed() -> None:
     for bad in (
         {"outcome": "maybe"},

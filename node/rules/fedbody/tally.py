@@ -9,7 +9,11 @@ matching reason wins:
 
 - ``other-proposal``: it answers another proposal (or another federation's);
 - ``not-admitted``: the council was not on the roster, or was suspended, at the deadline;
-- ``late``: decided after the deadline (``ts_ms > deadline_ms``; a decision at the deadline is on time);
+- ``late``: received by the federation after the deadline (``received_ms > deadline_ms``; received at the
+  deadline is on time). The receipt is the federation's own clock — when it first stored the decision or
+  cosigned, as a witness, a checkpoint of the council's log that holds it — never the council's ``ts_ms``,
+  so a council whose clock is slow cannot have a late answer counted (issue 13). An answer listed without
+  ``received_ms`` (a result written before receipts were kept) is judged by its ``ts_ms``, as it was then;
 - ``duplicate``: the council answered before (by its log order, ``seq``); its first answer counts, whatever
   its outcome — a council whose assembly lacked quorum has answered ``no_quorum``.
 
@@ -32,7 +36,7 @@ does that against the federation's own roster, and ``retally`` against decision 
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from node.rules.council.errors import RuleError
@@ -81,6 +85,16 @@ class Answer:
     participants: int
     ts_ms: int
     seq: int  # the decision's position in the council's log: its order among the council's answers
+    received_ms: int | None = None  # when the federation first received it (its clock); None: not known
+
+    @property
+    def arrived_ms(self) -> int:
+        """The time lateness is judged by: the federation's receipt, else (old results) the decision's."""
+        return self.ts_ms if self.received_ms is None else self.received_ms
+
+    def unreceived(self) -> Answer:
+        """This answer as a council's decision gives it, without the federation's receipt."""
+        return replace(self, received_ms=None)
 
     def __post_init__(self) -> None:
         ok = (
@@ -100,12 +114,13 @@ class Answer:
             and _is_int(self.ts_ms)
             and _is_int(self.seq)
             and self.seq >= 0
+            and (self.received_ms is None or _is_int(self.received_ms))
         )
         if not ok:
             raise RuleError("answer.malformed", "not a council's answer: ids, outcome or counts are off")
 
     def to_body(self) -> dict[str, Any]:
-        return {
+        body = {
             "council": self.council,
             "decision": self.decision,
             "seq": self.seq,
@@ -113,6 +128,9 @@ class Answer:
             "outcome": self.outcome,
             "participants": self.participants,
         }
+        if self.received_ms is not None:
+            body["received_ms"] = self.received_ms
+        return body
 
 
 @dataclass(frozen=True)
@@ -161,7 +179,7 @@ def tally(
             refused.append(Refused(a, "other-proposal"))
         elif a.council not in admitted_at_deadline:
             refused.append(Refused(a, "not-admitted"))
-        elif a.ts_ms > proposal.deadline_ms:
+        elif a.arrived_ms > proposal.deadline_ms:
             refused.append(Refused(a, "late"))
         elif a.council in counted:
             refused.append(Refused(a, "duplicate"))
@@ -209,13 +227,14 @@ RESULT_KEYS = {
     "admitted", "counted", "refused", "totals", "result",
 }  # fmt: skip
 _COUNTED_KEYS = {"council", "decision", "seq", "ts_ms", "outcome", "participants"}
+_RECEIVED = {"received_ms"}  # absent from results written before receipts were kept
 
 
 def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
     if not isinstance(item, dict):
         raise malformed("a listed answer is a map")
     if proposal is None:  # refused: the answer carries the proposal it named and why it was refused
-        exact_keys(item, _COUNTED_KEYS | {"proposal", "reason"}, "refused answer")
+        exact_keys(item, _COUNTED_KEYS | {"proposal", "reason"} | _RECEIVED & item.keys(), "refused answer")
         named = get_list(item, "proposal")
         if len(named) != 2:
             raise malformed("proposal is [federation log id, proposal entry id]")
@@ -224,7 +243,7 @@ def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
             check_bytes(named[1], "proposal", ENTRY_ID_LEN),
         )
     else:
-        exact_keys(item, _COUNTED_KEYS, "counted answer")
+        exact_keys(item, _COUNTED_KEYS | _RECEIVED & item.keys(), "counted answer")
     return Answer(
         council=check_bytes(item["council"], "council", KEY_LEN),
         decision=check_bytes(item["decision"], "decision", ENTRY_ID_LEN),
@@ -233,6 +252,7 @@ def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
         participants=get_int(item, "participants"),
         ts_ms=get_int(item, "ts_ms"),
         seq=get_int(item, "seq"),
+        received_ms=get_int(item, "received_ms") if "received_ms" in item else None,
     )
 
 
@@ -316,12 +336,16 @@ def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | 
     body.pop("record", None)  # a public twin's commitment to the federation's record: not the result's
     body.pop("key_entries", None)  # the length of the key history before it, for bundles
     terms, admitted, listed = read_result(body)
-    verified = {a if isinstance(a, Answer) else answer_from_decision(a) for a in verified_answers}
+    verified = {
+        (a if isinstance(a, Answer) else answer_from_decision(a)).unreceived() for a in verified_answers
+    }
     asked = (terms.federation, terms.proposal)
-    unverified = set(listed) - verified
+    # the receipt times are the federation's own signed word; the decisions themselves must be verified
+    decided = {a.unreceived() for a in listed}
+    unverified = decided - verified
     if unverified:
         raise RuleError("retally.unverified", f"{len(unverified)} listed answer(s) lack a verified decision")
-    omitted = {a for a in verified - set(listed) if a.proposal == asked}
+    omitted = {a for a in verified - decided if a.proposal == asked}
     if omitted:
         raise RuleError("retally.omitted", f"{len(omitted)} answer(s) to this proposal were left out")
     if body != result_body(terms, admitted, set(listed)):
