@@ -164,10 +164,28 @@ def proposal() -> None:
     show_default=True,
     help="majority of the councils answering, of the councils admitted, or weighted by participants",
 )
+@click.option(
+    "--grace",
+    "grace_s",
+    type=click.IntRange(0),
+    default=None,
+    help="seconds after the deadline the result waits for councils not heard from since "
+    "(default: the node's proposal_grace_s)",
+)
 @remote
-def publish(client: NodeClient, as_json: bool, text_fa: str, text_en: str, deadline: str, rule: str) -> None:
+def publish(
+    client: NodeClient,
+    as_json: bool,
+    text_fa: str,
+    text_en: str,
+    deadline: str,
+    rule: str,
+    grace_s: int | None,
+) -> None:
     """Publish a proposal to every council on the roster (run on a federation node)."""
-    body = {"text_fa": text_fa, "text_en": text_en, "deadline": deadline, "rule": rule}
+    body: dict[str, Any] = {"text_fa": text_fa, "text_en": text_en, "deadline": deadline, "rule": rule}
+    if grace_s is not None:
+        body["grace_s"] = grace_s
     out = client.call("POST", "/v1/admin/proposals", body)
     emit(
         as_json,
@@ -227,6 +245,8 @@ def _result(p: dict[str, Any]) -> str:
             f"    refused  {short(a['council'])} {a['name'] or '?':<24} {a['outcome']:<9} "
             f"reason: {a['reason']}, decided {when(a['ts_ms'], seconds=True)}"
         )
+    for u in r.get("not_heard", []):
+        lines.append(f"    not heard since the deadline: {short(u['council'])} {u['name'] or '?'}")
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ The HTTP routes run them on the reader thread (``node.storage.reader``), never o
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -150,4 +151,27 @@ def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -
             out.append(replace(answered, received_ms=receipts.received_ms(conn, answered.council, seq)))
         except RuleError:
             continue  # a malformed answer is no answer; the council's own rules would not have written it
+    return out
+
+
+def not_heard(conn: sqlite3.Connection, councils: Iterable[bytes], deadline_ms: int) -> list[bytes]:
+    """The ``councils`` this node has not heard from since ``deadline_ms``, sorted (issue 13).
+
+    Heard means: a signed report of the council's log head reached this node after the deadline (an ingest,
+    a witness request, a gossip digest), this node holds the log as far as that report, and as far as every
+    checkpoint it cosigned up to the deadline — so no answer received on time can still be missing."""
+    store = LogStore(conn)
+    out = []
+    for council in sorted(councils):
+        head = store.head(council)
+        held = head.size if head is not None else 0
+        last = receipts.last_heard(conn, council)
+        heard = (
+            last is not None
+            and last[1] > deadline_ms
+            and held >= last[0]
+            and held >= receipts.committed_by(conn, council, deadline_ms)
+        )
+        if not heard:
+            out.append(council)
     return out

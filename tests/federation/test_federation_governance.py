@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from federation.client import RemoteError, SignedClient
+from federation.routes import ADD_CHECKPOINT
+from federation.witness.text import encode_add_checkpoint
 from node.storage.writer import now_ms
 from protocol import codec
 from protocol.entry import sign_entry
 from tests.conftest import NodeFactory, RunningNode
-from tests.federation.test_federation_e2e import federation_node, rounds
+from tests.federation.test_federation_e2e import federation_node, own_size, rounds
 from tests.federation.test_nodes import Hostile, heads, hostile, until
 
 __all__ = ["hostile"]  # the fixture
@@ -84,3 +89,64 @@ def answer_at(bad: Hostile, federation: bytes, proposal: bytes, outcome: str, pe
     entry = sign_entry(bad.key, log_id=bad.id, seq=seq, prev=prev, ts_ms=ts, vis="public", body=body)
     bad.entries.append(entry)
     bad.tree.append(entry.id)
+
+
+QUIET = {"gossip_interval_s": 3600.0, "request_timeout_s": 2.0}  # rounds only when the test syncs
+
+
+async def witnessed(fed: RunningNode, bad: Hostile) -> int:
+    """``bad`` asks ``fed`` to cosign its newest checkpoint, as a council's node does after each append."""
+    body = encode_add_checkpoint(0, [], bad.note(len(bad.entries)))
+    client = SignedClient(fed.session, fed.url, bad.key, fed.config.node_id)
+    reply = await client.request(
+        "POST", ADD_CHECKPOINT, body, content_type="text/plain", accept="text/plain", check=False
+    )
+    return reply.status
+
+
+async def close(fed: RunningNode, pid: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = await fed.operator.call("POST", f"/v1/admin/proposals/{codec.b64u(pid)}/close")
+    return value
+
+
+async def test_a_proposal_closes_only_when_every_council_was_heard_or_its_grace_ended(
+    start_node: NodeFactory, hostile: Any
+) -> None:
+    fed = await start_node("Federation of Canada", kind="federation", level="country", settings=QUIET)
+    early, silent = await hostile(31), await hostile(32)
+    await admit_directly(fed, [early, silent])
+    me = fed.config.node_id
+    deadline = now_ms() + 4000
+    pid = await publish(fed, deadline, grace_s=3600)
+    early.sign(1)
+    answer_at(early, me, pid, "adopted", 5, now_ms())
+    # the federation cosigns early's checkpoint before the deadline: the answer is received, not replicated
+    assert await witnessed(fed, early) == 200
+    await past(deadline)
+    before = await own_size(fed)
+    with pytest.raises(RemoteError) as caught:
+        await close(fed, pid)
+    assert (caught.value.status, caught.value.code) == (422, "result.not-heard")
+    assert "Council 0" in caught.value.message and "Council 1" in caught.value.message
+    assert await own_size(fed) == before  # nothing written: the proposal is not final with 0 answers
+
+    await rounds(fed)  # both heard from since the deadline; early's answer replicated
+    result = (await close(fed, pid))["result"]
+    assert [(c["council"], c["outcome"]) for c in result["counted"]] == [(codec.b64u(early.id), "adopted")]
+    assert result["counted"][0]["received_ms"] <= deadline  # by the witness's cosignature
+    assert result["not_heard"] == [] and result["result"] == "adopted"
+
+    # no grace, nobody heard since the deadline: the result is written at once and names them
+    deadline = now_ms() + 300
+    pid = await publish(fed, deadline, grace_s=0)
+    await past(deadline)
+    result = (await close(fed, pid))["result"]
+    assert sorted(u["council"] for u in result["not_heard"]) == sorted(
+        codec.b64u(c.id) for c in (early, silent)
+    )
+    assert {u["name"] for u in result["not_heard"]} == {"Council 0", "Council 1"}
+    assert result["counted"] == [] and result["result"] == "tied"
+    for grace in (-1, "1h", 10**9):
+        with pytest.raises(RemoteError) as caught:
+            await publish(fed, now_ms() + 9000, grace_s=grace)
+        assert (caught.value.status, caught.value.code) == (400, "bad-field")

@@ -386,12 +386,25 @@ def test_tally_refusals() -> None:
     late_dup = a(K1, "rejected", seq=99, ts_ms=deadline + 5)
     answers = [second, late, on_time, outsider, first, elsewhere, other_fed, late_dup, on_time]  # repeat
     counted, refused, totals, result = tally(terms("answering", deadline), ADMITTED, answers)
-    assert counted == [on_time, first]  # K3's first answer counts even though it is no_quorum
+    # issue 13: K3's assembly missed quorum (no valid decision), so its second answer counts (before, its
+    # first answer counted whatever it was, and a council that missed quorum could never answer again)
+    assert counted == [on_time, second]
     assert {(r.answer, r.reason) for r in refused} == {
-        (late, "late"), (second, "duplicate"), (outsider, "not-admitted"),
+        (late, "late"), (first, "superseded"), (outsider, "not-admitted"),
         (elsewhere, "other-proposal"), (other_fed, "other-proposal"), (late_dup, "late"),
     }  # fmt: skip
-    assert totals.refused == 6 and totals.neither == 1 and result == "tied"  # 2·1 == 2 answering
+    assert totals.refused == 6 and totals.neither == 0 and result == "adopted"  # 2·2 > 2 answering
+    # results written before issue 13 replay as they were tallied: the first answer counts
+    old = tally(terms("answering", deadline), ADMITTED, answers, answer_again=False)
+    assert old[0] == [on_time, first] and (first, "superseded") not in {(r.answer, r.reason) for r in old[1]}
+    # a valid decision is final: a later answer is a duplicate; only no_quorum ones, the last counts
+    again = a(K3, "no_quorum", seq=9, ts_ms=100)
+    counted, refused, _, _ = tally(terms("answering", deadline), ADMITTED, [first, second, again])
+    assert counted == [second] and [(r.answer, r.reason) for r in refused] == [
+        (first, "superseded"), (again, "duplicate")
+    ]  # fmt: skip
+    counted, refused, _, _ = tally(terms("answering", deadline), ADMITTED, [first, again])
+    assert counted == [again] and [(r.answer, r.reason) for r in refused] == [(first, "superseded")]
 
 
 def test_lateness_is_judged_by_the_federations_receipt_not_the_councils_clock() -> None:
@@ -418,6 +431,54 @@ def test_lateness_is_judged_by_the_federations_receipt_not_the_councils_clock() 
     with pytest.raises(RuleError) as info:
         retally(forged, [Verified(late), Verified(on_time)])
     assert info.value.rule == "retally.mismatch"  # counted now, yet listed as refused
+
+
+def test_a_result_waits_for_every_council_or_for_the_grace_and_lists_who_was_not_heard() -> None:
+    """Issue 13: a proposal closed before the answers replicated was final with 0 answers."""
+    log = country_federation((K1, K2, K3))
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "answering", grace_ms=1_000))
+    due = p.body["deadline_ms"]
+    assert p.body["grace_ms"] == 1_000 and log.state.proposals[p.id].grace_ends_ms == due + 1_000
+    yes = answer(K1, "adopted", proposal=p.id, ts_ms=due)
+    log.now = due + 999  # the grace runs: K2 and K3 unheard, no result may be written
+    log.refuse(PublishResult(p.id, (yes,), not_heard=(K2, K3)), "result.not-heard")
+    log.refuse(PublishResult(p.id, (yes,), not_heard=(K4,)), "result.not-heard-unknown")  # not admitted
+    log.now = due + 1_000  # the grace ended: written, naming who was not heard
+    body = log.run(PublishResult(p.id, (yes,), not_heard=(K3, K2))).body
+    assert body["not_heard"] == [K2, K3] and body["result"] == "adopted"
+    assert replay(log.entries, FED).results[p.id].body["not_heard"] == [K2, K3]
+    retally(body, [Verified(yes)])
+    # everyone heard: written at the deadline already, with an empty list
+    q = log.run(PublishProposal("fa", "en", log.now + 100, "answering", grace_ms=86_400_000))
+    log.now = q.body["deadline_ms"]
+    assert log.run(PublishResult(q.id, ())).body["not_heard"] == []
+    for bad in (-1, 91 * 86_400_000):
+        log.refuse(PublishProposal("fa", "en", log.now + 100, grace_ms=bad), "proposal.bad-grace")
+
+
+def test_a_proposal_published_before_graces_replays_under_the_old_rules() -> None:
+    """A log written before issue 13: no grace on the proposal, no ``not_heard`` on the result, the first
+    answer counted whatever its outcome. It replays unchanged; a result mixing the two is refused."""
+    log = country_federation((K1, K2))
+    drafts = execute(log.state, PublishProposal("fa", "en", log.now + 100), log.now)
+    old_body = {k: v for k, v in drafts[0].body.items() if k != "grace_ms"}
+    entry = Appended(len(log.entries), hashlib.sha256(b"old").digest(), log.now, "public", old_body)
+    apply(log.state, entry)
+    log.entries.append(entry)
+    proposal = log.state.proposals[entry.id]
+    assert proposal.grace_ms is None
+    first = answer(K1, "no_quorum", seq=4, proposal=entry.id, ts_ms=proposal.deadline_ms)
+    second = answer(K1, "adopted", seq=8, proposal=entry.id, ts_ms=proposal.deadline_ms)
+    log.now = proposal.deadline_ms
+    body = log.run(PublishResult(entry.id, (first, second))).body
+    assert "not_heard" not in body and [c["outcome"] for c in body["counted"]] == ["no_quorum"]
+    assert body["refused"][0]["reason"] == "duplicate"
+    assert replay(log.entries, FED).results[entry.id].result == "rejected"
+    retally(body, [Verified(first), Verified(second)])
+    mixed = {**body, "not_heard": []}
+    with pytest.raises(RuleError) as info:
+        apply(replay(log.entries[:-1], FED), replace(log.entries[-1], body=mixed))
+    assert info.value.rule == "result.mismatch"
 
 
 def test_answer_rejects_malformed() -> None:

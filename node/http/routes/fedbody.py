@@ -19,13 +19,14 @@ from aiohttp import web
 from node.errors import ApplicationError
 from node.http.context import Node, node_of
 from node.http.params import by_prefix, text_field
-from node.http.wire import bad_request, read_json, respond
+from node.http.wire import ApiError, bad_request, read_json, respond
 from node.rules import fedbody
 from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, Suspend
-from node.rules.fedbody.limits import MAX_REASON
+from node.rules.fedbody.limits import MAX_GRACE_MS, MAX_REASON
 from node.rules.fedbody.model import RosterMember
 from node.rules.fedbody.tally import TALLY_RULES
 from node.storage import applications, queries
+from node.storage.writer import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 
@@ -182,17 +183,22 @@ async def publish(request: web.Request) -> web.Response:
     rule = text_field(body, "rule", "answering")
     if rule not in TALLY_RULES:
         raise bad_request("bad-field", f"rule is one of {', '.join(TALLY_RULES)}")
+    grace_s = body.get("grace_s", node.config.settings.proposal_grace_s)
+    if not isinstance(grace_s, int) or isinstance(grace_s, bool) or not 0 <= grace_s * 1000 <= MAX_GRACE_MS:
+        raise bad_request("bad-field", f"grace_s is whole seconds, 0 to {MAX_GRACE_MS // 1000}")
     command = PublishProposal(
         text_fa=text_field(body, "text_fa"),
         text_en=text_field(body, "text_en"),
         deadline_ms=parse_deadline(body.get("deadline")),
         rule=rule,
+        grace_ms=grace_s * 1000,
     )
     appended = await node.writer.submit(command)
     out = {
         "proposal_id": appended[0].id,
         "federation": node.config.node_id,
         "deadline_ms": command.deadline_ms,
+        "grace_ms": command.grace_ms,
     }
     return respond(request, out)
 
@@ -213,6 +219,7 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
         "text_en": proposal.text_en,
         "deadline_ms": proposal.deadline_ms,
         "rule": proposal.rule,
+        "grace_ms": proposal.grace_ms,
         "status": "closed" if result else "open",
         "result": None,
     }
@@ -225,6 +232,7 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
             "admitted": result.body["admitted"],
             "counted": [a.to_body() | {"name": names.get(a.council)} for a in result.counted],
             "refused": [r.to_body() | {"name": names.get(r.answer.council)} for r in result.refused],
+            "not_heard": [{"council": c, "name": names.get(c)} for c in result.body.get("not_heard", [])],
         }
     return out
 
@@ -253,8 +261,24 @@ async def proposal(request: web.Request) -> web.Response:
 async def close(request: web.Request) -> web.Response:
     node = node_of(request)
     chosen = _proposal(node, request.match_info["proposal"])
+    state = _state(node)
+    if state.result_of(chosen.id) is None and now_ms() >= chosen.deadline_ms:
+        admitted = state.admitted_at(chosen.deadline_ms)
+        # on the writer's thread, after every report of a head already queued there (``Replication._heard``)
+        unheard = await node.writer.run(queries.not_heard, node.writer.conn, admitted, chosen.deadline_ms)
+        if unheard and chosen.grace_ms is not None and now_ms() < chosen.grace_ends_ms:
+            names = _names(node)
+            who = ", ".join(names.get(c) or codec.b64u(c)[:8] for c in unheard)
+            raise ApiError(
+                422,
+                "result.not-heard",
+                f"not heard from since the deadline: {who}; sync with them, or close after the grace "
+                f"ends at {datetime.datetime.fromtimestamp(chosen.grace_ends_ms / 1000, datetime.UTC)}",
+            )
+    else:
+        unheard = []  # too early or closed already: the rules answer that
     answers = await node.reads.run(queries.answers_held, node.config.node_id, chosen.id)
-    await node.writer.submit(PublishResult(chosen.id, tuple(answers)))
+    await node.writer.submit(PublishResult(chosen.id, tuple(answers), tuple(unheard)))
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 

@@ -65,6 +65,7 @@ class PublishProposal:
     text_en: str
     deadline_ms: int
     rule: Literal["answering", "admitted", "weighted"] = "answering"
+    grace_ms: int = 0  # after the deadline, how long the result waits for councils not heard from yet
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class PublishResult:
 
     proposal: bytes
     answers: tuple[Answer, ...]
+    # admitted councils not heard from since the deadline: allowed only once the proposal's grace has ended
+    not_heard: tuple[bytes, ...] = ()
 
 
 Command = FoundFederation | Admit | Suspend | Readmit | Rekey | PublishProposal | PublishResult

@@ -24,7 +24,7 @@ from node.rules.council.fields import (
 )
 from node.rules.council.log import Appended
 
-from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
+from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_GRACE_MS, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
 from .model import (
     LEVELS,
     MEMBER_KINDS,
@@ -190,7 +190,8 @@ def rekey(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
 
 
 def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "text_fa", "text_en", "deadline_ms", "rule"}, "proposal/publish")
+    keys = {"kind", "text_fa", "text_en", "deadline_ms", "rule"}
+    exact_keys(body, keys | ({"grace_ms"} & body.keys()), "proposal/publish")  # no grace before 0.2
     text_fa, text_en = get_text(body, "text_fa", MAX_TEXT), get_text(body, "text_en", MAX_TEXT)
     # Persian is the movement's language, English its working translation: both, always
     if not text_fa.strip() or not text_en.strip():
@@ -200,9 +201,12 @@ def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
     deadline = get_int(body, "deadline_ms")
     if deadline <= ts_ms:
         raise RuleError("proposal.deadline-past", "the deadline must lie after the proposal is published")
+    grace = get_int(body, "grace_ms") if "grace_ms" in body else None
+    if grace is not None and not 0 <= grace <= MAX_GRACE_MS:
+        raise RuleError("proposal.bad-grace", f"a grace is 0 to {MAX_GRACE_MS // 86_400_000} days")
     if entry is not None:
         state.proposals[entry.id] = Proposal(
-            entry.id, entry.seq, entry.ts_ms, state.log_id, text_fa, text_en, deadline, body["rule"]
+            entry.id, entry.seq, entry.ts_ms, state.log_id, text_fa, text_en, deadline, body["rule"], grace
         )
 
 
@@ -216,13 +220,24 @@ def result(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended 
         raise RuleError("result.already", "a proposal's result is written once")
     if ts_ms < proposal.deadline_ms:
         raise RuleError("result.too-early", "a result is written at or after the proposal's deadline")
-    _terms, _admitted, answers = read_result(body)
+    _terms, _admitted, answers, not_heard = read_result(body)
+    # a proposal that stated a grace is closed under issue 13's rules, and its result says who was not heard
+    if (not_heard is None) != (proposal.grace_ms is None):
+        raise RuleError("result.mismatch", "a result lists who was not heard iff its proposal has a grace")
     # the roster at the deadline is this log's own: entries are time-ordered, so it cannot change after
     admitted = state.admitted_at(proposal.deadline_ms)
-    if plain(body) != result_body(proposal.terms, admitted, answers):
+    if plain(body) != result_body(proposal.terms, admitted, answers, not_heard):
         raise RuleError("result.mismatch", "the result does not follow from its answers and the roster")
+    # issue 13: a result written before every admitted council was heard from past the deadline would be
+    # final without their answers; it may be written only once the grace the proposal stated has ended
+    if not_heard and ts_ms < proposal.grace_ends_ms:
+        raise RuleError(
+            "result.not-heard", "councils not heard from since the deadline: wait for them or for the grace"
+        )
     if entry is not None:
-        counted, refused, totals, outcome = tally(proposal.terms, admitted, answers)
+        counted, refused, totals, outcome = tally(
+            proposal.terms, admitted, answers, answer_again=not_heard is not None
+        )
         state.results[proposal.id] = ProposalResult(
             entry.id,
             entry.seq,

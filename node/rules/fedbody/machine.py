@@ -73,12 +73,15 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
                 "text_en": nfc_text(command.text_en),
                 "deadline_ms": command.deadline_ms,
                 "rule": command.rule,
+                "grace_ms": command.grace_ms,
             }
         case PublishResult():
             proposal = state.proposals.get(command.proposal)
             if proposal is None:
                 raise RuleError("proposal.unknown", "no such proposal")
-            return result_body(proposal.terms, state.admitted_at(proposal.deadline_ms), command.answers)
+            admitted = state.admitted_at(proposal.deadline_ms)
+            not_heard = None if proposal.grace_ms is None else command.not_heard
+            return result_body(proposal.terms, admitted, command.answers, not_heard)
     raise RuleError("command.unknown", f"not a federation command: {type(command).__name__}")
 
 

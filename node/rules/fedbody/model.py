@@ -87,6 +87,11 @@ class Proposal:
     text_en: str
     deadline_ms: int
     rule: TallyRule
+    grace_ms: int | None = None  # None: published before a grace was stated (closed under the old rules)
+
+    @property
+    def grace_ends_ms(self) -> int:
+        return self.deadline_ms + (self.grace_ms or 0)
 
     @property
     def terms(self) -> Terms:

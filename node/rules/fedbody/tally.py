@@ -14,8 +14,13 @@ matching reason wins:
   cosigned, as a witness, a checkpoint of the council's log that holds it — never the council's ``ts_ms``,
   so a council whose clock is slow cannot have a late answer counted (issue 13). An answer listed without
   ``received_ms`` (a result written before receipts were kept) is judged by its ``ts_ms``, as it was then;
-- ``duplicate``: the council answered before (by its log order, ``seq``); its first answer counts, whatever
-  its outcome — a council whose assembly lacked quorum has answered ``no_quorum``.
+- ``superseded``: a ``no_quorum`` answer — the assembly took no valid decision — followed by another
+  answer on time: a council whose assembly missed quorum may answer again until the deadline (issue 13);
+- ``duplicate``: the council answered before (by its log order, ``seq``); its first valid decision counts
+  (adopted, rejected or tied), else its last ``no_quorum`` answer.
+
+Results written before councils could answer again (their body has no ``not_heard``) were tallied with the
+first answer counting whatever its outcome, and replay so (``answer_again=False``).
 
 An answer listed twice (same council, decision and fields) is one answer. Of the counted answers, ``adopted``
 is a council's yes and ``rejected`` its no; ``tied`` and ``no_quorum`` are answers that are neither:
@@ -56,7 +61,7 @@ from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_ANSWERS
 TallyRule = Literal["answering", "admitted", "weighted"]
 TALLY_RULES: tuple[TallyRule, ...] = ("answering", "admitted", "weighted")
 ANSWER_OUTCOMES = ("adopted", "rejected", "tied", "no_quorum")
-Reason = Literal["other-proposal", "not-admitted", "late", "duplicate"]
+Reason = Literal["other-proposal", "not-admitted", "late", "superseded", "duplicate"]
 Result = Literal["adopted", "rejected", "tied"]
 
 
@@ -167,25 +172,36 @@ def result_of(rule: TallyRule, totals: Totals) -> Result:
     return "adopted" if yes > out_of else "tied" if yes == out_of else "rejected"
 
 
+def _order(a: Answer) -> tuple[bytes, int, int, bytes]:
+    return a.council, a.seq, a.ts_ms, a.decision
+
+
 def tally(
-    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer]
+    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer], answer_again: bool = True
 ) -> tuple[list[Answer], list[Refused], Totals, Result]:
     """(counted, refused, totals, result): counted sorted by council, refused by council and log order."""
     asked = (proposal.federation, proposal.proposal)
-    counted: dict[bytes, Answer] = {}
+    on_time: dict[bytes, list[Answer]] = {}
     refused: list[Refused] = []
-    for a in sorted(set(answers), key=lambda a: (a.council, a.seq, a.ts_ms, a.decision)):
+    for a in sorted(set(answers), key=_order):
         if a.proposal != asked:
             refused.append(Refused(a, "other-proposal"))
         elif a.council not in admitted_at_deadline:
             refused.append(Refused(a, "not-admitted"))
         elif a.arrived_ms > proposal.deadline_ms:
             refused.append(Refused(a, "late"))
-        elif a.council in counted:
-            refused.append(Refused(a, "duplicate"))
         else:
-            counted[a.council] = a
-    ordered = sorted(counted.values(), key=lambda a: a.council)
+            on_time.setdefault(a.council, []).append(a)
+    counted: list[Answer] = []
+    for given in on_time.values():
+        valid = [a for a in given if a.outcome != "no_quorum"] if answer_again else given[:1]
+        chosen = valid[0] if valid else given[-1]
+        counted.append(chosen)
+        at = given.index(chosen)
+        refused += [Refused(a, "superseded") for a in given[:at]]
+        refused += [Refused(a, "duplicate") for a in given[at + 1 :]]
+    refused.sort(key=lambda r: _order(r.answer))
+    ordered = sorted(counted, key=lambda a: a.council)
     yes = [a for a in ordered if a.outcome == "adopted"]
     no = [a for a in ordered if a.outcome == "rejected"]
     totals = Totals(
@@ -202,13 +218,24 @@ def tally(
 
 
 def result_body(
-    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer]
+    proposal: Terms,
+    admitted_at_deadline: Set[bytes],
+    answers: Iterable[Answer],
+    not_heard: Iterable[bytes] | None = (),
 ) -> dict[str, Any]:
-    """The ``proposal/result`` body recording ``tally`` — deterministic whatever the order of ``answers``."""
-    counted, refused, totals, result = tally(proposal, admitted_at_deadline, answers)
+    """The ``proposal/result`` body recording ``tally`` — deterministic whatever the order of ``answers``.
+    ``not_heard``: the admitted councils the federation had not heard from since the deadline when it wrote
+    the result (``None``: a result written before that was recorded, which has no such field)."""
+    counted, refused, totals, result = tally(
+        proposal, admitted_at_deadline, answers, answer_again=not_heard is not None
+    )
     if len(counted) + len(refused) > MAX_ANSWERS:
         raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
-    return {
+    unheard = None if not_heard is None else sorted(set(not_heard))
+    if unheard is not None and not set(unheard) <= admitted_at_deadline:
+        raise RuleError("result.not-heard-unknown", "only councils admitted at the deadline go unheard")
+    heard = {} if unheard is None else {"not_heard": unheard}
+    return heard | {
         "kind": "proposal/result",
         "proposal": proposal.proposal,
         "federation": proposal.federation,
@@ -256,9 +283,12 @@ def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
     )
 
 
-def read_result(body: dict[str, Any]) -> tuple[Terms, frozenset[bytes], list[Answer]]:
-    """(terms, admitted councils, every answer listed) of a ``proposal/result`` body; strict."""
-    exact_keys(body, RESULT_KEYS, "proposal/result")
+def read_result(
+    body: dict[str, Any],
+) -> tuple[Terms, frozenset[bytes], list[Answer], list[bytes] | None]:
+    """(terms, admitted councils, every answer listed, councils not heard or None) of a ``proposal/result``
+    body; strict."""
+    exact_keys(body, RESULT_KEYS | ({"not_heard"} & body.keys()), "proposal/result")
     rule = body["rule"]
     if rule not in TALLY_RULES:
         raise RuleError("proposal.bad-rule", f"a tally rule is {one_of(TALLY_RULES)}")
@@ -275,7 +305,10 @@ def read_result(body: dict[str, Any]) -> tuple[Terms, frozenset[bytes], list[Ans
     get_map(body, "totals")
     answers = [_answer(a, (terms.federation, terms.proposal)) for a in counted]
     answers += [_answer(r, None) for r in refused]
-    return terms, admitted, answers
+    not_heard = None
+    if "not_heard" in body:
+        not_heard = [check_bytes(c, "not_heard", KEY_LEN) for c in get_list(body, "not_heard")]
+    return terms, admitted, answers, not_heard
 
 
 # -- from councils' decisions ------------------------------------------------------------------------
@@ -335,7 +368,7 @@ def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | 
     body = plain(result)
     body.pop("record", None)  # a public twin's commitment to the federation's record: not the result's
     body.pop("key_entries", None)  # the length of the key history before it, for bundles
-    terms, admitted, listed = read_result(body)
+    terms, admitted, listed, not_heard = read_result(body)
     verified = {
         (a if isinstance(a, Answer) else answer_from_decision(a)).unreceived() for a in verified_answers
     }
@@ -348,5 +381,5 @@ def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | 
     omitted = {a for a in verified - decided if a.proposal == asked}
     if omitted:
         raise RuleError("retally.omitted", f"{len(omitted)} answer(s) to this proposal were left out")
-    if body != result_body(terms, admitted, set(listed)):
+    if body != result_body(terms, admitted, set(listed), not_heard):
         raise RuleError("retally.mismatch", "the result does not follow from the answers and the rule")
