@@ -175,3 +175,26 @@ def not_heard(conn: sqlite3.Connection, councils: Iterable[bytes], deadline_ms: 
         if not heard:
             out.append(council)
     return out
+
+
+def councils_through(
+    conn: sqlite3.Connection, federations: Iterable[bytes], deadline_ms: int
+) -> tuple[dict[bytes, frozenset[bytes]], list[bytes]]:
+    """A continent's member ``federations``: the councils each one's roster held at ``deadline_ms``, from its
+    log held here; and the federations whose log is not held or does not replay (listed with none)."""
+    store = LogStore(conn)
+    through: dict[bytes, frozenset[bytes]] = {}
+    unknown: list[bytes] = []
+    for federation in sorted(federations):
+        state: Federation | None = None
+        if store.head(federation) is not None:
+            try:
+                state = load_state(store, federation, FederationMachine(federation))
+            except RuleError:
+                state = None
+        if state is None or not state.founded:
+            unknown.append(federation)
+            through[federation] = frozenset()
+        else:
+            through[federation] = state.admitted_at(deadline_ms)
+    return through, unknown

@@ -8,6 +8,7 @@ the test writes, which is exactly a council whose clock is wrong.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -19,8 +20,16 @@ from node.storage.writer import now_ms
 from protocol import codec
 from protocol.entry import sign_entry
 from tests.conftest import NodeFactory, RunningNode
-from tests.federation.test_federation_e2e import federation_node, own_size, rounds
+from tests.federation.test_federation_e2e import (
+    FAST,
+    admit_when_applied,
+    council_of,
+    federation_node,
+    own_size,
+    rounds,
+)
 from tests.federation.test_nodes import Hostile, heads, hostile, until
+from tests.node.test_federation_admin import answer
 
 __all__ = ["hostile"]  # the fixture
 HOUR = 3_600_000
@@ -150,3 +159,50 @@ async def test_a_proposal_closes_only_when_every_council_was_heard_or_its_grace_
         with pytest.raises(RemoteError) as caught:
             await publish(fed, now_ms() + 9000, grace_s=grace)
         assert (caught.value.status, caught.value.code) == (400, "bad-field")
+
+
+async def test_a_continent_wide_proposal_passes_by_the_councils_of_its_country_federations(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: a continent federation could not count the councils of its country federations, so no
+    continent-wide proposal could pass. Europe (continent) → Germany (country) → Berlin, Hamburg."""
+    europe = await federation_node(
+        start_node, "Federation of Councils — Europe", level="continent", continent="Europe"
+    )
+    germany = await start_node(
+        "Federation of Councils — Germany", kind="federation", level="country", country="DE",
+        continent="Europe", settings=FAST, federation=(europe.url, europe.config.node_id),
+    )  # fmt: skip
+    berlin, hamburg = [
+        await council_of(start_node, germany, city, country="DE", continent="Europe")
+        for city in ("Berlin", "Hamburg")
+    ]
+    await admit_when_applied(europe, [germany])
+    await admit_when_applied(germany, [berlin, hamburg])
+    deadline = now_ms() + 8000  # time for two assemblies to answer and Germany to relay their logs
+    pid = await publish(europe, deadline, rule="admitted", grace_s=3600)
+    ref = f"{codec.b64u(europe.config.node_id)}:{codec.b64u(pid)}"
+    decided = await asyncio.gather(answer(berlin, 3, "yes", [ref]), answer(hamburg, 2, "yes", [ref]))
+    assert [d[0]["outcome"] for d in decided] == ["adopted", "adopted"]
+    await past(deadline)
+
+    closed: list[dict[str, Any]] = []
+
+    async def europe_closes() -> bool:
+        await rounds(europe, germany)
+        try:
+            closed.append(await close(europe, pid))
+        except RemoteError as exc:
+            assert exc.code == "result.not-heard", exc  # until Germany's relay was heard past the deadline
+            return False
+        return True
+
+    await until(europe_closes, "Europe hears from every council through Germany and closes")
+    result = closed[0]["result"]
+    councils = sorted(codec.b64u(c.config.node_id) for c in (berlin, hamburg))
+    germany_id, named = codec.b64u(germany.config.node_id), "Federation of Councils — Germany"
+    assert result["through"] == [{"federation": germany_id, "name": named, "councils": councils}]
+    assert sorted(result["admitted"]) == councils and result["not_heard"] == []
+    assert sorted(c["council"] for c in result["counted"]) == councils
+    assert all(c["received_ms"] <= deadline for c in result["counted"])
+    assert result["result"] == "adopted" and result["totals"]["admitted"] == 2  # two of two admitted

@@ -27,6 +27,7 @@ from node.rules.fedbody import (
     result_body,
     retally,
     tally,
+    verify_through,
 )
 
 FED = bytes([0xFE]) * 32
@@ -475,10 +476,43 @@ def test_a_proposal_published_before_graces_replays_under_the_old_rules() -> Non
     assert body["refused"][0]["reason"] == "duplicate"
     assert replay(log.entries, FED).results[entry.id].result == "rejected"
     retally(body, [Verified(first), Verified(second)])
-    mixed = {**body, "not_heard": []}
+    mixed = {**body, "not_heard": [], "through": []}
     with pytest.raises(RuleError) as info:
         apply(replay(log.entries[:-1], FED), replace(log.entries[-1], body=mixed))
     assert info.value.rule == "result.mismatch"
+
+
+def test_a_continent_counts_the_councils_of_its_country_federations() -> None:
+    """Issue 13: a continent federation could not count councils of its country federations, so no
+    continent-wide proposal could pass."""
+    de, fr = key(0xDE), key(0xF7)
+    log = FakeLog()
+    log.run(FoundFederation("Federation of Councils, Europe", "continent", "Europe"))
+    log.run(Admit(de, "federation", "Germany", "Europe", country="DE"))
+    log.run(Admit(fr, "federation", "France", "Europe", country="FR"))
+    log.run(council_admit(K5, country="NL", city="Amsterdam"))  # no Dutch federation: admitted directly
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "admitted", grace_ms=0))
+    due = p.body["deadline_ms"]
+    through = ((de, frozenset({K1, K2})), (fr, frozenset({K3})))
+    answers = tuple(answer(k, "adopted", proposal=p.id, ts_ms=due) for k in (K1, K2, K3))
+    log.now = due
+    log.refuse(PublishResult(p.id, answers, through=through[:1]), "result.through")  # France left out
+    extra = (*through, (key(0x99), frozenset({K4})))
+    log.refuse(PublishResult(p.id, answers, through=extra), "result.through")  # not a member federation
+    body = log.run(PublishResult(p.id, answers, through=through)).body
+    assert body["admitted"] == sorted([K1, K2, K3, K5]) and body["result"] == "adopted"  # 3 of 4 admitted
+    assert body["through"] == [{"federation": de, "councils": [K1, K2]}, {"federation": fr, "councils": [K3]}]
+    assert replay(log.entries, FED).results[p.id].totals.admitted == 4
+    # anyone holding the members' logs checks the councils listed against their rosters at the deadline
+    verify_through(body, {de: frozenset({K1, K2}), fr: frozenset({K3})})
+    verify_through(body, {de: frozenset({K1, K2})})  # a log not held says nothing
+    with pytest.raises(RuleError) as info:
+        verify_through(body, {de: frozenset({K1})})  # K2 was not on Germany's roster at the deadline
+    assert info.value.rule == "retally.through"
+    retally(body, [Verified(x) for x in answers])
+    # before: only the continent's own councils counted, and Germany's answers were refused
+    old = tally(Terms(FED, p.id, due, "admitted"), frozenset({K5}), answers)
+    assert old[3] == "rejected" and {r.reason for r in old[1]} == {"not-admitted"}
 
 
 def test_answer_rejects_malformed() -> None:

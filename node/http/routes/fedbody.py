@@ -233,6 +233,10 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
             "counted": [a.to_body() | {"name": names.get(a.council)} for a in result.counted],
             "refused": [r.to_body() | {"name": names.get(r.answer.council)} for r in result.refused],
             "not_heard": [{"council": c, "name": names.get(c)} for c in result.body.get("not_heard", [])],
+            "through": [
+                {"federation": t["federation"], "name": names.get(t["federation"]), "councils": t["councils"]}
+                for t in result.body.get("through", [])
+            ],
         }
     return out
 
@@ -257,28 +261,38 @@ async def proposal(request: web.Request) -> web.Response:
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 
+async def _closing(node: Node, chosen: fedbody.Proposal) -> tuple[dict[bytes, frozenset[bytes]], list[bytes]]:
+    """(member federations with their councils at the deadline, councils and federations not heard from
+    since the deadline) of a proposal with a grace past its deadline and open; else nothing to say."""
+    state = _state(node)
+    if chosen.grace_ms is None or state.result_of(chosen.id) is not None or now_ms() < chosen.deadline_ms:
+        return {}, []  # no grace (published before issue 13), closed already, or too early: the rules answer
+    deadline = chosen.deadline_ms
+    # article 2: a continent counts the councils of the country federations it admitted
+    members = state.admitted_at(deadline, kind="federation")
+    through, unknown = await node.reads.run(queries.councils_through, members, deadline)
+    admitted = state.admitted_at(deadline).union(*through.values())
+    # on the writer's thread, after every report of a head already queued there (``Replication._heard``)
+    unheard = await node.writer.run(queries.not_heard, node.writer.conn, admitted | members, deadline)
+    return through, sorted(set(unheard) | set(unknown))
+
+
 @routes.post("/v1/admin/proposals/{proposal}/close")
 async def close(request: web.Request) -> web.Response:
     node = node_of(request)
     chosen = _proposal(node, request.match_info["proposal"])
-    state = _state(node)
-    if state.result_of(chosen.id) is None and now_ms() >= chosen.deadline_ms:
-        admitted = state.admitted_at(chosen.deadline_ms)
-        # on the writer's thread, after every report of a head already queued there (``Replication._heard``)
-        unheard = await node.writer.run(queries.not_heard, node.writer.conn, admitted, chosen.deadline_ms)
-        if unheard and chosen.grace_ms is not None and now_ms() < chosen.grace_ends_ms:
-            names = _names(node)
-            who = ", ".join(names.get(c) or codec.b64u(c)[:8] for c in unheard)
-            raise ApiError(
-                422,
-                "result.not-heard",
-                f"not heard from since the deadline: {who}; sync with them, or close after the grace "
-                f"ends at {datetime.datetime.fromtimestamp(chosen.grace_ends_ms / 1000, datetime.UTC)}",
-            )
-    else:
-        unheard = []  # too early or closed already: the rules answer that
+    through, unheard = await _closing(node, chosen)
+    if unheard and now_ms() < chosen.grace_ends_ms:
+        names = _names(node)
+        who = ", ".join(names.get(c) or codec.b64u(c)[:8] for c in unheard)
+        ends = datetime.datetime.fromtimestamp(chosen.grace_ends_ms / 1000, datetime.UTC)
+        raise ApiError(
+            422,
+            "result.not-heard",
+            f"not heard from since the deadline: {who}; sync, or close after the grace ends at {ends}",
+        )
     answers = await node.reads.run(queries.answers_held, node.config.node_id, chosen.id)
-    await node.writer.submit(PublishResult(chosen.id, tuple(answers), tuple(unheard)))
+    await node.writer.submit(PublishResult(chosen.id, tuple(answers), tuple(unheard), tuple(through.items())))
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 

@@ -10,7 +10,8 @@ the federation counts councils' decisions, never members' votes).
     apply(state, entry: Appended) -> None            judge a stored entry again, then fold it into the state
     replay(entries, log_id) -> Federation            the state is always the replay of the log
     tally(terms, admitted_at_deadline, answers)      pure count of councils' answers (see ``tally.py``)
-    retally(result_body, verified_answers)           redo a result from verified decision bundles
+    retally(result_body, verified_answers)           redo a result from verified bundles (``result.py``)
+    verify_through(result_body, rosters)             a continent's councils, against its members' rosters
 
 Every refusal is a ``RuleError(rule, message)`` — the governance package's class, so the node maps both in one
 place. Every entry is public. Members are 32-byte root keys (log ids); proposals are the 32-byte id of their
@@ -63,17 +64,8 @@ from .commands import (
 )
 from .machine import apply, execute, replay
 from .model import Federation, Profile, Proposal, ProposalResult, RosterEvent, RosterMember
-from .tally import (
-    Answer,
-    DecisionRecord,
-    Refused,
-    Terms,
-    Totals,
-    answer_from_decision,
-    result_body,
-    retally,
-    tally,
-)
+from .result import Listed, read_result, result_body, retally, verify_through
+from .tally import Answer, DecisionRecord, Refused, Terms, Totals, answer_from_decision, tally
 
 __all__ = [
     "Admit",
@@ -84,6 +76,7 @@ __all__ = [
     "Draft",
     "Federation",
     "FoundFederation",
+    "Listed",
     "Profile",
     "Proposal",
     "ProposalResult",
@@ -101,8 +94,10 @@ __all__ = [
     "answer_from_decision",
     "apply",
     "execute",
+    "read_result",
     "replay",
     "result_body",
     "retally",
     "tally",
+    "verify_through",
 ]

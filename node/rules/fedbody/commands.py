@@ -76,6 +76,8 @@ class PublishResult:
     answers: tuple[Answer, ...]
     # admitted councils not heard from since the deadline: allowed only once the proposal's grace has ended
     not_heard: tuple[bytes, ...] = ()
+    # a continent: each member federation active at the deadline, with the councils its roster then held
+    through: tuple[tuple[bytes, frozenset[bytes]], ...] = ()
 
 
 Command = FoundFederation | Admit | Suspend | Readmit | Rekey | PublishProposal | PublishResult

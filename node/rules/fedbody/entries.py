@@ -35,7 +35,8 @@ from .model import (
     RosterEvent,
     RosterMember,
 )
-from .tally import TALLY_RULES, read_result, result_body, tally
+from .result import read_result, result_body
+from .tally import TALLY_RULES, tally
 
 Handler = Callable[[Federation, dict[str, Any], int, Appended | None], None]
 
@@ -220,23 +221,29 @@ def result(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended 
         raise RuleError("result.already", "a proposal's result is written once")
     if ts_ms < proposal.deadline_ms:
         raise RuleError("result.too-early", "a result is written at or after the proposal's deadline")
-    _terms, _admitted, answers, not_heard = read_result(body)
+    listed = read_result(body)
     # a proposal that stated a grace is closed under issue 13's rules, and its result says who was not heard
-    if (not_heard is None) != (proposal.grace_ms is None):
+    if (listed.not_heard is None) != (proposal.grace_ms is None):
         raise RuleError("result.mismatch", "a result lists who was not heard iff its proposal has a grace")
     # the roster at the deadline is this log's own: entries are time-ordered, so it cannot change after
     admitted = state.admitted_at(proposal.deadline_ms)
-    if plain(body) != result_body(proposal.terms, admitted, answers, not_heard):
+    if listed.through is not None:
+        # article 2: a continent counts the councils of the country federations it admitted, each listed
+        # with its own roster at the deadline (``verify_through`` checks those against their logs)
+        if set(listed.through) != state.admitted_at(proposal.deadline_ms, kind="federation"):
+            raise RuleError("result.through", "a result lists every member federation active at the deadline")
+        admitted = admitted.union(*listed.through.values())
+    if plain(body) != result_body(proposal.terms, admitted, listed.answers, listed.not_heard, listed.through):
         raise RuleError("result.mismatch", "the result does not follow from its answers and the roster")
     # issue 13: a result written before every admitted council was heard from past the deadline would be
     # final without their answers; it may be written only once the grace the proposal stated has ended
-    if not_heard and ts_ms < proposal.grace_ends_ms:
+    if listed.not_heard and ts_ms < proposal.grace_ends_ms:
         raise RuleError(
             "result.not-heard", "councils not heard from since the deadline: wait for them or for the grace"
         )
     if entry is not None:
         counted, refused, totals, outcome = tally(
-            proposal.terms, admitted, answers, answer_again=not_heard is not None
+            proposal.terms, admitted, listed.answers, answer_again=listed.not_heard is not None
         )
         state.results[proposal.id] = ProposalResult(
             entry.id,

@@ -21,7 +21,7 @@ from node.rules.council.log import Appended, Draft
 from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Rekey, Suspend
 from .entries import KINDS
 from .model import Federation
-from .tally import result_body
+from .result import result_body
 
 
 def _body(state: Federation, command: Command) -> dict[str, Any]:
@@ -80,8 +80,11 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
             if proposal is None:
                 raise RuleError("proposal.unknown", "no such proposal")
             admitted = state.admitted_at(proposal.deadline_ms)
-            not_heard = None if proposal.grace_ms is None else command.not_heard
-            return result_body(proposal.terms, admitted, command.answers, not_heard)
+            if proposal.grace_ms is None:  # published before issue 13: closed under the old rules
+                return result_body(proposal.terms, admitted, command.answers, None)
+            through = dict(command.through)
+            admitted = admitted.union(*through.values())
+            return result_body(proposal.terms, admitted, command.answers, command.not_heard, through)
     raise RuleError("command.unknown", f"not a federation command: {type(command).__name__}")
 
 

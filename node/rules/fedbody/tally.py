@@ -33,9 +33,7 @@ is a council's yes and ``rejected`` its no; ``tied`` and ``no_quorum`` are answe
 - ``weighted``: adopted iff Σ participants of adopting councils > Σ participants of rejecting councils,
   tied iff equal (so also when nobody answered yes or no), else rejected. Neither-answers weigh nothing.
 
-A ``proposal/result`` entry stores the terms, the admitted councils and every answer (counted and refused,
-with all the fields the tally reads), so re-running ``tally`` over it must give the entry back: ``apply``
-does that against the federation's own roster, and ``retally`` against decision bundles a member verified.
+A ``proposal/result`` entry records a tally so that anyone can redo it (``result.py``).
 """
 
 from __future__ import annotations
@@ -46,17 +44,10 @@ from typing import Any, Literal, Protocol
 
 from node.rules.council.errors import RuleError
 from node.rules.council.fields import (
-    check_bytes,
-    exact_keys,
-    get_int,
-    get_list,
-    get_map,
-    malformed,
-    one_of,
     plain,
 )
 
-from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_ANSWERS
+from .limits import ENTRY_ID_LEN, KEY_LEN
 
 TallyRule = Literal["answering", "admitted", "weighted"]
 TALLY_RULES: tuple[TallyRule, ...] = ("answering", "admitted", "weighted")
@@ -217,100 +208,6 @@ def tally(
     return ordered, refused, totals, result_of(proposal.rule, totals)
 
 
-def result_body(
-    proposal: Terms,
-    admitted_at_deadline: Set[bytes],
-    answers: Iterable[Answer],
-    not_heard: Iterable[bytes] | None = (),
-) -> dict[str, Any]:
-    """The ``proposal/result`` body recording ``tally`` — deterministic whatever the order of ``answers``.
-    ``not_heard``: the admitted councils the federation had not heard from since the deadline when it wrote
-    the result (``None``: a result written before that was recorded, which has no such field)."""
-    counted, refused, totals, result = tally(
-        proposal, admitted_at_deadline, answers, answer_again=not_heard is not None
-    )
-    if len(counted) + len(refused) > MAX_ANSWERS:
-        raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
-    unheard = None if not_heard is None else sorted(set(not_heard))
-    if unheard is not None and not set(unheard) <= admitted_at_deadline:
-        raise RuleError("result.not-heard-unknown", "only councils admitted at the deadline go unheard")
-    heard = {} if unheard is None else {"not_heard": unheard}
-    return heard | {
-        "kind": "proposal/result",
-        "proposal": proposal.proposal,
-        "federation": proposal.federation,
-        "rule": proposal.rule,
-        "deadline_ms": proposal.deadline_ms,
-        "admitted": sorted(admitted_at_deadline),
-        "counted": [a.to_body() for a in counted],
-        "refused": [r.to_body() for r in refused],
-        "totals": totals.to_body(),
-        "result": result,
-    }
-
-
-RESULT_KEYS = {
-    "kind", "proposal", "federation", "rule", "deadline_ms",
-    "admitted", "counted", "refused", "totals", "result",
-}  # fmt: skip
-_COUNTED_KEYS = {"council", "decision", "seq", "ts_ms", "outcome", "participants"}
-_RECEIVED = {"received_ms"}  # absent from results written before receipts were kept
-
-
-def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
-    if not isinstance(item, dict):
-        raise malformed("a listed answer is a map")
-    if proposal is None:  # refused: the answer carries the proposal it named and why it was refused
-        exact_keys(item, _COUNTED_KEYS | {"proposal", "reason"} | _RECEIVED & item.keys(), "refused answer")
-        named = get_list(item, "proposal")
-        if len(named) != 2:
-            raise malformed("proposal is [federation log id, proposal entry id]")
-        proposal = (
-            check_bytes(named[0], "proposal", KEY_LEN),
-            check_bytes(named[1], "proposal", ENTRY_ID_LEN),
-        )
-    else:
-        exact_keys(item, _COUNTED_KEYS | _RECEIVED & item.keys(), "counted answer")
-    return Answer(
-        council=check_bytes(item["council"], "council", KEY_LEN),
-        decision=check_bytes(item["decision"], "decision", ENTRY_ID_LEN),
-        proposal=proposal,
-        outcome=item["outcome"] if isinstance(item["outcome"], str) else "",
-        participants=get_int(item, "participants"),
-        ts_ms=get_int(item, "ts_ms"),
-        seq=get_int(item, "seq"),
-        received_ms=get_int(item, "received_ms") if "received_ms" in item else None,
-    )
-
-
-def read_result(
-    body: dict[str, Any],
-) -> tuple[Terms, frozenset[bytes], list[Answer], list[bytes] | None]:
-    """(terms, admitted councils, every answer listed, councils not heard or None) of a ``proposal/result``
-    body; strict."""
-    exact_keys(body, RESULT_KEYS | ({"not_heard"} & body.keys()), "proposal/result")
-    rule = body["rule"]
-    if rule not in TALLY_RULES:
-        raise RuleError("proposal.bad-rule", f"a tally rule is {one_of(TALLY_RULES)}")
-    terms = Terms(
-        federation=check_bytes(body["federation"], "federation", KEY_LEN),
-        proposal=check_bytes(body["proposal"], "proposal", ENTRY_ID_LEN),
-        deadline_ms=get_int(body, "deadline_ms"),
-        rule=rule,
-    )
-    admitted = frozenset(check_bytes(c, "admitted", KEY_LEN) for c in get_list(body, "admitted"))
-    counted, refused = get_list(body, "counted"), get_list(body, "refused")
-    if len(counted) + len(refused) > MAX_ANSWERS:
-        raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
-    get_map(body, "totals")
-    answers = [_answer(a, (terms.federation, terms.proposal)) for a in counted]
-    answers += [_answer(r, None) for r in refused]
-    not_heard = None
-    if "not_heard" in body:
-        not_heard = [check_bytes(c, "not_heard", KEY_LEN) for c in get_list(body, "not_heard")]
-    return terms, admitted, answers, not_heard
-
-
 # -- from councils' decisions ------------------------------------------------------------------------
 
 
@@ -353,33 +250,3 @@ def answer_from_decision(record: DecisionRecord) -> Answer:
         ts_ms=record.ts_ms,
         seq=record.seq,
     )
-
-
-def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | Answer]) -> None:
-    """Redo a federation's result from decision entries the caller verified; ``None`` or ``RuleError``.
-    ``result`` is the result's body as the federation's public log (or its record) holds it.
-
-    The answers the result lists must be exactly the verified ones (answers to this proposal the result
-    leaves out are ``retally.omitted``; listed answers with no verified decision are ``retally.unverified``),
-    and the tally over them must give the result entry back (``retally.mismatch``). Whether the admitted
-    councils were those on the roster at the deadline is for whoever holds the federation's log to check
-    (``apply`` does).
-    """
-    body = plain(result)
-    body.pop("record", None)  # a public twin's commitment to the federation's record: not the result's
-    body.pop("key_entries", None)  # the length of the key history before it, for bundles
-    terms, admitted, listed, not_heard = read_result(body)
-    verified = {
-        (a if isinstance(a, Answer) else answer_from_decision(a)).unreceived() for a in verified_answers
-    }
-    asked = (terms.federation, terms.proposal)
-    # the receipt times are the federation's own signed word; the decisions themselves must be verified
-    decided = {a.unreceived() for a in listed}
-    unverified = decided - verified
-    if unverified:
-        raise RuleError("retally.unverified", f"{len(unverified)} listed answer(s) lack a verified decision")
-    omitted = {a for a in verified - decided if a.proposal == asked}
-    if omitted:
-        raise RuleError("retally.omitted", f"{len(omitted)} answer(s) to this proposal were left out")
-    if body != result_body(terms, admitted, set(listed), not_heard):
-        raise RuleError("retally.mismatch", "the result does not follow from the answers and the rule")
