@@ -29,7 +29,7 @@ from tests.federation.test_federation_e2e import (
     rounds,
 )
 from tests.federation.test_nodes import Hostile, heads, hostile, until
-from tests.node.test_federation_admin import answer
+from tests.node.test_federation_admin import answer, apply_to, b64
 
 __all__ = ["hostile"]  # the fixture
 HOUR = 3_600_000
@@ -201,8 +201,64 @@ async def test_a_continent_wide_proposal_passes_by_the_councils_of_its_country_f
     result = closed[0]["result"]
     councils = sorted(codec.b64u(c.config.node_id) for c in (berlin, hamburg))
     germany_id, named = codec.b64u(germany.config.node_id), "Federation of Councils — Germany"
-    assert result["through"] == [{"federation": germany_id, "name": named, "councils": councils}]
+    assert result["through"] == [{"federation": germany_id, "name": named, "councils": councils}], result
     assert sorted(result["admitted"]) == councils and result["not_heard"] == []
     assert sorted(c["council"] for c in result["counted"]) == councils
     assert all(c["received_ms"] <= deadline for c in result["counted"])
     assert result["result"] == "adopted" and result["totals"]["admitted"] == 2  # two of two admitted
+
+
+async def test_the_operator_executes_only_what_the_councils_adopted(start_node: NodeFactory) -> None:
+    """Issue 13: one operator admitted, suspended and published everything. A federation founded with one
+    founding member: the operator admits it alone; every later roster change executes an adopted proposal."""
+    fed = await start_node(
+        "Federation of Canada", kind="federation", level="country", settings=FAST, founding=1
+    )
+    toronto, montreal = [
+        await start_node(f"{city} Council", city=city, settings=FAST) for city in ("Toronto", "Montreal")
+    ]
+    for council in (toronto, montreal):
+        apply_to(fed, council)
+        await council.operator.call("POST", "/v1/admin/peers", {"url": fed.url, "key": b64(fed)})
+    op = fed.operator
+    await op.call("POST", "/v1/admin/roster/admit", {"member": b64(toronto), "reason": "founding member"})
+
+    async def refused(path: str, body: dict[str, Any], code: str) -> None:
+        before = await own_size(fed)
+        with pytest.raises(RemoteError) as caught:
+            await op.call("POST", path, body)
+        assert (caught.value.status, caught.value.code) == (422, code), caught.value
+        assert await own_size(fed) == before  # nothing written
+
+    await refused(
+        "/v1/admin/roster/admit", {"member": b64(montreal), "reason": "applied"}, "roster.no-mandate"
+    )
+    await refused("/v1/admin/roster/suspend", {"member": b64(toronto), "reason": "x"}, "roster.no-mandate")
+
+    deadline = now_ms() + 6000  # time for Toronto's assembly to answer and the federation to receive it
+    pid = await publish(fed, deadline, action={"kind": "admit", "member": b64(montreal)[:10]}, grace_s=3600)
+    shown = await op.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}")
+    assert shown["action"] == {"kind": "admit", "member": b64(montreal)} and shown["executed"] is False
+    by = {"member": b64(montreal), "reason": "the councils decided", "by": codec.b64u(pid)}
+    await refused("/v1/admin/roster/admit", by, "roster.mandate-not-adopted")  # not yet decided
+    ref = f"{b64(fed)}:{codec.b64u(pid)}"
+    assert (await answer(toronto, 3, "yes", [ref]))[0]["outcome"] == "adopted"
+    await past(deadline)
+    closed: list[dict[str, Any]] = []
+
+    async def closes() -> bool:
+        await rounds(fed)
+        try:
+            closed.append(await close(fed, pid))
+        except RemoteError as exc:
+            assert exc.code == "result.not-heard", exc
+            return False
+        return True
+
+    await until(closes, "the federation hears from Toronto and closes the proposal")
+    assert closed[0]["result"]["result"] == "adopted"
+    admitted = await op.call("POST", "/v1/admin/roster/admit", by)
+    assert admitted["member"] == b64(montreal)
+    assert (await op.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}"))["executed"] is True
+    roster = (await op.call("GET", "/v1/admin/roster"))["members"]
+    assert [m["member"] for m in roster] == [b64(toronto), b64(montreal)]

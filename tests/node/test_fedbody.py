@@ -515,6 +515,52 @@ def test_a_continent_counts_the_councils_of_its_country_federations() -> None:
     assert old[3] == "rejected" and {r.reason for r in old[1]} == {"not-admitted"}
 
 
+def test_roster_changes_are_the_councils_decisions_and_the_operator_only_executes_them() -> None:
+    """Issue 13: one operator admitted, suspended and published everything. Now the first ``founding``
+    members are admitted as founders; every later admission, and every suspension or readmission, executes
+    a proposal with that action which the member councils adopted, once."""
+    log = FakeLog()
+    log.run(FoundFederation("Federation of Councils, Germany", "country", "Europe", country="DE", founding=2))
+    assert log.entries[0].body["founding"] == 2
+    log.run(council_admit(K1))
+    log.run(council_admit(K2))
+    log.refuse(council_admit(K3), "roster.no-mandate")  # the founders are in
+    log.refuse(Suspend(K1, "no minutes", 0), "roster.no-mandate")
+
+    def decided(action: Any, outcome: str = "adopted") -> bytes:
+        p = log.run(PublishProposal("fa", "en", log.now + 100, "answering", action=action, grace_ms=0))
+        assert p.body["action"] == {"kind": action[0], "member": action[1]}
+        log.now = p.body["deadline_ms"]
+        votes = tuple(answer(k, outcome, proposal=p.id, ts_ms=log.now, seq=i) for i, k in enumerate((K1, K2)))
+        log.run(PublishResult(p.id, votes))
+        return p.id
+
+    admit_k3 = decided(("admit", K3))
+    log.refuse(replace(council_admit(K4), by=admit_k3), "roster.mandate-other")  # another member
+    log.refuse(Suspend(K3, "x", 0, by=admit_k3), "roster.not-admitted")
+    done = log.run(replace(council_admit(K3), by=admit_k3))
+    assert done.body["by"] == admit_k3 and log.state.is_admitted(K3) and admit_k3 in log.state.executed
+    rejected = decided(("suspend", K2), "rejected")
+    log.refuse(Suspend(K2, "x", 0, by=rejected), "roster.mandate-not-adopted")
+    log.refuse(Suspend(K2, "x", 0, by=bytes(32)), "roster.mandate-unknown")
+    suspend_k2 = decided(("suspend", K2))
+    log.run(Suspend(K2, "the councils decided", 0, by=suspend_k2))
+    log.refuse(Readmit(K2, "x", by=suspend_k2), "roster.mandate-other")
+    log.run(Readmit(K2, "the councils decided", by=decided(("readmit", K2))))
+    log.refuse(Suspend(K2, "again", 0, by=suspend_k2), "roster.mandate-used")  # executed once
+    # not yet adopted: a proposal still open mandates nothing
+    p = log.run(PublishProposal("fa", "en", log.now + 100, action=("suspend", K1), grace_ms=0))
+    log.refuse(Suspend(K1, "x", 0, by=p.id), "roster.mandate-not-adopted")
+    assert replay(log.entries, FED) == log.state
+    log.refuse(FoundFederation("F", "continent", "Europe", founding=1), "federation.already-founded")
+    fresh = FakeLog()
+    fresh.refuse(FoundFederation("F", "continent", "Europe", founding=1001), "federation.bad-founding")
+    fresh.run(FoundFederation("F", "continent", "Europe"))
+    with pytest.raises(RuleError) as info:
+        execute(fresh.state, PublishProposal("fa", "en", fresh.now + 9, action=("expel", K1)), fresh.now)  # type: ignore[arg-type]
+    assert info.value.rule == "proposal.bad-action"
+
+
 def test_answer_rejects_malformed() -> None:
     for bad in (
         {"outcome": "maybe"},

@@ -23,6 +23,7 @@ from node.http.wire import ApiError, bad_request, read_json, respond
 from node.rules import fedbody
 from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, Suspend
 from node.rules.fedbody.limits import MAX_GRACE_MS, MAX_REASON
+from node.rules.fedbody.mandate import ACTIONS
 from node.rules.fedbody.model import RosterMember
 from node.rules.fedbody.tally import TALLY_RULES
 from node.storage import applications, queries
@@ -95,7 +96,18 @@ async def admit(request: web.Request) -> web.Response:
         found = applications.get(node.reader, member)
         assert found is not None  # listed just above, and applications are never deleted
         kind, profile = found.kind, found.profile()
-    command = Admit(member=member, member_kind=kind, reason=_reason(body), **profile)
+    command = Admit(
+        member,
+        kind,
+        profile["name"],
+        profile["continent"],
+        name_fa=profile["name_fa"],
+        city=profile["city"],
+        country=profile["country"],
+        url=profile["url"],
+        reason=_reason(body),
+        by=_mandate(node, body),
+    )
     appended = await node.writer.submit(command, applications.mark(member, "admitted"))
     peer = None
     if profile["url"]:
@@ -104,6 +116,26 @@ async def admit(request: web.Request) -> web.Response:
         except ValueError as exc:  # admitted; the operator can still add the peer by hand
             peer = f"not added: {exc}"
     return respond(request, {"member": member, "entry_id": appended[0].id, "peer": peer})
+
+
+def _mandate(node: Node, body: dict[str, Any]) -> bytes | None:
+    """The adopted proposal a roster change executes (``by``, an id or unique prefix), if one is named; the
+    rules refuse a change without one once the founders are in (``node.rules.fedbody.mandate``)."""
+    if body.get("by") is None:
+        return None
+    return by_prefix(body["by"], list(_state(node).proposals), "proposal")
+
+
+def _action(node: Node, body: dict[str, Any]) -> tuple[Any, bytes] | None:
+    """A proposal's roster ``action`` {kind, member}: the member by key or unique prefix, among applicants
+    and the roster."""
+    action = body.get("action")
+    if action is None:
+        return None
+    if not isinstance(action, dict) or action.get("kind") not in ACTIONS:
+        raise bad_request("bad-field", f"action is {{kind: {' | '.join(ACTIONS)}, member: KEY}}")
+    known = {a.key for a in applications.everyone(node.reader)} | set(_state(node).roster)
+    return action["kind"], by_prefix(action.get("member"), sorted(known), "member")
 
 
 def _member(node: Node, ref: object) -> bytes:
@@ -116,7 +148,7 @@ async def suspend(request: web.Request) -> web.Response:
     body = await read_json(request)
     member = _member(node, body.get("member"))
     size = _held(node, member)  # its entries from here on are not taken in while suspended
-    appended = await node.writer.submit(Suspend(member, _reason(body), size))
+    appended = await node.writer.submit(Suspend(member, _reason(body), size, _mandate(node, body)))
     return respond(request, {"member": member, "entry_id": appended[0].id, "size": size})
 
 
@@ -125,7 +157,7 @@ async def readmit(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     member = _member(node, body.get("member"))
-    appended = await node.writer.submit(Readmit(member, _reason(body)))
+    appended = await node.writer.submit(Readmit(member, _reason(body), _mandate(node, body)))
     return respond(request, {"member": member, "entry_id": appended[0].id})
 
 
@@ -191,6 +223,7 @@ async def publish(request: web.Request) -> web.Response:
         text_en=text_field(body, "text_en"),
         deadline_ms=parse_deadline(body.get("deadline")),
         rule=rule,
+        action=_action(node, body),
         grace_ms=grace_s * 1000,
     )
     appended = await node.writer.submit(command)
@@ -220,6 +253,10 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
         "deadline_ms": proposal.deadline_ms,
         "rule": proposal.rule,
         "grace_ms": proposal.grace_ms,
+        "action": None
+        if proposal.action is None
+        else {"kind": proposal.action[0], "member": proposal.action[1]},
+        "executed": proposal.id in _state(node).executed,
         "status": "closed" if result else "open",
         "result": None,
     }

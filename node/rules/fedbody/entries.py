@@ -24,6 +24,7 @@ from node.rules.council.fields import (
 )
 from node.rules.council.log import Appended
 
+from . import mandate
 from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_GRACE_MS, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
 from .model import (
     LEVELS,
@@ -41,6 +42,7 @@ from .tally import TALLY_RULES, tally
 Handler = Callable[[Federation, dict[str, Any], int, Appended | None], None]
 
 ADMIT_FIELDS = ("name", "name_fa", "city", "country", "continent", "url")
+_BY = {"by"}  # the councils' mandate (``mandate.py``): absent before it, and for founders
 
 
 def _member(state: Federation, body: dict[str, Any]) -> RosterMember:
@@ -65,7 +67,8 @@ def _event(entry: Appended, action: Any, reason: str, size: int | None = None) -
 
 
 def found(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "profile"}, "federation/found")
+    exact_keys(body, {"kind", "profile"} | ({"founding"} & body.keys()), "federation/found")
+    founding = mandate.read_founding(body)
     if state.founded:
         raise RuleError("federation.already-founded", "the federation is founded by the first entry only")
     p = get_map(body, "profile")
@@ -85,14 +88,16 @@ def found(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
     if entry is not None:
         if entry.seq != 0:
             raise RuleError("federation.already-founded", "the founding entry is seq 0")
-        state.id, state.profile = entry.id, profile
+        state.id, state.profile, state.founding = entry.id, profile, founding
 
 
 # -- the roster ------------------------------------------------------------------------------------
 
 
 def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "member_kind", *ADMIT_FIELDS, "reason"}, "roster/admit")
+    exact_keys(
+        body, {"kind", "member", "member_kind", *ADMIT_FIELDS, "reason", *_BY & body.keys()}, "roster/admit"
+    )
     member = check_bytes(body["member"], "member", KEY_LEN)
     kind = body["member_kind"]
     if kind not in MEMBER_KINDS:
@@ -119,6 +124,7 @@ def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
         raise RuleError("roster.other-continent", "a member lies on the federation's continent")
     if member in state.roster:
         raise RuleError("roster.already-admitted", "this member is on the roster (readmit a suspended one)")
+    mandate.judge(state, body, "admit", member, entry)
     if entry is not None:
         state.roster[member] = _admitted(member, kind, p, _event(entry, "admit", reason))
 
@@ -135,7 +141,7 @@ def _not_rekeyed(m: RosterMember) -> None:
 
 
 def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "reason", "size"}, "roster/suspend")
+    exact_keys(body, {"kind", "member", "reason", "size", *_BY & body.keys()}, "roster/suspend")
     m = _member(state, body)
     _not_rekeyed(m)
     reason = _reason(body, required=True)
@@ -147,17 +153,19 @@ def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
     # a log only grows: an earlier suspension already accepted entries up to its size
     if any(e.size is not None and size < e.size for e in m.events):
         raise RuleError("roster.size-regressed", "smaller than a size held at an earlier suspension")
+    mandate.judge(state, body, "suspend", m.member, entry)
     if entry is not None:
         m.events.append(_event(entry, "suspend", reason, size))
 
 
 def readmit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "reason"}, "roster/readmit")
+    exact_keys(body, {"kind", "member", "reason", *_BY & body.keys()}, "roster/readmit")
     m = _member(state, body)
     _not_rekeyed(m)
     reason = _reason(body, required=True)
     if m.active:
         raise RuleError("roster.not-suspended", "only a suspended member is readmitted")
+    mandate.judge(state, body, "readmit", m.member, entry)
     if entry is not None:
         m.events.append(_event(entry, "readmit", reason))
 
@@ -192,7 +200,9 @@ def rekey(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
 
 def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
     keys = {"kind", "text_fa", "text_en", "deadline_ms", "rule"}
-    exact_keys(body, keys | ({"grace_ms"} & body.keys()), "proposal/publish")  # no grace before 0.2
+    # no grace before issue 13; an action only on a proposal that mandates a roster change
+    exact_keys(body, keys | ({"grace_ms", "action"} & body.keys()), "proposal/publish")
+    action = mandate.read_action(body)
     text_fa, text_en = get_text(body, "text_fa", MAX_TEXT), get_text(body, "text_en", MAX_TEXT)
     # Persian is the movement's language, English its working translation: both, always
     if not text_fa.strip() or not text_en.strip():
@@ -207,7 +217,16 @@ def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
         raise RuleError("proposal.bad-grace", f"a grace is 0 to {MAX_GRACE_MS // 86_400_000} days")
     if entry is not None:
         state.proposals[entry.id] = Proposal(
-            entry.id, entry.seq, entry.ts_ms, state.log_id, text_fa, text_en, deadline, body["rule"], grace
+            entry.id,
+            entry.seq,
+            entry.ts_ms,
+            state.log_id,
+            text_fa,
+            text_en,
+            deadline,
+            body["rule"],
+            grace,
+            action,
         )
 
 
