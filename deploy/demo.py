@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from federation.client import SignedClient
+from federation.client import RemoteError, SignedClient
 from node import config as cfg
 from node.bootstrap import init_node
 from node.http.server import serve
@@ -298,6 +298,7 @@ async def run(demo: Demo, once: bool) -> int:
             name_fa="فدراسیون شوراها — اروپا",
             level="continent",
             continent="Europe",
+            founding=1,  # Germany, its founder; later members by the councils' adopted proposals
         ),
         None,
     )
@@ -309,6 +310,7 @@ async def run(demo: Demo, once: bool) -> int:
             level="country",
             continent="Europe",
             country="DE",
+            founding=3,  # the three councils found it; later roster changes are the councils' decisions
         ),
         "europe",
     )
@@ -363,7 +365,21 @@ async def run(demo: Demo, once: bool) -> int:
     if wait > 0:
         say(f"\n  waiting {wait:.0f} s for the deadline…")
         await asyncio.sleep(wait + 0.5)
-    closed = await germany.op.call("POST", f"/v1/admin/proposals/{proposal['proposal_id']}/close")
+
+    async def closes() -> dict[str, Any] | None:
+        # the result waits until every admitted council was heard from past the deadline (or a grace ends)
+        await demo.sync("germany")
+        try:
+            value: dict[str, Any] = await germany.op.call(
+                "POST", f"/v1/admin/proposals/{proposal['proposal_id']}/close"
+            )
+        except RemoteError as exc:
+            if exc.code != "result.not-heard":
+                raise
+            return None
+        return value
+
+    closed = await demo.until("every council to be heard from past the deadline", closes)
     result = closed["result"]
     totals = result["totals"]
     say(
@@ -373,6 +389,8 @@ async def run(demo: Demo, once: bool) -> int:
     )
     for counted in result["counted"]:
         say(f"  counted: {counted['name']}: {counted['outcome']} ({counted['participants']} participants)")
+    for unheard in result["not_heard"]:
+        say(f"  not heard from since the deadline: {unheard['name']}")
 
     async def summarised() -> dict[str, Any] | None:
         await demo.sync("europe")

@@ -51,6 +51,11 @@ class Settings(FederationSettings):
     roster_poll_s: float = setting(
         1.0, "how often the rosters of the federations we trust are looked at for new members"
     )
+    proposal_grace_s: int = setting(
+        86_400,
+        "a federation's proposal published without --grace waits this long after its deadline for councils "
+        "not heard from since; until then it closes only once every admitted council was heard",
+    )
     bundle_cache_max: int = setting(512, "decision bundles kept in memory, the most recently served")
     invitation_ttl_s: float = setting(
         7 * 24 * 3600.0, "a member invitation (shora member invite) expires this long after it is issued"

@@ -53,6 +53,7 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
         settings: dict[str, float] | None = None,
         kind: str = "council",
         federation: tuple[str, bytes] | None = None,
+        founding: int | None = None,
         **profile: str,
     ) -> RunningNode:
         """A council by default; ``kind="federation"`` founds a federation body (``level`` "country" with
@@ -68,6 +69,7 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
                     level=level,  # type: ignore[arg-type]  # judged by the fedbody rules
                     country=profile.get("country", "CA" if level == "country" else ""),
                     continent=profile.get("continent", "North America"),
+                    founding=founding,  # None: no mandates (as federations founded before them)
                 )
             else:
                 found = FoundCouncil(

@@ -241,6 +241,7 @@ class Gossip:
         answer = await self._rpc(peer, DIGEST, {"hash": digest(ours)})
         if answer.get("equal") is True:
             self.stats.equal += 1
+            self._on_peer_heads(peer, ours)  # it holds exactly what we hold, as it just told us
             return
         compared: set[int] | None = None  # buckets compared; None: all
         if "heads" in answer:

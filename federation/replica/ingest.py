@@ -37,7 +37,7 @@ from federation.replica.page import Head, IngestResult, Page, Row, encode_page
 from federation.replica.serve import page_parts, refuse_frozen
 from federation.replica.signatures import POOL_THRESHOLD, Preverified, SignatureChecks
 from federation.settings import DEFAULTS, FederationSettings
-from federation.store import LogHead, LogStore
+from federation.store import LogHead, LogStore, receipts
 from protocol import merkle
 from protocol.bundle import KEY_KIND
 from protocol.entry import Entry, verify_follows
@@ -305,6 +305,8 @@ class Replica:
             bad = verifier.failed()
             if bad >= 0:
                 raise BadData("entry-signature", f"seq {new[bad].seq}: not a valid signature")
+            if result is not None:  # when we first held these entries: a federation's receipt (issue 13)
+                receipts.note(self.store.conn, log_id, result.size, int(self.clock() * 1000))
         if result is None:
             return IngestResult(0, 0, None)
         return IngestResult(len(new), result.size, result.checkpoint_size)

@@ -1,10 +1,12 @@
-"""The log tables (migrations ``0001``–``0007``): logs, entries, tree nodes, fork proofs, witnessing."""
+"""The log tables (migrations ``0001``–``0007``, ``0801`` in ``receipts``): logs, entries, tree nodes, fork
+proofs, witnessing."""
 
 from __future__ import annotations
 
 import sqlite_utils
 
 from federation.db import Migration
+from federation.store.receipts import MIGRATIONS as RECEIPT_MIGRATIONS
 
 
 def _schema(db: sqlite_utils.Database) -> None:
@@ -108,4 +110,5 @@ MIGRATIONS = [
     Migration("0005-entries-rowid-decision-ids", _entries_rowid),
     Migration("0006-private-logs", _private_logs),
     Migration("0007-witness-notes", _witness_notes),
+    *RECEIPT_MIGRATIONS,
 ]

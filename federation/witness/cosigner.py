@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from federation.errors import SizeMismatch, WitnessError
 from federation.replica.forks import prove_checkpoint_contradiction
-from federation.store import LogStore
+from federation.store import LogStore, receipts
 from federation.witness.text import SIZE_CONTENT_TYPE, WitnessReply, log_id_of, parse_add_checkpoint
 from protocol import merkle
 from protocol.codec import INT64_MAX
@@ -100,6 +100,9 @@ class Witness:
                 "note = excluded.note, updated_ms = excluded.updated_ms",
                 (log_id, checkpoint.size, checkpoint.root, request.note, now_s * 1000),
             )
+            # a signed commitment to the log up to this size: its entries were received now, even if they
+            # replicate later (the last millisecond of the second, never earlier than the truth)
+            receipts.note(self.conn, log_id, checkpoint.size, now_s * 1000 + 999)
         # Persisted before answering (tlog-witness.md); signing after the commit keeps the lock short.
         return cosign(self.key, self.name, checkpoint, now_s)
 

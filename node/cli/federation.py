@@ -7,6 +7,7 @@ whose logs the council holds and whether its assembly has taken them up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -41,33 +42,46 @@ def applications(client: NodeClient, as_json: bool, every: bool) -> None:
     emit(as_json, out, table)
 
 
+def roster_change(command: Callable[..., None]) -> Callable[..., None]:
+    """MEMBER, --reason and --by (the adopted proposal it executes) of a remote roster change."""
+    options = (
+        click.argument("member"),
+        click.option("--reason", required=True, help="why (public, on the roster)"),
+        click.option(
+            "--by",
+            "by",
+            default=None,
+            metavar="PROPOSAL",
+            help="the proposal with this action the member councils adopted (needed after the founders)",
+        ),
+    )
+    wrapped = remote(command)
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
+
+
 @federation.command("admit")
-@click.argument("member")
-@click.option("--reason", required=True, help="why (public, on the roster)")
-@remote
-def admit(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
+@roster_change
+def admit(client: NodeClient, as_json: bool, member: str, reason: str, by: str | None) -> None:
     """Admit the applicant MEMBER (its key or a unique prefix) to the roster, with the profile it sent."""
-    out = client.call("POST", "/v1/admin/roster/admit", {"member": member, "reason": reason})
+    out = client.call("POST", "/v1/admin/roster/admit", {"member": member, "reason": reason, "by": by})
     emit(as_json, out, lambda v: f"admitted: {v['member']} (peer: {v['peer'] or 'none'})")
 
 
 @federation.command("suspend")
-@click.argument("member")
-@click.option("--reason", required=True, help="why (public, on the roster)")
-@remote
-def suspend(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
+@roster_change
+def suspend(client: NodeClient, as_json: bool, member: str, reason: str, by: str | None) -> None:
     """Suspend MEMBER: its answers stop counting and its log is held at the size this node has."""
-    out = client.call("POST", "/v1/admin/roster/suspend", {"member": member, "reason": reason})
+    out = client.call("POST", "/v1/admin/roster/suspend", {"member": member, "reason": reason, "by": by})
     emit(as_json, out, lambda v: f"suspended: {v['member']} (log held at {v['size']} entries)")
 
 
 @federation.command("readmit")
-@click.argument("member")
-@click.option("--reason", required=True, help="why (public, on the roster)")
-@remote
-def readmit(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
+@roster_change
+def readmit(client: NodeClient, as_json: bool, member: str, reason: str, by: str | None) -> None:
     """Lift MEMBER's suspension: its answers count again and its log is taken on from where it was held."""
-    out = client.call("POST", "/v1/admin/roster/readmit", {"member": member, "reason": reason})
+    out = client.call("POST", "/v1/admin/roster/readmit", {"member": member, "reason": reason, "by": by})
     emit(as_json, out, lambda v: f"readmitted: {v['member']}")
 
 
@@ -164,10 +178,42 @@ def proposal() -> None:
     show_default=True,
     help="majority of the councils answering, of the councils admitted, or weighted by participants",
 )
+@click.option(
+    "--grace",
+    "grace_s",
+    type=click.IntRange(0),
+    default=None,
+    help="seconds after the deadline the result waits for councils not heard from since "
+    "(default: the node's proposal_grace_s)",
+)
+@click.option(
+    "--action",
+    type=click.Choice(["admit", "suspend", "readmit"]),
+    default=None,
+    help="a roster change the councils decide by this proposal (with --member)",
+)
+@click.option("--member", default=None, help="the applicant or member the action is about (key or prefix)")
 @remote
-def publish(client: NodeClient, as_json: bool, text_fa: str, text_en: str, deadline: str, rule: str) -> None:
-    """Publish a proposal to every council on the roster (run on a federation node)."""
-    body = {"text_fa": text_fa, "text_en": text_en, "deadline": deadline, "rule": rule}
+def publish(
+    client: NodeClient,
+    as_json: bool,
+    text_fa: str,
+    text_en: str,
+    deadline: str,
+    rule: str,
+    grace_s: int | None,
+    action: str | None,
+    member: str | None,
+) -> None:
+    """Publish a proposal to every council on the roster (run on a federation node). With --action, its
+    adoption by the councils mandates that roster change (`shora federation ACTION MEMBER --by` executes)."""
+    body: dict[str, Any] = {"text_fa": text_fa, "text_en": text_en, "deadline": deadline, "rule": rule}
+    if grace_s is not None:
+        body["grace_s"] = grace_s
+    if (action is None) != (member is None):
+        raise click.UsageError("--action and --member go together")
+    if action is not None:
+        body["action"] = {"kind": action, "member": member}
     out = client.call("POST", "/v1/admin/proposals", body)
     emit(
         as_json,
@@ -227,6 +273,8 @@ def _result(p: dict[str, Any]) -> str:
             f"    refused  {short(a['council'])} {a['name'] or '?':<24} {a['outcome']:<9} "
             f"reason: {a['reason']}, decided {when(a['ts_ms'], seconds=True)}"
         )
+    for u in r.get("not_heard", []):
+        lines.append(f"    not heard since the deadline: {short(u['council'])} {u['name'] or '?'}")
     return "\n".join(lines)
 
 

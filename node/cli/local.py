@@ -101,6 +101,14 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="where to write the recovery file (root key and backup key): best on a removable disk, off "
     "this machine (default: DIRECTORY/recovery.txt, to be moved off the machine at once)",
 )
+@click.option(
+    "--founding",
+    type=click.IntRange(0, 1000),
+    default=3,
+    show_default=True,
+    help="a federation: how many members its operator admits alone, as founders; every later admission, "
+    "and every suspension, executes a proposal the member councils adopted",
+)
 @json_option
 def init(
     directory: Path,
@@ -120,6 +128,7 @@ def init(
     census_bucket: int,
     signed_ballots: str | None,
     recovery_file: Path | None,
+    founding: int,
     as_json: bool,
 ) -> None:
     """Create a node's data folder: root key, operator key, database, and the founding entry."""
@@ -147,6 +156,7 @@ def init(
             continent=continent,
             name_fa=name_fa,
             country=country,
+            founding=founding,
         )
     link = None
     if federation is not None:

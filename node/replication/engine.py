@@ -28,7 +28,7 @@ from federation.client import RemoteError, SignedClient, TransportError
 from federation.gossip import Gossip, GossipServer, entries_path
 from federation.peers import Peer, PeerTable
 from federation.replica import BadData, Head, IngestResult, Page, Replica
-from federation.store import LogStore
+from federation.store import LogStore, receipts
 from federation.transport import MSGPACK, HttpTransport
 from federation.verifypool import VerifyPool
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
@@ -105,7 +105,7 @@ class Replication:
             self.replica,
             writer.run,
             trusted,
-            on_heads=self.gossip.heads_received,
+            on_heads=self._heads_pushed,
             on_fork=self.gossip.fork_received,
             penalise=self._penalise,
             settings=settings,
@@ -287,6 +287,25 @@ class Replication:
         self._lags[peer] = sum(
             max(0, h.size - ours.get(h.log_id, 0)) for h in theirs if self.trusted(h.log_id)
         )
+        self._heard(theirs)
+
+    def _heard(self, heads: list[Head]) -> None:
+        """A federation body notes when it last heard of each trusted log's head, from a signed gossip
+        message: a proposal closes early only once every admitted council was heard past its deadline."""
+        if self.config.kind != "federation":
+            return
+        heard = [(h.log_id, h.size) for h in heads if h.log_id != self.me and self.trusted(h.log_id)]
+        if heard:
+            self._post(self._note_heard, heard, now_ms())
+
+    def _note_heard(self, heard: list[tuple[bytes, int]], when_ms: int) -> None:
+        with self.replica.writer.store.transaction():
+            for log_id, size in heard:
+                receipts.heard(self.writer.conn, log_id, size, when_ms)
+
+    def _heads_pushed(self, sender: bytes, heads: list[Head]) -> int:
+        self._heard(heads)
+        return self.gossip.heads_received(sender, heads)
 
     async def add_peer(self, node_id: bytes, url: str) -> Peer:
         if node_id == self.me:

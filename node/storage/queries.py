@@ -6,10 +6,11 @@ The HTTP routes run them on the reader thread (``node.storage.reader``), never o
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
-from federation.store import LogStore
+from federation.store import LogStore, receipts
 from node.errors import RuleError
 from node.rules import fedbody
 from node.rules.fedbody import Answer, Federation
@@ -124,7 +125,8 @@ class StoredDecision:
 
 
 def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -> list[Answer]:
-    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them)."""
+    """Every council's public decision answering ``proposal``, in the logs this node holds (any of them), with
+    the time this node first received it (``federation.store.receipts``): lateness is judged by that."""
     rows = conn.execute(
         "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
         "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
@@ -145,7 +147,54 @@ def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -
             continue
         decision = StoredDecision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body)
         try:
-            out.append(fedbody.answer_from_decision(decision))
+            answered = fedbody.answer_from_decision(decision)
+            out.append(replace(answered, received_ms=receipts.received_ms(conn, answered.council, seq)))
         except RuleError:
             continue  # a malformed answer is no answer; the council's own rules would not have written it
     return out
+
+
+def not_heard(conn: sqlite3.Connection, councils: Iterable[bytes], deadline_ms: int) -> list[bytes]:
+    """The ``councils`` this node has not heard from since ``deadline_ms``, sorted (issue 13).
+
+    Heard means: a signed report of the council's log head reached this node after the deadline (an ingest,
+    a witness request, a gossip digest), this node holds the log as far as that report, and as far as every
+    checkpoint it cosigned up to the deadline — so no answer received on time can still be missing."""
+    store = LogStore(conn)
+    out = []
+    for council in sorted(councils):
+        head = store.head(council)
+        held = head.size if head is not None else 0
+        last = receipts.last_heard(conn, council)
+        heard = (
+            last is not None
+            and last[1] > deadline_ms
+            and held >= last[0]
+            and held >= receipts.committed_by(conn, council, deadline_ms)
+        )
+        if not heard:
+            out.append(council)
+    return out
+
+
+def councils_through(
+    conn: sqlite3.Connection, federations: Iterable[bytes], deadline_ms: int
+) -> tuple[dict[bytes, frozenset[bytes]], list[bytes]]:
+    """A continent's member ``federations``: the councils each one's roster held at ``deadline_ms``, from its
+    log held here; and the federations whose log is not held or does not replay (listed with none)."""
+    store = LogStore(conn)
+    through: dict[bytes, frozenset[bytes]] = {}
+    unknown: list[bytes] = []
+    for federation in sorted(federations):
+        state: Federation | None = None
+        if store.head(federation) is not None:
+            try:
+                state = load_state(store, federation, FederationMachine(federation))
+            except RuleError:
+                state = None
+        if state is None or not state.founded:
+            unknown.append(federation)
+            through[federation] = frozenset()
+        else:
+            through[federation] = state.admitted_at(deadline_ms)
+    return through, unknown

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from federation import db as dbmod
-from federation.store import MIGRATIONS, ForkError, LogStore, StoreError
+from federation.store import MIGRATIONS, ForkError, LogStore, StoreError, receipts
 from node.storage.writer import checkpoint_signer
 from protocol.entry import Entry, sign_entry
 from protocol.keys import SigningKey
@@ -48,8 +48,12 @@ def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decisio
         "0005-entries-rowid-decision-ids",
         "0006-private-logs",
         "0007-witness-notes",
+        "0801-log-receipts",
     ]
     assert rows(conn) == before and store.heads() == heads
+    # 0801: decisions held before receipts were kept stand received at their own time (the old rule)
+    assert receipts.received_ms(conn, KEYS[0].public.raw, 5) == 1_005
+    assert receipts.received_ms(conn, KEYS[0].public.raw, 6) == 1_010  # a note: the next decision's row
     table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
     assert "WITHOUT ROWID" not in table
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'entries'")}

@@ -27,6 +27,7 @@ from node.rules.fedbody import (
     result_body,
     retally,
     tally,
+    verify_through,
 )
 
 FED = bytes([0xFE]) * 32
@@ -386,12 +387,178 @@ def test_tally_refusals() -> None:
     late_dup = a(K1, "rejected", seq=99, ts_ms=deadline + 5)
     answers = [second, late, on_time, outsider, first, elsewhere, other_fed, late_dup, on_time]  # repeat
     counted, refused, totals, result = tally(terms("answering", deadline), ADMITTED, answers)
-    assert counted == [on_time, first]  # K3's first answer counts even though it is no_quorum
+    # issue 13: K3's assembly missed quorum (no valid decision), so its second answer counts (before, its
+    # first answer counted whatever it was, and a council that missed quorum could never answer again)
+    assert counted == [on_time, second]
     assert {(r.answer, r.reason) for r in refused} == {
-        (late, "late"), (second, "duplicate"), (outsider, "not-admitted"),
+        (late, "late"), (first, "superseded"), (outsider, "not-admitted"),
         (elsewhere, "other-proposal"), (other_fed, "other-proposal"), (late_dup, "late"),
     }  # fmt: skip
-    assert totals.refused == 6 and totals.neither == 1 and result == "tied"  # 2·1 == 2 answering
+    assert totals.refused == 6 and totals.neither == 0 and result == "adopted"  # 2·2 > 2 answering
+    # results written before issue 13 replay as they were tallied: the first answer counts
+    old = tally(terms("answering", deadline), ADMITTED, answers, answer_again=False)
+    assert old[0] == [on_time, first] and (first, "superseded") not in {(r.answer, r.reason) for r in old[1]}
+    # a valid decision is final: a later answer is a duplicate; only no_quorum ones, the last counts
+    again = a(K3, "no_quorum", seq=9, ts_ms=100)
+    counted, refused, _, _ = tally(terms("answering", deadline), ADMITTED, [first, second, again])
+    assert counted == [second] and [(r.answer, r.reason) for r in refused] == [
+        (first, "superseded"), (again, "duplicate")
+    ]  # fmt: skip
+    counted, refused, _, _ = tally(terms("answering", deadline), ADMITTED, [first, again])
+    assert counted == [again] and [(r.answer, r.reason) for r in refused] == [(first, "superseded")]
+
+
+def test_lateness_is_judged_by_the_federations_receipt_not_the_councils_clock() -> None:
+    """Issue 13: a council one hour slow stamped its answer before the deadline and got it counted."""
+    deadline, hour = 10_000, 3_600_000
+    slow = replace(a(K1, "rejected", ts_ms=deadline - hour), received_ms=deadline + 1)
+    fast = replace(a(K2, "adopted", ts_ms=deadline + hour), received_ms=deadline)  # received at: on time
+    counted, refused, totals, result = tally(terms("answering", deadline), ADMITTED, [slow, fast])
+    assert counted == [fast] and [(r.answer, r.reason) for r in refused] == [(slow, "late")]
+    assert result == "adopted" and totals.refused == 1
+    # the receipt is written into the result, so the federation's log replays the same count
+    log = country_federation((K1, K2))
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "answering"))
+    due = p.body["deadline_ms"]
+    late = replace(answer(K1, "rejected", proposal=p.id, ts_ms=due - hour), received_ms=due + 5)
+    on_time = replace(answer(K2, "adopted", proposal=p.id, ts_ms=due), received_ms=due - 5)
+    log.now = due + 10
+    body = log.run(PublishResult(p.id, (late, on_time))).body
+    assert body["result"] == "adopted" and body["refused"][0]["received_ms"] == due + 5
+    assert replay(log.entries, FED).results[p.id].refused[0].reason == "late"
+    # a member redoes it from the councils' decisions, which carry no receipt: the federation's word stands
+    retally(body, [Verified(late), Verified(on_time)])
+    forged = {**body, "refused": [{**body["refused"][0], "received_ms": due}]}
+    with pytest.raises(RuleError) as info:
+        retally(forged, [Verified(late), Verified(on_time)])
+    assert info.value.rule == "retally.mismatch"  # counted now, yet listed as refused
+
+
+def test_a_result_waits_for_every_council_or_for_the_grace_and_lists_who_was_not_heard() -> None:
+    """Issue 13: a proposal closed before the answers replicated was final with 0 answers."""
+    log = country_federation((K1, K2, K3))
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "answering", grace_ms=1_000))
+    due = p.body["deadline_ms"]
+    assert p.body["grace_ms"] == 1_000 and log.state.proposals[p.id].grace_ends_ms == due + 1_000
+    yes = answer(K1, "adopted", proposal=p.id, ts_ms=due)
+    log.now = due + 999  # the grace runs: K2 and K3 unheard, no result may be written
+    log.refuse(PublishResult(p.id, (yes,), not_heard=(K2, K3)), "result.not-heard")
+    log.refuse(PublishResult(p.id, (yes,), not_heard=(K4,)), "result.not-heard-unknown")  # not admitted
+    log.now = due + 1_000  # the grace ended: written, naming who was not heard
+    body = log.run(PublishResult(p.id, (yes,), not_heard=(K3, K2))).body
+    assert body["not_heard"] == [K2, K3] and body["result"] == "adopted"
+    assert replay(log.entries, FED).results[p.id].body["not_heard"] == [K2, K3]
+    retally(body, [Verified(yes)])
+    # everyone heard: written at the deadline already, with an empty list
+    q = log.run(PublishProposal("fa", "en", log.now + 100, "answering", grace_ms=86_400_000))
+    log.now = q.body["deadline_ms"]
+    assert log.run(PublishResult(q.id, ())).body["not_heard"] == []
+    for bad in (-1, 91 * 86_400_000):
+        log.refuse(PublishProposal("fa", "en", log.now + 100, grace_ms=bad), "proposal.bad-grace")
+
+
+def test_a_proposal_published_before_graces_replays_under_the_old_rules() -> None:
+    """A log written before issue 13: no grace on the proposal, no ``not_heard`` on the result, the first
+    answer counted whatever its outcome. It replays unchanged; a result mixing the two is refused."""
+    log = country_federation((K1, K2))
+    drafts = execute(log.state, PublishProposal("fa", "en", log.now + 100), log.now)
+    old_body = {k: v for k, v in drafts[0].body.items() if k != "grace_ms"}
+    entry = Appended(len(log.entries), hashlib.sha256(b"old").digest(), log.now, "public", old_body)
+    apply(log.state, entry)
+    log.entries.append(entry)
+    proposal = log.state.proposals[entry.id]
+    assert proposal.grace_ms is None
+    first = answer(K1, "no_quorum", seq=4, proposal=entry.id, ts_ms=proposal.deadline_ms)
+    second = answer(K1, "adopted", seq=8, proposal=entry.id, ts_ms=proposal.deadline_ms)
+    log.now = proposal.deadline_ms
+    body = log.run(PublishResult(entry.id, (first, second))).body
+    assert "not_heard" not in body and [c["outcome"] for c in body["counted"]] == ["no_quorum"]
+    assert body["refused"][0]["reason"] == "duplicate"
+    assert replay(log.entries, FED).results[entry.id].result == "rejected"
+    retally(body, [Verified(first), Verified(second)])
+    mixed = {**body, "not_heard": [], "through": []}
+    with pytest.raises(RuleError) as info:
+        apply(replay(log.entries[:-1], FED), replace(log.entries[-1], body=mixed))
+    assert info.value.rule == "result.mismatch"
+
+
+def test_a_continent_counts_the_councils_of_its_country_federations() -> None:
+    """Issue 13: a continent federation could not count councils of its country federations, so no
+    continent-wide proposal could pass."""
+    de, fr = key(0xDE), key(0xF7)
+    log = FakeLog()
+    log.run(FoundFederation("Federation of Councils, Europe", "continent", "Europe"))
+    log.run(Admit(de, "federation", "Germany", "Europe", country="DE"))
+    log.run(Admit(fr, "federation", "France", "Europe", country="FR"))
+    log.run(council_admit(K5, country="NL", city="Amsterdam"))  # no Dutch federation: admitted directly
+    p = log.run(PublishProposal("fa", "en", log.now + 100, "admitted", grace_ms=0))
+    due = p.body["deadline_ms"]
+    through = ((de, frozenset({K1, K2})), (fr, frozenset({K3})))
+    answers = tuple(answer(k, "adopted", proposal=p.id, ts_ms=due) for k in (K1, K2, K3))
+    log.now = due
+    log.refuse(PublishResult(p.id, answers, through=through[:1]), "result.through")  # France left out
+    extra = (*through, (key(0x99), frozenset({K4})))
+    log.refuse(PublishResult(p.id, answers, through=extra), "result.through")  # not a member federation
+    body = log.run(PublishResult(p.id, answers, through=through)).body
+    assert body["admitted"] == sorted([K1, K2, K3, K5]) and body["result"] == "adopted"  # 3 of 4 admitted
+    assert body["through"] == [{"federation": de, "councils": [K1, K2]}, {"federation": fr, "councils": [K3]}]
+    assert replay(log.entries, FED).results[p.id].totals.admitted == 4
+    # anyone holding the members' logs checks the councils listed against their rosters at the deadline
+    verify_through(body, {de: frozenset({K1, K2}), fr: frozenset({K3})})
+    verify_through(body, {de: frozenset({K1, K2})})  # a log not held says nothing
+    with pytest.raises(RuleError) as info:
+        verify_through(body, {de: frozenset({K1})})  # K2 was not on Germany's roster at the deadline
+    assert info.value.rule == "retally.through"
+    retally(body, [Verified(x) for x in answers])
+    # before: only the continent's own councils counted, and Germany's answers were refused
+    old = tally(Terms(FED, p.id, due, "admitted"), frozenset({K5}), answers)
+    assert old[3] == "rejected" and {r.reason for r in old[1]} == {"not-admitted"}
+
+
+def test_roster_changes_are_the_councils_decisions_and_the_operator_only_executes_them() -> None:
+    """Issue 13: one operator admitted, suspended and published everything. Now the first ``founding``
+    members are admitted as founders; every later admission, and every suspension or readmission, executes
+    a proposal with that action which the member councils adopted, once."""
+    log = FakeLog()
+    log.run(FoundFederation("Federation of Councils, Germany", "country", "Europe", country="DE", founding=2))
+    assert log.entries[0].body["founding"] == 2
+    log.run(council_admit(K1))
+    log.run(council_admit(K2))
+    log.refuse(council_admit(K3), "roster.no-mandate")  # the founders are in
+    log.refuse(Suspend(K1, "no minutes", 0), "roster.no-mandate")
+
+    def decided(action: Any, outcome: str = "adopted") -> bytes:
+        p = log.run(PublishProposal("fa", "en", log.now + 100, "answering", action=action, grace_ms=0))
+        assert p.body["action"] == {"kind": action[0], "member": action[1]}
+        log.now = p.body["deadline_ms"]
+        votes = tuple(answer(k, outcome, proposal=p.id, ts_ms=log.now, seq=i) for i, k in enumerate((K1, K2)))
+        log.run(PublishResult(p.id, votes))
+        return p.id
+
+    admit_k3 = decided(("admit", K3))
+    log.refuse(replace(council_admit(K4), by=admit_k3), "roster.mandate-other")  # another member
+    log.refuse(Suspend(K3, "x", 0, by=admit_k3), "roster.not-admitted")
+    done = log.run(replace(council_admit(K3), by=admit_k3))
+    assert done.body["by"] == admit_k3 and log.state.is_admitted(K3) and admit_k3 in log.state.executed
+    rejected = decided(("suspend", K2), "rejected")
+    log.refuse(Suspend(K2, "x", 0, by=rejected), "roster.mandate-not-adopted")
+    log.refuse(Suspend(K2, "x", 0, by=bytes(32)), "roster.mandate-unknown")
+    suspend_k2 = decided(("suspend", K2))
+    log.run(Suspend(K2, "the councils decided", 0, by=suspend_k2))
+    log.refuse(Readmit(K2, "x", by=suspend_k2), "roster.mandate-other")
+    log.run(Readmit(K2, "the councils decided", by=decided(("readmit", K2))))
+    log.refuse(Suspend(K2, "again", 0, by=suspend_k2), "roster.mandate-used")  # executed once
+    # not yet adopted: a proposal still open mandates nothing
+    p = log.run(PublishProposal("fa", "en", log.now + 100, action=("suspend", K1), grace_ms=0))
+    log.refuse(Suspend(K1, "x", 0, by=p.id), "roster.mandate-not-adopted")
+    assert replay(log.entries, FED) == log.state
+    log.refuse(FoundFederation("F", "continent", "Europe", founding=1), "federation.already-founded")
+    fresh = FakeLog()
+    fresh.refuse(FoundFederation("F", "continent", "Europe", founding=1001), "federation.bad-founding")
+    fresh.run(FoundFederation("F", "continent", "Europe"))
+    with pytest.raises(RuleError) as info:
+        execute(fresh.state, PublishProposal("fa", "en", fresh.now + 9, action=("expel", K1)), fresh.now)  # type: ignore[arg-type]
+    assert info.value.rule == "proposal.bad-action"
 
 
 def test_answer_rejects_malformed() -> None:

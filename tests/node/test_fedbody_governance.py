@@ -8,6 +8,7 @@ import pytest
 
 from node.rules.council import (
     Census,
+    CloseAssembly,
     CloseMotion,
     JoinMember,
     LeaveMember,
@@ -73,6 +74,26 @@ def test_federation_motion_no_quorum_is_still_an_answer() -> None:
     m = log.run(ProposeMotion(aid, "federation", "t", proposal=(FED, PROPOSAL)))[0].id
     assert vote_and_close(log, m, {A: "yes"})["outcome"] == "no_quorum"
     assert answer_from_decision(Record(log.entries[-1])).outcome == "no_quorum"
+
+
+def test_a_council_whose_assembly_missed_quorum_may_answer_again() -> None:
+    """Issue 13: a council whose assembly missed quorum could never answer again."""
+    log = council(Rules(quorum=Quorum(count=3)))
+    first = assembly(log, (A, B))
+    m = log.run(ProposeMotion(first, "federation", "t", proposal=(FED, PROPOSAL)))[0].id
+    assert vote_and_close(log, m, {A: "yes"})["outcome"] == "no_quorum"
+    log.run(CloseAssembly(first))
+    second = assembly(log, (A, B, C, D))
+    again = log.run(ProposeMotion(second, "federation", "again", proposal=(FED, PROPOSAL)))[0].id
+    # while that one is open, or once it decided validly, a third is a dead letter
+    log.refuse(
+        ProposeMotion(second, "federation", "third", proposal=(FED, PROPOSAL)), "motion.federation-answered"
+    )
+    assert vote_and_close(log, again, {A: "yes", B: "yes", C: "no"})["outcome"] == "adopted"
+    log.refuse(
+        ProposeMotion(second, "federation", "third", proposal=(FED, PROPOSAL)), "motion.federation-answered"
+    )
+    assert replay(log.entries) == log.state
 
 
 def test_refusals_federation_motion() -> None:

@@ -19,13 +19,15 @@ from aiohttp import web
 from node.errors import ApplicationError
 from node.http.context import Node, node_of
 from node.http.params import by_prefix, text_field
-from node.http.wire import bad_request, read_json, respond
+from node.http.wire import ApiError, bad_request, read_json, respond
 from node.rules import fedbody
 from node.rules.fedbody import Admit, Federation, PublishProposal, PublishResult, Readmit, Suspend
-from node.rules.fedbody.limits import MAX_REASON
+from node.rules.fedbody.limits import MAX_GRACE_MS, MAX_REASON
+from node.rules.fedbody.mandate import ACTIONS
 from node.rules.fedbody.model import RosterMember
 from node.rules.fedbody.tally import TALLY_RULES
 from node.storage import applications, queries
+from node.storage.writer import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 
@@ -94,7 +96,18 @@ async def admit(request: web.Request) -> web.Response:
         found = applications.get(node.reader, member)
         assert found is not None  # listed just above, and applications are never deleted
         kind, profile = found.kind, found.profile()
-    command = Admit(member=member, member_kind=kind, reason=_reason(body), **profile)
+    command = Admit(
+        member,
+        kind,
+        profile["name"],
+        profile["continent"],
+        name_fa=profile["name_fa"],
+        city=profile["city"],
+        country=profile["country"],
+        url=profile["url"],
+        reason=_reason(body),
+        by=_mandate(node, body),
+    )
     appended = await node.writer.submit(command, applications.mark(member, "admitted"))
     peer = None
     if profile["url"]:
@@ -103,6 +116,26 @@ async def admit(request: web.Request) -> web.Response:
         except ValueError as exc:  # admitted; the operator can still add the peer by hand
             peer = f"not added: {exc}"
     return respond(request, {"member": member, "entry_id": appended[0].id, "peer": peer})
+
+
+def _mandate(node: Node, body: dict[str, Any]) -> bytes | None:
+    """The adopted proposal a roster change executes (``by``, an id or unique prefix), if one is named; the
+    rules refuse a change without one once the founders are in (``node.rules.fedbody.mandate``)."""
+    if body.get("by") is None:
+        return None
+    return by_prefix(body["by"], list(_state(node).proposals), "proposal")
+
+
+def _action(node: Node, body: dict[str, Any]) -> tuple[Any, bytes] | None:
+    """A proposal's roster ``action`` {kind, member}: the member by key or unique prefix, among applicants
+    and the roster."""
+    action = body.get("action")
+    if action is None:
+        return None
+    if not isinstance(action, dict) or action.get("kind") not in ACTIONS:
+        raise bad_request("bad-field", f"action is {{kind: {' | '.join(ACTIONS)}, member: KEY}}")
+    known = {a.key for a in applications.everyone(node.reader)} | set(_state(node).roster)
+    return action["kind"], by_prefix(action.get("member"), sorted(known), "member")
 
 
 def _member(node: Node, ref: object) -> bytes:
@@ -115,7 +148,7 @@ async def suspend(request: web.Request) -> web.Response:
     body = await read_json(request)
     member = _member(node, body.get("member"))
     size = _held(node, member)  # its entries from here on are not taken in while suspended
-    appended = await node.writer.submit(Suspend(member, _reason(body), size))
+    appended = await node.writer.submit(Suspend(member, _reason(body), size, _mandate(node, body)))
     return respond(request, {"member": member, "entry_id": appended[0].id, "size": size})
 
 
@@ -124,7 +157,7 @@ async def readmit(request: web.Request) -> web.Response:
     node = node_of(request)
     body = await read_json(request)
     member = _member(node, body.get("member"))
-    appended = await node.writer.submit(Readmit(member, _reason(body)))
+    appended = await node.writer.submit(Readmit(member, _reason(body), _mandate(node, body)))
     return respond(request, {"member": member, "entry_id": appended[0].id})
 
 
@@ -182,17 +215,23 @@ async def publish(request: web.Request) -> web.Response:
     rule = text_field(body, "rule", "answering")
     if rule not in TALLY_RULES:
         raise bad_request("bad-field", f"rule is one of {', '.join(TALLY_RULES)}")
+    grace_s = body.get("grace_s", node.config.settings.proposal_grace_s)
+    if not isinstance(grace_s, int) or isinstance(grace_s, bool) or not 0 <= grace_s * 1000 <= MAX_GRACE_MS:
+        raise bad_request("bad-field", f"grace_s is whole seconds, 0 to {MAX_GRACE_MS // 1000}")
     command = PublishProposal(
         text_fa=text_field(body, "text_fa"),
         text_en=text_field(body, "text_en"),
         deadline_ms=parse_deadline(body.get("deadline")),
         rule=rule,
+        action=_action(node, body),
+        grace_ms=grace_s * 1000,
     )
     appended = await node.writer.submit(command)
     out = {
         "proposal_id": appended[0].id,
         "federation": node.config.node_id,
         "deadline_ms": command.deadline_ms,
+        "grace_ms": command.grace_ms,
     }
     return respond(request, out)
 
@@ -213,6 +252,11 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
         "text_en": proposal.text_en,
         "deadline_ms": proposal.deadline_ms,
         "rule": proposal.rule,
+        "grace_ms": proposal.grace_ms,
+        "action": None
+        if proposal.action is None
+        else {"kind": proposal.action[0], "member": proposal.action[1]},
+        "executed": proposal.id in _state(node).executed,
         "status": "closed" if result else "open",
         "result": None,
     }
@@ -225,6 +269,11 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
             "admitted": result.body["admitted"],
             "counted": [a.to_body() | {"name": names.get(a.council)} for a in result.counted],
             "refused": [r.to_body() | {"name": names.get(r.answer.council)} for r in result.refused],
+            "not_heard": [{"council": c, "name": names.get(c)} for c in result.body.get("not_heard", [])],
+            "through": [
+                {"federation": t["federation"], "name": names.get(t["federation"]), "councils": t["councils"]}
+                for t in result.body.get("through", [])
+            ],
         }
     return out
 
@@ -249,12 +298,38 @@ async def proposal(request: web.Request) -> web.Response:
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 
+async def _closing(node: Node, chosen: fedbody.Proposal) -> tuple[dict[bytes, frozenset[bytes]], list[bytes]]:
+    """(member federations with their councils at the deadline, councils and federations not heard from
+    since the deadline) of a proposal with a grace past its deadline and open; else nothing to say."""
+    state = _state(node)
+    if chosen.grace_ms is None or state.result_of(chosen.id) is not None or now_ms() < chosen.deadline_ms:
+        return {}, []  # no grace (published before issue 13), closed already, or too early: the rules answer
+    deadline = chosen.deadline_ms
+    # article 2: a continent counts the councils of the country federations it admitted
+    members = state.admitted_at(deadline, kind="federation")
+    through, unknown = await node.reads.run(queries.councils_through, members, deadline)
+    admitted = state.admitted_at(deadline).union(*through.values())
+    # on the writer's thread, after every report of a head already queued there (``Replication._heard``)
+    unheard = await node.writer.run(queries.not_heard, node.writer.conn, admitted | members, deadline)
+    return through, sorted(set(unheard) | set(unknown))
+
+
 @routes.post("/v1/admin/proposals/{proposal}/close")
 async def close(request: web.Request) -> web.Response:
     node = node_of(request)
     chosen = _proposal(node, request.match_info["proposal"])
+    through, unheard = await _closing(node, chosen)
+    if unheard and now_ms() < chosen.grace_ends_ms:
+        names = _names(node)
+        who = ", ".join(names.get(c) or codec.b64u(c)[:8] for c in unheard)
+        ends = datetime.datetime.fromtimestamp(chosen.grace_ends_ms / 1000, datetime.UTC)
+        raise ApiError(
+            422,
+            "result.not-heard",
+            f"not heard from since the deadline: {who}; sync, or close after the grace ends at {ends}",
+        )
     answers = await node.reads.run(queries.answers_held, node.config.node_id, chosen.id)
-    await node.writer.submit(PublishResult(chosen.id, tuple(answers)))
+    await node.writer.submit(PublishResult(chosen.id, tuple(answers), tuple(unheard), tuple(through.items())))
     return respond(request, proposal_json(node, chosen, _names(node)))
 
 

@@ -353,9 +353,15 @@ def _check_federation(state: Council, proposal: object, visibility: object) -> t
     # the federation counts only public decisions: a hidden answer would never be counted
     if visibility != "public":
         raise RuleError("motion.federation-public", "a council answers a federation proposal in public")
-    # the federation counts a council's first answer only; a second motion would be a dead letter
-    if any(m.proposal == answered for m in state.motions.values()):
-        raise RuleError("motion.federation-answered", "this council has already taken up that proposal")
+    # the federation counts a council's first valid decision: a second motion would be a dead letter — unless
+    # every earlier one ended without a valid decision (no quorum), when the assembly may answer again until
+    # the federation's deadline (issue 13; the federation judges the deadline by its own receipt)
+    for m in state.motions.values():
+        if m.proposal != answered:
+            continue
+        decided = state.decisions.get(m.decision) if m.decision is not None else None
+        if decided is None or decided.outcome != "no_quorum":
+            raise RuleError("motion.federation-answered", "this council has already taken up that proposal")
     return answered
 
 

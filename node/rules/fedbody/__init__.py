@@ -10,7 +10,8 @@ the federation counts councils' decisions, never members' votes).
     apply(state, entry: Appended) -> None            judge a stored entry again, then fold it into the state
     replay(entries, log_id) -> Federation            the state is always the replay of the log
     tally(terms, admitted_at_deadline, answers)      pure count of councils' answers (see ``tally.py``)
-    retally(result_body, verified_answers)           redo a result from verified decision bundles
+    retally(result_body, verified_answers)           redo a result from verified bundles (``result.py``)
+    verify_through(result_body, rosters)             a continent's councils, against its members' rosters
 
 Every refusal is a ``RuleError(rule, message)`` — the governance package's class, so the node maps both in one
 place. Every entry is public. Members are 32-byte root keys (log ids); proposals are the 32-byte id of their
@@ -19,7 +20,8 @@ publishing entry; times are the entries' ``ts_ms`` and never run backwards.
 Entry kinds (body fields besides ``kind``; all public):
 
 - ``federation/found`` (seq 0): ``profile`` {name, name_fa, level "country"|"continent", country (a country
-  federation's; "" for a continent one), continent}.
+  federation's; "" for a continent one), continent}; ``founding`` (0–1000, optional: absent in federations
+  founded before mandates): how many members the operator admits alone (``mandate.py``).
 - ``roster/admit``: ``member`` (root key), ``member_kind`` "council"|"federation", ``name``, ``name_fa``,
   ``city`` (councils; "" for federations), ``country``, ``continent``, ``url`` ("" or http(s)), ``reason``.
   A country federation admits councils of its own country only; a continent federation admits country
@@ -32,13 +34,21 @@ Entry kinds (body fields besides ``kind``; all public):
   signed with the old root key) | "federation" (the federation's own decision). The old key is retired for
   good; the new key is admitted with the same profile at the same entry.
 - ``proposal/publish``: ``text_fa``, ``text_en`` (both non-empty), ``deadline_ms`` (> the entry's time),
-  ``rule`` "answering"|"admitted"|"weighted".
+  ``rule`` "answering"|"admitted"|"weighted"; ``grace_ms`` (0 to 90 days; absent before issue 13: such a
+  proposal is closed under the old rules); ``action`` {kind admit|suspend|readmit, member} (optional: the
+  roster change its adoption mandates).
+- ``roster/admit``, ``roster/suspend``, ``roster/readmit`` may carry ``by``: the adopted proposal they
+  execute, required once the founders are admitted (``mandate.py``).
 - ``proposal/result`` (at or after the deadline, once per proposal): ``proposal``, ``federation`` (this log's
   id), ``rule``, ``deadline_ms``, ``admitted`` [council keys on the roster and not suspended at the deadline,
-  sorted], ``counted`` [{council, decision, seq, ts_ms, outcome, participants}] (by council), ``refused``
-  [{council, decision, seq, ts_ms, outcome, participants, proposal: [federation, proposal], reason
-  "other-proposal"|"not-admitted"|"late"|"duplicate"}], ``totals`` {admitted, answered, adopted, rejected,
+  with those of the member federations in ``through``, sorted], ``counted`` [{council, decision, seq, ts_ms,
+  outcome, participants, received_ms}] (by council), ``refused`` [{council, decision, seq, ts_ms, outcome,
+  participants, received_ms, proposal: [federation, proposal], reason
+  "other-proposal"|"not-admitted"|"late"|"superseded"|"duplicate"}] (``received_ms``: the federation's
+  receipt, absent before issue 13), ``totals`` {admitted, answered, adopted, rejected,
   neither, refused, participants_adopted, participants_rejected}, ``result`` "adopted"|"rejected"|"tied".
+  For a proposal with a grace: ``not_heard`` [keys not heard from since the deadline; non-empty only once
+  the grace ended] and ``through`` [{federation, councils}] (``result.py``).
   ``apply`` re-runs ``tally`` over the answers listed and the roster at the deadline: equal, or refused.
 
 A council's answer is its public ``decision`` with ``motion_kind: "federation"`` and ``proposal``
@@ -63,17 +73,8 @@ from .commands import (
 )
 from .machine import apply, execute, replay
 from .model import Federation, Profile, Proposal, ProposalResult, RosterEvent, RosterMember
-from .tally import (
-    Answer,
-    DecisionRecord,
-    Refused,
-    Terms,
-    Totals,
-    answer_from_decision,
-    result_body,
-    retally,
-    tally,
-)
+from .result import Listed, read_result, result_body, retally, verify_through
+from .tally import Answer, DecisionRecord, Refused, Terms, Totals, answer_from_decision, tally
 
 __all__ = [
     "Admit",
@@ -84,6 +85,7 @@ __all__ = [
     "Draft",
     "Federation",
     "FoundFederation",
+    "Listed",
     "Profile",
     "Proposal",
     "ProposalResult",
@@ -101,8 +103,10 @@ __all__ = [
     "answer_from_decision",
     "apply",
     "execute",
+    "read_result",
     "replay",
     "result_body",
     "retally",
     "tally",
+    "verify_through",
 ]

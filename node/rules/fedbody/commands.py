@@ -19,6 +19,7 @@ class FoundFederation:
     continent: str
     name_fa: str = ""
     country: str = ""  # a country federation's own country; empty for a continent federation
+    founding: int | None = None  # members the operator may admit alone (``mandate.py``); None: no such rule
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Admit:
     country: str = ""
     url: str = ""
     reason: str = ""
+    by: bytes | None = None  # the adopted proposal that mandates it (``mandate.py``)
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,14 @@ class Suspend:
     member: bytes
     reason: str
     size: int  # the member's log size held at suspension: entries at seq >= size are not accepted
+    by: bytes | None = None
 
 
 @dataclass(frozen=True)
 class Readmit:
     member: bytes
     reason: str
+    by: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class PublishProposal:
     text_en: str
     deadline_ms: int
     rule: Literal["answering", "admitted", "weighted"] = "answering"
+    # a roster change the councils decide by adopting it: ("admit" | "suspend" | "readmit", member key)
+    action: tuple[Literal["admit", "suspend", "readmit"], bytes] | None = None
+    grace_ms: int = 0  # after the deadline, how long the result waits for councils not heard from yet
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,10 @@ class PublishResult:
 
     proposal: bytes
     answers: tuple[Answer, ...]
+    # admitted councils not heard from since the deadline: allowed only once the proposal's grace has ended
+    not_heard: tuple[bytes, ...] = ()
+    # a continent: each member federation active at the deadline, with the councils its roster then held
+    through: tuple[tuple[bytes, frozenset[bytes]], ...] = ()
 
 
 Command = FoundFederation | Admit | Suspend | Readmit | Rekey | PublishProposal | PublishResult

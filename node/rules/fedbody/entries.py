@@ -24,7 +24,8 @@ from node.rules.council.fields import (
 )
 from node.rules.council.log import Appended
 
-from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
+from . import mandate
+from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_GRACE_MS, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
 from .model import (
     LEVELS,
     MEMBER_KINDS,
@@ -35,11 +36,13 @@ from .model import (
     RosterEvent,
     RosterMember,
 )
-from .tally import TALLY_RULES, read_result, result_body, tally
+from .result import read_result, result_body
+from .tally import TALLY_RULES, tally
 
 Handler = Callable[[Federation, dict[str, Any], int, Appended | None], None]
 
 ADMIT_FIELDS = ("name", "name_fa", "city", "country", "continent", "url")
+_BY = {"by"}  # the councils' mandate (``mandate.py``): absent before it, and for founders
 
 
 def _member(state: Federation, body: dict[str, Any]) -> RosterMember:
@@ -64,7 +67,8 @@ def _event(entry: Appended, action: Any, reason: str, size: int | None = None) -
 
 
 def found(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "profile"}, "federation/found")
+    exact_keys(body, {"kind", "profile"} | ({"founding"} & body.keys()), "federation/found")
+    founding = mandate.read_founding(body)
     if state.founded:
         raise RuleError("federation.already-founded", "the federation is founded by the first entry only")
     p = get_map(body, "profile")
@@ -84,14 +88,16 @@ def found(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
     if entry is not None:
         if entry.seq != 0:
             raise RuleError("federation.already-founded", "the founding entry is seq 0")
-        state.id, state.profile = entry.id, profile
+        state.id, state.profile, state.founding = entry.id, profile, founding
 
 
 # -- the roster ------------------------------------------------------------------------------------
 
 
 def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "member_kind", *ADMIT_FIELDS, "reason"}, "roster/admit")
+    exact_keys(
+        body, {"kind", "member", "member_kind", *ADMIT_FIELDS, "reason", *_BY & body.keys()}, "roster/admit"
+    )
     member = check_bytes(body["member"], "member", KEY_LEN)
     kind = body["member_kind"]
     if kind not in MEMBER_KINDS:
@@ -118,6 +124,7 @@ def admit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
         raise RuleError("roster.other-continent", "a member lies on the federation's continent")
     if member in state.roster:
         raise RuleError("roster.already-admitted", "this member is on the roster (readmit a suspended one)")
+    mandate.judge(state, body, "admit", member, entry)
     if entry is not None:
         state.roster[member] = _admitted(member, kind, p, _event(entry, "admit", reason))
 
@@ -134,7 +141,7 @@ def _not_rekeyed(m: RosterMember) -> None:
 
 
 def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "reason", "size"}, "roster/suspend")
+    exact_keys(body, {"kind", "member", "reason", "size", *_BY & body.keys()}, "roster/suspend")
     m = _member(state, body)
     _not_rekeyed(m)
     reason = _reason(body, required=True)
@@ -146,17 +153,19 @@ def suspend(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
     # a log only grows: an earlier suspension already accepted entries up to its size
     if any(e.size is not None and size < e.size for e in m.events):
         raise RuleError("roster.size-regressed", "smaller than a size held at an earlier suspension")
+    mandate.judge(state, body, "suspend", m.member, entry)
     if entry is not None:
         m.events.append(_event(entry, "suspend", reason, size))
 
 
 def readmit(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "reason"}, "roster/readmit")
+    exact_keys(body, {"kind", "member", "reason", *_BY & body.keys()}, "roster/readmit")
     m = _member(state, body)
     _not_rekeyed(m)
     reason = _reason(body, required=True)
     if m.active:
         raise RuleError("roster.not-suspended", "only a suspended member is readmitted")
+    mandate.judge(state, body, "readmit", m.member, entry)
     if entry is not None:
         m.events.append(_event(entry, "readmit", reason))
 
@@ -190,7 +199,10 @@ def rekey(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
 
 
 def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "text_fa", "text_en", "deadline_ms", "rule"}, "proposal/publish")
+    keys = {"kind", "text_fa", "text_en", "deadline_ms", "rule"}
+    # no grace before issue 13; an action only on a proposal that mandates a roster change
+    exact_keys(body, keys | ({"grace_ms", "action"} & body.keys()), "proposal/publish")
+    action = mandate.read_action(body)
     text_fa, text_en = get_text(body, "text_fa", MAX_TEXT), get_text(body, "text_en", MAX_TEXT)
     # Persian is the movement's language, English its working translation: both, always
     if not text_fa.strip() or not text_en.strip():
@@ -200,9 +212,21 @@ def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
     deadline = get_int(body, "deadline_ms")
     if deadline <= ts_ms:
         raise RuleError("proposal.deadline-past", "the deadline must lie after the proposal is published")
+    grace = get_int(body, "grace_ms") if "grace_ms" in body else None
+    if grace is not None and not 0 <= grace <= MAX_GRACE_MS:
+        raise RuleError("proposal.bad-grace", f"a grace is 0 to {MAX_GRACE_MS // 86_400_000} days")
     if entry is not None:
         state.proposals[entry.id] = Proposal(
-            entry.id, entry.seq, entry.ts_ms, state.log_id, text_fa, text_en, deadline, body["rule"]
+            entry.id,
+            entry.seq,
+            entry.ts_ms,
+            state.log_id,
+            text_fa,
+            text_en,
+            deadline,
+            body["rule"],
+            grace,
+            action,
         )
 
 
@@ -216,13 +240,30 @@ def result(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended 
         raise RuleError("result.already", "a proposal's result is written once")
     if ts_ms < proposal.deadline_ms:
         raise RuleError("result.too-early", "a result is written at or after the proposal's deadline")
-    _terms, _admitted, answers = read_result(body)
+    listed = read_result(body)
+    # a proposal that stated a grace is closed under issue 13's rules, and its result says who was not heard
+    if (listed.not_heard is None) != (proposal.grace_ms is None):
+        raise RuleError("result.mismatch", "a result lists who was not heard iff its proposal has a grace")
     # the roster at the deadline is this log's own: entries are time-ordered, so it cannot change after
     admitted = state.admitted_at(proposal.deadline_ms)
-    if plain(body) != result_body(proposal.terms, admitted, answers):
+    if listed.through is not None:
+        # article 2: a continent counts the councils of the country federations it admitted, each listed
+        # with its own roster at the deadline (``verify_through`` checks those against their logs)
+        if set(listed.through) != state.admitted_at(proposal.deadline_ms, kind="federation"):
+            raise RuleError("result.through", "a result lists every member federation active at the deadline")
+        admitted = admitted.union(*listed.through.values())
+    if plain(body) != result_body(proposal.terms, admitted, listed.answers, listed.not_heard, listed.through):
         raise RuleError("result.mismatch", "the result does not follow from its answers and the roster")
+    # issue 13: a result written before every admitted council was heard from past the deadline would be
+    # final without their answers; it may be written only once the grace the proposal stated has ended
+    if listed.not_heard and ts_ms < proposal.grace_ends_ms:
+        raise RuleError(
+            "result.not-heard", "councils not heard from since the deadline: wait for them or for the grace"
+        )
     if entry is not None:
-        counted, refused, totals, outcome = tally(proposal.terms, admitted, answers)
+        counted, refused, totals, outcome = tally(
+            proposal.terms, admitted, listed.answers, answer_again=listed.not_heard is not None
+        )
         state.results[proposal.id] = ProposalResult(
             entry.id,
             entry.seq,

@@ -13,6 +13,9 @@ from node.rules.council.limits import ENTRY_ID_LEN, MAX_NAME, MAX_TEXT
 KEY_LEN: Final = 32  # a log id is its root Ed25519 public key: councils, federations
 MAX_REASON: Final = 5_000  # the operator's reason for a roster change
 MAX_URL: Final = 500
+MAX_GRACE_MS: Final = 90 * 86_400_000  # the longest a result may wait for councils not heard from
 MAX_ANSWERS: Final = 5_000  # answers listed in one proposal/result (counted and refused together)
 
-__all__ = ["ENTRY_ID_LEN", "KEY_LEN", "MAX_ANSWERS", "MAX_NAME", "MAX_REASON", "MAX_TEXT", "MAX_URL"]
+__all__ = [
+    "ENTRY_ID_LEN", "KEY_LEN", "MAX_ANSWERS", "MAX_GRACE_MS", "MAX_NAME", "MAX_REASON", "MAX_TEXT", "MAX_URL",
+]  # fmt: skip

@@ -21,7 +21,7 @@ from node.rules.council.log import Appended, Draft
 from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Rekey, Suspend
 from .entries import KINDS
 from .model import Federation
-from .tally import result_body
+from .result import result_body
 
 
 def _body(state: Federation, command: Command) -> dict[str, Any]:
@@ -34,7 +34,8 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
                 "country": nfc_text(command.country),
                 "continent": nfc_text(command.continent),
             }
-            return {"kind": "federation/found", "profile": profile}
+            founding = {} if command.founding is None else {"founding": command.founding}
+            return {"kind": "federation/found", "profile": profile} | founding
         case Admit():
             return {
                 "kind": "roster/admit",
@@ -47,16 +48,17 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
                 "continent": nfc_text(command.continent),
                 "url": nfc_text(command.url),
                 "reason": nfc_text(command.reason),
-            }
+            } | _by(command.by)
         case Suspend():
             return {
                 "kind": "roster/suspend",
                 "member": command.member,
                 "reason": nfc_text(command.reason),
                 "size": command.size,
-            }
+            } | _by(command.by)
         case Readmit():
-            return {"kind": "roster/readmit", "member": command.member, "reason": nfc_text(command.reason)}
+            body = {"kind": "roster/readmit", "member": command.member, "reason": nfc_text(command.reason)}
+            return body | _by(command.by)
         case Rekey():
             return {
                 "kind": "roster/rekey",
@@ -73,13 +75,31 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
                 "text_en": nfc_text(command.text_en),
                 "deadline_ms": command.deadline_ms,
                 "rule": command.rule,
-            }
+                "grace_ms": command.grace_ms,
+            } | (
+                {}
+                if command.action is None
+                else {"action": {"kind": command.action[0], "member": command.action[1]}}
+            )
         case PublishResult():
             proposal = state.proposals.get(command.proposal)
             if proposal is None:
                 raise RuleError("proposal.unknown", "no such proposal")
-            return result_body(proposal.terms, state.admitted_at(proposal.deadline_ms), command.answers)
+            admitted = state.admitted_at(proposal.deadline_ms)
+            if proposal.grace_ms is None:  # published before issue 13: closed under the old rules
+                return result_body(proposal.terms, admitted, command.answers, None)
+            through = dict(command.through)
+            admitted = admitted.union(*through.values())
+            return result_body(proposal.terms, admitted, command.answers, command.not_heard, through)
     raise RuleError("command.unknown", f"not a federation command: {type(command).__name__}")
+
+
+def _action(action: tuple[str, bytes] | None) -> dict[str, Any]:
+    return {} if action is None else {"action": {"kind": action[0], "member": action[1]}}
+
+
+def _by(by: bytes | None) -> dict[str, Any]:
+    return {} if by is None else {"by": by}
 
 
 def _precheck(state: Federation, kind: str) -> None:

@@ -87,6 +87,12 @@ class Proposal:
     text_en: str
     deadline_ms: int
     rule: TallyRule
+    grace_ms: int | None = None  # None: published before a grace was stated (closed under the old rules)
+    action: tuple[str, bytes] | None = None  # the roster change its adoption mandates (``mandate.py``)
+
+    @property
+    def grace_ends_ms(self) -> int:
+        return self.deadline_ms + (self.grace_ms or 0)
 
     @property
     def terms(self) -> Terms:
@@ -121,6 +127,9 @@ class Federation:
     roster: dict[bytes, RosterMember] = field(default_factory=dict)
     proposals: dict[bytes, Proposal] = field(default_factory=dict)
     results: dict[bytes, ProposalResult] = field(default_factory=dict)  # by proposal id
+    founding: int | None = None  # members the operator may admit alone; None: founded before mandates
+    founders: int = 0  # members admitted as founders so far
+    executed: set[bytes] = field(default_factory=set)  # proposals whose roster action was executed
 
     # -- queries ---------------------------------------------------------------------------------------
 

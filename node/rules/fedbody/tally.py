@@ -9,9 +9,18 @@ matching reason wins:
 
 - ``other-proposal``: it answers another proposal (or another federation's);
 - ``not-admitted``: the council was not on the roster, or was suspended, at the deadline;
-- ``late``: decided after the deadline (``ts_ms > deadline_ms``; a decision at the deadline is on time);
-- ``duplicate``: the council answered before (by its log order, ``seq``); its first answer counts, whatever
-  its outcome — a council whose assembly lacked quorum has answered ``no_quorum``.
+- ``late``: received by the federation after the deadline (``received_ms > deadline_ms``; received at the
+  deadline is on time). The receipt is the federation's own clock — when it first stored the decision or
+  cosigned, as a witness, a checkpoint of the council's log that holds it — never the council's ``ts_ms``,
+  so a council whose clock is slow cannot have a late answer counted (issue 13). An answer listed without
+  ``received_ms`` (a result written before receipts were kept) is judged by its ``ts_ms``, as it was then;
+- ``superseded``: a ``no_quorum`` answer — the assembly took no valid decision — followed by another
+  answer on time: a council whose assembly missed quorum may answer again until the deadline (issue 13);
+- ``duplicate``: the council answered before (by its log order, ``seq``); its first valid decision counts
+  (adopted, rejected or tied), else its last ``no_quorum`` answer.
+
+Results written before councils could answer again (their body has no ``not_heard``) were tallied with the
+first answer counting whatever its outcome, and replay so (``answer_again=False``).
 
 An answer listed twice (same council, decision and fields) is one answer. Of the counted answers, ``adopted``
 is a council's yes and ``rejected`` its no; ``tied`` and ``no_quorum`` are answers that are neither:
@@ -24,35 +33,26 @@ is a council's yes and ``rejected`` its no; ``tied`` and ``no_quorum`` are answe
 - ``weighted``: adopted iff Σ participants of adopting councils > Σ participants of rejecting councils,
   tied iff equal (so also when nobody answered yes or no), else rejected. Neither-answers weigh nothing.
 
-A ``proposal/result`` entry stores the terms, the admitted councils and every answer (counted and refused,
-with all the fields the tally reads), so re-running ``tally`` over it must give the entry back: ``apply``
-does that against the federation's own roster, and ``retally`` against decision bundles a member verified.
+A ``proposal/result`` entry records a tally so that anyone can redo it (``result.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from node.rules.council.errors import RuleError
 from node.rules.council.fields import (
-    check_bytes,
-    exact_keys,
-    get_int,
-    get_list,
-    get_map,
-    malformed,
-    one_of,
     plain,
 )
 
-from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_ANSWERS
+from .limits import ENTRY_ID_LEN, KEY_LEN
 
 TallyRule = Literal["answering", "admitted", "weighted"]
 TALLY_RULES: tuple[TallyRule, ...] = ("answering", "admitted", "weighted")
 ANSWER_OUTCOMES = ("adopted", "rejected", "tied", "no_quorum")
-Reason = Literal["other-proposal", "not-admitted", "late", "duplicate"]
+Reason = Literal["other-proposal", "not-admitted", "late", "superseded", "duplicate"]
 Result = Literal["adopted", "rejected", "tied"]
 
 
@@ -81,6 +81,16 @@ class Answer:
     participants: int
     ts_ms: int
     seq: int  # the decision's position in the council's log: its order among the council's answers
+    received_ms: int | None = None  # when the federation first received it (its clock); None: not known
+
+    @property
+    def arrived_ms(self) -> int:
+        """The time lateness is judged by: the federation's receipt, else (old results) the decision's."""
+        return self.ts_ms if self.received_ms is None else self.received_ms
+
+    def unreceived(self) -> Answer:
+        """This answer as a council's decision gives it, without the federation's receipt."""
+        return replace(self, received_ms=None)
 
     def __post_init__(self) -> None:
         ok = (
@@ -100,12 +110,13 @@ class Answer:
             and _is_int(self.ts_ms)
             and _is_int(self.seq)
             and self.seq >= 0
+            and (self.received_ms is None or _is_int(self.received_ms))
         )
         if not ok:
             raise RuleError("answer.malformed", "not a council's answer: ids, outcome or counts are off")
 
     def to_body(self) -> dict[str, Any]:
-        return {
+        body = {
             "council": self.council,
             "decision": self.decision,
             "seq": self.seq,
@@ -113,6 +124,9 @@ class Answer:
             "outcome": self.outcome,
             "participants": self.participants,
         }
+        if self.received_ms is not None:
+            body["received_ms"] = self.received_ms
+        return body
 
 
 @dataclass(frozen=True)
@@ -149,25 +163,36 @@ def result_of(rule: TallyRule, totals: Totals) -> Result:
     return "adopted" if yes > out_of else "tied" if yes == out_of else "rejected"
 
 
+def _order(a: Answer) -> tuple[bytes, int, int, bytes]:
+    return a.council, a.seq, a.ts_ms, a.decision
+
+
 def tally(
-    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer]
+    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer], answer_again: bool = True
 ) -> tuple[list[Answer], list[Refused], Totals, Result]:
     """(counted, refused, totals, result): counted sorted by council, refused by council and log order."""
     asked = (proposal.federation, proposal.proposal)
-    counted: dict[bytes, Answer] = {}
+    on_time: dict[bytes, list[Answer]] = {}
     refused: list[Refused] = []
-    for a in sorted(set(answers), key=lambda a: (a.council, a.seq, a.ts_ms, a.decision)):
+    for a in sorted(set(answers), key=_order):
         if a.proposal != asked:
             refused.append(Refused(a, "other-proposal"))
         elif a.council not in admitted_at_deadline:
             refused.append(Refused(a, "not-admitted"))
-        elif a.ts_ms > proposal.deadline_ms:
+        elif a.arrived_ms > proposal.deadline_ms:
             refused.append(Refused(a, "late"))
-        elif a.council in counted:
-            refused.append(Refused(a, "duplicate"))
         else:
-            counted[a.council] = a
-    ordered = sorted(counted.values(), key=lambda a: a.council)
+            on_time.setdefault(a.council, []).append(a)
+    counted: list[Answer] = []
+    for given in on_time.values():
+        valid = [a for a in given if a.outcome != "no_quorum"] if answer_again else given[:1]
+        chosen = valid[0] if valid else given[-1]
+        counted.append(chosen)
+        at = given.index(chosen)
+        refused += [Refused(a, "superseded") for a in given[:at]]
+        refused += [Refused(a, "duplicate") for a in given[at + 1 :]]
+    refused.sort(key=lambda r: _order(r.answer))
+    ordered = sorted(counted, key=lambda a: a.council)
     yes = [a for a in ordered if a.outcome == "adopted"]
     no = [a for a in ordered if a.outcome == "rejected"]
     totals = Totals(
@@ -181,81 +206,6 @@ def tally(
         participants_rejected=sum(a.participants for a in no),
     )
     return ordered, refused, totals, result_of(proposal.rule, totals)
-
-
-def result_body(
-    proposal: Terms, admitted_at_deadline: Set[bytes], answers: Iterable[Answer]
-) -> dict[str, Any]:
-    """The ``proposal/result`` body recording ``tally`` — deterministic whatever the order of ``answers``."""
-    counted, refused, totals, result = tally(proposal, admitted_at_deadline, answers)
-    if len(counted) + len(refused) > MAX_ANSWERS:
-        raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
-    return {
-        "kind": "proposal/result",
-        "proposal": proposal.proposal,
-        "federation": proposal.federation,
-        "rule": proposal.rule,
-        "deadline_ms": proposal.deadline_ms,
-        "admitted": sorted(admitted_at_deadline),
-        "counted": [a.to_body() for a in counted],
-        "refused": [r.to_body() for r in refused],
-        "totals": totals.to_body(),
-        "result": result,
-    }
-
-
-RESULT_KEYS = {
-    "kind", "proposal", "federation", "rule", "deadline_ms",
-    "admitted", "counted", "refused", "totals", "result",
-}  # fmt: skip
-_COUNTED_KEYS = {"council", "decision", "seq", "ts_ms", "outcome", "participants"}
-
-
-def _answer(item: object, proposal: tuple[bytes, bytes] | None) -> Answer:
-    if not isinstance(item, dict):
-        raise malformed("a listed answer is a map")
-    if proposal is None:  # refused: the answer carries the proposal it named and why it was refused
-        exact_keys(item, _COUNTED_KEYS | {"proposal", "reason"}, "refused answer")
-        named = get_list(item, "proposal")
-        if len(named) != 2:
-            raise malformed("proposal is [federation log id, proposal entry id]")
-        proposal = (
-            check_bytes(named[0], "proposal", KEY_LEN),
-            check_bytes(named[1], "proposal", ENTRY_ID_LEN),
-        )
-    else:
-        exact_keys(item, _COUNTED_KEYS, "counted answer")
-    return Answer(
-        council=check_bytes(item["council"], "council", KEY_LEN),
-        decision=check_bytes(item["decision"], "decision", ENTRY_ID_LEN),
-        proposal=proposal,
-        outcome=item["outcome"] if isinstance(item["outcome"], str) else "",
-        participants=get_int(item, "participants"),
-        ts_ms=get_int(item, "ts_ms"),
-        seq=get_int(item, "seq"),
-    )
-
-
-def read_result(body: dict[str, Any]) -> tuple[Terms, frozenset[bytes], list[Answer]]:
-    """(terms, admitted councils, every answer listed) of a ``proposal/result`` body; strict."""
-    exact_keys(body, RESULT_KEYS, "proposal/result")
-    rule = body["rule"]
-    if rule not in TALLY_RULES:
-        raise RuleError("proposal.bad-rule", f"a tally rule is {one_of(TALLY_RULES)}")
-    terms = Terms(
-        federation=check_bytes(body["federation"], "federation", KEY_LEN),
-        proposal=check_bytes(body["proposal"], "proposal", ENTRY_ID_LEN),
-        deadline_ms=get_int(body, "deadline_ms"),
-        rule=rule,
-    )
-    admitted = frozenset(check_bytes(c, "admitted", KEY_LEN) for c in get_list(body, "admitted"))
-    counted, refused = get_list(body, "counted"), get_list(body, "refused")
-    if len(counted) + len(refused) > MAX_ANSWERS:
-        raise RuleError("limit.answers", f"a result lists at most {MAX_ANSWERS} answers")
-    get_map(body, "totals")
-    answers = [_answer(a, (terms.federation, terms.proposal)) for a in counted]
-    answers += [_answer(r, None) for r in refused]
-    return terms, admitted, answers
 
 
 # -- from councils' decisions ------------------------------------------------------------------------
@@ -300,29 +250,3 @@ def answer_from_decision(record: DecisionRecord) -> Answer:
         ts_ms=record.ts_ms,
         seq=record.seq,
     )
-
-
-def retally(result: dict[str, Any], verified_answers: Iterable[DecisionRecord | Answer]) -> None:
-    """Redo a federation's result from decision entries the caller verified; ``None`` or ``RuleError``.
-    ``result`` is the result's body as the federation's public log (or its record) holds it.
-
-    The answers the result lists must be exactly the verified ones (answers to this proposal the result
-    leaves out are ``retally.omitted``; listed answers with no verified decision are ``retally.unverified``),
-    and the tally over them must give the result entry back (``retally.mismatch``). Whether the admitted
-    councils were those on the roster at the deadline is for whoever holds the federation's log to check
-    (``apply`` does).
-    """
-    body = plain(result)
-    body.pop("record", None)  # a public twin's commitment to the federation's record: not the result's
-    body.pop("key_entries", None)  # the length of the key history before it, for bundles
-    terms, admitted, listed = read_result(body)
-    verified = {a if isinstance(a, Answer) else answer_from_decision(a) for a in verified_answers}
-    asked = (terms.federation, terms.proposal)
-    unverified = set(listed) - verified
-    if unverified:
-        raise RuleError("retally.unverified", f"{len(unverified)} listed answer(s) lack a verified decision")
-    omitted = {a for a in verified - set(listed) if a.proposal == asked}
-    if omitted:
-        raise RuleError("retally.omitted", f"{len(omitted)} answer(s) to this proposal were left out")
-    if body != result_body(terms, admitted, set(listed)):
-        raise RuleError("retally.mismatch", "the result does not follow from the answers and the rule")

@@ -1,0 +1,264 @@
+"""Issue 13, item 6, over real nodes: a federation judges lateness by its own receipt, closes a proposal only
+once every admitted council was heard from past the deadline (or a stated grace ended), and lets a council
+whose assembly had no valid decision answer again.
+
+Councils here are ``Hostile`` peers (``tests/federation/test_nodes.py``): their entries carry whatever time
+the test writes, which is exactly a council whose clock is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from federation.client import RemoteError, SignedClient
+from federation.routes import ADD_CHECKPOINT
+from federation.witness.text import encode_add_checkpoint
+from node.storage.writer import now_ms
+from protocol import codec
+from protocol.entry import sign_entry
+from tests.conftest import NodeFactory, RunningNode
+from tests.federation.test_federation_e2e import (
+    FAST,
+    admit_when_applied,
+    council_of,
+    federation_node,
+    own_size,
+    rounds,
+)
+from tests.federation.test_nodes import Hostile, heads, hostile, until
+from tests.node.test_federation_admin import answer, apply_to, b64
+
+__all__ = ["hostile"]  # the fixture
+HOUR = 3_600_000
+
+
+async def admit_directly(fed: RunningNode, councils: list[Hostile]) -> None:
+    for n, bad in enumerate(councils):
+        await fed.operator.call(
+            "POST", "/v1/admin/roster/admit",
+            {"member": codec.b64u(bad.id), "name": f"Council {n}", "city": f"City {n}", "country": "CA",
+             "continent": "North America", "url": bad.url, "reason": "founding member"},
+        )  # fmt: skip
+
+
+async def publish(fed: RunningNode, deadline_ms: int, **extra: Any) -> bytes:
+    published = await fed.operator.call(
+        "POST", "/v1/admin/proposals",
+        {"text_fa": "پیشنهاد", "text_en": "A four-day week", "deadline": deadline_ms, "rule": "answering",
+         **extra},
+    )  # fmt: skip
+    return codec.unb64u(published["proposal_id"], 32)
+
+
+async def past(deadline_ms: int) -> None:
+    async def passed() -> bool:
+        return now_ms() > deadline_ms
+
+    await until(passed, "the deadline passes")
+
+
+async def holds(fed: RunningNode, council: Hostile) -> bool:
+    await rounds(fed)
+    return (await heads(fed)).get(codec.b64u(council.id), (0,))[0] == len(council.entries)
+
+
+async def test_a_council_one_hour_slow_cannot_get_a_late_answer_counted(
+    start_node: NodeFactory, hostile: Any
+) -> None:
+    fed = await federation_node(start_node, "Federation of Councils of Canada", level="country")
+    slow = await hostile(21)
+    await admit_directly(fed, [slow])
+    deadline = now_ms() + 500
+    pid = await publish(fed, deadline)
+    me = fed.config.node_id
+    await past(deadline)
+    # decided after the deadline by the federation's clock, stamped an hour before it by the council's
+    slow.sign(1)
+    answer_at(slow, me, pid, "adopted", 7, deadline - HOUR)
+    await until(lambda: holds(fed, slow), "the federation holds the slow council's answer")
+    closed = await fed.operator.call("POST", f"/v1/admin/proposals/{codec.b64u(pid)}/close")
+    result = closed["result"]
+    assert result["counted"] == [] and [r["reason"] for r in result["refused"]] == ["late"]
+    refused = result["refused"][0]
+    assert refused["ts_ms"] == deadline - HOUR and refused["received_ms"] > deadline
+    assert result["result"] == "tied" and result["totals"]["answered"] == 0
+
+
+def answer_at(bad: Hostile, federation: bytes, proposal: bytes, outcome: str, people: int, ts: int) -> None:
+    """``bad`` appends a public decision answering ``proposal``, stamped ``ts`` by its own clock."""
+    body = {
+        "kind": "decision", "motion": bytes(32), "motion_kind": "federation", "text": "Answer",
+        "outcome": outcome, "participants": people, "proposal": [federation, proposal],
+    }  # fmt: skip
+    seq = len(bad.entries)
+    prev = bad.entries[-1].id if bad.entries else None
+    entry = sign_entry(bad.key, log_id=bad.id, seq=seq, prev=prev, ts_ms=ts, vis="public", body=body)
+    bad.entries.append(entry)
+    bad.tree.append(entry.id)
+
+
+QUIET = {"gossip_interval_s": 3600.0, "request_timeout_s": 2.0}  # rounds only when the test syncs
+
+
+async def witnessed(fed: RunningNode, bad: Hostile) -> int:
+    """``bad`` asks ``fed`` to cosign its newest checkpoint, as a council's node does after each append."""
+    body = encode_add_checkpoint(0, [], bad.note(len(bad.entries)))
+    client = SignedClient(fed.session, fed.url, bad.key, fed.config.node_id)
+    reply = await client.request(
+        "POST", ADD_CHECKPOINT, body, content_type="text/plain", accept="text/plain", check=False
+    )
+    return reply.status
+
+
+async def close(fed: RunningNode, pid: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = await fed.operator.call("POST", f"/v1/admin/proposals/{codec.b64u(pid)}/close")
+    return value
+
+
+async def test_a_proposal_closes_only_when_every_council_was_heard_or_its_grace_ended(
+    start_node: NodeFactory, hostile: Any
+) -> None:
+    fed = await start_node("Federation of Canada", kind="federation", level="country", settings=QUIET)
+    early, silent = await hostile(31), await hostile(32)
+    await admit_directly(fed, [early, silent])
+    me = fed.config.node_id
+    deadline = now_ms() + 4000
+    pid = await publish(fed, deadline, grace_s=3600)
+    early.sign(1)
+    answer_at(early, me, pid, "adopted", 5, now_ms())
+    # the federation cosigns early's checkpoint before the deadline: the answer is received, not replicated
+    assert await witnessed(fed, early) == 200
+    await past(deadline)
+    before = await own_size(fed)
+    with pytest.raises(RemoteError) as caught:
+        await close(fed, pid)
+    assert (caught.value.status, caught.value.code) == (422, "result.not-heard")
+    assert "Council 0" in caught.value.message and "Council 1" in caught.value.message
+    assert await own_size(fed) == before  # nothing written: the proposal is not final with 0 answers
+
+    await rounds(fed)  # both heard from since the deadline; early's answer replicated
+    result = (await close(fed, pid))["result"]
+    assert [(c["council"], c["outcome"]) for c in result["counted"]] == [(codec.b64u(early.id), "adopted")]
+    assert result["counted"][0]["received_ms"] <= deadline  # by the witness's cosignature
+    assert result["not_heard"] == [] and result["result"] == "adopted"
+
+    # no grace, nobody heard since the deadline: the result is written at once and names them
+    deadline = now_ms() + 300
+    pid = await publish(fed, deadline, grace_s=0)
+    await past(deadline)
+    result = (await close(fed, pid))["result"]
+    assert sorted(u["council"] for u in result["not_heard"]) == sorted(
+        codec.b64u(c.id) for c in (early, silent)
+    )
+    assert {u["name"] for u in result["not_heard"]} == {"Council 0", "Council 1"}
+    assert result["counted"] == [] and result["result"] == "tied"
+    for grace in (-1, "1h", 10**9):
+        with pytest.raises(RemoteError) as caught:
+            await publish(fed, now_ms() + 9000, grace_s=grace)
+        assert (caught.value.status, caught.value.code) == (400, "bad-field")
+
+
+async def test_a_continent_wide_proposal_passes_by_the_councils_of_its_country_federations(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: a continent federation could not count the councils of its country federations, so no
+    continent-wide proposal could pass. Europe (continent) → Germany (country) → Berlin, Hamburg."""
+    europe = await federation_node(
+        start_node, "Federation of Councils — Europe", level="continent", continent="Europe"
+    )
+    germany = await start_node(
+        "Federation of Councils — Germany", kind="federation", level="country", country="DE",
+        continent="Europe", settings=FAST, federation=(europe.url, europe.config.node_id),
+    )  # fmt: skip
+    berlin, hamburg = [
+        await council_of(start_node, germany, city, country="DE", continent="Europe")
+        for city in ("Berlin", "Hamburg")
+    ]
+    await admit_when_applied(europe, [germany])
+    await admit_when_applied(germany, [berlin, hamburg])
+    deadline = now_ms() + 8000  # time for two assemblies to answer and Germany to relay their logs
+    pid = await publish(europe, deadline, rule="admitted", grace_s=3600)
+    ref = f"{codec.b64u(europe.config.node_id)}:{codec.b64u(pid)}"
+    decided = await asyncio.gather(answer(berlin, 3, "yes", [ref]), answer(hamburg, 2, "yes", [ref]))
+    assert [d[0]["outcome"] for d in decided] == ["adopted", "adopted"]
+    await past(deadline)
+
+    closed: list[dict[str, Any]] = []
+
+    async def europe_closes() -> bool:
+        await rounds(europe, germany)
+        try:
+            closed.append(await close(europe, pid))
+        except RemoteError as exc:
+            assert exc.code == "result.not-heard", exc  # until Germany's relay was heard past the deadline
+            return False
+        return True
+
+    await until(europe_closes, "Europe hears from every council through Germany and closes")
+    result = closed[0]["result"]
+    councils = sorted(codec.b64u(c.config.node_id) for c in (berlin, hamburg))
+    germany_id, named = codec.b64u(germany.config.node_id), "Federation of Councils — Germany"
+    assert result["through"] == [{"federation": germany_id, "name": named, "councils": councils}], result
+    assert sorted(result["admitted"]) == councils and result["not_heard"] == []
+    assert sorted(c["council"] for c in result["counted"]) == councils
+    assert all(c["received_ms"] <= deadline for c in result["counted"])
+    assert result["result"] == "adopted" and result["totals"]["admitted"] == 2  # two of two admitted
+
+
+async def test_the_operator_executes_only_what_the_councils_adopted(start_node: NodeFactory) -> None:
+    """Issue 13: one operator admitted, suspended and published everything. A federation founded with one
+    founding member: the operator admits it alone; every later roster change executes an adopted proposal."""
+    fed = await start_node(
+        "Federation of Canada", kind="federation", level="country", settings=FAST, founding=1
+    )
+    toronto, montreal = [
+        await start_node(f"{city} Council", city=city, settings=FAST) for city in ("Toronto", "Montreal")
+    ]
+    for council in (toronto, montreal):
+        apply_to(fed, council)
+        await council.operator.call("POST", "/v1/admin/peers", {"url": fed.url, "key": b64(fed)})
+    op = fed.operator
+    await op.call("POST", "/v1/admin/roster/admit", {"member": b64(toronto), "reason": "founding member"})
+
+    async def refused(path: str, body: dict[str, Any], code: str) -> None:
+        before = await own_size(fed)
+        with pytest.raises(RemoteError) as caught:
+            await op.call("POST", path, body)
+        assert (caught.value.status, caught.value.code) == (422, code), caught.value
+        assert await own_size(fed) == before  # nothing written
+
+    await refused(
+        "/v1/admin/roster/admit", {"member": b64(montreal), "reason": "applied"}, "roster.no-mandate"
+    )
+    await refused("/v1/admin/roster/suspend", {"member": b64(toronto), "reason": "x"}, "roster.no-mandate")
+
+    deadline = now_ms() + 6000  # time for Toronto's assembly to answer and the federation to receive it
+    pid = await publish(fed, deadline, action={"kind": "admit", "member": b64(montreal)[:10]}, grace_s=3600)
+    shown = await op.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}")
+    assert shown["action"] == {"kind": "admit", "member": b64(montreal)} and shown["executed"] is False
+    by = {"member": b64(montreal), "reason": "the councils decided", "by": codec.b64u(pid)}
+    await refused("/v1/admin/roster/admit", by, "roster.mandate-not-adopted")  # not yet decided
+    ref = f"{b64(fed)}:{codec.b64u(pid)}"
+    assert (await answer(toronto, 3, "yes", [ref]))[0]["outcome"] == "adopted"
+    await past(deadline)
+    closed: list[dict[str, Any]] = []
+
+    async def closes() -> bool:
+        await rounds(fed)
+        try:
+            closed.append(await close(fed, pid))
+        except RemoteError as exc:
+            assert exc.code == "result.not-heard", exc
+            return False
+        return True
+
+    await until(closes, "the federation hears from Toronto and closes the proposal")
+    assert closed[0]["result"]["result"] == "adopted"
+    admitted = await op.call("POST", "/v1/admin/roster/admit", by)
+    assert admitted["member"] == b64(montreal)
+    assert (await op.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}"))["executed"] is True
+    roster = (await op.call("GET", "/v1/admin/roster"))["members"]
+    assert [m["member"] for m in roster] == [b64(toronto), b64(montreal)]
