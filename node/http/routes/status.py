@@ -11,7 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from node.http.context import node_of
+from node.backup import tables
+from node.http.context import Node, node_of
+from node.http.routes.sealed import BACKUPS
 from node.http.wire import respond
 from node.storage.writer import now_ms
 from protocol.codec import b64u
@@ -73,6 +75,7 @@ async def status(request: web.Request) -> web.Response:
         warnings.append("no peer is reachable: nothing is replicated or cosigned")
     if node.writer.blocked:
         warnings.append(f"appends are refused: {node.writer.blocked}")
+    backup = backup_status(node, request.app[BACKUPS].next_tick_ms, warnings)
     free_mib = shutil.disk_usage(node.config.dir).free // (1 << 20)
     if free_mib < settings.doctor_min_free_mib:
         warnings.append(f"only {free_mib} MiB of disk free")
@@ -90,11 +93,40 @@ async def status(request: web.Request) -> web.Response:
                 "cosignatures": cosignatures,
             },
             "peers": peers,
-            "backup": None,  # the sealed-backup schedule reports here once a node keeps one
+            "backup": backup,
             "disk": {"free_mib": free_mib},
             "warnings": warnings,
         },
     )
+
+
+def backup_status(node: Node, next_tick_ms: int | None, warnings: list[str]) -> dict[str, Any] | None:
+    """The sealed backup: segments sealed, the next tick, and per backup peer what it holds and what the
+    last push did (None for a node that seals nothing: a federation body, or a node made before backups).
+    A last push that failed is a warning."""
+    if next_tick_ms is None:
+        return None
+    sealed = tables.cursor(node.reader).next_index
+    peers = []
+    for p in tables.backup_peers(node.reader):
+        last = p.last_push
+        peers.append(
+            {
+                "node_id": p.node_id,
+                "url": p.url,
+                "held": p.acked,
+                "behind": sealed - p.acked,
+                "last_push": last.to_json() if last is not None else None,
+            }
+        )
+        if last is not None and last.failure is not None:
+            warnings.append(f"backup peer {_short(p.node_id)}: the last push failed ({last.failure})")
+    return {
+        "sealed": sealed,
+        "interval_s": node.config.settings.backup_interval_s,
+        "next_tick_ms": next_tick_ms,
+        "peers": peers,
+    }
 
 
 def _short(node_id: bytes) -> str:
