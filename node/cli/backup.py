@@ -7,6 +7,7 @@ folder from the recovery file, the council's peers and (optionally) a backup fil
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import click
 from node import config as cfg
 from node.backup.keyfile import read_recovery, write_private
 from node.backup.restore import PeerRef, restore
-from node.cli.base import cli, emit, json_option, remote, short
+from node.cli.base import cli, emit, json_option, plural, remote, short
 from node.cli.client import NodeClient
 from node.errors import CliError
 from protocol import codec
@@ -137,6 +138,7 @@ def restore_command(
             backup_file=from_file.read_bytes() if from_file else None,
             listen=listen,
             url=url,
+            progress=sys.stderr,  # stdout stays the result (one object with --json)
         )
     )
     value = {
@@ -152,10 +154,10 @@ def restore_command(
     }
 
     def human(v: dict[str, Any]) -> str:
-        kept = ", ".join(f"epoch {e}: {n} entries" for e, n in v["kept"].items())
+        kept = ", ".join(f"epoch {e}: {plural(n, 'entry', 'entries')}" for e, n in v["kept"].items())
         lines = [
             f"restored the council into {v['dir']}",
-            f"  public log: {v['public_size']} entries, taken back from peers",
+            f"  public log: {plural(v['public_size'], 'entry', 'entries')}, taken back from peers",
             f"  record kept: {kept}; it goes on in epoch {v['epoch']}, opened by a signed gap entry",
             f"  members in the directory: {v['members']}",
         ]
