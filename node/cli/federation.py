@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from node.cli.base import cli, emit, remote, short, when
+from node.cli.base import cli, emit, plural, remote, short, when
 from node.cli.client import NodeClient
 
 
@@ -58,7 +58,11 @@ def admit(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
 def suspend(client: NodeClient, as_json: bool, member: str, reason: str) -> None:
     """Suspend MEMBER: its answers stop counting and its log is held at the size this node has."""
     out = client.call("POST", "/v1/admin/roster/suspend", {"member": member, "reason": reason})
-    emit(as_json, out, lambda v: f"suspended: {v['member']} (log held at {v['size']} entries)")
+    emit(
+        as_json,
+        out,
+        lambda v: f"suspended: {v['member']} (log held at {plural(v['size'], 'entry', 'entries')})",
+    )
 
 
 @federation.command("readmit")
@@ -116,10 +120,12 @@ def _summary_table(v: dict[str, Any]) -> str:
                 )
     t = v["totals"]
     rows.append(
-        f"totals: {t['councils']} councils ({t['admitted']} admitted, {t['suspended']} suspended, "
-        f"{t['unlisted']} unlisted); {t['members']} members; board {t['board_filled']}/{t['board_seats']} "
-        f"filled, {t['board_vacant']} vacant; {t['assemblies_held']} assemblies, {t['participants']} "
-        f"participants; {t['decisions']} public decisions; {t['forks']} forks"
+        f"totals: {plural(t['councils'], 'council')} ({t['admitted']} admitted, {t['suspended']} suspended, "
+        f"{t['unlisted']} unlisted); {plural(t['members'], 'member')}; board "
+        f"{t['board_filled']}/{t['board_seats']} filled, {t['board_vacant']} vacant; "
+        f"{plural(t['assemblies_held'], 'assembly', 'assemblies')}, "
+        f"{plural(t['participants'], 'participant')}; "
+        f"{plural(t['decisions'], 'public decision')}; {plural(t['forks'], 'fork')}"
     )
     if t["suspended"]:
         rows.append("(members, board, assemblies and decisions in the totals leave suspended councils out)")

@@ -34,7 +34,7 @@ def doctor(data_dir: Path, as_json: bool) -> None:
             rows.append(f"{'ok' if f.ok else 'PROBLEM':<8} {f.check:<11} {f.message}")
             if f.fix:
                 rows.append(f"{'':<20} what to do: {f.fix}")
-        verdict = "all is well" if not problems else f"{len(problems)} problem(s) found"
+        verdict = "all is well" if not problems else f"{plural(len(problems), 'problem')} found"
         return "\n".join([*rows, "", verdict])
 
     emit(as_json, value, human)
@@ -54,9 +54,10 @@ def status(client: NodeClient, as_json: bool) -> None:
         rows = [
             f"node        {short(v['node_id'])} ({v['kind']}), "
             f"up since {when(v['started_ms'], seconds=True)}",
-            f"own log     {log['size']} entries; newest checkpoint covers {log['checkpoint_size']}"
+            f"own log     {plural(log['size'], 'entry', 'entries')}; "
+            f"newest checkpoint covers {log['checkpoint_size']}"
             + (f", signed {_age(age)} ago" if age is not None else ""),
-            f"cosigned    by {log['cosignatures']} witness(es)",
+            f"cosigned    by {plural(log['cosignatures'], 'witness', 'witnesses')}",
             f"peers       {_peer_counts(v['peers'])}",
         ]
         for p in v["peers"]:

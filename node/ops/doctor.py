@@ -28,6 +28,7 @@ from node import config as cfg
 from node.ops.keys import history, signer_at
 from node.settings import Settings
 from node.storage.migrations import MIGRATIONS
+from node.words import plural
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import ProtocolError
@@ -168,16 +169,28 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
     if len(ids) != head.size:
         return [
             Finding(
-                "log", False, f"the log says it holds {head.size} entries, {len(ids)} are stored", restore
+                "log",
+                False,
+                f"the log says it holds {plural(head.size, 'entry', 'entries')}, {len(ids)} are stored",
+                restore,
             )
         ]
     computed = merkle.root_from_leaves(ids)
     if computed != head.root:
         return [Finding("log", False, "the stored Merkle tree does not match the entries", restore)]
     return [
-        Finding("log", True, f"all {len(ids)} entries verify from entry 0: signatures, chain, tree"),
+        Finding(
+            "log",
+            True,
+            f"{_all(len(ids))} verif{'ies' if len(ids) == 1 else 'y'} from entry 0: signatures, chain, tree",
+        ),
         _checkpoint(head.checkpoint, head.checkpoint_size, root, ids),
     ]
+
+
+def _all(count: int) -> str:
+    """``all 5 entries``, ``the one entry``."""
+    return "the one entry" if count == 1 else f"all {count} entries"
 
 
 def _checkpoint(note: str | None, size: int | None, root: PublicKey, ids: list[bytes]) -> Finding:
@@ -202,9 +215,12 @@ def _checkpoint(note: str | None, size: int | None, root: PublicKey, ids: list[b
         )
     if checkpoint.size != len(ids) or size != checkpoint.size:
         return Finding(
-            "checkpoint", False, f"the newest checkpoint covers {checkpoint.size} of {len(ids)} entries", fix
+            "checkpoint",
+            False,
+            f"the newest checkpoint covers {checkpoint.size} of {plural(len(ids), 'entry', 'entries')}",
+            fix,
         )
-    return Finding("checkpoint", True, f"the newest checkpoint is signed and covers all {len(ids)} entries")
+    return Finding("checkpoint", True, f"the newest checkpoint is signed and covers {_all(len(ids))}")
 
 
 # --- the machine ------------------------------------------------------------------------------------

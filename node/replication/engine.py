@@ -37,6 +37,7 @@ from node.config import NodeConfig
 from node.replication.roster import RosterView
 from node.replication.split import SplitReplica
 from node.storage.writer import Writer, now_ms
+from node.words import plural
 from protocol import codec
 from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
@@ -371,8 +372,8 @@ class Replication:
                 if answered or not self.peers.all() or self.peers_unreachable_ok:
                     break
                 self.writer.block(
-                    f"none of this node's {len(self.peers.all())} peers answered whether it holds more of "
-                    "our own log, so appending could sign a second entry where a lost one stands. Appends "
+                    f"none of this node's peers ({len(self.peers.all())}) answered whether it holds more "
+                    "of our own log, so appending could sign a second entry where a lost one stands. Appends "
                     "wait until a peer answers. If every peer is gone for good and this node's log is surely "
                     "its newest, start it with `shora serve --peers-unreachable-ok`."
                 )
@@ -386,8 +387,9 @@ class Replication:
         if ahead:
             peer, size = max(ahead.items(), key=lambda item: item[1])
             self.writer.block(
-                f"peer {codec.short_id(peer)} holds {size} entries of our own log, more than this node: it "
-                "was probably restored from a backup. Run `shora sync --own` to take the log back first."
+                f"peer {codec.short_id(peer)} holds {plural(size, 'entry', 'entries')} of our own log, more "
+                "than this node: it was probably restored from a backup. Run `shora sync --own` to take the "
+                "log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
         self.surveyed.set()

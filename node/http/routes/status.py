@@ -16,6 +16,7 @@ from node.http.context import Node, node_of
 from node.http.routes.sealed import BACKUPS
 from node.http.wire import respond
 from node.storage.writer import now_ms
+from node.words import plural
 from protocol.codec import b64u
 from protocol.note import log_origin, parse_note
 
@@ -51,7 +52,9 @@ async def status(request: web.Request) -> web.Response:
         last = node.store.entry(node.config.node_id, checkpoint_size - 1) if checkpoint_size else None
         age = (now - last.header.ts_ms) // 1000 if last else None
     if checkpoint_size < size:
-        warnings.append(f"the newest checkpoint covers {checkpoint_size} of {size} entries")
+        warnings.append(
+            f"the newest checkpoint covers {checkpoint_size} of {plural(size, 'entry', 'entries')}"
+        )
     peers: list[dict[str, Any]] = []
     for view in node.replication.view():
         p = view.peer
