@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from node import config as cfg
-from node.cli.base import cli, dir_option, emit, json_option, plural, remote, short, when
+from node.cli.base import cli, data_folder, dir_option, emit, json_option, plural, remote, short, when
 from node.cli.client import NodeClient
 from node.ops.doctor import examine
 from node.ops.progress import Progress
@@ -17,9 +17,10 @@ from node.ops.progress import Progress
 @cli.command()
 @dir_option
 @json_option
-def doctor(data_dir: Path, as_json: bool) -> None:
+def doctor(data_dir: Path | None, as_json: bool) -> None:
     """Check a data folder and its node: file modes, the database, the whole log from entry 0, its
     checkpoint, peers and their clocks, the HTTP parser, free disk. Exit 0 when all is well, else 1."""
+    data_dir = data_folder(data_dir)  # --dir, shora --dir, SHORA_DIR or the current folder
     cfg.load(data_dir)  # a clear message for a folder that is not a node's
     bar = Progress("verifying the log", None)
     findings = examine(data_dir, lambda done, total: bar.update(done, total))

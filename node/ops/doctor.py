@@ -25,6 +25,7 @@ from federation import db as dbmod
 from federation.peers import PeerTable
 from federation.store import LogStore
 from node import config as cfg
+from node.backup.keyfile import RECOVERY_FILE
 from node.ops.keys import history, signer_at
 from node.settings import Settings
 from node.storage.migrations import MIGRATIONS
@@ -53,7 +54,12 @@ class Finding:
 def examine(directory: Path, progress: Progress | None = None) -> list[Finding]:
     """Every check, in the order an operator would want to read them."""
     config = cfg.load(directory)
-    findings = [*check_files(directory), check_parser(), check_disk(directory, config.settings)]
+    findings = [
+        *check_files(directory),
+        *check_recovery_file(directory),
+        check_parser(),
+        check_disk(directory, config.settings),
+    ]
     database = check_database(config.database)
     findings += database
     if all(f.ok for f in database):
@@ -86,6 +92,24 @@ def check_files(directory: Path) -> list[Finding]:
                 )
             )
     return loose or [Finding("files", True, f"{directory} and every file in it are private (0700 / 0600)")]
+
+
+def check_recovery_file(directory: Path) -> list[Finding]:
+    """The recovery file must not lie beside the node (README, "Backups and restore"): whoever takes the
+    machine would find the root key with it, and a lost machine takes the only copy with it."""
+    left = directory / RECOVERY_FILE
+    if not left.exists():
+        return []
+    return [
+        Finding(
+            "recovery",
+            False,
+            f"the recovery file still lies in the data folder ({left}): if this machine is lost the copy "
+            "goes with it, and whoever takes the machine finds the root key beside the node",
+            f"copy {left} to a USB stick or paper kept by a trusted person away from this machine (two "
+            f"copies in two places), then delete it here: rm {left}",
+        )
+    ]
 
 
 def _tree(directory: Path) -> Iterator[Path]:
