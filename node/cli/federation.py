@@ -119,9 +119,26 @@ def _summary_table(v: dict[str, Any]) -> str:
                     f"{c['assemblies']['held']:>10} {c['decisions']:>9}{fork}"
                 )
     t = v["totals"]
+    silent = [
+        c["name"]
+        for countries in v["continents"].values()
+        for councils in countries.values()
+        for c in councils
+        if not c["members"]
+    ]
+    members = plural(t["members"], "member")
+    uncounted = sum(
+        1
+        for countries in v["continents"].values()
+        for councils in countries.values()
+        for c in councils
+        if not c["members"] and c["status"] != "suspended"
+    )
+    if uncounted:  # a total that leaves councils out says so, rather than a bare 0
+        members += f" counted ({uncounted} without a census yet)"
     rows.append(
         f"totals: {plural(t['councils'], 'council')} ({t['admitted']} admitted, {t['suspended']} suspended, "
-        f"{t['unlisted']} unlisted); {plural(t['members'], 'member')}; board "
+        f"{t['unlisted']} unlisted); {members}; board "
         f"{t['board_filled']}/{t['board_seats']} filled, {t['board_vacant']} vacant; "
         f"{plural(t['assemblies_held'], 'assembly', 'assemblies')}, "
         f"{plural(t['participants'], 'participant')}; "
@@ -131,13 +148,6 @@ def _summary_table(v: dict[str, Any]) -> str:
         rows.append("(members, board, assemblies and decisions in the totals leave suspended councils out)")
     for f in v.get("federations", []):
         rows.append(f"member federation: {f['name']} ({f['country'] or f['continent']}) {f['status']}")
-    silent = [
-        c["name"]
-        for countries in v["continents"].values()
-        for councils in countries.values()
-        for c in councils
-        if not c["members"]
-    ]
     if silent:
         rows.append(
             f"? members: no census published yet by {', '.join(silent[:10])}"

@@ -79,7 +79,10 @@ def _backup_rows(kind: str, backup: dict[str, Any] | None, now: int) -> list[str
     """The sealed backup in words: what is sealed, when the next tick is, each backup peer's last push."""
     if backup is None:
         if kind == "federation":
-            return ["backup      none: a federation body keeps no sealed backup (its roster is on its peers)"]
+            return [
+                "backup      none: `shora restore` brings back councils only; a federation body's log and "
+                "roster are held by its peers"
+            ]
         return ["backup      none: this node has no backup key (made before sealed backups existed)"]
     due = max(0, (backup["next_tick_ms"] - now) // 1000)
     rows = [

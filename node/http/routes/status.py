@@ -15,6 +15,7 @@ from node.backup import tables
 from node.http.context import Node, node_of
 from node.http.routes.sealed import BACKUPS
 from node.http.wire import respond
+from node.rules.council import Council
 from node.storage.writer import now_ms
 from node.words import plural
 from protocol.codec import b64u
@@ -78,6 +79,7 @@ async def status(request: web.Request) -> web.Response:
         warnings.append("no peer is reachable: nothing is replicated or cosigned")
     if node.writer.blocked:
         warnings.append(f"appends are refused: {node.writer.blocked}")
+    census_warning(node, warnings)
     backup = backup_status(node, request.app[BACKUPS].next_tick_ms, warnings)
     free_mib = shutil.disk_usage(node.config.dir).free // (1 << 20)
     if free_mib < settings.doctor_min_free_mib:
@@ -103,15 +105,38 @@ async def status(request: web.Request) -> web.Response:
     )
 
 
+def census_warning(node: Node, warnings: list[str]) -> None:
+    """A council in a federation whose published member count is missing or out of date: its federation's
+    summary shows ``?`` (or an old count) until the operator runs ``shora census``."""
+    state = node.writer.state
+    if not isinstance(state, Council) or node.config.federation is None:
+        return
+    count = state.rules.census(len(state.active_members()))
+    if state.census is None:
+        warnings.append(
+            "no member count published yet: the federation's summary shows ? members for this council "
+            "until you run `shora census`"
+        )
+    elif state.census.active_members != count:
+        warnings.append(
+            f"the member count published ({state.census.active_members}) is out of date ({count} now): "
+            "run `shora census` so the federation's summary shows it"
+        )
+
+
 def backup_status(node: Node, next_tick_ms: int | None, warnings: list[str]) -> dict[str, Any] | None:
     """The sealed backup: segments sealed, the next tick, and per backup peer what it holds and what the
-    last push did (None for a node that seals nothing: a federation body, or a node made before backups).
+    last push did (None for a node that seals nothing — made before backups — and for a federation body
+    without backup peers: `shora restore` brings back councils only).
     A last push that failed is a warning."""
     if next_tick_ms is None:
         return None
+    listed = tables.backup_peers(node.reader)
+    if node.config.kind == "federation" and not listed:  # `shora restore` brings back councils only
+        return None
     sealed = tables.cursor(node.reader).next_index
     peers = []
-    for p in tables.backup_peers(node.reader):
+    for p in listed:
         last = p.last_push
         peers.append(
             {
