@@ -127,7 +127,13 @@ def restore_command(
 ) -> None:
     """Bring a council's node back into the new folder DIRECTORY."""
     if (from_file is None) == (not from_peers):
-        raise CliError("say where the record comes from: --from-file FILE or --from-peers (one of them)")
+        raise click.UsageError(
+            "say where the record comes from: --from-file FILE or --from-peers (one of them)"
+        )
+    if not peers:
+        raise click.UsageError(
+            "name the council's peers with --peer URL KEY (repeatable): they give its public log back"
+        )
     recovery = read_recovery(recovery_file)
     refs = [_peer(u, k) for u, k in peers]
     outcome = asyncio.run(
@@ -166,6 +172,9 @@ def restore_command(
         for r in v["refused"]:
             peer = short(codec.b64u(r["peer"]))
             lines.append(f"  refused a copy of segment {r['index']} from {peer}: {r['step']}")
+        lines.append(
+            "  a new operator key (operator.key in the folder): the lost machine's one is not accepted"
+        )
         lines.append(f"start it with: shora serve {v['dir']}")
         return "\n".join(lines)
 

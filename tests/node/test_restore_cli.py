@@ -78,3 +78,19 @@ async def test_a_restore_before_the_first_backup_tick_says_what_to_do(
     refused = await asyncio.to_thread(shora, *restore_args(target, a, b), "--json", code=1)
     assert json.loads(refused.stdout)["error"] == "restore-no-copy"
     assert "shora:" not in refused.stderr  # the refusal on stdout only; stderr has the progress lines
+
+
+def test_restore_usage_mistakes_exit_2_and_write_nothing(tmp_path: Path) -> None:
+    from tests.node.test_cli import init, usage_error
+
+    init(tmp_path / "old")
+    recovery = tmp_path / "old" / RECOVERY_FILE
+    target = tmp_path / "restored"
+    peer = ["--peer", "http://127.0.0.1:9", "A" * 43]
+    both = usage_error(
+        "restore", target, "--recovery", recovery, "--from-peers", "--from-file", recovery, *peer
+    )
+    assert "--from-file FILE or --from-peers (one of them)" in both
+    assert "--from-file FILE or --from-peers" in usage_error("restore", target, "--recovery", recovery, *peer)
+    assert "--peer URL KEY" in usage_error("restore", target, "--recovery", recovery, "--from-peers")
+    assert not target.exists()
