@@ -163,7 +163,9 @@ def init(
         lambda v: (
             f"initialised {name} in {directory}\n{what}: {key}\n"
             f"recovery file: {recovery}{move}\n"
-            f"start it with: shora serve {directory}"
+            f"start it with: shora serve {directory}\n"
+            f"then, once it runs: shora keys rotate --dir {directory} (the root key delegates a signing "
+            "key to the node: README, \"Where the keys live\")"
         ),
     )
 

@@ -42,6 +42,7 @@ def test_a_councils_init_says_council(tmp_path: Path) -> None:
     said = shora("init", tmp_path / "toronto", *INIT, "--listen", "127.0.0.1:0").stdout
     assert "council key (give it to members and peers): " in said
     assert "MOVE IT OFF THIS MACHINE NOW. This file holds the council's root key" in said
+    assert f"then, once it runs: shora keys rotate --dir {tmp_path / 'toronto'}" in said  # README ceremony
 
 
 @pytest.mark.parametrize(
