@@ -459,7 +459,10 @@ class Replication:
             )
             log.error("%s", self.writer.blocked)
             return
-        if not await self.peers_ahead():
+        ahead, answered = await self._survey()
+        # lifted only as the start-up guard would lift it: no peer holds more, and one answered (or there is
+        # no peer, or the operator said they are gone for good); else it stays as it was, saying why
+        if not ahead and (answered or not self.peers.all() or self.peers_unreachable_ok):
             self.writer.block(None)
 
     async def sync(self) -> AsyncIterator[tuple[Peer, str | None, int]]:

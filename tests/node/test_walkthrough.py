@@ -137,3 +137,42 @@ def test_a_federation_of_three_nodes_from_the_readme(
     for args, said in op.said:
         assert not PYTHON.search(said), (args, said)
         assert not PLURAL.search(said), (args, PLURAL.search(said), said)
+
+
+def test_sync_own_exits_1_while_the_node_still_refuses_to_append(
+    tmp_path: Path, serving: list[tuple[subprocess.Popen[bytes], Path]]
+) -> None:
+    """A node whose only peer never answers refuses to append (it could sign a second history); `shora sync
+    --own` cannot change that, and says so with exit 1, as `shora status` does — not 0."""
+    import contextlib
+    import socket
+    import sqlite3
+
+    from federation.peers import PeerTable
+    from protocol.keys import SigningKey
+    from tests.node.test_cli import init
+
+    home = tmp_path / "toronto"
+    init(home)
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+        PeerTable(conn).add(SigningKey.generate().public.raw, f"http://127.0.0.1:{port}", 0)
+    serving.append((start_serving(home, tmp_path / "toronto.log"), home))
+    op = Operator()
+    refusing = "appends are refused: none of this node's peers (1) answered"
+    until(
+        "the node finds no peer answers",
+        lambda: refusing in " ".join(op.json("status", home=home)["warnings"]),
+    )
+    said = op.run("sync", "--own", home=home, code=1)
+    assert said == ""
+    [(_, message)] = op.said[-1:]
+    assert (
+        "shora: restored 0 entries of our own log, but this node still refuses to append: none of this "
+        "node's peers (1) answered" in " ".join(message.split())
+    )
+    refusal = json.loads(shora("sync", "--own", "--json", home=home, code=1).stdout)
+    assert refusal["error"] == "still-refusing"
+    assert refusing in " ".join(op.json("status", home=home)["warnings"])  # sync --own did not lift it
