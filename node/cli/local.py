@@ -165,7 +165,7 @@ def init(
             f"recovery file: {recovery}{move}\n"
             f"start it with: shora serve {directory}\n"
             f"then, once it runs: shora keys rotate --dir {directory} (the root key delegates a signing "
-            "key to the node: README, \"Where the keys live\")"
+            'key to the node: README, "Where the keys live")'
         ),
     )
 

@@ -366,11 +366,13 @@ class Replication:
         this node has peers and none of them answers, appends stay refused (asking again, with back-off),
         unless the operator started it with ``--peers-unreachable-ok``."""
         wait = self.config.settings.roster_poll_s
+        refused = False
         try:
             while True:
                 ahead, answered = await self._survey()
                 if answered or not self.peers.all() or self.peers_unreachable_ok:
                     break
+                refused = True
                 self.writer.block(
                     f"none of this node's peers ({len(self.peers.all())}) answered whether it holds more "
                     "of our own log, so appending could sign a second entry where a lost one stands. Appends "
@@ -392,6 +394,9 @@ class Replication:
                 "log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
+        elif refused:  # the log said it refused: it says when that ends, and why
+            why = "a peer answered and holds no more of our own log" if answered else "no peer is left to ask"
+            log.info("appending again: %s", why)
         self.surveyed.set()
 
     async def peers_ahead(self) -> dict[bytes, int]:

@@ -159,6 +159,7 @@ def test_sync_own_exits_1_while_the_node_still_refuses_to_append(
         port = s.getsockname()[1]
     with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
         PeerTable(conn).add(SigningKey.generate().public.raw, f"http://127.0.0.1:{port}", 0)
+    write_settings(home, FAST)  # the guard asks again within seconds
     serving.append((start_serving(home, tmp_path / "toronto.log"), home))
     op = Operator()
     refusing = "appends are refused: none of this node's peers (1) answered"
@@ -176,3 +177,14 @@ def test_sync_own_exits_1_while_the_node_still_refuses_to_append(
     refusal = json.loads(shora("sync", "--own", "--json", home=home, code=1).stdout)
     assert refusal["error"] == "still-refusing"
     assert refusing in " ".join(op.json("status", home=home)["warnings"])  # sync --own did not lift it
+
+    # the peer is gone for good: the operator removes it, the guard lifts, and the log says so
+    dead = op.json("peers", home=home)["peers"][0]["node_id"]
+    op.run("peers", "remove", dead, home=home)
+    until("the guard lifts", lambda: op.json("status", home=home)["warnings"] == [])
+    op.run("member", "join", "--name", "Ava", home=home)
+    server, _ = serving.pop()
+    stop_serving(server, home)
+    log = (tmp_path / "toronto.log").read_text()
+    assert "refusing to append: none of this node's peers (1) answered" in log
+    assert "appending again: no peer is left to ask" in log
