@@ -117,6 +117,14 @@ def _signed_post(key: SigningKey, url: str, recipient: bytes, body: bytes, timeo
     except urllib.error.HTTPError as exc:
         try:
             err = json.loads(exc.read())
+            if err["error"] == "request-unknown-key":  # the old key is not one the federation knows
+                raise ApiRefusal(
+                    err["error"],
+                    f"the federation at {parts.scheme}://{parts.netloc} does not know the old root key in "
+                    "the recovery file: it is not a member of its roster (check the recovery file, and "
+                    "--federation URL KEY)",
+                    exc.code,
+                ) from None
             raise ApiRefusal(err["error"], err["message"], exc.code) from None
         except (ValueError, KeyError, TypeError):
             raise ApiRefusal("http", f"the federation answered {exc.code}", exc.code) from None
