@@ -144,9 +144,12 @@ class Aggregate:
         return {"log_id": self.federation_log, **dict(zip(keys, _plain(row), strict=True))}
 
     def _member_federations(self) -> list[dict[str, Any]]:
+        """The federations on the rosters held, but never this federation itself (a country federation
+        holds its continent's roster, which lists it: it is not its own member)."""
         rows = self.conn.execute(
             "SELECT member, name, name_fa, country, continent, status, entry FROM agg_roster "
-            "WHERE kind = 'federation' ORDER BY member"
+            "WHERE kind = 'federation' AND member != ? ORDER BY member",
+            (self.federation_log,),
         )
         keys = ("log_id", "name", "name_fa", "country", "continent", "status", "roster_entry")
         return [dict(zip(keys, _plain(r), strict=True)) for r in rows]

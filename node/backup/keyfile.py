@@ -26,6 +26,12 @@ MOVE_IT = (
     "off this machine now — onto a USB stick or paper kept by a trusted member, somewhere this machine is "
     "not — and delete it here: whoever holds it can sign as the council and read its backups."
 )
+MOVE_IT_FEDERATION = (
+    "This file holds the federation body's root key (and a backup key): whoever holds it can sign as the "
+    "federation — admit and suspend its members, publish proposals and their results. Move it off this "
+    "machine now — onto a USB stick or paper kept by people the federation trusts, somewhere this machine "
+    "is not — and delete it here, so that whoever takes the machine does not find it beside the node."
+)
 
 
 def write_private(path: Path, data: bytes) -> None:

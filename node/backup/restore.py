@@ -18,6 +18,7 @@ position of either log, and nothing is left for it to wait on: it is never locke
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 
@@ -42,10 +43,12 @@ from node.backup.councilkeys import council_keys
 from node.backup.keyfile import save_backup_key
 from node.backup.ticker import page_limits, segment_path
 from node.errors import NodeError
+from node.ops.progress import Progress
 from node.replication.engine import RESTORE_LOG
 from node.settings import Settings
 from node.storage import directory
 from node.storage.migrations import open_database
+from node.words import plural
 from protocol import codec
 from protocol.entry import SALT_SIZE, verify_follows
 from protocol.errors import DecodeError, ProtocolError, VerificationError
@@ -124,38 +127,72 @@ async def take_public_log(
     peers: Sequence[PeerRef],
     conn: sqlite3.Connection,
     settings: Settings,
-) -> int:
+    progress: TextIO | None = None,
+) -> tuple[int, list[str]]:
     """The council's public log from its peers into ``conn``, every page checked (signatures, chain,
-    checkpoint, consistency) as replication checks it; the number of peers that answered."""
+    checkpoint, consistency) as replication checks it: how many peers gave all they hold, and why each
+    other one did not, in words. Entries taken (of the size the peer's checkpoint states) are reported to
+    ``progress`` (None: nowhere)."""
     council = recovery.council
     replica = Replica(conn, RESTORE_LOG, lambda log_id: log_id == council)
-    answered = 0
+    answered, failures = 0, []
     for peer in peers:
         client = _client(session, recovery, peer, settings)
-        while True:
-            head = replica.head(council)
-            size = head.size if head else 0
-            try:
-                reply = await client.request(
-                    "GET",
-                    entries_path(council, size - 1, settings.entries_page_max, size),
-                    accept=MSGPACK,
-                    check=False,
-                )
-                if reply.status != 200:
-                    log.info("peer %s answered %d for our public log", peer.url, reply.status)
-                    break
-                result = replica.ingest(council, Page.decode(reply.body))
-            except TransportError as exc:
-                log.info("peer %s not reached: %s", peer.url, exc)
-                break
-            except (BadData, ProtocolError) as exc:
-                log.warning("peer %s sent a public log that does not verify: %s", peer.url, exc)
-                break
-            if result.appended == 0:  # it has given all it holds
-                answered += 1
-                break
-    return answered
+        bar = Progress(f"public log from {peer.url}", None, stream=progress) if progress else None
+        note = await _take_from(client, replica, council, settings, bar)
+        if note is None:
+            answered += 1
+        else:
+            failures.append(f"{peer.url}: {note}")
+        if bar is not None:
+            bar.finish(note or "taken back")
+    return answered, failures
+
+
+async def _take_from(
+    client: SignedClient, replica: Replica, council: bytes, settings: Settings, bar: Progress | None
+) -> str | None:
+    """Every page of the public log one peer holds, into ``replica``; None once it has given all it
+    holds, else why it stopped, in words."""
+    while True:
+        head = replica.head(council)
+        size = head.size if head else 0
+        try:
+            reply = await client.request(
+                "GET",
+                entries_path(council, size - 1, settings.entries_page_max, size),
+                accept=MSGPACK,
+                check=False,
+            )
+            if reply.status != 200:
+                log.info("peer %s answered %d for our public log", client.base_url, reply.status)
+                return "holds none of it" if reply.status == 404 else f"refused: {_refusal(reply.body)}"
+            result = replica.ingest(council, Page.decode(reply.body))
+        except TransportError as exc:
+            log.info("peer %s not reached: %s", client.base_url, exc)
+            return f"not reached: {str(exc).removeprefix(client.base_url + ': ')}"
+        except (BadData, ProtocolError) as exc:
+            log.warning("peer %s sent a public log that does not verify: %s", client.base_url, exc)
+            return f"sent a public log that does not verify ({exc})"
+        if bar is not None:
+            held = replica.store.head(council)  # the checkpoint taken says how long the log is
+            bar.update(held.size if held else 0, held.checkpoint_size if held else None)
+        if result.appended == 0:  # it has given all it holds
+            return None
+
+
+def _refusal(body: bytes) -> str:
+    """A peer's refusal in its own words (its ``message`` and ``error``), whatever the encoding."""
+    for decode in (codec.decode, json.loads):
+        try:
+            answer = decode(body)
+        except (DecodeError, ValueError):
+            continue
+        if isinstance(answer, dict) and answer.get("error") == "request-unknown-key":
+            return "it does not know this council as a peer, so it holds none of its log"
+        if isinstance(answer, dict) and "message" in answer:
+            return f"{answer['message']} ({answer.get('error')})"
+    return "an answer that is not shora's"
 
 
 async def take_sealed(
@@ -164,9 +201,11 @@ async def take_sealed(
     peers: Sequence[PeerRef],
     keys: list[PublicKey],
     settings: Settings,
+    progress: TextIO | None = None,
 ) -> SealedRun:
     """The longest run of the council's segments 0 … n-1 that opens, each from the first peer (the
-    fullest first) whose copy verifies and opens with the backup secret."""
+    fullest first) whose copy verifies and opens with the backup secret; segments opened (of the most a
+    peer holds) are reported to ``progress`` (None: nowhere)."""
     council, run = recovery.council, SealedRun()
     pages: dict[tuple[bytes, int], bytes] = {}
     clients = {p.key: _client(session, recovery, p, settings) for p in peers}
@@ -196,6 +235,11 @@ async def take_sealed(
     for peer in clients:
         run.counts[peer] = await fetch(peer, 0)
     run.held = max((c for c in run.counts.values() if c), default=0)
+    bar = (
+        Progress("sealed copy from the peers", run.held, "segments", stream=progress)
+        if progress and run.held
+        else None
+    )
     index = 0
     while True:
         holders = sorted(
@@ -217,9 +261,13 @@ async def take_sealed(
             except VerificationError as exc:
                 run.refused.append((peer, index, exc.step))
         if opened is None:
+            if bar is not None:
+                bar.finish()
             return run
         run.data.append(opened)
         index += 1
+        if bar is not None:
+            bar.update(index)
 
 
 def open_file(data: bytes, recovery: Recovery, keys: list[PublicKey]) -> bytes:
@@ -245,12 +293,16 @@ def open_file(data: bytes, recovery: Recovery, keys: list[PublicKey]) -> bytes:
 
 
 def check_record(
-    restored: stream.Restored, council: bytes, keys: list[PublicKey]
+    restored: stream.Restored, council: bytes, keys: list[PublicKey], progress: TextIO | None = None
 ) -> dict[int, list[RecordEntry]]:
     """Each epoch's entries a replay may use, every one checked: contiguous from 0 and chained, signed by
     the council's keys or a member key registered before it, and each later epoch opened by a gap that
-    describes exactly the entries kept of the epoch before (which are all that is kept of it)."""
+    describes exactly the entries kept of the epoch before (which are all that is kept of it). Entries
+    checked are reported to ``progress`` (None: nowhere)."""
     known = {k.id: k for k in keys}
+    total = sum(len(entries) for entries in restored.records.values())
+    bar = Progress("checking the record", total, stream=progress) if progress else None
+    checked = 0
     kept: dict[int, list[RecordEntry]] = {}
     last = max(restored.records, default=0)
     for epoch in range(0, last + 1):
@@ -283,6 +335,9 @@ def check_record(
                     member = PublicKey(value)
                     known.setdefault(member.id, member)
             previous = entry
+            checked += 1
+            if bar is not None:
+                bar.update(checked)
         if epoch > 0:
             if not entries:
                 raise RestoreError("gap-position", f"epoch {epoch} of the record does not begin with its gap")
@@ -292,6 +347,8 @@ def check_record(
                 raise RestoreError(exc.step, f"the gap opening epoch {epoch}: {exc.message}") from exc
             kept[epoch - 1] = kept[epoch - 1][: gap.kept]
         kept[epoch] = entries
+    if bar is not None:
+        bar.finish()
     return kept
 
 
@@ -345,10 +402,12 @@ async def restore(
     listen: str = cfg.DEFAULT_LISTEN,
     url: str | None = None,
     settings: Settings | None = None,
+    progress: TextIO | None = None,
 ) -> Outcome:
     """Restore the council of ``recovery`` into the new folder ``target``, from ``backup_file`` (bytes of
     a ``shora backup``) or, when it is None, from the peers' sealed copies. Peers are needed either way:
-    they give the public log back, and at least one of them must answer."""
+    they give the public log back, and at least one of them must answer. How far each long step got is
+    reported to ``progress`` (the CLI's stderr; None: nowhere)."""
     settings = settings or Settings()
     cfg.parse_listen(listen)
     if target.exists() and any(target.iterdir()):
@@ -367,17 +426,18 @@ async def restore(
         conn = open_database(target / cfg.DATABASE)
         try:
             async with aiohttp.ClientSession() as session:
-                answered = await take_public_log(session, recovery, peers, conn, settings)
+                answered, failures = await take_public_log(session, recovery, peers, conn, settings, progress)
                 if not answered:
                     raise RestoreError(
                         "restore-peers-unreachable",
-                        "no peer gave the public log back: without it the node could sign a second public "
-                        "entry where one stands. Try again when a peer answers.",
+                        f"no peer gave the public log back ({'; '.join(failures)}): without it the node "
+                        "could sign a second public entry where one stands. Try again when a peer answers, "
+                        "or name another peer of the council (--peer URL KEY). Nothing was written.",
                     )
                 store = LogStore(conn)
                 keys = council_keys(store, council)
-                run = await take_sealed(session, recovery, peers, keys, settings)
-            outcome = _write(target, conn, recovery, peers, run, keys, backup_file, listen, url)
+                run = await take_sealed(session, recovery, peers, keys, settings, progress)
+            outcome = _write(target, conn, recovery, peers, run, keys, backup_file, listen, url, progress)
         finally:
             conn.close()
     except BaseException:
@@ -400,12 +460,13 @@ def _write(
     backup_file: bytes | None,
     listen: str,
     url: str | None,
+    progress: TextIO | None,
 ) -> Outcome:
     council, store = recovery.council, LogStore(conn, private=True)  # it writes the record back
     peer_stream = b"".join(run.data)
     source = peer_stream if backup_file is None else open_file(backup_file, recovery, keys)
     if backup_file is None and not run.data:
-        raise RestoreError("restore-no-copy", "no peer holds a sealed copy of this council that opens")
+        raise RestoreError("restore-no-copy", _no_copy(run))
     try:
         restored = stream.read_stream(source, council)
         peer_tail = (
@@ -415,7 +476,7 @@ def _write(
         )
     except VerificationError as exc:
         raise RestoreError(exc.step, exc.message) from exc
-    kept = check_record(restored, council, keys)
+    kept = check_record(restored, council, keys, progress)
     public = last_commitment(store, council)
     gap_entry = make_gap(council, recovery, kept, public)
     held_ids = {e.id for entries in kept.values() for e in entries}
@@ -463,6 +524,27 @@ def _write(
         len(restored.directory),
         len(run.data),
         run.refused,
+    )
+
+
+def _no_copy(run: SealedRun) -> str:
+    """Why no sealed copy came back from the peers, and what to do, in words; nothing was written."""
+    if run.held == 0:
+        answered = sum(1 for count in run.counts.values() if count is not None)
+        return (
+            f"no peer named holds a sealed copy of this council yet ({plural(len(run.counts), 'peer')} "
+            f"named, {answered} answered). A council's node seals its copy and sends it to its backup "
+            "peers at its backup ticks (every backup_interval_s from its start, an hour by default) once "
+            "it has a backup peer, so it was lost before its first tick, or these are not its backup peers "
+            "(`shora backup-peers list` on the node showed them). If you have a file "
+            "written by `shora backup`, restore from it: --from-file FILE instead of --from-peers. Nothing "
+            "was written."
+        )
+    steps = sorted({step for _, _, step in run.refused})
+    return (
+        f"the peers hold {run.held} sealed segments of this council, but not one opens "
+        f"({', '.join(steps) or 'no segment came back'}): check that the recovery file is this council's "
+        "and that it was not damaged, or restore from a file (--from-file FILE). Nothing was written."
     )
 
 

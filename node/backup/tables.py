@@ -6,6 +6,7 @@ As the council that seals:
     backup_cursor   one row: the next index, the stream bytes not sealed yet, and what has been put in
                     the stream (record epoch and size, directory rowid)
     backup_pushed   per backup peer, how many segments it acknowledged
+    backup_push_status  per backup peer, the last push: when, which segments, and why it stopped if it failed
 
 As a peer that holds other councils' copies:
     sealed_held     segments of councils it holds, by (council, index), contiguous from 0, never read
@@ -38,7 +39,18 @@ def _schema(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [Migration("0501-sealed-backups", _schema)]
+def _push_status(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE backup_push_status (
+            node_id BLOB PRIMARY KEY, at_ms INTEGER NOT NULL, held_before INTEGER NOT NULL,
+            held INTEGER NOT NULL, sealed INTEGER NOT NULL, failure TEXT) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS = [
+    Migration("0501-sealed-backups", _schema),
+    Migration("0502-backup-push-status", _push_status),
+]
 
 
 @dataclass(frozen=True)
@@ -87,18 +99,46 @@ def sealed(conn: sqlite3.Connection, first: int, limit: int) -> list[bytes]:
 
 
 @dataclass(frozen=True)
+class Push:
+    """One push to a backup peer: at ``at_ms`` it held ``held_before`` segments of the ``sealed`` ones,
+    and ``held`` afterwards; ``failure`` says in words why the push stopped short (None: it holds all)."""
+
+    at_ms: int
+    held_before: int
+    held: int
+    sealed: int
+    failure: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "at_ms": self.at_ms,
+            "ok": self.failure is None,
+            "sent": self.held - self.held_before if self.held >= self.held_before else 0,
+            "held_before": self.held_before,
+            "held": self.held,
+            "sealed": self.sealed,
+            "failure": self.failure,
+        }
+
+
+@dataclass(frozen=True)
 class BackupPeer:
     node_id: bytes
     url: str
     acked: int  # segments it acknowledged holding
+    last_push: Push | None = None  # None: not pushed to yet
 
 
 def backup_peers(conn: sqlite3.Connection) -> list[BackupPeer]:
     rows = conn.execute(
-        "SELECT p.node_id, p.url, COALESCE(s.acked, 0) FROM backup_peers p "
-        "LEFT JOIN backup_pushed s ON s.node_id = p.node_id ORDER BY p.node_id"
+        "SELECT p.node_id, p.url, COALESCE(s.acked, 0), t.at_ms, t.held_before, t.held, t.sealed, t.failure "
+        "FROM backup_peers p LEFT JOIN backup_pushed s ON s.node_id = p.node_id "
+        "LEFT JOIN backup_push_status t ON t.node_id = p.node_id ORDER BY p.node_id"
     )
-    return [BackupPeer(bytes(r[0]), r[1], r[2]) for r in rows]
+    return [
+        BackupPeer(bytes(r[0]), r[1], r[2], None if r[3] is None else Push(r[3], r[4], r[5], r[6], r[7]))
+        for r in rows
+    ]
 
 
 def add_backup_peer(conn: sqlite3.Connection, node_id: bytes, url: str) -> None:
@@ -110,6 +150,7 @@ def add_backup_peer(conn: sqlite3.Connection, node_id: bytes, url: str) -> None:
 
 def remove_backup_peer(conn: sqlite3.Connection, node_id: bytes) -> bool:
     conn.execute("DELETE FROM backup_pushed WHERE node_id = ?", (node_id,))
+    conn.execute("DELETE FROM backup_push_status WHERE node_id = ?", (node_id,))
     return conn.execute("DELETE FROM backup_peers WHERE node_id = ?", (node_id,)).rowcount == 1
 
 
@@ -118,6 +159,18 @@ def set_acked(conn: sqlite3.Connection, node_id: bytes, acked: int) -> None:
         "INSERT INTO backup_pushed (node_id, acked) VALUES (?, ?) "
         "ON CONFLICT (node_id) DO UPDATE SET acked = ?",
         (node_id, acked, acked),
+    )
+
+
+def record_push(conn: sqlite3.Connection, node_id: bytes, push: Push) -> None:
+    """What the last push to ``node_id`` did, and the count it acknowledged, in one statement each."""
+    set_acked(conn, node_id, push.held)
+    conn.execute(
+        "INSERT INTO backup_push_status (node_id, at_ms, held_before, held, sealed, failure) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET at_ms = excluded.at_ms, "
+        "held_before = excluded.held_before, held = excluded.held, sealed = excluded.sealed, "
+        "failure = excluded.failure",
+        (node_id, push.at_ms, push.held_before, push.held, push.sealed, push.failure),
     )
 
 

@@ -24,7 +24,7 @@ from federation.transport import MSGPACK
 from node.backup import stream, tables
 from node.backup.keyfile import BACKUP_KEY, load_backup_key
 from node.config import NodeConfig
-from node.storage.writer import Writer
+from node.storage.writer import Writer, now_ms
 from protocol import codec
 from protocol.codec import short_id
 from protocol.errors import DecodeError
@@ -58,12 +58,14 @@ class Backups:
             load_backup_key(config.dir).public if (config.dir / BACKUP_KEY).exists() else None
         )
         self.ticks = 0  # ticks sealed since the start (for tests and status)
+        self.next_tick_ms: int | None = None  # when the schedule's next tick is due (None: no schedule)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self.backup_public is None:
             log.info("no backup key in %s: this node seals no backups", self.config.dir)
             return
+        self.next_tick_ms = now_ms() + int(self.settings.backup_interval_s * 1000)
         self._task = asyncio.create_task(self._schedule(), name="shora-backup")
 
     async def stop(self) -> None:
@@ -77,11 +79,13 @@ class Backups:
         interval = self.settings.backup_interval_s
         due = loop.time() + interval
         while True:
+            self.next_tick_ms = now_ms() + int((due - loop.time()) * 1000)
             await asyncio.sleep(max(0.0, due - loop.time()))
             while (
                 due <= loop.time()
             ):  # a tick missed (a suspended machine) is not made up: the schedule holds
                 due += interval
+            self.next_tick_ms = now_ms() + int((due - loop.time()) * 1000)
             try:
                 await self.tick()
             except Exception:  # a bug here must not end the council's backups for the life of the node
@@ -130,31 +134,41 @@ class Backups:
         await asyncio.gather(*(self.push(peer) for peer in tables.backup_peers(self.reader)))
 
     async def push(self, peer: tables.BackupPeer) -> int:
-        """Send ``peer`` the segments it has not acknowledged; how many it holds afterwards."""
+        """Send ``peer`` the segments it has not acknowledged; how many it holds afterwards. What the push
+        did — which segments, and why it stopped short if it did — is kept for ``shora status``."""
         client = SignedClient(
             self.session, peer.url, self.writer.key, peer.node_id, timeout=self.settings.request_timeout_s
         )
         total = tables.cursor(self.reader).next_index
         acked = start = peer.acked
+        failure: str | None = None
         try:
-            while acked < total:
+            while acked < total and failure is None:
                 for segment in _pages(self.reader, acked, total):
-                    held = await self._put(client, peer, acked, segment)
-                    if held is None:
-                        return acked
+                    held, failure = await self._put(client, peer, acked, segment)
+                    if failure is not None:
+                        break
                     if held != acked + 1:  # the peer holds another count: go on from there
                         acked = held
                         break
                     acked = held
+                else:
+                    if acked < total:  # the table ended before the count it promised
+                        failure = f"segment {acked} is missing from this node's own table"
         finally:
-            if acked != start:
-                await self.writer.run(tables.set_acked, self.writer.conn, peer.node_id, acked)
+            push = tables.Push(now_ms(), start, acked, total, failure)
+            await self.writer.run(self._record, peer.node_id, push)
         return acked
+
+    def _record(self, node_id: bytes, push: tables.Push) -> None:
+        with self.writer.store.transaction():
+            tables.record_push(self.writer.conn, node_id, push)
 
     async def _put(
         self, client: SignedClient, peer: tables.BackupPeer, index: int, segment: bytes
-    ) -> int | None:
-        """PUT one segment; the count the peer holds afterwards, or ``None`` to stop for this tick."""
+    ) -> tuple[int, str | None]:
+        """PUT one segment: the count the peer holds afterwards, and why to stop for this tick (None: go
+        on), in words an operator reads in ``shora status``."""
         try:
             reply = await client.request(
                 "PUT",
@@ -164,17 +178,22 @@ class Backups:
                 accept=MSGPACK,
                 check=False,
             )
-            answer = codec.decode(reply.body)
-        except (TransportError, DecodeError) as exc:
+        except TransportError as exc:
             log.info("backup peer %s not reached: %s", short_id(peer.node_id), exc)
-            return None
+            return index, f"not reached: {exc}"
+        try:
+            answer = codec.decode(reply.body)
+        except DecodeError:
+            answer = None
         if not isinstance(answer, dict):
-            return None
+            return index, f"answered HTTP {reply.status} with something that is not a shora answer"
         held = answer.get("held")
         if reply.status == 200 and type(held) is int:
-            return held
+            return held, None
         if reply.status == 409 and answer.get("error") == "segment-order" and type(held) is int:
-            return held if held <= tables.cursor(self.reader).next_index else None
+            if held <= tables.cursor(self.reader).next_index:
+                return held, None
+            return index, f"says it holds {held} segments, more than this node ever sealed"
         log.warning(
             "backup peer %s refused segment %d: %s %s",
             short_id(peer.node_id),
@@ -182,7 +201,7 @@ class Backups:
             answer.get("error"),
             answer.get("message"),
         )
-        return None
+        return index, f"refused segment {index}: {answer.get('message') or answer.get('error')}"
 
 
 def _pages(conn: sqlite3.Connection, first: int, end: int) -> Iterator[bytes]:

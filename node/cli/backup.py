@@ -7,6 +7,7 @@ folder from the recovery file, the council's peers and (optionally) a backup fil
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import click
 from node import config as cfg
 from node.backup.keyfile import read_recovery, write_private
 from node.backup.restore import PeerRef, restore
-from node.cli.base import cli, emit, json_option, remote, short
+from node.cli.base import cli, emit, json_option, plural, remote, short
 from node.cli.client import NodeClient
 from node.errors import CliError
 from protocol import codec
@@ -126,7 +127,13 @@ def restore_command(
 ) -> None:
     """Bring a council's node back into the new folder DIRECTORY."""
     if (from_file is None) == (not from_peers):
-        raise CliError("say where the record comes from: --from-file FILE or --from-peers (one of them)")
+        raise click.UsageError(
+            "say where the record comes from: --from-file FILE or --from-peers (one of them)"
+        )
+    if not peers:
+        raise click.UsageError(
+            "name the council's peers with --peer URL KEY (repeatable): they give its public log back"
+        )
     recovery = read_recovery(recovery_file)
     refs = [_peer(u, k) for u, k in peers]
     outcome = asyncio.run(
@@ -137,6 +144,7 @@ def restore_command(
             backup_file=from_file.read_bytes() if from_file else None,
             listen=listen,
             url=url,
+            progress=sys.stderr,  # stdout stays the result (one object with --json)
         )
     )
     value = {
@@ -152,10 +160,10 @@ def restore_command(
     }
 
     def human(v: dict[str, Any]) -> str:
-        kept = ", ".join(f"epoch {e}: {n} entries" for e, n in v["kept"].items())
+        kept = ", ".join(f"epoch {e}: {plural(n, 'entry', 'entries')}" for e, n in v["kept"].items())
         lines = [
             f"restored the council into {v['dir']}",
-            f"  public log: {v['public_size']} entries, taken back from peers",
+            f"  public log: {plural(v['public_size'], 'entry', 'entries')}, taken back from peers",
             f"  record kept: {kept}; it goes on in epoch {v['epoch']}, opened by a signed gap entry",
             f"  members in the directory: {v['members']}",
         ]
@@ -164,6 +172,9 @@ def restore_command(
         for r in v["refused"]:
             peer = short(codec.b64u(r["peer"]))
             lines.append(f"  refused a copy of segment {r['index']} from {peer}: {r['step']}")
+        lines.append(
+            "  a new operator key (operator.key in the folder): the lost machine's one is not accepted"
+        )
         lines.append(f"start it with: shora serve {v['dir']}")
         return "\n".join(lines)
 

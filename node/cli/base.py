@@ -18,6 +18,7 @@ from node import config as cfg
 from node.cli.client import NodeClient
 from node.errors import CliError
 from node.rules.council import Quorum, RuleError
+from node.words import plural as plural  # re-exported: the commands take it from here
 from protocol.codec import jsonable
 
 QUORUM_HELP = "a count (12) or a fraction of active members (1/3)"
@@ -83,11 +84,6 @@ def data_folder(data_dir: Path | None) -> Path:
 def wants_json(as_json: bool) -> bool:
     """``--json`` given to the command or to a group around it."""
     return as_json or bool(_outer("as_json"))
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    """``1 entry``, ``2 entries``."""
-    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def when(ts_ms: int, seconds: bool = False) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from node.cli.base import cli, emit, remote, short, when
+from node.cli.base import cli, emit, plural, remote, short, when
 from node.cli.client import NodeClient
 
 
@@ -74,7 +74,11 @@ def admit(client: NodeClient, as_json: bool, member: str, reason: str, by: str |
 def suspend(client: NodeClient, as_json: bool, member: str, reason: str, by: str | None) -> None:
     """Suspend MEMBER: its answers stop counting and its log is held at the size this node has."""
     out = client.call("POST", "/v1/admin/roster/suspend", {"member": member, "reason": reason, "by": by})
-    emit(as_json, out, lambda v: f"suspended: {v['member']} (log held at {v['size']} entries)")
+    emit(
+        as_json,
+        out,
+        lambda v: f"suspended: {v['member']} (log held at {plural(v['size'], 'entry', 'entries')})",
+    )
 
 
 @federation.command("readmit")
@@ -129,16 +133,6 @@ def _summary_table(v: dict[str, Any]) -> str:
                     f"{c['assemblies']['held']:>10} {c['decisions']:>9}{fork}"
                 )
     t = v["totals"]
-    rows.append(
-        f"totals: {t['councils']} councils ({t['admitted']} admitted, {t['suspended']} suspended, "
-        f"{t['unlisted']} unlisted); {t['members']} members; board {t['board_filled']}/{t['board_seats']} "
-        f"filled, {t['board_vacant']} vacant; {t['assemblies_held']} assemblies, {t['participants']} "
-        f"participants; {t['decisions']} public decisions; {t['forks']} forks"
-    )
-    if t["suspended"]:
-        rows.append("(members, board, assemblies and decisions in the totals leave suspended councils out)")
-    for f in v.get("federations", []):
-        rows.append(f"member federation: {f['name']} ({f['country'] or f['continent']}) {f['status']}")
     silent = [
         c["name"]
         for countries in v["continents"].values()
@@ -146,6 +140,28 @@ def _summary_table(v: dict[str, Any]) -> str:
         for c in councils
         if not c["members"]
     ]
+    members = plural(t["members"], "member")
+    uncounted = sum(
+        1
+        for countries in v["continents"].values()
+        for councils in countries.values()
+        for c in councils
+        if not c["members"] and c["status"] != "suspended"
+    )
+    if uncounted:  # a total that leaves councils out says so, rather than a bare 0
+        members += f" counted ({uncounted} without a census yet)"
+    rows.append(
+        f"totals: {plural(t['councils'], 'council')} ({t['admitted']} admitted, {t['suspended']} suspended, "
+        f"{t['unlisted']} unlisted); {members}; board "
+        f"{t['board_filled']}/{t['board_seats']} filled, {t['board_vacant']} vacant; "
+        f"{plural(t['assemblies_held'], 'assembly', 'assemblies')}, "
+        f"{plural(t['participants'], 'participant')}; "
+        f"{plural(t['decisions'], 'public decision')}; {plural(t['forks'], 'fork')}"
+    )
+    if t["suspended"]:
+        rows.append("(members, board, assemblies and decisions in the totals leave suspended councils out)")
+    for f in v.get("federations", []):
+        rows.append(f"member federation: {f['name']} ({f['country'] or f['continent']}) {f['status']}")
     if silent:
         rows.append(
             f"? members: no census published yet by {', '.join(silent[:10])}"

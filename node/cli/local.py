@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from node import config as cfg
-from node.backup.keyfile import MOVE_IT, RECOVERY_FILE
+from node.backup.keyfile import MOVE_IT, MOVE_IT_FEDERATION, RECOVERY_FILE
 from node.cli.base import (
     QUORUM_HELP,
     SIGNED_BALLOTS_HELP,
@@ -50,9 +50,9 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
     show_default=True,
     help="a city council, or a federation body (a country one with --country, else a continent one)",
 )
-@click.option("--name", required=True, help="the council's name (English or Latin script)")
-@click.option("--name-fa", default="", help="the council's name in Persian")
-@click.option("--city", default="", help="the council's city")
+@click.option("--name", required=True, help="the council's (or federation's) name, English or Latin script")
+@click.option("--name-fa", default="", help="the council's (or federation's) name in Persian")
+@click.option("--city", default="", help="the council's city (a council needs it)")
 @click.option("--country", default="", callback=_country, help="ISO 3166 alpha-2 country code, e.g. CA or DE")
 @click.option("--continent", required=True, help="e.g. 'North America', 'Europe'")
 @click.option("--listen", default=cfg.DEFAULT_LISTEN, show_default=True, help="HOST:PORT to serve on")
@@ -84,7 +84,8 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
     nargs=2,
     default=None,
     metavar="URL KEY",
-    help="the federation body this council applies to: its URL and key",
+    help="the federation body this node applies to (a council to its country's or continent's, a country "
+    "federation to its continent's): its URL and key",
 )
 @click.option(
     "--census-bucket",
@@ -158,6 +159,7 @@ def init(
             country=country,
             founding=founding,
         )
+    _options_fit_the_kind(click.get_current_context(), kind, city, country)  # after the values' own checks
     link = None
     if federation is not None:
         try:
@@ -166,9 +168,12 @@ def init(
             raise CliError(f"--federation KEY is a 32-byte key in base64url: {exc}") from exc
     config = init_node(directory, found, listen=listen, url=url, federation=link, recovery_file=recovery_file)
     key = codec.b64u(config.node_id)
-    what = "council" if kind == "council" else "federation"
+    what = "council key (give it to members and peers)"
+    if kind == "federation":
+        what = "federation key (give it to the councils and federations that apply, and to peers)"
     recovery = recovery_file or directory / RECOVERY_FILE
-    move = "" if recovery_file else f"\nMOVE IT OFF THIS MACHINE NOW. {MOVE_IT}"
+    warning = MOVE_IT if kind == "council" else MOVE_IT_FEDERATION
+    move = "" if recovery_file else f"\nMOVE IT OFF THIS MACHINE NOW. {warning}"
     emit(
         as_json,
         {
@@ -180,11 +185,45 @@ def init(
             "recovery_file_inside": recovery_file is None,
         },
         lambda v: (
-            f"initialised {name} in {directory}\n{what} key (give it to members and peers): {key}\n"
+            f"initialised {name} in {directory}\n{what}: {key}\n"
             f"recovery file: {recovery}{move}\n"
-            f"start it with: shora serve {directory}"
+            f"start it with: shora serve {directory}\n"
+            f"then, once it runs: shora keys rotate --dir {directory} (the root key delegates a signing "
+            'key to the node: README, "Where the keys live")'
         ),
     )
+
+
+# a council's rules and place: a federation body has none of them
+COUNCIL_ONLY = {
+    "city": "--city",
+    "majority": "--majority",
+    "quorum": "--quorum",
+    "board_seats": "--board-seats",
+    "publish_tallies": "--publish-tallies/--no-publish-tallies",
+    "census_bucket": "--census-bucket",
+}
+
+
+def _options_fit_the_kind(ctx: click.Context, kind: str, city: str, country: str) -> None:
+    """A usage error for an option the kind of node has no use for, or a council without its place."""
+    if kind == "federation":
+        given = [
+            flag
+            for name, flag in COUNCIL_ONLY.items()
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)}: {'a council setting' if len(given) == 1 else 'council settings'}; "
+                "a federation body has no city, board or rules "
+                "of its own (leave them out, or init a council without --kind federation)"
+            )
+    elif not city or not country:
+        raise click.UsageError(
+            "a council needs its --city and its --country (an ISO code such as CA or DE): the federations "
+            "and their summaries place it by them"
+        )
 
 
 @cli.command()

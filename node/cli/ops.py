@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from node import config as cfg
-from node.cli.base import cli, dir_option, emit, json_option, remote, short, when
+from node.cli.base import cli, data_folder, dir_option, emit, json_option, plural, remote, short, when
 from node.cli.client import NodeClient
 from node.ops.doctor import examine
 from node.ops.progress import Progress
@@ -17,9 +17,10 @@ from node.ops.progress import Progress
 @cli.command()
 @dir_option
 @json_option
-def doctor(data_dir: Path, as_json: bool) -> None:
+def doctor(data_dir: Path | None, as_json: bool) -> None:
     """Check a data folder and its node: file modes, the database, the whole log from entry 0, its
     checkpoint, peers and their clocks, the HTTP parser, free disk. Exit 0 when all is well, else 1."""
+    data_dir = data_folder(data_dir)  # --dir, shora --dir, SHORA_DIR or the current folder
     cfg.load(data_dir)  # a clear message for a folder that is not a node's
     bar = Progress("verifying the log", None)
     findings = examine(data_dir, lambda done, total: bar.update(done, total))
@@ -34,7 +35,7 @@ def doctor(data_dir: Path, as_json: bool) -> None:
             rows.append(f"{'ok' if f.ok else 'PROBLEM':<8} {f.check:<11} {f.message}")
             if f.fix:
                 rows.append(f"{'':<20} what to do: {f.fix}")
-        verdict = "all is well" if not problems else f"{len(problems)} problem(s) found"
+        verdict = "all is well" if not problems else f"{plural(len(problems), 'problem')} found"
         return "\n".join([*rows, "", verdict])
 
     emit(as_json, value, human)
@@ -54,17 +55,17 @@ def status(client: NodeClient, as_json: bool) -> None:
         rows = [
             f"node        {short(v['node_id'])} ({v['kind']}), "
             f"up since {when(v['started_ms'], seconds=True)}",
-            f"own log     {log['size']} entries; newest checkpoint covers {log['checkpoint_size']}"
+            f"own log     {plural(log['size'], 'entry', 'entries')}; "
+            f"newest checkpoint covers {log['checkpoint_size']}"
             + (f", signed {_age(age)} ago" if age is not None else ""),
-            f"cosigned    by {log['cosignatures']} witness(es)",
+            f"cosigned    by {plural(log['cosignatures'], 'witness', 'witnesses')}",
             f"peers       {_peer_counts(v['peers'])}",
         ]
         for p in v["peers"]:
             lag = "?" if p["lag"] is None else p["lag"]
             rows.append(f"  {short(p['node_id']):<12} {p['status']:<9} lag {lag}  {p['url']}")
         rows.append(f"disk        {v['disk']['free_mib']:,} MiB free")
-        if v.get("backup") is not None:
-            rows.append(f"backup      {v['backup']}")
+        rows += _backup_rows(v["kind"], v["backup"], v["now_ms"])
         for warning in v["warnings"]:
             rows.append(f"WARNING     {warning}")
         if not v["warnings"]:
@@ -72,6 +73,45 @@ def status(client: NodeClient, as_json: bool) -> None:
         return "\n".join(rows)
 
     emit(as_json, value, human)
+
+
+def _backup_rows(kind: str, backup: dict[str, Any] | None, now: int) -> list[str]:
+    """The sealed backup in words: what is sealed, when the next tick is, each backup peer's last push."""
+    if backup is None:
+        if kind == "federation":
+            return [
+                "backup      none: `shora restore` brings back councils only; a federation body's log and "
+                "roster are held by its peers"
+            ]
+        return ["backup      none: this node has no backup key (made before sealed backups existed)"]
+    due = max(0, (backup["next_tick_ms"] - now) // 1000)
+    rows = [
+        f"backup      {plural(backup['sealed'], 'segment')} sealed; next tick in {_age(due)} "
+        f"(every {_age(int(backup['interval_s']))})"
+    ]
+    if not backup["peers"]:
+        rows.append(
+            "  no backup peer yet: nothing is sealed or sent. Add one: shora backup-peers add KEY URL"
+        )
+    for p in backup["peers"]:
+        rows.append(f"  {short(p['node_id']):<12} holds {p['held']} of {backup['sealed']}  {p['url']}")
+        rows.append(f"  {'':<12} last push: {_push_words(p['last_push'])}")
+    return rows
+
+
+def _push_words(push: dict[str, Any] | None) -> str:
+    if push is None:
+        return "none yet (the first one comes with the next tick)"
+    at = when(push["at_ms"], seconds=True)
+    if push["sent"]:
+        first, last = push["held_before"], push["held"] - 1
+        what = f"segment {first}" if first == last else f"segments {first}–{last}"
+    else:
+        what = "nothing new to send"
+    if push["ok"]:
+        return f"{at}, {what}, ok: it holds all {plural(push['sealed'], 'segment')}"
+    sent = f"{what}, then " if push["sent"] else ""
+    return f"{at}, {sent}FAILED: {push['failure']}"
 
 
 def _peer_counts(peers: list[dict[str, Any]]) -> str:

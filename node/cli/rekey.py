@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import click
 
 from node import config as cfg
-from node.cli.base import dir_option, emit, json_option, remote, short
+from node.cli.base import data_folder, dir_option, emit, json_option, plural, remote, short
 from node.cli.client import NodeClient
 from node.cli.federation import federation
 from node.cli.keys import keys
@@ -66,11 +66,15 @@ def federation_rekey(client: NodeClient, as_json: bool, member: str, new_key: st
 @dir_option
 @json_option
 def move_root(
-    data_dir: Path, as_json: bool, recovery_file: Path, reason: str, federation_at: tuple[str, str] | None
+    data_dir: Path | None,
+    as_json: bool,
+    recovery_file: Path,
+    reason: str,
+    federation_at: tuple[str, str] | None,
 ) -> None:
     """Ask the federation to move this council from its old root key (in the recovery file) to this
     folder's root key. Run it in the new folder, made with `shora init` on a safe machine."""
-    config = cfg.load(data_dir)
+    config = cfg.load(data_folder(data_dir))  # --dir, shora --dir, SHORA_DIR or the current folder
     old = Recovery.decode(recovery_file.read_bytes()).root_key
     if old.public.raw == config.node_id:
         raise CliError("the recovery file holds this folder's own root key: run this in the new folder")
@@ -87,8 +91,8 @@ def move_root(
 
 def _moved(v: dict[str, Any]) -> str:
     return (
-        f"the roster moved {short(v['member'])} to {v['new_key']} (held its old log up to {v['size']} "
-        "entries); peers now trust the new key and not the old one"
+        f"the roster moved {short(v['member'])} to {v['new_key']} (held its old log up to "
+        f"{plural(v['size'], 'entry', 'entries')}); peers now trust the new key and not the old one"
     )
 
 
@@ -113,6 +117,14 @@ def _signed_post(key: SigningKey, url: str, recipient: bytes, body: bytes, timeo
     except urllib.error.HTTPError as exc:
         try:
             err = json.loads(exc.read())
+            if err["error"] == "request-unknown-key":  # the old key is not one the federation knows
+                raise ApiRefusal(
+                    err["error"],
+                    f"the federation at {parts.scheme}://{parts.netloc} does not know the old root key in "
+                    "the recovery file: it is not a member of its roster (check the recovery file, and "
+                    "--federation URL KEY)",
+                    exc.code,
+                ) from None
             raise ApiRefusal(err["error"], err["message"], exc.code) from None
         except (ValueError, KeyError, TypeError):
             raise ApiRefusal("http", f"the federation answered {exc.code}", exc.code) from None

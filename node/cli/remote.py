@@ -327,15 +327,16 @@ def census(client: NodeClient, as_json: bool) -> None:
 @remote
 def board(client: NodeClient, as_json: bool) -> None:
     """The executive board: seats, who sits, and the decision behind each mandate."""
-    out = client.call("GET", "/v1/board")
-    out["mandates"].sort(key=lambda m: m["seat"])
+    out = client.call("GET", "/v1/board")  # mandates in the order they were given: election, then rank
     name = _namer(client) if not as_json and out["mandates"] else short
 
     def human(v: dict[str, Any]) -> str:
+        # a mandate's "seat" is its rank in the election that gave it (a replacement's winner is rank 0
+        # too): the board's seats are numbered here in the order their mandates were given
         lines = [f"{plural(v['seats'], 'seat')}, {v['vacancies']} vacant"]
         lines += [
-            f"  seat {m['seat'] + 1}: {name(m['member'])} (elected by decision {short(m['decision'])})"
-            for m in v["mandates"]
+            f"  seat {number}: {name(m['member'])} (elected by decision {short(m['decision'])})"
+            for number, m in enumerate(v["mandates"], 1)
         ]
         if not v["mandates"]:
             lines.append(

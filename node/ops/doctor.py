@@ -25,9 +25,11 @@ from federation import db as dbmod
 from federation.peers import PeerTable
 from federation.store import LogStore
 from node import config as cfg
+from node.backup.keyfile import RECOVERY_FILE
 from node.ops.keys import history, signer_at
 from node.settings import Settings
 from node.storage.migrations import MIGRATIONS
+from node.words import plural
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import ProtocolError
@@ -52,7 +54,12 @@ class Finding:
 def examine(directory: Path, progress: Progress | None = None) -> list[Finding]:
     """Every check, in the order an operator would want to read them."""
     config = cfg.load(directory)
-    findings = [*check_files(directory), check_parser(), check_disk(directory, config.settings)]
+    findings = [
+        *check_files(directory),
+        *check_recovery_file(directory),
+        check_parser(),
+        check_disk(directory, config.settings),
+    ]
     database = check_database(config.database)
     findings += database
     if all(f.ok for f in database):
@@ -85,6 +92,24 @@ def check_files(directory: Path) -> list[Finding]:
                 )
             )
     return loose or [Finding("files", True, f"{directory} and every file in it are private (0700 / 0600)")]
+
+
+def check_recovery_file(directory: Path) -> list[Finding]:
+    """The recovery file must not lie beside the node (README, "Backups and restore"): whoever takes the
+    machine would find the root key with it, and a lost machine takes the only copy with it."""
+    left = directory / RECOVERY_FILE
+    if not left.exists():
+        return []
+    return [
+        Finding(
+            "recovery",
+            False,
+            f"the recovery file still lies in the data folder ({left}): if this machine is lost the copy "
+            "goes with it, and whoever takes the machine finds the root key beside the node",
+            f"copy {left} to a USB stick or paper kept by a trusted person away from this machine (two "
+            f"copies in two places), then delete it here: rm {left}",
+        )
+    ]
 
 
 def _tree(directory: Path) -> Iterator[Path]:
@@ -168,16 +193,28 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
     if len(ids) != head.size:
         return [
             Finding(
-                "log", False, f"the log says it holds {head.size} entries, {len(ids)} are stored", restore
+                "log",
+                False,
+                f"the log says it holds {plural(head.size, 'entry', 'entries')}, {len(ids)} are stored",
+                restore,
             )
         ]
     computed = merkle.root_from_leaves(ids)
     if computed != head.root:
         return [Finding("log", False, "the stored Merkle tree does not match the entries", restore)]
     return [
-        Finding("log", True, f"all {len(ids)} entries verify from entry 0: signatures, chain, tree"),
+        Finding(
+            "log",
+            True,
+            f"{_all(len(ids))} verif{'ies' if len(ids) == 1 else 'y'} from entry 0: signatures, chain, tree",
+        ),
         _checkpoint(head.checkpoint, head.checkpoint_size, root, ids),
     ]
+
+
+def _all(count: int) -> str:
+    """``all 5 entries``, ``the one entry``."""
+    return "the one entry" if count == 1 else f"all {count} entries"
 
 
 def _checkpoint(note: str | None, size: int | None, root: PublicKey, ids: list[bytes]) -> Finding:
@@ -202,9 +239,12 @@ def _checkpoint(note: str | None, size: int | None, root: PublicKey, ids: list[b
         )
     if checkpoint.size != len(ids) or size != checkpoint.size:
         return Finding(
-            "checkpoint", False, f"the newest checkpoint covers {checkpoint.size} of {len(ids)} entries", fix
+            "checkpoint",
+            False,
+            f"the newest checkpoint covers {checkpoint.size} of {plural(len(ids), 'entry', 'entries')}",
+            fix,
         )
-    return Finding("checkpoint", True, f"the newest checkpoint is signed and covers all {len(ids)} entries")
+    return Finding("checkpoint", True, f"the newest checkpoint is signed and covers {_all(len(ids))}")
 
 
 # --- the machine ------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from node.config import NodeConfig
 from node.replication.roster import RosterView
 from node.replication.split import SplitReplica
 from node.storage.writer import Writer, now_ms
+from node.words import plural
 from protocol import codec
 from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
@@ -386,14 +387,16 @@ class Replication:
         this node has peers and none of them answers, appends stay refused (asking again, with back-off),
         unless the operator started it with ``--peers-unreachable-ok``."""
         wait = self.config.settings.roster_poll_s
+        refused = False
         try:
             while True:
                 ahead, answered = await self._survey()
                 if answered or not self.peers.all() or self.peers_unreachable_ok:
                     break
+                refused = True
                 self.writer.block(
-                    f"none of this node's {len(self.peers.all())} peers answered whether it holds more of "
-                    "our own log, so appending could sign a second entry where a lost one stands. Appends "
+                    f"none of this node's peers ({len(self.peers.all())}) answered whether it holds more "
+                    "of our own log, so appending could sign a second entry where a lost one stands. Appends "
                     "wait until a peer answers. If every peer is gone for good and this node's log is surely "
                     "its newest, start it with `shora serve --peers-unreachable-ok`."
                 )
@@ -407,10 +410,14 @@ class Replication:
         if ahead:
             peer, size = max(ahead.items(), key=lambda item: item[1])
             self.writer.block(
-                f"peer {codec.short_id(peer)} holds {size} entries of our own log, more than this node: it "
-                "was probably restored from a backup. Run `shora sync --own` to take the log back first."
+                f"peer {codec.short_id(peer)} holds {plural(size, 'entry', 'entries')} of our own log, more "
+                "than this node: it was probably restored from a backup. Run `shora sync --own` to take the "
+                "log back first."
             )
             log.error("refusing to append: %s", self.writer.blocked)
+        elif refused:  # the log said it refused: it says when that ends, and why
+            why = "a peer answered and holds no more of our own log" if answered else "no peer is left to ask"
+            log.info("appending again: %s", why)
         self.surveyed.set()
 
     async def peers_ahead(self) -> dict[bytes, int]:
@@ -478,7 +485,10 @@ class Replication:
             )
             log.error("%s", self.writer.blocked)
             return
-        if not await self.peers_ahead():
+        ahead, answered = await self._survey()
+        # lifted only as the start-up guard would lift it: no peer holds more, and one answered (or there is
+        # no peer, or the operator said they are gone for good); else it stays as it was, saying why
+        if not ahead and (answered or not self.peers.all() or self.peers_unreachable_ok):
             self.writer.block(None)
 
     async def sync(self) -> AsyncIterator[tuple[Peer, str | None, int]]:

@@ -119,7 +119,9 @@ def _script(s: Session, tmp: Path, serve: object) -> None:  # one operator's aft
         said = s.refused("init", tmp / "bad", *INIT, "--quorum", quorum)
         assert "--quorum" in said and "Traceback" not in said
     s.ids["bad-country"] = s.usage("init", tmp / "bad", *INIT[:-4], "--country", "Germany", *INIT[-2:])
-    s.ids["long-name"] = s.refused("init", tmp / "bad", "--name", "x" * 201, "--continent", "Europe")
+    s.ids["long-name"] = s.refused(
+        "init", tmp / "bad", "--name", "x" * 201, "--city", "X", "--country", "DE", "--continent", "Europe"
+    )
     assert not (tmp / "bad").exists()
 
     toronto, ottawa, canada = tmp / "toronto", tmp / "ottawa", tmp / "canada"

@@ -364,7 +364,9 @@ async def test_federation_and_proposal_commands(start_node: NodeFactory) -> None
     )  # fmt: skip
     pid = published["proposal_id"]
     assert [p["proposal_id"] for p in (await run(fed, "proposal", "list"))["proposals"]] == [pid]
-    assert (await run(fed, "proposal", "close", pid[:8], code=1))["error"] == "result.too-early"
+    early = await run(fed, "proposal", "close", pid[:8], code=1)
+    assert early["error"] == "result.too-early"
+    assert f"deadline, {deadline:%Y-%m-%d %H:%M} UTC: close it then" in early["message"]  # when, in words
     shown = await text(fed, "proposal", "show", pid[:8])
     assert "OPEN" in shown and "no result yet" in shown
 

@@ -77,6 +77,9 @@ def test_rotate_and_revoke_the_signing_key_and_verify_by_position(tmp_path: Path
         ):
             out = shora("keys", "revoke", *argv, "--json", home=home, code=1)
             assert json.loads(out.stdout)["error"] == code, (argv, out.stdout)
+            if code == "bad-from":  # the range in words, no Python quoting
+                message = json.loads(out.stdout)["message"]
+                assert message.startswith("--from is now, or a log position from ") and "'now'" not in message
         assert "whole number" in refused("keys", "revoke", revoked["added"], "--from", "yesterday", home=home)
         assert size(home) == before
 

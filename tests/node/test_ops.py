@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from federation.peers import PeerTable
+from node.backup.keyfile import RECOVERY_FILE
 from node.ops.progress import Progress
 from protocol import codec
 from protocol.keys import SigningKey
@@ -27,7 +28,8 @@ from tests.node.test_cli import SHORA, as_json, init, refused, shora, start_serv
 
 
 def private(directory: Path) -> Path:
-    """Make the folder as private as doctor wants it (init's own modes are another helper's fix)."""
+    """Make the folder as doctor wants it: private, and the recovery file moved off the machine."""
+    (directory / RECOVERY_FILE).unlink(missing_ok=True)
     os.chmod(directory, 0o700)
     for path in directory.iterdir():
         os.chmod(path, 0o600)
@@ -64,6 +66,27 @@ def test_doctor_on_a_healthy_folder_exits_0_and_says_so(home: Path) -> None:
     assert {"files", "database", "log", "checkpoint", "parser", "disk", "peers", "node"} <= checks
     human = shora("doctor", "--dir", home).stdout
     assert "all is well" in human and "PROBLEM" not in human
+
+
+def test_doctor_finds_the_recovery_file_left_in_the_folder(home: Path) -> None:
+    (home / RECOVERY_FILE).write_bytes(b"left behind")
+    os.chmod(home / RECOVERY_FILE, 0o600)
+    found = problems(doctor(home, 1))
+    assert list(found) == ["recovery"] and str(home / RECOVERY_FILE) in found["recovery"][0]
+    human = shora("doctor", "--dir", home, code=1).stdout
+    assert f"rm {home / RECOVERY_FILE}" in human and "1 problem found" in human
+
+
+def test_doctor_takes_the_folder_from_shora_dir_and_the_groups_dir(home: Path, tmp_path: Path) -> None:
+    """Not only from its own --dir: SHORA_DIR and ``shora --dir X doctor`` as every command (no traceback)."""
+    said = shora("doctor", home=home).stdout
+    assert "all is well" in said and str(home) in said
+    value = json.loads(shora("--dir", home, "--json", "doctor").stdout)
+    assert value["ok"] is True
+    other = tmp_path / "other"
+    init(other)  # an old identity's recovery file; this folder names no federation to ask
+    moved = refused("keys", "move-root", "--recovery", other / RECOVERY_FILE, "--reason", "x", home=home)
+    assert "this folder names no federation: give --federation URL KEY" in moved
 
 
 def test_doctor_finds_a_file_others_can_read(home: Path) -> None:

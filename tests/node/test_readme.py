@@ -53,6 +53,13 @@ def test_readme_assembly_runs_as_written(tmp_path: Path) -> None:
     assert "VALID decision" in out
     assert "ADOPTED" in out
     assert out.count("3 seats, 1 vacant") == 2  # after the election, and again after the replacement
+    # the board's seats numbered once each, in the order the mandates were given (a replacement's winner is
+    # rank 0 of its own election, not a second "seat 1")
+    first, second = (board.split("\n")[:2] for board in out.split("3 seats, 1 vacant\n")[1:])
+    assert [line.split(":")[0] for line in first + second] == ["  seat 1", "  seat 2"] * 2
+    assert {line.split(": ")[1].split(" (")[0] for line in first} == {"Shirin Ahmadi", "Leila Karimi"}
+    assert second[0].startswith("  seat 1: Shirin Ahmadi") and second[1].startswith("  seat 2: Kaveh Rostami")
+    assert not re.search(r"\b1 (entries|members|ballots|participants|seats)\b", out + result.stderr)
     assert (tmp_path / "decision.bundle").exists()
     assert out.count("assembly open: ") == 1  # the second, convened by a board member (--convened-by)
 

@@ -82,6 +82,7 @@ async def test_a_council_moves_to_a_new_root_key_and_peers_follow(
         fed_key, "--reason", "x", "--json", code=1,
     )  # fmt: skip
     assert json.loads(done.stdout)["error"] == "request-unknown-key"
+    assert "does not know the old root key in the recovery file" in json.loads(done.stdout)["message"]
     assert await own_size(fed) == before
 
     moved = await asyncio.to_thread(move, "--reason", "laptop stolen on 3 December")

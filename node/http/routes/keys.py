@@ -127,8 +127,8 @@ async def revoke(request: web.Request) -> web.Response:
         ):
             raise bad_request(
                 "bad-from",
-                f"from is 'now' or a position after the key was added (entry {found.added_seq}) and at "
-                f"most the log's size ({size})",
+                f"--from is now, or a log position from {found.added_seq + 1} (the entry after the key "
+                f"was added) to {size} (the log's size)",
             )
         revocation = _body("revoke", key, None if start == "now" else start)
         new = SigningKey.generate() if key == node.writer.signing.public.raw else None

@@ -11,9 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from node.http.context import node_of
+from node.backup import tables
+from node.http.context import Node, node_of
+from node.http.routes.sealed import BACKUPS
 from node.http.wire import respond
+from node.rules.council import Council
 from node.storage.writer import now_ms
+from node.words import plural
 from protocol.codec import b64u
 from protocol.note import log_origin, parse_note
 
@@ -49,7 +53,9 @@ async def status(request: web.Request) -> web.Response:
         last = node.store.entry(node.config.node_id, checkpoint_size - 1) if checkpoint_size else None
         age = (now - last.header.ts_ms) // 1000 if last else None
     if checkpoint_size < size:
-        warnings.append(f"the newest checkpoint covers {checkpoint_size} of {size} entries")
+        warnings.append(
+            f"the newest checkpoint covers {checkpoint_size} of {plural(size, 'entry', 'entries')}"
+        )
     peers: list[dict[str, Any]] = []
     for view in node.replication.view():
         p = view.peer
@@ -73,6 +79,8 @@ async def status(request: web.Request) -> web.Response:
         warnings.append("no peer is reachable: nothing is replicated or cosigned")
     if node.writer.blocked:
         warnings.append(f"appends are refused: {node.writer.blocked}")
+    census_warning(node, warnings)
+    backup = backup_status(node, request.app[BACKUPS].next_tick_ms, warnings)
     free_mib = shutil.disk_usage(node.config.dir).free // (1 << 20)
     if free_mib < settings.doctor_min_free_mib:
         warnings.append(f"only {free_mib} MiB of disk free")
@@ -90,11 +98,63 @@ async def status(request: web.Request) -> web.Response:
                 "cosignatures": cosignatures,
             },
             "peers": peers,
-            "backup": None,  # the sealed-backup schedule reports here once a node keeps one
+            "backup": backup,
             "disk": {"free_mib": free_mib},
             "warnings": warnings,
         },
     )
+
+
+def census_warning(node: Node, warnings: list[str]) -> None:
+    """A council in a federation whose published member count is missing or out of date: its federation's
+    summary shows ``?`` (or an old count) until the operator runs ``shora census``."""
+    state = node.writer.state
+    if not isinstance(state, Council) or node.config.federation is None:
+        return
+    count = state.rules.census(len(state.active_members()))
+    if state.census is None:
+        warnings.append(
+            "no member count published yet: the federation's summary shows ? members for this council "
+            "until you run `shora census`"
+        )
+    elif state.census.active_members != count:
+        warnings.append(
+            f"the member count published ({state.census.active_members}) is out of date ({count} now): "
+            "run `shora census` so the federation's summary shows it"
+        )
+
+
+def backup_status(node: Node, next_tick_ms: int | None, warnings: list[str]) -> dict[str, Any] | None:
+    """The sealed backup: segments sealed, the next tick, and per backup peer what it holds and what the
+    last push did (None for a node that seals nothing — made before backups — and for a federation body
+    without backup peers: `shora restore` brings back councils only).
+    A last push that failed is a warning."""
+    if next_tick_ms is None:
+        return None
+    listed = tables.backup_peers(node.reader)
+    if node.config.kind == "federation" and not listed:  # `shora restore` brings back councils only
+        return None
+    sealed = tables.cursor(node.reader).next_index
+    peers = []
+    for p in listed:
+        last = p.last_push
+        peers.append(
+            {
+                "node_id": p.node_id,
+                "url": p.url,
+                "held": p.acked,
+                "behind": sealed - p.acked,
+                "last_push": last.to_json() if last is not None else None,
+            }
+        )
+        if last is not None and last.failure is not None:
+            warnings.append(f"backup peer {_short(p.node_id)}: the last push failed ({last.failure})")
+    return {
+        "sealed": sealed,
+        "interval_s": node.config.settings.backup_interval_s,
+        "next_tick_ms": next_tick_ms,
+        "peers": peers,
+    }
 
 
 def _short(node_id: bytes) -> str:

@@ -7,6 +7,7 @@ the entry it produces would be accepted on replay.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -239,7 +240,12 @@ def result(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended 
     if proposal.id in state.results:
         raise RuleError("result.already", "a proposal's result is written once")
     if ts_ms < proposal.deadline_ms:
-        raise RuleError("result.too-early", "a result is written at or after the proposal's deadline")
+        deadline = datetime.datetime.fromtimestamp(proposal.deadline_ms / 1000, datetime.UTC)
+        raise RuleError(
+            "result.too-early",
+            f"a result is written at or after the proposal's deadline, {deadline:%Y-%m-%d %H:%M} UTC: "
+            "close it then",
+        )
     listed = read_result(body)
     # a proposal that stated a grace is closed under issue 13's rules, and its result says who was not heard
     if (listed.not_heard is None) != (proposal.grace_ms is None):
