@@ -37,7 +37,7 @@ WINDOW_MS = 3_600_000
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str, deadline_s: float = 20.0) -> None:
+async def until(condition: Callable[[], Awaitable[bool]], what: str, deadline_s: float = 120.0) -> None:
     end = time.monotonic() + deadline_s
     while not await condition():
         if time.monotonic() > end:
