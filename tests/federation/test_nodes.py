@@ -246,8 +246,12 @@ async def test_checkpoints_carry_peer_cosignatures_a_bundle_verifies(start_node)
     assert verify_bundle(bundle, council, witnesses=witnesses, min_cosignatures=3).body["text"] == (
         "Open a community kitchen"
     )
-    with pytest.raises(Exception):  # noqa: B017  # any VerificationError step: 4 of 3 witnesses
+    with pytest.raises(VerificationError) as short:  # four cosignatures asked of three witnesses
         verify_bundle(bundle, council, witnesses=witnesses, min_cosignatures=4)
+    assert (short.value.step, short.value.message) == (
+        "cosignatures",
+        "3 valid witness cosignatures, at least 4 required",
+    )
 
 
 # --- forks and restores -------------------------------------------------------------------------------------

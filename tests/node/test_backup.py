@@ -85,8 +85,10 @@ def test_init_writes_the_recovery_file_where_the_operator_says(tmp_path: Path) -
     init_node(tmp_path / "a", found(), recovery_file=usb / "toronto.txt")
     assert not (tmp_path / "a" / RECOVERY_FILE).exists()
     assert stat.S_IMODE(os.stat(usb / "toronto.txt").st_mode) == 0o600
-    with pytest.raises(InitError):  # never overwritten, and nothing made
-        init_node(tmp_path / "b", found(), recovery_file=usb / "toronto.txt")
+    with pytest.raises(
+        InitError, match=r"toronto\.txt exists, or its folder does not; the recovery file is never"
+    ):
+        init_node(tmp_path / "b", found(), recovery_file=usb / "toronto.txt")  # nothing made
     assert not (tmp_path / "b").exists()
 
 

@@ -152,15 +152,15 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
     assert (
         await refused(fed, "POST", "/v1/admin/roster/admit", {"member": b64(a)})
     ).code == "roster.already-admitted"
-    assert (await refused(fed, "POST", "/v1/admin/roster/admit", {"member": "zzzzzzzz"})).status == 404
+    unknown = await refused(fed, "POST", "/v1/admin/roster/admit", {"member": "zzzzzzzz"})
+    assert (unknown.status, unknown.code) == (404, "unknown-application")
     direct = {"member": codec.b64u(bytes(32)), "name": "Lyon", "city": "Lyon", "country": "FR",
               "continent": "Europe", "url": "http://lyon.example"}  # fmt: skip
     assert (await refused(fed, "POST", "/v1/admin/roster/admit", direct)).code == "roster.other-country"
 
     # suspend and readmit, with reasons, on the public roster
-    assert (
-        await refused(fed, "POST", "/v1/admin/roster/suspend", {"member": b64(d), "reason": "x"})
-    ).status == 404
+    outsider = await refused(fed, "POST", "/v1/admin/roster/suspend", {"member": b64(d), "reason": "x"})
+    assert (outsider.status, outsider.code) == (404, "unknown-member")
     missing = await refused(fed, "POST", "/v1/admin/roster/suspend", {"member": b64(c)})
     assert missing.code == "roster.reason-missing"
     suspended = await op.call(
@@ -184,9 +184,10 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
         assert (bad.status, bad.code) == (400, "bad-deadline")
     past = await refused(fed, "POST", "/v1/admin/proposals", {**texts, "deadline": now_ms() - 1000})
     assert (past.status, past.code) == (422, "proposal.deadline-past")
-    assert (
-        await refused(fed, "POST", "/v1/admin/proposals", {**texts, "deadline": now_ms() + 9e5, "rule": "x"})
-    ).status == 400
+    no_rule = await refused(
+        fed, "POST", "/v1/admin/proposals", {**texts, "deadline": now_ms() + 9e5, "rule": "x"}
+    )
+    assert (no_rule.status, no_rule.code) == (400, "bad-field")
     deadline_ms = now_ms() + WINDOW_MS
     iso = datetime.datetime.fromtimestamp(deadline_ms / 1000, datetime.UTC).isoformat().replace("+00:00", "Z")
     ids = {}
@@ -308,18 +309,20 @@ def test_applications_table_checks_profiles_and_keeps_admissions(tmp_path: Path)
     assert first.url == "https://toronto.example" and first.status == "pending"
     renewed = applications.record(conn, key, {**profile, "name": "Toronto Council"}, 2)
     assert applications.get(conn, key) == renewed and applications.pending(conn) == [renewed]
-    for bad in (
-        {"url": "ftp://x"},
-        {"url": ""},
-        {"name": "x" * 201},
-        {"name": 7},
-        {"kind": "club"},
-        {"name": " "},
+    for bad, check in (
+        ({"url": "ftp://x"}, "url: a peer URL is http or https, not 'ftp'"),
+        ({"url": ""}, "url: a peer URL is non-empty text"),
+        ({"name": "x" * 201}, "name is text of at most 200 characters"),
+        ({"name": 7}, "name is text of at most 200 characters"),
+        ({"kind": "club"}, "an applicant is council or federation"),
+        ({"name": " "}, "an applicant has a name"),
     ):
-        with pytest.raises(applications.ApplicationError):
+        with pytest.raises(applications.ApplicationError) as caught:
             applications.record(conn, bytes(32), {**profile, **bad}, 3)
-    with pytest.raises(applications.ApplicationError):
+        assert str(caught.value) == check, bad
+    with pytest.raises(applications.ApplicationError, match=r"^an applicant's key is 32 bytes$"):
         applications.record(conn, b"short", profile, 3)
+    assert applications.get(conn, bytes(32)) is None and applications.pending(conn) == [renewed]
     statement, params = applications.mark(key, "admitted")
     conn.execute(statement, params)
     with pytest.raises(applications.ApplicationError, match="admitted already"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import pytest
@@ -447,8 +448,12 @@ def test_attack_one_witness_key_under_two_names_counts_once(backend: str) -> Non
     signatures = [cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP) for name in names]
     signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), signatures), LOG_KEY.public)
     trusted = [(name, WITNESSES[0].public) for name in names]
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as caught:
         verify_cosignatures(signed, trusted, 2, backend=backend)
+    assert (caught.value.step, caught.value.message) == (
+        "cosignatures",
+        "1 valid witness cosignatures, at least 2 required",
+    )
     assert len(verify_cosignatures(signed, trusted, 1, backend=backend)) == 1
 
 
@@ -458,8 +463,11 @@ def test_attack_cosignature_for_another_checkpoint() -> None:
     signed = open_checkpoint(
         add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [elsewhere]), LOG_KEY.public
     )
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as caught:
         verify_cosignatures(signed, {name: WITNESSES[0].public}, 1)
+    assert caught.value.step == "cosignatures"  # the line by the trusted witness fails its own signature
+    assert re.match(rf"^{re.escape(name)}: ", caught.value.message), caught.value.message
+    assert "required" not in caught.value.message
 
 
 @pytest.mark.parametrize(
