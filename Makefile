@@ -36,10 +36,10 @@ NOTE_PROPERTIES := $(subst $(space),$(comma),$(foreach t,note_round_trip checkpo
 	tests/protocol/test_note.py::test_property_$(t)))
 MUTATION_RUNS := \
 	protocol/merkle.py=tests/protocol/test_merkle.py,tests/protocol/test_limits.py \
-	protocol/codec.py=tests/protocol/test_codec.py,tests/protocol/test_limits.py \
+	protocol/codec.py=tests/protocol/test_codec.py,tests/protocol/test_unicode.py,tests/protocol/test_limits.py \
 	protocol/note.py=tests/protocol/test_note.py,tests/protocol/test_limits.py,$(NOTE_PROPERTIES) \
 	protocol/bundle.py=tests/protocol/test_bundle.py,tests/protocol/test_limits.py \
-	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_limits.py \
+	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_record.py,tests/protocol/test_limits.py \
 	node/rules/council/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py \
 	node/rules/council/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py
 MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
