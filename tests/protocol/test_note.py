@@ -139,7 +139,10 @@ def test_go_open_one_verified_one_unknown(backend: str) -> None:
 def test_go_open_no_known_signature_rejected(backend: str) -> None:
     with pytest.raises(VerificationError) as caught:
         open_note(GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG, [], backend=backend)
-    assert caught.value.step == "note-signature"
+    assert (caught.value.step, caught.value.message) == (
+        "note-signature",
+        "the note has no signature by a known key",
+    )
 
 
 @backends
@@ -148,7 +151,16 @@ def test_go_open_invalid_signature_by_known_key(backend: str) -> None:
         open_note(
             GO_TEXT + "\n" + _insert_go(PETER_SIG, 60, "ABCD"), [parse_vkey(PETER_VKEY)], backend=backend
         )
-    assert caught.value.step == "note-signature"
+    assert caught.value.step == "note-signature"  # the failing line named by its key, then why it fails
+    assert caught.value.message == "PeterNeumann+c74f20a3: an Ed25519 signature is 64 bytes"
+    line = base64.b64decode(PETER_B64)  # the right length, one bit of the signature flipped
+    flipped = base64.b64encode(line[:-1] + bytes([line[-1] ^ 1])).decode()
+    with pytest.raises(VerificationError) as caught:
+        open_note(GO_TEXT + f"\n— PeterNeumann {flipped}\n", [parse_vkey(PETER_VKEY)], backend=backend)
+    assert (caught.value.step, caught.value.message) == (
+        "note-signature",
+        "PeterNeumann+c74f20a3: not a valid note signature by this key",
+    )
 
 
 @backends
@@ -362,6 +374,13 @@ def test_checkpoint_validates_fields() -> None:
     assert Checkpoint("o", INT64_MAX, bytes(32)).size == 9223372036854775807
 
 
+def test_a_checkpoint_text_takes_the_largest_size_and_refuses_one_more() -> None:
+    largest = Checkpoint.from_body(_body(size="9223372036854775807"))
+    assert largest.size == INT64_MAX and largest.body().decode() == _body(size="9223372036854775807")
+    with pytest.raises(DecodeError, match=f"^{BAD_SIZE}$"):
+        Checkpoint.from_body(_body(size="9223372036854775808"))
+
+
 # --- attacks -----------------------------------------------------------------------------------------
 
 
@@ -379,7 +398,10 @@ def test_attack_checkpoint_of_another_log(backend: str) -> None:
     other = Checkpoint(log_origin(OTHER_LOG_KEY.public.raw), 7, CHECKPOINT.root)
     with pytest.raises(VerificationError) as caught:
         open_checkpoint(sign_checkpoint(OTHER_LOG_KEY, other), LOG_KEY.public, backend=backend)
-    assert caught.value.step == "origin"
+    assert (caught.value.step, caught.value.message) == (
+        "origin",
+        f"checkpoint of {other.origin!r}, expected {ORIGIN!r}",
+    )
     with pytest.raises(VerificationError) as caught:
         open_checkpoint(
             sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public, "shora/elsewhere", backend=backend
