@@ -47,7 +47,13 @@ MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
 mutation: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,mutation]'
 	mkdir -p build/mutation
-	@for run in $(MUTATION_RUNS); do \
+	@# the runner's fork server (tests/mutation.py): pytest and its plugins imported once, not per mutant
+	@sock=$$(mktemp -u /tmp/shora-mutation.XXXXXX); \
+	$(BIN)/python -m tests.mutation serve $$sock & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; \
+	while [ ! -S $$sock ]; do kill -0 $$server || exit 1; sleep 0.1; done; \
+	export MUTATION_SERVER=$$sock; \
+	for run in $(MUTATION_RUNS); do \
 		module=$${run%%=*}; tests=$$(echo $${run#*=} | tr , ' '); \
 		case " $(MUTATE) " in *" $$module "*) ;; *) continue ;; esac; \
 		echo "== $$module against $$tests"; \
