@@ -897,3 +897,50 @@ def test_the_size_bound_comes_before_every_other_check() -> None:
 def test_a_note_whose_text_is_one_empty_line() -> None:
     """The blank line that ends the text may be the note's first characters: the text is then one newline."""
     assert parse_note("\n\n" + PETER_SIG).text == "\n"
+
+
+# --- cosignatures: which line counts, and trust lists (survivors of the mutation run, 5 December) ---------
+
+
+def test_the_newest_cosignature_wins_wherever_it_stands() -> None:
+    name = witness_name(WITNESSES[0].public)
+    for order in ((9, 0, 5), (0, 9, 5), (5, 9, 0)):
+        lines = "".join(cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP + t).line() for t in order)
+        signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT) + lines, LOG_KEY.public)
+        newest = verify_cosignatures(signed, {name: WITNESSES[0].public}, 1)
+        assert newest == [Cosignature(name, TIMESTAMP + 9)], order
+
+
+def test_one_key_under_two_names_at_one_time_keeps_the_first_line() -> None:
+    names = ["w.example/a", "w.example/b"]
+    lines = "".join(cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP).line() for name in names)
+    signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT) + lines, LOG_KEY.public)
+    trusted = [(name, WITNESSES[0].public) for name in names]
+    assert verify_cosignatures(signed, trusted, 1) == [Cosignature(names[0], TIMESTAMP)]
+
+
+def test_a_cosignature_at_the_largest_timestamp_verifies() -> None:
+    name = witness_name(WITNESSES[0].public)
+    line = cosign(WITNESSES[0], name, CHECKPOINT, INT64_MAX)
+    signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [line]), LOG_KEY.public)
+    assert verify_cosignatures(signed, {name: WITNESSES[0].public}, 1) == [Cosignature(name, INT64_MAX)]
+
+
+# Two keys whose note key ids collide under the name "w" (found by a search over seeds 1, 2, …): only a
+# tampered trust list holds both, and nothing signed by either can then be told apart.
+COLLIDING = [SigningKey.from_seed(n.to_bytes(32, "big")) for n in (36009, 52840)]
+
+
+def test_two_keys_with_one_name_and_key_id_are_refused_as_ambiguous() -> None:
+    first, second = (VerifierKey("w", key.public) for key in COLLIDING)
+    assert first.key_id == second.key_id == bytes.fromhex("fdc5f477") and first != second
+    body = "a note\n"
+    note = format_note(body, [sign_note(COLLIDING[0], "w", body)])
+    for trusted in ([first, second], [second, first]):
+        with pytest.raises(VerificationError) as caught:
+            open_note(note, trusted)
+        assert (caught.value.step, caught.value.message) == ("note-keys", "ambiguous key w+fdc5f477")
+    # the same key listed twice is no ambiguity
+    assert open_note(note, [first, first]).verified == parse_note(note).signatures
+    assert len(verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public),
+                                   [("x", WITNESSES[0].public)] * 2, 0)) == 0  # fmt: skip
