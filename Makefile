@@ -50,7 +50,7 @@ mutation: $(STAMP)
 	@# the runner's fork server (tests/mutation.py): pytest and its plugins imported once, not per mutant
 	@sock=$$(mktemp -u /tmp/shora-mutation.XXXXXX); \
 	$(BIN)/python -m tests.mutation serve $$sock & server=$$!; \
-	trap 'kill $$server 2>/dev/null' EXIT; \
+	trap 'kill $$server 2>/dev/null' EXIT; trap 'exit 1' INT TERM; \
 	while [ ! -S $$sock ]; do kill -0 $$server || exit 1; sleep 0.1; done; \
 	export MUTATION_SERVER=$$sock; \
 	for run in $(MUTATION_RUNS); do \
