@@ -944,3 +944,11 @@ def test_two_keys_with_one_name_and_key_id_are_refused_as_ambiguous() -> None:
     assert open_note(note, [first, first]).verified == parse_note(note).signatures
     assert len(verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public),
                                    [("x", WITNESSES[0].public)] * 2, 0)) == 0  # fmt: skip
+
+
+def test_a_cosignature_at_time_zero_is_made_and_verifies() -> None:
+    assert cosigned_message(b"o\n7\nroot\n", 0) == b"cosignature/v1\ntime 0\no\n7\nroot\n"
+    name = witness_name(WITNESSES[0].public)
+    line = cosign(WITNESSES[0], name, CHECKPOINT, 0)
+    signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [line]), LOG_KEY.public)
+    assert verify_cosignatures(signed, {name: WITNESSES[0].public}, 1) == [Cosignature(name, 0)]
