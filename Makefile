@@ -46,28 +46,15 @@ MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
 
 mutation: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,mutation]'
-	mkdir -p build/mutation
-	@# the runner's fork server (tests/mutation.py): pytest and its plugins imported once, not per mutant
-	@sock=$$(mktemp -u /tmp/shora-mutation.XXXXXX); \
-	$(BIN)/python -m tests.mutation serve $$sock & server=$$!; \
-	trap 'kill $$server 2>/dev/null' EXIT; trap 'exit 1' INT TERM; \
-	while [ ! -S $$sock ]; do kill -0 $$server || exit 1; sleep 0.1; done; \
-	export MUTATION_SERVER=$$sock; \
-	for run in $(MUTATION_RUNS); do \
+	@for run in $(MUTATION_RUNS); do \
 		module=$${run%%=*}; tests=$$(echo $${run#*=} | tr , ' '); \
 		case " $(MUTATE) " in *" $$module "*) ;; *) continue ;; esac; \
 		echo "== $$module against $$tests"; \
-		start=$$(date +%s); \
-		$(BIN)/mutmut run --paths-to-mutate $$module --tests-dir $$(dirname $$(echo $$tests | cut -d' ' -f1)) --no-progress \
-			--runner "$(abspath $(BIN))/python -m tests.mutation pytest $$tests" >/dev/null; \
-		echo "wall time: $$(( $$(date +%s) - start )) s" > build/mutation/$$(basename $$module .py).txt; \
-		$(BIN)/mutmut show all >> build/mutation/$$(basename $$module .py).txt 2>&1; \
-		$(BIN)/python -m tests.mutation summary $$module >> build/mutation/$$(basename $$module .py).txt; \
-		tail -n 1 build/mutation/$$(basename $$module .py).txt; \
+		$(BIN)/python -m tests.mutation run $$module $$tests || exit 1; \
 	done
 
 vectors: $(STAMP)
 	$(BIN)/python -m tests.vectors.generate
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mutmut-cache
+	rm -rf $(VENV) build *.egg-info
