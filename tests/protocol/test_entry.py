@@ -676,3 +676,15 @@ def test_follow_on_refusals_word_for_word() -> None:
             call()
         assert str(caught.value) == message
     verify_follows(first, make(1, first.id, ts_ms=T0 - 5_000))
+
+
+def test_a_body_shape_is_judged_by_the_public_logs_rule_unless_salted() -> None:
+    from protocol.entry import check_body_shape
+
+    assert check_body_shape({"kind": "x"}, "public") == {"kind": "x"}
+    with pytest.raises(DecodeError, match=r"^a public body carries no salt$"):
+        check_body_shape({"kind": "x", "salt": bytes(16)}, "public")
+    salted = "a council-visibility body, and every record body, carries a 16-byte salt"
+    with pytest.raises(DecodeError, match=f"^{salted}$"):
+        check_body_shape({"kind": "x"}, "public", salted=True)
+    assert check_body_shape({"kind": "x", "salt": bytes(16)}, "public", salted=True)["kind"] == "x"
