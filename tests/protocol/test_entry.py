@@ -688,3 +688,12 @@ def test_a_body_shape_is_judged_by_the_public_logs_rule_unless_salted() -> None:
     with pytest.raises(DecodeError, match=f"^{salted}$"):
         check_body_shape({"kind": "x"}, "public", salted=True)
     assert check_body_shape({"kind": "x", "salt": bytes(16)}, "public", salted=True)["kind"] == "x"
+
+
+def test_which_log_an_entry_type_belongs_to_is_pinned() -> None:
+    """A public log's entry is signed in the entry domain with unsalted public bodies; the council's record
+    in its own domain, every body salted (protocol.record)."""
+    from protocol.record import RecordEntry
+
+    assert (Entry.DOMAIN, Entry.SALTED) == (Domain.ENTRY, False) and Entry.SALTED is False
+    assert (RecordEntry.DOMAIN, RecordEntry.SALTED) == (Domain.RECORD, True) and RecordEntry.SALTED is True
