@@ -697,3 +697,16 @@ def test_which_log_an_entry_type_belongs_to_is_pinned() -> None:
 
     assert (Entry.DOMAIN, Entry.SALTED) == (Domain.ENTRY, False) and Entry.SALTED is False
     assert (RecordEntry.DOMAIN, RecordEntry.SALTED) == (Domain.RECORD, True) and RecordEntry.SALTED is True
+
+
+def test_an_unsigned_entry_is_a_public_logs_unless_told() -> None:
+    from protocol.entry import Unsigned
+
+    prepared = prepare_entry(
+        KEY.public.id, log_id=LOG_ID, seq=0, prev=None, ts_ms=T0, vis="public", body={"kind": "m"}
+    )
+    unsigned = Unsigned(prepared.header, prepared.header_bytes, prepared.body_bytes, prepared.id)
+    assert unsigned.entry_type is Entry and unsigned == prepared
+    signed = unsigned.signed(KEY.sign(Domain.ENTRY, unsigned.header_bytes))
+    assert type(signed) is Entry
+    signed.verify_signature(KEY.public)
