@@ -36,32 +36,25 @@ NOTE_PROPERTIES := $(subst $(space),$(comma),$(foreach t,note_round_trip checkpo
 	tests/protocol/test_note.py::test_property_$(t)))
 MUTATION_RUNS := \
 	protocol/merkle.py=tests/protocol/test_merkle.py,tests/protocol/test_limits.py \
-	protocol/codec.py=tests/protocol/test_codec.py,tests/protocol/test_limits.py \
+	protocol/codec.py=tests/protocol/test_codec.py,tests/protocol/test_unicode.py,tests/protocol/test_limits.py \
 	protocol/note.py=tests/protocol/test_note.py,tests/protocol/test_limits.py,$(NOTE_PROPERTIES) \
 	protocol/bundle.py=tests/protocol/test_bundle.py,tests/protocol/test_limits.py \
-	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_limits.py \
+	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_record.py,tests/protocol/test_limits.py \
 	node/rules/council/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py \
 	node/rules/council/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py
 MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
 
 mutation: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,mutation]'
-	mkdir -p build/mutation
 	@for run in $(MUTATION_RUNS); do \
 		module=$${run%%=*}; tests=$$(echo $${run#*=} | tr , ' '); \
 		case " $(MUTATE) " in *" $$module "*) ;; *) continue ;; esac; \
 		echo "== $$module against $$tests"; \
-		start=$$(date +%s); \
-		$(BIN)/mutmut run --paths-to-mutate $$module --tests-dir $$(dirname $$(echo $$tests | cut -d' ' -f1)) --no-progress \
-			--runner "$(abspath $(BIN))/python -m tests.mutation pytest $$tests" >/dev/null; \
-		echo "wall time: $$(( $$(date +%s) - start )) s" > build/mutation/$$(basename $$module .py).txt; \
-		$(BIN)/mutmut show all >> build/mutation/$$(basename $$module .py).txt 2>&1; \
-		$(BIN)/python -m tests.mutation summary $$module >> build/mutation/$$(basename $$module .py).txt; \
-		tail -n 1 build/mutation/$$(basename $$module .py).txt; \
+		$(BIN)/python -m tests.mutation run $$module $$tests || exit 1; \
 	done
 
 vectors: $(STAMP)
 	$(BIN)/python -m tests.vectors.generate
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mutmut-cache
+	rm -rf $(VENV) build *.egg-info

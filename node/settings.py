@@ -25,6 +25,11 @@ class Settings(FederationSettings):
         "a large batch's entries are signed in a child process, on another core, this many at a time; "
         "above 256, never",
     )
+    signer_reply_timeout_s: float = setting(
+        10.0,
+        "the signing child's signatures still missing after this long: the writer signs them itself and "
+        "starts no child for a minute",
+    )
     keepalive_timeout_s: float = setting(15.0, "idle keep-alive connections are closed after this long")
     max_connections: int = setting(1024, "open connections at once; beyond, new ones are closed unanswered")
     max_connections_per_ip: int = setting(

@@ -157,7 +157,7 @@ class Writer:
         self.machine = machine_for(kind, self.log_id)
         self.settings = settings
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shora-writer")
-        self._signer = Signer(self.signing, settings.signer_chunk)
+        self._signer = self._new_signer(self.signing)
         check = functools.partial(logs.refuse_single_log, root_key=self.log_id)
         try:
             self.conn = self._thread.submit(open_database, path, check).result()
@@ -216,7 +216,10 @@ class Writer:
         assert self._task is None, "the signing key changes on a running writer through change_keys"
         self.signing = key
         self._signer.close()
-        self._signer = Signer(key, self.settings.signer_chunk)
+        self._signer = self._new_signer(key)
+
+    def _new_signer(self, key: SigningKey) -> Signer:
+        return Signer(key, self.settings.signer_chunk, self.settings.signer_reply_timeout_s)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
@@ -348,7 +351,7 @@ class Writer:
         self._cursor = cursor
         self.log_version += 1
         if job.signing is not None:
-            retired, self._signer = self._signer, Signer(job.signing, self.settings.signer_chunk)
+            retired, self._signer = self._signer, self._new_signer(job.signing)
             self.signing = job.signing
             await asyncio.get_running_loop().run_in_executor(self._thread, retired.close)
         twins = logs.split(entries)[1]

@@ -54,30 +54,32 @@ def test_remove(peers: PeerTable) -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "check"),
     [
-        "ftp://a.example",
-        "a.example",
-        "https://",
-        "https://user:pw@a.example",
-        "https://a.example/?x=1",
-        "https://a.example/#f",
-        "https://a.example:99999",
-        "https://a example",
-        "",
-        "javascript:alert(1)",
+        ("ftp://a.example", "a peer URL is http or https, not 'ftp'"),
+        ("a.example", "a peer URL is http or https, not ''"),
+        ("https://", "a peer URL names a host"),
+        ("https://user:pw@a.example", "a peer URL carries no credentials"),
+        ("https://a.example/?x=1", "a peer URL carries no query, fragment or spaces"),
+        ("https://a.example/#f", "a peer URL carries no query, fragment or spaces"),
+        ("https://a.example:99999", "not a URL: 'https://a.example:99999'"),
+        ("https://a example", "a peer URL carries no query, fragment or spaces"),
+        ("", "a peer URL is non-empty text"),
+        ("javascript:alert(1)", "a peer URL is http or https, not 'javascript'"),
     ],
 )
-def test_bad_urls_refused(peers: PeerTable, url: str) -> None:
-    with pytest.raises(PeerError):
+def test_bad_urls_refused(peers: PeerTable, url: str, check: str) -> None:
+    with pytest.raises(PeerError) as refused:
         peers.add(A, url, T0)
+    assert str(refused.value) == check
     assert peers.all() == []
 
 
 @pytest.mark.parametrize("node_id", [b"", bytes(31), bytes(32)], ids=["empty", "short", "small-order"])
 def test_bad_keys_refused(peers: PeerTable, node_id: bytes) -> None:
-    with pytest.raises(PeerError):
+    with pytest.raises(PeerError, match=r"^not a node key: "):
         peers.add(node_id, "https://a.example", T0)
+    assert peers.all() == []
 
 
 def test_backoff_doubles_to_ten_minutes_and_success_resets(peers: PeerTable) -> None:

@@ -356,16 +356,28 @@ def test_checkpoint_contradicting_the_entries(tmp_path: Path) -> None:
     assert dst.heads() == []
 
 
+NOT_A_PAGE = "a page is a map of entries, checkpoint, consistency and first"
+
+
 @pytest.mark.parametrize(
-    "data",
+    ("data", "check"),
     [
-        b"",
-        b"\xc1garbage",
-        codec.encode({"entries": []}),
-        codec.encode([1, 2, 3]),
-        codec.encode({"entries": [{"header": b"x"}], "checkpoint": None, "consistency": [], "first": 0}),
-        codec.encode({"entries": [], "checkpoint": None, "consistency": [b"short"], "first": 0}),
-        codec.encode({"entries": [], "checkpoint": None, "consistency": [], "first": -1}),
+        (b"", "empty input"),
+        (b"\xc1garbage", "malformed msgpack: "),
+        (codec.encode({"entries": []}), NOT_A_PAGE),
+        (codec.encode([1, 2, 3]), NOT_A_PAGE),
+        (
+            codec.encode({"entries": [{"header": b"x"}], "checkpoint": None, "consistency": [], "first": 0}),
+            "a page entry is a map of header, signature and an optional body",
+        ),
+        (
+            codec.encode({"entries": [], "checkpoint": None, "consistency": [b"short"], "first": 0}),
+            "a consistency proof holds 32-byte hashes",
+        ),
+        (
+            codec.encode({"entries": [], "checkpoint": None, "consistency": [], "first": -1}),
+            "first is a tree size",
+        ),
     ],
     ids=[
         "empty_page",
@@ -377,9 +389,10 @@ def test_checkpoint_contradicting_the_entries(tmp_path: Path) -> None:
         "negative_first",
     ],
 )
-def test_garbage_page_bytes(data: bytes) -> None:
-    with pytest.raises(BadData):
+def test_garbage_page_bytes(data: bytes, check: str) -> None:
+    with pytest.raises(BadData) as caught:
         Page.decode(data)
+    assert (caught.value.step, caught.value.message) == ("encoding", check)
 
 
 def test_page_sizes_are_counted_as_encoded() -> None:

@@ -3,6 +3,7 @@ check-and-store, and the log side collecting cosignatures into its stored notes 
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -191,8 +192,9 @@ def test_encode_refuses_what_a_witness_would_refuse() -> None:
         encode_add_checkpoint(0, [bytes(32)] * 64, note_of(3))
     with pytest.raises(WitnessError, match="larger"):
         encode_add_checkpoint(4, [], note_of(3))
-    with pytest.raises(WitnessError):
+    with pytest.raises(WitnessError, match=r"^400: a consistency proof line is one 32-byte hash$") as info:
         encode_add_checkpoint(0, [bytes(31)], note_of(3))
+    assert info.value.status == 400
 
 
 # --- the witness -------------------------------------------------------------------------------------
@@ -473,18 +475,33 @@ def test_collector_refuses_a_forged_cosignature(own: OwnLog, witnesses: list[Wit
     collector = Collector(own.conn, LOG_KEY)
     body = collector.request_for(W1.public.raw)
     by_w2 = witnesses[1].add_checkpoint(body, NOW)
+    no_line = "the witness's cosignature: cosignatures: 0 valid witness cosignatures, at least 1 required"
     # W2's line presented as W1's answer: no line by W1 verifies.
-    with pytest.raises(ReplyError):
+    with pytest.raises(ReplyError) as info:
         collector.accept(W1.public.raw, by_w2, body)
+    assert info.value.message == no_line
     # W1's name and key id over a signature that is not W1's.
     real = witnesses[0].add_checkpoint(body, NOW).body.decode()
     name, encoded = real[2:-1].split(" ")
-    forged = WitnessReply(200, f"— {name} {encoded[:-8]}AAAAAAA=\n".encode())
-    with pytest.raises(ReplyError):
+    line = base64.b64decode(encoded)  # key id, timestamp, signature: one bit of the signature flipped
+    forged_line = base64.b64encode(line[:-1] + bytes([line[-1] ^ 1])).decode()
+    forged = WitnessReply(200, f"— {name} {forged_line}\n".encode())
+    with pytest.raises(ReplyError) as info:
         collector.accept(W1.public.raw, forged, body)
-    for junk in [b"", b"not a signature\n", b"\n\nx\n", b"\xff"]:
-        with pytest.raises(ReplyError):
-            collector.accept(W1.public.raw, WitnessReply(200, junk), body)
+    assert info.value.message == (
+        f"the witness's cosignature: cosignatures: {name}: not a valid note signature by this key"
+    )
+    not_a_line = "the witness's cosignature: a signature line starts with an em dash and a space"
+    junk = {
+        b"": no_line,
+        b"not a signature\n": not_a_line,
+        b"\n\nx\n": not_a_line,
+        b"\xff": "the answer is not UTF-8",
+    }
+    for reply, check in junk.items():
+        with pytest.raises(ReplyError) as info:
+            collector.accept(W1.public.raw, WitnessReply(200, reply), body)
+        assert info.value.message == check, reply
     assert len(parse_note(own.note).signatures) == 1
     assert collector.witnessed_size(W1.public.raw) == 0
 
@@ -495,7 +512,7 @@ def test_collector_raises_on_refusals(own: OwnLog) -> None:
     with pytest.raises(WitnessError) as info:
         collector.accept(W1.public.raw, WitnessReply(422, b"consistency proof: no\n"), body)
     assert info.value.status == 422 and not isinstance(info.value, ReplyError)
-    with pytest.raises(ReplyError):
+    with pytest.raises(ReplyError, match=r"^409: a text/x\.tlog\.size answer is one decimal line$"):
         collector.accept(W1.public.raw, WitnessReply(409, b"3 \n", SIZE_CONTENT_TYPE), body)
     with pytest.raises(WitnessError) as conflict:  # a 409 without a size: a conflicting root
         collector.accept(W1.public.raw, WitnessReply(409, b"a different root\n"), body)

@@ -24,9 +24,10 @@ def serve_command(directory: Path) -> list[str]:
 
 
 async def start_served(
-    directory: Path, output: IO[bytes], timeout: float = 20.0
+    directory: Path, output: IO[bytes], timeout: float = 120.0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``shora serve DIR`` with stdout and stderr going to ``output``; return it and its base URL."""
+    """Start ``shora serve DIR`` with stdout and stderr going to ``output``; return it and its base URL.
+    ``timeout`` only bounds a hang: a node starts within seconds even on a loaded machine."""
     address = address_file(directory)
     address.unlink(missing_ok=True)
     process = subprocess.Popen(

@@ -685,10 +685,12 @@ async def test_no_request_is_answered_with_a_5xx(start_node: NodeFactory) -> Non
         ("GET", f"/v1/admin/motions/{m}/votes", b""),
     ]
     for method, path, body in bodies:
+        before = (await log_size(node), await public_size(node))
         response = await node.operator.request(method, path, body, check=False)
         assert response.status < 500, (method, path, body[:80], response.body[:300])
-        if response.status >= 400:
+        if response.status >= 400:  # refused with {error, message}, and nothing of it stored
             error_of(response.status, response.body, response.status, None)
+            assert (await log_size(node), await public_size(node)) == before, (method, path, body[:80])
     public = [
         "/v1/logs/%00/checkpoint",
         "/v1/logs/" + "A" * 10_000 + "/entries",

@@ -73,7 +73,7 @@ def start_serving(directory: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         server = subprocess.Popen([SHORA, "serve", str(directory)], stdout=out, stderr=subprocess.STDOUT)
     address = directory / "serve.addr"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a hang bound: a loaded machine starts it well within
     while not address.exists():
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()

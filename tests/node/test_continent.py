@@ -18,7 +18,7 @@ from tests.node.test_cli import shora
 FAST = {"gossip_interval_s": 0.2, "request_timeout_s": 2.0}
 
 
-async def until(condition: Callable[[], Awaitable[Any]], what: str, deadline_s: float = 45.0) -> Any:
+async def until(condition: Callable[[], Awaitable[Any]], what: str, deadline_s: float = 120.0) -> Any:
     end = time.monotonic() + deadline_s
     while not (found := await condition()):
         if time.monotonic() > end:

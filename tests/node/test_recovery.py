@@ -21,6 +21,7 @@ from node.settings import Settings
 from node.storage import directory, logs
 from node.storage import signer as signer_module
 from node.storage.writer import Writer, now_ms, replay_record
+from protocol.keys import SigningKey
 from tests.node.test_signer import check_log
 
 LONG_AGENDA = "x" * 5_000  # more than a page: storing it needs new pages
@@ -183,3 +184,69 @@ async def test_a_signing_child_that_cannot_start_leaves_the_writer_signing(
     finally:
         await writer.close()
     assert check_log(config.database, config.root_key()) == size + 60
+
+
+async def test_a_key_change_whose_commit_fails_keeps_the_old_key_and_the_state_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """``change_keys`` commits on its own path: a full disk there fails it alone, the writer goes on signing
+    with the key it had, and the delegation is stored only when it is committed again."""
+    config = council(tmp_path / "n")
+    writer = Writer(config.database, config.root_key(), Settings())
+    await writer.start()
+    try:
+        size, public = await size_of(writer), await writer.run(writer.store.head, writer.log_id)
+        assert public is not None
+        delegate = SigningKey.generate()
+        add = {"kind": "log/key", "action": "add", "key": delegate.public.raw}
+        pages = await writer.run(lambda: writer.conn.execute("PRAGMA page_count").fetchone()[0])
+        await writer.run(writer.conn.execute, f"PRAGMA max_page_count = {pages}")
+        version = writer.log_version
+        with pytest.raises(RuntimeError, match=r"^storage failed: database or disk is full$"):
+            await writer.change_keys([add, {**add, "key": SigningKey.generate().public.raw}], delegate)
+        assert writer.signing is not delegate and writer.signing.public.raw == config.node_id
+        assert writer.log_version == version + 1, "the state was not rebuilt from the record"
+        assert await size_of(writer) == size and await record_rows(writer) == size
+        after = await writer.run(writer.store.head, writer.log_id)
+        assert after is not None and after.size == public.size, "the public log grew"
+        await state_is_the_logs(writer)
+
+        await writer.run(writer.conn.execute, "PRAGMA max_page_count = 1073741823")
+        await writer.change_keys([add], delegate)
+        assert writer.signing is delegate and await size_of(writer) == size + 1
+        (opened,) = await writer.submit(OpenAssembly(None, "agenda"))
+        assert opened.seq == size + 1
+        await state_is_the_logs(writer)
+    finally:
+        await writer.close()
+
+
+async def test_a_committed_batch_the_state_refuses_is_kept_and_the_state_rebuilt_from_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the commit, taking the batch into the committed state cannot fail but for a bug; if it does,
+    the batch stays durable and answered, and the state is rebuilt from the record."""
+    config = council(tmp_path / "n")
+    writer = Writer(config.database, config.root_key(), Settings())
+    await writer.start()
+    publish = writer._publish
+    failed: list[int] = []
+
+    def failing_once(batch: list[Any], diverged: bool) -> None:
+        if not failed:
+            failed.append(len(batch))
+            raise AssertionError("a bug in the committed state")
+        publish(batch, diverged)
+
+    try:
+        size = await size_of(writer)
+        monkeypatch.setattr(writer, "_publish", failing_once)
+        version = writer.log_version
+        (opened,) = await writer.submit(OpenAssembly(None, "agenda"))
+        assert failed == [1] and opened.seq == size
+        assert writer.log_version == version + 2, "rebuilt from the record, then the batch counted"
+        assert await size_of(writer) == size + 1 and writer.state.open_assembly_id == opened.id
+        await state_is_the_logs(writer)
+    finally:
+        await writer.close()
+    assert check_log(config.database, config.root_key()) == size + 1

@@ -177,6 +177,24 @@ async def test_a_stalled_child_times_out_and_the_writer_signs_alone(tmp_path: Pa
     assert check_log(config.database, config.root_key()) == 1 + warmed + 2 * 64
 
 
+async def test_the_reply_timeout_is_the_nodes_setting_for_every_signing_key(tmp_path: Path) -> None:
+    """``signer_reply_timeout_s`` reaches the signer of the root key, of a key set before the start, and of a
+    key a running writer changes to (the crash test relies on it: a loaded machine never loses the child)."""
+    config = council(tmp_path / "n")
+    writer = Writer(config.database, config.root_key(), Settings(signer_chunk=4, signer_reply_timeout_s=7.5))
+    assert writer._signer.reply_timeout_s == 7.5
+    writer.sign_with(SigningKey.generate())
+    assert writer._signer.reply_timeout_s == 7.5
+    await writer.start()
+    try:
+        delegate = SigningKey.generate()
+        await writer.change_keys([{"kind": "log/key", "action": "add", "key": delegate.public.raw}], delegate)
+        assert writer.signing is delegate and writer._signer.reply_timeout_s == 7.5
+        assert Settings().signer_reply_timeout_s == 10.0 == signer_module.REPLY_TIMEOUT_S
+    finally:
+        await writer.close()
+
+
 def test_child_signatures_equal_the_keys_own() -> None:
     key = SigningKey.generate()
     signer = Signer(key, chunk=8)

@@ -142,8 +142,9 @@ async def test_a_delegated_key_signs_both_logs_entries_and_the_root_key_their_ch
         )  # record only
         opened = await writer.submit(OpenAssembly(None, "agenda"))  # public: a twin too
         malformed = {"kind": "log/key", "action": "add", "key": b"short"}
-        with pytest.raises(RuleError):  # a malformed key entry appends nothing, and the key stays
+        with pytest.raises(RuleError) as refused:  # a malformed key entry appends nothing, the key stays
             await writer.change_keys([malformed], SigningKey.generate())
+        assert (refused.value.rule, refused.value.message) == ("entry.malformed", "key must be 32 bytes")
         assert writer.signing is delegate
 
         def read() -> tuple[list[RecordEntry], list[Entry], dict[bytes, Delegation], list[str | None]]:

@@ -695,3 +695,17 @@ def test_limits_are_immutable_values() -> None:
     with pytest.raises(AttributeError):
         DEFAULT_LIMITS.max_size = 1  # type: ignore[misc]
     assert Limits() == DEFAULT_LIMITS
+
+
+def test_check_text_names_text_unless_told_otherwise() -> None:
+    check_text = codec.check_text
+    check_text("é")
+    with pytest.raises(DecodeError, match=r"^text is not NFC-normalised$"):
+        check_text("e\u0301")
+    with pytest.raises(DecodeError, match=r"^a name is not NFC-normalised$"):
+        check_text("e\u0301", "a name")
+
+
+def test_a_short_id_is_ten_characters_of_base64url() -> None:
+    data = bytes(range(32))
+    assert codec.short_id(data) == "AAECAwQFBg" == b64u(data)[:10]

@@ -676,3 +676,37 @@ def test_follow_on_refusals_word_for_word() -> None:
             call()
         assert str(caught.value) == message
     verify_follows(first, make(1, first.id, ts_ms=T0 - 5_000))
+
+
+def test_a_body_shape_is_judged_by_the_public_logs_rule_unless_salted() -> None:
+    from protocol.entry import check_body_shape
+
+    assert check_body_shape({"kind": "x"}, "public") == {"kind": "x"}
+    with pytest.raises(DecodeError, match=r"^a public body carries no salt$"):
+        check_body_shape({"kind": "x", "salt": bytes(16)}, "public")
+    salted = "a council-visibility body, and every record body, carries a 16-byte salt"
+    with pytest.raises(DecodeError, match=f"^{salted}$"):
+        check_body_shape({"kind": "x"}, "public", salted=True)
+    assert check_body_shape({"kind": "x", "salt": bytes(16)}, "public", salted=True)["kind"] == "x"
+
+
+def test_which_log_an_entry_type_belongs_to_is_pinned() -> None:
+    """A public log's entry is signed in the entry domain with unsalted public bodies; the council's record
+    in its own domain, every body salted (protocol.record)."""
+    from protocol.record import RecordEntry
+
+    assert (Entry.DOMAIN, Entry.SALTED) == (Domain.ENTRY, False) and Entry.SALTED is False
+    assert (RecordEntry.DOMAIN, RecordEntry.SALTED) == (Domain.RECORD, True) and RecordEntry.SALTED is True
+
+
+def test_an_unsigned_entry_is_a_public_logs_unless_told() -> None:
+    from protocol.entry import Unsigned
+
+    prepared = prepare_entry(
+        KEY.public.id, log_id=LOG_ID, seq=0, prev=None, ts_ms=T0, vis="public", body={"kind": "m"}
+    )
+    unsigned = Unsigned(prepared.header, prepared.header_bytes, prepared.body_bytes, prepared.id)
+    assert unsigned.entry_type is Entry and unsigned == prepared
+    signed = unsigned.signed(KEY.sign(Domain.ENTRY, unsigned.header_bytes))
+    assert type(signed) is Entry
+    signed.verify_signature(KEY.public)

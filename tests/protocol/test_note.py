@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import pytest
@@ -138,7 +139,10 @@ def test_go_open_one_verified_one_unknown(backend: str) -> None:
 def test_go_open_no_known_signature_rejected(backend: str) -> None:
     with pytest.raises(VerificationError) as caught:
         open_note(GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG, [], backend=backend)
-    assert caught.value.step == "note-signature"
+    assert (caught.value.step, caught.value.message) == (
+        "note-signature",
+        "the note has no signature by a known key",
+    )
 
 
 @backends
@@ -147,7 +151,16 @@ def test_go_open_invalid_signature_by_known_key(backend: str) -> None:
         open_note(
             GO_TEXT + "\n" + _insert_go(PETER_SIG, 60, "ABCD"), [parse_vkey(PETER_VKEY)], backend=backend
         )
-    assert caught.value.step == "note-signature"
+    assert caught.value.step == "note-signature"  # the failing line named by its key, then why it fails
+    assert caught.value.message == "PeterNeumann+c74f20a3: an Ed25519 signature is 64 bytes"
+    line = base64.b64decode(PETER_B64)  # the right length, one bit of the signature flipped
+    flipped = base64.b64encode(line[:-1] + bytes([line[-1] ^ 1])).decode()
+    with pytest.raises(VerificationError) as caught:
+        open_note(GO_TEXT + f"\n— PeterNeumann {flipped}\n", [parse_vkey(PETER_VKEY)], backend=backend)
+    assert (caught.value.step, caught.value.message) == (
+        "note-signature",
+        "PeterNeumann+c74f20a3: not a valid note signature by this key",
+    )
 
 
 @backends
@@ -361,6 +374,13 @@ def test_checkpoint_validates_fields() -> None:
     assert Checkpoint("o", INT64_MAX, bytes(32)).size == 9223372036854775807
 
 
+def test_a_checkpoint_text_takes_the_largest_size_and_refuses_one_more() -> None:
+    largest = Checkpoint.from_body(_body(size="9223372036854775807"))
+    assert largest.size == INT64_MAX and largest.body().decode() == _body(size="9223372036854775807")
+    with pytest.raises(DecodeError, match=f"^{BAD_SIZE}$"):
+        Checkpoint.from_body(_body(size="9223372036854775808"))
+
+
 # --- attacks -----------------------------------------------------------------------------------------
 
 
@@ -378,7 +398,10 @@ def test_attack_checkpoint_of_another_log(backend: str) -> None:
     other = Checkpoint(log_origin(OTHER_LOG_KEY.public.raw), 7, CHECKPOINT.root)
     with pytest.raises(VerificationError) as caught:
         open_checkpoint(sign_checkpoint(OTHER_LOG_KEY, other), LOG_KEY.public, backend=backend)
-    assert caught.value.step == "origin"
+    assert (caught.value.step, caught.value.message) == (
+        "origin",
+        f"checkpoint of {other.origin!r}, expected {ORIGIN!r}",
+    )
     with pytest.raises(VerificationError) as caught:
         open_checkpoint(
             sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public, "shora/elsewhere", backend=backend
@@ -447,8 +470,12 @@ def test_attack_one_witness_key_under_two_names_counts_once(backend: str) -> Non
     signatures = [cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP) for name in names]
     signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), signatures), LOG_KEY.public)
     trusted = [(name, WITNESSES[0].public) for name in names]
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as caught:
         verify_cosignatures(signed, trusted, 2, backend=backend)
+    assert (caught.value.step, caught.value.message) == (
+        "cosignatures",
+        "1 valid witness cosignatures, at least 2 required",
+    )
     assert len(verify_cosignatures(signed, trusted, 1, backend=backend)) == 1
 
 
@@ -458,8 +485,11 @@ def test_attack_cosignature_for_another_checkpoint() -> None:
     signed = open_checkpoint(
         add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [elsewhere]), LOG_KEY.public
     )
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as caught:
         verify_cosignatures(signed, {name: WITNESSES[0].public}, 1)
+    assert caught.value.step == "cosignatures"  # the line by the trusted witness fails its own signature
+    assert re.match(rf"^{re.escape(name)}: ", caught.value.message), caught.value.message
+    assert "required" not in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -867,3 +897,58 @@ def test_the_size_bound_comes_before_every_other_check() -> None:
 def test_a_note_whose_text_is_one_empty_line() -> None:
     """The blank line that ends the text may be the note's first characters: the text is then one newline."""
     assert parse_note("\n\n" + PETER_SIG).text == "\n"
+
+
+# --- cosignatures: which line counts, and trust lists (survivors of the mutation run, 5 December) ---------
+
+
+def test_the_newest_cosignature_wins_wherever_it_stands() -> None:
+    name = witness_name(WITNESSES[0].public)
+    for order in ((9, 0, 5), (0, 9, 5), (5, 9, 0)):
+        lines = "".join(cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP + t).line() for t in order)
+        signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT) + lines, LOG_KEY.public)
+        newest = verify_cosignatures(signed, {name: WITNESSES[0].public}, 1)
+        assert newest == [Cosignature(name, TIMESTAMP + 9)], order
+
+
+def test_one_key_under_two_names_at_one_time_keeps_the_first_line() -> None:
+    names = ["w.example/a", "w.example/b"]
+    lines = "".join(cosign(WITNESSES[0], name, CHECKPOINT, TIMESTAMP).line() for name in names)
+    signed = open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT) + lines, LOG_KEY.public)
+    trusted = [(name, WITNESSES[0].public) for name in names]
+    assert verify_cosignatures(signed, trusted, 1) == [Cosignature(names[0], TIMESTAMP)]
+
+
+def test_a_cosignature_at_the_largest_timestamp_verifies() -> None:
+    name = witness_name(WITNESSES[0].public)
+    line = cosign(WITNESSES[0], name, CHECKPOINT, INT64_MAX)
+    signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [line]), LOG_KEY.public)
+    assert verify_cosignatures(signed, {name: WITNESSES[0].public}, 1) == [Cosignature(name, INT64_MAX)]
+
+
+# Two keys whose note key ids collide under the name "w" (found by a search over seeds 1, 2, …): only a
+# tampered trust list holds both, and nothing signed by either can then be told apart.
+COLLIDING = [SigningKey.from_seed(n.to_bytes(32, "big")) for n in (36009, 52840)]
+
+
+def test_two_keys_with_one_name_and_key_id_are_refused_as_ambiguous() -> None:
+    first, second = (VerifierKey("w", key.public) for key in COLLIDING)
+    assert first.key_id == second.key_id == bytes.fromhex("fdc5f477") and first != second
+    body = "a note\n"
+    note = format_note(body, [sign_note(COLLIDING[0], "w", body)])
+    for trusted in ([first, second], [second, first]):
+        with pytest.raises(VerificationError) as caught:
+            open_note(note, trusted)
+        assert (caught.value.step, caught.value.message) == ("note-keys", "ambiguous key w+fdc5f477")
+    # the same key listed twice is no ambiguity
+    assert open_note(note, [first, first]).verified == parse_note(note).signatures
+    assert len(verify_cosignatures(open_checkpoint(sign_checkpoint(LOG_KEY, CHECKPOINT), LOG_KEY.public),
+                                   [("x", WITNESSES[0].public)] * 2, 0)) == 0  # fmt: skip
+
+
+def test_a_cosignature_at_time_zero_is_made_and_verifies() -> None:
+    assert cosigned_message(b"o\n7\nroot\n", 0) == b"cosignature/v1\ntime 0\no\n7\nroot\n"
+    name = witness_name(WITNESSES[0].public)
+    line = cosign(WITNESSES[0], name, CHECKPOINT, 0)
+    signed = open_checkpoint(add_signatures(sign_checkpoint(LOG_KEY, CHECKPOINT), [line]), LOG_KEY.public)
+    assert verify_cosignatures(signed, {name: WITNESSES[0].public}, 1) == [Cosignature(name, 0)]

@@ -219,7 +219,7 @@ def test_a_tick_seals_a_fixed_count_and_carries_the_rest(pending: bytes, count: 
 
 
 def test_a_tick_seals_at_least_one_segment() -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^a tick seals at least one segment$"):
         tick_pieces(b"", 0)
 
 
@@ -292,5 +292,5 @@ def test_items_refuse_bad_streams(stream: bytes, step: str) -> None:
     "item", [(3, b""), (ITEM_RECORD, bytes(ITEM_MAX + 1))], ids=["unknown-kind", "oversize"]
 )
 def test_encode_items_refuses_bad_items(item: tuple[int, bytes]) -> None:
-    with pytest.raises(DecodeError):
+    with pytest.raises(DecodeError, match=r"^an item is a known kind with at most \d+ bytes$"):
         encode_items([item])

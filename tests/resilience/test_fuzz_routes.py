@@ -114,7 +114,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with open(folder.parent / "serve.log", "wb") as output:
         process = subprocess.Popen(serve_command(folder), stdout=output, stderr=output)
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # a hang bound, never waited for by a passing run
             while not address_file(folder).exists():
                 assert process.poll() is None and time.monotonic() < deadline, "shora serve did not start"
                 time.sleep(0.01)
