@@ -8,7 +8,6 @@ tlog-witness's text format; everything else canonical msgpack.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -23,7 +22,7 @@ from protocol.keys import PublicKey
 
 ADD_CHECKPOINT = f"{PREFIX}/add-checkpoint"
 
-Witnessing = Callable[[bytes, int], Awaitable[WitnessReply]]  # (body, now_s) -> reply, on the writer
+Witnessing = Callable[[bytes], Awaitable[WitnessReply]]  # body -> reply, judged at the node's own clock
 
 
 class FederationRoutes:
@@ -47,7 +46,7 @@ class FederationRoutes:
         if request.path == ADD_CHECKPOINT:
             if request.method != "POST":
                 return _error(405, "method", "add-checkpoint is a POST")
-            answer = await self.witness(body, int(time.time()))
+            answer = await self.witness(body)
             media, _, params = answer.content_type.partition(";")
             charset = params.partition("charset=")[2].strip() or None
             return web.Response(

@@ -36,7 +36,8 @@ from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
 from node.replication.roster import RosterView
 from node.replication.split import SplitReplica
-from node.storage.writer import Writer, now_ms
+from node.storage import writer as node_clock
+from node.storage.writer import Writer
 from node.words import plural
 from protocol import codec
 from protocol.errors import ProtocolError
@@ -46,6 +47,12 @@ from protocol.note import open_checkpoint
 log = logging.getLogger("shora.replication")
 APPLY = "/v1/federation/apply"
 RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
+
+
+def _now_s() -> float:
+    """The node's one clock (``writer.now_ms``, looked up each call), in seconds: entries are judged
+    against it, receipts and witness cosignatures stamped with it."""
+    return node_clock.now_ms() / 1000
 
 
 @dataclass
@@ -79,8 +86,8 @@ class Replication:
         self.roster = RosterView(LogStore(reader), roots)
         trusted = self.trusted
         self.replica = SplitReplica(
-            Replica(reader, self.me, trusted, settings=settings),
-            Replica(writer.conn, self.me, trusted, self.pool, settings),
+            Replica(reader, self.me, trusted, settings=settings, clock=_now_s),
+            Replica(writer.conn, self.me, trusted, self.pool, settings, clock=_now_s),
             self.roster.limit,
             on_fork=self._fork_stored,
         )
@@ -262,7 +269,8 @@ class Replication:
         return peer.url if peer else None
 
     def _available(self) -> list[bytes]:
-        return [p.node_id for p in self.peers.available(now_ms()) if not self.roster.retired(p.node_id)]
+        available = self.peers.available(node_clock.now_ms())
+        return [p.node_id for p in available if not self.roster.retired(p.node_id)]
 
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Fire-and-forget a peer-table write on the writer thread (its errors are logged, not lost)."""
@@ -274,14 +282,14 @@ class Replication:
         self.writer.submit_sync(fn, *args).add_done_callback(report)
 
     def _penalise(self, peer: bytes, reason: str) -> None:
-        self._post(self._peers_w.penalise, peer, reason, now_ms())
+        self._post(self._peers_w.penalise, peer, reason, node_clock.now_ms())
 
     def _success(self, peer: bytes) -> None:
-        self._post(self._peers_w.record_success, peer, now_ms())
+        self._post(self._peers_w.record_success, peer, node_clock.now_ms())
 
     def _failure(self, peer: bytes, error: str) -> None:
         self._failures[peer] = error
-        self._post(self._peers_w.record_failure, peer, now_ms(), error)
+        self._post(self._peers_w.record_failure, peer, node_clock.now_ms(), error)
 
     def _peer_heads(self, peer: bytes, theirs: list[Head]) -> None:
         ours = {h.log_id: h.size for h in self.replica.heads()}
@@ -297,7 +305,7 @@ class Replication:
             return
         heard = [(h.log_id, h.size) for h in heads if h.log_id != self.me and self.trusted(h.log_id)]
         if heard:
-            self._post(self._note_heard, heard, now_ms())
+            self._post(self._note_heard, heard, node_clock.now_ms())
 
     def _note_heard(self, heard: list[tuple[bytes, int]], when_ms: int) -> None:
         with self.replica.writer.store.transaction():
@@ -311,7 +319,7 @@ class Replication:
     async def add_peer(self, node_id: bytes, url: str) -> Peer:
         if node_id == self.me:
             raise ValueError("a node is not its own peer")
-        peer: Peer = await self.writer.run(self._peers_w.add, node_id, url, now_ms())
+        peer: Peer = await self.writer.run(self._peers_w.add, node_id, url, node_clock.now_ms())
         self._dirty.set()
         return peer
 
@@ -329,9 +337,9 @@ class Replication:
             for p in self.peers.all()
         ]
 
-    async def witness_call(self, body: bytes, now_s: int) -> WitnessReply:
-        """``add-checkpoint`` from a peer: judged and stored on the writer thread."""
-        reply: WitnessReply = await self.writer.run(self.witness.add_checkpoint, body, now_s)
+    async def witness_call(self, body: bytes) -> WitnessReply:
+        """``add-checkpoint`` from a peer: judged and stored on the writer thread, at the node's clock."""
+        reply: WitnessReply = await self.writer.run(self.witness.add_checkpoint, body, int(_now_s()))
         if reply.fork is not None:  # the request proved a fork: kept, the log frozen; tell every peer
             self.gossip.fork_proven(reply.fork)
         return reply
