@@ -81,6 +81,7 @@ async def status(request: web.Request) -> web.Response:
         warnings.append(f"appends are refused: {node.writer.blocked}")
     census_warning(node, warnings)
     backup = backup_status(node, request.app[BACKUPS].next_tick_ms, warnings)
+    record = node.store.head(node.writer.record_id)  # council-only: its size is never public
     free_mib = shutil.disk_usage(node.config.dir).free // (1 << 20)
     if free_mib < settings.doctor_min_free_mib:
         warnings.append(f"only {free_mib} MiB of disk free")
@@ -97,6 +98,7 @@ async def status(request: web.Request) -> web.Response:
                 "checkpoint_age_s": age,
                 "cosignatures": cosignatures,
             },
+            "record": {"size": record.size if record else 0},
             "peers": peers,
             "backup": backup,
             "disk": {"free_mib": free_mib},
