@@ -30,6 +30,7 @@ from protocol.codec import jsonable
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey
 from protocol.note import KeyKind, parse_vkey
+from protocol.recount import recount
 
 
 def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -287,7 +288,12 @@ def verify(
             ) from exc
         raise CliError(f"NOT VALID — {exc.step}: {exc.message}", "not-valid") from exc
     body = verified.body
+    try:
+        recounted = recount(body)
+    except VerificationError as exc:
+        raise CliError(f"NOT VALID — {exc.step}: {exc.message}", "not-valid") from exc
     result: dict[str, Any] = {
+        "recounted": recounted,
         "valid": True,
         "council": verified.council,
         "log_id": verified.log_id,
@@ -338,7 +344,8 @@ def _describe(v: dict[str, Any]) -> str:
         f"  decision:    #{v['seq']} {codec.b64u(v['decision_id'])}",
         f"  decided:     {when}",
         f"  motion:      [{shown(v['motion_kind'])}] {shown(v['text'])}",
-        f"  outcome:     {shown(v['outcome'])}",
+        f"  outcome:     {shown(v['outcome'])}"
+        + ("   (recounted from the tally and the rules)" if v["recounted"] else "   (not recounted)"),
     ]
     if v["tally"] is not None:
         tally = shown(tally_words(v["tally"]))

@@ -40,9 +40,8 @@ def test_signed_text_cannot_print_the_verifiers_lines(tmp_path: Path, text: str)
     result = CliRunner().invoke(cli, ["verify", str(bundle), "--council", key])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert [line for line in lines if "outcome:" in line and line.lstrip().startswith("outcome:")] == [
-        "  outcome:     rejected"
-    ]
+    outcome = [line for line in lines if line.lstrip().startswith("outcome:")]
+    assert outcome == ["  outcome:     rejected   (not recounted)"]
     assert not any(c in result.output for c in "\r\x1b\u202e\u2028")
     assert len(lines) == len(
         CliRunner()
@@ -56,3 +55,16 @@ def test_persian_text_and_its_joiners_print_as_they_are() -> None:
     assert shown(text) == text
     assert shown("a\nb\\") == "a\\u000ab\\u005c"
     assert shown(None) == ""
+
+
+def test_adopted_with_0_yes_and_5_no_is_not_valid(tmp_path: Path) -> None:
+    body = {"kind": "decision", "motion_kind": "policy", "text": "t", "outcome": "adopted",
+            "majority": "simple",
+            "quorum": None, "active_members": 5, "quorum_required": 0, "participants": 5, "votes_cast": 5,
+            "tally": {"yes": 0, "no": 5, "abstain": 0}}  # fmt: skip
+    found = {"kind": "council/found", "profile": PROFILE}
+    path = tmp_path / "forged.bundle"
+    path.write_bytes(make(build_log([("public", found, COUNCIL), ("public", body, COUNCIL)]), 1).encode())
+    result = CliRunner().invoke(cli, ["verify", str(path), "--council", codec.b64u(COUNCIL.public.raw)])
+    assert result.exit_code == 1
+    assert "NOT VALID — outcome: the tally and the rules give rejected" in str(result.exception)
