@@ -62,3 +62,18 @@ def test_votes_that_do_not_add_up_are_refused() -> None:
 def test_hidden_tallies_and_elections_are_not_recounted() -> None:
     assert recount({"kind": "decision", "outcome": "adopted"}) is False
     assert recount(body(0, 5, "adopted", motion_kind="election")) is False
+
+
+def test_the_federation_refuses_an_answer_whose_outcome_does_not_follow() -> None:
+    from types import SimpleNamespace
+
+    from node.rules.fedbody import RuleError, answer_from_decision
+
+    forged = body(0, 5, "adopted", motion_kind="federation", proposal=[bytes(32), bytes(32)])
+    record = SimpleNamespace(log_id=bytes(32), seq=3, id=bytes(32), ts_ms=1, vis="public", body=forged)
+    with pytest.raises(RuleError) as info:
+        answer_from_decision(record)
+    assert info.value.rule == "answer.recount"
+    assert answer_from_decision(
+        SimpleNamespace(**{**record.__dict__, "body": forged | {"outcome": "rejected"}})
+    )
