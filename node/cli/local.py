@@ -30,6 +30,7 @@ from protocol.codec import jsonable
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey
 from protocol.note import KeyKind, parse_vkey
+from protocol.recount import recount
 
 
 def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -287,7 +288,12 @@ def verify(
             ) from exc
         raise CliError(f"NOT VALID — {exc.step}: {exc.message}", "not-valid") from exc
     body = verified.body
+    try:
+        recounted = recount(body)
+    except VerificationError as exc:
+        raise CliError(f"NOT VALID — {exc.step}: {exc.message}", "not-valid") from exc
     result: dict[str, Any] = {
+        "recounted": recounted,
         "valid": True,
         "council": verified.council,
         "log_id": verified.log_id,
@@ -308,6 +314,24 @@ def verify(
     emit(as_json, result, _describe)
 
 
+# bidi embeddings, overrides and isolates, and the marks: they reorder what a terminal shows
+ESCAPED = ("Cc", "Zl", "Zp")  # control characters, line and paragraph separators
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(value: object) -> str:
+    """Signed text as printed: control characters, line and paragraph separators and bidi controls are
+    written as \\uXXXX escapes, so no motion text or name can print a line of the verifier's own (issue 13).
+    ZWNJ and other joiners Persian needs are kept."""
+    import unicodedata
+
+    text = "" if value is None else str(value)
+    return "".join(
+        f"\\u{ord(c):04x}" if c == "\\" or c in BIDI_CONTROLS or unicodedata.category(c) in ESCAPED else c
+        for c in text
+    )
+
+
 def _describe(v: dict[str, Any]) -> str:
     import datetime
 
@@ -315,20 +339,22 @@ def _describe(v: dict[str, Any]) -> str:
     council = v["council"] or {}
     lines = [
         "VALID decision",
-        f"  council:     {council.get('name', '?')} {council.get('name_fa', '')}".rstrip()
-        + f" ({council.get('city', '')}, {council.get('country', '')})",
+        f"  council:     {shown(council.get('name', '?'))} {shown(council.get('name_fa', ''))}".rstrip()
+        + f" ({shown(council.get('city', ''))}, {shown(council.get('country', ''))})",
         f"  decision:    #{v['seq']} {codec.b64u(v['decision_id'])}",
         f"  decided:     {when}",
-        f"  motion:      [{v['motion_kind']}] {v['text']}",
-        f"  outcome:     {v['outcome']}",
+        f"  motion:      [{shown(v['motion_kind'])}] {shown(v['text'])}",
+        f"  outcome:     {shown(v['outcome'])}"
+        + ("   (recounted from the tally and the rules)" if v["recounted"] else "   (not recounted)"),
     ]
     if v["tally"] is not None:
-        lines.append(f"  tally:       {tally_words(v['tally'])}   participants present: {v['participants']}")
+        tally = shown(tally_words(v["tally"]))
+        lines.append(f"  tally:       {tally}   participants present: {shown(v['participants'])}")
     else:
         lines.append("  tally:       not published by this council")
     lines.append(f"  checkpoint:  tree size {v['checkpoint_size']}, signed by the council")
     if v["cosigners"]:
-        lines += [f"  cosigned by: {c['name']} at {c['timestamp']}" for c in v["cosigners"]]
+        lines += [f"  cosigned by: {shown(c['name'])} at {c['timestamp']}" for c in v["cosigners"]]
     else:
         lines.append("  cosigned by: nobody (no witnesses were required)")
     return "\n".join(lines)

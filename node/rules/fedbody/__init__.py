@@ -55,7 +55,8 @@ A council's answer is its public ``decision`` with ``motion_kind: "federation"``
 [federation log id, proposal id] (``node.rules.council``); ``answer_from_decision`` reads one.
 
 Errors: ``RuleError`` only; rule names: ``federation.*``, ``roster.*``, ``proposal.*``, ``result.*``,
-``answer.*``, ``retally.*``, ``log.*``, ``limit.*``, ``entry.malformed``.
+``answer.*`` (``answer.recount``: an outcome that does not follow from its published tally),
+``retally.*``, ``log.*``, ``limit.*``, ``entry.malformed``.
 """
 
 from node.rules.council.errors import RuleError

@@ -46,6 +46,8 @@ from node.rules.council.errors import RuleError
 from node.rules.council.fields import (
     plain,
 )
+from protocol.errors import VerificationError
+from protocol.recount import recount
 
 from .limits import ENTRY_ID_LEN, KEY_LEN
 
@@ -241,6 +243,11 @@ def answer_from_decision(record: DecisionRecord) -> Answer:
     named, participants = body.get("proposal"), body.get("participants")
     if not isinstance(named, list) or len(named) != 2 or not _is_int(participants):
         raise RuleError("answer.malformed", "a federation decision names its proposal and participants")
+    try:  # issue 13: an outcome that does not follow from its published tally answers nothing
+        if body.get("outcome") in ANSWER_OUTCOMES:  # else malformed, by Answer
+            recount(body)
+    except VerificationError as exc:
+        raise RuleError("answer.recount", exc.message) from exc
     return Answer(
         council=record.log_id,
         decision=record.id,

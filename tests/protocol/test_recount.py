@@ -1,0 +1,79 @@
+"""protocol/recount.py: a decision's outcome recounted from its own tally and rules (issue 13, item 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from node.rules.council.model import MAJORITIES, Quorum
+from node.rules.council.rules import majority_outcome as node_majority
+from node.rules.council.rules import quorum_required as node_quorum
+from protocol.errors import VerificationError
+from protocol.recount import majority_outcome, quorum_required, recount
+
+
+def body(yes: int, no: int, outcome: str, **over: Any) -> dict[str, Any]:
+    b = {"kind": "decision", "motion_kind": "policy", "majority": "simple", "outcome": outcome,
+         "quorum": None, "active_members": 5, "quorum_required": 0, "participants": 5,
+         "votes_cast": yes + no, "tally": {"yes": yes, "no": no, "abstain": 0}}  # fmt: skip
+    return b | over
+
+
+@given(st.sampled_from(MAJORITIES), st.integers(0, 50), st.integers(0, 50), st.integers(0, 120))
+def test_the_node_and_the_verifier_count_alike(majority: str, yes: int, no: int, participants: int) -> None:
+    assert majority_outcome(majority, yes, no, participants) == node_majority(majority, yes, no, participants)  # type: ignore[arg-type]
+
+
+@given(st.integers(1, 50), st.integers(1, 50), st.integers(0, 200))
+def test_the_quorum_is_asked_alike(num: int, den: int, active: int) -> None:
+    num, den = min(num, den), max(num, den)
+    assert quorum_required({"fraction": [num, den]}, active) == node_quorum(
+        Quorum(fraction=(num, den)), active
+    )
+    assert quorum_required({"count": num}, active) == node_quorum(Quorum(count=num), active)
+
+
+def test_adopted_with_0_yes_and_5_no_is_refused() -> None:
+    with pytest.raises(VerificationError) as info:
+        recount(body(0, 5, "adopted"))
+    assert info.value.step == "outcome"
+    assert recount(body(0, 5, "rejected")) is True
+
+
+def test_a_quorum_not_met_is_no_quorum() -> None:
+    short = {"quorum": {"count": 6}, "quorum_required": 6}
+    assert recount(body(5, 0, "no_quorum", **short)) is True
+    with pytest.raises(VerificationError):
+        recount(body(5, 0, "adopted", **short))
+    with pytest.raises(VerificationError):  # a quorum stated lower than its rule asks
+        recount(body(5, 0, "adopted", quorum={"count": 6}))
+
+
+def test_votes_that_do_not_add_up_are_refused() -> None:
+    with pytest.raises(VerificationError):
+        recount(body(3, 0, "adopted", votes_cast=2))
+    with pytest.raises(VerificationError):
+        recount(body(3, 3, "tied", participants=5))
+
+
+def test_hidden_tallies_and_elections_are_not_recounted() -> None:
+    assert recount({"kind": "decision", "outcome": "adopted"}) is False
+    assert recount(body(0, 5, "adopted", motion_kind="election")) is False
+
+
+def test_the_federation_refuses_an_answer_whose_outcome_does_not_follow() -> None:
+    from types import SimpleNamespace
+
+    from node.rules.fedbody import RuleError, answer_from_decision
+
+    forged = body(0, 5, "adopted", motion_kind="federation", proposal=[bytes(32), bytes(32)])
+    record = SimpleNamespace(log_id=bytes(32), seq=3, id=bytes(32), ts_ms=1, vis="public", body=forged)
+    with pytest.raises(RuleError) as info:
+        answer_from_decision(record)
+    assert info.value.rule == "answer.recount"
+    assert answer_from_decision(
+        SimpleNamespace(**{**record.__dict__, "body": forged | {"outcome": "rejected"}})
+    )
