@@ -30,7 +30,7 @@ from node.cli.base import (
     when,
 )
 from node.cli.client import NodeClient, SignedHttp
-from node.cli.remote import member
+from node.cli.remote import member, warn_same_name
 from node.errors import ApiRefusal, CliError
 from node.storage.invitations import Token
 from protocol import codec
@@ -128,6 +128,7 @@ def member_invite(
         out = Profile(key_path(board_key)).client.call("POST", "/v1/member/invitations", body)
     else:
         out = NodeClient(cfg.load(data_folder(data_dir))).call("POST", "/v1/admin/invitations", body)
+    warn_same_name(out)
     emit(
         as_json,
         out,

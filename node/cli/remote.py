@@ -42,7 +42,18 @@ def member_join(client: NodeClient, as_json: bool, name: str, contact: str) -> N
     """Record that a person endorsed the charter (article 3: no vote needed). A member who will act with a
     key of their own is invited instead: shora member invite."""
     out = client.call("POST", "/v1/admin/members", {"name": name, "contact": contact})
+    warn_same_name(out)
     emit(as_json, out, lambda v: f"joined: {v['member_id']}")
+
+
+def warn_same_name(out: dict[str, Any]) -> None:
+    """On stderr: members whose name reads as this one (the node matches names as docs/http.md says)."""
+    if out.get("same_name"):
+        click.echo(
+            f"warning: already a member with this name: {', '.join(out['same_name'])} "
+            "(if this is the same person, they need no second membership)",
+            err=True,
+        )
 
 
 @member.command("leave")

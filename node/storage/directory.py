@@ -8,6 +8,7 @@ line.
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -49,6 +50,21 @@ def everyone(conn: sqlite3.Connection) -> dict[bytes, Person]:
     return {bytes(r[0]): Person(bytes(r[0]), r[1], r[2]) for r in rows}
 
 
+# Arabic letters a Persian name is often typed with, and the Persian letter a reader sees in their place
+_FOLD = str.maketrans({"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9"})
+# zero-width non-joiner and joiner: "سرخ‌ها", "سرخها" and "سرخ ها" are one name typed three ways
+_INVISIBLE = str.maketrans({"\u200c": None, "\u200d": None})
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: NFC (a decomposed أ is أ), Arabic ي/ى/ك read as Persian ی/ک,
+    ZWNJ, ZWJ and spaces ignored, case folded. The stored name stays as the member typed it."""
+    folded = unicodedata.normalize("NFC", name).translate(_FOLD).translate(_INVISIBLE)
+    return "".join(folded.split()).casefold()
+
+
 def by_name(conn: sqlite3.Connection, name: str) -> list[bytes]:
-    rows = conn.execute("SELECT member_id FROM member_directory WHERE name = ? COLLATE NOCASE", (name,))
-    return [bytes(r[0]) for r in rows]
+    """Every member whose name is the same as ``name`` under ``name_key``: none, one, or an ambiguity."""
+    key = name_key(name)
+    rows = conn.execute("SELECT member_id, name FROM member_directory")
+    return [bytes(r[0]) for r in rows if name_key(r[1]) == key]

@@ -352,6 +352,8 @@ def test_refusals_election_votes(sitting: tuple[FakeLog, bytes, bytes]) -> None:
 def test_refusals_motions(sitting: tuple[FakeLog, bytes, bytes]) -> None:
     log, aid, _ = sitting
     log.refuse(ProposeMotion(aid, "policy", "x" * 20_001), "limit.text")
+    log.refuse(ProposeMotion(aid, "policy", ""), "motion.empty-text")
+    log.refuse(ProposeMotion(aid, "policy", " \n\t"), "motion.empty-text")
     log.refuse(ProposeMotion(aid, "coup", "t"), "motion.bad-kind")  # type: ignore[arg-type]  # on purpose
     log.refuse(ProposeMotion(aid, "policy", "t", visibility="secret"), "motion.bad-visibility")  # type: ignore[arg-type]
     log.refuse(ProposeMotion(aid, "policy", "t", proposer=E), "motion.proposer-not-present")
@@ -452,3 +454,16 @@ def test_tally_must_follow_hidden_decision() -> None:
     with pytest.raises(RuleError) as info:
         replay(forged)
     assert info.value.rule == "decision.tally-mismatch"
+
+
+def test_empty_motion_text_of_an_older_log_still_replays(sitting: tuple[FakeLog, bytes, bytes]) -> None:
+    """Older code stored empty motion texts: apply keeps reading them, only proposing refuses."""
+    log, aid, _ = sitting
+    proposed = log.run(ProposeMotion(aid, "policy", "placeholder"))[0]
+    body = dict(proposed.body)
+    body["text"] = ""
+    old = replace(proposed, body=body)
+    entries = [*log.entries[:-1], old]
+    state = replay(entries)
+    assert state.motions[old.id].text == ""
+    assert state.motions[old.id].is_open

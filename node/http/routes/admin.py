@@ -101,11 +101,13 @@ async def join(request: web.Request) -> web.Response:
             "a member's key is bound by the member's own signature: shora member invite, then the member "
             "runs shora member redeem",
         )
+    same_name = await node.reads.run(directory.by_name, name)
     await node.writer.submit(
         Issued(JoinMember(member, charter), operator(request)),
         directory.add(member, name, contact, now_ms()),
     )
-    return respond(request, {"member_id": member})
+    # a warning, not a refusal: two people may share a name, and the operator knows whether they are one
+    return respond(request, {"member_id": member, "same_name": same_name})
 
 
 @routes.get("/v1/admin/members")

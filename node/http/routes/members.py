@@ -124,6 +124,7 @@ async def _invite(request: web.Request, issuer: Issuer) -> web.Response:
                 f"a name is 1-{directory.MAX_NAME} and a contact 0-{directory.MAX_CONTACT} characters",
             )
         member, new = os.urandom(16), True
+    same_name = await node.reads.run(directory.by_name, name) if new else []
     now = now_ms()
     token = invitations.Token(node.config.node_id, member, os.urandom(invitations.SECRET_LEN))
     expires = now + int(settings.invitation_ttl_s * 1000)
@@ -138,7 +139,13 @@ async def _invite(request: web.Request, issuer: Issuer) -> web.Response:
         raise ApiError(429, "invitations-pending", "too many invitations wait to be redeemed; try later")
     return respond(
         request,
-        {"invitation": token.text(), "member_id": member, "new_member": new, "expires_ms": expires},
+        {
+            "invitation": token.text(),
+            "member_id": member,
+            "new_member": new,
+            "expires_ms": expires,
+            "same_name": same_name,
+        },
     )
 
 

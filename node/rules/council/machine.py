@@ -98,11 +98,15 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 extra.append(Draft("council", minutes))
             return body, extra
         case ProposeMotion():
+            text = nfc_text(command.text)
+            # refused when proposed only: an older log may hold empty texts, and replays unchanged
+            if not text.strip():
+                raise RuleError("motion.empty-text", "a motion needs a text saying what is decided")
             return {
                 "kind": "motion/propose",
                 "assembly": command.assembly,
                 "motion_kind": command.kind,
-                "text": nfc_text(command.text),
+                "text": text,
                 "visibility": command.visibility,
                 "proposer": command.proposer,
                 "seats": command.seats,
