@@ -857,3 +857,19 @@ async def test_writer_survives_a_command_that_fails_unexpectedly(tmp_path: Path)
         assert opened.seq == 1 and writer.state.open_assembly_id == opened.id
     finally:
         await writer.close()
+
+
+async def test_a_rules_motion_changes_only_the_rules_it_names(start_node: NodeFactory) -> None:
+    """Issue 13: a rules motion naming one rule leaves every other rule in force (seats, census bucket)."""
+    c = await council(start_node)
+    adopted = await decide(c, "Two seats", ("yes", "yes", "yes"), kind="rules", rules={"board_seats": 2})
+    assert adopted["outcome"] == "adopted"
+    adopted = await decide(c, "Census by 3", ("yes", "yes", "yes"), kind="rules", rules={"census_bucket": 3})
+    assert adopted["outcome"] == "adopted"
+    assert (await get_json(c.node, "/v1/board"))["seats"] == 2  # not reset to the default 3
+    assert (await ok(c.node, "POST", "/v1/admin/census"))["active_members"] == 3  # 4 members, rounded down
+    value = {"assembly": c.assembly, "text": "Nothing", "kind": "rules"}
+    await refused(c.node, "POST", "/v1/admin/motions", {**value, "rules": {}}, 400, "bad-field")
+    await refused(
+        c.node, "POST", "/v1/admin/motions", {**value, "rules": {"census_bucket": 1.5}}, 400, "bad-field"
+    )
