@@ -873,3 +873,20 @@ async def test_a_rules_motion_changes_only_the_rules_it_names(start_node: NodeFa
     await refused(
         c.node, "POST", "/v1/admin/motions", {**value, "rules": {"census_bucket": 1.5}}, 400, "bad-field"
     )
+
+
+async def test_an_impossible_quorum_is_refused_at_proposal(start_node: NodeFactory) -> None:
+    """Issue 13: a quorum above the active members, or of all of them, would lock the council out for good."""
+    c = await council(start_node)  # 4 active members
+    value = {"assembly": c.assembly, "text": "Quorum", "kind": "rules"}
+    for quorum in ({"count": 5}, {"count": 1000}, {"fraction": [1, 1]}, {"fraction": [3, 3]}):
+        await refused(
+            c.node,
+            "POST",
+            "/v1/admin/motions",
+            {**value, "rules": {"quorum": quorum}},
+            400,
+            "impossible-rules",
+        )
+    await motion(c, "Quorum", kind="rules", rules={"quorum": {"count": 4}})
+    await motion(c, "Quorum", kind="rules", rules={"quorum": {"fraction": [3, 4]}})

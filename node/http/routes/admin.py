@@ -224,7 +224,19 @@ async def close_assembly(request: web.Request) -> web.Response:
 RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "census_bucket", "signed_ballots"}
 
 
-def _rules(value: object, current: Rules) -> Rules:
+def _possible(quorum: Quorum, active: int) -> None:
+    """A quorum the council could never meet locks it out of every decision, this one's repeal included."""
+    if quorum.count is not None and quorum.count > active:
+        raise bad_request(
+            "impossible-rules", f"rules: a quorum of {quorum.count} is more than the {active} active members"
+        )
+    if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:
+        raise bad_request(
+            "impossible-rules", "rules: a quorum fraction is below 1: one absent member would block"
+        )
+
+
+def _rules(value: object, current: Rules, active: int) -> Rules:
     """The proposed rules: the rules in force with only the fields named changed (issue 13: a rules motion
     never resets a rule it does not name)."""
     # strict types: int() and bool() would turn 2.5 into 2, "no" into True, and Infinity into a 500
@@ -246,9 +258,15 @@ def _rules(value: object, current: Rules) -> Rules:
     if not isinstance(signed, list) or not all(isinstance(k, str) for k in signed):
         raise bad_request("bad-field", "rules: signed_ballots is a list of motion kinds")
     try:
+        quorum = Quorum.from_body(value["quorum"]) if "quorum" in value else current.quorum
+    except (TypeError, ValueError) as exc:
+        raise bad_request("bad-field", f"rules: {exc}") from exc
+    if "quorum" in value and quorum is not None:
+        _possible(quorum, active)
+    try:
         return Rules(
             majority=value.get("majority", current.majority),
-            quorum=Quorum.from_body(value["quorum"]) if "quorum" in value else current.quorum,
+            quorum=quorum,
             board_seats=value.get("board_seats", current.board_seats),
             publish_tallies=tallies,
             census_bucket=value.get("census_bucket", current.census_bucket),
@@ -286,7 +304,9 @@ async def propose(request: web.Request) -> web.Response:
         seats=seats,
         candidates=tuple(resolve_member(node.reader, state, c) for c in candidates),
         target=None if target is None else resolve_member(node.reader, state, target),
-        rules=None if body.get("rules") is None else _rules(body["rules"], state.rules),
+        rules=None
+        if body.get("rules") is None
+        else _rules(body["rules"], state.rules, len(state.active_members())),
         proposal=proposal,
     )
     appended = await node.writer.submit(Issued(command, operator(request)))
