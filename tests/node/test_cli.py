@@ -321,3 +321,24 @@ def test_verify_requires_every_named_witness(tmp_path: Path) -> None:
     assert [c["name"] for c in checked["cosigners"]] == [WITNESSES[0][0]]
     shora("verify", uncosigned, "--council", council, "--witness", first, "--min-cosignatures", "0")
     shora("verify", uncosigned, "--council", council)  # no witness named, none required
+
+
+def test_a_rules_motion_names_the_rules_it_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: a rules motion changes only the rules it names, so one naming none is a usage error; no node
+    is serving, so the message proves nothing was sent."""
+    from node.bootstrap import init_node
+    from node.cli.main import main
+    from node.rules.council import FoundCouncil
+
+    home = tmp_path / "home"
+    init_node(home, FoundCouncil(name="Toronto Council", continent="North America"), listen="127.0.0.1:0")
+    with pytest.raises(SystemExit) as exited:
+        main(["motion", "propose", "current", "--text", "New rules", "--kind", "rules", "--dir", str(home)])
+    assert exited.value.code == 2
+    assert "--kind rules names the rules it changes" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["motion", "propose", "current", "--text", "Rally", "--census-bucket", "5", "--dir", str(home)])
+    assert exited.value.code == 2
+    assert "belong to --kind rules" in capsys.readouterr().err
