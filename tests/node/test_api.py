@@ -890,3 +890,12 @@ async def test_an_impossible_quorum_is_refused_at_proposal(start_node: NodeFacto
         )
     await motion(c, "Quorum", kind="rules", rules={"quorum": {"count": 4}})
     await motion(c, "Quorum", kind="rules", rules={"quorum": {"fraction": [3, 4]}})
+
+
+async def test_the_rules_in_force_are_public(start_node: NodeFactory) -> None:
+    c = await council(start_node)
+    before = await get_json(c.node, "/v1/rules")
+    assert before["version"] == 1 and before["rules"]["census_bucket"] == 1
+    await decide(c, "Census by 2", ("yes", "yes", "yes"), kind="rules", rules={"census_bucket": 2})
+    after = await get_json(c.node, "/v1/rules")
+    assert after == {"version": 2, "rules": {**before["rules"], "census_bucket": 2}}
