@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -336,6 +337,20 @@ def census(client: NodeClient, as_json: bool) -> None:
     """Publish the council's member count (only the count; rounded if the rules say so)."""
     out = client.call("POST", "/v1/admin/census")
     emit(as_json, out, lambda v: f"published: {plural(v['active_members'], 'member')}")
+
+
+@cli.command("rules")
+@remote
+def rules_command(client: NodeClient, as_json: bool) -> None:
+    """The council's rules in force and their version (changed only by an adopted rules motion)."""
+    out = client.call("GET", "/v1/rules")
+
+    def human(v: dict[str, Any]) -> str:
+        lines = [f"rules version {v['version']}"]
+        lines += [f"  {k}: {json.dumps(value)}" for k, value in v["rules"].items()]
+        return "\n".join(lines)
+
+    emit(as_json, out, human)
 
 
 @cli.command()

@@ -158,6 +158,16 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
         decisions = as_json("decisions", home=home)["decisions"]
         assert [d["decision_id"] for d in decisions] == [elected["decision_id"], decision["decision_id"]]
         assert "Hold a rally" in shora("decisions", home=home).stdout
+        # issue 13: a rules motion changes only the rule it names; `shora rules` shows the rules in force
+        change = ("motion", "propose", "current", "--kind", "rules", "--census-bucket", "2", "--text", "By 2")
+        bucket = as_json(*change, home=home)["motion_id"]
+        for member in ("Ava", "Babak", "Chris"):
+            shora("vote", bucket, member, "yes", home=home)
+        assert as_json("motion", "close", bucket, home=home)["outcome"] == "adopted"
+        in_force = as_json("rules", home=home)
+        assert in_force["version"] == 2 and in_force["rules"]["census_bucket"] == 2
+        assert in_force["rules"]["board_seats"] == 3  # not named, not reset
+        assert "census_bucket: 2" in shora("rules", home=home).stdout
 
         minutes = tmp_path / "minutes.txt"
         minutes.write_text("We agreed to hold a rally and elected a board.\n", encoding="utf-8")
