@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -208,6 +209,12 @@ def motion() -> None:
 @click.option("--quorum", default=None, help=f"rules: the proposed quorum, {QUORUM_HELP}")
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
 @click.option("--publish-tallies/--no-publish-tallies", default=None, help="rules: publish exact tallies")
+@click.option(
+    "--census-bucket",
+    type=int,
+    default=None,
+    help="rules: the census rounds member counts down to multiples of it",
+)
 @click.option("--signed-ballots", default=None, help=f"rules: {SIGNED_BALLOTS_HELP}")
 @remote
 def motion_propose(
@@ -225,6 +232,7 @@ def motion_propose(
     quorum: str | None,
     board_seats: int | None,
     publish_tallies: bool | None,
+    census_bucket: int | None,
     signed_ballots: str | None,
 ) -> None:
     """Put a motion to the open ASSEMBLY (or `current`); members then vote with `shora vote`."""
@@ -244,21 +252,29 @@ def motion_propose(
         raise click.UsageError(
             "--kind federation names the proposal it answers with --proposal, and only it does"
         )
+    named: dict[str, Any] = {
+        "majority": majority,
+        "board_seats": board_seats,
+        "publish_tallies": publish_tallies,
+        "census_bucket": census_bucket,
+    }
     if kind == "rules":
-        rules: dict[str, Any] = {
-            "majority": majority or "simple",
-            "board_seats": 3 if board_seats is None else board_seats,
-            "publish_tallies": True if publish_tallies is None else publish_tallies,
-        }
+        # only the rules named change; the node keeps every other rule in force (issue 13)
+        rules: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
         if parsed := parse_quorum(quorum):
             rules["quorum"] = parsed.to_body()
         if (kinds := parse_signed_ballots(signed_ballots)) is not None:
             rules["signed_ballots"] = list(kinds)
+        if not rules:
+            raise click.UsageError(
+                "--kind rules names the rules it changes: --majority, --quorum, --board-seats, "
+                "--publish-tallies, --census-bucket or --signed-ballots"
+            )
         body["rules"] = rules
-    elif any(x is not None for x in (majority, quorum, board_seats, publish_tallies, signed_ballots)):
+    elif any(x is not None for x in (*named.values(), quorum, signed_ballots)):
         raise click.UsageError(
-            "--majority, --quorum, --board-seats, --publish-tallies and --signed-ballots belong to "
-            "--kind rules"
+            "--majority, --quorum, --board-seats, --publish-tallies, --census-bucket and --signed-ballots "
+            "belong to --kind rules"
         )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")
@@ -332,6 +348,20 @@ def census(client: NodeClient, as_json: bool) -> None:
     """Publish the council's member count (only the count; rounded if the rules say so)."""
     out = client.call("POST", "/v1/admin/census")
     emit(as_json, out, lambda v: f"published: {plural(v['active_members'], 'member')}")
+
+
+@cli.command("rules")
+@remote
+def rules_command(client: NodeClient, as_json: bool) -> None:
+    """The council's rules in force and their version (changed only by an adopted rules motion)."""
+    out = client.call("GET", "/v1/rules")
+
+    def human(v: dict[str, Any]) -> str:
+        lines = [f"rules version {v['version']}"]
+        lines += [f"  {k}: {json.dumps(value)}" for k, value in v["rules"].items()]
+        return "\n".join(lines)
+
+    emit(as_json, out, human)
 
 
 @cli.command()

@@ -857,3 +857,45 @@ async def test_writer_survives_a_command_that_fails_unexpectedly(tmp_path: Path)
         assert opened.seq == 1 and writer.state.open_assembly_id == opened.id
     finally:
         await writer.close()
+
+
+async def test_a_rules_motion_changes_only_the_rules_it_names(start_node: NodeFactory) -> None:
+    """Issue 13: a rules motion naming one rule leaves every other rule in force (seats, census bucket)."""
+    c = await council(start_node)
+    adopted = await decide(c, "Two seats", ("yes", "yes", "yes"), kind="rules", rules={"board_seats": 2})
+    assert adopted["outcome"] == "adopted"
+    adopted = await decide(c, "Census by 3", ("yes", "yes", "yes"), kind="rules", rules={"census_bucket": 3})
+    assert adopted["outcome"] == "adopted"
+    assert (await get_json(c.node, "/v1/board"))["seats"] == 2  # not reset to the default 3
+    assert (await ok(c.node, "POST", "/v1/admin/census"))["active_members"] == 3  # 4 members, rounded down
+    value = {"assembly": c.assembly, "text": "Nothing", "kind": "rules"}
+    await refused(c.node, "POST", "/v1/admin/motions", {**value, "rules": {}}, 400, "bad-field")
+    await refused(
+        c.node, "POST", "/v1/admin/motions", {**value, "rules": {"census_bucket": 1.5}}, 400, "bad-field"
+    )
+
+
+async def test_an_impossible_quorum_is_refused_at_proposal(start_node: NodeFactory) -> None:
+    """Issue 13: a quorum above the active members, or of all of them, would lock the council out for good."""
+    c = await council(start_node)  # 4 active members
+    value = {"assembly": c.assembly, "text": "Quorum", "kind": "rules"}
+    for quorum in ({"count": 5}, {"count": 1000}, {"fraction": [1, 1]}, {"fraction": [3, 3]}):
+        await refused(
+            c.node,
+            "POST",
+            "/v1/admin/motions",
+            {**value, "rules": {"quorum": quorum}},
+            400,
+            "impossible-rules",
+        )
+    await motion(c, "Quorum", kind="rules", rules={"quorum": {"count": 4}})
+    await motion(c, "Quorum", kind="rules", rules={"quorum": {"fraction": [3, 4]}})
+
+
+async def test_the_rules_in_force_are_public(start_node: NodeFactory) -> None:
+    c = await council(start_node)
+    before = await get_json(c.node, "/v1/rules")
+    assert before["version"] == 1 and before["rules"]["census_bucket"] == 1
+    await decide(c, "Census by 2", ("yes", "yes", "yes"), kind="rules", rules={"census_bucket": 2})
+    after = await get_json(c.node, "/v1/rules")
+    assert after == {"version": 2, "rules": {**before["rules"], "census_bucket": 2}}

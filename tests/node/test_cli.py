@@ -158,6 +158,16 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
         decisions = as_json("decisions", home=home)["decisions"]
         assert [d["decision_id"] for d in decisions] == [elected["decision_id"], decision["decision_id"]]
         assert "Hold a rally" in shora("decisions", home=home).stdout
+        # issue 13: a rules motion changes only the rule it names; `shora rules` shows the rules in force
+        change = ("motion", "propose", "current", "--kind", "rules", "--census-bucket", "2", "--text", "By 2")
+        bucket = as_json(*change, home=home)["motion_id"]
+        for member in ("Ava", "Babak", "Chris"):
+            shora("vote", bucket, member, "yes", home=home)
+        assert as_json("motion", "close", bucket, home=home)["outcome"] == "adopted"
+        in_force = as_json("rules", home=home)
+        assert in_force["version"] == 2 and in_force["rules"]["census_bucket"] == 2
+        assert in_force["rules"]["board_seats"] == 3  # not named, not reset
+        assert "census_bucket: 2" in shora("rules", home=home).stdout
 
         minutes = tmp_path / "minutes.txt"
         minutes.write_text("We agreed to hold a rally and elected a board.\n", encoding="utf-8")
@@ -321,3 +331,24 @@ def test_verify_requires_every_named_witness(tmp_path: Path) -> None:
     assert [c["name"] for c in checked["cosigners"]] == [WITNESSES[0][0]]
     shora("verify", uncosigned, "--council", council, "--witness", first, "--min-cosignatures", "0")
     shora("verify", uncosigned, "--council", council)  # no witness named, none required
+
+
+def test_a_rules_motion_names_the_rules_it_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: a rules motion changes only the rules it names, so one naming none is a usage error; no node
+    is serving, so the message proves nothing was sent."""
+    from node.bootstrap import init_node
+    from node.cli.main import main
+    from node.rules.council import FoundCouncil
+
+    home = tmp_path / "home"
+    init_node(home, FoundCouncil(name="Toronto Council", continent="North America"), listen="127.0.0.1:0")
+    with pytest.raises(SystemExit) as exited:
+        main(["motion", "propose", "current", "--text", "New rules", "--kind", "rules", "--dir", str(home)])
+    assert exited.value.code == 2
+    assert "--kind rules names the rules it changes" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["motion", "propose", "current", "--text", "Rally", "--census-bucket", "5", "--dir", str(home)])
+    assert exited.value.code == 2
+    assert "belong to --kind rules" in capsys.readouterr().err

@@ -37,7 +37,6 @@ from node.rules.council import (
     Rules,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
-from node.rules.council.model import SIGNED_BALLOTS_DEFAULT
 from node.storage import directory, queries
 from node.storage.writer import now_ms
 from protocol import codec
@@ -224,32 +223,55 @@ async def close_assembly(request: web.Request) -> web.Response:
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
-RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "signed_ballots"}
+RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "census_bucket", "signed_ballots"}
 
 
-def _rules(value: object) -> Rules:
+def _possible(quorum: Quorum, active: int) -> None:
+    """A quorum the council could never meet locks it out of every decision, this one's repeal included."""
+    if quorum.count is not None and quorum.count > active:
+        raise bad_request(
+            "impossible-rules", f"rules: a quorum of {quorum.count} is more than the {active} active members"
+        )
+    if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:
+        raise bad_request(
+            "impossible-rules", "rules: a quorum fraction is below 1: one absent member would block"
+        )
+
+
+def _rules(value: object, current: Rules, active: int) -> Rules:
+    """The proposed rules: the rules in force with only the fields named changed (issue 13: a rules motion
+    never resets a rule it does not name)."""
     # strict types: int() and bool() would turn 2.5 into 2, "no" into True, and Infinity into a 500
     if not isinstance(value, dict):
         raise bad_request("bad-field", "rules is an object")
     unknown = set(value) - RULE_FIELDS
     if unknown:
         raise bad_request("bad-field", f"rules: unknown fields {', '.join(sorted(unknown))}")
-    seats = value.get("board_seats", 3)
-    if isinstance(seats, bool) or not isinstance(seats, int):
-        raise bad_request("bad-field", "rules: board_seats must be an integer")
-    tallies = value.get("publish_tallies", True)
+    if not value:
+        raise bad_request("bad-field", "rules: name at least one rule to change")
+    for name in ("board_seats", "census_bucket"):
+        number = value.get(name, 1)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise bad_request("bad-field", f"rules: {name} must be an integer")
+    tallies = value.get("publish_tallies", current.publish_tallies)
     if not isinstance(tallies, bool):
         raise bad_request("bad-field", "rules: publish_tallies must be true or false")
-    quorum = value.get("quorum")
-    signed = value.get("signed_ballots", list(SIGNED_BALLOTS_DEFAULT))
+    signed = value.get("signed_ballots", list(current.signed_ballots))
     if not isinstance(signed, list) or not all(isinstance(k, str) for k in signed):
         raise bad_request("bad-field", "rules: signed_ballots is a list of motion kinds")
     try:
+        quorum = Quorum.from_body(value["quorum"]) if "quorum" in value else current.quorum
+    except (TypeError, ValueError) as exc:
+        raise bad_request("bad-field", f"rules: {exc}") from exc
+    if "quorum" in value and quorum is not None:
+        _possible(quorum, active)
+    try:
         return Rules(
-            majority=value.get("majority", "simple"),
-            quorum=None if quorum is None else Quorum.from_body(quorum),
-            board_seats=seats,
+            majority=value.get("majority", current.majority),
+            quorum=quorum,
+            board_seats=value.get("board_seats", current.board_seats),
             publish_tallies=tallies,
+            census_bucket=value.get("census_bucket", current.census_bucket),
             signed_ballots=tuple(sorted(set(signed))),  # each kind judged by Rules
         )
     except (TypeError, ValueError) as exc:
@@ -284,7 +306,9 @@ async def propose(request: web.Request) -> web.Response:
         seats=seats,
         candidates=tuple(resolve_member(node.reader, state, c) for c in candidates),
         target=None if target is None else resolve_member(node.reader, state, target),
-        rules=None if body.get("rules") is None else _rules(body["rules"]),
+        rules=None
+        if body.get("rules") is None
+        else _rules(body["rules"], state.rules, len(state.active_members())),
         proposal=proposal,
     )
     appended = await node.writer.submit(Issued(command, operator(request)))

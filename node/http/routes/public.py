@@ -173,4 +173,14 @@ async def board(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/v1/rules")
+async def rules(request: web.Request) -> web.Response:
+    """The rules in force and their version (public: every public decision is taken under them)."""
+    node = node_of(request)
+    if node.config.kind != "council":
+        raise not_found("a federation body has no council rules")
+    version, in_force = node.council().rules_in_force()
+    return respond(request, {"version": version, "rules": in_force.to_body()})
+
+
 __all__ = ["routes", "setup"]
