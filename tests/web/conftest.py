@@ -6,7 +6,10 @@ Where chromium is found, and when its absence skips or fails: tests/web/chromium
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,3 +36,28 @@ def browser(chromium_path: str) -> Iterator[Any]:
         b = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         yield b
         b.close()
+
+
+STATIC = Path(__file__).resolve().parents[2] / "node" / "web" / "static"
+
+
+@pytest.fixture
+def static_page(browser: Any) -> Iterator[Any]:
+    """A page opened on node/web/static served from 127.0.0.1: a secure context (WebCrypto exists only in
+    one; about:blank is not), where the static scripts can be imported."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(STATIC), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{server.server_address[1]}/calendar.js")
+    yield page
+    page.close()
+    server.shutdown()
+    server.server_close()

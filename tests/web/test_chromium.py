@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import stat
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,26 +44,9 @@ def test_ci_is_told_by_the_environment() -> None:
     assert not in_ci({}) and not in_ci({"CI": ""}) and not in_ci({"CI": "false"})
 
 
-def test_the_browser_has_ed25519_and_sha256_in_webcrypto(browser: Any) -> None:
+def test_the_browser_has_ed25519_and_sha256_in_webcrypto(static_page: Any) -> None:
     """The decision page verifies with WebCrypto alone: this chromium must sign and verify Ed25519."""
-    class Blank(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<!doctype html><title>t</title>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    # WebCrypto exists only in a secure context: a page from 127.0.0.1 is one, about:blank is not
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Blank)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    page = browser.new_page()
-    page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-    ok = page.evaluate(
+    ok = static_page.evaluate(
         """async () => {
             const k = await crypto.subtle.generateKey({name: 'Ed25519'}, false, ['sign', 'verify']);
             const m = new TextEncoder().encode('shora');
@@ -75,7 +56,4 @@ def test_the_browser_has_ed25519_and_sha256_in_webcrypto(browser: Any) -> None:
                 && k.privateKey.extractable === false;
         }"""
     )
-    page.close()
-    server.shutdown()
-    server.server_close()
     assert ok is True
