@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench vectors mutation clean
+.PHONY: test browser demo lint bench vectors mutation clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# the browser tests alone, against Debian's chromium (installed by .ci/chromium if missing)
+browser: $(STAMP)
+	SHORA_CHROMIUM=$$(bash .ci/chromium) $(BIN)/pytest tests/web
 
 demo: $(STAMP)
 	$(BIN)/python -m deploy.demo $(DEMO_ARGS)

@@ -1,0 +1,63 @@
+"""Browser fixtures: Debian's chromium driven by Playwright through ``executable_path``.
+
+Where chromium is found, and when its absence skips or fails: tests/web/chromium.py.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.chromium import NoChromium, find, in_ci
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    try:
+        return find(os.environ)
+    except NoChromium as e:
+        if in_ci(os.environ):
+            pytest.fail(f"CI=true and {e}")
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api") if not in_ci(os.environ) else None
+    if sync_api is None:
+        from playwright import sync_api  # under CI a missing playwright is a failure, not a skip
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+STATIC = Path(__file__).resolve().parents[2] / "node" / "web" / "static"
+
+
+@pytest.fixture
+def static_page(browser: Any) -> Iterator[Any]:
+    """A page opened on node/web/static served from 127.0.0.1: a secure context (WebCrypto exists only in
+    one; about:blank is not), where the static scripts can be imported."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(STATIC), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{server.server_address[1]}/calendar.js")
+    yield page
+    page.close()
+    server.shutdown()
+    server.server_close()
