@@ -77,3 +77,86 @@ def test_the_federation_refuses_an_answer_whose_outcome_does_not_follow() -> Non
     assert answer_from_decision(
         SimpleNamespace(**{**record.__dict__, "body": forged | {"outcome": "rejected"}})
     )
+
+
+# --- each refusal names its check, and each rule's boundary is pinned by a literal case ---------------------
+
+
+@pytest.mark.parametrize(
+    ("majority", "yes", "no", "participants", "outcome"),
+    [
+        ("simple", 3, 2, 9, "adopted"),
+        ("simple", 2, 2, 9, "tied"),
+        ("simple", 0, 0, 9, "tied"),
+        ("simple", 2, 3, 9, "rejected"),
+        ("absolute", 3, 0, 5, "adopted"),
+        ("absolute", 3, 0, 6, "tied"),
+        ("absolute", 3, 0, 7, "rejected"),
+        ("two_thirds", 2, 1, 9, "adopted"),  # exactly two thirds adopts
+        ("two_thirds", 3, 2, 9, "rejected"),
+        ("two_thirds", 0, 0, 9, "tied"),
+    ],
+)
+def test_each_rule_at_its_boundary(majority: str, yes: int, no: int, participants: int, outcome: str) -> None:
+    assert majority_outcome(majority, yes, no, participants) == outcome
+    assert recount(body(yes, no, outcome, majority=majority, participants=participants)) is True
+
+
+def refused(b: dict[str, Any], message: str) -> None:
+    with pytest.raises(VerificationError) as info:
+        recount(b)
+    assert (info.value.step, info.value.message) == ("outcome", message)
+
+
+NOT_COUNTS = "the decision's tally is not counts"
+NOT_A_QUORUM = "the decision's quorum is not a quorum rule"
+NOT_ADDING_UP = "the votes do not add up to the votes cast, or exceed the participants"
+
+
+@pytest.mark.parametrize(
+    ("attack", "over", "message"),
+    [
+        ("bool-count", {"tally": {"yes": True, "no": 0, "abstain": 0}, "votes_cast": 1}, NOT_COUNTS),
+        ("negative-count", {"tally": {"yes": 2, "no": -1, "abstain": 0}, "votes_cast": 1}, NOT_COUNTS),
+        ("negative-participants", {"participants": -1}, NOT_COUNTS),
+        ("quorum-list", {"quorum": [1, 2]}, NOT_A_QUORUM),
+        ("quorum-extra-field", {"quorum": {"fraction": [1, 2], "count": 1}}, NOT_A_QUORUM),
+        ("fraction-zero", {"quorum": {"fraction": [0, 3]}}, NOT_A_QUORUM),
+        ("fraction-above-one", {"quorum": {"fraction": [3, 2]}}, NOT_A_QUORUM),
+        ("fraction-three-terms", {"quorum": {"fraction": [1, 2, 3]}}, NOT_A_QUORUM),
+        ("fraction-text", {"quorum": {"fraction": "12"}}, NOT_A_QUORUM),
+        ("count-bool", {"quorum": {"count": True}}, NOT_A_QUORUM),
+        ("unknown-majority", {"majority": "plurality"}, "unknown majority rule 'plurality'"),
+        ("no-majority", {"majority": None}, "the decision does not state its majority rule"),
+        ("votes-not-adding-up", {"votes_cast": 4}, NOT_ADDING_UP),
+        ("votes-above-participants", {"participants": 2}, NOT_ADDING_UP),
+        (
+            "quorum-stated-low",
+            {"quorum": {"count": 4}},
+            "the quorum asks for 4 participants, the decision says 0",
+        ),
+        (
+            "outcome-flipped",
+            {"outcome": "rejected"},
+            "the tally and the rules give adopted, the decision says 'rejected'",
+        ),
+    ],
+)
+def test_refusals_name_their_check(attack: str, over: dict[str, Any], message: str) -> None:
+    refused(body(3, 0, "adopted") | over, message)
+
+
+def test_abstentions_count_among_the_votes_cast() -> None:
+    counted = {"tally": {"yes": 2, "no": 1, "abstain": 2}, "votes_cast": 5}
+    assert recount(body(2, 1, "adopted") | counted) is True
+
+
+def test_a_quorum_exactly_met_is_quorate() -> None:
+    assert recount(body(3, 0, "adopted", quorum={"count": 5}, quorum_required=5)) is True
+    assert recount(body(3, 0, "adopted", quorum={"fraction": [1, 1]}, quorum_required=5)) is True
+
+
+def test_a_body_without_the_counts_is_not_recounted() -> None:
+    partial = body(3, 0, "adopted")
+    del partial["participants"]
+    assert recount(partial) is False
