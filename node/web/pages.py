@@ -34,8 +34,8 @@ TYPES = {
     ".css": "text/css",
     ".svg": "image/svg+xml",
 }
-# the page at each path
-PAGES = {"/": "council.html"}
+# the page at each path: the council's public page, and the decision page (the decision in ?id=)
+PAGES = {"/": "council.html", "/decision": "decision.html"}
 
 
 def _files(folder: Path) -> dict[str, Path]:

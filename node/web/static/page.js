@@ -80,8 +80,9 @@
     render();
   }
 
-  async function getJson(path) {
-    const response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "omit" });
+  // The node's answer to a GET, or an Error saying its refusal ("404 not-found: ...").
+  async function get(path, accept) {
+    const response = await fetch(path, { headers: { Accept: accept }, credentials: "omit" });
     if (!response.ok) {
       let message = `${response.status}`;
       try {
@@ -92,7 +93,11 @@
       }
       throw new Error(message);
     }
-    return response.json();
+    return response;
+  }
+
+  async function getJson(path) {
+    return (await get(path, "application/json")).json();
   }
 
   function clear(node) {
@@ -107,7 +112,7 @@
   }
 
   globalThis.shora.page = {
-    t, num, date, el, signedText, getJson, clear, onRender, start,
+    t, num, date, el, signedText, get, getJson, clear, onRender, start,
     get lang() { return lang; },
   };
 })();
