@@ -84,3 +84,29 @@ async def abrowser(chromium_path: str) -> Any:
 def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / f"{name}.png"
+
+
+# WCAG 2 contrast of every element that shows text, against the nearest background behind it
+LOW_CONTRAST = """(minimum) => {
+    const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const low = [];
+    for (const el of document.querySelectorAll("body *")) {
+        const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (!text || el.offsetParent === null) continue;
+        const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < minimum) low.push(`${el.tagName}#${el.id}.${el.className}: ${ratio.toFixed(2)}`);
+    }
+    return low;
+}"""

@@ -3,13 +3,14 @@ signed text inert, usable at 360 px; and the headers every page and static file 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from node.web.pages import CONTENT_SECURITY_POLICY
 from tests.conftest import NodeFactory
-from tests.web.conftest import screenshot_path
+from tests.web.conftest import LOW_CONTRAST, screenshot_path
 from tests.web.council import HOSTILE, council
 
 
@@ -100,6 +101,7 @@ async def test_the_council_page_at_360_pixels(start_node: NodeFactory, abrowser:
         assert await page.text_content(f"#{label}")
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.id") == "lang"
+    assert await page.evaluate(LOW_CONTRAST, 4.5) == []  # WCAG AA for body text, everywhere on the page
     await page.screenshot(path=screenshot_path("council-360"), full_page=True)
 
 
@@ -141,3 +143,17 @@ async def test_the_charter_route(start_node: NodeFactory) -> None:
     federation = await start_node("Canada", kind="federation")
     async with aiohttp.ClientSession() as session, session.get(federation.url + "/v1/charter") as response:
         assert response.status == 404 and (await response.json())["error"] == "not-found"
+
+
+def test_every_web_file_is_package_data() -> None:
+    """A non-editable install ships what pyproject.toml's package data names: every page, script and style."""
+    import fnmatch
+    import tomllib
+
+    from node.web import pages
+
+    config = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["node.web"]
+    files = [p.relative_to(pages.HERE).as_posix() for d in (pages.HTML, pages.STATIC) for p in d.iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), (files, globs)
+    assert all(p.suffix in pages.TYPES for d in (pages.HTML, pages.STATIC) for p in d.iterdir())

@@ -25,7 +25,7 @@ from protocol.unicode_assigned import ASSIGNED
 from tests.conftest import NodeFactory
 from tests.protocol.test_bundle import FOUND, LOG, ROOT, TRUSTED, VALID, checkpoint_note, make
 from tests.vectors.generate import ATTACKER, COUNCIL, OTHER_COUNCIL, WITNESSES, build_log
-from tests.web.conftest import screenshot_path
+from tests.web.conftest import LOW_CONTRAST, screenshot_path
 from tests.web.council import HOSTILE, council
 
 WEB = Path(__file__).resolve().parents[2] / "node" / "web"
@@ -274,6 +274,7 @@ async def test_the_decision_page_at_360_pixels(start_node: NodeFactory, abrowser
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
     for field in ("bundle-file", "council-key", "witnesses"):  # every field has its label
         assert await page.locator(f"label[for={field}]").text_content()
+    assert await page.evaluate(LOW_CONTRAST, 4.5) == []
     await page.screenshot(path=screenshot_path("decision-360"), full_page=True)
     async with aiohttp.ClientSession() as session, session.get(f"{c.node.url}/decision") as response:
         assert response.status == 200 and "Content-Security-Policy" in response.headers
