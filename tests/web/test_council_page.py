@@ -52,6 +52,8 @@ async def test_the_council_page_in_persian_then_english(start_node: NodeFactory,
     assert "Hold a rally" in rally and "تصویب شد" in rally and "موافق ۲" in rally and "مخالف ۱" in rally
     assert "۱۴" in rally  # a Jalali year in Persian digits, the Gregorian beside it
     assert "شمارش آرا منتشر نشده" not in rally
+    election = await cards.nth(2).text_content()  # an election's tally: its ballots and each one's approvals
+    assert "برگه‌های رأی ۳" in election and "تأییدها" in election and "۲" in election
     assert "اکثریت ساده" in await page.text_content("#rules-list")
     await page.screenshot(path=screenshot_path("council-fa"), full_page=True)
 

@@ -244,6 +244,15 @@ async def test_the_decision_page_served_by_a_node(start_node: NodeFactory, abrow
     assert await page.text_content("#summary") == "Every step holds."
     await page.screenshot(path=screenshot_path("decision-en"), full_page=True)
 
+    # from the council page's board, the election behind a mandate: verified, not recountable from a bundle
+    await page.goto(f"{c.node.url}/")
+    await page.wait_for_selector("body[data-ready]")
+    await page.locator("#board-list a").first.click()
+    await page.wait_for_selector("body[data-verified]")
+    assert await page.get_attribute("body", "data-failed") == ""
+    assert await page.get_attribute("#steps li[data-step=outcome]", "class") == "info"
+    assert "Elect the board" in await page.text_content("#decision")
+
     # the motion with markup and directional overrides: shown as text, the overrides as code points
     hostile = c.decisions[HOSTILE]["decision_id"]
     await page.goto(f"{c.node.url}/decision?id={hostile}")

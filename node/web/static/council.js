@@ -13,11 +13,6 @@
     list.append(el("dt", {}, t(key)), el("dd", {}, value));
   }
 
-  function tally(d) {
-    if (!d.tally || typeof d.tally !== "object" || !("yes" in d.tally)) return t("tally.hidden");
-    return ["yes", "no", "abstain"].map((k) => `${t(`tally.${k}`)} ${num(d.tally[k])}`).join(" · ");
-  }
-
   function quorum(q) {
     if (q === null || q === undefined) return t("quorum.none");
     if ("count" in q) return num(q.count);
@@ -71,7 +66,7 @@
       const outcome = t(`outcome.${d.outcome}`);
       items.append(el("li", { class: "decision" },
         el("p", { class: "text" }, signedText(d.text || "")),
-        el("p", {}, el("span", { class: `outcome ${d.outcome}` }, outcome), " · ", tally(d)),
+        el("p", {}, el("span", { class: `outcome ${d.outcome}` }, outcome), " · ", page.tally(d.tally)),
         el("p", { class: "small" }, date(d.ts_ms), " · ", decisionLink(d.decision_id, t("decision.verify")))));
     }
 

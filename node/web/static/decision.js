@@ -3,7 +3,7 @@
 // to disk it runs from file:// on a bundle file chosen in the form. A classic script.
 (() => {
   const { page, verify } = globalThis.shora;
-  const { t, num, el, signedText, clear } = page;
+  const { t, el, signedText, clear } = page;
   let bytes = null;
   let report = null;
 
@@ -13,10 +13,12 @@
     error.textContent = message || "";
   }
 
-  function tally(body) {
-    const tl = body.tally;
-    if (!tl || !("yes" in tl)) return t("tally.hidden");
-    return ["yes", "no", "abstain"].map((k) => `${t(`tally.${k}`)} ${num(tl[k])}`).join(" · ");
+  // a decoded body as the JSON routes give it: maps as objects, bytes as base64url
+  function jsonable(v) {
+    if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, jsonable(x)]));
+    if (v instanceof Uint8Array) return verify.b64u(v);
+    if (Array.isArray(v)) return v.map(jsonable);
+    return typeof v === "bigint" ? String(v) : v;
   }
 
   function show() {
@@ -28,13 +30,12 @@
 
     const box = clear(document.getElementById("decision"));
     if (report.decision) {
-      const body = Object.fromEntries(report.decision);
-      if (body.tally instanceof Map) body.tally = Object.fromEntries(body.tally);
+      const body = jsonable(report.decision);
       const list = el("dl", {});
       const add = (key, value) => list.append(el("dt", {}, t(key)), el("dd", {}, value));
       add("decision.text", signedText(body.text || ""));
       add("decision.outcome", el("span", { class: "outcome" }, t(`outcome.${body.outcome}`)));
-      add("decision.tally", tally(body));
+      add("decision.tally", page.tally(body.tally));
       add("decision.date", page.date(report.tsMs));
       if (report.council) {
         const c = report.council;

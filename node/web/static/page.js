@@ -53,6 +53,16 @@
     return out;
   }
 
+  // A decision's tally as JSON gives it (ids as base64url): yes/no/abstain, or an election's approvals.
+  function tally(tl) {
+    if (tl && Array.isArray(tl.approvals)) {
+      const each = tl.approvals.map(([id, n]) => `${String(id).slice(0, 10)} ${num(n)}`).join(" · ");
+      return `${t("tally.ballots")} ${num(tl.ballots)} — ${t("tally.approvals")}: ${each}`;
+    }
+    if (!tl || typeof tl !== "object" || !("yes" in tl)) return t("tally.hidden");
+    return ["yes", "no", "abstain"].map((k) => `${t(`tally.${k}`)} ${num(tl[k])}`).join(" · ");
+  }
+
   function translate() {
     document.documentElement.lang = lang;
     document.documentElement.dir = lang === "fa" ? "rtl" : "ltr";
@@ -112,7 +122,7 @@
   }
 
   globalThis.shora.page = {
-    t, num, date, el, signedText, get, getJson, clear, onRender, start,
+    t, num, date, el, signedText, tally, get, getJson, clear, onRender, start,
     get lang() { return lang; },
   };
 })();
