@@ -224,6 +224,7 @@ async def test_the_decision_page_served_by_a_node(start_node: NodeFactory, abrow
     page = await abrowser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     await page.goto(f"{c.node.url}/decision?id={rally}")
     await page.wait_for_selector("body[data-verified]")
     assert await page.get_attribute("body", "data-failed") == ""
@@ -283,6 +284,11 @@ async def test_the_decision_page_at_360_pixels(start_node: NodeFactory, abrowser
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
     for field in ("bundle-file", "council-key", "witnesses"):  # every field has its label
         assert await page.locator(f"label[for={field}]").text_content()
+    order = []  # the keyboard reaches everything, in reading order
+    for _ in range(6):
+        await page.keyboard.press("Tab")
+        order.append(await page.evaluate("document.activeElement.id"))
+    assert order == ["lang", "bundle-file", "council-key", "witnesses", "run", "back"]
     assert await page.evaluate(LOW_CONTRAST, 4.5) == []
     await page.screenshot(path=screenshot_path("decision-360"), full_page=True)
     async with aiohttp.ClientSession() as session, session.get(f"{c.node.url}/decision") as response:
