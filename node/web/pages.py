@@ -2,12 +2,13 @@
 
 The pages are static HTML and classic scripts (a page saved to disk runs from ``file://``, where Chromium
 refuses module scripts); everything they show comes from the public JSON routes and is inserted as text.
-A file is served only if it is one of the package's own, listed once at start, so no path can leave the
+A file is served only if it is one of the package's own, read once at start, so no path can leave the
 directories. A room of its own below ``node/http`` (which mounts it): it imports no other room of node/.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -38,17 +39,23 @@ TYPES = {
 PAGES = {"/": "council.html", "/decision": "decision.html"}
 
 
-def _files(folder: Path) -> dict[str, Path]:
-    return {p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in TYPES}
+@dataclass(frozen=True, slots=True)
+class File:
+    """One file as served: read once, when the application is made (they are a few kilobytes each)."""
+
+    body: bytes
+    content_type: str
+
+    def response(self) -> web.Response:
+        return web.Response(body=self.body, content_type=self.content_type, charset="utf-8", headers=HEADERS)
 
 
-def _response(path: Path) -> web.Response:
-    return web.Response(
-        body=path.read_bytes(),
-        content_type=TYPES[path.suffix],
-        charset="utf-8",
-        headers=HEADERS,
-    )
+def _files(folder: Path) -> dict[str, File]:
+    return {
+        p.name: File(p.read_bytes(), TYPES[p.suffix])
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in TYPES
+    }
 
 
 def setup(app: web.Application) -> None:
@@ -57,7 +64,7 @@ def setup(app: web.Application) -> None:
 
     def page(path: str, name: str) -> web.RouteDef:
         async def handler(request: web.Request) -> web.Response:
-            return _response(pages[name])
+            return pages[name].response()
 
         return web.get(path, handler)
 
@@ -65,7 +72,7 @@ def setup(app: web.Application) -> None:
         found = static.get(request.match_info["name"])
         if found is None:
             raise web.HTTPNotFound()  # answered as {"error": "not-found"} by node/http's middleware
-        return _response(found)
+        return found.response()
 
     app.add_routes(
         [*(page(path, name) for path, name in PAGES.items()), web.get("/static/{name}", static_file)]
