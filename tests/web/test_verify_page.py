@@ -215,6 +215,15 @@ async def test_offline_page_on_bundle_files(offline: Any, tmp_path: Path) -> Non
     await offline.fill("#council-key", "not a key!")
     await offline.click("#run")
     assert "base64url" in await offline.text_content("#error")
+    # saved again by the browser, verdict and all: opened later, it shows no verdict it did not just reach
+    saved = tmp_path / "saved" / "resaved.html"
+    saved.write_text("<!doctype html>" + await offline.evaluate("document.documentElement.outerHTML"))
+    await offline.goto(saved.as_uri())
+    await offline.wait_for_selector("body[data-ready]")
+    assert await offline.locator("#steps li").count() == 0 and await offline.text_content("#summary") == ""
+    assert await offline.get_attribute("body", "data-verified") is None
+    await offline.click("#run")  # nothing to verify yet: said so
+    assert await offline.text_content("#error") == "یک فایل بستهٔ تصمیم برگزینید."
     assert offline.errors == []
 
 

@@ -63,8 +63,8 @@
   }
 
   async function run() {
+    showError(bytes === null ? t("verify.noBundle") : "");
     if (bytes === null) return;
-    showError("");
     let key = null;
     let trusted;
     try {
@@ -89,6 +89,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
+    // a copy saved by the browser holds the verdict it showed then: never show it as if checked now
+    for (const id of ["summary", "decision", "steps"]) clear(document.getElementById(id));
+    delete document.body.dataset.verified;
+    delete document.body.dataset.failed;
     page.start();
     page.onRender(show);
     document.getElementById("run").addEventListener("click", run);
