@@ -6,6 +6,7 @@ to disk and run offline on a bundle file, at 360 px, with hostile signed text.""
 from __future__ import annotations
 
 import base64
+import inspect
 import random
 import shutil
 from collections.abc import Sequence
@@ -302,3 +303,45 @@ async def test_the_decision_page_at_360_pixels(start_node: NodeFactory, abrowser
     await page.screenshot(path=screenshot_path("decision-360"), full_page=True)
     async with aiohttp.ClientSession() as session, session.get(f"{c.node.url}/decision") as response:
         assert response.status == 200 and "Content-Security-Policy" in response.headers
+
+
+def bundles_of_the_protocol_tests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, PublicKey]]:
+    """Every bundle tests/protocol/test_bundle.py's plain tests verify or refuse (key delegation, revocations,
+    founding entries, bounds…), caught by wrapping its ``verify`` and ``fails`` while they run."""
+    from tests.protocol import test_bundle
+
+    seen: list[tuple[bytes, PublicKey]] = []
+    real_verify, real_fails = test_bundle.verify, test_bundle.fails
+
+    def verify(
+        data: bytes, council: PublicKey = ROOT, min_cosignatures: int = 2, backend: str | None = None
+    ) -> Any:
+        if min_cosignatures == len(TRUSTED):  # the page asks every named witness, as these do by default
+            seen.append((data, council))
+        return real_verify(data, council, min_cosignatures, backend)
+
+    def fails(
+        step: str, check: str, data: bytes, council: PublicKey = ROOT, min_cosignatures: int = 2
+    ) -> None:
+        if min_cosignatures == len(TRUSTED):
+            seen.append((data, council))
+        real_fails(step, check, data, council, min_cosignatures)
+
+    monkeypatch.setattr(test_bundle, "verify", verify)
+    monkeypatch.setattr(test_bundle, "fails", fails)
+    for name, test in sorted(vars(test_bundle).items()):
+        if not (name.startswith("test_") and inspect.isfunction(test)) or hasattr(test, "hypothesis"):
+            continue
+        if not inspect.signature(test).parameters:
+            test()
+    return seen
+
+
+async def test_every_bundle_of_the_protocol_tests(offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = bundles_of_the_protocol_tests(monkeypatch)
+    assert len(cases) > 40
+    steps = set()
+    for data, council in cases:
+        steps.add(await same_verdict(offline, data, council))
+    assert {"unknown-key", "founding", "inclusion", "encoding", None} <= steps
+    assert offline.errors == []
