@@ -341,7 +341,7 @@ async def test_every_bundle_of_the_protocol_tests(offline: Any, monkeypatch: pyt
     cases = bundles_of_the_protocol_tests(monkeypatch)
     assert len(cases) > 40
     steps = set()
-    for data, council in cases:
-        steps.add(await same_verdict(offline, data, council))
+    for data, key in cases:
+        steps.add(await same_verdict(offline, data, key))
     assert {"unknown-key", "founding", "inclusion", "encoding", None} <= steps
     assert offline.errors == []
