@@ -164,6 +164,15 @@ async def test_each_tampered_bundle_fails_at_the_step_python_names(offline: Any)
         ROOT,
         TRUSTED,
     )
+    # the same signature with S + L: valid arithmetic, refused as malleable by libsodium and by protocol/keys.py
+    order = 2**252 + 27742317777372353535851937790883648493
+    signature = value["entry"]["signature"]
+    s_plus_l = (int.from_bytes(signature[32:], "little") + order).to_bytes(32, "little")
+    cases["entry-signature (S + L)"] = (
+        edited(lambda v: v["entry"].update(signature=signature[:32] + s_plus_l)),
+        ROOT,
+        TRUSTED,
+    )
     for name, (bundle, key, witnesses) in cases.items():
         assert await same_verdict(offline, bundle, key, witnesses) == name.split(" ")[0], name
     assert offline.errors == []

@@ -75,7 +75,13 @@
       showError(`${t("verify.councilKey")}: ${e.message}`);
       return;
     }
-    report = await verify.verifyBundle(bytes, key, trusted);
+    try {
+      report = await verify.verifyBundle(bytes, key, trusted);
+    } catch (e) {
+      showError(String(e)); // a fault of this page, not a verdict on the bundle
+      document.body.dataset.verified = "error";
+      return;
+    }
     show();
     document.body.dataset.verified = "true";
   }
