@@ -164,7 +164,7 @@ async def test_each_tampered_bundle_fails_at_the_step_python_names(offline: Any)
         ROOT,
         TRUSTED,
     )
-    # the same signature with S + L: valid arithmetic, refused as malleable by libsodium and by protocol/keys.py
+    # the same signature with S + L: the arithmetic holds, but libsodium and protocol/keys.py refuse it
     order = 2**252 + 27742317777372353535851937790883648493
     signature = value["entry"]["signature"]
     s_plus_l = (int.from_bytes(signature[32:], "little") + order).to_bytes(32, "little")
