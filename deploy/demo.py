@@ -414,6 +414,8 @@ async def run(demo: Demo, once: bool) -> int:
     say("\nWhere to look:")
     for node in demo.nodes.values():
         say(f"  {node.name:<8} {node.url}/v1/node   (data: {node.config.dir})")
+    for name in COUNCILS:
+        say(f"  web:     {demo.nodes[name].url}/   ({name}'s public page, Persian first; English by switch)")
     say(f"  summary: {europe.url}/v1/federation/summary and {germany.url}/v1/federation/summary")
     say(f"  search:  {germany.url}/v1/federation/decisions?q=solidarity")
     say(f"  operate: SHORA_DIR={germany.config.dir} .venv/bin/shora proposal show {proposal['proposal_id']}")
@@ -476,6 +478,7 @@ async def verify_one(demo: Demo, name: str, decision: str) -> int:
         f"  verify it yourself: .venv/bin/shora verify {path} --council {node.key} "
         f"--witness {witness.text()} --min-cosignatures 1"
     )
+    say(f"  or in the browser: {node.url}/decision?id={decision}   (add the witness key on the page)")
     return 0
 
 

@@ -187,6 +187,7 @@ NODE_ROOMS = (
     ("node.replication",),
     ("node.ops",),
     ("node.backup",),
+    ("node.web",),
     ("node.http",),
     ("node.cli",),
 )

@@ -33,6 +33,7 @@ from node.ops.keys import signing_key_of
 from node.replication.engine import Replication
 from node.storage.reader import Reader
 from node.storage.writer import Writer
+from node.web import pages
 
 
 def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.Application:
@@ -49,6 +50,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     sealed.setup(app)
     status.setup(app)
     keys.setup(app)
+    pages.setup(app)  # the web interface: public pages, the same on every node
     if config.kind == "council":
         admin.setup(app)
         members.setup(app)

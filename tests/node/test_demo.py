@@ -34,6 +34,8 @@ def test_demo_runs_a_federation_and_leaks_no_member(tmp_path: Path) -> None:
         assert f"Europe / DE / {en}:" in out  # the continent shows what the country federation admitted
     assert "VALID — Berlin Council of the Reds / شورای سرخ‌های برلین" in out
     assert "cosigned by shora-witness/" in out and "NOT VALID — body-hash" in out
+    # where a member looks in a browser: each council's public page, and the decision verified there
+    assert out.count("/   (") == 3 and "/decision?id=" in out
     assert out.rstrip().endswith("stopped.")
     assert not any(folder.glob("*/serve.addr"))  # every node stopped and cleaned up
 

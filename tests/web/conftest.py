@@ -27,8 +27,10 @@ def chromium_path() -> str:
         pytest.skip(str(e))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
+    """Playwright's sync API, one browser per module: while it runs it holds the thread's event loop, so it
+    must be closed before a module of async tests (``abrowser``) starts."""
     sync_api = pytest.importorskip("playwright.sync_api") if not in_ci(os.environ) else None
     if sync_api is None:
         from playwright import sync_api  # under CI a missing playwright is a failure, not a skip
@@ -61,3 +63,50 @@ def static_page(browser: Any) -> Iterator[Any]:
     page.close()
     server.shutdown()
     server.server_close()
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # screenshots, kept by CI (gitignored)
+
+
+@pytest.fixture
+async def abrowser(chromium_path: str) -> Any:
+    """The browser for tests that run a node in the same event loop: Playwright's async API (its sync API
+    refuses to run inside a running loop)."""
+    async_api = pytest.importorskip("playwright.async_api") if not in_ci(os.environ) else None
+    if async_api is None:
+        from playwright import async_api
+    async with async_api.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        yield b
+        await b.close()
+
+
+def screenshot_path(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / f"{name}.png"
+
+
+# WCAG 2 contrast of every element that shows text, against the nearest background behind it
+LOW_CONTRAST = """(minimum) => {
+    const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const low = [];
+    for (const el of document.querySelectorAll("body *")) {
+        const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (!text || el.offsetParent === null) continue;
+        const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < minimum) low.push(`${el.tagName}#${el.id}.${el.className}: ${ratio.toFixed(2)}`);
+    }
+    return low;
+}"""

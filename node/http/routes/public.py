@@ -16,6 +16,7 @@ from node.http.context import node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import id_param, int_param
 from node.http.wire import MSGPACK, ApiError, bad_request, not_found, respond
+from node.rules.council import Council
 from protocol.entry import Entry
 from protocol.errors import ProofError
 from protocol.keys import PublicKey
@@ -148,12 +149,17 @@ async def bundle(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=MSGPACK)
 
 
-@routes.get("/v1/board")
-async def board(request: web.Request) -> web.Response:
+def council_of(request: web.Request, what: str) -> Council:
+    """The council's state, or 404 on a federation body, which has no ``what``."""
     node = node_of(request)
     if node.config.kind != "council":
-        raise not_found("a federation body has no executive board")
-    state = node.council()
+        raise not_found(f"a federation body has no {what}")
+    return node.council()
+
+
+@routes.get("/v1/board")
+async def board(request: web.Request) -> web.Response:
+    state = council_of(request, "executive board")
 
     def published(decision: bytes | None) -> bool:
         found = state.decisions.get(decision) if decision is not None else None
@@ -173,13 +179,19 @@ async def board(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/v1/charter")
+async def charter(request: web.Request) -> web.Response:
+    """The charter members endorse, as founded: Persian (authoritative) and English, and its hash."""
+    state = council_of(request, "charter")
+    if state.charter is None:
+        raise not_found("this council is not founded yet")
+    return respond(request, {**state.charter.to_body(), "hash": state.charter_hash})
+
+
 @routes.get("/v1/rules")
 async def rules(request: web.Request) -> web.Response:
     """The rules in force and their version (public: every public decision is taken under them)."""
-    node = node_of(request)
-    if node.config.kind != "council":
-        raise not_found("a federation body has no council rules")
-    version, in_force = node.council().rules_in_force()
+    version, in_force = council_of(request, "council rules").rules_in_force()
     return respond(request, {"version": version, "rules": in_force.to_body()})
 
 

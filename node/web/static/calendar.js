@@ -1,6 +1,9 @@
 // Dates as the council pages show them: the Solar Hijri (Jalali) date beside the Gregorian, and Persian digits.
 // The arithmetic is Borkowski's (the 33-year cycles between the break years of the astronomical calendar),
 // exact for Jalali years -61 to 3177; tests/web/test_calendar.py checks it against known dates.
+// A classic script, not a module: a page saved to disk loads it from file://, where Chromium refuses modules.
+// It defines globalThis.shora.calendar = {toJalali, persianDigits, bothDates}.
+(() => {
 
 const BREAKS = [-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192, 2262, 2324,
   2394, 2456, 3178];
@@ -50,7 +53,7 @@ function d2g(jdn) {
 }
 
 // The Jalali date {jy, jm, jd} of a Gregorian date (month 1-12).
-export function toJalali(gy, gm, gd) {
+function toJalali(gy, gm, gd) {
   const jdn = g2d(gy, gm, gd);
   let jy = d2g(jdn).gy - 621;
   const r = jalCal(jy);
@@ -66,10 +69,11 @@ export function toJalali(gy, gm, gd) {
   return { jy, jm: 7 + div(k, 30), jd: mod(k, 30) + 1 };
 }
 
-const PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹";
+// written as escapes: a classic script served without a charset is not read as UTF-8
+const PERSIAN_DIGITS = "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9";
 
 // Every ASCII digit of the text written as a Persian digit; nothing else changes.
-export function persianDigits(text) {
+function persianDigits(text) {
   return String(text).replace(/[0-9]/g, (d) => PERSIAN_DIGITS[Number(d)]);
 }
 
@@ -77,7 +81,7 @@ const pad = (n) => String(n).padStart(2, "0");
 
 // A moment (milliseconds since the epoch) as "YYYY/MM/DD" Jalali in Persian digits and "YYYY-MM-DD"
 // Gregorian, both of the UTC day.
-export function bothDates(ms) {
+function bothDates(ms) {
   const t = new Date(ms);
   const gy = t.getUTCFullYear();
   const gm = t.getUTCMonth() + 1;
@@ -88,3 +92,7 @@ export function bothDates(ms) {
     gregorian: `${gy}-${pad(gm)}-${pad(gd)}`,
   };
 }
+
+globalThis.shora = globalThis.shora || {};
+globalThis.shora.calendar = { toJalali, persianDigits, bothDates };
+})();
