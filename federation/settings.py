@@ -52,6 +52,11 @@ class FederationSettings:
     gossip_workers: int = setting(4, "pulls run at once (each from one peer, of one log)")
     gossip_quota_rate: float = setting(50.0, "gossip requests per second a peer may send, on average")
     gossip_quota_burst: float = setting(200.0, "gossip requests a peer may send at once")
+    refused_hold_s: float = setting(
+        1.0,
+        "a gossip request over its quota or not validly signed is answered after this long, its connection "
+        "unread meanwhile and closed after: a flood gets one answer per connection per hold (0: at once)",
+    )
     page_entries_max: int = setting(4000, "most entries in one page served to, or asked of, a peer")
     verify_workers: int = setting(2, "processes checking the signatures of pulled entries")
     peer_backoff_first_s: float = setting(1.0, "a failing peer is skipped this long after its first failure")
