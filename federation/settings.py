@@ -18,9 +18,10 @@ from protocol.note import MAX_NOTE_SIZE
 MIN_PAGE_BYTES = BODY_LIMITS.max_size + HEADER_LIMITS.max_size + MAX_NOTE_SIZE + (64 << 10)
 
 
-def setting(default: float, doc: str) -> Any:
-    """A field of a settings table: its default and what it is for (shown in the README's table)."""
-    return field(default=default, metadata={"doc": doc})
+def setting(default: float, doc: str, *, zero: bool = False) -> Any:
+    """A field of a settings table: its default and what it is for (shown in the README's table). Every
+    setting is a positive number; ``zero`` lets an operator also set 0 (the doc says what 0 means)."""
+    return field(default=default, metadata={"doc": doc, "zero": zero})
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class FederationSettings:
     gossip_workers: int = setting(4, "pulls run at once (each from one peer, of one log)")
     gossip_quota_rate: float = setting(50.0, "gossip requests per second a peer may send, on average")
     gossip_quota_burst: float = setting(200.0, "gossip requests a peer may send at once")
+    refused_hold_s: float = setting(
+        1.0,
+        "a gossip request over its quota or not validly signed is answered after this long, its connection "
+        "unread meanwhile and closed after: a flood gets one answer per connection per hold (0: at once)",
+        zero=True,
+    )
     page_entries_max: int = setting(4000, "most entries in one page served to, or asked of, a peer")
     verify_workers: int = setting(2, "processes checking the signatures of pulled entries")
     peer_backoff_first_s: float = setting(1.0, "a failing peer is skipped this long after its first failure")

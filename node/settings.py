@@ -92,9 +92,12 @@ class Settings(FederationSettings):
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        zero = {f.name for f in fields(cls) if f.metadata["zero"]}
         for name, value in overrides.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"setting {name} must be a positive number")
+            if value == 0 and name not in zero:
+                raise ValueError(f"setting {name} must be a positive number (0 is not allowed for it)")
         return replace(cls(), **overrides)
 
 

@@ -81,7 +81,11 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         backups = Backups(config, writer, reader, session)
         app[sealed.BACKUPS] = backups
         routes = FederationRoutes(
-            verifier, replication.peers.key_of, replication.server, replication.witness_call
+            verifier,
+            replication.peers.key_of,
+            replication.server,
+            replication.witness_call,
+            settings.refused_hold_s,
         )
         reads = Reader(config.database)
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None

@@ -5,8 +5,11 @@ Run as ``python tests/bench/flood.py``; prints one JSON line on stdout (progress
 - ``resilience.flood``: the honest peer's median gossip latency (``POST /v1/federation/digest``) while
   another peer floods the node as fast as it can and 500 slow connections stay open, against the same peer's
   median on the quiet node measured just before in the same run (the bare primitive). The goal is a ratio of
-  at most 2. The flooder runs at the lowest CPU priority (``os.nice(19)``): it models an attacker on another
-  machine, who can send without end but cannot take this machine's CPU (tests/resilience/flood.py).
+  at most 2. The flooder pre-signs its requests and is pinned to another core than the node's: it models an
+  attacker on another machine, who can send without end but cannot take this machine's CPU
+  (tests/resilience/flood.py). ``ratio`` is a trusted peer flooding over its quota, ``ratio_keyless`` a
+  flood of unsigned requests; ``ratio_no_hold`` the peer's flood with ``refused_hold_s`` 0, what the hold
+  is measured against.
 
 Each repetition is a fresh node (``shora serve``) measured quiet, then flooded; the figures are the medians
 of ``REPEATS`` repetitions of ``SAMPLES`` requests each. Compare the ratio with the goal, never an absolute
@@ -32,13 +35,24 @@ SAMPLES = int(os.environ.get("SHORA_FLOOD_SAMPLES", "200"))
 SLOW = int(os.environ.get("SHORA_FLOOD_SLOW", "500"))
 
 
-async def main() -> None:
+async def repeat(mode: str, hold_s: float | None) -> list[Figures]:
     runs: list[Figures] = []
     for i in range(REPEATS):
         with tempfile.TemporaryDirectory() as tmp:
-            figures = await flood_scenario(Path(tmp) / "node", SLOW, SAMPLES)
-        print(f"run {i + 1}/{REPEATS}: {figures.line()}", file=sys.stderr, flush=True)
+            figures = await flood_scenario(Path(tmp) / "node", SLOW, SAMPLES, mode, hold_s)
+        print(f"{mode} hold={hold_s} run {i + 1}/{REPEATS}: {figures.line()}", file=sys.stderr, flush=True)
         runs.append(figures)
+    return runs
+
+
+def ratio(runs: list[Figures]) -> float:
+    return round(statistics.median(f.loud for f in runs) / statistics.median(f.quiet for f in runs), 2)
+
+
+async def main() -> None:
+    runs = await repeat("peer", None)
+    keyless = await repeat("keyless", None)
+    no_hold = await repeat("peer", 0.0)
     quiet = statistics.median(f.quiet for f in runs)
     loud = statistics.median(f.loud for f in runs)
     flood_rps = statistics.median(sum(f.counts.values()) / f.flood_s for f in runs)
@@ -53,6 +67,11 @@ async def main() -> None:
                 "flooded_median_ms": round(loud * 1000, 3),
                 "ratio": round(loud / quiet, 2),
                 "ratios": [round(f.loud / f.quiet, 2) for f in runs],
+                "ratio_keyless": ratio(keyless),
+                "ratio_no_hold": ratio(no_hold),
+                "flooder_requests_per_s_no_hold": round(
+                    statistics.median(sum(f.counts.values()) / f.flood_s for f in no_hold)
+                ),
                 "goal": 2.0,
                 "flooder_requests_per_s": round(flood_rps),
                 "flooder_429_share": round(refused, 3),

@@ -26,18 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from federation.client import SignedClient
 from node import config as cfg
 from node.bootstrap import init_node
 from node.rules.council import FoundCouncil
 from protocol import codec
+from protocol.httpsig import encode_nonce, sign_request
 from protocol.keys import SigningKey
+from tests.conftest import NodeFactory, RunningNode
 from tests.node.served import start_served
 
 SLOW = int(os.environ.get("SHORA_FLOOD_SLOW", "500"))
 SAMPLES = int(os.environ.get("SHORA_FLOOD_SAMPLES", "60"))
 MSGPACK = "application/msgpack"
+DIGEST, DIGEST_BODY = "/v1/federation/digest", codec.encode({"hash": bytes(32)})
 THROTTLED_WITHIN_S = 300.0  # generous: the niced flooder reaches its quota on a loaded machine long before
 RATE, BURST = 50.0, 200.0  # the node's gossip quota (``gossip_quota_rate``, ``gossip_quota_burst``)
 MEMORY_BOUND_MIB = 200  # growth allowed under the flood: generous, independent of the machine's speed
@@ -110,8 +114,11 @@ class Figures:
         )
 
 
-async def flood_scenario(folder: Path, slow_count: int, samples: int) -> Figures:
-    """One flooded node (module docstring): its figures."""
+async def flood_scenario(
+    folder: Path, slow_count: int, samples: int, mode: str = "peer", hold_s: float | None = None
+) -> Figures:
+    """One flooded node (module docstring): its figures. ``mode``: the flooder is a trusted peer over its
+    quota ("peer") or has no key ("keyless"); ``hold_s`` overrides ``refused_hold_s``."""
     init_node(folder, FoundCouncil(name="Flooded Council", continent="Asia"), listen="127.0.0.1:0")
     raw = json.loads((folder / cfg.CONFIG).read_text())
     limits = {
@@ -121,11 +128,16 @@ async def flood_scenario(folder: Path, slow_count: int, samples: int) -> Figures
         "gossip_quota_rate": RATE,
         "gossip_quota_burst": BURST,
     }
+    if hold_s is not None:
+        limits["refused_hold_s"] = hold_s
     (folder / cfg.CONFIG).write_text(json.dumps({**raw, "settings": limits}))
     config = cfg.load(folder)
     flooder, honest = SigningKey.from_seed(b"f" * 32), SigningKey.from_seed(b"h" * 32)
     with open(folder.parent / "serve.log", "wb") as output:
         process, url = await start_served(folder, output)
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) > 1:  # the node on one core, the flooder on another (tests/resilience/flood.py)
+            os.sched_setaffinity(process.pid, {cpus[0]})
         try:
             async with aiohttp.ClientSession() as session:
                 operator = SignedClient(session, url, config.operator_signing_key(), config.node_id)
@@ -150,6 +162,8 @@ async def flood_scenario(folder: Path, slow_count: int, samples: int) -> Figures
                         url,
                         (b"f" * 32).hex(),
                         codec.b64u(config.node_id),
+                        mode,
+                        str(cpus[-1]),
                     ],
                     stdout=subprocess.PIPE,
                 )
@@ -192,3 +206,79 @@ async def test_a_flood_from_one_peer_leaves_the_others_served(tmp_path: Path) ->
     assert figures.counts.get("200", 0) <= BURST + RATE * figures.flood_s + 1, figures.counts
     before, peak, _ = figures.rss
     assert peak - before < MEMORY_BOUND_MIB, figures.rss
+
+
+# --- the hold on refusals no honest peer earns (federation/routes.py) ---
+
+
+async def a_peer_over_its_quota(start_node: NodeFactory, hold_s: float) -> tuple[RunningNode, SigningKey]:
+    """A node whose trusted peer spent its quota (one request, never refilled); refusals held ``hold_s``."""
+    settings = {"gossip_quota_rate": 1e-9, "gossip_quota_burst": 1.0, "refused_hold_s": hold_s}
+    node = await start_node(settings=settings)
+    peer = SigningKey.from_seed(b"p" * 32)
+    await node.operator.call(
+        "POST", "/v1/admin/peers", {"key": codec.b64u(peer.public.raw), "url": "http://127.0.0.1:9"}
+    )
+    client = SignedClient(node.session, node.url, peer, node.config.node_id)
+    first = await client.request("POST", DIGEST, DIGEST_BODY, content_type=MSGPACK, accept=MSGPACK)
+    assert first.status == 200
+    return node, peer
+
+
+def raw_request(node: RunningNode, key: SigningKey | None) -> bytes:
+    """One digest request as its bytes on the wire, signed by ``key`` (None: unsigned)."""
+    authority = node.url.removeprefix("http://")
+    signed = (
+        {}
+        if key is None
+        else sign_request(
+            key,
+            method="POST",
+            authority=authority,
+            path=DIGEST,
+            query="",
+            body=DIGEST_BODY,
+            recipient=node.config.node_id,
+            created=int(time.time()),
+            nonce=encode_nonce(os.urandom(16)),
+        )
+    )
+    head = [f"POST {DIGEST} HTTP/1.1", f"Host: {authority}", f"Content-Type: {MSGPACK}"]
+    head += [f"{k}: {v}" for k, v in signed.items()] + [f"Content-Length: {len(DIGEST_BODY)}"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + DIGEST_BODY
+
+
+async def answers_until_closed(node: RunningNode, data: bytes) -> list[int]:
+    """Send ``data`` on one connection and read until the node closes it: the statuses it answered."""
+    host, port = node.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    await writer.drain()
+    received = await asyncio.wait_for(reader.read(), 120)  # a hang bound only: the node closes first
+    writer.close()
+    return [int(line.split()[1]) for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+
+
+@pytest.mark.parametrize("attack", ["peer_over_quota", "unsigned"], ids=lambda a: a)
+async def test_a_refusal_no_honest_peer_earns_is_held_and_its_connection_closed(
+    start_node: NodeFactory, attack: str
+) -> None:
+    hold_s = 0.5
+    node, peer = await a_peer_over_its_quota(start_node, hold_s)
+    one = raw_request(node, peer if attack == "peer_over_quota" else None)
+    # three requests pipelined on one connection: the first is answered after the hold, the connection is
+    # closed after it, and the two behind it are never read
+    started = time.monotonic()
+    statuses = await answers_until_closed(node, one + raw_request(node, peer) + raw_request(node, peer))
+    assert statuses == [429 if attack == "peer_over_quota" else 401]
+    assert time.monotonic() - started >= hold_s  # a lower bound: a slower machine only makes it longer
+
+
+async def test_a_key_not_trusted_yet_is_answered_without_a_hold(start_node: NodeFactory) -> None:
+    node, _ = await a_peer_over_its_quota(start_node, 3600.0)  # a held answer would never come in the test
+    stranger = SigningKey.from_seed(b"s" * 32)
+    client = SignedClient(node.session, node.url, stranger, node.config.node_id, timeout=60)
+    answer = await client.request(
+        "POST", DIGEST, DIGEST_BODY, content_type=MSGPACK, accept=MSGPACK, check=False
+    )
+    assert answer.status == 403
