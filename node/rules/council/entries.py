@@ -13,6 +13,7 @@ from node.rules import logkey
 from protocol.errors import DecodeError
 from protocol.keys import PublicKey
 
+from . import delegates
 from .charter import Charter
 from .decide import decision_bodies
 from .errors import RuleError
@@ -107,6 +108,7 @@ def _end_membership(state: Council, member: Member, how: str, seq: int, by: byte
         if mandate.sitting and mandate.member == member.id:
             mandate.ended_how = "left" if how == "left" else "removed"
             mandate.ended_by, mandate.ended_seq = by, seq
+    delegates.end_for(state, member.id, member.ended_how, seq, by)
 
 
 # -- founding and membership -----------------------------------------------------------------------
@@ -306,6 +308,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         "recall": {"target"},
         "rules": {"rules"},
         "federation": {"proposal"},
+        **delegates.FIELDS,
     }
     stray = {k for k, v in used.items() if v} - wanted.get(kind, set())
     if stray:
@@ -326,6 +329,8 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             raise RuleError("recall.not-on-board", "only a sitting board member can be recalled")
     elif kind == "election":
         _check_election(state, seats, candidates)
+    elif kind in delegates.KINDS:
+        delegates.check_motion(state, kind, candidates, target, visibility)
     if entry is not None:
         state.motions[entry.id] = Motion(
             entry.id,
@@ -443,6 +448,7 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
     if expected["rules_adopted"] is not None:
         assert motion.rules is not None
         state.rules, state.rules_version = motion.rules, expected["rules_adopted"]
+    delegates.fold(state, expected, entry)
     for e in expected["elected"]:
         state.mandates.append(Mandate(entry.id, e["seat"], e["member"]))
     if expected["removed"] is not None:
