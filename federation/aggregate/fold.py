@@ -96,11 +96,14 @@ class _CouncilFold:
     row: CouncilRow
     sitting: set[tuple[bytes, int]]  # (decision, seat) of mandates not ended
     open: dict[bytes, int]  # assembly id -> seq of its open entry, while not closed
+    delegates: set[tuple[bytes, int]]  # (decision, seat) of delegates' mandates not ended
     assemblies: list[tuple[Any, ...]] = field(default_factory=list)
     closes: list[tuple[Any, ...]] = field(default_factory=list)
     mandates: list[tuple[Any, ...]] = field(default_factory=list)
     ended: list[tuple[Any, ...]] = field(default_factory=list)
     decisions: list[tuple[Any, ...]] = field(default_factory=list)
+    mandated: list[tuple[Any, ...]] = field(default_factory=list)  # delegates' mandates, as ``mandates``
+    recalled: list[tuple[Any, ...]] = field(default_factory=list)  # and their ends, as ``ended``
 
 
 class Folder:
@@ -222,8 +225,14 @@ class Folder:
         opened = self.conn.execute(
             "SELECT id, seq FROM agg_assemblies WHERE log_id = ? AND close_id IS NULL", (log_id,)
         )
+        delegates = self.conn.execute(
+            "SELECT decision, seat FROM agg_delegates WHERE log_id = ? AND ended_by IS NULL", (log_id,)
+        )
         return _CouncilFold(
-            CouncilRow(*row), {(bytes(d), s) for d, s in sitting}, {bytes(i): s for i, s in opened}
+            CouncilRow(*row),
+            {(bytes(d), s) for d, s in sitting},
+            {bytes(i): s for i, s in opened},
+            {(bytes(d), s) for d, s in delegates},
         )
 
     def _found(self, log_id: bytes, entry_id: bytes, body: dict[str, Any]) -> _CouncilFold:
@@ -242,7 +251,7 @@ class Folder:
             census_bucket=bucket,
             **place,
         )
-        return _CouncilFold(row, set(), {})
+        return _CouncilFold(row, set(), {}, set())
 
     def _close(
         self, fold: _CouncilFold, log_id: bytes, seq: int, entry_id: bytes, ts_ms: int, body: dict[str, Any]
@@ -275,6 +284,17 @@ class Folder:
         ended = [(_id(e, "decision"), _get(e, "seat", int)) for e in _get(body, "ended", list)]
         if len(set(elected)) != len(elected):
             raise UnreadableBody("a seat elected twice")
+        # a council's delegates to its federation (issue 13): absent from decisions of other kinds
+        mandated = (
+            [_get(e, "seat", int) for e in _get(body, "delegates", list)] if "delegates" in body else []
+        )
+        recalled = (
+            [(_id(e, "decision"), _get(e, "seat", int)) for e in _get(body, "delegates_ended", list)]
+            if "delegates_ended" in body
+            else []
+        )
+        if len(set(mandated)) != len(mandated):
+            raise UnreadableBody("a delegate's seat given twice")
         rules = self._adopted_rules(log_id, body) if body.get("rules_adopted") is not None else None
         participants = body.get("participants")
         if participants is not None and (type(participants) is not int):
@@ -296,6 +316,13 @@ class Folder:
                 fold.sitting.discard(mandate)
                 fold.ended.append((entry_id, log_id, *mandate))
                 changed = True
+        for seat in mandated:
+            fold.delegates.add((entry_id, seat))
+            fold.mandated.append((log_id, entry_id, seat))
+        for mandate in recalled:
+            if mandate in fold.delegates:
+                fold.delegates.discard(mandate)
+                fold.recalled.append((entry_id, log_id, *mandate))
         if changed:
             row.board_ids = bytes(row.board_ids) + entry_id
             row.board_filled = len(fold.sitting)
@@ -387,6 +414,11 @@ class Folder:
         c.executemany("INSERT INTO agg_mandates VALUES (?, ?, ?, NULL)", fold.mandates)
         c.executemany(
             "UPDATE agg_mandates SET ended_by = ? WHERE log_id = ? AND decision = ? AND seat = ?", fold.ended
+        )
+        c.executemany("INSERT INTO agg_delegates VALUES (?, ?, ?, NULL)", fold.mandated)
+        c.executemany(
+            "UPDATE agg_delegates SET ended_by = ? WHERE log_id = ? AND decision = ? AND seat = ?",
+            fold.recalled,
         )
         c.executemany(f"INSERT INTO agg_decisions VALUES ({', '.join('?' * 11)})", fold.decisions)
         c.executemany(
