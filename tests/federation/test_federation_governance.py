@@ -1,6 +1,7 @@
 """Issue 13, item 6, over real nodes: a federation judges lateness by its own receipt, closes a proposal only
 once every admitted council was heard from past the deadline (or a stated grace ended), and lets a council
-whose assembly had no valid decision answer again.
+whose assembly had no valid decision answer again; a council's assembly mandates and recalls its delegates,
+and the federation shows them.
 
 Councils here are ``Hostile`` peers (``tests/federation/test_nodes.py``): their entries carry whatever time
 the test writes, which is exactly a council whose clock is wrong.
@@ -263,3 +264,77 @@ async def test_the_operator_executes_only_what_the_councils_adopted(start_node: 
     assert (await op.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}"))["executed"] is True
     roster = (await op.call("GET", "/v1/admin/roster"))["members"]
     assert [m["member"] for m in roster] == [b64(toronto), b64(montreal)]
+
+
+async def test_a_council_mandates_and_recalls_its_delegate_and_the_federation_shows_it(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: a council's delegates hold their mandate from its assembly; the federation lists them from
+    the council's public decisions after gossip, and a recalled one disappears."""
+    fed = await start_node(
+        "Federation of Canada", kind="federation", level="country", settings=FAST, founding=1
+    )
+    toronto = await start_node("Toronto Council", city="Toronto", settings=FAST)
+    apply_to(fed, toronto)
+    await toronto.operator.call("POST", "/v1/admin/peers", {"url": fed.url, "key": b64(fed)})
+    await fed.operator.call(
+        "POST", "/v1/admin/roster/admit", {"member": b64(toronto), "reason": "founding member"}
+    )
+    op = toronto.operator
+    names = [f"Toronto member {i}" for i in range(3)]
+    for name in names:
+        await op.call("POST", "/v1/admin/members", {"name": name})
+    await op.call("POST", "/v1/admin/assemblies", {"agenda": "Our delegate to the federation"})
+    await op.call("POST", "/v1/admin/assemblies/current/attend", {"members": names})
+
+    async def decided(kind: str, **fields: Any) -> dict[str, Any]:
+        motion = await op.call("POST", "/v1/admin/motions", {"kind": kind, "text": kind, **fields})
+        for name in names:
+            await op.call(
+                "POST", f"/v1/admin/motions/{motion['motion_id']}/votes", {"member": name, "choice": "yes"}
+            )
+        value: dict[str, Any] = await op.call("POST", f"/v1/admin/motions/{motion['motion_id']}/close")
+        return value
+
+    before = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # a delegate is mandated in public, or not at all
+        await op.call(
+            "POST", "/v1/admin/motions",
+            {"kind": "delegate", "text": "secret", "candidates": [names[0]], "visibility": "council"},
+        )  # fmt: skip
+    assert (caught.value.status, caught.value.code) == (422, "delegate.public")
+    assert await own_size(toronto) == before
+
+    mandate = await decided("delegate", candidates=[names[0]])
+    assert mandate["outcome"] == "adopted" and len(mandate["delegates"]) == 1
+    own = (await op.call("GET", "/v1/delegates"))["delegates"]
+    assert [d["decision"] for d in own] == [mandate["decision_id"]]
+
+    async def shown() -> list[dict[str, Any]]:
+        await rounds(fed)
+        async with fed.session.get(f"{fed.url}/v1/federation/councils/{b64(toronto)}") as response:
+            if response.status != 200:
+                return [{"not yet": response.status}]
+            delegates: list[dict[str, Any]] = (await response.json())["delegates"]
+            return delegates
+
+    async def mandated() -> bool:
+        return await shown() == [{"decision": mandate["decision_id"], "seat": 0}]
+
+    await until(mandated, "the federation lists Toronto's delegate from its public decision")
+    before = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # only a sitting delegate is recalled
+        await op.call(
+            "POST", "/v1/admin/motions", {"kind": "delegate-recall", "text": "x", "target": names[1]}
+        )
+    assert (caught.value.status, caught.value.code) == (422, "delegate.not-sitting")
+    assert await own_size(toronto) == before
+
+    recall = await decided("delegate-recall", target=names[0])
+    assert recall["outcome"] == "adopted" and len(recall["delegates_ended"]) == 1
+    assert (await op.call("GET", "/v1/delegates"))["delegates"] == []
+
+    async def recalled() -> bool:
+        return await shown() == []
+
+    await until(recalled, "the recalled delegate disappears from the federation's view")
