@@ -179,13 +179,23 @@ def motion() -> None:
 @click.option(
     "--kind",
     type=click.Choice(
-        ["policy", "rules", "election", "recall", "removal", "federation", "delegate", "delegate-recall"]
+        [
+            "policy",
+            "rules",
+            "election",
+            "recall",
+            "removal",
+            "federation",
+            "delegate",
+            "delegate-recall",
+            "request",
+        ]
     ),
     default="policy",
     show_default=True,
     help="what the motion decides: a policy, new rules, a board election, a recall or removal, "
-    "an answer to a federation-wide proposal, or the council's delegates to its federation (mandated "
-    "or recalled)",
+    "an answer to a federation-wide proposal, the council's delegates to its federation (mandated "
+    "or recalled), or a request that its federation publish a proposal (the text says what)",
 )
 @click.option("--seats", type=int, default=None, help="election: seats to fill")
 @click.option(
@@ -207,6 +217,13 @@ def motion() -> None:
     default=None,
     metavar="FEDKEY:PROPOSALID",
     help="federation: the federation-wide proposal this motion answers (see `shora proposal list`)",
+)
+@click.option(
+    "--federation",
+    "federation_key",
+    default=None,
+    metavar="FEDKEY",
+    help="request: the key of the federation asked to publish a proposal",
 )
 @click.option(
     "--majority",
@@ -236,6 +253,7 @@ def motion_propose(
     target: str | None,
     visibility: str,
     proposal: str | None,
+    federation_key: str | None,
     majority: str | None,
     quorum: str | None,
     board_seats: int | None,
@@ -255,10 +273,15 @@ def motion_propose(
         "target": target,
         "visibility": visibility,
         "proposal": proposal,
+        "federation": federation_key,
     }
     if (kind == "federation") != (proposal is not None):
         raise click.UsageError(
             "--kind federation names the proposal it answers with --proposal, and only it does"
+        )
+    if (kind == "request") != (federation_key is not None):
+        raise click.UsageError(
+            "--kind request names the federation it asks with --federation, and only it does"
         )
     named: dict[str, Any] = {
         "majority": majority,

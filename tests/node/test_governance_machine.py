@@ -117,7 +117,7 @@ class GovernanceMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         kind=st.sampled_from(
-            ["policy", "rules", "removal", "election", "recall", "delegate", "delegate-recall"]
+            ["policy", "rules", "removal", "election", "recall", "delegate", "delegate-recall", "request"]
         ),
         vis=st.sampled_from(["public", "council"]),
         seats=st.integers(0, 3),
@@ -137,6 +137,7 @@ class GovernanceMachine(RuleBasedStateMachine):
             "election": {"seats": seats, "candidates": tuple(candidates)},
             "delegate": {"candidates": tuple(candidates)},
             "delegate-recall": {"target": tgt},
+            "request": {"federation": bytes(32)},
         }
         self.run(ProposeMotion(aid, kind, "motion", vis, **extras[kind]))
 

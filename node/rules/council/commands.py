@@ -91,6 +91,7 @@ class ProposeMotion:
     target: bytes | None = None  # removal, recall, delegate-recall
     rules: Rules | None = None  # rules
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
+    federation: bytes | None = None  # request: the federation's log id
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import delegates
+from . import delegates, proposal_requests
 from .model import Council, Motion, Outcome
 from .rules import election_result, majority_outcome, quorum_required
 
@@ -93,6 +93,7 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "rules_adopted": rules_adopted,
     }
     outcome_fields.update(delegates.outcome_fields(state, motion, outcome))
+    outcome_fields.update(proposal_requests.outcome_fields(motion))
     if motion.kind == "federation":
         # the answer the federation counts: which proposal, and (for the weighted rule) how many took part;
         # only federation decisions carry it, so the decisions of 0.1.0 logs replay unchanged

@@ -17,10 +17,10 @@ from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 Majority = Literal["simple", "absolute", "two_thirds"]
 MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
 MotionKind = Literal[
-    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall"
+    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
 ]
 MOTION_KINDS: tuple[MotionKind, ...] = (
-    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall"
+    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
 )  # fmt: skip
 MAX_CENSUS_BUCKET = 1_000_000
 # motion kinds on which, by default, a member who holds a key votes only with their own signed ballot
@@ -194,6 +194,7 @@ class Motion:
     target: bytes | None = None
     rules: Rules | None = None
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
+    federation: bytes | None = None  # request: the federation asked to publish a proposal
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
     signed: set[bytes] = field(default_factory=set)  # voters whose ballot is their own signature
