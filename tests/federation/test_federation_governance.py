@@ -30,6 +30,7 @@ from tests.federation.test_federation_e2e import (
     rounds,
 )
 from tests.federation.test_nodes import Hostile, heads, hostile, until
+from tests.node.test_cli import shora
 from tests.node.test_federation_admin import answer, apply_to, b64
 
 __all__ = ["hostile"]  # the fixture
@@ -323,6 +324,8 @@ async def test_a_council_mandates_and_recalls_its_delegate_and_the_federation_sh
     assert mandate["outcome"] == "adopted" and len(mandate["delegates"]) == 1
     own = (await op.call("GET", "/v1/delegates"))["delegates"]
     assert [d["decision"] for d in own] == [mandate["decision_id"]]
+    listed = (await asyncio.to_thread(shora, "delegates", home=toronto.dir)).stdout
+    assert "1 delegate" in listed and TORONTO_MEMBERS[0] in listed  # by name, on the council's own node
 
     async def shown() -> list[dict[str, Any]]:
         await rounds(fed)
@@ -383,6 +386,12 @@ async def test_a_council_requests_a_proposal_and_the_federation_publishes_it_on_
     request = by_text["Ask every council: a four-day working week"]
     assert request["council"] == b64(toronto) and request["outcome"] == "adopted" and request["admitted"]
     assert request["published_as"] is None
+    table = (await asyncio.to_thread(shora, "proposal", "requests", home=fed.dir)).stdout
+    assert "a four-day working week" in table and "ADOPTED" in table and "REJECTED" in table
+    usage = await asyncio.to_thread(
+        shora, "motion", "propose", "current", "--kind", "request", "--text", "?", home=toronto.dir, code=2
+    )
+    assert "--federation" in usage.stderr
 
     async def refused(requested_by: list[str], code: str) -> None:
         before = await own_size(fed)
@@ -403,3 +412,7 @@ async def test_a_council_requests_a_proposal_and_the_federation_publishes_it_on_
     again = (await fed.operator.call("GET", "/v1/admin/proposals/requests"))["requests"]
     assert {r["decision"]: r["published_as"] for r in again}[request["decision"]] == codec.b64u(pid)
     await refused([request["decision"]], "proposal.request-used")  # one proposal per request
+    assert (
+        "requested by: Toronto Council"
+        in (await asyncio.to_thread(shora, "proposal", "show", codec.b64u(pid)[:8], home=fed.dir)).stdout
+    )
