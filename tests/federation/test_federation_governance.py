@@ -392,13 +392,23 @@ async def test_a_council_requests_a_proposal_and_the_federation_publishes_it_on_
         shora, "motion", "propose", "current", "--kind", "request", "--text", "?", home=toronto.dir, code=2
     )
     assert "--federation" in usage.stderr
+    size = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # the federation by its key in full
+        await toronto.operator.call(
+            "POST", "/v1/admin/motions", {"kind": "request", "federation": b64(fed)[:10], "text": "?"}
+        )
+    assert (caught.value.status, caught.value.code) == (400, "bad-field")
+    assert await own_size(toronto) == size
 
-    async def refused(requested_by: list[str], code: str) -> None:
+    async def refused(requested_by: object, code: str, status: int = 422) -> None:
         before = await own_size(fed)
         with pytest.raises(RemoteError) as caught:
             await publish(fed, now_ms() + 60_000, requested_by=requested_by)
-        assert (caught.value.status, caught.value.code) == (422, code), caught.value
+        assert (caught.value.status, caught.value.code) == (status, code), caught.value
         assert await own_size(fed) == before  # nothing written
+
+    await refused(request["decision"], "bad-field", 400)  # a list of decision ids
+    await refused([], "bad-field", 400)
 
     rejected = by_text["Ask every council: a six-day week"]["decision"]
     await refused([rejected], "proposal.request-not-adopted")
