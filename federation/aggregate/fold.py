@@ -28,6 +28,7 @@ from protocol.note import log_origin, parse_note
 
 _ROLES = {"council/found": "council", "federation/found": "federation"}  # by the kind of entry 0
 _PUBLIC_TALLY = ("active_members", "quorum_required", "votes_cast")
+_ENDS_DELEGATES = ("delegate-recall", "removal")  # the decisions that may end a delegate's mandate
 _SAVE_COUNCIL = (
     f"INSERT OR REPLACE INTO agg_councils ({', '.join(COUNCIL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(COUNCIL_COLUMNS))})"
@@ -284,13 +285,13 @@ class Folder:
         ended = [(_id(e, "decision"), _get(e, "seat", int)) for e in _get(body, "ended", list)]
         if len(set(elected)) != len(elected):
             raise UnreadableBody("a seat elected twice")
-        # a council's delegates to its federation (issue 13): absent from decisions of other kinds
+        # a council's delegates to its federation (issue 13): read from the kinds that give or end one only
         mandated = (
-            [_get(e, "seat", int) for e in _get(body, "delegates", list)] if "delegates" in body else []
+            [_get(e, "seat", int) for e in _get(body, "delegates", list)] if motion_kind == "delegate" else []
         )
         recalled = (
             [(_id(e, "decision"), _get(e, "seat", int)) for e in _get(body, "delegates_ended", list)]
-            if "delegates_ended" in body
+            if motion_kind in _ENDS_DELEGATES and "delegates_ended" in body
             else []
         )
         if len(set(mandated)) != len(mandated):

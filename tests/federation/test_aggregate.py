@@ -546,6 +546,19 @@ HOSTILE_BODIES: dict[str, dict[str, Any]] = {
     "proposal_not_two_ids": {**DECISION, "elected": [], "proposal": [b"\x01" * 32]},
     "tally_not_a_map": {**DECISION, "elected": [], "tally": [1, 2]},
     "founded_twice": {"kind": "council/found", "profile": {}, "rules": {}},
+    "delegate_without_delegates": {**DECISION, "motion_kind": "delegate", "elected": []},
+    "delegate_seat_given_twice": {
+        **DECISION,
+        "motion_kind": "delegate",
+        "elected": [],
+        "delegates": [{"seat": 0}] * 2,
+    },
+    "delegate_recall_not_maps": {
+        **DECISION,
+        "motion_kind": "delegate-recall",
+        "elected": [],
+        "delegates_ended": [1],
+    },
 }
 
 
@@ -559,6 +572,18 @@ def test_hostile_public_body_counts_nothing(tmp_path: Path, attack: str) -> None
     detail = agg.council(log_id)
     assert detail is not None and detail["log"]["unreadable"] == 1
     assert detail["members"]["count"] == 4 and detail["decisions"] == 0 and detail["assemblies"]["held"] == 0
+
+
+def test_only_a_delegate_decision_gives_a_mandate(tmp_path: Path) -> None:
+    """A policy decision carrying ``delegates`` (a hostile council's) mandates nobody."""
+    conn = open_node_db(tmp_path / "n.db")
+    log_id = signed_log(
+        conn, [{**DECISION, "elected": [], "delegates": [{"seat": 0, "member": b"\x01" * 16}]}]
+    )
+    agg = Aggregate(conn, FED.public.raw)
+    agg.update(log_id)
+    detail = agg.council(log_id)
+    assert detail is not None and detail["delegates"] == [] and detail["decisions"] == 1
 
 
 def test_a_bug_while_folding_is_not_counted_as_unreadable(

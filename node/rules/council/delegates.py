@@ -23,7 +23,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .errors import RuleError
-from .limits import MAX_CANDIDATES
+from .fields import check_bytes
+from .limits import MAX_CANDIDATES, MEMBER_ID_LEN
 from .log import Appended
 from .model import Council, Mandate, Motion, Outcome
 
@@ -45,7 +46,7 @@ def check_motion(
     if kind == "delegate-recall":
         if target is None:
             raise RuleError("motion.target-missing", "a delegate-recall motion names its target")
-        if not isinstance(target, bytes) or not _mandates(state.delegates, target):
+        if not _mandates(state.delegates, check_bytes(target, "target", MEMBER_ID_LEN)):
             raise RuleError("delegate.not-sitting", "only a sitting delegate can be recalled")
         return
     if not candidates:
