@@ -92,13 +92,13 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "removed": removed,
         "rules_adopted": rules_adopted,
     }
-    outcome_fields.update(delegates.outcome_fields(state, motion, outcome))
-    outcome_fields.update(proposal_requests.outcome_fields(motion))
     if motion.kind == "federation":
         # the answer the federation counts: which proposal, and (for the weighted rule) how many took part;
         # only federation decisions carry it, so the decisions of 0.1.0 logs replay unchanged
         assert motion.proposal is not None  # ensured when the motion was proposed
         outcome_fields["proposal"] = list(motion.proposal)
+    outcome_fields.update(delegates.outcome_fields(state, motion, outcome))
+    outcome_fields.update(proposal_requests.outcome_fields(motion))
     tally_fields: dict[str, Any] = {
         "quorum": None if rules.quorum is None else rules.quorum.to_body(),
         "active_members": active,
