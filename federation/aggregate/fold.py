@@ -269,6 +269,23 @@ class Folder:
         row.close_ids = bytes(row.close_ids) + entry_id
         fold.closes.append((entry_id, seq, ts_ms, participants, log_id, assembly))
 
+    @staticmethod
+    def _delegates(
+        fold: _CouncilFold,
+        log_id: bytes,
+        entry_id: bytes,
+        mandated: list[int],
+        recalled: list[tuple[bytes, int]],
+    ) -> None:
+        """The delegates' mandates a decision gives (its seats) and ends ((decision, seat) of each)."""
+        for seat in mandated:
+            fold.delegates.add((entry_id, seat))
+            fold.mandated.append((log_id, entry_id, seat))
+        for mandate in recalled:
+            if mandate in fold.delegates:
+                fold.delegates.discard(mandate)
+                fold.recalled.append((entry_id, log_id, *mandate))
+
     def _decision(
         self,
         fold: _CouncilFold,
@@ -306,6 +323,7 @@ class Folder:
             if not isinstance(proposal, list) or len(proposal) != 2:
                 raise UnreadableBody("proposal")
             proposal = _id({"p": proposal[0]}, "p") + _id({"p": proposal[1]}, "p")
+        self._delegates(fold, log_id, entry_id, mandated, recalled)
         row = fold.row
         changed = False
         for seat in elected:
@@ -317,13 +335,6 @@ class Folder:
                 fold.sitting.discard(mandate)
                 fold.ended.append((entry_id, log_id, *mandate))
                 changed = True
-        for seat in mandated:
-            fold.delegates.add((entry_id, seat))
-            fold.mandated.append((log_id, entry_id, seat))
-        for mandate in recalled:
-            if mandate in fold.delegates:
-                fold.delegates.discard(mandate)
-                fold.recalled.append((entry_id, log_id, *mandate))
         if changed:
             row.board_ids = bytes(row.board_ids) + entry_id
             row.board_filled = len(fold.sitting)
