@@ -269,23 +269,6 @@ class Folder:
         row.close_ids = bytes(row.close_ids) + entry_id
         fold.closes.append((entry_id, seq, ts_ms, participants, log_id, assembly))
 
-    @staticmethod
-    def _delegates(
-        fold: _CouncilFold,
-        log_id: bytes,
-        entry_id: bytes,
-        mandated: list[int],
-        recalled: list[tuple[bytes, int]],
-    ) -> None:
-        """The delegates' mandates a decision gives (its seats) and ends ((decision, seat) of each)."""
-        for seat in mandated:
-            fold.delegates.add((entry_id, seat))
-            fold.mandated.append((log_id, entry_id, seat))
-        for mandate in recalled:
-            if mandate in fold.delegates:
-                fold.delegates.discard(mandate)
-                fold.recalled.append((entry_id, log_id, *mandate))
-
     def _decision(
         self,
         fold: _CouncilFold,
@@ -354,6 +337,23 @@ class Folder:
             tally_text,
             proposal,
         )
+
+    @staticmethod
+    def _delegates(
+        fold: _CouncilFold,
+        log_id: bytes,
+        entry_id: bytes,
+        mandated: list[int],
+        recalled: list[tuple[bytes, int]],
+    ) -> None:
+        """The delegates' mandates a decision gives (its seats) and ends ((decision, seat) of each)."""
+        for seat in mandated:
+            fold.delegates.add((entry_id, seat))
+            fold.mandated.append((log_id, entry_id, seat))
+        for mandate in recalled:
+            if mandate in fold.delegates:
+                fold.delegates.discard(mandate)
+                fold.recalled.append((entry_id, log_id, *mandate))
 
     def _time_key(self, ts_ms: int, taken: dict[int, int]) -> int:
         """The next free rowid among the decisions of ``ts_ms``'s key range; ``taken`` holds those of this
