@@ -11,7 +11,7 @@ from typing import Literal
 
 from .charter import DEFAULT_CHARTER, Charter
 from .issuer import Issuer
-from .model import DEFAULT_RULES, MotionKind, Rules
+from .model import DEFAULT_RULES, Rules
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,17 @@ class ProposeMotion:
     """One class for every motion kind; the fields a kind does not use must stay at their defaults."""
 
     assembly: bytes
-    kind: MotionKind
+    kind: Literal[
+        "policy",
+        "rules",
+        "removal",
+        "election",
+        "recall",
+        "federation",
+        "delegate",
+        "delegate-recall",
+        "request",
+    ]
     text: str
     visibility: Literal["public", "council"] = "public"
     proposer: bytes | None = None  # if given, must be on the roll
