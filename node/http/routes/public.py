@@ -173,6 +173,16 @@ async def board(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/v1/rules")
+async def rules(request: web.Request) -> web.Response:
+    """The rules in force and their version (public: every public decision is taken under them)."""
+    node = node_of(request)
+    if node.config.kind != "council":
+        raise not_found("a federation body has no council rules")
+    version, in_force = node.council().rules_in_force()
+    return respond(request, {"version": version, "rules": in_force.to_body()})
+
+
 @routes.get("/v1/delegates")
 async def delegates(request: web.Request) -> web.Response:
     """The council's delegates to its federation, each with the decision that mandated it (issue 13)."""
@@ -185,16 +195,6 @@ async def delegates(request: web.Request) -> web.Response:
     sitting = [m for m in state.delegates if m.decision in public and m.ended_by not in public]
     mandates = [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting]
     return respond(request, {"delegates": mandates})
-
-
-@routes.get("/v1/rules")
-async def rules(request: web.Request) -> web.Response:
-    """The rules in force and their version (public: every public decision is taken under them)."""
-    node = node_of(request)
-    if node.config.kind != "council":
-        raise not_found("a federation body has no council rules")
-    version, in_force = node.council().rules_in_force()
-    return respond(request, {"version": version, "rules": in_force.to_body()})
 
 
 __all__ = ["routes", "setup"]
