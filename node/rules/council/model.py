@@ -194,13 +194,13 @@ class Motion:
     target: bytes | None = None
     rules: Rules | None = None
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
-    federation: bytes | None = None  # request: the federation asked to publish a proposal
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
     signed: set[bytes] = field(default_factory=set)  # voters whose ballot is their own signature
     attributed: bool = False  # proposed by an attributed entry: its decision counts signed ballots
     is_open: bool = True
     decision: bytes | None = None
+    federation: bytes | None = None  # request: the federation asked to publish a proposal
 
     @property
     def status(self) -> str:
