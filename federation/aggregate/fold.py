@@ -28,6 +28,7 @@ from protocol.note import log_origin, parse_note
 
 _ROLES = {"council/found": "council", "federation/found": "federation"}  # by the kind of entry 0
 _PUBLIC_TALLY = ("active_members", "quorum_required", "votes_cast")
+_ENDS_DELEGATES = ("delegate-recall", "removal")  # the decisions that may end a delegate's mandate
 _SAVE_COUNCIL = (
     f"INSERT OR REPLACE INTO agg_councils ({', '.join(COUNCIL_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(COUNCIL_COLUMNS))})"
@@ -96,11 +97,14 @@ class _CouncilFold:
     row: CouncilRow
     sitting: set[tuple[bytes, int]]  # (decision, seat) of mandates not ended
     open: dict[bytes, int]  # assembly id -> seq of its open entry, while not closed
+    delegates: set[tuple[bytes, int]]  # (decision, seat) of delegates' mandates not ended
     assemblies: list[tuple[Any, ...]] = field(default_factory=list)
     closes: list[tuple[Any, ...]] = field(default_factory=list)
     mandates: list[tuple[Any, ...]] = field(default_factory=list)
     ended: list[tuple[Any, ...]] = field(default_factory=list)
     decisions: list[tuple[Any, ...]] = field(default_factory=list)
+    mandated: list[tuple[Any, ...]] = field(default_factory=list)  # delegates' mandates, as ``mandates``
+    recalled: list[tuple[Any, ...]] = field(default_factory=list)  # and their ends, as ``ended``
 
 
 class Folder:
@@ -222,8 +226,14 @@ class Folder:
         opened = self.conn.execute(
             "SELECT id, seq FROM agg_assemblies WHERE log_id = ? AND close_id IS NULL", (log_id,)
         )
+        delegates = self.conn.execute(
+            "SELECT decision, seat FROM agg_delegates WHERE log_id = ? AND ended_by IS NULL", (log_id,)
+        )
         return _CouncilFold(
-            CouncilRow(*row), {(bytes(d), s) for d, s in sitting}, {bytes(i): s for i, s in opened}
+            CouncilRow(*row),
+            {(bytes(d), s) for d, s in sitting},
+            {bytes(i): s for i, s in opened},
+            {(bytes(d), s) for d, s in delegates},
         )
 
     def _found(self, log_id: bytes, entry_id: bytes, body: dict[str, Any]) -> _CouncilFold:
@@ -242,7 +252,7 @@ class Folder:
             census_bucket=bucket,
             **place,
         )
-        return _CouncilFold(row, set(), {})
+        return _CouncilFold(row, set(), {}, set())
 
     def _close(
         self, fold: _CouncilFold, log_id: bytes, seq: int, entry_id: bytes, ts_ms: int, body: dict[str, Any]
@@ -275,6 +285,17 @@ class Folder:
         ended = [(_id(e, "decision"), _get(e, "seat", int)) for e in _get(body, "ended", list)]
         if len(set(elected)) != len(elected):
             raise UnreadableBody("a seat elected twice")
+        # a council's delegates to its federation (issue 13): read from the kinds that give or end one only
+        mandated = (
+            [_get(e, "seat", int) for e in _get(body, "delegates", list)] if motion_kind == "delegate" else []
+        )
+        recalled = (
+            [(_id(e, "decision"), _get(e, "seat", int)) for e in _get(body, "delegates_ended", list)]
+            if motion_kind in _ENDS_DELEGATES and "delegates_ended" in body
+            else []
+        )
+        if len(set(mandated)) != len(mandated):
+            raise UnreadableBody("a delegate's seat given twice")
         rules = self._adopted_rules(log_id, body) if body.get("rules_adopted") is not None else None
         participants = body.get("participants")
         if participants is not None and (type(participants) is not int):
@@ -285,6 +306,7 @@ class Folder:
             if not isinstance(proposal, list) or len(proposal) != 2:
                 raise UnreadableBody("proposal")
             proposal = _id({"p": proposal[0]}, "p") + _id({"p": proposal[1]}, "p")
+        self._delegates(fold, log_id, entry_id, mandated, recalled)
         row = fold.row
         changed = False
         for seat in elected:
@@ -315,6 +337,23 @@ class Folder:
             tally_text,
             proposal,
         )
+
+    @staticmethod
+    def _delegates(
+        fold: _CouncilFold,
+        log_id: bytes,
+        entry_id: bytes,
+        mandated: list[int],
+        recalled: list[tuple[bytes, int]],
+    ) -> None:
+        """The delegates' mandates a decision gives (its seats) and ends ((decision, seat) of each)."""
+        for seat in mandated:
+            fold.delegates.add((entry_id, seat))
+            fold.mandated.append((log_id, entry_id, seat))
+        for mandate in recalled:
+            if mandate in fold.delegates:
+                fold.delegates.discard(mandate)
+                fold.recalled.append((entry_id, log_id, *mandate))
 
     def _time_key(self, ts_ms: int, taken: dict[int, int]) -> int:
         """The next free rowid among the decisions of ``ts_ms``'s key range; ``taken`` holds those of this
@@ -387,6 +426,11 @@ class Folder:
         c.executemany("INSERT INTO agg_mandates VALUES (?, ?, ?, NULL)", fold.mandates)
         c.executemany(
             "UPDATE agg_mandates SET ended_by = ? WHERE log_id = ? AND decision = ? AND seat = ?", fold.ended
+        )
+        c.executemany("INSERT INTO agg_delegates VALUES (?, ?, ?, NULL)", fold.mandated)
+        c.executemany(
+            "UPDATE agg_delegates SET ended_by = ? WHERE log_id = ? AND decision = ? AND seat = ?",
+            fold.recalled,
         )
         c.executemany(f"INSERT INTO agg_decisions VALUES ({', '.join('?' * 11)})", fold.decisions)
         c.executemany(

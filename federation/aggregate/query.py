@@ -17,6 +17,8 @@ entries it comes from, so a reader can fetch their bundles and redo it:
   whose proposed rules are read from its public motion); filled = mandates elected by public decisions and
   not ended by a public decision's ``ended``. A mandate ended by a member leaving (a council entry) or one
   created by a council-visibility election cannot be seen from here: the board is as its public record shows;
+- delegates: mandates given by public ``delegate`` decisions (``delegates``), not ended by a public
+  decision's ``delegates_ended`` (a recall or removal); like the board, as the public record shows it;
 - assemblies: ``assembly/close`` entries (each names its ``assembly/open``) with their participant counts;
 - roster status from ``roster/admit|suspend|readmit`` in the federation logs held (our own, and those of the
   lower federations we admitted, whose rosters we trust); forks from fork proofs.
@@ -212,6 +214,17 @@ class Aggregate:
                     (log_id,),
                 )
             ]
+        # the council's delegates to this federation (issue 13): each mandate by its public decision and seat,
+        # never the member; a mandate a public decision ended (recall, removal) is gone
+        out["delegates"] = [
+            dict(zip(("decision", "seat"), _plain(r), strict=True))
+            for r in c.execute(
+                "SELECT g.decision, g.seat FROM agg_delegates g JOIN agg_decisions d "
+                "ON d.log_id = g.log_id AND d.id = g.decision "
+                "WHERE g.log_id = ? AND g.ended_by IS NULL ORDER BY d.seq, g.seat",
+                (log_id,),
+            )
+        ]
         keys = ("seq", "entry", "ts_ms", "close_entry", "close_seq", "close_ms", "participants")
         out["assemblies"]["list"] = [
             dict(zip(keys, _plain(r), strict=True))

@@ -1,4 +1,4 @@
-"""The aggregate tables (migrations ``0301``, ``0302``) and the named shape of a council's row.
+"""The aggregate tables (migrations ``0301`` to ``0303``) and the named shape of a council's row.
 
 A decision's rowid (and its FTS5 rowid) is a time key: ``min(ts_ms, TS_CAP) << KEY_BITS``, plus a count among
 the decisions of that millisecond. Key order follows time order, so a search reads FTS5 matches newest first
@@ -87,19 +87,31 @@ def _create(db: sqlite_utils.Database) -> None:
 def _decisions_by_time(db: sqlite_utils.Database) -> None:
     """Decision rowids become time keys (module docstring): every figure is dropped, and the node's start
     (``update_all``) folds every held log again, as ``rebuild`` would."""
-    for table in TABLES:
+    for table in TABLES_0301:  # the tables that exist at this migration
         db.execute(f"DELETE FROM {table}")
     db.execute("INSERT INTO agg_decisions_fts (agg_decisions_fts) VALUES ('delete-all')")
+
+
+def _delegates(db: sqlite_utils.Database) -> None:
+    """Councils' delegates to their federation (issue 13): a mandate is (decision, seat), as a board seat's;
+    no decision of a kind that creates one existed before, so nothing held needs folding again."""
+    db.execute(
+        """CREATE TABLE agg_delegates (
+            log_id BLOB NOT NULL, decision BLOB NOT NULL, seat INTEGER NOT NULL, ended_by BLOB,
+            PRIMARY KEY (log_id, decision, seat)) WITHOUT ROWID"""
+    )
 
 
 MIGRATIONS = [
     Migration("0301-aggregate", _create),
     Migration("0302-aggregate-decisions-by-time", _decisions_by_time),
+    Migration("0303-aggregate-delegates", _delegates),
 ]
-TABLES = (
+TABLES_0301 = (
     "agg_logs", "agg_councils", "agg_assemblies", "agg_mandates", "agg_decisions",
     "agg_roster", "agg_roster_events", "agg_federations",
 )  # fmt: skip
+TABLES = (*TABLES_0301, "agg_delegates")
 
 
 @dataclass(slots=True)

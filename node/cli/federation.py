@@ -14,6 +14,7 @@ import click
 
 from node.cli.base import cli, emit, plural, remote, short, when
 from node.cli.client import NodeClient
+from node.cli.local import shown
 
 
 @cli.group()
@@ -209,6 +210,14 @@ def proposal() -> None:
     help="a roster change the councils decide by this proposal (with --member)",
 )
 @click.option("--member", default=None, help="the applicant or member the action is about (key or prefix)")
+@click.option(
+    "--requested-by",
+    "requested_by",
+    multiple=True,
+    metavar="DECISION",
+    help="a member council's adopted request this proposal answers (see `shora proposal requests`); "
+    "repeatable",
+)
 @remote
 def publish(
     client: NodeClient,
@@ -220,9 +229,11 @@ def publish(
     grace_s: int | None,
     action: str | None,
     member: str | None,
+    requested_by: tuple[str, ...],
 ) -> None:
     """Publish a proposal to every council on the roster (run on a federation node). With --action, its
-    adoption by the councils mandates that roster change (`shora federation ACTION MEMBER --by` executes)."""
+    adoption by the councils mandates that roster change (`shora federation ACTION MEMBER --by` executes).
+    With --requested-by, the proposal says which councils' assemblies asked for it."""
     body: dict[str, Any] = {"text_fa": text_fa, "text_en": text_en, "deadline": deadline, "rule": rule}
     if grace_s is not None:
         body["grace_s"] = grace_s
@@ -230,6 +241,8 @@ def publish(
         raise click.UsageError("--action and --member go together")
     if action is not None:
         body["action"] = {"kind": action, "member": member}
+    if requested_by:
+        body["requested_by"] = list(requested_by)
     out = client.call("POST", "/v1/admin/proposals", body)
     emit(
         as_json,
@@ -242,6 +255,26 @@ def publish(
     )
 
 
+@proposal.command("requests")
+@remote
+def proposal_requests(client: NodeClient, as_json: bool) -> None:
+    """Member councils' requests for a proposal, from their assemblies' public decisions (federation node)."""
+    out = client.call("GET", "/v1/admin/proposals/requests")
+
+    def human(v: dict[str, Any]) -> str:
+        lines = []
+        for r in v["requests"]:
+            state = f"published as {r['published_as']}" if r["published_as"] else r["outcome"].upper()
+            who = r["name"] or r["council"][:8]
+            if not r["admitted"]:
+                who += " (not admitted)"
+            lines.append(f"{r['decision']} {when(r['ts_ms'])} {who}: {state}")
+            lines.append(f"    {shown(r['text'])}")
+        return "\n".join(lines) or "no council has requested a proposal"
+
+    emit(as_json, out, human)
+
+
 def _proposal_lines(p: dict[str, Any]) -> list[str]:
     status = p["status"].upper() if p["status"] == "open" else p["result"]["result"].upper()
     lines = [f"{p['proposal_id']} {status:<8} [{p['rule']}] deadline {when(p['deadline_ms'], seconds=True)}"]
@@ -249,6 +282,9 @@ def _proposal_lines(p: dict[str, Any]) -> list[str]:
         answered = f"answered by motion {p['motion_id']}" if p["answered"] else "not taken up yet"
         lines.append(f"    from {p['federation_name']}: {answered}; answer with --proposal {p['ref']}")
     lines += [f"    en: {p['text_en']}", f"    fa: {p['text_fa']}"]
+    if p.get("requested_by"):
+        who = ", ".join(r["name"] or r["council"][:8] for r in p["requested_by"])
+        lines.append(f"    requested by: {who}")
     return lines
 
 

@@ -178,15 +178,33 @@ def motion() -> None:
 @click.option("--text", required=True, help="what is proposed, as the assembly will read it")
 @click.option(
     "--kind",
-    type=click.Choice(["policy", "rules", "election", "recall", "removal", "federation"]),
+    type=click.Choice(
+        [
+            "policy",
+            "rules",
+            "election",
+            "recall",
+            "removal",
+            "federation",
+            "delegate",
+            "delegate-recall",
+            "request",
+        ]
+    ),
     default="policy",
     show_default=True,
     help="what the motion decides: a policy, new rules, a board election, a recall or removal, "
-    "or an answer to a federation-wide proposal",
+    "an answer to a federation-wide proposal, the council's delegates to its federation (mandated "
+    "or recalled), or a request that its federation publish a proposal (the text says what)",
 )
 @click.option("--seats", type=int, default=None, help="election: seats to fill")
-@click.option("--candidate", "candidates", multiple=True, help="election: a candidate member; repeatable")
-@click.option("--target", default=None, help="recall/removal: the member concerned")
+@click.option(
+    "--candidate",
+    "candidates",
+    multiple=True,
+    help="election: a candidate member; delegate: a member the motion mandates; repeatable",
+)
+@click.option("--target", default=None, help="recall/removal/delegate-recall: the member concerned")
 @click.option(
     "--visibility",
     type=click.Choice(["public", "council"]),
@@ -199,6 +217,13 @@ def motion() -> None:
     default=None,
     metavar="FEDKEY:PROPOSALID",
     help="federation: the federation-wide proposal this motion answers (see `shora proposal list`)",
+)
+@click.option(
+    "--federation",
+    "federation_key",
+    default=None,
+    metavar="FEDKEY",
+    help="request: the key of the federation asked to publish a proposal",
 )
 @click.option(
     "--majority",
@@ -228,6 +253,7 @@ def motion_propose(
     target: str | None,
     visibility: str,
     proposal: str | None,
+    federation_key: str | None,
     majority: str | None,
     quorum: str | None,
     board_seats: int | None,
@@ -247,10 +273,15 @@ def motion_propose(
         "target": target,
         "visibility": visibility,
         "proposal": proposal,
+        "federation": federation_key,
     }
     if (kind == "federation") != (proposal is not None):
         raise click.UsageError(
             "--kind federation names the proposal it answers with --proposal, and only it does"
+        )
+    if (kind == "request") != (federation_key is not None):
+        raise click.UsageError(
+            "--kind request names the federation it asks with --federation, and only it does"
         )
     named: dict[str, Any] = {
         "majority": majority,
@@ -286,7 +317,8 @@ def motion_propose(
 def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
     """Decide the motion by the rules in force and record the decision."""
     out = client.call("POST", f"/v1/admin/motions/{motion_ref}/close")
-    name = _namer(client) if not as_json and (out.get("elected") or _is_election(out)) else short
+    named = out.get("elected") or out.get("delegates") or out.get("delegates_ended") or _is_election(out)
+    name = _namer(client) if not as_json and named else short
 
     def human(v: dict[str, Any]) -> str:
         lines = [f"decision {v['decision_id']}: {v['outcome'].upper().replace('_', ' ')}"]
@@ -300,6 +332,8 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
             lines.append(f"elected: {name(seat['member'])}")
         if v.get("vacant"):
             lines.append(f"{plural(v['vacant'], 'seat')} left vacant")
+        lines += [f"delegate: {name(d['member'])}" for d in v.get("delegates") or []]
+        lines += [f"delegate mandate ended: {name(d['member'])}" for d in v.get("delegates_ended") or []]
         return "\n".join(lines)
 
     emit(as_json, out, human)
@@ -384,6 +418,24 @@ def board(client: NodeClient, as_json: bool) -> None:
                 "  nobody sits yet: elect a board with shora motion propose ASSEMBLY --kind election"
             )
         return "\n".join(lines)
+
+    emit(as_json, out, human)
+
+
+@cli.command()
+@remote
+def delegates(client: NodeClient, as_json: bool) -> None:
+    """The council's delegates to its federation, and the assembly decision behind each."""
+    out = client.call("GET", "/v1/delegates")
+    name = _namer(client) if not as_json and out["delegates"] else short
+
+    def human(v: dict[str, Any]) -> str:
+        lines = [
+            f"  {name(m['member'])} (mandated by decision {short(m['decision'])})" for m in v["delegates"]
+        ]
+        if not lines:
+            return "no delegates: mandate one with shora motion propose A --kind delegate --candidate NAME"
+        return "\n".join([plural(len(lines), "delegate"), *lines])
 
     emit(as_json, out, human)
 

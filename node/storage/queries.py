@@ -127,30 +127,68 @@ class StoredDecision:
 def answers_held(conn: sqlite3.Connection, federation: bytes, proposal: bytes) -> list[Answer]:
     """Every council's public decision answering ``proposal``, in the logs this node holds (any of them), with
     the time this node first received it (``federation.store.receipts``): lateness is judged by that."""
+    asked = [federation, proposal]
+    out = []
+    for decision in _councils_decisions(conn, federation, "federation"):
+        if decision.body.get("proposal") != asked:
+            continue
+        try:
+            answered = fedbody.answer_from_decision(decision)
+            received = receipts.received_ms(conn, answered.council, decision.seq)
+            out.append(replace(answered, received_ms=received))
+        except RuleError:
+            continue  # a malformed answer is no answer; the council's own rules would not have written it
+    return out
+
+
+@dataclass(frozen=True)
+class HeldRequest:
+    """A council's public decision on a ``request`` motion asking ``federation`` for a proposal."""
+
+    council: bytes
+    decision: bytes  # its entry id in the council's public log
+    seq: int
+    ts_ms: int
+    outcome: str
+    text: str
+
+
+def requests_held(conn: sqlite3.Connection, federation: bytes) -> list[HeldRequest]:
+    """Every council's public decision on a request motion naming ``federation``, in the logs held here (not
+    forked), in order of the councils' logs (issue 13; ``node.rules.fedbody.requests``)."""
+    out = []
+    for d in _councils_decisions(conn, federation, "request"):
+        outcome, text = d.body.get("outcome"), d.body.get("text")
+        if (
+            d.body.get("federation") != federation
+            or not isinstance(outcome, str)
+            or not isinstance(text, str)
+        ):
+            continue
+        out.append(HeldRequest(d.log_id, d.id, d.seq, d.ts_ms, outcome, text))
+    return out
+
+
+def _councils_decisions(
+    conn: sqlite3.Connection, federation: bytes, motion_kind: str
+) -> list[StoredDecision]:
+    """The public decisions of ``motion_kind`` in the councils' logs held here, by log and position: not our
+    own log or record, nor a forked council's (whose word counts for nothing)."""
     rows = conn.execute(
         "SELECT log_id, seq, id, ts_ms, vis, body FROM entries "
         "WHERE kind = 'decision' AND vis = 'public' AND body IS NOT NULL AND log_id != ? "
-        "AND log_id NOT IN (SELECT log_id FROM forks)"  # a forked council's word counts for nothing
-        " AND log_id NOT IN (SELECT log_id FROM logs WHERE private = 1)",  # our record: not an answer
+        "AND log_id NOT IN (SELECT log_id FROM forks)"
+        " AND log_id NOT IN (SELECT log_id FROM logs WHERE private = 1) ORDER BY log_id, seq",
         (federation,),
     )
-    asked = [federation, proposal]
     out = []
     for log_id, seq, entry_id, ts_ms, vis, raw in rows:
         try:
             body = codec.decode(bytes(raw))
         except DecodeError:
-            continue  # verified and stored canonical: cannot happen, and would not answer anything
-        if not isinstance(body, dict) or body.get("motion_kind") != "federation":
-            continue
-        if body.get("proposal") != asked:
-            continue
-        decision = StoredDecision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body)
-        try:
-            answered = fedbody.answer_from_decision(decision)
-            out.append(replace(answered, received_ms=receipts.received_ms(conn, answered.council, seq)))
-        except RuleError:
-            continue  # a malformed answer is no answer; the council's own rules would not have written it
+            continue  # verified and stored canonical: cannot happen, and would decide nothing
+        if isinstance(body, dict) and body.get("motion_kind") == motion_kind:
+            out.append(StoredDecision(bytes(log_id), seq, bytes(entry_id), ts_ms, vis, body))
     return out
 
 

@@ -546,6 +546,19 @@ HOSTILE_BODIES: dict[str, dict[str, Any]] = {
     "proposal_not_two_ids": {**DECISION, "elected": [], "proposal": [b"\x01" * 32]},
     "tally_not_a_map": {**DECISION, "elected": [], "tally": [1, 2]},
     "founded_twice": {"kind": "council/found", "profile": {}, "rules": {}},
+    "delegate_without_delegates": {**DECISION, "motion_kind": "delegate", "elected": []},
+    "delegate_seat_given_twice": {
+        **DECISION,
+        "motion_kind": "delegate",
+        "elected": [],
+        "delegates": [{"seat": 0}] * 2,
+    },
+    "delegate_recall_not_maps": {
+        **DECISION,
+        "motion_kind": "delegate-recall",
+        "elected": [],
+        "delegates_ended": [1],
+    },
 }
 
 
@@ -559,6 +572,18 @@ def test_hostile_public_body_counts_nothing(tmp_path: Path, attack: str) -> None
     detail = agg.council(log_id)
     assert detail is not None and detail["log"]["unreadable"] == 1
     assert detail["members"]["count"] == 4 and detail["decisions"] == 0 and detail["assemblies"]["held"] == 0
+
+
+def test_only_a_delegate_decision_gives_a_mandate(tmp_path: Path) -> None:
+    """A policy decision carrying ``delegates`` (a hostile council's) mandates nobody."""
+    conn = open_node_db(tmp_path / "n.db")
+    log_id = signed_log(
+        conn, [{**DECISION, "elected": [], "delegates": [{"seat": 0, "member": b"\x01" * 16}]}]
+    )
+    agg = Aggregate(conn, FED.public.raw)
+    agg.update(log_id)
+    detail = agg.council(log_id)
+    assert detail is not None and detail["delegates"] == [] and detail["decisions"] == 1
 
 
 def test_a_bug_while_folding_is_not_counted_as_unreadable(
@@ -600,6 +625,7 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
     opened: set[bytes] = set()
     held, participants, decisions = [], 0, []
     sitting: set[tuple[bytes, int]] = set()
+    delegates: dict[tuple[bytes, int], int] = {}  # (decision, seat) -> the decision's seq
     board_entries = []
     for entry, body in bodies:
         kind = body["kind"]
@@ -616,6 +642,9 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
             before = set(sitting)
             sitting |= {(entry.id, e["seat"]) for e in body["elected"]}
             sitting -= {(e["decision"], e["seat"]) for e in body["ended"]}
+            delegates.update({(entry.id, e["seat"]): entry.seq for e in body.get("delegates", [])})
+            for e in body.get("delegates_ended", []):
+                delegates.pop((e["decision"], e["seat"]), None)
             if sitting != before:
                 board_entries.append(entry.id)
             if body["rules_adopted"] is not None:
@@ -626,6 +655,10 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
         "board": (seats, len(sitting), max(0, seats - len(sitting)), rules_entry, board_entries),
         "assemblies": (len(held), len(opened), participants, held),
         "decisions": decisions,
+        "delegates": [
+            {"decision": d, "seat": seat}
+            for (d, seat), _ in sorted(delegates.items(), key=lambda i: (i[1], i[0][1]))
+        ],
         "unreadable": 0,  # a log the governance machine wrote
     }
 
@@ -639,6 +672,7 @@ def shown(agg: Aggregate, log_id: bytes) -> dict[str, Any]:
         "board": (b["seats"], b["filled"], b["vacant"], b["rules_entry"], b["entries"]),
         "assemblies": (a["held"], a["open"], a["participants"], a["entries"]),
         "decisions": c["decision_entries"],
+        "delegates": c["delegates"],
         "unreadable": c["log"]["unreadable"],
     }
 
@@ -651,7 +685,7 @@ def random_assembly(c: CouncilLog, rng: random.Random) -> None:
     except RuleError:
         return
     for _ in range(rng.randint(0, 3)):
-        kind = rng.choice(["policy", "policy", "election", "recall", "rules"])
+        kind = rng.choice(["policy", "policy", "election", "recall", "rules", "delegate", "delegate-recall"])
         extra: dict[str, Any] = {}
         if kind == "election":
             board = c.state.board_members()
@@ -664,6 +698,11 @@ def random_assembly(c: CouncilLog, rng: random.Random) -> None:
             extra = {"target": rng.choice(sorted(c.state.board_members()) or [b"\x00" * 16])}
         elif kind == "rules":
             extra = {"rules": Rules(board_seats=rng.randint(0, 5), publish_tallies=rng.random() < 0.5)}
+        elif kind == "delegate":
+            extra = {"candidates": tuple(rng.sample(present, min(len(present), rng.randint(1, 2))))}
+        elif kind == "delegate-recall":
+            sitting = sorted(d.member for d in c.state.sitting_delegates())
+            extra = {"target": rng.choice(sitting or [b"\x00" * 16])}
         text = " ".join(rng.choice(WORDS) for _ in range(3))
         vis = rng.choice(["public", "public", "council"])
         try:
@@ -758,3 +797,30 @@ def test_random_histories_fold_to_the_recount_and_the_rebuild(councils: int, ste
             assert agg.decisions(limit=10_000) == searched
         finally:
             conn.close()
+
+
+def test_delegates_as_their_public_decisions_show_them(world: dict[str, Any]) -> None:
+    tehran, _tabriz, _herat, _paris = world["councils"]
+    m = tehran.join(5)
+    a = tehran.open(m)
+    mandate = tehran.motion(
+        a, {x: "yes" for x in m}, kind="delegate", text="Delegates", candidates=(m[0], m[1])
+    )
+    load(world)
+    node: Node = world["node"]
+    shown_now = node.aggregate.council(tehran.log_id)
+    assert shown_now is not None
+    assert shown_now["delegates"] == [
+        {"decision": mandate.id, "seat": 0},
+        {"decision": mandate.id, "seat": 1},
+    ]
+    tehran.motion(a, {x: "yes" for x in m}, kind="delegate-recall", text="Recall", target=m[0])
+    tehran.motion(a, {x: "yes" for x in m}, kind="removal", text="Remove", target=m[1])
+    load(world)
+    after = node.aggregate.council(tehran.log_id)
+    assert after is not None and after["delegates"] == []  # both mandates ended by public decisions
+    dump = b"\n".join(line.encode() for line in node.conn.iterdump() if "agg_" in line).lower()
+    for member in m:  # the federation shows the mandate, never the member
+        assert member.hex().encode() not in dump
+        assert repr(member).encode() not in repr(after).encode()
+    assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == after

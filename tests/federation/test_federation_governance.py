@@ -1,6 +1,7 @@
 """Issue 13, item 6, over real nodes: a federation judges lateness by its own receipt, closes a proposal only
 once every admitted council was heard from past the deadline (or a stated grace ended), and lets a council
-whose assembly had no valid decision answer again.
+whose assembly had no valid decision answer again; a council's assembly mandates and recalls its delegates,
+and the federation shows them.
 
 Councils here are ``Hostile`` peers (``tests/federation/test_nodes.py``): their entries carry whatever time
 the test writes, which is exactly a council whose clock is wrong.
@@ -29,6 +30,7 @@ from tests.federation.test_federation_e2e import (
     rounds,
 )
 from tests.federation.test_nodes import Hostile, heads, hostile, until
+from tests.node.test_cli import shora
 from tests.node.test_federation_admin import answer, apply_to, b64
 
 __all__ = ["hostile"]  # the fixture
@@ -263,3 +265,164 @@ async def test_the_operator_executes_only_what_the_councils_adopted(start_node: 
     assert (await op.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}"))["executed"] is True
     roster = (await op.call("GET", "/v1/admin/roster"))["members"]
     assert [m["member"] for m in roster] == [b64(toronto), b64(montreal)]
+
+
+TORONTO_MEMBERS = [f"Toronto member {i}" for i in range(3)]
+
+
+async def founded_with_toronto(start_node: NodeFactory) -> tuple[RunningNode, RunningNode]:
+    """A federation founded with one member, Toronto, admitted by its operator; Toronto's three members sit
+    in an open assembly."""
+    fed = await start_node(
+        "Federation of Canada", kind="federation", level="country", settings=FAST, founding=1
+    )
+    toronto = await start_node("Toronto Council", city="Toronto", settings=FAST)
+    apply_to(fed, toronto)
+    await toronto.operator.call("POST", "/v1/admin/peers", {"url": fed.url, "key": b64(fed)})
+    await fed.operator.call(
+        "POST", "/v1/admin/roster/admit", {"member": b64(toronto), "reason": "founding member"}
+    )
+    op = toronto.operator
+    for name in TORONTO_MEMBERS:
+        await op.call("POST", "/v1/admin/members", {"name": name})
+    await op.call("POST", "/v1/admin/assemblies", {"agenda": "Toronto and its federation"})
+    await op.call("POST", "/v1/admin/assemblies/current/attend", {"members": TORONTO_MEMBERS})
+    return fed, toronto
+
+
+async def decide(council: RunningNode, choice: str, motion: dict[str, Any]) -> dict[str, Any]:
+    """Propose ``motion`` to the open assembly, every member votes ``choice``, close: the decision."""
+    op = council.operator
+    proposed = await op.call("POST", "/v1/admin/motions", motion)
+    for name in TORONTO_MEMBERS:
+        await op.call(
+            "POST", f"/v1/admin/motions/{proposed['motion_id']}/votes", {"member": name, "choice": choice}
+        )
+    value: dict[str, Any] = await op.call("POST", f"/v1/admin/motions/{proposed['motion_id']}/close")
+    return value
+
+
+async def test_a_council_mandates_and_recalls_its_delegate_and_the_federation_shows_it(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: a council's delegates hold their mandate from its assembly; the federation lists them from
+    the council's public decisions after gossip, and a recalled one disappears."""
+    fed, toronto = await founded_with_toronto(start_node)
+    op = toronto.operator
+
+    async def decided(kind: str, **fields: Any) -> dict[str, Any]:
+        return await decide(toronto, "yes", {"kind": kind, "text": kind, **fields})
+
+    before = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # a delegate is mandated in public, or not at all
+        secret = {"text": "secret", "candidates": [TORONTO_MEMBERS[0]], "visibility": "council"}
+        await op.call("POST", "/v1/admin/motions", {"kind": "delegate", **secret})
+    assert (caught.value.status, caught.value.code) == (422, "delegate.public")
+    assert await own_size(toronto) == before
+
+    mandate = await decided("delegate", candidates=[TORONTO_MEMBERS[0]])
+    assert mandate["outcome"] == "adopted" and len(mandate["delegates"]) == 1
+    own = (await op.call("GET", "/v1/delegates"))["delegates"]
+    assert [d["decision"] for d in own] == [mandate["decision_id"]]
+    listed = (await asyncio.to_thread(shora, "delegates", home=toronto.dir)).stdout
+    assert "1 delegate" in listed and TORONTO_MEMBERS[0] in listed  # by name, on the council's own node
+
+    async def shown() -> list[dict[str, Any]]:
+        await rounds(fed)
+        async with fed.session.get(f"{fed.url}/v1/federation/councils/{b64(toronto)}") as response:
+            if response.status != 200:
+                return [{"not yet": response.status}]
+            delegates: list[dict[str, Any]] = (await response.json())["delegates"]
+            return delegates
+
+    async def mandated() -> bool:
+        return await shown() == [{"decision": mandate["decision_id"], "seat": 0}]
+
+    await until(mandated, "the federation lists Toronto's delegate from its public decision")
+    before = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # only a sitting delegate is recalled
+        await op.call(
+            "POST",
+            "/v1/admin/motions",
+            {"kind": "delegate-recall", "text": "x", "target": TORONTO_MEMBERS[1]},
+        )
+    assert (caught.value.status, caught.value.code) == (422, "delegate.not-sitting")
+    assert await own_size(toronto) == before
+
+    recall = await decided("delegate-recall", target=TORONTO_MEMBERS[0])
+    assert recall["outcome"] == "adopted" and len(recall["delegates_ended"]) == 1
+    assert (await op.call("GET", "/v1/delegates"))["delegates"] == []
+
+    async def recalled() -> bool:
+        return await shown() == []
+
+    await until(recalled, "the recalled delegate disappears from the federation's view")
+
+
+async def test_a_council_requests_a_proposal_and_the_federation_publishes_it_on_that_request(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: a council's assembly asks its federation for a proposal; the federation lists the request
+    from the council's public log, and a proposal published on it names it; refusals write nothing."""
+    fed, toronto = await founded_with_toronto(start_node)
+
+    async def decided(choice: str, text: str) -> dict[str, Any]:
+        return await decide(toronto, choice, {"kind": "request", "federation": b64(fed), "text": text})
+
+    asked = await decided("yes", "Ask every council: a four-day working week")
+    declined = await decided("no", "Ask every council: a six-day week")
+    assert asked["outcome"] == "adopted" and asked["federation"] == b64(fed)
+    assert declined["outcome"] == "rejected"
+
+    listed: list[dict[str, Any]] = []
+
+    async def both_listed() -> bool:
+        await rounds(fed)
+        listed[:] = (await fed.operator.call("GET", "/v1/admin/proposals/requests"))["requests"]
+        return len(listed) == 2
+
+    await until(both_listed, "the federation lists Toronto's requests from its public log")
+    by_text = {r["text"]: r for r in listed}
+    request = by_text["Ask every council: a four-day working week"]
+    assert request["council"] == b64(toronto) and request["outcome"] == "adopted" and request["admitted"]
+    assert request["published_as"] is None
+    table = (await asyncio.to_thread(shora, "proposal", "requests", home=fed.dir)).stdout
+    assert "a four-day working week" in table and "ADOPTED" in table and "REJECTED" in table
+    usage = await asyncio.to_thread(
+        shora, "motion", "propose", "current", "--kind", "request", "--text", "?", home=toronto.dir, code=2
+    )
+    assert "--federation" in usage.stderr
+    size = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # the federation by its key in full
+        await toronto.operator.call(
+            "POST", "/v1/admin/motions", {"kind": "request", "federation": b64(fed)[:10], "text": "?"}
+        )
+    assert (caught.value.status, caught.value.code) == (400, "bad-field")
+    assert await own_size(toronto) == size
+
+    async def refused(requested_by: object, code: str, status: int = 422) -> None:
+        before = await own_size(fed)
+        with pytest.raises(RemoteError) as caught:
+            await publish(fed, now_ms() + 60_000, requested_by=requested_by)
+        assert (caught.value.status, caught.value.code) == (status, code), caught.value
+        assert await own_size(fed) == before  # nothing written
+
+    await refused(request["decision"], "bad-field", 400)  # a list of decision ids
+    await refused([], "bad-field", 400)
+
+    rejected = by_text["Ask every council: a six-day week"]["decision"]
+    await refused([rejected], "proposal.request-not-adopted")
+    await refused([codec.b64u(bytes(32))], "proposal.request-unknown")
+
+    pid = await publish(fed, now_ms() + 60_000, requested_by=[request["decision"][:12]])
+    shown = await fed.operator.call("GET", f"/v1/admin/proposals/{codec.b64u(pid)}")
+    assert shown["requested_by"] == [
+        {"council": b64(toronto), "name": "Toronto Council", "decision": request["decision"]}
+    ]
+    again = (await fed.operator.call("GET", "/v1/admin/proposals/requests"))["requests"]
+    assert {r["decision"]: r["published_as"] for r in again}[request["decision"]] == codec.b64u(pid)
+    await refused([request["decision"]], "proposal.request-used")  # one proposal per request
+    assert (
+        "requested by: Toronto Council"
+        in (await asyncio.to_thread(shora, "proposal", "show", codec.b64u(pid)[:8], home=fed.dir)).stdout
+    )

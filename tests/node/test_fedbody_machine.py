@@ -85,9 +85,16 @@ class FederationMachine(RuleBasedStateMachine):
     def readmit(self, k: bytes) -> None:
         self.run(Readmit(k, "why"))
 
-    @rule(ahead=st.integers(-10, 500), r=st.sampled_from(["answering", "admitted", "weighted", "bad"]))
-    def publish(self, ahead: int, r: Any) -> None:
-        self.run(PublishProposal("fa", "en", self.now + ahead, r))
+    @rule(
+        ahead=st.integers(-10, 500),
+        r=st.sampled_from(["answering", "admitted", "weighted", "bad"]),
+        requests=st.lists(
+            st.tuples(key, st.sampled_from([bytes([0xD1]) * 32, bytes([0xD2]) * 32])), max_size=2
+        ),
+    )
+    def publish(self, ahead: int, r: Any, requests: list[tuple[bytes, bytes]]) -> None:
+        # requests from councils admitted or not, fresh or used already, listed once or twice
+        self.run(PublishProposal("fa", "en", self.now + ahead, r, requested_by=tuple(requests)))
 
     @rule(step=st.integers(0, 300))
     def tick(self, step: int) -> None:

@@ -116,7 +116,9 @@ class GovernanceMachine(RuleBasedStateMachine):
 
     @rule(
         data=st.data(),
-        kind=st.sampled_from(["policy", "rules", "removal", "election", "recall"]),
+        kind=st.sampled_from(
+            ["policy", "rules", "removal", "election", "recall", "delegate", "delegate-recall", "request"]
+        ),
         vis=st.sampled_from(["public", "council"]),
         seats=st.integers(0, 3),
         candidates=st.lists(member, max_size=3),
@@ -133,6 +135,9 @@ class GovernanceMachine(RuleBasedStateMachine):
             "removal": {"target": tgt},
             "recall": {"target": tgt},
             "election": {"seats": seats, "candidates": tuple(candidates)},
+            "delegate": {"candidates": tuple(candidates)},
+            "delegate-recall": {"target": tgt},
+            "request": {"federation": bytes(32)},
         }
         self.run(ProposeMotion(aid, kind, "motion", vis, **extras[kind]))
 
@@ -177,6 +182,20 @@ class GovernanceMachine(RuleBasedStateMachine):
     @rule(m=member)
     def report(self, m: bytes) -> None:
         self.run(FileReport(m, "report"))
+
+    @rule()
+    def propose_sensible_delegate(self) -> None:
+        a = self.state.open_assembly()
+        sitting = {d.member for d in self.state.sitting_delegates()}
+        candidates = tuple(m for m in sorted(self.state.roll()) if m not in sitting)[:1]
+        if a is not None and candidates:
+            self.run(ProposeMotion(a.id, "delegate", "our delegate", candidates=candidates))
+
+    @invariant()
+    def delegates_are_active_members_once(self) -> None:
+        sitting = [d.member for d in self.state.sitting_delegates()]
+        assert len(set(sitting)) == len(sitting)
+        assert all(self.state.is_active(m) for m in sitting)
 
     @invariant()
     def live_state_is_replay(self) -> None:

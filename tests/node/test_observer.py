@@ -41,7 +41,14 @@ async def public_snapshot(node: RunningNode, council: RunningNode) -> dict[str, 
         return answer[2]
 
     for accept in ("application/json", MSGPACK):
-        for path in ("/v1/node", "/v1/logs", "/v1/decisions", "/v1/board", "/v1/federation/summary"):
+        for path in (
+            "/v1/node",
+            "/v1/logs",
+            "/v1/decisions",
+            "/v1/board",
+            "/v1/delegates",
+            "/v1/federation/summary",
+        ):
             await get(path, accept)
     hidden = codec.b64u(record_log_id(council.config.node_id))
     for suffix in ("checkpoint", "entries", "proof/inclusion?index=0", "proof/consistency?first=1"):

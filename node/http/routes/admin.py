@@ -310,9 +310,18 @@ async def propose(request: web.Request) -> web.Response:
         if body.get("rules") is None
         else _rules(body["rules"], state.rules, len(state.active_members())),
         proposal=proposal,
+        federation=None if body.get("federation") is None else _federation_key(body["federation"]),
     )
     appended = await node.writer.submit(Issued(command, operator(request)))
     return respond(request, {"motion_id": appended[0].id})
+
+
+def _federation_key(value: object) -> bytes:
+    """A request motion's federation: its key (log id) in full, base64url."""
+    try:
+        return codec.unb64u(value if isinstance(value, str) else "", 32)
+    except DecodeError as exc:
+        raise bad_request("bad-field", "federation is the federation's key in full, base64url") from exc
 
 
 def _federation_proposal(value: object) -> tuple[bytes, bytes]:

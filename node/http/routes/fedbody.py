@@ -225,6 +225,7 @@ async def publish(request: web.Request) -> web.Response:
         rule=rule,
         action=_action(node, body),
         grace_ms=grace_s * 1000,
+        requested_by=await _requested_by(node, body.get("requested_by")),
     )
     appended = await node.writer.submit(command)
     out = {
@@ -234,6 +235,58 @@ async def publish(request: web.Request) -> web.Response:
         "grace_ms": command.grace_ms,
     }
     return respond(request, out)
+
+
+async def _requested_by(node: Node, value: object) -> tuple[tuple[bytes, bytes], ...]:
+    """The councils' requests a proposal answers: decision ids (or unique prefixes) of adopted public request
+    decisions naming this federation, in the councils' logs held here (``GET /v1/admin/proposals/requests``);
+    the federation's rules then judge admission and single use (``node.rules.fedbody.requests``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise bad_request("bad-field", "requested_by is a list of request decision ids")
+    held = {r.decision: r for r in await node.reads.run(queries.requests_held, node.config.node_id)}
+    out = []
+    for ref in value:
+        try:
+            request = held[by_prefix(ref, list(held), "request")]
+        except ApiError as exc:  # not found, or ambiguous: a rule of this route, nothing written
+            raise ApiError(
+                422, "proposal.request-unknown", f"no council's request {ref!r} held here"
+            ) from exc
+        if request.outcome != "adopted":
+            raise ApiError(
+                422, "proposal.request-not-adopted", f"the council's assembly did not adopt {ref!r}"
+            )
+        out.append((request.council, request.decision))
+    return tuple(out)
+
+
+def _used(node: Node) -> dict[tuple[bytes, bytes], bytes]:
+    return {r: p.id for p in _state(node).proposals.values() for r in p.requested_by}
+
+
+@routes.get("/v1/admin/proposals/requests")
+async def requests(request: web.Request) -> web.Response:
+    """Member councils' requests for a proposal (their assemblies' public request decisions), newest last."""
+    node = node_of(request)
+    state, names, used = _state(node), _names(node), _used(node)
+    held = await node.reads.run(queries.requests_held, node.config.node_id)
+    out = [
+        {
+            "council": r.council,
+            "name": names.get(r.council),
+            "admitted": r.council in state.roster and state.roster[r.council].active,
+            "decision": r.decision,
+            "seq": r.seq,
+            "ts_ms": r.ts_ms,
+            "outcome": r.outcome,
+            "text": r.text,
+            "published_as": used.get((r.council, r.decision)),
+        }
+        for r in sorted(held, key=lambda r: (r.ts_ms, r.council, r.seq))
+    ]
+    return respond(request, {"requests": out})
 
 
 def _names(node: Node) -> dict[bytes, str]:
@@ -257,6 +310,9 @@ def proposal_json(node: Node, proposal: fedbody.Proposal, names: dict[bytes, str
         if proposal.action is None
         else {"kind": proposal.action[0], "member": proposal.action[1]},
         "executed": proposal.id in _state(node).executed,
+        "requested_by": [
+            {"council": c, "name": names.get(c), "decision": d} for c, d in proposal.requested_by
+        ],
         "status": "closed" if result else "open",
         "result": None,
     }

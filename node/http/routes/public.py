@@ -195,4 +195,18 @@ async def rules(request: web.Request) -> web.Response:
     return respond(request, {"version": version, "rules": in_force.to_body()})
 
 
+@routes.get("/v1/delegates")
+async def delegates(request: web.Request) -> web.Response:
+    """The council's delegates to its federation, each with the decision that mandated it (issue 13)."""
+    node = node_of(request)
+    if node.config.kind != "council":
+        raise not_found("a federation body has no delegates of its own")
+    state = node.council()
+    # as the public log shows it, as the board: a delegate's leaving the council is not published
+    public = {d.id for d in state.decisions.values() if d.visibility == "public"}
+    sitting = [m for m in state.delegates if m.decision in public and m.ended_by not in public]
+    mandates = [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting]
+    return respond(request, {"delegates": mandates})
+
+
 __all__ = ["routes", "setup"]

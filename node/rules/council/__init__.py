@@ -28,19 +28,23 @@ Entry kinds (body fields besides ``kind``; visibility):
 - ``assembly/close`` (public): ``assembly``, ``participants`` (count of distinct attendees, never names).
 - ``assembly/minutes`` (council, only right after its close): ``assembly``, ``text``.
 - ``motion/propose`` (the motion's visibility): ``assembly``, ``motion_kind``
-  policy|rules|removal|election|recall|federation, ``text``, ``visibility``, ``proposer`` (member on the roll
-  | nil), ``seats`` (election), ``candidates`` [member] (election, else []), ``target`` (removal, recall),
-  ``rules`` (rules: the proposed rules, no version), ``proposal`` (federation: [federation log id, proposal
-  entry id], else nil; absent in 0.1.0 logs). A federation motion is the council assembly's answer to a
-  federation-wide proposal (``node.rules.fedbody``): always public (the federation counts public decisions
-  only), one per proposal, decided by the council's own rules like a policy motion.
+  policy|rules|removal|election|recall|federation|delegate|delegate-recall, ``text``, ``visibility``,
+  ``proposer`` (member on the roll | nil), ``seats`` (election), ``candidates`` [member] (election; delegate:
+  the members it mandates; else []), ``target`` (removal, recall, delegate-recall), ``rules`` (rules: the
+  proposed rules, no version), ``proposal`` (federation: [federation log id, proposal entry id], else nil;
+  absent in 0.1.0 logs). A federation motion is the council assembly's answer to a federation-wide
+  proposal (``node.rules.fedbody``): always public (the federation counts public decisions only), one per
+  proposal, decided by the council's own rules like a policy motion. Delegate and delegate-recall motions
+  (always public) mandate and recall the council's delegates to its federation (``delegates``).
 - ``motion/vote`` (council): ``motion``, ``member``, ``choice`` yes|no|abstain (nil for elections),
   ``approvals`` [candidate] (elections, else []), ``ballot`` (64 bytes | nil): the member's own signature
   over their ballot statement (``protocol.member``) when they cast it themselves; nil when the secretary
   records a hand.
 - ``decision`` (the motion's visibility): ``motion``, ``assembly``, ``motion_kind``, ``text`` (the
   motion's), ``rules_version``, ``majority``, ``outcome`` adopted|rejected|tied|no_quorum, ``proposal``
-  (federation motions only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
+  (federation motions only), ``delegates`` [{seat, member}] and ``delegates_ended`` [{decision, seat,
+  member}] (delegate and delegate-recall motions; an adopted removal of a delegate adds ``delegates_ended``
+  only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
   ``vacant``, ``tied`` [member tied for the last seat], ``ended`` [{decision, seat, member}] (mandates
   ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil); and the tally fields
   ``quorum``, ``active_members``, ``quorum_required``, ``participants``, ``votes_cast``, ``tally`` ({yes,

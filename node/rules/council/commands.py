@@ -82,15 +82,26 @@ class ProposeMotion:
     """One class for every motion kind; the fields a kind does not use must stay at their defaults."""
 
     assembly: bytes
-    kind: Literal["policy", "rules", "removal", "election", "recall", "federation"]
+    kind: Literal[
+        "policy",
+        "rules",
+        "removal",
+        "election",
+        "recall",
+        "federation",
+        "delegate",
+        "delegate-recall",
+        "request",
+    ]
     text: str
     visibility: Literal["public", "council"] = "public"
     proposer: bytes | None = None  # if given, must be on the roll
     seats: int | None = None  # election
-    candidates: tuple[bytes, ...] = ()  # election
-    target: bytes | None = None  # removal, recall
+    candidates: tuple[bytes, ...] = ()  # election; delegate: the members it mandates
+    target: bytes | None = None  # removal, recall, delegate-recall
     rules: Rules | None = None  # rules
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
+    federation: bytes | None = None  # request: the federation's log id
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import delegates, proposal_requests
 from .model import Council, Motion, Outcome
 from .rules import election_result, majority_outcome, quorum_required
 
@@ -96,6 +97,8 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         # only federation decisions carry it, so the decisions of 0.1.0 logs replay unchanged
         assert motion.proposal is not None  # ensured when the motion was proposed
         outcome_fields["proposal"] = list(motion.proposal)
+    outcome_fields.update(delegates.outcome_fields(state, motion, outcome))
+    outcome_fields.update(proposal_requests.outcome_fields(motion))
     tally_fields: dict[str, Any] = {
         "quorum": None if rules.quorum is None else rules.quorum.to_body(),
         "active_members": active,

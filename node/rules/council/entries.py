@@ -13,6 +13,7 @@ from node.rules import logkey
 from protocol.errors import DecodeError
 from protocol.keys import PublicKey
 
+from . import delegates, proposal_requests
 from .charter import Charter
 from .decide import decision_bodies
 from .errors import RuleError
@@ -107,6 +108,7 @@ def _end_membership(state: Council, member: Member, how: str, seq: int, by: byte
         if mandate.sitting and mandate.member == member.id:
             mandate.ended_how = "left" if how == "left" else "removed"
             mandate.ended_by, mandate.ended_seq = by, seq
+    delegates.end_for(state, member.id, member.ended_how, seq, by)
 
 
 # -- founding and membership -----------------------------------------------------------------------
@@ -275,7 +277,9 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
     keys |= {"seats", "candidates", "target", "rules"}
     # logs written by 0.1.0 have no proposal field: none of their motions answers a federation
-    exact_keys(body, keys | ({"proposal"} if "proposal" in body else set()), "motion/propose")
+    # and only request motions have a federation field
+    optional = {k for k in ("proposal", "federation") if k in body}
+    exact_keys(body, keys | optional, "motion/propose")
     text = get_text(body, "text", MAX_TEXT)
     # article 4: only the general assembly adopts policy, changes rules, elects or recalls
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
@@ -299,6 +303,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         "target": target is not None,
         "rules": rules_body is not None,
         "proposal": proposal_body is not None,
+        "federation": body.get("federation") is not None,
     }
     wanted = {
         "election": {"seats", "candidates"},
@@ -306,12 +311,15 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         "recall": {"target"},
         "rules": {"rules"},
         "federation": {"proposal"},
+        **delegates.FIELDS,
+        proposal_requests.KIND: {"federation"},
     }
     stray = {k for k, v in used.items() if v} - wanted.get(kind, set())
     if stray:
         raise RuleError("motion.bad-shape", f"a {kind} motion does not take {', '.join(sorted(stray))}")
     rules: Rules | None = None
     proposal: tuple[bytes, bytes] | None = None
+    federation: bytes | None = None
     if kind == "federation":
         proposal = _check_federation(state, proposal_body, visibility)
     elif kind == "rules":
@@ -326,6 +334,10 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             raise RuleError("recall.not-on-board", "only a sitting board member can be recalled")
     elif kind == "election":
         _check_election(state, seats, candidates)
+    elif kind in delegates.KINDS:
+        delegates.check_motion(state, kind, candidates, target, visibility)
+    elif kind == proposal_requests.KIND:
+        federation = proposal_requests.check_motion(body.get("federation"), visibility)
     if entry is not None:
         state.motions[entry.id] = Motion(
             entry.id,
@@ -339,6 +351,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             target=target,
             rules=rules,
             proposal=proposal,
+            federation=federation,
         )
 
 
@@ -443,6 +456,7 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
     if expected["rules_adopted"] is not None:
         assert motion.rules is not None
         state.rules, state.rules_version = motion.rules, expected["rules_adopted"]
+    delegates.fold(state, expected, entry)
     for e in expected["elected"]:
         state.mandates.append(Mandate(entry.id, e["seat"], e["member"]))
     if expected["removed"] is not None:

@@ -114,6 +114,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "target": command.target,
                 "rules": None if command.rules is None else command.rules.to_body(),
                 "proposal": None if command.proposal is None else list(command.proposal),
+                # only on request motions: every other motion keeps the bytes it had before requests
+                **({} if command.federation is None else {"federation": command.federation}),
             }, []
         case CastVote():
             return {

@@ -16,8 +16,12 @@ from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 
 Majority = Literal["simple", "absolute", "two_thirds"]
 MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
-MotionKind = Literal["policy", "rules", "removal", "election", "recall", "federation"]
-MOTION_KINDS: tuple[MotionKind, ...] = ("policy", "rules", "removal", "election", "recall", "federation")
+MotionKind = Literal[
+    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
+]
+MOTION_KINDS: tuple[MotionKind, ...] = (
+    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
+)  # fmt: skip
 MAX_CENSUS_BUCKET = 1_000_000
 # motion kinds on which, by default, a member who holds a key votes only with their own signed ballot
 SIGNED_BALLOTS_DEFAULT: tuple[MotionKind, ...] = ("election", "recall")
@@ -196,6 +200,7 @@ class Motion:
     attributed: bool = False  # proposed by an attributed entry: its decision counts signed ballots
     is_open: bool = True
     decision: bytes | None = None
+    federation: bytes | None = None  # request: the federation asked to publish a proposal
 
     @property
     def status(self) -> str:
@@ -224,7 +229,8 @@ class CensusRecord:
 
 @dataclass
 class Mandate:
-    """A board seat held by a member; identified by (creating decision id, seat index in that decision)."""
+    """A board seat, or a delegate's mandate to the federation, held by a member; identified by (creating
+    decision id, seat index in that decision)."""
 
     decision: bytes
     seat: int
@@ -279,6 +285,8 @@ class Council:
     motions: dict[bytes, Motion] = field(default_factory=dict)
     decisions: dict[bytes, Decision] = field(default_factory=dict)
     mandates: list[Mandate] = field(default_factory=list)
+    # the council's delegates to its federation (``delegates``): a mandate from an adopted delegate motion
+    delegates: list[Mandate] = field(default_factory=list)
     census: CensusRecord | None = None
     member_keys: dict[bytes, bytes] = field(default_factory=dict)  # a member's current key -> member
     retired_keys: dict[bytes, int] = field(default_factory=dict)  # a replaced key -> position revoked at
@@ -316,6 +324,9 @@ class Council:
 
     def sitting_mandates(self) -> list[Mandate]:
         return [m for m in self.mandates if m.sitting]
+
+    def sitting_delegates(self) -> list[Mandate]:
+        return [m for m in self.delegates if m.sitting]
 
     def board_members(self) -> set[bytes]:
         return {m.member for m in self.mandates if m.sitting}

@@ -36,7 +36,8 @@ Entry kinds (body fields besides ``kind``; all public):
 - ``proposal/publish``: ``text_fa``, ``text_en`` (both non-empty), ``deadline_ms`` (> the entry's time),
   ``rule`` "answering"|"admitted"|"weighted"; ``grace_ms`` (0 to 90 days; absent before issue 13: such a
   proposal is closed under the old rules); ``action`` {kind admit|suspend|readmit, member} (optional: the
-  roster change its adoption mandates).
+  roster change its adoption mandates); ``requested_by`` [[council key, decision id]] (optional: the member
+  councils' adopted ``request`` decisions it answers, each used once; ``requests.py``).
 - ``roster/admit``, ``roster/suspend``, ``roster/readmit`` may carry ``by``: the adopted proposal they
   execute, required once the founders are admitted (``mandate.py``).
 - ``proposal/result`` (at or after the deadline, once per proposal): ``proposal``, ``federation`` (this log's

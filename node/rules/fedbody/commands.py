@@ -72,6 +72,8 @@ class PublishProposal:
     # a roster change the councils decide by adopting it: ("admit" | "suspend" | "readmit", member key)
     action: tuple[Literal["admit", "suspend", "readmit"], bytes] | None = None
     grace_ms: int = 0  # after the deadline, how long the result waits for councils not heard from yet
+    # the member councils' adopted requests it answers: (council key, decision entry id); () = none
+    requested_by: tuple[tuple[bytes, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

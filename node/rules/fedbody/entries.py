@@ -25,7 +25,7 @@ from node.rules.council.fields import (
 )
 from node.rules.council.log import Appended
 
-from . import mandate
+from . import mandate, requests
 from .limits import ENTRY_ID_LEN, KEY_LEN, MAX_GRACE_MS, MAX_NAME, MAX_REASON, MAX_TEXT, MAX_URL
 from .model import (
     LEVELS,
@@ -202,8 +202,9 @@ def rekey(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended |
 def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended | None) -> None:
     keys = {"kind", "text_fa", "text_en", "deadline_ms", "rule"}
     # no grace before issue 13; an action only on a proposal that mandates a roster change
-    exact_keys(body, keys | ({"grace_ms", "action"} & body.keys()), "proposal/publish")
+    exact_keys(body, keys | ({"grace_ms", "action", "requested_by"} & body.keys()), "proposal/publish")
     action = mandate.read_action(body)
+    requested_by = requests.read_requested_by(state, body)
     text_fa, text_en = get_text(body, "text_fa", MAX_TEXT), get_text(body, "text_en", MAX_TEXT)
     # Persian is the movement's language, English its working translation: both, always
     if not text_fa.strip() or not text_en.strip():
@@ -228,6 +229,7 @@ def publish(state: Federation, body: dict[str, Any], ts_ms: int, entry: Appended
             body["rule"],
             grace,
             action,
+            requested_by,
         )
 
 

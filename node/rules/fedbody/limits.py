@@ -15,7 +15,9 @@ MAX_REASON: Final = 5_000  # the operator's reason for a roster change
 MAX_URL: Final = 500
 MAX_GRACE_MS: Final = 90 * 86_400_000  # the longest a result may wait for councils not heard from
 MAX_ANSWERS: Final = 5_000  # answers listed in one proposal/result (counted and refused together)
+MAX_REQUESTS: Final = 5_000  # councils' requests named behind one proposal
 
 __all__ = [
-    "ENTRY_ID_LEN", "KEY_LEN", "MAX_ANSWERS", "MAX_GRACE_MS", "MAX_NAME", "MAX_REASON", "MAX_TEXT", "MAX_URL",
+    "ENTRY_ID_LEN", "KEY_LEN", "MAX_ANSWERS", "MAX_GRACE_MS", "MAX_NAME", "MAX_REASON", "MAX_REQUESTS",
+    "MAX_TEXT", "MAX_URL",
 ]  # fmt: skip

@@ -18,6 +18,7 @@ from node.rules.council.errors import RuleError
 from node.rules.council.fields import malformed, nfc_text, plain
 from node.rules.council.log import Appended, Draft
 
+from . import requests
 from .commands import Admit, Command, FoundFederation, PublishProposal, PublishResult, Readmit, Rekey, Suspend
 from .entries import KINDS
 from .model import Federation
@@ -69,17 +70,21 @@ def _body(state: Federation, command: Command) -> dict[str, Any]:
                 "requested_by": command.requested_by,
             }
         case PublishProposal():
-            return {
-                "kind": "proposal/publish",
-                "text_fa": nfc_text(command.text_fa),
-                "text_en": nfc_text(command.text_en),
-                "deadline_ms": command.deadline_ms,
-                "rule": command.rule,
-                "grace_ms": command.grace_ms,
-            } | (
-                {}
-                if command.action is None
-                else {"action": {"kind": command.action[0], "member": command.action[1]}}
+            return (
+                {
+                    "kind": "proposal/publish",
+                    "text_fa": nfc_text(command.text_fa),
+                    "text_en": nfc_text(command.text_en),
+                    "deadline_ms": command.deadline_ms,
+                    "rule": command.rule,
+                    "grace_ms": command.grace_ms,
+                }
+                | (
+                    {}
+                    if command.action is None
+                    else {"action": {"kind": command.action[0], "member": command.action[1]}}
+                )
+                | requests.to_body(command.requested_by)
             )
         case PublishResult():
             proposal = state.proposals.get(command.proposal)

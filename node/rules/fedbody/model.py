@@ -89,6 +89,7 @@ class Proposal:
     rule: TallyRule
     grace_ms: int | None = None  # None: published before a grace was stated (closed under the old rules)
     action: tuple[str, bytes] | None = None  # the roster change its adoption mandates (``mandate.py``)
+    requested_by: tuple[tuple[bytes, bytes], ...] = ()  # councils' requests it answers (``requests.py``)
 
     @property
     def grace_ends_ms(self) -> int:

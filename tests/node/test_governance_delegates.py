@@ -1,0 +1,151 @@
+"""A council's delegates to its federation: elected and recalled by its assembly, and every refusal."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from node.rules.council import (
+    CloseAssembly,
+    LeaveMember,
+    ProposeMotion,
+    Rules,
+    replay,
+)
+from tests.node.test_governance import A, B, C, D, E, FakeLog, assembly, council, mid, motion, vote_and_close
+
+YES = {A: "yes", B: "yes", C: "yes", E: "abstain"}
+
+
+def delegated(log: FakeLog, aid: bytes, *who: bytes) -> dict[str, object]:
+    return vote_and_close(log, motion(log, aid, "delegate", candidates=who), YES)
+
+
+def test_assembly_elects_and_recalls_a_delegate() -> None:
+    log = council()
+    aid = assembly(log)
+    d = delegated(log, aid, B, C)
+    assert d["outcome"] == "adopted" and d["motion_kind"] == "delegate"
+    assert d["delegates"] == [{"seat": 0, "member": B}, {"seat": 1, "member": C}]
+    assert d["delegates_ended"] == []
+    # public, like a board election: the federation reads it; the member is named by pseudonym only
+    decision = log.entries[-1]
+    assert decision.vis == "public" and decision.body["kind"] == "decision"
+    assert [m.member for m in log.state.sitting_delegates()] == [B, C]
+    assert log.state.board_members() == set()  # a delegate holds no board seat
+
+    r = vote_and_close(log, motion(log, aid, "delegate-recall", target=B), YES)
+    assert r["outcome"] == "adopted"
+    assert r["delegates_ended"] == [{"decision": decision.id, "seat": 0, "member": B}]
+    assert r["delegates"] == []
+    assert [m.member for m in log.state.sitting_delegates()] == [C]
+    ended = log.state.delegates[0]
+    assert (ended.ended_how, ended.ended_by) == ("recalled", log.entries[-1].id)
+    assert replay(log.entries) == log.state
+
+
+def test_rejected_delegate_motion_mandates_nobody() -> None:
+    log = council()
+    aid = assembly(log)
+    d = vote_and_close(log, motion(log, aid, "delegate", candidates=(B,)), {A: "no", B: "no", C: "yes"})
+    assert d["outcome"] == "rejected" and d["delegates"] == []
+    assert log.state.sitting_delegates() == []
+
+
+def test_rejected_recall_leaves_the_delegate() -> None:
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, B)
+    r = vote_and_close(log, motion(log, aid, "delegate-recall", target=B), {A: "no", C: "no"})
+    assert r["outcome"] == "rejected" and r["delegates_ended"] == []
+    assert [m.member for m in log.state.sitting_delegates()] == [B]
+
+
+def test_the_council_majority_rule_decides() -> None:
+    log = council(Rules(majority="two_thirds"))
+    aid = assembly(log)
+    d = vote_and_close(
+        log, motion(log, aid, "delegate", candidates=(B,)), {A: "yes", B: "yes", C: "no", D: "no"}
+    )
+    assert d["outcome"] == "rejected" and log.state.sitting_delegates() == []
+
+
+def test_leaving_and_removal_end_a_delegate_mandate() -> None:
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, B, C)
+    removal = vote_and_close(log, motion(log, aid, "removal", target=C), YES)
+    assert removal["outcome"] == "adopted"
+    assert [e["member"] for e in removal["delegates_ended"]] == [C]  # public: the federation sees it end
+    log.run(CloseAssembly(aid))
+    log.run(LeaveMember(B))
+    assert log.state.sitting_delegates() == []
+    assert [(m.member, m.ended_how) for m in log.state.delegates] == [(B, "left"), (C, "removed")]
+    assert replay(log.entries) == log.state
+
+
+def test_removal_of_a_non_delegate_keeps_its_old_shape() -> None:
+    log = council()
+    aid = assembly(log)
+    removal = vote_and_close(log, motion(log, aid, "removal", target=E), YES)
+    assert "delegates_ended" not in removal and "delegates" not in removal
+
+
+def test_who_left_before_the_close_takes_no_seat() -> None:
+    log = council()
+    aid = assembly(log, (A, B, C, D))
+    m = motion(log, aid, "delegate", candidates=(E, B))
+    log.run(LeaveMember(E))
+    d = vote_and_close(log, m, {A: "yes", B: "yes", C: "yes"})
+    assert d["outcome"] == "adopted" and d["delegates"] == [{"seat": 0, "member": B}]
+
+
+@pytest.mark.parametrize(
+    ("kw", "rule"),
+    [
+        ({"candidates": ()}, "delegate.no-candidates"),
+        ({"candidates": (B, B)}, "delegate.duplicate-candidate"),
+        ({"candidates": (mid(99),)}, "member.unknown"),
+        ({"candidates": (D,)}, "member.not-active"),
+        ({"candidates": (A,)}, "delegate.already-sitting"),
+        ({"candidates": (B,), "visibility": "council"}, "delegate.public"),
+        ({"candidates": (B,), "seats": 1}, "motion.bad-shape"),
+        ({"candidates": (B,), "target": B}, "motion.bad-shape"),
+    ],
+)
+def test_refusals_delegate(kw: dict[str, object], rule: str) -> None:
+    log = council()
+    aid = assembly(log, (A, B, C, E))
+    delegated(log, aid, A)
+    log.run(LeaveMember(D))
+    before = copy.deepcopy(log.state)
+    log.refuse(ProposeMotion(aid, "delegate", "text", **kw), rule)  # type: ignore[arg-type]
+    assert log.state == before
+
+
+@pytest.mark.parametrize(
+    ("kw", "rule"),
+    [
+        ({}, "motion.target-missing"),
+        ({"target": B}, "delegate.not-sitting"),
+        ({"target": A, "visibility": "council"}, "delegate.public"),
+        ({"target": A, "candidates": (B,)}, "motion.bad-shape"),
+    ],
+)
+def test_refusals_delegate_recall(kw: dict[str, object], rule: str) -> None:
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, A)
+    before = copy.deepcopy(log.state)
+    log.refuse(ProposeMotion(aid, "delegate-recall", "text", **kw), rule)  # type: ignore[arg-type]
+    assert log.state == before
+
+
+def test_recall_of_a_board_member_is_not_a_delegate_recall() -> None:
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, A)
+    before = copy.deepcopy(log.state)
+    log.refuse(ProposeMotion(aid, "recall", "text", target=A), "recall.not-on-board")
+    assert log.state == before
