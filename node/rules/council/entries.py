@@ -14,7 +14,7 @@ from protocol.errors import DecodeError
 from protocol.keys import PublicKey
 
 from .charter import Charter
-from .decide import decision_bodies
+from .decide import decision_bodies, runoff_proposal
 from .errors import RuleError
 from .fields import (
     check_bytes,
@@ -53,6 +53,7 @@ from .model import (
     Requisition,
     Rules,
 )
+from .rules import ELECTION_METHODS
 
 Handler = Callable[[Council, dict[str, Any], Appended | None], None]
 
@@ -274,8 +275,13 @@ def minutes(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
 def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
     keys |= {"seats", "candidates", "target", "rules"}
-    # logs written by 0.1.0 have no proposal field: none of their motions answers a federation
-    exact_keys(body, keys | ({"proposal"} if "proposal" in body else set()), "motion/propose")
+    # logs written by 0.1.0 have no proposal field: none of their motions answers a federation; elections
+    # proposed before issue 13 declare no method (decided by the old rule), only runoffs name runoff_of
+    keys |= {k for k in ("proposal", "method", "runoff_of") if k in body}
+    exact_keys(body, keys, "motion/propose")
+    # a runoff is opened by its tied decision only, exactly as the decision says (issue 13)
+    if (state.pending_runoff is not None or "runoff_of" in body) and plain(body) != state.pending_runoff:
+        raise RuleError("motion.runoff-mismatch", "a runoff motion follows its tied decision, as it says")
     text = get_text(body, "text", MAX_TEXT)
     # article 4: only the general assembly adopts policy, changes rules, elects or recalls
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
@@ -326,6 +332,9 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             raise RuleError("recall.not-on-board", "only a sitting board member can be recalled")
     elif kind == "election":
         _check_election(state, seats, candidates)
+    method = body.get("method")
+    if "method" in body and (kind != "election" or method not in ELECTION_METHODS):
+        raise RuleError("election.bad-method", f"an election's method is {one_of(ELECTION_METHODS)}")
     if entry is not None:
         state.motions[entry.id] = Motion(
             entry.id,
@@ -339,7 +348,10 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             target=target,
             rules=rules,
             proposal=proposal,
+            method=method,
+            runoff_of=body.get("runoff_of"),
         )
+        state.pending_runoff = None
 
 
 def _check_federation(state: Council, proposal: object, visibility: object) -> tuple[bytes, bytes]:
@@ -440,6 +452,8 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
     )
     if tally is not None:
         state.pending_tally = PendingTally(motion.id, entry.id, tally)
+    if expected.get("runoff") is not None:
+        state.pending_runoff = runoff_proposal(motion, expected["runoff"])
     if expected["rules_adopted"] is not None:
         assert motion.rules is not None
         state.rules, state.rules_version = motion.rules, expected["rules_adopted"]
