@@ -286,7 +286,7 @@ def motion_propose(
 def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
     """Decide the motion by the rules in force and record the decision."""
     out = client.call("POST", f"/v1/admin/motions/{motion_ref}/close")
-    name = _namer(client) if not as_json and (out.get("elected") or _is_election(out)) else short
+    name = _namer(client) if not as_json and out.get("motion_kind") == "election" else short
 
     def human(v: dict[str, Any]) -> str:
         lines = [f"decision {v['decision_id']}: {v['outcome'].upper().replace('_', ' ')}"]
@@ -300,13 +300,16 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
             lines.append(f"elected: {name(seat['member'])}")
         if v.get("vacant"):
             lines.append(f"{plural(v['vacant'], 'seat')} left vacant")
+        if v.get("runoff_motion_id"):
+            # issue 13: the tie for the last seat(s) went to a runoff, open now in the same assembly
+            seats = plural(v["runoff"]["seats"], "seat")
+            among = ", ".join(name(m) for m in v["runoff"]["candidates"])
+            lines.append(f"runoff: motion {v['runoff_motion_id']} for {seats} among {among}")
+        elif v.get("tied"):
+            lines.append(f"tied for the last seat: {', '.join(name(m) for m in v['tied'])}")
         return "\n".join(lines)
 
     emit(as_json, out, human)
-
-
-def _is_election(decision: dict[str, Any]) -> bool:
-    return isinstance(decision.get("tally"), dict) and "approvals" in decision["tally"]
 
 
 def _namer(client: NodeClient) -> Callable[[str], str]:
