@@ -57,7 +57,7 @@ def test_motion_close_names_the_runoff(tmp_path: Path) -> None:
     init(home)
     server = start_serving(home, tmp_path / "serve.log")
     try:
-        for name in ("Ava", "Babak", "Chris"):
+        for name in ("Ava", "Babak", "Chris", "Dara"):
             as_json("member", "join", "--name", name, home=home)
         as_json("assembly", "open", "--agenda", "Board", home=home)
         shora("assembly", "attend", "current", "Ava", "Babak", "Chris", home=home)
@@ -75,5 +75,25 @@ def test_motion_close_names_the_runoff(tmp_path: Path) -> None:
         shora("vote", motion_id, "Ava", "Ava", home=home)
         closed = shora("motion", "close", motion_id, home=home).stdout
         assert "elected: Ava" in closed and "runoff" not in closed
+
+        # a tie with no seat left to contest (a rules change shrank the board meanwhile): no runoff, said so
+        def adopt(*rules: str) -> None:
+            change = as_json(
+                "motion", "propose", "current", "--kind", "rules", *rules, "--text", "Seats", home=home
+            )
+            shora("vote", change["motion_id"], "Ava", "yes", home=home)
+            shora("motion", "close", change["motion_id"], home=home)
+
+        adopt("--board-seats", "4")
+        as_json("motion", "propose", "current", "--kind", "election", "--seats", "1", "--text", "One",
+                "--candidate", "Dara", home=home)  # fmt: skip
+        two = ("--candidate", "Babak", "--candidate", "Chris")
+        tied = as_json(*propose, *two, home=home)["motion_id"]
+        adopt("--board-seats", "2")
+        shora("vote", tied, "Ava", "Babak", "Chris", home=home)  # 2 of 3 ballots each, for the one seat left
+        shora("vote", tied, "Babak", "Babak", home=home)
+        shora("vote", tied, "Chris", "Chris", home=home)
+        out = shora("motion", "close", tied, home=home).stdout
+        assert "tied for the last seat: Babak, Chris" in out and "runoff" not in out, out
     finally:
         stop_serving(server, home)
