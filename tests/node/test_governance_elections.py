@@ -173,6 +173,22 @@ def test_runoff_contests_only_the_seats_other_open_elections_leave() -> None:
     assert other in log.state.motions
 
 
+def test_runoff_seats_count_the_seats_this_decision_filled() -> None:
+    """Four seats, two elections open, the board shrunk to three: A takes one of the three seats; of the two
+    left, the other election keeps one, so B, C and D run off for one."""
+    log = council(Rules(board_seats=4))
+    aid = assembly(log)
+    motion(log, aid, "election", seats=1, candidates=(E,))
+    m = motion(log, aid, "election", seats=3, candidates=(A, B, C, D))
+    rules = motion(log, aid, "rules", rules=Rules(board_seats=3))
+    log.run(CastVote(rules, A, "yes"))
+    log.run(CloseMotion(rules))
+    votes = {A: (A, B, C), B: (A, B, D), C: (A, C, D), D: (A, B, C), E: (A, D)}
+    d, _ = _close(log, m, votes)
+    assert [e["member"] for e in d["elected"]] == [A] and d["tied"] == [B, C, D]
+    assert d["runoff"] == {"seats": 1, "candidates": [B, C, D]}
+
+
 def test_no_runoff_when_no_seat_is_left_to_contest() -> None:
     log = council(Rules(board_seats=3))
     aid = assembly(log)

