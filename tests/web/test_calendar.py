@@ -48,10 +48,5 @@ def test_both_dates_of_a_moment_are_of_its_utc_day(static_page: Any) -> None:
 
 
 def test_a_year_outside_the_table_is_refused(static_page: Any) -> None:
-    assert (
-        _module(
-            static_page,
-            "(() => { try { c.toJalali(3900, 1, 1); return 'no'; } catch (e) { return e.name; } })()",
-        )
-        == "RangeError"
-    )
+    assert _module(static_page, "(() => { try { c.toJalali(3900, 1, 1); return 'no'; } "
+                   "catch (e) { return e.name; } })()") == "RangeError"
