@@ -52,7 +52,6 @@ ACTS: dict[str, tuple[str, ...]] = {
     "ballot": ("assembly", "motion", "member", "choice", "approvals"),
     "requisition": ("member", "text"),
     "leave": ("member",),
-    "resign": ("member",),  # a board member gives up their seat (issue 13), staying a member
 }
 MEMBER_ID_SIZE = 16
 ID_SIZE = 32

@@ -312,16 +312,6 @@ def member_report(text: str, key_file: Path | None, as_json: bool) -> None:
     emit(as_json, out, lambda v: f"report filed: {short(v['report_id'])}")
 
 
-@member.command("step-down")
-@key_option
-@json_option
-def member_step_down(key_file: Path | None, as_json: bool) -> None:
-    """A sitting board member gives up their seat, signed with their own key; they stay a member."""
-    profile = Profile(key_path(key_file))
-    out = profile.client.call("POST", "/v1/member/board/resign", profile.signed("resign"))
-    emit(as_json, out, lambda v: f"seat given up: {v['member_id']}")
-
-
 @member.command("record")
 @click.option("--after", "after_seq", type=int, default=-1, help="entries after this position only")
 @key_option

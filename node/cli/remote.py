@@ -346,15 +346,6 @@ def report(client: NodeClient, as_json: bool, member_ref: str, text: str) -> Non
 
 
 @cli.command()
-@click.argument("member_ref", metavar="MEMBER")
-@remote
-def resign(client: NodeClient, as_json: bool, member_ref: str) -> None:
-    """Record that board member MEMBER gave up their seat; they stay a member (`member leave` ends both)."""
-    out = client.call("POST", "/v1/admin/board/resign", {"member": member_ref})
-    emit(as_json, out, lambda v: f"seat given up: {v['member_id']}")
-
-
-@cli.command()
 @remote
 def census(client: NodeClient, as_json: bool) -> None:
     """Publish the council's member count (only the count; rounded if the rules say so)."""

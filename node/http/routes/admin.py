@@ -33,7 +33,6 @@ from node.rules.council import (
     OpenAssembly,
     ProposeMotion,
     Quorum,
-    ResignSeat,
     RuleError,
     Rules,
 )
@@ -402,15 +401,6 @@ async def close_motion(request: web.Request) -> web.Response:
     if runoff:
         full["runoff_motion_id"] = runoff[0]
     return respond(request, {"decision_id": decision.id, **full})
-
-
-@routes.post("/v1/admin/board/resign")
-async def resign(request: web.Request) -> web.Response:
-    """Record that a sitting board member gave up their seat (handed in to the secretary; issue 13)."""
-    node = node_of(request)
-    member = resolve_member(node.reader, node.council(), (await read_json(request)).get("member"))
-    appended = await node.writer.submit(Issued(ResignSeat(member), operator(request)))
-    return respond(request, {"member_id": member, "entry_id": appended[0].id})
 
 
 @routes.post("/v1/admin/reports")

@@ -17,7 +17,6 @@ the record can check it offline.
     POST /v1/member/motions/{motion}/ballot {statement, sig}
     POST /v1/member/requisitions            {statement, sig}
     POST /v1/member/leave                   {statement, sig}
-    POST /v1/member/board/resign            {statement, sig}: a board member gives up their seat
     GET  /v1/member/motions/{motion}/proof  the ballot proof ``shora member check`` verifies (msgpack)
 
 The record itself is served to members by ``node.http.routes.record`` under ``/v1/member/record/``.
@@ -48,7 +47,6 @@ from node.rules.council import (
     LeaveMember,
     OpenAssembly,
     RequestAssembly,
-    ResignSeat,
 )
 from node.storage import directory, invitations, logs
 from node.storage.writer import now_ms
@@ -313,14 +311,6 @@ async def requisition(request: web.Request) -> web.Response:
 async def leave(request: web.Request) -> web.Response:
     member, _, issuer = await _act(request, "leave")
     entry = await _record(request, LeaveMember(member), issuer)
-    return respond(request, {"member_id": member, "entry_id": entry})
-
-
-@routes.post("/v1/member/board/resign")
-async def resign(request: web.Request) -> web.Response:
-    """A sitting board member gives up their seat, signed with their own key; they stay a member."""
-    member, _, issuer = await _act(request, "resign")
-    entry = await _record(request, ResignSeat(member), issuer)
     return respond(request, {"member_id": member, "entry_id": entry})
 
 

@@ -160,13 +160,8 @@ async def board(request: web.Request) -> web.Response:
         return found is not None and found.visibility == "public"
 
     # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one;
-    # a council-only election, recall or a member's leaving is not published, so it does not show here; a
-    # resignation from a published seat is itself published (board/resign is as public as the seat)
-    sitting = [
-        m
-        for m in state.mandates
-        if published(m.decision) and not published(m.ended_by) and m.ended_how != "resigned"
-    ]
+    # a council-only election, recall or a member's leaving is not published, so it does not show here
+    sitting = [m for m in state.mandates if published(m.decision) and not published(m.ended_by)]
     seats = state.rules.board_seats
     return respond(
         request,

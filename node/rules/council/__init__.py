@@ -54,8 +54,6 @@ Entry kinds (body fields besides ``kind``; visibility):
   decision keeps ``participants``, which the federation's weighted rule counts):
 - ``decision/tally`` (council, directly after its decision): ``motion`` and the tally fields above.
 - ``board/report`` (public): ``member`` (a sitting board member), ``text``.
-- ``board/resign`` (public; council if the seat came from a council-only election): ``member``, a sitting
-  board member giving up their seat — the mandate ends as ``resigned``, the member stays a member (issue 13).
 - ``council/census`` (public, any time): ``active_members``: the count of active members at that point of the
   log, rounded down to a multiple of the rules' ``census_bucket`` — how many, never who (DESIGN §5, §6).
 
@@ -85,7 +83,6 @@ from .commands import (
     OpenAssembly,
     ProposeMotion,
     RequestAssembly,
-    ResignSeat,
 )
 from .errors import RuleError
 from .issuer import Issuer
@@ -137,7 +134,6 @@ __all__ = [
     "ProposeMotion",
     "Quorum",
     "RequestAssembly",
-    "ResignSeat",
     "RuleError",
     "Rules",
     "apply",

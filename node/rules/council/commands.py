@@ -54,13 +54,6 @@ class LeaveMember:
 
 
 @dataclass(frozen=True)
-class ResignSeat:
-    """A sitting board member gives up their seat (article 5; issue 13); they stay a member of the council."""
-
-    member: bytes
-
-
-@dataclass(frozen=True)
 class OpenAssembly:
     convened_by: bytes | None  # a sitting board member; None = the operator, only while no board member sits
     agenda: str = ""
@@ -137,7 +130,6 @@ Command = (
     | BindKey
     | RequestAssembly
     | LeaveMember
-    | ResignSeat
     | OpenAssembly
     | Attend
     | Depart

@@ -475,18 +475,6 @@ def tally(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
         state.pending_tally = None
 
 
-def resign(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
-    """A sitting board member gives up their seat (issue 13): the mandate ends, recorded as a resignation."""
-    exact_keys(body, {"kind", "member"}, "board/resign")
-    member = _active(state, get_member(body, "member")).id
-    if member not in state.board_members():
-        raise RuleError("board.not-member", "only a sitting board member resigns a seat")
-    if entry is not None:
-        for m in state.sitting_mandates():
-            if m.member == member:
-                m.ended_how, m.ended_by, m.ended_seq = "resigned", entry.id, entry.seq
-
-
 def report(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     exact_keys(body, {"kind", "member", "text"}, "board/report")
     text = get_text(body, "text", MAX_TEXT)
@@ -522,14 +510,6 @@ def _visibility_of_decision(state: Council, body: dict[str, Any]) -> Vis:
     return "council" if m is not None and m.visibility == "council" else "public"
 
 
-def _visibility_of_resignation(state: Council, body: dict[str, Any]) -> Vis:
-    """As public as the seat: a seat a council-only election gave is given up in the council only."""
-    decisions = [
-        state.decisions[m.decision] for m in state.sitting_mandates() if m.member == body.get("member")
-    ]
-    return "council" if any(d.visibility == "council" for d in decisions) else "public"
-
-
 def _fixed(vis: Vis) -> Callable[[Council, dict[str, Any]], Vis]:
     return lambda _state, _body: vis
 
@@ -552,7 +532,6 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "decision": (_visibility_of_decision, decision),
     "decision/tally": (_fixed("council"), tally),
     "board/report": (_fixed("public"), report),
-    "board/resign": (_visibility_of_resignation, resign),
     "council/census": (_fixed("public"), census),
     logkey.KIND: (_fixed("public"), lambda _state, body, entry: logkey.judge(body, entry)),
 }

@@ -14,8 +14,7 @@ did. Logs written before attribution have no ``issued_by``: their entries are ta
 What each role may issue (anything else is ``issuer.not-allowed``):
 
 - a member: their own join (with their key), a new key of theirs (``member/key``, replacing and revoking the
-  old one from that position), their own check-in, their own ballot, a requisition, their resignation from
-  the council (``member/leave``) or from their board seat (``board/resign``);
+  old one from that position), their own check-in, their own ballot, a requisition, their resignation;
 - a board member: opening an assembly they convene, their own executive report, a census;
 - the operator: everything but a member's own acts — except that the operator cannot bind a key (only the
   key's own signature does), and records no ballot for a member who holds a key on a motion whose kind the
@@ -48,7 +47,6 @@ MEMBER_KINDS = {
     "motion/vote",
     "assembly/requisition",
     "member/leave",
-    "board/resign",
 }
 BOARD_KINDS = {"assembly/open", "board/report", "council/census"}
 MEMBER_ONLY = {"member/key", "assembly/requisition"}  # acts nobody takes in a member's name
@@ -122,8 +120,6 @@ def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, An
             )
         case "assembly/requisition":
             return Statement("requisition", state.id, {"member": member, "text": body["text"]})
-        case "board/resign":
-            return Statement("resign", state.id, {"member": member})
         case _:
             return Statement("leave", state.id, {"member": member})
 

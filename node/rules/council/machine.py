@@ -29,7 +29,6 @@ from .commands import (
     OpenAssembly,
     ProposeMotion,
     RequestAssembly,
-    ResignSeat,
 )
 from .decide import decision_bodies, runoff_proposal
 from .entries import KINDS
@@ -71,8 +70,6 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             }, []
         case LeaveMember():
             return {"kind": "member/leave", "member": command.member}, []
-        case ResignSeat():
-            return {"kind": "board/resign", "member": command.member}, []
         case BindKey():
             return {"kind": "member/key", "member": command.member, "key": command.key}, []
         case RequestAssembly():

@@ -231,9 +231,8 @@ class Mandate:
     decision: bytes
     seat: int
     member: bytes
-    # the recall or removal decision, or the resignation entry; None while sitting or if the member left
-    ended_by: bytes | None = None
-    ended_how: Literal["recalled", "removed", "left", "resigned"] | None = None
+    ended_by: bytes | None = None  # the recall or removal decision; None while sitting or if the member left
+    ended_how: Literal["recalled", "removed", "left"] | None = None
     ended_seq: int | None = None
 
     @property
