@@ -317,7 +317,14 @@ def motion_propose(
 def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
     """Decide the motion by the rules in force and record the decision."""
     out = client.call("POST", f"/v1/admin/motions/{motion_ref}/close")
-    named = out.get("elected") or out.get("delegates") or out.get("delegates_ended") or _is_election(out)
+    named = (
+        out.get("elected")
+        or out.get("delegates")
+        or out.get("delegates_ended")
+        or out.get("runoff")
+        or out.get("tied")
+        or _is_election(out)
+    )
     name = _namer(client) if not as_json and named else short
 
     def human(v: dict[str, Any]) -> str:
@@ -334,13 +341,16 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
             lines.append(f"{plural(v['vacant'], 'seat')} left vacant")
         lines += [f"delegate: {name(d['member'])}" for d in v.get("delegates") or []]
         lines += [f"delegate mandate ended: {name(d['member'])}" for d in v.get("delegates_ended") or []]
+        if v.get("runoff_motion_id"):
+            # issue 13: the tie for the last seat(s) went to a runoff, open now in the same assembly
+            seats = plural(v["runoff"]["seats"], "seat")
+            among = ", ".join(name(m) for m in v["runoff"]["candidates"])
+            lines.append(f"runoff: motion {v['runoff_motion_id']} for {seats} among {among}")
+        elif v.get("tied"):
+            lines.append(f"tied for the last seat: {', '.join(name(m) for m in v['tied'])}")
         return "\n".join(lines)
 
     emit(as_json, out, human)
-
-
-def _is_election(decision: dict[str, Any]) -> bool:
-    return isinstance(decision.get("tally"), dict) and "approvals" in decision["tally"]
 
 
 def _namer(client: NodeClient) -> Callable[[str], str]:

@@ -183,7 +183,7 @@ def _script(s: Session, tmp: Path, serve: object) -> None:  # one operator's aft
     )  # fmt: skip
     s.shora("vote", election, "Ava", "Ava", "Babak", home=toronto)
     s.shora("vote", election, "Babak", "Babak", home=toronto)
-    s.shora("vote", election, "Chris", "Babak", home=toronto)
+    s.shora("vote", election, "Chris", "Babak", "Ava", home=toronto)  # Ava: 2 of 3 ballots (issue 13)
     s.ids["elected"] = s.shora("motion", "close", election, home=toronto).stdout
     s.ids["board"] = s.shora("board", home=toronto).stdout
     s.shora("assembly", "close", "current", home=toronto)
@@ -266,7 +266,7 @@ def test_results_are_true_and_in_words(session: Session) -> None:
     ids = session.ids
     assert "tally: yes 2, no 1, abstain 0" in ids["closed"]
     assert "elected: Babak" in ids["elected"] and "elected: Ava" in ids["elected"]
-    assert "Babak 3, Ava 1 (3 ballots)" in ids["elected"]
+    assert "Babak 3, Ava 2 (3 ballots)" in ids["elected"]
     board = ids["board"].splitlines()
     assert board[0] == "3 seats, 1 vacant"
     assert [line.split(":")[0].strip() for line in board[1:]] == ["seat 1", "seat 2"]

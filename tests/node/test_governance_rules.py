@@ -136,7 +136,7 @@ def test_election_never_seats_a_candidate_who_sits_on_the_board_already() -> Non
     first = motion(log, aid, "election", seats=1, candidates=(A,))
     second = motion(log, aid, "election", seats=2, candidates=(A, B, C))
     assert [e["member"] for e in _close(log, first, {B: (A,)})["elected"]] == [A]
-    d = _close(log, second, {A: (A, B), B: (A, C), C: (A,), D: (B,)})
+    d = _close(log, second, {A: (A, B), B: (B, C), C: (A, C), D: (B, C)})
     assert [e["member"] for e in d["elected"]] == [B, C]
     assert d["vacant"] == 0 and d["tied"] == [] and log.state.board_members() == {A, B, C}
 
@@ -145,7 +145,7 @@ def test_election_never_seats_a_candidate_who_left_the_council() -> None:
     log = council()
     aid = assembly(log)
     m = motion(log, aid, "election", seats=2, candidates=(A, B, C))
-    for member, approvals in {A: (A, B), B: (A, B), C: (A, C), D: (A,)}.items():
+    for member, approvals in {A: (A, B), B: (A, B), C: (A, C), D: (B, C), E: (B, C)}.items():
         log.run(CastVote(m, member, approvals=approvals))
     log.run(LeaveMember(A))
     d = _close(log, m, {})
@@ -169,19 +169,24 @@ def test_election_seat_order_follows_approvals_then_member_id() -> None:
     log = council(Rules(board_seats=3))
     aid = assembly(log)
     m = motion(log, aid, "election", seats=3, candidates=(E, D, C))
-    d = _close(log, m, {A: (E, D, C), B: (E,)})
+    d = _close(log, m, {A: (E, D, C), B: (E,), C: (E, D, C)})
     assert d["elected"] == [{"seat": 0, "member": E}, {"seat": 1, "member": C}, {"seat": 2, "member": D}]
-    assert d["outcome"] == "adopted" and d["tally"]["approvals"] == [[C, 1], [D, 1], [E, 2]]
-    assert d["tally"]["ballots"] == 2
+    assert d["outcome"] == "adopted" and d["tally"]["approvals"] == [[C, 2], [D, 2], [E, 3]]
+    assert d["tally"]["ballots"] == 3
 
 
 def test_election_outcomes() -> None:
     log = council(Rules(board_seats=3))
     aid = assembly(log)
-    tied = _close(log, motion(log, aid, "election", seats=1, candidates=(D, E)), {A: (D,), B: (E,)})
-    assert (tied["outcome"], tied["elected"], tied["tied"], tied["vacant"]) == ("tied", [], [D, E], 1)
-    none = _close(log, motion(log, aid, "election", seats=2, candidates=(D, E)), {A: ()})
+    # issue 13: three candidates, each approved by 2 of 3 ballots, tie for two seats: a runoff opens at once
+    m = motion(log, aid, "election", seats=2, candidates=(C, D, E))
+    tied = _close(log, m, {A: (C, D), B: (C, E), C: (D, E)})
+    assert (tied["outcome"], tied["elected"], tied["tied"], tied["vacant"]) == ("tied", [], [C, D, E], 2)
+    runoff = log.entries[-1]
+    assert runoff.body["runoff_of"] == m and tied["runoff"] == {"seats": 2, "candidates": [C, D, E]}
+    none = _close(log, runoff.id, {A: ()})
     assert (none["outcome"], none["elected"], none["tied"], none["vacant"]) == ("rejected", [], [], 2)
+    assert none["runoff"] is None
 
 
 def test_election_without_quorum_leaves_every_seat_vacant() -> None:

@@ -403,7 +403,12 @@ async def close_motion(request: web.Request) -> web.Response:
     motion = _motion(node.council(), request.match_info["motion"])
     appended = await node.writer.submit(Issued(CloseMotion(motion), operator(request)))
     decision = appended[0]
-    full = {k: v for e in appended for k, v in e.body.items() if k not in ("kind", "salt")}
+    # the decision and its tally; a tie for the last seat also opened a runoff motion (issue 13)
+    runoff = [e.id for e in appended if e.body["kind"] == "motion/propose"]
+    recorded = [e for e in appended if e.body["kind"] != "motion/propose"]
+    full = {k: v for e in recorded for k, v in e.body.items() if k not in ("kind", "salt")}
+    if runoff:
+        full["runoff_motion_id"] = runoff[0]
     return respond(request, {"decision_id": decision.id, **full})
 
 

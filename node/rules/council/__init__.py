@@ -32,7 +32,10 @@ Entry kinds (body fields besides ``kind``; visibility):
   ``proposer`` (member on the roll | nil), ``seats`` (election), ``candidates`` [member] (election; delegate:
   the members it mandates; else []), ``target`` (removal, recall, delegate-recall), ``rules`` (rules: the
   proposed rules, no version), ``proposal`` (federation: [federation log id, proposal entry id], else nil;
-  absent in 0.1.0 logs). A federation motion is the council assembly's answer to a federation-wide
+  absent in 0.1.0 logs), ``method`` (elections since issue 13: "approval-majority"; absent in older logs,
+  whose elections are decided by the old rule: any approval), ``runoff_of`` (only in a runoff: the tied
+  election's motion id; such a proposal is written by the close of that election, directly after its decision
+  and tally, and nowhere else). A federation motion is the council assembly's answer to a federation-wide
   proposal (``node.rules.fedbody``): always public (the federation counts public decisions only), one per
   proposal, decided by the council's own rules like a policy motion. Delegate and delegate-recall motions
   (always public) mandate and recall the council's delegates to its federation (``delegates``).
@@ -46,7 +49,9 @@ Entry kinds (body fields besides ``kind``; visibility):
   member}] (delegate and delegate-recall motions; an adopted removal of a delegate adds ``delegates_ended``
   only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
   ``vacant``, ``tied`` [member tied for the last seat], ``ended`` [{decision, seat, member}] (mandates
-  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil); and the tally fields
+  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil), ``method`` and ``runoff``
+  (nil | {seats, candidates}: the runoff motion that follows; both only on elections proposed with a method);
+  and the tally fields
   ``quorum``, ``active_members``, ``quorum_required``, ``participants``, ``votes_cast``, ``tally`` ({yes,
   no, abstain} or {approvals: [[candidate, n]], ballots}) — unless the decision is public and the rules say
   ``publish_tallies: false``, in which case the tally fields go to the next entry (but a federation

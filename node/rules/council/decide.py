@@ -10,7 +10,7 @@ from typing import Any
 
 from . import delegates, proposal_requests
 from .model import Council, Motion, Outcome
-from .rules import election_result, majority_outcome, quorum_required
+from .rules import APPROVAL_MAJORITY, electable, election_result, majority_outcome, quorum_required
 
 
 def participants_of(state: Council, motion: Motion) -> set[bytes]:
@@ -29,8 +29,10 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
     elected: list[dict[str, Any]] = []
     tied: list[bytes] = []
     ended: list[dict[str, Any]] = []
-    removed: bytes | None = None
-    rules_adopted: int | None = None
+    # unannotated: mypy widens each None by its later assignment (an annotation is a mutant no test can see)
+    removed = None
+    rules_adopted = None
+    runoff = None
     vacant = 0
     outcome: Outcome
 
@@ -51,11 +53,18 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
             # left since the motion was proposed cannot take a seat
             board = state.board_members()
             eligible = [c for c in motion.candidates if state.is_active(c) and c not in board]
-            result = election_result(counts, min(motion.seats, state.vacancies()), eligible)
+            if motion.method == APPROVAL_MAJORITY:
+                # issue 13: a seat needs the approvals the council's majority rule requires
+                chosen = set(electable(rules.majority, counts, len(motion.votes), participants))
+                eligible = [c for c in eligible if c in chosen]
+            open_seats = min(motion.seats, state.vacancies())
+            result = election_result(counts, open_seats, eligible)
             elected = [{"seat": i, "member": m} for i, m in enumerate(result.elected)]
             tied = list(result.tied)
             vacant = motion.seats - len(result.elected)
             outcome = "adopted" if elected else "tied" if tied else "rejected"
+            if motion.method is not None and tied:
+                runoff = _runoff(state, motion, open_seats - len(elected), len(elected), tied)
     else:
         yes = sum(1 for v in motion.votes.values() if v == "yes")
         no = sum(1 for v in motion.votes.values() if v == "no")
@@ -92,6 +101,10 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "removed": removed,
         "rules_adopted": rules_adopted,
     }
+    if motion.method is not None:
+        # only decisions on motions that declared a method carry it, so older decisions replay unchanged
+        outcome_fields["method"] = motion.method
+        outcome_fields["runoff"] = runoff
     if motion.kind == "federation":
         # the answer the federation counts: which proposal, and (for the weighted rule) how many took part;
         # only federation decisions carry it, so the decisions of 0.1.0 logs replay unchanged
@@ -113,6 +126,40 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         tally_fields["ballots_signed"] = signed
         tally_fields["ballots_recorded"] = len(motion.votes) - signed
     return outcome_fields, tally_fields
+
+
+def _runoff(
+    state: Council, motion: Motion, seats_left: int, elected: int, tied: list[bytes]
+) -> dict[str, Any] | None:
+    """The runoff a tie for the last seat(s) opens: the tied candidates, for the seats still open once this
+    decision's winners sit and other open elections keep theirs; None when no seat is left to contest."""
+    # only elections have seats
+    others = sum(
+        m.seats for m in state.motions.values() if m.is_open and m.seats is not None and m.id != motion.id
+    )
+    seats = min(seats_left, state.vacancies() - elected - others)
+    if seats < 1:
+        return None
+    return {"seats": seats, "candidates": [c for c in motion.candidates if c in tied]}
+
+
+def runoff_proposal(motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:
+    """The motion/propose a decision naming ``runoff`` opens at once, in the same assembly (issue 13)."""
+    return {
+        "kind": "motion/propose",
+        "assembly": motion.assembly,
+        "motion_kind": "election",
+        "text": motion.text,
+        "visibility": motion.visibility,
+        "proposer": None,
+        "seats": runoff["seats"],
+        "candidates": list(runoff["candidates"]),
+        "target": None,
+        "rules": None,
+        "proposal": None,
+        "method": APPROVAL_MAJORITY,
+        "runoff_of": motion.id,
+    }
 
 
 def decision_bodies(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -15,7 +15,7 @@ from protocol.keys import PublicKey
 
 from . import delegates, proposal_requests
 from .charter import Charter
-from .decide import decision_bodies
+from .decide import decision_bodies, runoff_proposal
 from .errors import RuleError
 from .fields import (
     check_bytes,
@@ -54,6 +54,7 @@ from .model import (
     Requisition,
     Rules,
 )
+from .rules import ELECTION_METHODS
 
 Handler = Callable[[Council, dict[str, Any], Appended | None], None]
 
@@ -276,10 +277,14 @@ def minutes(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
 def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
     keys |= {"seats", "candidates", "target", "rules"}
-    # logs written by 0.1.0 have no proposal field: none of their motions answers a federation
-    # and only request motions have a federation field
-    optional = {k for k in ("proposal", "federation") if k in body}
-    exact_keys(body, keys | optional, "motion/propose")
+    # logs written by 0.1.0 have no proposal field: none of their motions answers a federation; only request
+    # motions have a federation field; elections proposed before issue 13 declare no method (decided by the
+    # old rule), only runoffs name runoff_of
+    keys |= {k for k in ("proposal", "federation", "method", "runoff_of") if k in body}
+    exact_keys(body, keys, "motion/propose")
+    # a runoff is opened by its tied decision only, exactly as the decision says (issue 13)
+    if (state.pending_runoff is not None or "runoff_of" in body) and plain(body) != state.pending_runoff:
+        raise RuleError("motion.runoff-mismatch", "a runoff motion follows its tied decision, as it says")
     text = get_text(body, "text", MAX_TEXT)
     # article 4: only the general assembly adopts policy, changes rules, elects or recalls
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
@@ -338,6 +343,9 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         delegates.check_motion(state, kind, candidates, target, visibility)
     elif kind == proposal_requests.KIND:
         federation = proposal_requests.check_motion(body.get("federation"), visibility)
+    method = body.get("method")
+    if "method" in body and (kind != "election" or method not in ELECTION_METHODS):
+        raise RuleError("election.bad-method", f"an election's method is {one_of(ELECTION_METHODS)}")
     if entry is not None:
         state.motions[entry.id] = Motion(
             entry.id,
@@ -352,7 +360,10 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             rules=rules,
             proposal=proposal,
             federation=federation,
+            method=method,
+            runoff_of=body.get("runoff_of"),
         )
+        state.pending_runoff = None
 
 
 def _check_federation(state: Council, proposal: object, visibility: object) -> tuple[bytes, bytes]:
@@ -453,6 +464,8 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
     )
     if tally is not None:
         state.pending_tally = PendingTally(motion.id, entry.id, tally)
+    if expected.get("runoff") is not None:
+        state.pending_runoff = runoff_proposal(motion, expected["runoff"])
     if expected["rules_adopted"] is not None:
         assert motion.rules is not None
         state.rules, state.rules_version = motion.rules, expected["rules_adopted"]

@@ -30,13 +30,14 @@ from .commands import (
     ProposeMotion,
     RequestAssembly,
 )
-from .decide import decision_bodies
+from .decide import decision_bodies, runoff_proposal
 from .entries import KINDS
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
 from .model import Council
+from .rules import APPROVAL_MAJORITY
 
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
 
@@ -116,6 +117,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "proposal": None if command.proposal is None else list(command.proposal),
                 # only on request motions: every other motion keeps the bytes it had before requests
                 **({} if command.federation is None else {"federation": command.federation}),
+                # elections declare how they are decided (issue 13); other motions follow the majority rule
+                **({"method": APPROVAL_MAJORITY} if command.kind == "election" else {}),
             }, []
         case CastVote():
             return {
@@ -132,8 +135,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 raise RuleError("motion.unknown", "no such motion")
             if not motion.is_open:
                 raise RuleError("motion.closed", "that motion has been decided")
-            body, tally = decision_bodies(state, motion)
-            return body, [] if tally is None else [Draft("council", tally)]
+            decided, tally = decision_bodies(state, motion)
+            follow = [] if tally is None else [Draft("council", tally)]
+            if decided.get("runoff") is not None:
+                # a tie for the last seat opens its runoff in the same batch (issue 13)
+                follow.append(Draft(motion.visibility, runoff_proposal(motion, decided["runoff"])))
+            return decided, follow
         case FileReport():
             return {"kind": "board/report", "member": command.member, "text": nfc_text(command.text)}, []
         case Census():
@@ -147,6 +154,8 @@ def _precheck(state: Council, kind: str) -> None:
         raise RuleError("council.not-founded", "the first entry founds the council")
     if state.pending_tally is not None and kind != "decision/tally":
         raise RuleError("log.tally-expected", "a public decision's hidden tally must follow it")
+    if state.pending_tally is None and state.pending_runoff is not None and kind != "motion/propose":
+        raise RuleError("log.runoff-expected", "a tied election's runoff motion must follow its decision")
 
 
 def execute(state: Council, command: Command | Issued, now_ms: int) -> list[Draft]:

@@ -194,6 +194,8 @@ class Motion:
     target: bytes | None = None
     rules: Rules | None = None
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
+    method: str | None = None  # election: the declared method; None = proposed before methods (old rule)
+    runoff_of: bytes | None = None  # election: the motion whose tie this runoff breaks
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
     signed: set[bytes] = field(default_factory=set)  # voters whose ballot is their own signature
@@ -293,6 +295,7 @@ class Council:
     requisitions: list[Requisition] = field(default_factory=list)
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
+    pending_runoff: dict[str, Any] | None = None  # the runoff motion/propose a tied decision opens next
     minutes_for: bytes | None = None
 
     # -- queries the HTTP layer needs -----------------------------------------------------------------------

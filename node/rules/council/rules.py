@@ -9,6 +9,12 @@ departed since — a member who cast a vote took part. All arithmetic is on inte
 - absolute:   adopted iff 2·yes > participants; tied iff 2·yes == participants.
 - two_thirds: adopted iff 3·yes ≥ 2·(yes + no) with yes + no > 0 (equality adopts, "≥ 2/3");
               tied iff no yes/no vote was cast at all.
+
+Elections (issue 13): a motion proposed with the declared method "approval-majority" elects only the
+candidates the council's majority rule adopts, each approval counting as a yes and each ballot cast without it
+as a no (``electable``); seats then go to the electable candidates with most approvals (``election_result``).
+An election proposed without a method (logs written before methods) is decided as it was then: any approval
+is enough.
 """
 
 from __future__ import annotations
@@ -38,6 +44,21 @@ def majority_outcome(majority: Majority, yes: int, no: int, participants: int) -
     if yes + no == 0:
         return "tied"
     return "adopted" if 3 * yes >= 2 * (yes + no) else "rejected"
+
+
+APPROVAL_MAJORITY = "approval-majority"
+ELECTION_METHODS = (APPROVAL_MAJORITY,)
+
+
+def electable(
+    majority: Majority, approvals: Mapping[bytes, int], ballots: int, participants: int
+) -> list[bytes]:
+    """Candidates the majority rule adopts: approvals are their yes, the other ballots cast their no."""
+    return [
+        c
+        for c, n in approvals.items()
+        if majority_outcome(majority, n, ballots - n, participants) == "adopted"
+    ]
 
 
 @dataclass(frozen=True)
