@@ -323,7 +323,7 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
         or out.get("delegates_ended")
         or out.get("runoff")
         or out.get("tied")
-        or _is_election(out)
+        or out.get("motion_kind") == "election"
     )
     name = _namer(client) if not as_json and named else short
 
