@@ -78,6 +78,7 @@ from .commands import (
     OpenAssembly,
     ProposeMotion,
     RequestAssembly,
+    ResignSeat,
 )
 from .errors import RuleError
 from .issuer import Issuer
@@ -129,6 +130,7 @@ __all__ = [
     "ProposeMotion",
     "Quorum",
     "RequestAssembly",
+    "ResignSeat",
     "RuleError",
     "Rules",
     "apply",

@@ -29,9 +29,10 @@ from .commands import (
     OpenAssembly,
     ProposeMotion,
     RequestAssembly,
+    ResignSeat,
 )
 from .decide import decision_bodies
-from .entries import KINDS
+from .entries import KINDS, check_new_requisition
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
@@ -68,15 +69,25 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "pubkey": command.pubkey,
             }, []
         case LeaveMember():
-            return {"kind": "member/leave", "member": command.member}, []
+            # a board member's leaving ends their mandate: the public log says so, cause "left"
+            sits = command.member in state.board_members()
+            left = [Draft("public", {"kind": "board/left", "member": command.member})] if sits else []
+            return {"kind": "member/leave", "member": command.member}, left
+        case ResignSeat():
+            return {"kind": "board/resign", "member": command.member, "decision": command.decision}, []
         case BindKey():
             return {"kind": "member/key", "member": command.member, "key": command.key}, []
         case RequestAssembly():
+            check_new_requisition(state, command.member)
             text = nfc_text(command.text)
             return {"kind": "assembly/requisition", "member": command.member, "text": text}, []
         case OpenAssembly():
             agenda = nfc_text(command.agenda)
-            return {"kind": "assembly/open", "convened_by": command.convened_by, "agenda": agenda}, []
+            opened: dict[str, Any] = {"kind": "assembly/open", "convened_by": command.convened_by}
+            opened["agenda"] = agenda
+            if command.ground is not None:
+                opened |= {"ground": command.ground, "due_ms": command.due_ms}
+            return opened, []
         case Attend():
             members = list(command.members)
             return {"kind": "assembly/attend", "assembly": command.assembly, "members": members}, []
@@ -89,6 +100,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "assembly": command.assembly,
                 "participants": 0 if a is None else len(a.attended),
             }
+            if command.next_ms is not None:
+                body["next_ms"] = command.next_ms
             extra: list[Draft] = []
             if command.minutes is not None:
                 text = nfc_text(command.minutes)
@@ -197,6 +210,8 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
     if by is not None:
         issuer.note(state, kind, body, by, entry)
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
+    if kind != "member/leave":
+        state.left_board = None  # board/left directly follows its member/leave
     state.next_seq += 1
 
 
