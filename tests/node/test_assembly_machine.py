@@ -243,10 +243,11 @@ def test_a_board_member_leaving_the_council_ends_the_mandate_as_left(council: Sc
     log = council.log
     board, key = council.board, council.board_key
     left, public = log.run(Issued(LeaveMember(board), as_member(log, board, key, "leave")))
-    assert (left.body["kind"], public.body, public.vis) == (
-        "member/leave",
-        {"kind": "board/left", "member": board, "issued_by": public.body["issued_by"]},
-        "public",
+    assert (left.body["kind"], public.body["kind"], public.vis) == ("member/leave", "board/left", "public")
+    assert (public.body["member"], public.body["decision"], public.body["seat"]) == (
+        board,
+        council.elected,
+        0,
     )
     (mandate,) = log.state.mandates
     assert (mandate.cause, mandate.ended_by, mandate.ended_public) == ("left", public.id, True)
@@ -259,7 +260,8 @@ def test_a_board_member_leaving_the_council_ends_the_mandate_as_left(council: Sc
 def test_board_left_stands_only_after_that_board_members_leaving(council: Scene) -> None:
     log = council.log
     size = len(log.entries)
-    stray = Appended(size, os.urandom(32), log.now, "public", {"kind": "board/left", "member": council.board})
+    body = {"kind": "board/left", "member": council.board, "decision": council.elected, "seat": 0}
+    stray = Appended(size, os.urandom(32), log.now, "public", body)
     with pytest.raises(RuleError) as caught:
         apply(log.state, stray)
     assert caught.value.rule == "board.left-misplaced" and log.state.next_seq == size

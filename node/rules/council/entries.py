@@ -218,29 +218,33 @@ def leave(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
         _end_membership(state, m, "left", entry.seq, None)
 
 
+def _ended_mandate(state: Council, body: dict[str, Any], kind: str) -> Mandate | None:
+    """The mandate a board/left or board/resign body names: (decision, seat), held by ``member``."""
+    exact_keys(body, {"kind", "member", "decision", "seat"}, kind)
+    member, decision, seat = get_member(body, "member"), get_entry_id(body, "decision"), get_int(body, "seat")
+    return next(
+        (m for m in state.mandates if (m.member, m.decision, m.seat) == (member, decision, seat)), None
+    )
+
+
 def board_left(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     """The public record of a board member's leaving the council: their mandate ended, cause "left"."""
-    exact_keys(body, {"kind", "member"}, "board/left")
-    member = get_member(body, "member")
-    if state.left_board != member:
+    mandate = _ended_mandate(state, body, "board/left")
+    if state.left_board != body["member"] or mandate is None or mandate.ended_how != "left":
         raise RuleError("board.left-misplaced", "board/left directly follows that board member's leaving")
     if entry is not None:
-        for m in state.mandates:
-            if m.member == member and m.ended_how == "left" and m.ended_by is None:
-                m.ended_by, m.ended_public = entry.id, True
+        mandate.ended_by, mandate.ended_public = entry.id, True
 
 
 def resign(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     """A board member gives up their seat and stays a member (article 5: a mandate ends by resignation)."""
-    exact_keys(body, {"kind", "member", "decision"}, "board/resign")
-    member = get_member(body, "member")
-    _active(state, member)
-    seat = _seat_of(state, member)
-    if seat is None or seat.decision != get_entry_id(body, "decision"):
+    mandate = _ended_mandate(state, body, "board/resign")
+    _active(state, body["member"])
+    if mandate is None or not mandate.sitting:
         raise RuleError("board.not-member", "only a sitting board member resigns their seat")
     if entry is not None:
-        seat.ended_how, seat.ended_by, seat.ended_seq = "resigned", entry.id, entry.seq
-        seat.ended_public = True
+        mandate.ended_how, mandate.ended_by, mandate.ended_seq = "resigned", entry.id, entry.seq
+        mandate.ended_public = True
 
 
 # -- assemblies ------------------------------------------------------------------------------------

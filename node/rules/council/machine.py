@@ -37,7 +37,7 @@ from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
-from .model import Council
+from .model import Council, Mandate
 
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
 
@@ -70,11 +70,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             }, []
         case LeaveMember():
             # a board member's leaving ends their mandate: the public log says so, cause "left"
-            sits = command.member in state.board_members()
-            left = [Draft("public", {"kind": "board/left", "member": command.member})] if sits else []
+            seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
+            left = [] if seat is None else [Draft("public", _mandate("board/left", seat.member, seat))]
             return {"kind": "member/leave", "member": command.member}, left
         case ResignSeat():
-            return {"kind": "board/resign", "member": command.member, "decision": command.decision}, []
+            seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
+            return _mandate("board/resign", command.member, seat, command.decision), []
         case BindKey():
             return {"kind": "member/key", "member": command.member, "key": command.key}, []
         case RequestAssembly():
@@ -151,6 +152,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             count = state.rules.census(len(state.active_members()))
             return {"kind": "council/census", "active_members": count}, []
     raise RuleError("command.unknown", f"not a governance command: {type(command).__name__}")
+
+
+def _mandate(kind: str, member: bytes, seat: Mandate | None, decision: bytes | None = None) -> dict[str, Any]:
+    """A board/left or board/resign body: whose mandate ends, named as the decision and seat that gave it."""
+    given = decision if decision is not None else seat.decision if seat is not None else b""
+    return {"kind": kind, "member": member, "decision": given, "seat": 0 if seat is None else seat.seat}
 
 
 def _precheck(state: Council, kind: str) -> None:
