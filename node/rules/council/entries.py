@@ -190,10 +190,9 @@ def bind_key(state: Council, body: dict[str, Any], entry: Appended | None) -> No
 
 def check_new_requisition(state: Council, member: bytes) -> None:
     """Refusals judged when a requisition is made, not on replay: logs written before them (issue 12) may
-    hold requisitions during an assembly or repeated ones, which count once (``Council.requisitioners``)."""
+    hold repeated ones, which count once (``Council.requisitioners``). A requisition made while an assembly
+    sits asks for the next one: an assembly left open cannot block it."""
     _active(state, member)
-    if state.open_assembly_id is not None:
-        raise RuleError("requisition.assembly-open", "an assembly sits now: raise the matter there")
     if member in state.requisitioners():
         raise RuleError("requisition.duplicate", "you have requisitioned the next assembly already")
 
