@@ -400,7 +400,7 @@ def rules_command(client: NodeClient, as_json: bool) -> None:
 def board(client: NodeClient, as_json: bool) -> None:
     """The executive board: seats, who sits, and the decision behind each mandate."""
     out = client.call("GET", "/v1/board")  # mandates in the order they were given: election, then rank
-    name = _namer(client) if not as_json and out["mandates"] else short
+    name = _namer(client) if not as_json and (out["mandates"] or out.get("ended")) else short
 
     def human(v: dict[str, Any]) -> str:
         # a mandate's "seat" is its rank in the election that gave it (a replacement's winner is rank 0
