@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.node.test_cli import as_json, init, refused, shora, start_serving, stop_serving, usage_error
+from tests.node.test_cli import INIT, as_json, init, refused, shora, start_serving, stop_serving, usage_error
 
 
 def test_requisition_convening_and_resignation_through_the_cli(tmp_path: Path) -> None:
@@ -80,5 +80,26 @@ def test_requisition_convening_and_resignation_through_the_cli(tmp_path: Path) -
         board = shora("board", home=home).stdout
         assert "Shirin" in board and "(resignation," in board
         assert as_json("board", home=home)["ended"][0]["cause"] == "resignation"
+    finally:
+        stop_serving(server, home)
+
+
+def test_init_sets_the_requisition_rules_and_refuses_impossible_ones(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    assert "rules.bad-requisition" in refused("init", bad, *INIT, "--requisition", "0/5")
+    assert "num/den" in refused("init", bad, *INIT, "--requisition", "half")
+    assert not bad.exists()  # nothing made
+    fed = tmp_path / "fed"
+    federation = ("--kind", "federation", "--name", "F", "--continent", "Asia", "--requisition", "1/3")
+    assert "--requisition" in usage_error("init", fed, *federation)
+    assert not fed.exists()
+    home = tmp_path / "toronto"
+    as_json(
+        "init", home, *INIT, "--listen", "127.0.0.1:0", "--requisition", "1/3", "--requisition-delay", "10"
+    )
+    server = start_serving(home, tmp_path / "serve.log")
+    try:
+        in_force = as_json("rules", home=home)["rules"]
+        assert (in_force["requisition"], in_force["requisition_delay_days"]) == ([1, 3], 10)
     finally:
         stop_serving(server, home)
