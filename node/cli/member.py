@@ -1,5 +1,6 @@
-"""``shora member invite|keygen|redeem|checkin|vote|requisition|resign|record|check``: members acting for
-themselves, with their own key, over the same HTTP routes a web page calls (``/v1/member/``; issue 12).
+"""``shora member invite|keygen|redeem|status|checkin|vote|requisition|convene|resign|record|check``: members
+acting for themselves, with their own key, over the same HTTP routes a web page calls (``/v1/member/``;
+issue 12).
 
 A member's key file (Ed25519, PKCS#8 PEM, mode 0600) is ``--key FILE``, else ``SHORA_MEMBER_KEY``, else
 ``~/.config/shora/member.key``; beside it ``FILE.json`` remembers which node and council the key belongs to
@@ -281,14 +282,42 @@ def member_requisition(text: str, key_file: Path | None, as_json: bool) -> None:
 
 
 def _standing(v: dict[str, Any]) -> str:
-    """Where the next assembly stands after a requisition: the share, and from when members may convene."""
+    """Where the next assembly stands: the requisitions and the share, the date the last assembly fixed,
+    and from when this member may convene it."""
     r = v["requisition"]
-    line = f"{r['count']} of the {r['needed']} requisitions needed"
-    if r["met_ms"] is None:
-        return line
-    dues = [g["due_ms"] for g in r["may_convene"] if g["ground"] == "requisition"]
-    until = f"; from {when(dues[0])} UTC you may convene it: shora member convene" if dues else ""
-    return f"{line}: the board must convene an assembly{until}"
+    lines = [f"{r['count']} of the {r['needed']} requisitions needed"]
+    if r["met_ms"] is not None:
+        lines[0] += f": the board must convene an assembly (share reached {when(r['met_ms'])} UTC)"
+    if r["next_ms"] is not None:
+        lines.append(f"the last assembly fixed the next for {when(r['next_ms'])} UTC")
+    lines += [
+        f"from {when(g['due_ms'])} UTC you may convene it (on {g['ground']}): shora member convene"
+        for g in r["may_convene"]
+    ]
+    return "\n".join(lines)
+
+
+@member.command("status")
+@key_option
+@json_option
+def member_status(key_file: Path | None, as_json: bool) -> None:
+    """Who your key speaks for, your board seat, the open assembly, and where the next assembly stands:
+    requisitions, the date the last assembly fixed, and whether you may convene it yourself."""
+    profile = Profile(key_path(key_file))
+    out = profile.client.call("GET", "/v1/member/me")
+
+    def human(v: dict[str, Any]) -> str:
+        seat = v["mandate"]
+        lines = [
+            f"member {v['member_id']}",
+            f"board seat: elected by decision {short(seat['decision'])}" if seat else "board seat: none",
+            f"open assembly: {short(v['open_assembly'])}" + (" (present)" if v["present"] else "")
+            if v["open_assembly"]
+            else "open assembly: none",
+        ]
+        return "\n".join([*lines, _standing(v)])
+
+    emit(as_json, out, human)
 
 
 @member.command("resign")

@@ -68,6 +68,10 @@ def test_requisition_convening_and_resignation_through_the_cli(tmp_path: Path) -
         assert "1 of the 1 requisitions needed" in said and "you may convene it" in said
         again = shora("member", "requisition", "--text", "again", "--key", kaveh, "--json", code=1)
         assert json.loads(again.stdout)["error"] == "requisition.duplicate"
+        status = shora("member", "status", "--key", kaveh).stdout
+        assert "board seat: none" in status and "you may convene it (on requisition)" in status
+        assert "board seat: elected by decision" in shora("member", "status", "--key", shirin).stdout
+        assert "you may convene" not in shora("member", "status", "--key", shirin).stdout
         assert "agenda" in usage_error("member", "convene", "--key", kaveh)
         held = len(as_json("assembly", "list", home=home)["assemblies"])
         early = shora("member", "convene", "--agenda", "Recall", "--key", kaveh, "--json", code=1)
