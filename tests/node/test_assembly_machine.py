@@ -4,16 +4,20 @@ the last assembly fixed, and mandates that end by recall, resignation or leaving
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from node.rules.council import (
     Attend,
     CastVote,
     CloseAssembly,
     CloseMotion,
+    FileReport,
     FoundCouncil,
     Issued,
     Issuer,
@@ -296,3 +300,40 @@ def test_requisition_rules_are_data_and_old_rules_mean_the_defaults() -> None:
         with pytest.raises(RuleError) as caught:
             Rules(requisition_delay_days=days)
         assert caught.value.rule == "rules.bad-requisition-delay"
+
+
+STEPS = ("requisition 1", "requisition 2", "requisition 3", "report", "board assembly", "a day", "the delay")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(STEPS), max_size=12))
+def test_whatever_the_board_does_a_due_requisition_lets_its_requisitioners_convene(steps: list[str]) -> None:
+    """Property: at every point, once the share has requisitioned and the delay has passed with no assembly
+    opened since, every active requisitioner may convene it; before the delay none may."""
+    council = Scene()
+    log = council.log
+    board = Issuer("board", council.board_key.public.raw, council.board)
+    for step in steps:
+        log.now += 1000
+        if step.startswith("requisition"):
+            member, key = council.people[int(step[-1])]
+            if member not in log.state.requisitioners():
+                log.run(requisition(log, member, key))
+        elif step == "report":
+            log.run(Issued(FileReport(council.board, "we are busy"), board))
+        elif step == "board assembly":
+            a = log.run(Issued(OpenAssembly(council.board, "ours"), board))[0].id
+            log.run(Issued(CloseAssembly(a), OPERATOR))
+        else:
+            log.now += DAY_MS if step == "a day" else DELAY_DAYS * DAY_MS
+        due = log.state.convening_due("requisition")
+        for member, key in council.people[1:]:
+            trial = copy.deepcopy(log)
+            if due is None or member not in log.state.requisitioners():
+                expected = "convene.no-requisition" if due is None else "convene.not-requisitioner"
+                refused(trial, convene(trial, member, key), expected)
+            elif log.now < due:
+                refused(trial, convene(trial, member, key), "convene.too-early")
+            else:
+                trial.run(convene(trial, member, key))
+                assert trial.state.open_assembly() is not None
