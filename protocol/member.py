@@ -12,7 +12,11 @@ The acts and their fields (each exactly these):
     checkin      assembly, member              present at that assembly
     ballot       assembly, motion, member, choice (text | nil), approvals [member]
     requisition  member, text                  asks for a general assembly
-    leave        member                        resigns
+    leave        member                        leaves the council
+    convene      member, agenda, ground, due_ms
+                                               convenes the assembly the board has not: ground
+                                               "requisition" or "schedule", due_ms when the right began
+    resign       member, decision              gives up the board seat that decision gave
 
 The council stores the signature in the entry recording the act (``issued_by.sig``); the statement is
 rebuilt from the entry and the record, so anyone holding the record checks it offline. Naming the
@@ -52,6 +56,8 @@ ACTS: dict[str, tuple[str, ...]] = {
     "ballot": ("assembly", "motion", "member", "choice", "approvals"),
     "requisition": ("member", "text"),
     "leave": ("member",),
+    "convene": ("member", "agenda", "ground", "due_ms"),
+    "resign": ("member", "decision"),
 }
 MEMBER_ID_SIZE = 16
 ID_SIZE = 32
@@ -59,7 +65,7 @@ STATEMENT_LIMITS = codec.Limits(max_size=64 * 1024, max_depth=3, max_length=1000
 PROOF_LIMITS = codec.Limits(max_size=256 * 1024, max_depth=4, max_length=128 * 1024)
 PROOF_VERSION = 1
 _SIZES = {"member": MEMBER_ID_SIZE, "council": ID_SIZE, "assembly": ID_SIZE, "motion": ID_SIZE}
-_SIZES |= {"charter_hash": ID_SIZE, "key": PUBLIC_KEY_SIZE}
+_SIZES |= {"charter_hash": ID_SIZE, "key": PUBLIC_KEY_SIZE, "decision": ID_SIZE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,11 @@ class Statement:
                 raise DecodeError("a ballot's approvals are member ids")
         if self.act == "requisition" and type(self.fields["text"]) is not str:
             raise DecodeError("a requisition's text is text")
+        if self.act == "convene":
+            if type(self.fields["agenda"]) is not str or type(self.fields["ground"]) is not str:
+                raise DecodeError("a convening's agenda and ground are text")
+            if type(self.fields["due_ms"]) is not int:
+                raise DecodeError("a convening's due_ms is an integer")
 
     def encode(self) -> bytes:
         value = {"act": self.act, "council": self.council, **self.fields}

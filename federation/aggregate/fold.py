@@ -208,6 +208,10 @@ class Folder:
                 elif kind == "decision":
                     row = self._decision(fold, log_id, seq, entry_id, ts_ms, body)
                     fold.decisions.append((self._time_key(ts_ms, keys), *row))
+                elif kind in ("board/resign", "board/left"):  # a mandate ended by resignation or leaving
+                    self._end_mandates(
+                        fold, log_id, entry_id, [(_id(body, "decision"), _get(body, "seat", int))]
+                    )
             except UnreadableBody:
                 skipped += 1
         if fold is not None:
@@ -269,6 +273,24 @@ class Folder:
         row.close_ids = bytes(row.close_ids) + entry_id
         fold.closes.append((entry_id, seq, ts_ms, participants, log_id, assembly))
 
+    @staticmethod
+    def _end_mandates(
+        fold: _CouncilFold,
+        log_id: bytes,
+        entry_id: bytes,
+        ended: list[tuple[bytes, int]],
+        changed: bool = False,
+    ) -> None:
+        """The mandates ``entry_id`` ends (a recall or removal, a resignation, a member's leaving)."""
+        for mandate in ended:
+            if mandate in fold.sitting:
+                fold.sitting.discard(mandate)
+                fold.ended.append((entry_id, log_id, *mandate))
+                changed = True
+        if changed:
+            fold.row.board_ids = bytes(fold.row.board_ids) + entry_id
+            fold.row.board_filled = len(fold.sitting)
+
     def _decision(
         self,
         fold: _CouncilFold,
@@ -308,19 +330,10 @@ class Folder:
             proposal = _id({"p": proposal[0]}, "p") + _id({"p": proposal[1]}, "p")
         self._delegates(fold, log_id, entry_id, mandated, recalled)
         row = fold.row
-        changed = False
         for seat in elected:
             fold.sitting.add((entry_id, seat))
             fold.mandates.append((log_id, entry_id, seat))
-            changed = True
-        for mandate in ended:
-            if mandate in fold.sitting:
-                fold.sitting.discard(mandate)
-                fold.ended.append((entry_id, log_id, *mandate))
-                changed = True
-        if changed:
-            row.board_ids = bytes(row.board_ids) + entry_id
-            row.board_filled = len(fold.sitting)
+        self._end_mandates(fold, log_id, entry_id, ended, changed=bool(elected))
         if rules is not None and outcome == "adopted":
             row.rules_id, (row.board_seats, row.census_bucket) = entry_id, rules
         row.decisions += 1

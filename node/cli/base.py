@@ -44,6 +44,19 @@ SIGNED_BALLOTS_HELP = (
 )
 
 
+def parse_share(text: str | None) -> list[int] | None:
+    """``--requisition 1/5``: a share num/den of the active members (the rules judge its bounds)."""
+    if text is None:
+        return None
+    num, slash, den = text.partition("/")
+    try:
+        if not slash:
+            raise ValueError(text)
+        return [int(num), int(den)]
+    except ValueError as exc:
+        raise CliError(f"--requisition {text!r}: a share of the active members is num/den (1/5)") from exc
+
+
 def parse_signed_ballots(text: str | None) -> tuple[str, ...] | None:
     """``--signed-ballots election,recall`` (or ``none``): the motion kinds, sorted; the rules judge them."""
     if text is None:

@@ -17,6 +17,7 @@ from node.cli.base import (
     emit,
     json_option,
     parse_quorum,
+    parse_share,
     parse_signed_ballots,
     tally_words,
 )
@@ -97,6 +98,21 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option("--signed-ballots", default=None, help=SIGNED_BALLOTS_HELP)
 @click.option(
+    "--requisition",
+    default="1/5",
+    show_default=True,
+    metavar="NUM/DEN",
+    help="the share of active members whose requisitions oblige the board to convene an assembly",
+)
+@click.option(
+    "--requisition-delay",
+    type=click.IntRange(1, 365),
+    default=30,
+    show_default=True,
+    metavar="DAYS",
+    help="the days the board has to convene a requisitioned assembly before a requisitioner may",
+)
+@click.option(
     "--recovery-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -129,6 +145,8 @@ def init(
     federation: tuple[str, str] | None,
     census_bucket: int,
     signed_ballots: str | None,
+    requisition: str,
+    requisition_delay: int,
     recovery_file: Path | None,
     founding: int,
     as_json: bool,
@@ -147,6 +165,8 @@ def init(
             publish_tallies=publish_tallies,
             census_bucket=census_bucket,
             signed_ballots=SIGNED_BALLOTS_DEFAULT if signed is None else signed,  # type: ignore[arg-type]
+            requisition=tuple(parse_share(requisition) or ()),  # type: ignore[arg-type]  # judged by Rules
+            requisition_delay_days=requisition_delay,
         )
         found = FoundCouncil(
             name=name, name_fa=name_fa, city=city, country=country, continent=continent, rules=rules
@@ -203,6 +223,8 @@ COUNCIL_ONLY = {
     "board_seats": "--board-seats",
     "publish_tallies": "--publish-tallies/--no-publish-tallies",
     "census_bucket": "--census-bucket",
+    "requisition": "--requisition",
+    "requisition_delay": "--requisition-delay",
 }
 
 

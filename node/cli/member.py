@@ -1,5 +1,6 @@
-"""``shora member invite|keygen|redeem|checkin|vote|requisition|resign|record|check``: members acting for
-themselves, with their own key, over the same HTTP routes a web page calls (``/v1/member/``; issue 12).
+"""``shora member invite|keygen|redeem|status|checkin|vote|requisition|convene|resign|record|check``: members
+acting for themselves, with their own key, over the same HTTP routes a web page calls (``/v1/member/``;
+issue 12).
 
 A member's key file (Ed25519, PKCS#8 PEM, mode 0600) is ``--key FILE``, else ``SHORA_MEMBER_KEY``, else
 ``~/.config/shora/member.key``; beside it ``FILE.json`` remembers which node and council the key belongs to
@@ -277,17 +278,65 @@ def member_requisition(text: str, key_file: Path | None, as_json: bool) -> None:
     """Ask, signed, for a general assembly."""
     profile = Profile(key_path(key_file))
     out = profile.client.call("POST", "/v1/member/requisitions", profile.signed("requisition", text=text))
-    emit(as_json, out, lambda v: f"requisition recorded: {short(v['requisition_id'])}")
+    emit(as_json, out, lambda v: f"requisition recorded: {short(v['requisition_id'])}\n{_standing(v)}")
+
+
+def _standing(v: dict[str, Any]) -> str:
+    """Where the next assembly stands: the requisitions and the share, the date the last assembly fixed,
+    and from when this member may convene it."""
+    r = v["requisition"]
+    lines = [f"{r['count']} of the {r['needed']} requisitions needed"]
+    if r["met_ms"] is not None:
+        lines[0] += f": the board must convene an assembly (share reached {when(r['met_ms'])} UTC)"
+    if r["next_ms"] is not None:
+        lines.append(f"the last assembly fixed the next for {when(r['next_ms'])} UTC")
+    lines += [
+        f"from {when(g['due_ms'])} UTC you may convene it (on {g['ground']}): shora member convene"
+        for g in r["may_convene"]
+    ]
+    return "\n".join(lines)
+
+
+@member.command("status")
+@key_option
+@json_option
+def member_status(key_file: Path | None, as_json: bool) -> None:
+    """Who your key speaks for, your board seat, the open assembly, and where the next assembly stands:
+    requisitions, the date the last assembly fixed, and whether you may convene it yourself."""
+    profile = Profile(key_path(key_file))
+    out = profile.client.call("GET", "/v1/member/me")
+
+    def human(v: dict[str, Any]) -> str:
+        seat = v["mandate"]
+        lines = [
+            f"member {v['member_id']}",
+            f"board seat: elected by decision {short(seat['decision'])}" if seat else "board seat: none",
+            f"open assembly: {short(v['open_assembly'])}" + (" (present)" if v["present"] else "")
+            if v["open_assembly"]
+            else "open assembly: none",
+        ]
+        return "\n".join([*lines, _standing(v)])
+
+    emit(as_json, out, human)
 
 
 @member.command("resign")
+@click.option("--seat", is_flag=True, help="give up your board seat only, and stay a member")
 @key_option
 @json_option
-def member_resign(key_file: Path | None, as_json: bool) -> None:
-    """Leave the council, signed with your key."""
+def member_resign(seat: bool, key_file: Path | None, as_json: bool) -> None:
+    """Leave the council, signed with your key; with --seat, resign from the board and stay a member."""
     profile = Profile(key_path(key_file))
-    out = profile.client.call("POST", "/v1/member/leave", profile.signed("leave"))
-    emit(as_json, out, lambda v: f"left: {v['member_id']}")
+    if not seat:
+        out = profile.client.call("POST", "/v1/member/leave", profile.signed("leave"))
+        emit(as_json, out, lambda v: f"left: {v['member_id']}")
+        return
+    mandate = profile.client.call("GET", "/v1/member/me")["mandate"]
+    if mandate is None:
+        raise CliError("you hold no board seat", "board.not-member")
+    body = profile.signed("resign", decision=codec.unb64u(mandate["decision"], 32))
+    out = profile.client.call("POST", "/v1/member/board/resign", body)
+    emit(as_json, out, lambda v: f"resigned from the board: {short(v['entry_id'])}")
 
 
 @member.command("convene")
@@ -295,10 +344,29 @@ def member_resign(key_file: Path | None, as_json: bool) -> None:
 @key_option
 @json_option
 def member_convene(agenda: str, key_file: Path | None, as_json: bool) -> None:
-    """A sitting board member convenes the general assembly, with their own key (article 5)."""
+    """Convene the general assembly with your own key (article 5): as a sitting board member; or, when the
+    board has not within the rules' delay, as a member who requisitioned it; or once the date the last
+    assembly fixed has passed, as any member."""
     profile = Profile(key_path(key_file))
-    out = profile.client.call("POST", "/v1/member/board/assemblies", {"agenda": agenda})
-    emit(as_json, out, lambda v: f"assembly opened: {v['assembly_id']}")
+    me = profile.client.call("GET", "/v1/member/me")
+    if me["board"]:
+        out = profile.client.call("POST", "/v1/member/board/assemblies", {"agenda": agenda})
+        emit(as_json, out, lambda v: f"assembly opened: {v['assembly_id']}")
+        return
+    grounds = me["requisition"]["may_convene"]
+    if not grounds:
+        raise CliError(
+            "only the board convenes now: members convene an assembly the board has not once their "
+            "requisitions reached the rules' share and its delay passed, or the date the last assembly "
+            "fixed has passed (shora member requisition)",
+            "convene.no-right",
+        )
+    if not agenda.strip():
+        raise click.UsageError("a member convening an assembly states its agenda (--agenda)")
+    ground = grounds[0]  # on requisition before on the date fixed: the rules judge the time
+    body = profile.signed("convene", agenda=agenda, ground=ground["ground"], due_ms=ground["due_ms"])
+    out = profile.client.call("POST", "/v1/member/assemblies", body)
+    emit(as_json, out, lambda v: f"assembly opened: {v['assembly_id']} (convened on {ground['ground']})")
 
 
 @member.command("report")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from node.cli.base import (
     emit,
     json_option,
     parse_quorum,
+    parse_share,
     parse_signed_ballots,
     plural,
     remote,
@@ -137,11 +139,23 @@ def assembly_depart(client: NodeClient, as_json: bool, assembly_ref: str, member
     default=None,
     help="a UTF-8 text file with the minutes, signed into the log",
 )
+@click.option(
+    "--next",
+    "next_date",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+    default=None,
+    help="the date (UTC) the assembly fixed for the next one: once it passes without an assembly, any "
+    "member may convene it",
+)
 @remote
-def assembly_close(client: NodeClient, as_json: bool, assembly_ref: str, minutes: Path | None) -> None:
+def assembly_close(
+    client: NodeClient, as_json: bool, assembly_ref: str, minutes: Path | None, next_date: datetime | None
+) -> None:
     """Close ASSEMBLY once its motions are decided, with its minutes."""
     text = minutes.read_text(encoding="utf-8") if minutes else None
-    out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/close", {"minutes": text})
+    next_ms = None if next_date is None else int(next_date.replace(tzinfo=UTC).timestamp() * 1000)
+    body = {"minutes": text, **({} if next_ms is None else {"next_ms": next_ms})}
+    out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/close", body)
     emit(as_json, out, lambda v: f"assembly closed; {plural(v['participants'], 'participant')}")
 
 
@@ -241,6 +255,19 @@ def motion() -> None:
     help="rules: the census rounds member counts down to multiples of it",
 )
 @click.option("--signed-ballots", default=None, help=f"rules: {SIGNED_BALLOTS_HELP}")
+@click.option(
+    "--requisition",
+    default=None,
+    metavar="NUM/DEN",
+    help="rules: the share of active members whose requisitions oblige the board to convene an assembly",
+)
+@click.option(
+    "--requisition-delay",
+    type=int,
+    default=None,
+    metavar="DAYS",
+    help="rules: the days the board has to convene a requisitioned assembly before a requisitioner may",
+)
 @remote
 def motion_propose(
     client: NodeClient,
@@ -260,6 +287,8 @@ def motion_propose(
     publish_tallies: bool | None,
     census_bucket: int | None,
     signed_ballots: str | None,
+    requisition: str | None,
+    requisition_delay: int | None,
 ) -> None:
     """Put a motion to the open ASSEMBLY (or `current`); members then vote with `shora vote`."""
     if not text.strip():
@@ -288,6 +317,8 @@ def motion_propose(
         "board_seats": board_seats,
         "publish_tallies": publish_tallies,
         "census_bucket": census_bucket,
+        "requisition": parse_share(requisition),
+        "requisition_delay_days": requisition_delay,
     }
     if kind == "rules":
         # only the rules named change; the node keeps every other rule in force (issue 13)
@@ -299,13 +330,13 @@ def motion_propose(
         if not rules:
             raise click.UsageError(
                 "--kind rules names the rules it changes: --majority, --quorum, --board-seats, "
-                "--publish-tallies, --census-bucket or --signed-ballots"
+                "--publish-tallies, --census-bucket, --signed-ballots, --requisition or --requisition-delay"
             )
         body["rules"] = rules
     elif any(x is not None for x in (*named.values(), quorum, signed_ballots)):
         raise click.UsageError(
-            "--majority, --quorum, --board-seats, --publish-tallies, --census-bucket and --signed-ballots "
-            "belong to --kind rules"
+            "--majority, --quorum, --board-seats, --publish-tallies, --census-bucket, --signed-ballots, "
+            "--requisition and --requisition-delay belong to --kind rules"
         )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")
@@ -413,7 +444,7 @@ def rules_command(client: NodeClient, as_json: bool) -> None:
 def board(client: NodeClient, as_json: bool) -> None:
     """The executive board: seats, who sits, and the decision behind each mandate."""
     out = client.call("GET", "/v1/board")  # mandates in the order they were given: election, then rank
-    name = _namer(client) if not as_json and out["mandates"] else short
+    name = _namer(client) if not as_json and (out["mandates"] or out.get("ended")) else short
 
     def human(v: dict[str, Any]) -> str:
         # a mandate's "seat" is its rank in the election that gave it (a replacement's winner is rank 0
@@ -427,6 +458,12 @@ def board(client: NodeClient, as_json: bool) -> None:
             lines.append(
                 "  nobody sits yet: elect a board with shora motion propose ASSEMBLY --kind election"
             )
+        # each ended mandate with its cause, as the record says it (issue 13)
+        lines += [
+            f"  ended: {name(m['member'])} ({m['cause']}, by entry {short(m['ended_by'])}; "
+            f"elected by decision {short(m['decision'])})"
+            for m in v.get("ended", [])
+        ]
         return "\n".join(lines)
 
     emit(as_json, out, human)

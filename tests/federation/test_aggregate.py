@@ -32,6 +32,7 @@ from node.rules.council import (
     LeaveMember,
     OpenAssembly,
     ProposeMotion,
+    ResignSeat,
     RuleError,
     Rules,
     apply,
@@ -335,6 +336,31 @@ def test_every_figure_names_its_entries(world: dict[str, Any]) -> None:
     assert herat_detail is not None
     assert [e["action"] for e in herat_detail["roster_events"]] == ["admit", "suspend"]
     assert herat_detail["assemblies"]["list"][0]["entry"] == got["herat"]["open"]
+
+
+def test_a_resignation_and_a_leaving_end_mandates_in_the_figures(tmp_path: Path) -> None:
+    """board/resign and board/left end a mandate in the figures as a recall does (issue 13)."""
+    conn = open_node_db(tmp_path / "federation.db")
+    node, fed = Node(conn, FED), FederationLog(FED, "Asia")
+    mashhad = CouncilLog(5, "Mashhad", city="Mashhad", country="IR", continent="Asia", rules=Rules())
+    fed.admit(mashhad)
+    m = mashhad.join(4)
+    a = mashhad.open(m)
+    board = (m[0], m[1])
+    election = mashhad.motion(
+        a, {x: board for x in m}, kind="election", text="Board", seats=2, candidates=board
+    )
+    mashhad.do(CloseAssembly(a))
+    resigned = mashhad.do(ResignSeat(m[0], election.id))[0]
+    left = mashhad.do(LeaveMember(m[1]))[-1]
+    node.take(fed.log_id, fed.entries, fed.key)
+    node.take(mashhad.log_id, mashhad.entries, mashhad.key)
+    (figures,) = node.aggregate.summary()["continents"]["Asia"]["IR"]
+    assert figures["board"] == {
+        "seats": 3, "filled": 0, "vacant": 3, "rules_entry": mashhad.entries[0].id,
+        "entries": [election.id, resigned.id, left.id],
+    }  # fmt: skip
+    conn.close()
 
 
 def test_no_member_id_is_stored_or_shown(world: dict[str, Any]) -> None:

@@ -322,7 +322,7 @@ async def test_board_after_an_election(start_node: NodeFactory) -> None:
     c = await council(start_node)
     node = c.node
     empty = await get_json(node, "/v1/board")
-    assert empty == {"seats": 3, "vacancies": 3, "mandates": []}
+    assert empty == {"seats": 3, "vacancies": 3, "mandates": [], "ended": []}
     m = await motion(c, "Elect the board", kind="election", seats=2, candidates=["Ava", "Babak"])
     for voter, approvals in (("Ava", ["Ava", "Babak"]), ("Babak", ["Babak"]), ("Chris", ["Ava"])):
         await ok(node, "POST", f"/v1/admin/motions/{m}/votes", {"member": voter, "approvals": approvals})

@@ -41,6 +41,7 @@ class Log:
     def __init__(self) -> None:
         self.state = Council()
         self.entries: list[Appended] = []
+        self.now = 0  # the time the next entries are stamped with (the node's one clock)
 
     def run(self, command: Command | Issued) -> list[Appended]:
         out = []
@@ -48,7 +49,8 @@ class Log:
             body = dict(draft.body)
             if draft.vis == "council":
                 body["salt"] = os.urandom(16)
-            entry = Appended(len(self.entries), hashlib.sha256(os.urandom(16)).digest(), 0, draft.vis, body)
+            entry_id = hashlib.sha256(os.urandom(16)).digest()
+            entry = Appended(len(self.entries), entry_id, self.now, draft.vis, body)
             apply(self.state, entry, judged=n == 0)
             self.entries.append(entry)
             out.append(entry)

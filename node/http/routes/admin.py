@@ -168,6 +168,12 @@ async def assemblies(request: web.Request) -> web.Response:
                     "present": len(a.roll),
                     "participants": len(a.attended),
                     "opened_ts_ms": a.opened_ts_ms,
+                    # who convened it, on what ground (a member, when the board had not), and the date
+                    # it fixed for the next assembly
+                    "convened_by": a.convened_by,
+                    "ground": a.ground,
+                    "due_ms": a.due_ms,
+                    "next_ms": a.next_ms,
                     "motions": [
                         {
                             "motion_id": m.id,
@@ -219,11 +225,16 @@ async def close_assembly(request: web.Request) -> web.Response:
     minutes = body.get("minutes")
     if minutes is not None and not isinstance(minutes, str):
         raise bad_request("bad-field", "minutes must be text")
-    appended = await node.writer.submit(Issued(CloseAssembly(assembly, minutes or None), operator(request)))
+    next_ms = body.get("next_ms")  # the date the assembly fixed for the next one
+    if next_ms is not None and (isinstance(next_ms, bool) or not isinstance(next_ms, int)):
+        raise bad_request("bad-field", "next_ms is a time in milliseconds since the epoch")
+    close = CloseAssembly(assembly, minutes or None, next_ms)
+    appended = await node.writer.submit(Issued(close, operator(request)))
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
 RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "census_bucket", "signed_ballots"}
+RULE_FIELDS |= {"requisition", "requisition_delay_days"}
 
 
 def _possible(quorum: Quorum, active: int) -> None:
@@ -249,7 +260,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
         raise bad_request("bad-field", f"rules: unknown fields {', '.join(sorted(unknown))}")
     if not value:
         raise bad_request("bad-field", "rules: name at least one rule to change")
-    for name in ("board_seats", "census_bucket"):
+    for name in ("board_seats", "census_bucket", "requisition_delay_days"):
         number = value.get(name, 1)
         if isinstance(number, bool) or not isinstance(number, int):
             raise bad_request("bad-field", f"rules: {name} must be an integer")
@@ -265,6 +276,9 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
         raise bad_request("bad-field", f"rules: {exc}") from exc
     if "quorum" in value and quorum is not None:
         _possible(quorum, active)
+    share = value.get("requisition", list(current.requisition))
+    if not isinstance(share, list) or len(share) != 2 or not all(type(x) is int for x in share):
+        raise bad_request("bad-field", "rules: requisition is [num, den], a share of the active members")
     try:
         return Rules(
             majority=value.get("majority", current.majority),
@@ -273,6 +287,8 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
             publish_tallies=tallies,
             census_bucket=value.get("census_bucket", current.census_bucket),
             signed_ballots=tuple(sorted(set(signed))),  # each kind judged by Rules
+            requisition=(share[0], share[1]),
+            requisition_delay_days=value.get("requisition_delay_days", current.requisition_delay_days),
         )
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc

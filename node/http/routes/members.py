@@ -16,6 +16,8 @@ the record can check it offline.
     POST /v1/member/checkin                 {statement, sig}
     POST /v1/member/motions/{motion}/ballot {statement, sig}
     POST /v1/member/requisitions            {statement, sig}
+    POST /v1/member/assemblies              {statement, sig}: a member convenes what the board has not
+    POST /v1/member/board/resign            {statement, sig}: a board member gives up their seat
     POST /v1/member/leave                   {statement, sig}
     GET  /v1/member/motions/{motion}/proof  the ballot proof ``shora member check`` verifies (msgpack)
 
@@ -47,7 +49,9 @@ from node.rules.council import (
     LeaveMember,
     OpenAssembly,
     RequestAssembly,
+    ResignSeat,
 )
+from node.rules.council.model import GROUNDS
 from node.storage import directory, invitations, logs
 from node.storage.writer import now_ms
 from protocol import codec
@@ -249,8 +253,17 @@ async def me(request: web.Request) -> web.Response:
             "node_id": node.config.node_id,
             "charter_hash": state.charter_hash,
             "board": member in state.board_members(),
+            "mandate": next(
+                (
+                    {"decision": m.decision, "seat": m.seat}
+                    for m in state.sitting_mandates()
+                    if m.member == member
+                ),
+                None,
+            ),
             "open_assembly": None if a is None else a.id,
             "present": a is not None and member in a.roll,
+            "requisition": _requisition_status(state, member),
             "open_motions": [
                 {
                     "motion_id": m.id,
@@ -265,6 +278,20 @@ async def me(request: web.Request) -> web.Response:
             ],
         },
     )
+
+
+def _requisition_status(state: Council, member: bytes) -> dict[str, Any]:
+    """Where the next assembly stands: who asked (how many), the share needed, and on which ground this
+    member may convene it themselves and from when (article 5)."""
+    grounds = {g: state.convening_due(g) for g in GROUNDS if state.may_convene(member, g)}
+    return {
+        "requisitioned": member in state.requisitioners(),
+        "count": len(state.requisitioners()),
+        "needed": state.requisitions_needed(),
+        "met_ms": None if state.requisition_met is None else state.requisition_met.ts_ms,
+        "next_ms": state.next_assembly_ms,
+        "may_convene": [{"ground": g, "due_ms": due} for g, due in grounds.items()],
+    }
 
 
 async def _act(request: web.Request, act: str, **expected: Any) -> tuple[bytes, Statement, Issuer]:
@@ -304,7 +331,27 @@ async def ballot(request: web.Request) -> web.Response:
 async def requisition(request: web.Request) -> web.Response:
     member, statement, issuer = await _act(request, "requisition")
     entry = await _record(request, RequestAssembly(member, statement.fields["text"]), issuer)
-    return respond(request, {"requisition_id": entry})
+    state = node_of(request).council()
+    return respond(request, {"requisition_id": entry, "requisition": _requisition_status(state, member)})
+
+
+@routes.post("/v1/member/assemblies")
+async def convene_as_member(request: web.Request) -> web.Response:
+    """A member convenes the assembly the board has not: on requisition once the rules' delay has passed,
+    or once the date the last assembly fixed has passed (article 5; judged by the rules, on the node's
+    clock)."""
+    member, statement, issuer = await _act(request, "convene")
+    f = statement.fields
+    command = OpenAssembly(member, f["agenda"], f["ground"], f["due_ms"])
+    return respond(request, {"assembly_id": await _record(request, command, issuer)})
+
+
+@routes.post("/v1/member/board/resign")
+async def resign_seat(request: web.Request) -> web.Response:
+    """A board member gives up their seat, and stays a member."""
+    member, statement, issuer = await _act(request, "resign")
+    entry = await _record(request, ResignSeat(member, statement.fields["decision"]), issuer)
+    return respond(request, {"member_id": member, "entry_id": entry})
 
 
 @routes.post("/v1/member/leave")

@@ -165,9 +165,12 @@ async def board(request: web.Request) -> web.Response:
         found = state.decisions.get(decision) if decision is not None else None
         return found is not None and found.visibility == "public"
 
-    # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one;
-    # a council-only election, recall or a member's leaving is not published, so it does not show here
-    sitting = [m for m in state.mandates if published(m.decision) and not published(m.ended_by)]
+    # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one
+    # or by a board/resign or board/left entry; a council-only election or recall is not published, so it
+    # does not show here
+    shown = [m for m in state.mandates if published(m.decision)]
+    ended = [m for m in shown if m.ended_public or published(m.ended_by)]
+    sitting = [m for m in shown if m not in ended]
     seats = state.rules.board_seats
     return respond(
         request,
@@ -175,6 +178,17 @@ async def board(request: web.Request) -> web.Response:
             "seats": seats,
             "vacancies": max(0, seats - len(sitting)),
             "mandates": [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting],
+            # each ended mandate with its cause: recall, removal, resignation or left (issue 13)
+            "ended": [
+                {
+                    "member": m.member,
+                    "decision": m.decision,
+                    "seat": m.seat,
+                    "cause": m.cause,
+                    "ended_by": m.ended_by,
+                }
+                for m in ended
+            ],
         },
     )
 

@@ -14,18 +14,28 @@ Entry kinds (body fields besides ``kind``; visibility):
 - ``council/found`` (public, seq 0): ``profile`` {name, name_fa, city, country, continent}, ``charter`` {fa:
   [str], en: [str]}, ``charter_hash`` (see ``charter.py``), ``rules`` {version=1, majority
   "simple"|"absolute"|"two_thirds", quorum nil|{count: n}|{fraction: [num, den]}, board_seats,
-  publish_tallies, census_bucket (≥ 1; 1 = exact)}. Rules written by 0.1.0 lack census_bucket and mean 1.
+  publish_tallies, census_bucket (≥ 1; 1 = exact)[, signed_ballots][, requisition [num, den] (default [1,
+  5])][, requisition_delay_days (default 30)]}. Rules written by 0.1.0 lack census_bucket and mean 1; the
+  optional rules are written only when not their default.
 - ``member/join`` (council): ``member``, ``charter_hash`` (must equal the council's), ``pubkey`` (32 bytes |
   nil; bound only by the member's own signed join, see ``issuer``).
 - ``member/key`` (council): ``member``, ``key``: the member's new key, countersigned by it; the old key is
   revoked from this position (a lost phone).
-- ``assembly/requisition`` (council): ``member``, ``text``: a member's signed request for an assembly.
-- ``member/leave`` (council): ``member``. Ends any mandate the member holds.
+- ``assembly/requisition`` (council): ``member``, ``text``: a member's signed request for an assembly. Those
+  since the last ``assembly/open`` count, once per active member; reaching the rules' share starts the
+  board's delay (``Council.convening_due``). Refused when made (not on replay) twice by one member.
+- ``member/leave`` (council): ``member``. Ends any mandate the member holds; then, for a board member,
+- ``board/left`` (public): ``member``, ``decision``, ``seat``: the mandate ended, cause "left".
+- ``board/resign`` (public): ``member``, ``decision``, ``seat``: a board member gives up their seat (the
+  member's own signed act).
 - ``assembly/open`` (public): ``convened_by`` (sitting board member | nil = operator, only while no board
-  member sits), ``agenda``.
+  member sits), ``agenda``; or, with ``ground`` (requisition | schedule) and ``due_ms``, a member convening
+  what the board has not: a requisitioner once the rules' delay has passed since the share was reached, or
+  any member once the date the last assembly fixed has passed (the entry's time judges it).
 - ``assembly/attend`` (council): ``assembly``, ``members`` [member]. Late arrival allowed while open.
 - ``assembly/depart`` (council): ``assembly``, ``member``.
-- ``assembly/close`` (public): ``assembly``, ``participants`` (count of distinct attendees, never names).
+- ``assembly/close`` (public): ``assembly``, ``participants`` (count of distinct attendees, never names),
+  optionally ``next_ms``: the date fixed for the next assembly.
 - ``assembly/minutes`` (council, only right after its close): ``assembly``, ``text``.
 - ``motion/propose`` (the motion's visibility): ``assembly``, ``motion_kind``
   policy|rules|removal|election|recall|federation|delegate|delegate-recall, ``text``, ``visibility``,
@@ -87,6 +97,7 @@ from .commands import (
     OpenAssembly,
     ProposeMotion,
     RequestAssembly,
+    ResignSeat,
 )
 from .errors import RuleError
 from .issuer import Issuer
@@ -138,6 +149,7 @@ __all__ = [
     "ProposeMotion",
     "Quorum",
     "RequestAssembly",
+    "ResignSeat",
     "RuleError",
     "Rules",
     "apply",

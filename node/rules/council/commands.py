@@ -11,7 +11,7 @@ from typing import Literal
 
 from .charter import DEFAULT_CHARTER, Charter
 from .issuer import Issuer
-from .model import DEFAULT_RULES, Rules
+from .model import DEFAULT_RULES, Ground, Rules
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,23 @@ class LeaveMember:
 
 
 @dataclass(frozen=True)
+class ResignSeat:
+    """A board member gives up the seat ``decision`` gave them, signed by the member; they stay a member."""
+
+    member: bytes
+    decision: bytes
+
+
+@dataclass(frozen=True)
 class OpenAssembly:
-    convened_by: bytes | None  # a sitting board member; None = the operator, only while no board member sits
+    """``convened_by``: a sitting board member; None = the operator, only while no board member sits; or,
+    with ``ground``, a member convening the assembly the board has not (on requisition, or on the date the
+    last assembly fixed), from ``due_ms`` on (``Council.convening_due``)."""
+
+    convened_by: bytes | None
     agenda: str = ""
+    ground: Ground | None = None
+    due_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class Depart:
 class CloseAssembly:
     assembly: bytes
     minutes: str | None = None
+    next_ms: int | None = None  # the date (ms since the epoch) the assembly fixed for the next one
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,7 @@ Command = (
     | BindKey
     | RequestAssembly
     | LeaveMember
+    | ResignSeat
     | OpenAssembly
     | Attend
     | Depart

@@ -41,11 +41,13 @@ from .limits import (
 )
 from .log import Appended, Vis
 from .model import (
+    GROUNDS,
     MOTION_KINDS,
     Assembly,
     CensusRecord,
     Council,
     Decision,
+    Ground,
     Mandate,
     Member,
     Motion,
@@ -110,6 +112,11 @@ def _end_membership(state: Council, member: Member, how: str, seq: int, by: byte
             mandate.ended_how = "left" if how == "left" else "removed"
             mandate.ended_by, mandate.ended_seq = by, seq
     delegates.end_for(state, member.id, member.ended_how, seq, by)
+
+
+def _seat_of(state: Council, member: bytes) -> Mandate | None:
+    """The mandate ``member`` sits in (a member holds one seat at most: election.candidate-on-board)."""
+    return next((m for m in state.mandates if m.sitting and m.member == member), None)
 
 
 # -- founding and membership -----------------------------------------------------------------------
@@ -184,40 +191,121 @@ def bind_key(state: Council, body: dict[str, Any], entry: Appended | None) -> No
         state.member_keys[key] = m.id
 
 
+def check_new_requisition(state: Council, member: bytes) -> None:
+    """Refusals judged when a requisition is made, not on replay: logs written before them (issue 12) may
+    hold repeated ones, which count once (``Council.requisitioners``). A requisition made while an assembly
+    sits asks for the next one: an assembly left open cannot block it."""
+    _active(state, member)
+    if member in state.requisitioners():
+        raise RuleError("requisition.duplicate", "you have requisitioned the next assembly already")
+
+
 def requisition(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     exact_keys(body, {"kind", "member", "text"}, "assembly/requisition")
     text = get_text(body, "text", MAX_AGENDA, "limit.agenda")
     m = _active(state, get_member(body, "member"))
     if entry is not None:
-        state.requisitions.append(Requisition(entry.seq, entry.ts_ms, m.id, text))
+        made = Requisition(entry.seq, entry.ts_ms, m.id, text)
+        state.requisitions.append(made)
+        # article 5: once the share is reached the board must convene within the rules' delay
+        if state.requisition_met is None and len(state.requisitioners()) >= state.requisitions_needed():
+            state.requisition_met = made
 
 
 def leave(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     exact_keys(body, {"kind", "member"}, "member/leave")
     m = _active(state, get_member(body, "member"))
     if entry is not None:
+        state.left_board = m.id if _seat_of(state, m.id) is not None else None
         _end_membership(state, m, "left", entry.seq, None)
+
+
+def _ended_mandate(state: Council, body: dict[str, Any], kind: str) -> Mandate | None:
+    """The mandate a board/left or board/resign body names: (decision, seat), held by ``member``."""
+    exact_keys(body, {"kind", "member", "decision", "seat"}, kind)
+    member, decision, seat = get_member(body, "member"), get_entry_id(body, "decision"), get_int(body, "seat")
+    return next(
+        (m for m in state.mandates if (m.member, m.decision, m.seat) == (member, decision, seat)), None
+    )
+
+
+def board_left(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    """The public record of a board member's leaving the council: their mandate ended, cause "left"."""
+    mandate = _ended_mandate(state, body, "board/left")
+    if state.left_board != body["member"] or mandate is None or mandate.ended_how != "left":
+        raise RuleError("board.left-misplaced", "board/left directly follows that board member's leaving")
+    if entry is not None:
+        mandate.ended_by, mandate.ended_public = entry.id, True
+
+
+def resign(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    """A board member gives up their seat and stays a member (article 5: a mandate ends by resignation)."""
+    mandate = _ended_mandate(state, body, "board/resign")
+    _active(state, body["member"])
+    if mandate is None or not mandate.sitting:
+        raise RuleError("board.not-member", "only a sitting board member resigns their seat")
+    if entry is not None:
+        mandate.ended_how, mandate.ended_by, mandate.ended_seq = "resigned", entry.id, entry.seq
+        mandate.ended_public = True
 
 
 # -- assemblies ------------------------------------------------------------------------------------
 
 
 def open_assembly(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "convened_by", "agenda"}, "assembly/open")
+    # a member convening on requisition or on the fixed date says so: ground and due_ms (absent otherwise)
+    by_member = "ground" in body
+    keys = {"kind", "convened_by", "agenda"} | ({"ground", "due_ms"} if by_member else set())
+    exact_keys(body, keys, "assembly/open")
     agenda = get_text(body, "agenda", MAX_AGENDA, "limit.agenda")
     if state.open_assembly_id is not None:
         raise RuleError("assembly.already-open", "close the open assembly first")
     convener = body["convened_by"]
     board = state.board_members()
-    if convener is None:
+    ground: Ground | None = None
+    due: int | None = None
+    if by_member:
+        ground, due = _member_convenes(state, body, entry)
+    elif convener is None:
         # the operator convenes only while no board member sits (article 5: convening is the board's task)
         if board:
             raise RuleError("assembly.board-sits", "a sitting board member must convene the assembly")
     elif check_bytes(convener, "convened_by", MEMBER_ID_LEN) not in board:
         raise RuleError("assembly.convener-not-board", "only a sitting board member convenes an assembly")
     if entry is not None:
-        state.assemblies[entry.id] = Assembly(entry.id, entry.seq, entry.ts_ms, convener, agenda)
+        a = Assembly(entry.id, entry.seq, entry.ts_ms, convener, agenda, ground, due)
+        state.assemblies[entry.id] = a
         state.open_assembly_id = entry.id
+        # this assembly answers every requisition made before it, and meets the date the last one fixed
+        state.round_from_seq, state.requisition_met, state.next_assembly_ms = entry.seq + 1, None, None
+
+
+def _member_convenes(state: Council, body: dict[str, Any], entry: Appended | None) -> tuple[Ground, int]:
+    """A member convenes the assembly the board has not (article 5): requisitioned by the rules' share and
+    not convened within the rules' delay, or not held by the date the last assembly fixed."""
+    member = check_bytes(body["convened_by"], "convened_by", MEMBER_ID_LEN)
+    _active(state, member)
+    ground: Ground = body["ground"]
+    if ground not in GROUNDS:
+        raise RuleError("convene.bad-ground", f"a member convenes on {one_of(GROUNDS)}")
+    due = state.convening_due(ground)
+    if due is None:
+        raise RuleError(
+            f"convene.no-{ground}",
+            "no requisition has reached the rules' share"
+            if ground == "requisition"
+            else "no assembly fixed the date of the next",
+        )
+    if not state.may_convene(member, ground):
+        raise RuleError("convene.not-requisitioner", "only a member who requisitioned it convenes")
+    if get_int(body, "due_ms") != due:
+        raise RuleError("convene.due-mismatch", "due_ms is not when the right to convene began")
+    if not body["agenda"].strip():
+        raise RuleError("convene.no-agenda", "a member convening an assembly states its agenda")
+    # the entry's time is the node's one clock (writer.now_ms): the board has until then to convene
+    if entry is not None and entry.ts_ms < due:
+        raise RuleError("convene.too-early", "the board's delay to convene has not passed yet")
+    return ground, due
 
 
 def attend(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
@@ -249,16 +337,24 @@ def depart(state: Council, body: dict[str, Any], entry: Appended | None) -> None
 
 
 def close_assembly(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "assembly", "participants"}, "assembly/close")
+    # next_ms: the date this assembly fixed for the next (absent when it fixed none, as in older logs)
+    keys = {"kind", "assembly", "participants"} | ({"next_ms"} if "next_ms" in body else set())
+    exact_keys(body, keys, "assembly/close")
     a = _open_assembly(state, get_entry_id(body, "assembly"), "assembly.closed")
     if any(m.is_open for m in state.motions.values() if m.assembly == a.id):
         raise RuleError("assembly.motions-open", "close every motion of this assembly first")
     # the public record carries how many took part, never who (DESIGN §6)
     if get_int(body, "participants") != len(a.attended):
         raise RuleError("assembly.participants-mismatch", "not the count of distinct attendees")
+    next_ms = get_int(body, "next_ms") if "next_ms" in body else None
+    if next_ms is not None and ((entry is not None and next_ms <= entry.ts_ms) or next_ms >= 2**63):
+        raise RuleError("assembly.next-past", "the date of the next assembly is after this one's close")
     if entry is not None:
         a.is_open, a.closed_seq, a.participants, a.roll = False, entry.seq, len(a.attended), set()
+        a.next_ms = next_ms
         state.open_assembly_id = None
+        if next_ms is not None:
+            state.next_assembly_ms = next_ms
 
 
 def minutes(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
@@ -545,6 +641,8 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "decision": (_visibility_of_decision, decision),
     "decision/tally": (_fixed("council"), tally),
     "board/report": (_fixed("public"), report),
+    "board/resign": (_fixed("public"), resign),
+    "board/left": (_fixed("public"), board_left),
     "council/census": (_fixed("public"), census),
     logkey.KIND: (_fixed("public"), lambda _state, body, entry: logkey.judge(body, entry)),
 }

@@ -14,8 +14,11 @@ did. Logs written before attribution have no ``issued_by``: their entries are ta
 What each role may issue (anything else is ``issuer.not-allowed``):
 
 - a member: their own join (with their key), a new key of theirs (``member/key``, replacing and revoking the
-  old one from that position), their own check-in, their own ballot, a requisition, their resignation;
-- a board member: opening an assembly they convene, their own executive report, a census;
+  old one from that position), their own check-in, their own ballot, a requisition, their leaving (and the
+  ``board/left`` that follows it), the resignation of their board seat (``board/resign``), and convening an
+  assembly the board has not (``assembly/open`` with a ``ground``);
+- a board member: opening an assembly they convene (never with a ``ground``), their own executive report, a
+  census;
 - the operator: everything but a member's own acts — except that the operator cannot bind a key (only the
   key's own signature does), and records no ballot for a member who holds a key on a motion whose kind the
   rules reserve to member-signed ballots (``vote.signature-required``).
@@ -47,9 +50,12 @@ MEMBER_KINDS = {
     "motion/vote",
     "assembly/requisition",
     "member/leave",
+    "board/left",  # follows a board member's own member/leave: the same signed act
+    "assembly/open",  # on requisition or on the fixed date only (``ground``)
+    "board/resign",
 }
 BOARD_KINDS = {"assembly/open", "board/report", "council/census"}
-MEMBER_ONLY = {"member/key", "assembly/requisition"}  # acts nobody takes in a member's name
+MEMBER_ONLY = {"member/key", "assembly/requisition", "board/resign"}  # acts nobody takes in a member's name
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,11 @@ def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, An
             )
         case "assembly/requisition":
             return Statement("requisition", state.id, {"member": member, "text": body["text"]})
+        case "assembly/open":
+            fields = {"member": member, "agenda": body["agenda"], "ground": body["ground"]}
+            return Statement("convene", state.id, {**fields, "due_ms": body["due_ms"]})
+        case "board/resign":
+            return Statement("resign", state.id, {"member": member, "decision": body["decision"]})
         case _:
             return Statement("leave", state.id, {"member": member})
 
@@ -127,6 +138,8 @@ def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, An
 def _acts_for_self(kind: str, body: dict[str, Any], member: bytes) -> bool:
     if kind == "assembly/attend":
         return list(body["members"]) == [member]
+    if kind == "assembly/open":
+        return bool(body.get("convened_by") == member)
     return bool(body.get("member") == member)
 
 
@@ -142,11 +155,15 @@ def judge(state: Council, kind: str, body: dict[str, Any], by: object, *, verify
             raise RuleError("member.key-unsigned", "a member's key is bound by the member's own signature")
         if kind == "motion/vote":
             _recorded_vote(state, body)
+        if kind == "assembly/open" and "ground" in body:
+            raise RuleError("issuer.not-allowed", "a member convenes an assembly with their own key")
         return
     member = by["member"]
     if role == "board":
         if kind not in BOARD_KINDS:
             raise RuleError("issuer.not-allowed", f"a board member does not issue {kind}")
+        if kind == "assembly/open" and "ground" in body:
+            raise RuleError("issuer.not-allowed", "a board member convenes as the board")
         _current_key(state, member, by["key"])
         if member not in state.board_members():
             raise RuleError("board.not-member", "only a sitting board member acts for the board")
@@ -157,6 +174,8 @@ def judge(state: Council, kind: str, body: dict[str, Any], by: object, *, verify
         return
     if kind not in MEMBER_KINDS:
         raise RuleError("issuer.not-allowed", f"a member does not issue {kind}")
+    if kind == "assembly/open" and "ground" not in body:
+        raise RuleError("issuer.not-allowed", "a member convenes on requisition or on the fixed date only")
     if not _acts_for_self(kind, body, member):
         raise RuleError("issuer.not-self", "a member acts for themselves only")
     if kind == "member/join":

@@ -29,14 +29,15 @@ from .commands import (
     OpenAssembly,
     ProposeMotion,
     RequestAssembly,
+    ResignSeat,
 )
 from .decide import decision_bodies, runoff_proposal
-from .entries import KINDS
+from .entries import KINDS, check_new_requisition
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
-from .model import Council
+from .model import Council, Mandate
 from .rules import APPROVAL_MAJORITY
 
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
@@ -69,15 +70,26 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "pubkey": command.pubkey,
             }, []
         case LeaveMember():
-            return {"kind": "member/leave", "member": command.member}, []
+            # a board member's leaving ends their mandate: the public log says so, cause "left"
+            seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
+            left = [] if seat is None else [Draft("public", _mandate("board/left", seat.member, seat))]
+            return {"kind": "member/leave", "member": command.member}, left
+        case ResignSeat():
+            seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
+            return _mandate("board/resign", command.member, seat, command.decision), []
         case BindKey():
             return {"kind": "member/key", "member": command.member, "key": command.key}, []
         case RequestAssembly():
+            check_new_requisition(state, command.member)
             text = nfc_text(command.text)
             return {"kind": "assembly/requisition", "member": command.member, "text": text}, []
         case OpenAssembly():
             agenda = nfc_text(command.agenda)
-            return {"kind": "assembly/open", "convened_by": command.convened_by, "agenda": agenda}, []
+            opened: dict[str, Any] = {"kind": "assembly/open", "convened_by": command.convened_by}
+            opened["agenda"] = agenda
+            if command.ground is not None:
+                opened |= {"ground": command.ground, "due_ms": command.due_ms}
+            return opened, []
         case Attend():
             members = list(command.members)
             return {"kind": "assembly/attend", "assembly": command.assembly, "members": members}, []
@@ -90,6 +102,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "assembly": command.assembly,
                 "participants": 0 if a is None else len(a.attended),
             }
+            if command.next_ms is not None:
+                body["next_ms"] = command.next_ms
             extra: list[Draft] = []
             if command.minutes is not None:
                 text = nfc_text(command.minutes)
@@ -147,6 +161,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             count = state.rules.census(len(state.active_members()))
             return {"kind": "council/census", "active_members": count}, []
     raise RuleError("command.unknown", f"not a governance command: {type(command).__name__}")
+
+
+def _mandate(kind: str, member: bytes, seat: Mandate | None, decision: bytes | None = None) -> dict[str, Any]:
+    """A board/left or board/resign body: whose mandate ends, named as the decision and seat that gave it."""
+    given = decision if decision is not None else seat.decision if seat is not None else b""
+    return {"kind": kind, "member": member, "decision": given, "seat": 0 if seat is None else seat.seat}
 
 
 def _precheck(state: Council, kind: str) -> None:
@@ -208,6 +228,8 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
     if by is not None:
         issuer.note(state, kind, body, by, entry)
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
+    if kind != "member/leave":
+        state.left_board = None  # board/left directly follows its member/leave
     state.next_seq += 1
 
 

@@ -25,7 +25,15 @@ MOTION_KINDS: tuple[MotionKind, ...] = (
 MAX_CENSUS_BUCKET = 1_000_000
 # motion kinds on which, by default, a member who holds a key votes only with their own signed ballot
 SIGNED_BALLOTS_DEFAULT: tuple[MotionKind, ...] = ("election", "recall")
+# article 5 / DESIGN §1: a share of the active members can requisition an assembly, and convene it themselves
+# once the board has let this many days pass; rules written before the option mean these defaults
+REQUISITION_DEFAULT = (1, 5)
+REQUISITION_DELAY_DEFAULT = 30
+MAX_REQUISITION_DELAY = 365
+DAY_MS = 86_400_000
 Outcome = Literal["adopted", "rejected", "tied", "no_quorum"]
+Ground = Literal["requisition", "schedule"]
+GROUNDS: tuple[Ground, ...] = ("requisition", "schedule")
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,25 @@ class Rules:
     # motion kinds on which the secretary may not record the vote of a member who holds a key: that
     # member votes with their own signed ballot (issue 12)
     signed_ballots: tuple[MotionKind, ...] = SIGNED_BALLOTS_DEFAULT
+    # the share (num, den) of active members whose requisitions oblige the board to convene an assembly,
+    # and the days it has before any requisitioning member may convene it themselves
+    requisition: tuple[int, int] = REQUISITION_DEFAULT
+    requisition_delay_days: int = REQUISITION_DELAY_DEFAULT
 
     def __post_init__(self) -> None:
+        share = self.requisition
+        if (
+            not isinstance(share, tuple)
+            or len(share) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in share)
+            or not 0 < share[0] <= share[1] <= 1000
+        ):
+            raise RuleError("rules.bad-requisition", "a requisition share is num/den, 0 < num <= den <= 1000")
+        delay = self.requisition_delay_days
+        if not isinstance(delay, int) or isinstance(delay, bool) or not 1 <= delay <= MAX_REQUISITION_DELAY:
+            raise RuleError(
+                "rules.bad-requisition-delay", f"a requisition delay is 1 to {MAX_REQUISITION_DELAY} days"
+            )
         kinds = self.signed_ballots
         if not isinstance(kinds, tuple) or not all(k in MOTION_KINDS for k in kinds):
             raise RuleError(
@@ -99,6 +124,11 @@ class Rules:
         """The active-member count as the census reports it: rounded down to a multiple of the bucket."""
         return active_members // self.census_bucket * self.census_bucket
 
+    def requisitions_needed(self, active_members: int) -> int:
+        """How many members' requisitions oblige the board to convene: the share, rounded up, at least 1."""
+        num, den = self.requisition
+        return max(1, -(-active_members * num // den))
+
     def to_body(self) -> dict[str, Any]:
         return {
             "majority": self.majority,
@@ -112,13 +142,19 @@ class Rules:
                 if self.signed_ballots == SIGNED_BALLOTS_DEFAULT
                 else {"signed_ballots": list(self.signed_ballots)}
             ),
+            **({} if self.requisition == REQUISITION_DEFAULT else {"requisition": list(self.requisition)}),
+            **(
+                {}
+                if self.requisition_delay_days == REQUISITION_DELAY_DEFAULT
+                else {"requisition_delay_days": self.requisition_delay_days}
+            ),
         }
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Rules:
         keys = {"majority", "quorum", "board_seats", "publish_tallies"}
         # logs written by 0.1.0 have no census_bucket: their rules report exact counts
-        optional = {k for k in ("census_bucket", "signed_ballots") if k in body}
+        optional = {k for k in OPTIONAL_RULES if k in body}
         exact_keys(body, keys | optional, "rules")
         majority = body["majority"]
         if not isinstance(majority, str):
@@ -132,6 +168,10 @@ class Rules:
             signed_ballots=tuple(get_list(body, "signed_ballots"))
             if "signed_ballots" in body
             else SIGNED_BALLOTS_DEFAULT,
+            requisition=_fraction(body, "requisition") if "requisition" in body else REQUISITION_DEFAULT,
+            requisition_delay_days=get_int(body, "requisition_delay_days")
+            if "requisition_delay_days" in body
+            else REQUISITION_DELAY_DEFAULT,
         )
 
     @classmethod
@@ -145,6 +185,15 @@ class Rules:
 
 
 DEFAULT_RULES = Rules()
+# rules a body may leave out, meaning their default (written only when not the default)
+OPTIONAL_RULES = ("census_bucket", "signed_ballots", "requisition", "requisition_delay_days")
+
+
+def _fraction(body: dict[str, Any], key: str) -> tuple[int, int]:
+    frac = get_list(body, key)
+    if len(frac) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in frac):
+        raise malformed(f"{key} is [num, den]")
+    return frac[0], frac[1]
 
 
 @dataclass(frozen=True)
@@ -170,15 +219,18 @@ class Member:
 class Assembly:
     id: bytes
     opened_seq: int
-    opened_ts_ms: int
+    opened_ts_ms: int  # also the date of its notice: convening an assembly opens it
     convened_by: bytes | None  # None: convened by the operator while no board member sat
     agenda: str
+    ground: Ground | None = None  # a member convened it: on requisition, or on the date the last one fixed
+    due_ms: int | None = None  # when that member's right to convene began
     roll: set[bytes] = field(default_factory=set)  # present now
     attended: set[bytes] = field(default_factory=set)  # ever present: distinct participants
     is_open: bool = True
     closed_seq: int | None = None
     participants: int | None = None
     minutes: str | None = None
+    next_ms: int | None = None  # the date this assembly fixed for the next one
 
 
 @dataclass
@@ -237,13 +289,24 @@ class Mandate:
     decision: bytes
     seat: int
     member: bytes
-    ended_by: bytes | None = None  # the recall or removal decision; None while sitting or if the member left
-    ended_how: Literal["recalled", "removed", "left"] | None = None
+    # the recall or removal decision, the board/resign or board/left entry; None while sitting, or if the
+    # member's leaving was recorded by member/leave alone (logs written before board/left)
+    ended_by: bytes | None = None
+    ended_how: Literal["recalled", "removed", "left", "resigned"] | None = None
     ended_seq: int | None = None
+    ended_public: bool = False  # its end is in the public log (a public decision or board entry)
 
     @property
     def sitting(self) -> bool:
         return self.ended_how is None
+
+    @property
+    def cause(self) -> str | None:
+        """Why the mandate ended, as the record says it: recall, removal, resignation or left."""
+        return None if self.ended_how is None else CAUSES[self.ended_how]
+
+
+CAUSES = {"recalled": "recall", "removed": "removal", "resigned": "resignation", "left": "left"}
 
 
 @dataclass(frozen=True)
@@ -293,6 +356,11 @@ class Council:
     member_keys: dict[bytes, bytes] = field(default_factory=dict)  # a member's current key -> member
     retired_keys: dict[bytes, int] = field(default_factory=dict)  # a replaced key -> position revoked at
     requisitions: list[Requisition] = field(default_factory=list)
+    # requisitions from this position on ask for the next assembly (each assembly answers those before it)
+    round_from_seq: int = 0
+    requisition_met: Requisition | None = None  # the requisition that reached the share, this round
+    next_assembly_ms: int | None = None  # the date the last assembly fixed for the next, until one opens
+    left_board: bytes | None = None  # the board member whose member/leave is the entry just applied
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
     pending_runoff: dict[str, Any] | None = None  # the runoff motion/propose a tied decision opens next
@@ -343,3 +411,30 @@ class Council:
 
     def rules_in_force(self) -> tuple[int, Rules]:
         return self.rules_version, self.rules
+
+    # -- requisitions and who may convene (article 5: the board cannot block the assembly) ------------------
+
+    def requisitioners(self) -> list[bytes]:
+        """Active members who have requisitioned the next assembly, in the order they did."""
+        seen: list[bytes] = []
+        for r in self.requisitions:
+            if r.seq >= self.round_from_seq and r.member not in seen and self.is_active(r.member):
+                seen.append(r.member)
+        return seen
+
+    def requisitions_needed(self) -> int:
+        return self.rules.requisitions_needed(len(self.active_members()))
+
+    def convening_due(self, ground: Ground) -> int | None:
+        """From when a member may convene on ``ground``: the delay after the requisitions reached the share,
+        or the date the last assembly fixed; ``None`` when that ground does not hold."""
+        if ground == "requisition":
+            met = self.requisition_met
+            return None if met is None else met.ts_ms + self.rules.requisition_delay_days * DAY_MS
+        return self.next_assembly_ms
+
+    def may_convene(self, member: bytes, ground: Ground) -> bool:
+        """``member`` has the right to convene on ``ground`` (once its date has come)."""
+        if not self.is_active(member) or self.convening_due(ground) is None:
+            return False
+        return ground == "schedule" or member in self.requisitioners()
