@@ -14,7 +14,7 @@ from protocol.errors import DecodeError
 from protocol.keys import PublicKey
 
 from .charter import Charter
-from .decide import decision_bodies
+from .decide import adopted_rules, decision_bodies
 from .errors import RuleError
 from .fields import (
     check_bytes,
@@ -52,6 +52,7 @@ from .model import (
     Profile,
     Requisition,
     Rules,
+    RulesVersion,
 )
 
 Handler = Callable[[Council, dict[str, Any], Appended | None], None]
@@ -135,6 +136,7 @@ def found(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
         state.id, state.profile, state.charter = entry.id, profile, charter
         state.charter_hash = charter.hash()
         state.rules, state.rules_version = rules, 1
+        state.rules_history[1] = RulesVersion(1, rules, entry.seq, entry.ts_ms, None, {})
 
 
 def join(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
@@ -275,10 +277,19 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
     keys |= {"seats", "candidates", "target", "rules"}
     # logs written by 0.1.0 have no proposal field: none of their motions answers a federation
-    exact_keys(body, keys | ({"proposal"} if "proposal" in body else set()), "motion/propose")
+    # logs written before issue 13 fix neither the rules version nor the electorate: they replay as written
+    fixed = {"rules_version", "electorate"} if "rules_version" in body or "electorate" in body else set()
+    exact_keys(body, keys | fixed | ({"proposal"} if "proposal" in body else set()), "motion/propose")
     text = get_text(body, "text", MAX_TEXT)
     # article 4: only the general assembly adopts policy, changes rules, elects or recalls
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
+    if fixed:
+        # decided under the rules of its proposal, by the members on the roll when its vote opens (a count:
+        # the entry may be public, and who attended never leaves the node)
+        if get_int(body, "rules_version") != state.rules_version:
+            raise RuleError("motion.rules-version", "a motion names the rules version in force")
+        if get_int(body, "electorate") != len(a.roll):
+            raise RuleError("motion.electorate-mismatch", "not the count of members on the roll")
     kind = body["motion_kind"]
     if kind not in MOTION_KINDS:
         raise RuleError("motion.bad-kind", f"a motion kind is {one_of(MOTION_KINDS)}")
@@ -340,6 +351,10 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             rules=rules,
             proposal=proposal,
         )
+        if fixed:
+            m = state.motions[entry.id]
+            m.rules_version, m.electorate = state.rules_version, frozenset(a.roll)
+            m.active_at_open = len(state.active_members())
 
 
 def _check_federation(state: Council, proposal: object, visibility: object) -> tuple[bytes, bytes]:
@@ -396,6 +411,8 @@ def vote(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
         if member in a.attended:
             raise RuleError("vote.departed", "this member has left the assembly")
         raise RuleError("vote.not-present", "only members on the roll vote")
+    if motion.electorate is not None and member not in motion.electorate:
+        raise RuleError("vote.not-in-electorate", "this member arrived after the vote opened")
     if member in motion.votes:
         raise RuleError("vote.duplicate", "one vote per member per motion")
     ballot = body["ballot"]
@@ -441,8 +458,12 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
     if tally is not None:
         state.pending_tally = PendingTally(motion.id, entry.id, tally)
     if expected["rules_adopted"] is not None:
-        assert motion.rules is not None
-        state.rules, state.rules_version = motion.rules, expected["rules_adopted"]
+        new_rules = adopted_rules(state, motion)
+        changed = state.rules.changes(new_rules)
+        state.rules, state.rules_version = new_rules, expected["rules_adopted"]
+        state.rules_history[state.rules_version] = RulesVersion(
+            state.rules_version, new_rules, entry.seq, entry.ts_ms, entry.id, changed
+        )
     for e in expected["elected"]:
         state.mandates.append(Mandate(entry.id, e["seat"], e["member"]))
     if expected["removed"] is not None:

@@ -37,6 +37,7 @@ from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
 from .model import Council
+from .rules import impossible
 
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
 
@@ -102,6 +103,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             # refused when proposed only: an older log may hold empty texts, and replays unchanged
             if not text.strip():
                 raise RuleError("motion.empty-text", "a motion needs a text saying what is decided")
+            if command.rules is not None:
+                # refused when proposed only: judged against the members of now, as a replay cannot be
+                why = impossible(command.rules.quorum, len(state.active_members()))
+                if why is not None:
+                    raise RuleError("rules.impossible", f"these rules could never decide anything: {why}")
+            a = state.assemblies.get(command.assembly)
             return {
                 "kind": "motion/propose",
                 "assembly": command.assembly,
@@ -114,6 +121,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "target": command.target,
                 "rules": None if command.rules is None else command.rules.to_body(),
                 "proposal": None if command.proposal is None else list(command.proposal),
+                "rules_version": state.rules_version,
+                "electorate": 0 if a is None else len(a.roll),
             }, []
         case CastVote():
             return {

@@ -14,8 +14,8 @@ from .charter import Charter
 from .errors import RuleError
 from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 
-Majority = Literal["simple", "absolute", "two_thirds"]
-MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
+Majority = Literal["simple", "absolute", "two_thirds", "two_thirds_participants"]
+MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds", "two_thirds_participants")
 MotionKind = Literal["policy", "rules", "removal", "election", "recall", "federation"]
 MOTION_KINDS: tuple[MotionKind, ...] = ("policy", "rules", "removal", "election", "recall", "federation")
 MAX_CENSUS_BUCKET = 1_000_000
@@ -74,6 +74,8 @@ class Rules:
     # motion kinds on which the secretary may not record the vote of a member who holds a key: that
     # member votes with their own signed ballot (issue 12)
     signed_ballots: tuple[MotionKind, ...] = SIGNED_BALLOTS_DEFAULT
+    # the majority that decides rules motions; None: the ordinary ``majority`` does (issue 13)
+    rules_majority: Majority | None = None
 
     def __post_init__(self) -> None:
         kinds = self.signed_ballots
@@ -85,6 +87,8 @@ class Rules:
             raise RuleError("rules.bad-signed-ballots", "signed ballots name each motion kind once, sorted")
         if self.majority not in MAJORITIES:
             raise RuleError("rules.bad-majority", f"majority must be {one_of(MAJORITIES)}")
+        if self.rules_majority is not None and self.rules_majority not in MAJORITIES:
+            raise RuleError("rules.bad-majority", f"the rules majority must be {one_of(MAJORITIES)}")
         if isinstance(self.board_seats, bool) or not 0 <= self.board_seats <= 1000:
             raise RuleError("rules.bad-seats", "board seats must be between 0 and 1000")
         bucket = self.census_bucket
@@ -94,6 +98,21 @@ class Rules:
     def census(self, active_members: int) -> int:
         """The active-member count as the census reports it: rounded down to a multiple of the bucket."""
         return active_members // self.census_bucket * self.census_bucket
+
+    def majority_for(self, kind: MotionKind) -> Majority:
+        """The majority rule deciding a motion of ``kind``: rules motions may ask for more."""
+        if kind == "rules" and self.rules_majority is not None:
+            return self.rules_majority
+        return self.majority
+
+    def fields(self) -> dict[str, Any]:
+        """Every rule by its body name, optional ones included: what a rules motion compares and changes."""
+        return {"signed_ballots": list(self.signed_ballots), "rules_majority": None, **self.to_body()}
+
+    def changes(self, other: Rules) -> dict[str, list[Any]]:
+        """field -> [value here, value in ``other``] for every rule that differs."""
+        mine, theirs = self.fields(), other.fields()
+        return {k: [mine[k], theirs[k]] for k in sorted(mine) if mine[k] != theirs[k]}
 
     def to_body(self) -> dict[str, Any]:
         return {
@@ -108,13 +127,14 @@ class Rules:
                 if self.signed_ballots == SIGNED_BALLOTS_DEFAULT
                 else {"signed_ballots": list(self.signed_ballots)}
             ),
+            **({} if self.rules_majority is None else {"rules_majority": self.rules_majority}),
         }
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Rules:
         keys = {"majority", "quorum", "board_seats", "publish_tallies"}
         # logs written by 0.1.0 have no census_bucket: their rules report exact counts
-        optional = {k for k in ("census_bucket", "signed_ballots") if k in body}
+        optional = {k for k in ("census_bucket", "signed_ballots", "rules_majority") if k in body}
         exact_keys(body, keys | optional, "rules")
         majority = body["majority"]
         if not isinstance(majority, str):
@@ -128,6 +148,7 @@ class Rules:
             signed_ballots=tuple(get_list(body, "signed_ballots"))
             if "signed_ballots" in body
             else SIGNED_BALLOTS_DEFAULT,
+            rules_majority=body.get("rules_majority"),
         )
 
     @classmethod
@@ -141,6 +162,18 @@ class Rules:
 
 
 DEFAULT_RULES = Rules()
+
+
+@dataclass(frozen=True)
+class RulesVersion:
+    """One version of the rules: what they were, and the decision that made them (None: the founding)."""
+
+    version: int
+    rules: Rules
+    seq: int
+    ts_ms: int
+    decision: bytes | None
+    changed: dict[str, list[Any]]  # field -> [old, new]; empty for the founding rules
 
 
 @dataclass(frozen=True)
@@ -190,6 +223,11 @@ class Motion:
     target: bytes | None = None
     rules: Rules | None = None
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
+    # fixed when the vote opens (at the proposal; None in logs written before issue 13): the rules version
+    # the motion is decided under, the members who may vote on it, and the active members the quorum counts
+    rules_version: int | None = None
+    electorate: frozenset[bytes] | None = None
+    active_at_open: int = 0
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
     signed: set[bytes] = field(default_factory=set)  # voters whose ballot is their own signature
@@ -273,6 +311,7 @@ class Council:
     charter_hash: bytes | None = None
     rules: Rules = field(default_factory=Rules)
     rules_version: int = 0
+    rules_history: dict[int, RulesVersion] = field(default_factory=dict)
     members: dict[bytes, Member] = field(default_factory=dict)
     assemblies: dict[bytes, Assembly] = field(default_factory=dict)
     open_assembly_id: bytes | None = None
@@ -329,3 +368,9 @@ class Council:
 
     def rules_in_force(self) -> tuple[int, Rules]:
         return self.rules_version, self.rules
+
+    def rules_at(self, version: int) -> Rules:
+        return self.rules_history[version].rules
+
+    def rules_versions(self) -> list[RulesVersion]:
+        return [self.rules_history[v] for v in sorted(self.rules_history)]

@@ -31,13 +31,30 @@ def quorum_required(quorum: Quorum | None, active_members: int) -> int:
 
 
 def majority_outcome(majority: Majority, yes: int, no: int, participants: int) -> Outcome:
+    """See the module docstring: each rule compares two integers; "tied" is an exact equality that fails."""
     if majority == "simple":
         return "adopted" if yes > no else "tied" if yes == no else "rejected"
     if majority == "absolute":
         return "adopted" if 2 * yes > participants else "tied" if 2 * yes == participants else "rejected"
-    if yes + no == 0:
-        return "tied"
-    return "adopted" if 3 * yes >= 2 * (yes + no) else "rejected"
+    base = participants if majority == "two_thirds_participants" else yes + no
+    if yes > 0 and 3 * yes >= 2 * base:
+        return "adopted"
+    return "tied" if 3 * yes == 2 * base else "rejected"
+
+
+def impossible(quorum: Quorum | None, active_members: int) -> str | None:
+    """Why rules with this quorum could never decide anything again, or None.
+
+    A quorum count above the active members cannot be met now; a fraction of 1 (num = den) asks for every
+    active member, so one member who never comes blocks every decision, the repeal of that quorum included.
+    """
+    if quorum is None:
+        return None
+    if quorum.count is not None and quorum.count > active_members:
+        return f"a quorum of {quorum.count} is more than the {active_members} active members"
+    if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:
+        return "a quorum of every active member: one absent member would block every decision"
+    return None
 
 
 @dataclass(frozen=True)

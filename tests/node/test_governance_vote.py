@@ -1,0 +1,209 @@
+"""A defined vote (issue 13): a motion is decided under the rules of its proposal, by the electorate fixed
+when its vote opened; rules changes record their difference and keep a history; rules motions may need a
+higher majority; impossible rules are refused. Older logs, which fix none of it, replay unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from node.rules.council import (
+    Appended,
+    Attend,
+    CastVote,
+    CloseMotion,
+    Command,
+    Depart,
+    JoinMember,
+    ProposeMotion,
+    Quorum,
+    RuleError,
+    Rules,
+    apply,
+    execute,
+    replay,
+)
+from tests.node.test_governance import (
+    HASH,
+    A,
+    B,
+    C,
+    D,
+    E,
+    F,
+    FakeLog,
+    assembly,
+    council,
+    motion,
+    vote_and_close,
+)
+
+
+class OldLog(FakeLog):
+    """A log as written before issue 13: proposals fix neither the rules version nor the electorate."""
+
+    def run(self, command: Command) -> list[Appended]:
+        if not isinstance(command, ProposeMotion):
+            return super().run(command)
+        (draft,) = execute(self.state, command, 0)
+        body = {k: v for k, v in draft.body.items() if k not in ("rules_version", "electorate")}
+        seq = len(self.entries)
+        entry = Appended(seq, bytes([seq % 256]) * 31 + b"o", 1_000 * (seq + 1), draft.vis, body)
+        apply(self.state, entry)
+        self.entries.append(entry)
+        return [entry]
+
+
+def old_council(rules: Rules | None = None, members: tuple[bytes, ...] = (A, B, C, D, E)) -> OldLog:
+    log = OldLog()
+    founded = council(rules, members)
+    for e in founded.entries:
+        apply(log.state, e)
+        log.entries.append(e)
+    return log
+
+
+def refused_entry(log: FakeLog, entry: Appended, rule: str) -> None:
+    """Applying ``entry`` is refused with ``rule`` and changes nothing."""
+    before = replay(log.entries)
+    with pytest.raises(RuleError) as info:
+        apply(log.state, entry)
+    assert info.value.rule == rule, info.value
+    assert log.state == before
+
+
+# -- 1. decided under the rules of its proposal --------------------------------------------------------
+
+
+def test_a_motion_is_decided_under_the_rules_of_its_proposal() -> None:
+    log = council()
+    aid = assembly(log)
+    policy = motion(log, aid)
+    assert log.entries[-1].body["rules_version"] == 1
+    change = motion(log, aid, "rules", rules=Rules("absolute"))
+    assert vote_and_close(log, change, dict.fromkeys((A, B, C), "yes"))["rules_adopted"] == 2
+    # 1 yes of 5 present: adopted by the simple majority in force when it was proposed, not the absolute one
+    d = vote_and_close(log, policy, {A: "yes"})
+    assert (d["rules_version"], d["majority"], d["outcome"]) == (1, "simple", "adopted")
+    later = vote_and_close(log, motion(log, aid), {A: "yes"})
+    assert (later["rules_version"], later["majority"], later["outcome"]) == (2, "absolute", "rejected")
+    assert replay(log.entries) == log.state
+
+
+def test_an_older_log_decides_under_the_rules_at_close_and_replays_unchanged() -> None:
+    log = old_council()
+    aid = assembly(log)
+    policy = motion(log, aid)
+    assert "rules_version" not in log.entries[-1].body
+    vote_and_close(log, motion(log, aid, "rules", rules=Rules("absolute")), dict.fromkeys((A, B, C), "yes"))
+    d = vote_and_close(log, policy, {A: "yes"})
+    assert (d["rules_version"], d["majority"], d["outcome"]) == (2, "absolute", "rejected")
+    assert "rules_changed" not in d
+    assert replay(log.entries) == log.state
+
+
+def test_rules_motions_of_one_version_each_change_only_their_own_fields() -> None:
+    log = council()
+    aid = assembly(log)
+    seats = motion(log, aid, "rules", rules=Rules(board_seats=1))
+    quorum = motion(log, aid, "rules", rules=Rules(quorum=Quorum(count=2)))
+    vote_and_close(log, quorum, dict.fromkeys((A, B, C), "yes"))
+    d = vote_and_close(log, seats, dict.fromkeys((A, B, C), "yes"))
+    # the seats motion, proposed before the quorum changed, does not undo the quorum
+    assert log.state.rules_in_force() == (3, Rules(quorum=Quorum(count=2), board_seats=1))
+    assert d["rules_changed"] == {"board_seats": [3, 1]}
+    assert replay(log.entries) == log.state
+
+
+def test_a_tampered_rules_version_is_refused() -> None:
+    log = council()
+    aid = assembly(log)
+    (draft,) = execute(log.state, ProposeMotion(aid, "policy", "text"), 0)
+    seq = len(log.entries)
+    entry = Appended(seq, bytes(32), 0, draft.vis, {**draft.body, "rules_version": 2})
+    refused_entry(log, entry, "motion.rules-version")
+    entry = Appended(seq, bytes(32), 0, draft.vis, {k: v for k, v in draft.body.items() if k != "electorate"})
+    refused_entry(log, entry, "entry.malformed")
+
+
+# -- 2. the electorate is fixed when the vote opens ---------------------------------------------------
+
+
+def test_the_proposal_records_the_electorate_as_a_count_only() -> None:
+    log = council()
+    aid = assembly(log, (A, B, C))
+    motion(log, aid)
+    body = log.entries[-1].body
+    assert body["electorate"] == 3
+    assert not any(isinstance(v, bytes) and v in (A, B, C) for v in body.values())
+    (draft,) = execute(log.state, ProposeMotion(aid, "policy", "text"), 0)
+    seq = len(log.entries)
+    refused_entry(
+        log,
+        Appended(seq, bytes(32), 0, draft.vis, {**draft.body, "electorate": 4}),
+        "motion.electorate-mismatch",
+    )
+
+
+def arrivals_and_departures(log: FakeLog) -> dict[str, Any]:
+    """Absolute majority, quorum 3: A, B, C present when the vote opens; A and B vote yes; then D and E
+    arrive and C departs before the close."""
+    aid = assembly(log, (A, B, C))
+    m = motion(log, aid)
+    log.run(CastVote(m, A, "yes"))
+    log.run(CastVote(m, B, "yes"))
+    log.run(Attend(aid, (D, E)))
+    log.run(Depart(aid, C))
+    return vote_and_close(log, m, {})
+
+
+def test_members_attending_after_the_vote_opens_or_departing_before_the_close_do_not_flip_the_result() -> (
+    None
+):
+    rules = Rules("absolute", Quorum(count=3))
+    d = arrivals_and_departures(council(rules))
+    assert (d["participants"], d["quorum_required"], d["outcome"]) == (3, 3, "adopted")  # 2 of 3
+    # the same sequence in a log from before issue 13 counted the roll at close: 2 yes of 4 present
+    old = arrivals_and_departures(old_council(rules))
+    assert (old["participants"], old["outcome"]) == (4, "tied")
+
+
+def test_a_late_arrival_cannot_vote_and_a_departed_voter_still_counts() -> None:
+    log = council(Rules("absolute"))
+    aid = assembly(log, (A, B, C))
+    m = motion(log, aid)
+    log.run(Attend(aid, (D,)))
+    log.refuse(CastVote(m, D, "yes"), "vote.not-in-electorate")
+    log.run(CastVote(m, A, "yes"))
+    log.run(CastVote(m, B, "yes"))
+    log.run(Depart(aid, A))
+    log.run(Depart(aid, B))
+    d = vote_and_close(log, m, {})
+    assert (d["participants"], d["votes_cast"], d["outcome"]) == (3, 2, "adopted")
+    assert replay(log.entries) == log.state
+
+
+def test_members_joining_the_council_after_the_vote_opens_do_not_raise_the_quorum() -> None:
+    log = council(Rules(quorum=Quorum(fraction=(1, 2))), (A, B, C, D))  # 4 active: 2 needed
+    aid = assembly(log, (A, B))
+    m = motion(log, aid)
+    log.run(JoinMember(E, HASH))
+    log.run(JoinMember(F, HASH))  # 6 active would need 3
+    d = vote_and_close(log, m, {A: "yes"})
+    assert (d["active_members"], d["quorum_required"], d["outcome"]) == (4, 2, "adopted")
+    assert replay(log.entries) == log.state
+
+
+def test_closing_later_cannot_flip_the_result() -> None:
+    """Whatever happens between the votes and the close, the decision is the one it would have been."""
+    for late in ((Attend, (D, E)), (Depart, A), (Depart, C)):
+        log = council(Rules("absolute", Quorum(count=3)))
+        aid = assembly(log, (A, B, C))
+        m = motion(log, aid)
+        log.run(CastVote(m, A, "yes"))
+        log.run(CastVote(m, B, "no"))
+        early = execute(log.state, CloseMotion(m), 0)[0].body
+        action, who = late
+        log.run(action(aid, who))
+        assert execute(log.state, CloseMotion(m), 0)[0].body == early
