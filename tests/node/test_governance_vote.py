@@ -207,3 +207,90 @@ def test_closing_later_cannot_flip_the_result() -> None:
         action, who = late
         log.run(action(aid, who))
         assert execute(log.state, CloseMotion(m), 0)[0].body == early
+
+
+# -- 3. rules history and the difference each change made -----------------------------------------------
+
+
+def test_the_state_keeps_every_rules_version_with_the_decision_that_made_it() -> None:
+    log = council()
+    aid = assembly(log)
+    first = log.state.rules_versions()
+    assert [(v.version, v.decision, v.changed) for v in first] == [(1, None, {})]
+    d = vote_and_close(
+        log, motion(log, aid, "rules", rules=Rules("absolute")), dict.fromkeys((A, B, C), "yes")
+    )
+    assert d["rules_changed"] == {"majority": ["simple", "absolute"]}
+    rejected = vote_and_close(
+        log, motion(log, aid, "rules", rules=Rules("absolute", board_seats=1)), {A: "no"}
+    )
+    assert rejected["rules_changed"] == {} and rejected["rules_adopted"] is None
+    (_, second) = log.state.rules_versions()
+    assert (second.version, second.rules, second.changed) == (2, Rules("absolute"), d["rules_changed"])
+    assert second.decision == next(e.id for e in log.entries if e.body.get("rules_adopted") == 2)
+    assert replay(log.entries) == log.state
+
+
+# -- 4. a higher majority for rule changes; impossible rules ---------------------------------------------
+
+
+def test_rules_motions_are_decided_by_the_rules_majority_when_set() -> None:
+    log = council(Rules(rules_majority="two_thirds"))
+    aid = assembly(log)
+    votes = {A: "yes", B: "yes", C: "yes", D: "no", E: "no"}  # 60 %
+    policy = vote_and_close(log, motion(log, aid), votes)
+    assert (policy["majority"], policy["outcome"]) == ("simple", "adopted")
+    change = vote_and_close(
+        log, motion(log, aid, "rules", rules=Rules(rules_majority="two_thirds", board_seats=1)), votes
+    )
+    assert (change["majority"], change["outcome"]) == ("two_thirds", "rejected")
+    votes[D] = "yes"
+    drop = Rules()  # drops the higher majority: it is decided by that majority still
+    change = vote_and_close(log, motion(log, aid, "rules", rules=drop), votes)
+    assert (change["majority"], change["outcome"]) == ("two_thirds", "adopted")
+    assert change["rules_changed"] == {"rules_majority": ["two_thirds", None]}
+    assert log.state.rules == Rules() and "rules_majority" not in log.state.rules.to_body()
+    assert replay(log.entries) == log.state
+
+
+@pytest.mark.parametrize(
+    "quorum",
+    [
+        pytest.param(Quorum(count=6), id="count-above-active-members"),
+        pytest.param(Quorum(count=1000), id="count-far-above"),
+        pytest.param(Quorum(fraction=(1, 1)), id="fraction-of-1"),
+        pytest.param(Quorum(fraction=(7, 7)), id="fraction-of-7-sevenths"),
+    ],
+)
+def test_impossible_rules_are_refused_and_nothing_is_stored(quorum: Quorum) -> None:
+    log = council()  # 5 active members
+    aid = assembly(log)
+    err = log.refuse(ProposeMotion(aid, "rules", "lock", rules=Rules(quorum=quorum)), "rules.impossible")
+    assert "could never decide" in err.message
+    assert not log.state.motions
+
+
+@pytest.mark.parametrize(
+    "quorum",
+    [
+        pytest.param(Quorum(count=5), id="count-of-every-active-member"),
+        pytest.param(Quorum(fraction=(4, 5)), id="fraction-below-1"),
+    ],
+)
+def test_possible_rules_at_the_boundary_are_accepted(quorum: Quorum) -> None:
+    log = council()
+    aid = assembly(log)
+    motion(log, aid, "rules", rules=Rules(quorum=quorum))
+
+
+def test_an_older_log_holding_impossible_rules_still_replays() -> None:
+    log = council()
+    aid = assembly(log)
+    (draft,) = execute(log.state, ProposeMotion(aid, "rules", "lock", rules=Rules(quorum=Quorum(count=2))), 0)
+    body = {**draft.body, "rules": Rules(quorum=Quorum(count=1000)).to_body()}
+    seq = len(log.entries)
+    log.entries.append(Appended(seq, bytes([seq]) * 32, 1_000 * (seq + 1), draft.vis, body))
+    apply(log.state, log.entries[-1])
+    vote_and_close(log, log.entries[-1].id, dict.fromkeys((A, B, C), "yes"))
+    assert log.state.rules.quorum == Quorum(count=1000)
+    assert replay(log.entries) == log.state

@@ -183,4 +183,30 @@ async def rules(request: web.Request) -> web.Response:
     return respond(request, {"version": version, "rules": in_force.to_body()})
 
 
+@routes.get("/v1/rules/history")
+async def rules_history(request: web.Request) -> web.Response:
+    """Every version of the rules, oldest first, with what changed and the decision that made it."""
+    node = node_of(request)
+    if node.config.kind != "council":
+        raise not_found("a federation body has no council rules")
+    state = node.council()
+
+    def public_decision(decision: bytes | None) -> bytes | None:
+        # a council-only decision is not named: the public log does not show it (DESIGN §6)
+        found = state.decisions.get(decision) if decision is not None else None
+        return decision if found is not None and found.visibility == "public" else None
+
+    versions = [
+        {
+            "version": v.version,
+            "rules": v.rules.to_body(),
+            "changed": v.changed,
+            "decision_id": public_decision(v.decision),
+            "ts_ms": v.ts_ms,
+        }
+        for v in state.rules_versions()
+    ]
+    return respond(request, {"version": state.rules_version, "versions": versions})
+
+
 __all__ = ["routes", "setup"]

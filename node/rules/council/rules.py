@@ -42,15 +42,17 @@ def majority_outcome(majority: Majority, yes: int, no: int, participants: int) -
     return "tied" if 3 * yes == 2 * base else "rejected"
 
 
-def impossible(quorum: Quorum | None, active_members: int) -> str | None:
+def impossible(quorum: Quorum | None, active_members: int | None) -> str | None:
     """Why rules with this quorum could never decide anything again, or None.
 
     A quorum count above the active members cannot be met now; a fraction of 1 (num = den) asks for every
     active member, so one member who never comes blocks every decision, the repeal of that quorum included.
+    ``active_members`` None: a council being founded, whose members are still to join (a count is judged
+    when a rules motion proposes it).
     """
     if quorum is None:
         return None
-    if quorum.count is not None and quorum.count > active_members:
+    if quorum.count is not None and active_members is not None and quorum.count > active_members:
         return f"a quorum of {quorum.count} is more than the {active_members} active members"
     if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:
         return "a quorum of every active member: one absent member would block every decision"
