@@ -4,6 +4,8 @@ higher majority; impossible rules are refused. Older logs, which fix none of it,
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,8 @@ from node.rules.council import (
     execute,
     replay,
 )
+from node.rules.council.rules import majority_outcome
+from protocol.recount import recount
 from tests.node.test_governance import (
     HASH,
     A,
@@ -253,15 +257,19 @@ def test_rules_motions_are_decided_by_the_rules_majority_when_set() -> None:
     assert replay(log.entries) == log.state
 
 
-@pytest.mark.parametrize(
-    "quorum",
-    [
-        pytest.param(Quorum(count=6), id="count-above-active-members"),
-        pytest.param(Quorum(count=1000), id="count-far-above"),
-        pytest.param(Quorum(fraction=(1, 1)), id="fraction-of-1"),
-        pytest.param(Quorum(fraction=(7, 7)), id="fraction-of-7-sevenths"),
-    ],
-)
+IMPOSSIBLE = [
+    pytest.param(Quorum(count=6), id="count-above-active-members"),
+    pytest.param(Quorum(count=1000), id="count-far-above-active-members"),
+    pytest.param(Quorum(fraction=(1, 1)), id="fraction-of-1"),
+    pytest.param(Quorum(fraction=(7, 7)), id="fraction-of-7-sevenths"),
+]
+POSSIBLE = [
+    pytest.param(Quorum(count=5), id="count-of-every-active-member"),
+    pytest.param(Quorum(fraction=(4, 5)), id="fraction-below-1"),
+]
+
+
+@pytest.mark.parametrize("quorum", IMPOSSIBLE)
 def test_impossible_rules_are_refused_and_nothing_is_stored(quorum: Quorum) -> None:
     log = council()  # 5 active members
     aid = assembly(log)
@@ -270,13 +278,7 @@ def test_impossible_rules_are_refused_and_nothing_is_stored(quorum: Quorum) -> N
     assert not log.state.motions
 
 
-@pytest.mark.parametrize(
-    "quorum",
-    [
-        pytest.param(Quorum(count=5), id="count-of-every-active-member"),
-        pytest.param(Quorum(fraction=(4, 5)), id="fraction-below-1"),
-    ],
-)
+@pytest.mark.parametrize("quorum", POSSIBLE)
 def test_possible_rules_at_the_boundary_are_accepted(quorum: Quorum) -> None:
     log = council()
     aid = assembly(log)
@@ -294,3 +296,117 @@ def test_an_older_log_holding_impossible_rules_still_replays() -> None:
     vote_and_close(log, log.entries[-1].id, dict.fromkeys((A, B, C), "yes"))
     assert log.state.rules.quorum == Quorum(count=1000)
     assert replay(log.entries) == log.state
+
+
+# -- 5. the boundary cases named in docs/governance.md -------------------------------------------------
+
+MAJORITY_CASES = [
+    pytest.param("simple", 3, 2, 0, 5, "adopted", id="simple-one-more-yes-adopts"),
+    pytest.param("simple", 2, 2, 1, 5, "tied", id="simple-equal-is-tied"),
+    pytest.param("simple", 0, 0, 3, 3, "tied", id="simple-nothing-cast-is-tied"),
+    pytest.param("simple", 1, 0, 8, 9, "adopted", id="simple-abstentions-do-not-count"),
+    pytest.param("absolute", 3, 0, 0, 5, "adopted", id="absolute-more-than-half-adopts"),
+    pytest.param("absolute", 2, 0, 2, 4, "tied", id="absolute-exactly-half-is-tied"),
+    pytest.param("absolute", 2, 0, 3, 5, "rejected", id="absolute-abstentions-count-against"),
+    pytest.param("absolute", 0, 0, 0, 0, "tied", id="absolute-no-participants-is-tied"),
+    pytest.param("two_thirds", 2, 1, 0, 3, "adopted", id="two-thirds-exactly-adopts"),
+    pytest.param("two_thirds", 5, 3, 0, 8, "rejected", id="two-thirds-just-below-rejects"),
+    pytest.param("two_thirds", 2, 1, 3, 6, "adopted", id="two-thirds-abstentions-do-not-count"),
+    pytest.param("two_thirds", 1, 1, 0, 2, "rejected", id="two-thirds-equal-yes-and-no-rejects"),
+    pytest.param("two_thirds", 0, 0, 4, 4, "tied", id="two-thirds-nothing-cast-is-tied"),
+    pytest.param(
+        "two_thirds_participants", 4, 0, 2, 6, "adopted", id="two-thirds-of-participants-exactly-adopts"
+    ),
+    pytest.param(
+        "two_thirds_participants",
+        2,
+        1,
+        3,
+        6,
+        "rejected",
+        id="two-thirds-of-participants-abstentions-count-against",
+    ),
+    pytest.param(
+        "two_thirds_participants", 0, 0, 3, 3, "rejected", id="two-thirds-of-participants-no-yes-rejects"
+    ),
+    pytest.param(
+        "two_thirds_participants", 0, 0, 0, 0, "tied", id="two-thirds-of-participants-no-participants-is-tied"
+    ),
+]
+MEMBERS = (A, B, C, D, E, F, bytes([7]) * 16, bytes([8]) * 16, bytes([9]) * 16)
+
+
+@pytest.mark.parametrize(("majority", "yes", "no", "abstain", "participants", "outcome"), MAJORITY_CASES)
+def test_majority_boundary_case(
+    majority: Any, yes: int, no: int, abstain: int, participants: int, outcome: str
+) -> None:
+    """Each case through the whole machine (a council, an assembly, votes, a close) and the recount."""
+    log = council(Rules(majority), MEMBERS[: max(participants, 1)])
+    aid = assembly(log, MEMBERS[:participants])
+    choices = ["yes"] * yes + ["no"] * no + ["abstain"] * abstain
+    d = vote_and_close(log, motion(log, aid), dict(zip(MEMBERS, choices, strict=False)))
+    assert (d["participants"], d["majority"], d["outcome"]) == (participants, majority, outcome)
+    assert majority_outcome(majority, yes, no, participants) == outcome
+    assert recount({**d, "quorum": d["quorum"]}) is True
+
+
+QUORUM_CASES = [
+    pytest.param(Quorum(count=3), 3, "adopted", id="quorum-met-exactly"),
+    pytest.param(Quorum(count=3), 2, "no_quorum", id="quorum-missed-by-one"),
+    pytest.param(Quorum(fraction=(1, 2)), 2, "no_quorum", id="quorum-fraction-rounds-up"),
+]
+
+
+@pytest.mark.parametrize(("quorum", "present", "outcome"), QUORUM_CASES)
+def test_quorum_boundary_case(quorum: Quorum, present: int, outcome: str) -> None:
+    log = council(Rules(quorum=quorum))  # 5 active members
+    aid = assembly(log, MEMBERS[:present])
+    d = vote_and_close(log, motion(log, aid), {A: "yes", B: "abstain"} if present > 1 else {A: "yes"})
+    assert d["outcome"] == outcome
+    assert recount(d) is True
+
+
+def late_arrival(log: FakeLog, aid: bytes, m: bytes) -> None:
+    log.run(Attend(aid, (D,)))
+    log.refuse(CastVote(m, D, "yes"), "vote.not-in-electorate")
+
+
+def departure(log: FakeLog, aid: bytes, m: bytes) -> None:
+    log.run(Depart(aid, C))
+
+
+def later_join(log: FakeLog, aid: bytes, m: bytes) -> None:
+    log.run(JoinMember(F, HASH))
+
+
+ELECTORATE_CASES = [
+    pytest.param(late_arrival, id="late-arrival-cannot-vote"),
+    pytest.param(departure, id="departure-still-counts"),
+    pytest.param(later_join, id="later-join-does-not-raise-quorum"),
+]
+
+
+@pytest.mark.parametrize("event", ELECTORATE_CASES)
+def test_electorate_boundary_case(event: Any) -> None:
+    """A, B, C present when the vote opens, of 5 active (quorum 3/5: 3 needed); then the event; A votes yes.
+    Whatever the event, the decision is: 3 participants, 5 active, 3 required, adopted."""
+    log = council(Rules(quorum=Quorum(fraction=(3, 5))))
+    aid = assembly(log, (A, B, C))
+    m = motion(log, aid)
+    event(log, aid, m)
+    d = vote_and_close(log, m, {A: "yes"})
+    assert (d["participants"], d["active_members"], d["quorum_required"], d["outcome"]) == (
+        3,
+        5,
+        3,
+        "adopted",
+    )
+    assert replay(log.entries) == log.state
+
+
+def test_every_boundary_case_named_in_the_doc_has_a_test_and_every_test_is_named() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "governance.md").read_text(encoding="utf-8")
+    section = doc.split("## Boundary cases", 1)[1]
+    named = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
+    cases = [*MAJORITY_CASES, *QUORUM_CASES, *IMPOSSIBLE, *POSSIBLE, *ELECTORATE_CASES]
+    assert named == {c.id for c in cases}

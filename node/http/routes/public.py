@@ -16,6 +16,7 @@ from node.http.context import node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import id_param, int_param
 from node.http.wire import MSGPACK, ApiError, bad_request, not_found, respond
+from node.rules.council import Council
 from protocol.entry import Entry
 from protocol.errors import ProofError
 from protocol.keys import PublicKey
@@ -148,6 +149,12 @@ async def bundle(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=MSGPACK)
 
 
+def public_decision(state: Council, decision: bytes | None) -> bytes | None:
+    """``decision`` if it is a public decision; a council-only one is never named here (DESIGN §6)."""
+    found = state.decisions.get(decision) if decision is not None else None
+    return decision if found is not None and found.visibility == "public" else None
+
+
 @routes.get("/v1/board")
 async def board(request: web.Request) -> web.Response:
     node = node_of(request)
@@ -156,8 +163,7 @@ async def board(request: web.Request) -> web.Response:
     state = node.council()
 
     def published(decision: bytes | None) -> bool:
-        found = state.decisions.get(decision) if decision is not None else None
-        return found is not None and found.visibility == "public"
+        return public_decision(state, decision) is not None
 
     # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one;
     # a council-only election, recall or a member's leaving is not published, so it does not show here
@@ -190,18 +196,12 @@ async def rules_history(request: web.Request) -> web.Response:
     if node.config.kind != "council":
         raise not_found("a federation body has no council rules")
     state = node.council()
-
-    def public_decision(decision: bytes | None) -> bytes | None:
-        # a council-only decision is not named: the public log does not show it (DESIGN §6)
-        found = state.decisions.get(decision) if decision is not None else None
-        return decision if found is not None and found.visibility == "public" else None
-
     versions = [
         {
             "version": v.version,
             "rules": v.rules.to_body(),
             "changed": v.changed,
-            "decision_id": public_decision(v.decision),
+            "decision_id": public_decision(state, v.decision),
             "ts_ms": v.ts_ms,
         }
         for v in state.rules_versions()

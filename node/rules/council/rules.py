@@ -1,14 +1,18 @@
 """Quorum and majority arithmetic, kept free of state so anyone can redo it from a decision entry.
 
-Article 4: decisions are taken "by majority vote of the participants in the meetings of the general assembly".
-The participants of a motion are the members on the roll when it is closed plus any member who voted on it and
-departed since — a member who cast a vote took part. All arithmetic is on integers (no floats in the log).
+Every word here is defined once, in docs/governance.md; this is the same, in brief. Article 4: decisions are
+taken "by majority vote of the participants in the meetings of the general assembly". A motion's participants
+are its electorate, fixed when its vote opens (the members on the roll at its proposal; for motions of older
+logs, the roll at close plus voters who departed since). All arithmetic is on integers (no floats in the log).
 
-"tied" means the deciding comparison ended in exact equality:
-- simple:     adopted iff yes > no; tied iff yes == no (so 0–0 is tied); abstentions are not counted.
-- absolute:   adopted iff 2·yes > participants; tied iff 2·yes == participants.
-- two_thirds: adopted iff 3·yes ≥ 2·(yes + no) with yes + no > 0 (equality adopts, "≥ 2/3");
-              tied iff no yes/no vote was cast at all.
+Majority rules (adopted iff):
+- simple:                  yes > no (abstentions are not counted).
+- absolute:                2·yes > participants.
+- two_thirds:              yes ≥ 1 and 3·yes ≥ 2·(yes + no): two thirds of the votes for or against.
+- two_thirds_participants: yes ≥ 1 and 3·yes ≥ 2·participants: two thirds of the participants.
+"tied": not adopted, and the rule's comparison is an exact equality (simple: yes = no, 0–0 included;
+absolute: 2·yes = participants; two_thirds: 0–0 only; two_thirds_participants: no yes and no participants).
+Otherwise "rejected". Quorum: a count, or ⌈active·num/den⌉ of the active members; below it, "no_quorum".
 """
 
 from __future__ import annotations
