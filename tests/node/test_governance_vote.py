@@ -410,3 +410,23 @@ def test_every_boundary_case_named_in_the_doc_has_a_test_and_every_test_is_named
     named = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
     cases = [*MAJORITY_CASES, *QUORUM_CASES, *IMPOSSIBLE, *POSSIBLE, *ELECTORATE_CASES]
     assert named == {c.id for c in cases}
+
+
+def test_a_public_proposal_under_hidden_tallies_does_not_publish_the_electorate_count() -> None:
+    """With publish_tallies off the participants of a public decision stay council-only: so does the count."""
+    log = council(Rules(publish_tallies=False))
+    aid = assembly(log, (A, B, C))
+    public = motion(log, aid)
+    assert log.entries[-1].vis == "public" and log.entries[-1].body["electorate"] is None
+    motion(log, aid, visibility="council")
+    assert log.entries[-1].body["electorate"] == 3
+    log.run(Attend(aid, (D,)))
+    log.refuse(CastVote(public, D, "yes"), "vote.not-in-electorate")  # fixed all the same
+    d = vote_and_close(log, public, {A: "yes"})
+    assert (d["participants"], d["outcome"]) == (3, "adopted")  # from the council-only tally
+    (draft,) = execute(log.state, ProposeMotion(aid, "policy", "text"), 0)
+    seq = len(log.entries)
+    for forged in (4, 3, True):
+        entry = Appended(seq, bytes(32), 0, draft.vis, {**draft.body, "electorate": forged})
+        refused_entry(log, entry, "motion.electorate-mismatch" if forged is not True else "entry.malformed")
+    assert replay(log.entries) == log.state

@@ -31,9 +31,12 @@ Entry kinds (body fields besides ``kind``; visibility):
   policy|rules|removal|election|recall|federation, ``text``, ``visibility``, ``proposer`` (member on the roll
   | nil), ``seats`` (election), ``candidates`` [member] (election, else []), ``target`` (removal, recall),
   ``rules`` (rules: the proposed rules, no version), ``proposal`` (federation: [federation log id, proposal
-  entry id], else nil; absent in 0.1.0 logs). A federation motion is the council assembly's answer to a
-  federation-wide proposal (``node.rules.fedbody``): always public (the federation counts public decisions
-  only), one per proposal, decided by the council's own rules like a policy motion.
+  entry id], else nil; absent in 0.1.0 logs), ``rules_version`` (the version in force: the motion is
+  decided under it) and ``electorate`` (the count of members on the roll: they alone vote on it, and they
+  are its participants; nil on a public motion while the rules keep tallies council-only) — both absent in
+  logs written before issue 13 (docs/governance.md). A federation motion is the council assembly's answer
+  to a federation-wide proposal (``node.rules.fedbody``): always public (the federation counts public
+  decisions only), one per proposal, decided by the council's own rules like a policy motion.
 - ``motion/vote`` (council): ``motion``, ``member``, ``choice`` yes|no|abstain (nil for elections),
   ``approvals`` [candidate] (elections, else []), ``ballot`` (64 bytes | nil): the member's own signature
   over their ballot statement (``protocol.member``) when they cast it themselves; nil when the secretary
@@ -42,7 +45,8 @@ Entry kinds (body fields besides ``kind``; visibility):
   motion's), ``rules_version``, ``majority``, ``outcome`` adopted|rejected|tied|no_quorum, ``proposal``
   (federation motions only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
   ``vacant``, ``tied`` [member tied for the last seat], ``ended`` [{decision, seat, member}] (mandates
-  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil); and the tally fields
+  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil), ``rules_changed``
+  ({field: [old, new]}: rules motions proposed with a ``rules_version`` only); and the tally fields
   ``quorum``, ``active_members``, ``quorum_required``, ``participants``, ``votes_cast``, ``tally`` ({yes,
   no, abstain} or {approvals: [[candidate, n]], ballots}) — unless the decision is public and the rules say
   ``publish_tallies: false``, in which case the tally fields go to the next entry (but a federation

@@ -273,6 +273,12 @@ def minutes(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
 # -- motions, votes, decisions ---------------------------------------------------------------------
 
 
+def electorate_count(state: Council, roll: int, visibility: object) -> int | None:
+    """What a proposal records of its electorate: the count of members on the roll — or nil on a public
+    motion while the rules keep tallies council-only, since the count would publish the participants."""
+    return roll if visibility == "council" or state.rules.publish_tallies else None
+
+
 def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     keys = {"kind", "assembly", "motion_kind", "text", "visibility", "proposer"}
     keys |= {"seats", "candidates", "target", "rules"}
@@ -283,19 +289,20 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     text = get_text(body, "text", MAX_TEXT)
     # article 4: only the general assembly adopts policy, changes rules, elects or recalls
     a = _open_assembly(state, get_entry_id(body, "assembly"), "motion.assembly-closed")
-    if fixed:
-        # decided under the rules of its proposal, by the members on the roll when its vote opens (a count:
-        # the entry may be public, and who attended never leaves the node)
-        if get_int(body, "rules_version") != state.rules_version:
-            raise RuleError("motion.rules-version", "a motion names the rules version in force")
-        if get_int(body, "electorate") != len(a.roll):
-            raise RuleError("motion.electorate-mismatch", "not the count of members on the roll")
     kind = body["motion_kind"]
     if kind not in MOTION_KINDS:
         raise RuleError("motion.bad-kind", f"a motion kind is {one_of(MOTION_KINDS)}")
     visibility = body["visibility"]
     if visibility not in ("public", "council"):
         raise RuleError("motion.bad-visibility", "visibility is public or council")
+    if fixed:
+        # decided under the rules of its proposal, by the members on the roll when its vote opens (a count:
+        # the entry may be public, and who attended never leaves the node)
+        if get_int(body, "rules_version") != state.rules_version:
+            raise RuleError("motion.rules-version", "a motion names the rules version in force")
+        recorded = None if body["electorate"] is None else get_int(body, "electorate")
+        if recorded != electorate_count(state, len(a.roll), visibility):
+            raise RuleError("motion.electorate-mismatch", "not the count of members on the roll")
     proposer = body["proposer"]
     if proposer is not None:
         _member(state, check_bytes(proposer, "proposer", MEMBER_ID_LEN))

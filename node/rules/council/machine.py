@@ -31,7 +31,7 @@ from .commands import (
     RequestAssembly,
 )
 from .decide import decision_bodies
-from .entries import KINDS
+from .entries import KINDS, electorate_count
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
@@ -122,7 +122,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "rules": None if command.rules is None else command.rules.to_body(),
                 "proposal": None if command.proposal is None else list(command.proposal),
                 "rules_version": state.rules_version,
-                "electorate": 0 if a is None else len(a.roll),
+                "electorate": electorate_count(state, 0 if a is None else len(a.roll), command.visibility),
             }, []
         case CastVote():
             return {
