@@ -347,6 +347,9 @@ def test_two_thirds_of_participants(yes: int, no: int, participants: int, outcom
     assert majority_outcome("two_thirds_participants", yes, no, participants) == outcome
 
 
+EVERY_MEMBER = "a quorum of every active member: one absent member would block every decision"
+
+
 @pytest.mark.parametrize(
     ("quorum", "active", "why"),
     [
@@ -355,13 +358,12 @@ def test_two_thirds_of_participants(yes: int, no: int, participants: int, outcom
         pytest.param(Quorum(count=6), 5, "a quorum of 6 is more than the 5 active members", id="count-above"),
         pytest.param(Quorum(count=6), None, None, id="count-while-founding"),
         pytest.param(Quorum(fraction=(4, 5)), 5, None, id="fraction-below-1"),
-        pytest.param(Quorum(fraction=(1, 1)), 5, "every active member", id="fraction-of-1"),
-        pytest.param(Quorum(fraction=(2, 2)), None, "every active member", id="fraction-of-1-while-founding"),
+        pytest.param(Quorum(fraction=(1, 1)), 5, EVERY_MEMBER, id="fraction-of-1"),
+        pytest.param(Quorum(fraction=(2, 2)), None, EVERY_MEMBER, id="fraction-of-1-while-founding"),
     ],
 )
 def test_impossible_quorum(quorum: Quorum | None, active: int | None, why: str | None) -> None:
-    said = impossible(quorum, active)
-    assert said == why if why is None else (said is not None and why in said)
+    assert impossible(quorum, active) == why
 
 
 def test_rules_majority_decides_rules_motions_only() -> None:
