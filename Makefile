@@ -45,7 +45,7 @@ MUTATION_RUNS := \
 	protocol/bundle.py=tests/protocol/test_bundle.py,tests/protocol/test_limits.py \
 	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_record.py,tests/protocol/test_limits.py \
 	node/rules/council/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py \
-	node/rules/council/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py,tests/node/test_members_machine.py
+	node/rules/council/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py,tests/node/test_members_machine.py,tests/node/test_governance_vote.py
 MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
 
 mutation: $(STAMP)
