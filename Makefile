@@ -46,7 +46,7 @@ MUTATION_RUNS := \
 	protocol/entry.py=tests/protocol/test_entry.py,tests/protocol/test_record.py,tests/protocol/test_limits.py \
 	protocol/recount.py=tests/protocol/test_recount.py \
 	node/rules/council/rules.py=tests/node/test_governance_rules.py,tests/node/test_governance.py,tests/node/test_governance_elections.py \
-	node/rules/council/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py,tests/node/test_members_machine.py,tests/node/test_governance_elections.py
+	node/rules/council/decide.py=tests/node/test_governance_rules.py,tests/node/test_governance.py,tests/node/test_members_machine.py,tests/node/test_governance_elections.py,tests/node/test_governance_vote.py
 MUTATE ?= $(foreach run,$(MUTATION_RUNS),$(firstword $(subst =, ,$(run))))
 
 mutation: $(STAMP)

@@ -50,10 +50,11 @@ def majority_outcome(majority: str, yes: int, no: int, participants: int) -> str
         return "adopted" if yes > no else "tied" if yes == no else "rejected"
     if majority == "absolute":
         return "adopted" if 2 * yes > participants else "tied" if 2 * yes == participants else "rejected"
-    if majority == "two_thirds":
-        if yes + no == 0:
-            return "tied"
-        return "adopted" if 3 * yes >= 2 * (yes + no) else "rejected"
+    if majority in ("two_thirds", "two_thirds_participants"):
+        base = participants if majority == "two_thirds_participants" else yes + no
+        if yes > 0 and 3 * yes >= 2 * base:
+            return "adopted"
+        return "tied" if 3 * yes == 2 * base else "rejected"
     raise VerificationError(STEP, f"unknown majority rule {majority!r}")
 
 

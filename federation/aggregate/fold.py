@@ -318,7 +318,13 @@ class Folder:
         )
         if len(set(mandated)) != len(mandated):
             raise UnreadableBody("a delegate's seat given twice")
-        rules = self._adopted_rules(log_id, body) if body.get("rules_adopted") is not None else None
+        rules: tuple[int, int] | None = None
+        if body.get("rules_adopted") is not None:
+            rules = (
+                self._changed_rules(fold.row, body)
+                if "rules_changed" in body
+                else self._adopted_rules(log_id, body)
+            )
         participants = body.get("participants")
         if participants is not None and (type(participants) is not int):
             raise UnreadableBody("participants")
@@ -386,6 +392,20 @@ class Folder:
             low = self.conn.execute("SELECT min(0, coalesce(min(rowid), 0)) FROM agg_decisions").fetchone()[0]
         taken[-1] = low - 1
         return low - 1
+
+    @staticmethod
+    def _changed_rules(row: CouncilRow, body: dict[str, Any]) -> tuple[int, int]:
+        """(board_seats, census_bucket) after the difference an adopted rules motion's decision records
+        (issue 13: the motion names only what it changes, applied to the rules in force at the decision)."""
+        changes = _get(body, "rules_changed", dict)
+        out = {"board_seats": row.board_seats, "census_bucket": row.census_bucket}
+        for name in out:
+            if name in changes:
+                change = changes[name]
+                if not isinstance(change, list) or len(change) != 2 or type(change[1]) is not int:
+                    raise UnreadableBody(name)
+                out[name] = change[1]
+        return out["board_seats"], out["census_bucket"]
 
     def _adopted_rules(self, log_id: bytes, body: dict[str, Any]) -> tuple[int, int]:
         """(board_seats, census_bucket) proposed by the public rules motion this decision adopted."""

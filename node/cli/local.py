@@ -24,7 +24,8 @@ from node.cli.base import (
 from node.cli.countries import country_code
 from node.errors import CliError
 from node.rules.council import FoundCouncil, RuleError, Rules
-from node.rules.council.model import SIGNED_BALLOTS_DEFAULT
+from node.rules.council.model import MAJORITIES, SIGNED_BALLOTS_DEFAULT
+from node.rules.council.rules import impossible
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.codec import jsonable
@@ -61,10 +62,16 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--url", default=None, help="the public URL peers and members reach (default: http://LISTEN)")
 @click.option(
     "--majority",
-    type=click.Choice(["simple", "absolute", "two_thirds"]),
+    type=click.Choice(MAJORITIES),
     default="simple",
     show_default=True,
-    help="the majority rule",
+    help="the majority rule (docs/governance.md)",
+)
+@click.option(
+    "--rules-majority",
+    type=click.Choice(MAJORITIES),
+    default=None,
+    help="the majority that decides rules motions (default: the majority rule)",
 )
 @click.option("--quorum", default=None, help=f"participants needed: {QUORUM_HELP}")
 @click.option(
@@ -139,6 +146,7 @@ def init(
     listen: str,
     url: str | None,
     majority: str,
+    rules_majority: str | None,
     quorum: str | None,
     board_seats: int,
     publish_tallies: bool,
@@ -158,9 +166,16 @@ def init(
     found: FoundCouncil | FoundFederation
     if kind == "council":
         signed = parse_signed_ballots(signed_ballots)  # judged by Rules
+        parsed = parse_quorum(quorum)
+        why = impossible(parsed, None)
+        if why is not None:
+            raise CliError(
+                f"--quorum {quorum}: these rules could never decide anything: {why}", "impossible-rules"
+            )
         rules = Rules(
-            majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the three rules
-            quorum=parse_quorum(quorum),
+            majority=majority,  # type: ignore[arg-type]  # click.Choice keeps it to the rules MAJORITIES names
+            rules_majority=rules_majority,  # type: ignore[arg-type]  # likewise
+            quorum=parsed,
             board_seats=board_seats,
             publish_tallies=publish_tallies,
             census_bucket=census_bucket,

@@ -29,6 +29,7 @@ from node.cli.base import (
 )
 from node.cli.client import NodeClient
 from node.errors import ApiRefusal, CliError
+from node.rules.council.model import MAJORITIES
 from protocol import codec
 
 
@@ -241,9 +242,15 @@ def motion() -> None:
 )
 @click.option(
     "--majority",
-    type=click.Choice(["simple", "absolute", "two_thirds"]),
+    type=click.Choice(MAJORITIES),
     default=None,
     help="rules: the proposed majority rule",
+)
+@click.option(
+    "--rules-majority",
+    type=click.Choice([*MAJORITIES, "none"]),
+    default=None,
+    help="rules: the majority that decides rules motions (none: the ordinary majority does)",
 )
 @click.option("--quorum", default=None, help=f"rules: the proposed quorum, {QUORUM_HELP}")
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
@@ -282,6 +289,7 @@ def motion_propose(
     proposal: str | None,
     federation_key: str | None,
     majority: str | None,
+    rules_majority: str | None,
     quorum: str | None,
     board_seats: int | None,
     publish_tallies: bool | None,
@@ -327,16 +335,19 @@ def motion_propose(
             rules["quorum"] = parsed.to_body()
         if (kinds := parse_signed_ballots(signed_ballots)) is not None:
             rules["signed_ballots"] = list(kinds)
+        if rules_majority is not None:
+            rules["rules_majority"] = None if rules_majority == "none" else rules_majority
         if not rules:
             raise click.UsageError(
-                "--kind rules names the rules it changes: --majority, --quorum, --board-seats, "
-                "--publish-tallies, --census-bucket, --signed-ballots, --requisition or --requisition-delay"
+                "--kind rules names the rules it changes: --majority, --rules-majority, --quorum, "
+                "--board-seats, --publish-tallies, --census-bucket, --signed-ballots, --requisition or "
+                "--requisition-delay"
             )
         body["rules"] = rules
-    elif any(x is not None for x in (*named.values(), quorum, signed_ballots)):
+    elif any(x is not None for x in (*named.values(), quorum, signed_ballots, rules_majority)):
         raise click.UsageError(
-            "--majority, --quorum, --board-seats, --publish-tallies, --census-bucket, --signed-ballots, "
-            "--requisition and --requisition-delay belong to --kind rules"
+            "--majority, --rules-majority, --quorum, --board-seats, --publish-tallies, --census-bucket, "
+            "--signed-ballots, --requisition and --requisition-delay belong to --kind rules"
         )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")
@@ -426,9 +437,15 @@ def census(client: NodeClient, as_json: bool) -> None:
 
 
 @cli.command("rules")
+@click.option(
+    "--history", is_flag=True, help="every version, with what changed and the decision that made it"
+)
 @remote
-def rules_command(client: NodeClient, as_json: bool) -> None:
+def rules_command(client: NodeClient, as_json: bool, history: bool) -> None:
     """The council's rules in force and their version (changed only by an adopted rules motion)."""
+    if history:
+        emit(as_json, client.call("GET", "/v1/rules/history"), _rules_history)
+        return
     out = client.call("GET", "/v1/rules")
 
     def human(v: dict[str, Any]) -> str:
@@ -437,6 +454,23 @@ def rules_command(client: NodeClient, as_json: bool) -> None:
         return "\n".join(lines)
 
     emit(as_json, out, human)
+
+
+def _rules_history(v: dict[str, Any]) -> str:
+    lines = []
+    for ver in v["versions"]:
+        made = (
+            "founding rules"
+            if ver["version"] == 1
+            else f"decision {ver['decision_id']}"
+            if ver["decision_id"] is not None
+            else "a council-only decision"
+        )
+        lines.append(f"version {ver['version']} ({made})")
+        lines += [
+            f"  {k}: {json.dumps(old)} -> {json.dumps(new)}" for k, (old, new) in ver["changed"].items()
+        ]
+    return "\n".join(lines)
 
 
 @cli.command()

@@ -673,7 +673,9 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
                 delegates.pop((e["decision"], e["seat"]), None)
             if sitting != before:
                 board_entries.append(entry.id)
-            if body["rules_adopted"] is not None:
+            if body["rules_adopted"] is not None and "rules_changed" in body:  # issue 13: the difference
+                seats, rules_entry = body["rules_changed"].get("board_seats", [seats, seats])[1], entry.id
+            elif body["rules_adopted"] is not None:
                 motion = next(b for e, b in bodies if e.id == body["motion"])
                 seats, rules_entry = motion["rules"]["board_seats"], entry.id
     return {

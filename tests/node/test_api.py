@@ -899,3 +899,45 @@ async def test_the_rules_in_force_are_public(start_node: NodeFactory) -> None:
     await decide(c, "Census by 2", ("yes", "yes", "yes"), kind="rules", rules={"census_bucket": 2})
     after = await get_json(c.node, "/v1/rules")
     assert after == {"version": 2, "rules": {**before["rules"], "census_bucket": 2}}
+
+
+async def test_the_rules_history_lists_each_version_with_what_changed_and_its_decision(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: every version of the rules, the difference each adopted rules motion made, and the decision
+    that made it — unless that decision is council-only, which the public routes do not name."""
+    c = await council(start_node)
+    public = await decide(c, "Census by 2", ("yes", "yes", "yes"), kind="rules", rules={"census_bucket": 2})
+    assert public["rules_changed"] == {"census_bucket": [1, 2]}
+    hidden = await decide(
+        c, "Rules by absolute majority", ("yes", "yes", "yes"), kind="rules", visibility="council",
+        rules={"rules_majority": "absolute"},
+    )  # fmt: skip
+    assert hidden["rules_changed"] == {"rules_majority": [None, "absolute"]}
+    history = await get_json(c.node, "/v1/rules/history")
+    assert history["version"] == 3
+    assert [(v["version"], v["changed"], v["decision_id"]) for v in history["versions"]] == [
+        (1, {}, None),
+        (2, {"census_bucket": [1, 2]}, public["decision_id"]),
+        (3, {"rules_majority": [None, "absolute"]}, None),
+    ]
+    assert history["versions"][-1]["rules"] == (await get_json(c.node, "/v1/rules"))["rules"]
+    # the higher majority now decides rules motions: 1 yes of 3 present is simple, not absolute, majority
+    choices = ("yes", "abstain", "abstain")
+    assert (await decide(c, "Rally", choices))["outcome"] == "adopted"
+    rejected = await decide(c, "Seats", choices, kind="rules", rules={"board_seats": 1})
+    assert (rejected["majority"], rejected["outcome"]) == ("absolute", "rejected")
+
+
+async def test_bad_or_impossible_rules_are_refused_and_nothing_is_stored(start_node: NodeFactory) -> None:
+    c = await council(start_node)  # 4 active members
+    value = {"assembly": c.assembly, "text": "Rules", "kind": "rules"}
+    for rules, code in (
+        ({"rules_majority": "most"}, "rules.bad-majority"),
+        ({"majority": "unanimous"}, "rules.bad-majority"),
+        ({"quorum": {"count": 5}, "rules_majority": "absolute"}, "impossible-rules"),
+    ):
+        status = 400 if code == "impossible-rules" else 422
+        await refused(c.node, "POST", "/v1/admin/motions", {**value, "rules": rules}, status, code)
+    assert (await get_json(c.node, "/v1/rules"))["version"] == 1
+    assert not (await ok(c.node, "GET", "/v1/admin/assemblies"))["assemblies"][0]["motions"]

@@ -168,6 +168,15 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
         assert in_force["version"] == 2 and in_force["rules"]["census_bucket"] == 2
         assert in_force["rules"]["board_seats"] == 3  # not named, not reset
         assert "census_bucket: 2" in shora("rules", home=home).stdout
+        history = as_json("rules", "--history", home=home)["versions"]
+        assert [(v["version"], v["changed"]) for v in history] == [(1, {}), (2, {"census_bucket": [1, 2]})]
+        assert "census_bucket: 1 -> 2" in shora("rules", "--history", home=home).stdout
+        motions = len(as_json("assembly", "list", home=home)["assemblies"][0]["motions"])
+        lock = ("motion", "propose", "current", "--kind", "rules", "--quorum", "5", "--text", "Lock")
+        assert "more than the 4 active members" in refused(*lock, home=home)
+        assert json.loads(shora(*lock, "--json", home=home, code=1).stdout)["error"] == "impossible-rules"
+        assert len(as_json("assembly", "list", home=home)["assemblies"][0]["motions"]) == motions
+        assert as_json("rules", home=home)["version"] == 2
 
         minutes = tmp_path / "minutes.txt"
         minutes.write_text("We agreed to hold a rally and elected a board.\n", encoding="utf-8")
@@ -352,3 +361,22 @@ def test_a_rules_motion_names_the_rules_it_changes(
         main(["motion", "propose", "current", "--text", "Rally", "--census-bucket", "5", "--dir", str(home)])
     assert exited.value.code == 2
     assert "belong to --kind rules" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("quorum", ["1/1", "3/3"])
+def test_init_refuses_a_quorum_of_every_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quorum: str
+) -> None:
+    """Issue 13: a council founded with a quorum of all its members could never decide anything (one absent
+    member blocks even the repeal): exit 1 with the reason, and no folder created."""
+    from node.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["init", str(tmp_path / "new"), *INIT, "--quorum", quorum])
+    assert exited.value.code == 1
+    out = capsys.readouterr()
+    assert (
+        out.err.startswith(f"shora: --quorum {quorum}: these rules could never decide anything")
+        and not out.out
+    )
+    assert not (tmp_path / "new").exists()

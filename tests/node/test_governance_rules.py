@@ -11,7 +11,13 @@ import pytest
 
 from node.rules.council import CastVote, CloseMotion, LeaveMember, Quorum, Rules
 from node.rules.council.decide import decide
-from node.rules.council.rules import ElectionResult, election_result, majority_outcome, quorum_required
+from node.rules.council.rules import (
+    ElectionResult,
+    election_result,
+    impossible,
+    majority_outcome,
+    quorum_required,
+)
 from tests.node.test_governance import A, B, C, D, E, FakeLog, assembly, council, motion, vote_and_close
 
 # --- quorum ------------------------------------------------------------------------------------------
@@ -322,3 +328,51 @@ def test_every_decision_field_of_an_ordinary_motion() -> None:
         "votes_cast": 1,
         "tally": {"yes": 1, "no": 0, "abstain": 0},
     }
+
+
+# --- issue 13: two thirds of the participants; impossible quorums --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("yes", "no", "participants", "outcome"),
+    [
+        (4, 0, 6, "adopted"),  # exactly two thirds of the participants
+        (4, 2, 6, "adopted"),
+        (3, 0, 5, "rejected"),  # 60 %
+        (2, 1, 3, "adopted"),
+        (2, 0, 4, "rejected"),  # two thirds of yes + no, not of the participants
+        (1, 0, 1, "adopted"),
+        (1, 0, 2, "rejected"),
+        (0, 0, 3, "rejected"),
+        (0, 0, 0, "tied"),  # the only equality that fails: no yes and no participants
+        (0, 3, 3, "rejected"),
+    ],
+)
+def test_two_thirds_of_participants(yes: int, no: int, participants: int, outcome: str) -> None:
+    assert majority_outcome("two_thirds_participants", yes, no, participants) == outcome
+
+
+EVERY_MEMBER = "a quorum of every active member: one absent member would block every decision"
+
+
+@pytest.mark.parametrize(
+    ("quorum", "active", "why"),
+    [
+        pytest.param(None, 0, None, id="none"),
+        pytest.param(Quorum(count=5), 5, None, id="count-of-every-member"),
+        pytest.param(Quorum(count=6), 5, "a quorum of 6 is more than the 5 active members", id="count-above"),
+        pytest.param(Quorum(count=6), None, None, id="count-while-founding"),
+        pytest.param(Quorum(fraction=(4, 5)), 5, None, id="fraction-below-1"),
+        pytest.param(Quorum(fraction=(1, 1)), 5, EVERY_MEMBER, id="fraction-of-1"),
+        pytest.param(Quorum(fraction=(2, 2)), None, EVERY_MEMBER, id="fraction-of-1-while-founding"),
+    ],
+)
+def test_impossible_quorum(quorum: Quorum | None, active: int | None, why: str | None) -> None:
+    assert impossible(quorum, active) == why
+
+
+def test_rules_majority_decides_rules_motions_only() -> None:
+    rules = Rules(rules_majority="absolute")
+    assert rules.majority_for("rules") == "absolute"
+    assert all(rules.majority_for(k) == "simple" for k in ("policy", "removal", "recall", "election"))
+    assert Rules().majority_for("rules") == "simple"

@@ -233,3 +233,19 @@ def test_a_log_written_before_attribution_replays_unchanged() -> None:
     decision = log.run(CloseMotion(motion))[0].body
     assert "ballots_signed" not in decision and "issued_by" not in decision
     assert replay(log.entries).decisions
+
+
+def test_the_signed_ballots_rule_of_a_motions_proposal_applies_to_it(log: Log) -> None:
+    """Issue 13: a motion is decided under the rules of its proposal — who must sign their own ballot too."""
+    member, _, assembly, earlier = meeting(log)
+    signed = ("election", "policy", "recall")
+    change = log.run(
+        Issued(ProposeMotion(assembly, "rules", "sign policy", rules=Rules(signed_ballots=signed)), OPERATOR)
+    )
+    log.run(Issued(CastVote(change[0].id, member, "yes"), OPERATOR))  # rules motions: hands may be recorded
+    log.run(Issued(CloseMotion(change[0].id), OPERATOR))
+    assert log.state.rules.signed_ballots == signed
+    later = log.run(Issued(ProposeMotion(assembly, "policy", "a later motion"), OPERATOR))[0].id
+    refused(log, Issued(CastVote(later, member, "yes"), OPERATOR), "vote.signature-required")
+    log.run(Issued(CastVote(earlier, member, "yes"), OPERATOR))  # proposed under version 1: a hand is fine
+    assert replay(log.entries) == log.state

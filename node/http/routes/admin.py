@@ -37,6 +37,7 @@ from node.rules.council import (
     Rules,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
+from node.rules.council.rules import impossible
 from node.storage import directory, queries
 from node.storage.writer import now_ms
 from protocol import codec
@@ -234,19 +235,14 @@ async def close_assembly(request: web.Request) -> web.Response:
 
 
 RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "census_bucket", "signed_ballots"}
-RULE_FIELDS |= {"requisition", "requisition_delay_days"}
+RULE_FIELDS |= {"requisition", "requisition_delay_days", "rules_majority"}
 
 
 def _possible(quorum: Quorum, active: int) -> None:
     """A quorum the council could never meet locks it out of every decision, this one's repeal included."""
-    if quorum.count is not None and quorum.count > active:
-        raise bad_request(
-            "impossible-rules", f"rules: a quorum of {quorum.count} is more than the {active} active members"
-        )
-    if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:
-        raise bad_request(
-            "impossible-rules", "rules: a quorum fraction is below 1: one absent member would block"
-        )
+    why = impossible(quorum, active)
+    if why is not None:
+        raise bad_request("impossible-rules", f"rules: {why}")
 
 
 def _rules(value: object, current: Rules, active: int) -> Rules:
@@ -274,7 +270,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
         quorum = Quorum.from_body(value["quorum"]) if "quorum" in value else current.quorum
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc
-    if "quorum" in value and quorum is not None:
+    if quorum is not None:
         _possible(quorum, active)
     share = value.get("requisition", list(current.requisition))
     if not isinstance(share, list) or len(share) != 2 or not all(type(x) is int for x in share):
@@ -289,6 +285,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
             signed_ballots=tuple(sorted(set(signed))),  # each kind judged by Rules
             requisition=(share[0], share[1]),
             requisition_delay_days=value.get("requisition_delay_days", current.requisition_delay_days),
+            rules_majority=value.get("rules_majority", current.rules_majority),
         )
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc

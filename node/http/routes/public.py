@@ -149,6 +149,12 @@ async def bundle(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=MSGPACK)
 
 
+def public_decision(state: Council, decision: bytes | None) -> bytes | None:
+    """``decision`` if it is a public decision; a council-only one is never named here (DESIGN §6)."""
+    found = state.decisions.get(decision) if decision is not None else None
+    return decision if found is not None and found.visibility == "public" else None
+
+
 def council_of(request: web.Request, what: str) -> Council:
     """The council's state, or 404 on a federation body, which has no ``what``."""
     node = node_of(request)
@@ -162,8 +168,7 @@ async def board(request: web.Request) -> web.Response:
     state = council_of(request, "executive board")
 
     def published(decision: bytes | None) -> bool:
-        found = state.decisions.get(decision) if decision is not None else None
-        return found is not None and found.visibility == "public"
+        return public_decision(state, decision) is not None
 
     # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one
     # or by a board/resign or board/left entry; a council-only election or recall is not published, so it
@@ -221,6 +226,23 @@ async def delegates(request: web.Request) -> web.Response:
     sitting = [m for m in state.delegates if m.decision in public and m.ended_by not in public]
     mandates = [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting]
     return respond(request, {"delegates": mandates})
+
+
+@routes.get("/v1/rules/history")
+async def rules_history(request: web.Request) -> web.Response:
+    """Every version of the rules, oldest first, with what changed and the decision that made it."""
+    state = council_of(request, "council rules")
+    versions = [
+        {
+            "version": v.version,
+            "rules": v.rules.to_body(),
+            "changed": v.changed,
+            "decision_id": public_decision(state, v.decision),
+            "ts_ms": v.ts_ms,
+        }
+        for v in state.rules_versions()
+    ]
+    return respond(request, {"version": state.rules_version, "versions": versions})
 
 
 __all__ = ["routes", "setup"]

@@ -45,7 +45,10 @@ Entry kinds (body fields besides ``kind``; visibility):
   absent in 0.1.0 logs), ``method`` (elections since issue 13: "approval-majority"; absent in older logs,
   whose elections are decided by the old rule: any approval), ``runoff_of`` (only in a runoff: the tied
   election's motion id; such a proposal is written by the close of that election, directly after its decision
-  and tally, and nowhere else). A federation motion is the council assembly's answer to a federation-wide
+  and tally, and nowhere else), ``rules_version`` (the version in force: the motion is decided under it) and
+  ``electorate`` (the count of members on the roll: they alone vote on it, and they are its participants; nil
+  on a public motion while the rules keep tallies council-only) — both absent in logs written before issue 13
+  (docs/governance.md). A federation motion is the council assembly's answer to a federation-wide
   proposal (``node.rules.fedbody``): always public (the federation counts public decisions only), one per
   proposal, decided by the council's own rules like a policy motion. Delegate and delegate-recall motions
   (always public) mandate and recall the council's delegates to its federation (``delegates``).
@@ -59,7 +62,8 @@ Entry kinds (body fields besides ``kind``; visibility):
   member}] (delegate and delegate-recall motions; an adopted removal of a delegate adds ``delegates_ended``
   only), ``seats``, ``elected`` [{seat, member}] (mandate id = (decision id, seat)),
   ``vacant``, ``tied`` [member tied for the last seat], ``ended`` [{decision, seat, member}] (mandates
-  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil), ``method`` and ``runoff``
+  ended), ``removed`` (member | nil), ``rules_adopted`` (new rules version | nil), ``rules_changed``
+  ({field: [old, new]}: rules motions proposed with a ``rules_version`` only), ``method`` and ``runoff``
   (nil | {seats, candidates}: the runoff motion that follows; both only on elections proposed with a method);
   and the tally fields
   ``quorum``, ``active_members``, ``quorum_required``, ``participants``, ``votes_cast``, ``tally`` ({yes,

@@ -9,19 +9,40 @@ from __future__ import annotations
 from typing import Any
 
 from . import delegates, proposal_requests
-from .model import Council, Motion, Outcome
+from .model import Council, Motion, Outcome, Rules
 from .rules import APPROVAL_MAJORITY, electable, election_result, majority_outcome, quorum_required
 
 
 def participants_of(state: Council, motion: Motion) -> set[bytes]:
-    """Members on the roll at close, plus voters who departed since: a member who voted took part."""
+    """The electorate fixed when the vote opened; for motions of older logs, the members on the roll at
+    close plus voters who departed since (a member who voted took part)."""
+    if motion.electorate is not None:
+        return set(motion.electorate)
     return set(state.assemblies[motion.assembly].roll) | set(motion.votes)
+
+
+def rules_of(state: Council, motion: Motion) -> tuple[int, Rules]:
+    """The rules a motion is decided under: those of its proposal (older logs: those in force at close)."""
+    if motion.rules_version is None:
+        return state.rules_version, state.rules
+    return motion.rules_version, state.rules_at(motion.rules_version)
+
+
+def adopted_rules(state: Council, motion: Motion) -> Rules:
+    """The rules an adopted rules motion puts in force: the rules in force now with the fields the motion
+    changed from the rules of its proposal (older logs: the motion's rules, whole)."""
+    assert motion.rules is not None  # ensured when the motion was proposed
+    if motion.rules_version is None:
+        return motion.rules
+    proposed = state.rules_at(motion.rules_version).changes(motion.rules)
+    return Rules.from_body({**state.rules.fields(), **{k: new for k, (_old, new) in proposed.items()}})
 
 
 def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, Any]]:
     """(outcome fields, tally fields) of the decision closing ``motion`` now."""
-    rules = state.rules
-    active = len(state.active_members())
+    version, rules = rules_of(state, motion)
+    new_style = motion.rules_version is not None
+    active = motion.active_at_open if new_style else len(state.active_members())
     participants = len(participants_of(state, motion))
     required = quorum_required(rules.quorum, active)
     quorate = participants >= required
@@ -33,6 +54,8 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
     removed = None
     rules_adopted = None
     runoff = None
+    rules_changed: dict[str, list[Any]] = {}
+    majority = rules.majority_for(motion.kind)
     vacant = 0
     outcome: Outcome
 
@@ -55,7 +78,7 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
             eligible = [c for c in motion.candidates if state.is_active(c) and c not in board]
             if motion.method == APPROVAL_MAJORITY:
                 # issue 13: a seat needs the approvals the council's majority rule requires
-                chosen = set(electable(rules.majority, counts, len(motion.votes), participants))
+                chosen = set(electable(majority, counts, len(motion.votes), participants))
                 eligible = [c for c in eligible if c in chosen]
             open_seats = min(motion.seats, state.vacancies())
             result = election_result(counts, open_seats, eligible)
@@ -70,10 +93,11 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         no = sum(1 for v in motion.votes.values() if v == "no")
         abstain = sum(1 for v in motion.votes.values() if v == "abstain")
         tally = {"yes": yes, "no": no, "abstain": abstain}
-        outcome = majority_outcome(rules.majority, yes, no, participants) if quorate else "no_quorum"
+        outcome = majority_outcome(majority, yes, no, participants) if quorate else "no_quorum"
         if outcome == "adopted":
             if motion.kind == "rules":
                 rules_adopted = state.rules_version + 1
+                rules_changed = state.rules.changes(adopted_rules(state, motion))
             elif motion.kind in ("recall", "removal"):
                 assert motion.target is not None
                 ended = [
@@ -90,8 +114,8 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "motion_kind": motion.kind,
         # the motion's words travel with the decision, so a bundle alone says what was decided
         "text": motion.text,
-        "rules_version": state.rules_version,
-        "majority": rules.majority,
+        "rules_version": version,
+        "majority": majority,
         "outcome": outcome,
         "seats": motion.seats,
         "elected": elected,
@@ -105,6 +129,9 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         # only decisions on motions that declared a method carry it, so older decisions replay unchanged
         outcome_fields["method"] = motion.method
         outcome_fields["runoff"] = runoff
+    if new_style and motion.kind == "rules":
+        # the difference the decision made, field: [old, new] (empty unless adopted); older logs have none
+        outcome_fields["rules_changed"] = rules_changed
     if motion.kind == "federation":
         # the answer the federation counts: which proposal, and (for the weighted rule) how many took part;
         # only federation decisions carry it, so the decisions of 0.1.0 logs replay unchanged
@@ -143,9 +170,25 @@ def _runoff(
     return {"seats": seats, "candidates": [c for c in motion.candidates if c in tied]}
 
 
-def runoff_proposal(motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:
-    """The motion/propose a decision naming ``runoff`` opens at once, in the same assembly (issue 13)."""
-    return {
+def electorate_count(state: Council, roll: int, visibility: object) -> int | None:
+    """What a proposal records of its electorate: the count of members on the roll — or nil on a public
+    motion while the rules keep tallies council-only, since the count would publish the participants."""
+    return roll if visibility == "council" or state.rules.publish_tallies else None
+
+
+
+def runoff_proposal(state: Council, motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:
+    """The motion/propose a decision naming ``runoff`` opens at once, in the same assembly (issue 13). Its
+    vote opens then, as any proposal's: under the rules in force, by the members on the roll (unless the tied
+    election itself was proposed before votes were fixed at their opening)."""
+    fixed = {}
+    if motion.rules_version is not None:
+        roll = len(state.assemblies[motion.assembly].roll)
+        fixed = {
+            "rules_version": state.rules_version,
+            "electorate": electorate_count(state, roll, motion.visibility),
+        }
+    return fixed | {
         "kind": "motion/propose",
         "assembly": motion.assembly,
         "motion_kind": "election",
@@ -165,7 +208,7 @@ def runoff_proposal(motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:
 def decision_bodies(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The decision body and, when a public decision must hide its tally, the council-only tally body."""
     outcome_fields, tally_fields = decide(state, motion)
-    if motion.visibility == "public" and not state.rules.publish_tallies:
+    if motion.visibility == "public" and not rules_of(state, motion)[1].publish_tallies:
         if motion.kind == "federation":
             # a count, already public in assembly/close; the weighted federation rule needs it
             outcome_fields["participants"] = tally_fields.pop("participants")

@@ -15,7 +15,7 @@ from protocol.keys import PublicKey
 
 from . import delegates, proposal_requests
 from .charter import Charter
-from .decide import decision_bodies, runoff_proposal
+from .decide import adopted_rules, decision_bodies, electorate_count, runoff_proposal
 from .errors import RuleError
 from .fields import (
     check_bytes,
@@ -55,6 +55,7 @@ from .model import (
     Profile,
     Requisition,
     Rules,
+    RulesVersion,
 )
 from .rules import ELECTION_METHODS
 
@@ -145,6 +146,7 @@ def found(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
         state.id, state.profile, state.charter = entry.id, profile, charter
         state.charter_hash = charter.hash()
         state.rules, state.rules_version = rules, 1
+        state.rules_history[1] = RulesVersion(1, rules, entry.seq, entry.ts_ms, None, {})
 
 
 def join(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
@@ -375,8 +377,10 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     keys |= {"seats", "candidates", "target", "rules"}
     # logs written by 0.1.0 have no proposal field: none of their motions answers a federation; only request
     # motions have a federation field; elections proposed before issue 13 declare no method (decided by the
-    # old rule), only runoffs name runoff_of
-    keys |= {k for k in ("proposal", "federation", "method", "runoff_of") if k in body}
+    # old rule), only runoffs name runoff_of; logs written before issue 13 fix neither the rules version nor
+    # the electorate: they replay as written
+    fixed = {"rules_version", "electorate"} if "rules_version" in body or "electorate" in body else set()
+    keys |= fixed | {k for k in ("proposal", "federation", "method", "runoff_of") if k in body}
     exact_keys(body, keys, "motion/propose")
     # a runoff is opened by its tied decision only, exactly as the decision says (issue 13)
     if (state.pending_runoff is not None or "runoff_of" in body) and plain(body) != state.pending_runoff:
@@ -390,6 +394,14 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     visibility = body["visibility"]
     if visibility not in ("public", "council"):
         raise RuleError("motion.bad-visibility", "visibility is public or council")
+    if fixed:
+        # decided under the rules of its proposal, by the members on the roll when its vote opens (a count:
+        # the entry may be public, and who attended never leaves the node)
+        if get_int(body, "rules_version") != state.rules_version:
+            raise RuleError("motion.rules-version", "a motion names the rules version in force")
+        recorded = None if body["electorate"] is None else get_int(body, "electorate")
+        if recorded != electorate_count(state, len(a.roll), visibility):
+            raise RuleError("motion.electorate-mismatch", "not the count of members on the roll")
     proposer = body["proposer"]
     if proposer is not None:
         _member(state, check_bytes(proposer, "proposer", MEMBER_ID_LEN))
@@ -460,6 +472,10 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             runoff_of=body.get("runoff_of"),
         )
         state.pending_runoff = None
+        if fixed:
+            m = state.motions[entry.id]
+            m.rules_version, m.electorate = state.rules_version, frozenset(a.roll)
+            m.active_at_open = len(state.active_members())
 
 
 def _check_federation(state: Council, proposal: object, visibility: object) -> tuple[bytes, bytes]:
@@ -516,6 +532,8 @@ def vote(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
         if member in a.attended:
             raise RuleError("vote.departed", "this member has left the assembly")
         raise RuleError("vote.not-present", "only members on the roll vote")
+    if motion.electorate is not None and member not in motion.electorate:
+        raise RuleError("vote.not-in-electorate", "this member arrived after the vote opened")
     if member in motion.votes:
         raise RuleError("vote.duplicate", "one vote per member per motion")
     ballot = body["ballot"]
@@ -561,10 +579,14 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
     if tally is not None:
         state.pending_tally = PendingTally(motion.id, entry.id, tally)
     if expected.get("runoff") is not None:
-        state.pending_runoff = runoff_proposal(motion, expected["runoff"])
+        state.pending_runoff = runoff_proposal(state, motion, expected["runoff"])
     if expected["rules_adopted"] is not None:
-        assert motion.rules is not None
-        state.rules, state.rules_version = motion.rules, expected["rules_adopted"]
+        new_rules = adopted_rules(state, motion)
+        changed = state.rules.changes(new_rules)
+        state.rules, state.rules_version = new_rules, expected["rules_adopted"]
+        state.rules_history[state.rules_version] = RulesVersion(
+            state.rules_version, new_rules, entry.seq, entry.ts_ms, entry.id, changed
+        )
     delegates.fold(state, expected, entry)
     for e in expected["elected"]:
         state.mandates.append(Mandate(entry.id, e["seat"], e["member"]))

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from protocol.errors import DecodeError, VerificationError
 from protocol.member import Statement, verify_statement
 
+from .decide import rules_of
 from .errors import RuleError
 from .fields import check_bytes, exact_keys, get_entry_id, get_member, malformed
 from .limits import MEMBER_ID_LEN, PUBKEY_LEN
@@ -214,7 +215,8 @@ def _recorded_vote(state: Council, body: dict[str, Any]) -> None:
     member = state.members.get(get_member(body, "member"))
     if motion is None or member is None:
         return  # the vote handler names what is wrong
-    if motion.kind in state.rules.signed_ballots and member.pubkey is not None:
+    # under the rules of the motion's proposal, like its decision (issue 13)
+    if motion.kind in rules_of(state, motion)[1].signed_ballots and member.pubkey is not None:
         raise RuleError(
             "vote.signature-required",
             f"the rules require member-signed ballots on {motion.kind} motions from members who hold a key",

@@ -31,14 +31,14 @@ from .commands import (
     RequestAssembly,
     ResignSeat,
 )
-from .decide import decision_bodies, runoff_proposal
+from .decide import decision_bodies, electorate_count, runoff_proposal
 from .entries import KINDS, check_new_requisition
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
 from .model import Council, Mandate
-from .rules import APPROVAL_MAJORITY
+from .rules import APPROVAL_MAJORITY, impossible
 
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
 
@@ -117,6 +117,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             # refused when proposed only: an older log may hold empty texts, and replays unchanged
             if not text.strip():
                 raise RuleError("motion.empty-text", "a motion needs a text saying what is decided")
+            if command.rules is not None:
+                # refused when proposed only: judged against the members of now, as a replay cannot be
+                why = impossible(command.rules.quorum, len(state.active_members()))
+                if why is not None:
+                    raise RuleError("rules.impossible", f"these rules could never decide anything: {why}")
+            a = state.assemblies.get(command.assembly)
             return {
                 "kind": "motion/propose",
                 "assembly": command.assembly,
@@ -133,6 +139,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 **({} if command.federation is None else {"federation": command.federation}),
                 # elections declare how they are decided (issue 13); other motions follow the majority rule
                 **({"method": APPROVAL_MAJORITY} if command.kind == "election" else {}),
+                "rules_version": state.rules_version,
+                "electorate": electorate_count(state, 0 if a is None else len(a.roll), command.visibility),
             }, []
         case CastVote():
             return {
@@ -153,7 +161,7 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             follow = [] if tally is None else [Draft("council", tally)]
             if decided.get("runoff") is not None:
                 # a tie for the last seat opens its runoff in the same batch (issue 13)
-                follow.append(Draft(motion.visibility, runoff_proposal(motion, decided["runoff"])))
+                follow.append(Draft(motion.visibility, runoff_proposal(state, motion, decided["runoff"])))
             return decided, follow
         case FileReport():
             return {"kind": "board/report", "member": command.member, "text": nfc_text(command.text)}, []

@@ -14,8 +14,8 @@ from .charter import Charter
 from .errors import RuleError
 from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 
-Majority = Literal["simple", "absolute", "two_thirds"]
-MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds")
+Majority = Literal["simple", "absolute", "two_thirds", "two_thirds_participants"]
+MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds", "two_thirds_participants")
 MotionKind = Literal[
     "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
 ]
@@ -90,6 +90,8 @@ class Rules:
     # and the days it has before any requisitioning member may convene it themselves
     requisition: tuple[int, int] = REQUISITION_DEFAULT
     requisition_delay_days: int = REQUISITION_DELAY_DEFAULT
+    # the majority that decides rules motions; None: the ordinary ``majority`` does (issue 13)
+    rules_majority: Majority | None = None
 
     def __post_init__(self) -> None:
         share = self.requisition
@@ -114,6 +116,8 @@ class Rules:
             raise RuleError("rules.bad-signed-ballots", "signed ballots name each motion kind once, sorted")
         if self.majority not in MAJORITIES:
             raise RuleError("rules.bad-majority", f"majority must be {one_of(MAJORITIES)}")
+        if self.rules_majority is not None and self.rules_majority not in MAJORITIES:
+            raise RuleError("rules.bad-majority", f"the rules majority must be {one_of(MAJORITIES)}")
         if isinstance(self.board_seats, bool) or not 0 <= self.board_seats <= 1000:
             raise RuleError("rules.bad-seats", "board seats must be between 0 and 1000")
         bucket = self.census_bucket
@@ -128,6 +132,27 @@ class Rules:
         """How many members' requisitions oblige the board to convene: the share, rounded up, at least 1."""
         num, den = self.requisition
         return max(1, -(-active_members * num // den))
+
+    def majority_for(self, kind: MotionKind) -> Majority:
+        """The majority rule deciding a motion of ``kind``: rules motions may ask for more."""
+        if kind == "rules" and self.rules_majority is not None:
+            return self.rules_majority
+        return self.majority
+
+    def fields(self) -> dict[str, Any]:
+        """Every rule by its body name, optional ones included: what a rules motion compares and changes."""
+        return {
+            "signed_ballots": list(self.signed_ballots),
+            "requisition": list(self.requisition),
+            "requisition_delay_days": self.requisition_delay_days,
+            "rules_majority": None,
+            **self.to_body(),
+        }
+
+    def changes(self, other: Rules) -> dict[str, list[Any]]:
+        """field -> [value here, value in ``other``] for every rule that differs."""
+        mine, theirs = self.fields(), other.fields()
+        return {k: [mine[k], theirs[k]] for k in sorted(mine) if mine[k] != theirs[k]}
 
     def to_body(self) -> dict[str, Any]:
         return {
@@ -148,6 +173,7 @@ class Rules:
                 if self.requisition_delay_days == REQUISITION_DELAY_DEFAULT
                 else {"requisition_delay_days": self.requisition_delay_days}
             ),
+            **({} if self.rules_majority is None else {"rules_majority": self.rules_majority}),
         }
 
     @classmethod
@@ -172,6 +198,7 @@ class Rules:
             requisition_delay_days=get_int(body, "requisition_delay_days")
             if "requisition_delay_days" in body
             else REQUISITION_DELAY_DEFAULT,
+            rules_majority=body.get("rules_majority"),
         )
 
     @classmethod
@@ -186,7 +213,13 @@ class Rules:
 
 DEFAULT_RULES = Rules()
 # rules a body may leave out, meaning their default (written only when not the default)
-OPTIONAL_RULES = ("census_bucket", "signed_ballots", "requisition", "requisition_delay_days")
+OPTIONAL_RULES = (
+    "census_bucket",
+    "signed_ballots",
+    "requisition",
+    "requisition_delay_days",
+    "rules_majority",
+)
 
 
 def _fraction(body: dict[str, Any], key: str) -> tuple[int, int]:
@@ -194,6 +227,18 @@ def _fraction(body: dict[str, Any], key: str) -> tuple[int, int]:
     if len(frac) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in frac):
         raise malformed(f"{key} is [num, den]")
     return frac[0], frac[1]
+
+
+@dataclass(frozen=True)
+class RulesVersion:
+    """One version of the rules: what they were, and the decision that made them (None: the founding)."""
+
+    version: int
+    rules: Rules
+    seq: int
+    ts_ms: int
+    decision: bytes | None
+    changed: dict[str, list[Any]]  # field -> [old, new]; empty for the founding rules
 
 
 @dataclass(frozen=True)
@@ -248,6 +293,11 @@ class Motion:
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
     method: str | None = None  # election: the declared method; None = proposed before methods (old rule)
     runoff_of: bytes | None = None  # election: the motion whose tie this runoff breaks
+    # fixed when the vote opens (at the proposal; None in logs written before issue 13): the rules version
+    # the motion is decided under, the members who may vote on it, and the active members the quorum counts
+    rules_version: int | None = None
+    electorate: frozenset[bytes] | None = None
+    active_at_open: int = 0
     # member -> "yes" | "no" | "abstain" for ordinary motions, or the approved candidates for elections
     votes: dict[bytes, str | tuple[bytes, ...]] = field(default_factory=dict)
     signed: set[bytes] = field(default_factory=set)  # voters whose ballot is their own signature
@@ -344,6 +394,7 @@ class Council:
     charter_hash: bytes | None = None
     rules: Rules = field(default_factory=Rules)
     rules_version: int = 0
+    rules_history: dict[int, RulesVersion] = field(default_factory=dict)
     members: dict[bytes, Member] = field(default_factory=dict)
     assemblies: dict[bytes, Assembly] = field(default_factory=dict)
     open_assembly_id: bytes | None = None
@@ -438,3 +489,9 @@ class Council:
         if not self.is_active(member) or self.convening_due(ground) is None:
             return False
         return ground == "schedule" or member in self.requisitioners()
+
+    def rules_at(self, version: int) -> Rules:
+        return self.rules_history[version].rules
+
+    def rules_versions(self) -> list[RulesVersion]:
+        return [self.rules_history[v] for v in sorted(self.rules_history)]

@@ -1,14 +1,18 @@
 """Quorum and majority arithmetic, kept free of state so anyone can redo it from a decision entry.
 
-Article 4: decisions are taken "by majority vote of the participants in the meetings of the general assembly".
-The participants of a motion are the members on the roll when it is closed plus any member who voted on it and
-departed since — a member who cast a vote took part. All arithmetic is on integers (no floats in the log).
+Every word here is defined once, in docs/governance.md; this is the same, in brief. Article 4: decisions are
+taken "by majority vote of the participants in the meetings of the general assembly". A motion's participants
+are its electorate, fixed when its vote opens (the members on the roll at its proposal; for motions of older
+logs, the roll at close plus voters who departed since). All arithmetic is on integers (no floats in the log).
 
-"tied" means the deciding comparison ended in exact equality:
-- simple:     adopted iff yes > no; tied iff yes == no (so 0–0 is tied); abstentions are not counted.
-- absolute:   adopted iff 2·yes > participants; tied iff 2·yes == participants.
-- two_thirds: adopted iff 3·yes ≥ 2·(yes + no) with yes + no > 0 (equality adopts, "≥ 2/3");
-              tied iff no yes/no vote was cast at all.
+Majority rules (adopted iff):
+- simple:                  yes > no (abstentions are not counted).
+- absolute:                2·yes > participants.
+- two_thirds:              yes ≥ 1 and 3·yes ≥ 2·(yes + no): two thirds of the votes for or against.
+- two_thirds_participants: yes ≥ 1 and 3·yes ≥ 2·participants: two thirds of the participants.
+"tied": not adopted, and the rule's comparison is an exact equality (simple: yes = no, 0–0 included;
+absolute: 2·yes = participants; two_thirds: 0–0 only; two_thirds_participants: no yes and no participants).
+Otherwise "rejected". Quorum: a count, or ⌈active·num/den⌉ of the active members; below it, "no_quorum".
 
 Elections (issue 13): a motion proposed with the declared method "approval-majority" elects only the
 candidates the council's majority rule adopts, each approval counting as a yes and each ballot cast without it
@@ -37,13 +41,32 @@ def quorum_required(quorum: Quorum | None, active_members: int) -> int:
 
 
 def majority_outcome(majority: Majority, yes: int, no: int, participants: int) -> Outcome:
+    """See the module docstring: each rule compares two integers; "tied" is an exact equality that fails."""
     if majority == "simple":
         return "adopted" if yes > no else "tied" if yes == no else "rejected"
     if majority == "absolute":
         return "adopted" if 2 * yes > participants else "tied" if 2 * yes == participants else "rejected"
-    if yes + no == 0:
-        return "tied"
-    return "adopted" if 3 * yes >= 2 * (yes + no) else "rejected"
+    base = participants if majority == "two_thirds_participants" else yes + no
+    if yes > 0 and 3 * yes >= 2 * base:
+        return "adopted"
+    return "tied" if 3 * yes == 2 * base else "rejected"
+
+
+def impossible(quorum: Quorum | None, active_members: int | None) -> str | None:
+    """Why rules with this quorum could never decide anything again, or None.
+
+    A quorum count above the active members cannot be met now; a fraction of 1 (num = den) asks for every
+    active member, so one member who never comes blocks every decision, the repeal of that quorum included.
+    ``active_members`` None: a council being founded, whose members are still to join (a count is judged
+    when a rules motion proposes it).
+    """
+    if quorum is None:
+        return None
+    if quorum.count is not None and active_members is not None and quorum.count > active_members:
+        return f"a quorum of {quorum.count} is more than the {active_members} active members"
+    if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:
+        return "a quorum of every active member: one absent member would block every decision"
+    return None
 
 
 APPROVAL_MAJORITY = "approval-majority"
