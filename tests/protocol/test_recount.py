@@ -160,6 +160,8 @@ def test_a_body_without_the_counts_is_not_recounted() -> None:
     partial = body(3, 0, "adopted")
     del partial["participants"]
     assert recount(partial) is False
+
+
 # --- elections (approval-majority) -------------------------------------------------------------------
 
 X, Y, Z = b"x" * 16, b"y" * 16, b"z" * 16
@@ -270,3 +272,57 @@ def test_every_election_the_node_decides_recounts() -> None:
         if len(entries) > 1:  # the runoff: nobody votes, nobody is elected
             decided, _ = _close(log, entries[-1].id, {})
             assert recount(decided) is True and decided["outcome"] == "rejected"
+
+
+NOT_ELECTION_COUNTS = "the election's tally is not counts"
+NO_MAJORITY_SEAT = "a candidate took or tied for a seat without the majority the rules ask"
+NOT_BY_APPROVALS = "seats do not go by most approvals, or the tie is not a tie"
+
+
+@pytest.mark.parametrize(
+    ("attack", "forged", "message"),
+    [
+        ("approval-of-three-terms", {"tally": {"approvals": [[X, 3, 0]], "ballots": 4}}, NOT_ELECTION_COUNTS),
+        ("elected-member-not-an-id", {"elected": [{"seat": 0, "member": "x"}]}, NOT_ELECTION_COUNTS),
+        ("negative-ballots", {"tally": {"approvals": [[X, 3]], "ballots": -1}}, NOT_ELECTION_COUNTS),
+        (
+            "approvals-above-ballots",
+            {"tally": {"approvals": [[X, 5]], "ballots": 4}},
+            "the approvals exceed the ballots, or the ballots the participants",
+        ),
+        (
+            "seat-number",
+            {"elected": [{"seat": 1, "member": X}]},
+            "the seats are not numbered in order, or more than the election's",
+        ),
+        ("vacant", {"vacant": 1}, "1 of 1 seats filled, the decision says vacant 1"),
+        (
+            "elected-without-quorum",
+            {"quorum": {"count": 6}, "quorum_required": 6},
+            "a decision without quorum elects nobody",
+        ),
+        ("below-majority", {"tally": {"approvals": [[X, 2]], "ballots": 4}}, NO_MAJORITY_SEAT),
+    ],
+)
+def test_a_forged_election_names_its_check(attack: str, forged: dict[str, Any], message: str) -> None:
+    with pytest.raises(VerificationError) as info:
+        recount(election({X: 3}, 4, [X], [], "adopted", seats=1) | forged)
+    assert (info.value.step, info.value.message) == ("outcome", message)
+
+
+def test_a_tie_between_two_levels_of_approvals_is_no_tie() -> None:
+    # all three hold the majority (4 of 6 and more): a tie for the second seat between 5 and 4 is no tie
+    forged = election({X: 6, Y: 5, Z: 4}, 6, [X], [Y, Z], "adopted", votes_cast=6, participants=6)
+    with pytest.raises(VerificationError) as info:
+        recount(forged)
+    assert (info.value.step, info.value.message) == ("outcome", NOT_BY_APPROVALS)
+    assert recount(election({X: 6, Y: 5, Z: 5}, 6, [X], [Y, Z], "adopted", participants=6)) is True
+
+
+@pytest.mark.parametrize(("majority", "participants"), [("two_thirds", 9), ("two_thirds_participants", 1)])
+def test_a_single_yes_can_adopt_by_two_thirds(majority: str, participants: int) -> None:
+    assert majority_outcome(majority, 1, 0, participants) == "adopted"
+
+
+def test_a_motion_whose_tally_is_not_yes_and_no_is_not_recounted() -> None:
+    assert recount(body(3, 0, "adopted") | {"tally": {"approvals": [], "ballots": 0}}) is False
