@@ -119,6 +119,9 @@ def test_a_tie_for_the_last_seat_opens_a_runoff_in_the_same_batch() -> None:
     assert (runoff.kind, runoff.assembly, runoff.seats, runoff.candidates) == ("election", aid, 1, (B, C))
     assert (runoff.runoff_of, runoff.method, runoff.text) == (m, "approval-majority", "text")
     assert runoff.proposer is None
+    # its vote opens with it: under the rules in force, by the five members on the roll now
+    fixed = (runoff.rules_version, len(runoff.electorate or ()), entries[1].body["electorate"])
+    assert fixed == (log.state.rules_version, 5, 5)
     second, follow = _close(log, runoff.id, {A: (B,), B: (B,), C: (C,)})
     assert [e["member"] for e in second["elected"]] == [B] and second["runoff"] is None and len(follow) == 1
     assert log.state.board_members() == {A, B}

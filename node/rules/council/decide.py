@@ -179,16 +179,12 @@ def electorate_count(state: Council, roll: int, visibility: object) -> int | Non
 
 def runoff_proposal(state: Council, motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:
     """The motion/propose a decision naming ``runoff`` opens at once, in the same assembly (issue 13). Its
-    vote opens then, as any proposal's: under the rules in force, by the members on the roll (unless the tied
-    election itself was proposed before votes were fixed at their opening)."""
-    fixed = {}
-    if motion.rules_version is not None:
-        roll = len(state.assemblies[motion.assembly].roll)
-        fixed = {
-            "rules_version": state.rules_version,
-            "electorate": electorate_count(state, roll, motion.visibility),
-        }
-    return fixed | {
+    vote opens then, as any proposal's since issue 13: under the rules in force, by the members on the
+    roll."""
+    roll = len(state.assemblies[motion.assembly].roll)
+    return {
+        "rules_version": state.rules_version,
+        "electorate": electorate_count(state, roll, motion.visibility),
         "kind": "motion/propose",
         "assembly": motion.assembly,
         "motion_kind": "election",
