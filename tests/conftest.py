@@ -105,8 +105,13 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
     yield start
     for node in started:
         node.stop.set()
+    # a node that does not stop fails its test instead of hanging the run (a bound, never waited by a pass)
+    _, hung = await asyncio.wait([n.task for n in started], timeout=120) if started else (set(), set())
+    for task in hung:
+        task.cancel()
     await asyncio.gather(*(n.task for n in started), return_exceptions=True)
     await session.close()
+    assert not hung, f"{len(hung)} node(s) did not stop within 120 s of being told to"
 
 
 async def stop_node(node: RunningNode) -> None:

@@ -45,7 +45,7 @@ async def convene(m: KeyedMember, ground: str, due_ms: int, agenda: str = "recal
 
 
 async def test_members_convene_the_assembly_a_board_never_convenes_and_recall_it(
-    start_node: NodeFactory, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, start_node: NodeFactory
 ) -> None:
     node, (chair, ava, bijan, cyrus), elected = await council(start_node)
     # the operator cannot convene while a board sits, and the board never does
@@ -166,7 +166,7 @@ async def test_a_board_member_resigns_with_their_own_key_and_a_leaving_one_is_sh
 
 
 async def test_an_assembly_fixes_the_date_of_the_next_and_a_member_convenes_it_when_it_passes(
-    start_node: NodeFactory, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, start_node: NodeFactory
 ) -> None:
     node, (chair, _, _, cyrus), _ = await council(start_node)
     opened = await chair.post("/v1/member/board/assemblies", {"agenda": "spring"})

@@ -123,7 +123,7 @@ async def holds(federation: RunningNode, councils: list[RunningNode]) -> bool:
 
 
 async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation_tallies(
-    start_node: NodeFactory, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, start_node: NodeFactory
 ) -> None:
     # the clock moves past the deadline mid-test (below): entries stamped that far ahead are taken
     moved = {**FAST, "entry_skew_s": 2 * WINDOW_MS / 1000}

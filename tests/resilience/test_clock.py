@@ -10,7 +10,7 @@ from tests.conftest import NodeFactory
 
 @pytest.mark.parametrize("attack", ["clock_jumped_back_after_entries_stamped_ahead"], ids=lambda a: a)
 async def test_a_node_behind_its_last_entry_refuses_to_append(
-    start_node: NodeFactory, monkeypatch: pytest.MonkeyPatch, attack: str
+    monkeypatch: pytest.MonkeyPatch, start_node: NodeFactory, attack: str
 ) -> None:
     node = await start_node()
     real = writer.now_ms
