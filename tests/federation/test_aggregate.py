@@ -678,6 +678,9 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
             elif body["rules_adopted"] is not None:
                 motion = next(b for e, b in bodies if e.id == body["motion"])
                 seats, rules_entry = motion["rules"]["board_seats"], entry.id
+        elif kind in ("board/resign", "board/left") and (body["decision"], body["seat"]) in sitting:
+            sitting.discard((body["decision"], body["seat"]))  # issue 13: a mandate ends without a decision
+            board_entries.append(entry.id)
     return {
         "members": members,
         "board": (seats, len(sitting), max(0, seats - len(sitting)), rules_entry, board_entries),
