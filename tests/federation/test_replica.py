@@ -93,6 +93,7 @@ def sync(src: Replica, dst: Replica, limit: int = 300) -> int:
         size = head.size if head else 0
         page = Page.decode(src.page(LOG, size - 1, limit, size).encode())
         if not page.entries and pages:
+            dst.settle(wait=True)  # each entry's own signature, checked after commit
             return pages
         dst.ingest(LOG, page)
         pages += 1
@@ -157,10 +158,12 @@ def test_newer_checkpoint_for_entries_already_held(tmp_path: Path) -> None:
 def test_served_pages(tmp_path: Path) -> None:
     src, _ = source(tmp_path, 10, 10)
     page = src.page(LOG, 3, 3, 4)
-    assert [e.seq for e in page.entries] == [4, 5, 6] and page.first == 4
+    # the proof starts where the page ends: appended, the page gives the root the checkpoint extends
+    assert [e.seq for e in page.entries] == [4, 5, 6] and page.first == 7
     assert page.entries[0].body_bytes is None and page.entries[1].body_bytes is not None  # seq 5 is council
     assert len(page.consistency) > 0
-    assert src.page(LOG, 4, 3, 0).consistency == () and src.page(LOG, 4, 3, 20).consistency == ()
+    assert src.page(LOG, 16, 3, 0).consistency == () and src.page(LOG, 4, 3, 20).consistency == ()
+    assert src.page(LOG, 4, 3, 20).first == 20  # never below the size asked for
     assert src.page(bytes(32), -1, 10, 0) == Page((), None, (), 0)
     assert Page.decode(page.encode()) == page
 
@@ -201,7 +204,10 @@ def refused(dst: Replica, page: Page | bytes, step: str, log: bytes = LOG) -> No
 
 
 def next_page(src: Replica) -> Page:
-    return src.page(LOG, 99, 100, 100)
+    """Entries 100-199 with a proof from the caller's size (100): no checkpoint vouches for them as a
+    page, so every signature is checked before commit (the pages of ``vouched_page`` are the others)."""
+    page = src.page(LOG, 99, 100, 100)
+    return Page(page.entries, page.checkpoint, tuple(src.store.consistency_proof(LOG, 100, 200)), 100)
 
 
 def with_entries(page: Page, entries: list[Entry], checkpoint: bool = True) -> Page:
@@ -234,7 +240,9 @@ def test_preverified_pages(setup: Any) -> None:
         forged = dst.preverify(LOG, with_entries(page, entries))
         assert forged.preverified is not None
         refused(dst, forged, "entry-signature")
-    overlapping = dst.preverify(LOG, src.page(LOG, 49, 150, 100))
+    served = src.page(LOG, 49, 150, 100)
+    proof = tuple(src.store.consistency_proof(LOG, 100, 200))
+    overlapping = dst.preverify(LOG, Page(served.entries, served.checkpoint, proof, 100))
     assert overlapping.preverified is not None and overlapping.entries[0].seq == 50
     assert dst.ingest(LOG, overlapping).checkpoint_size == 200
 
