@@ -256,6 +256,11 @@ def motion() -> None:
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
 @click.option("--publish-tallies/--no-publish-tallies", default=None, help="rules: publish exact tallies")
 @click.option(
+    "--quorum-cap/--no-quorum-cap",
+    default=None,
+    help="rules: a quorum never asks for more than the active members when the vote opens",
+)
+@click.option(
     "--census-bucket",
     type=int,
     default=None,
@@ -293,6 +298,7 @@ def motion_propose(
     quorum: str | None,
     board_seats: int | None,
     publish_tallies: bool | None,
+    quorum_cap: bool | None,
     census_bucket: int | None,
     signed_ballots: str | None,
     requisition: str | None,
@@ -324,6 +330,7 @@ def motion_propose(
         "majority": majority,
         "board_seats": board_seats,
         "publish_tallies": publish_tallies,
+        "quorum_cap": quorum_cap,
         "census_bucket": census_bucket,
         "requisition": parse_share(requisition),
         "requisition_delay_days": requisition_delay,
@@ -340,14 +347,14 @@ def motion_propose(
         if not rules:
             raise click.UsageError(
                 "--kind rules names the rules it changes: --majority, --rules-majority, --quorum, "
-                "--board-seats, --publish-tallies, --census-bucket, --signed-ballots, --requisition or "
-                "--requisition-delay"
+                "--quorum-cap, --board-seats, --publish-tallies, --census-bucket, --signed-ballots, "
+                "--requisition or --requisition-delay"
             )
         body["rules"] = rules
     elif any(x is not None for x in (*named.values(), quorum, signed_ballots, rules_majority)):
         raise click.UsageError(
-            "--majority, --rules-majority, --quorum, --board-seats, --publish-tallies, --census-bucket, "
-            "--signed-ballots, --requisition and --requisition-delay belong to --kind rules"
+            "--majority, --rules-majority, --quorum, --quorum-cap, --board-seats, --publish-tallies, "
+            "--census-bucket, --signed-ballots, --requisition and --requisition-delay belong to --kind rules"
         )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")
@@ -374,6 +381,8 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
         if v.get("tally") is not None:
             needed = v.get("quorum_required")
             quorum = f"quorum {needed}" if needed else "no quorum required"
+            if v.get("quorum_capped"):
+                quorum += ", capped at the active members"
             lines.append(
                 f"tally: {tally_words(v['tally'], name)}  ({v.get('participants')} present, {quorum})"
             )

@@ -235,12 +235,12 @@ async def close_assembly(request: web.Request) -> web.Response:
 
 
 RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "census_bucket", "signed_ballots"}
-RULE_FIELDS |= {"requisition", "requisition_delay_days", "rules_majority"}
+RULE_FIELDS |= {"requisition", "requisition_delay_days", "rules_majority", "quorum_cap"}
 
 
-def _possible(quorum: Quorum, active: int) -> None:
+def _possible(quorum: Quorum, active: int, capped: bool) -> None:
     """A quorum the council could never meet locks it out of every decision, this one's repeal included."""
-    why = impossible(quorum, active)
+    why = impossible(quorum, active, capped)
     if why is not None:
         raise bad_request("impossible-rules", f"rules: {why}")
 
@@ -261,8 +261,10 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
         if isinstance(number, bool) or not isinstance(number, int):
             raise bad_request("bad-field", f"rules: {name} must be an integer")
     tallies = value.get("publish_tallies", current.publish_tallies)
-    if not isinstance(tallies, bool):
-        raise bad_request("bad-field", "rules: publish_tallies must be true or false")
+    cap = value.get("quorum_cap", current.quorum_cap)
+    for name, flag in (("publish_tallies", tallies), ("quorum_cap", cap)):
+        if not isinstance(flag, bool):
+            raise bad_request("bad-field", f"rules: {name} must be true or false")
     signed = value.get("signed_ballots", list(current.signed_ballots))
     if not isinstance(signed, list) or not all(isinstance(k, str) for k in signed):
         raise bad_request("bad-field", "rules: signed_ballots is a list of motion kinds")
@@ -271,7 +273,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc
     if quorum is not None:
-        _possible(quorum, active)
+        _possible(quorum, active, cap)
     share = value.get("requisition", list(current.requisition))
     if not isinstance(share, list) or len(share) != 2 or not all(type(x) is int for x in share):
         raise bad_request("bad-field", "rules: requisition is [num, den], a share of the active members")
@@ -286,6 +288,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
             requisition=(share[0], share[1]),
             requisition_delay_days=value.get("requisition_delay_days", current.requisition_delay_days),
             rules_majority=value.get("rules_majority", current.rules_majority),
+            quorum_cap=cap,
         )
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc

@@ -44,7 +44,10 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
     new_style = motion.rules_version is not None
     active = motion.active_at_open if new_style else len(state.active_members())
     participants = len(participants_of(state, motion))
-    required = quorum_required(rules.quorum, active)
+    asked = quorum_required(rules.quorum, active)
+    # issue 13: under the cap, a quorum never asks for more than the active members at the vote's opening
+    capped = rules.quorum_cap and asked > active
+    required = active if capped else asked
     quorate = participants >= required
 
     elected: list[dict[str, Any]] = []
@@ -147,6 +150,9 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "votes_cast": len(motion.votes),
         "tally": tally,
     }
+    if capped:
+        # only when the cap lowered the quorum, so decisions it did not touch keep their bytes
+        tally_fields["quorum_capped"] = True
     if motion.attributed:
         # who cast the ballots: each member with their own signature, or the secretary recording hands
         signed = len(motion.signed)
@@ -174,7 +180,6 @@ def electorate_count(state: Council, roll: int, visibility: object) -> int | Non
     """What a proposal records of its electorate: the count of members on the roll — or nil on a public
     motion while the rules keep tallies council-only, since the count would publish the participants."""
     return roll if visibility == "council" or state.rules.publish_tallies else None
-
 
 
 def runoff_proposal(state: Council, motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,10 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
     """The first entry's body for ``command``, and any follow-up drafts it implies."""
     match command:
         case FoundCouncil():
+            # refused when founded only (judged before any member joins): older logs replay as written
+            why = impossible(command.rules.quorum, None, command.rules.quorum_cap)
+            if why is not None:
+                raise RuleError("rules.impossible", f"these rules could never decide anything: {why}")
             profile = {
                 "name": nfc_text(command.name),
                 "name_fa": nfc_text(command.name_fa),
@@ -119,7 +123,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 raise RuleError("motion.empty-text", "a motion needs a text saying what is decided")
             if command.rules is not None:
                 # refused when proposed only: judged against the members of now, as a replay cannot be
-                why = impossible(command.rules.quorum, len(state.active_members()))
+                asked = command.rules
+                why = impossible(asked.quorum, len(state.active_members()), asked.quorum_cap)
                 if why is not None:
                     raise RuleError("rules.impossible", f"these rules could never decide anything: {why}")
             a = state.assemblies.get(command.assembly)

@@ -92,6 +92,10 @@ class Rules:
     requisition_delay_days: int = REQUISITION_DELAY_DEFAULT
     # the majority that decides rules motions; None: the ordinary ``majority`` does (issue 13)
     rules_majority: Majority | None = None
+    # a quorum never asks for more participants than the active members at the vote's opening, so members
+    # leaving cannot lock the council out of every decision (issue 13). On for new rules; rules written
+    # before the cap (no ``quorum_cap`` in their body) mean off, so their logs replay as written
+    quorum_cap: bool = True
 
     def __post_init__(self) -> None:
         share = self.requisition
@@ -114,6 +118,8 @@ class Rules:
             )
         if len(set(kinds)) != len(kinds) or list(kinds) != sorted(kinds):
             raise RuleError("rules.bad-signed-ballots", "signed ballots name each motion kind once, sorted")
+        if not isinstance(self.quorum_cap, bool):
+            raise RuleError("rules.bad-quorum-cap", "quorum_cap is true or false")
         if self.majority not in MAJORITIES:
             raise RuleError("rules.bad-majority", f"majority must be {one_of(MAJORITIES)}")
         if self.rules_majority is not None and self.rules_majority not in MAJORITIES:
@@ -146,6 +152,7 @@ class Rules:
             "requisition": list(self.requisition),
             "requisition_delay_days": self.requisition_delay_days,
             "rules_majority": None,
+            "quorum_cap": False,
             **self.to_body(),
         }
 
@@ -174,6 +181,8 @@ class Rules:
                 else {"requisition_delay_days": self.requisition_delay_days}
             ),
             **({} if self.rules_majority is None else {"rules_majority": self.rules_majority}),
+            # written only when on: absent means off (rules written before the cap)
+            **({"quorum_cap": True} if self.quorum_cap else {}),
         }
 
     @classmethod
@@ -199,6 +208,7 @@ class Rules:
             if "requisition_delay_days" in body
             else REQUISITION_DELAY_DEFAULT,
             rules_majority=body.get("rules_majority"),
+            quorum_cap=get_bool(body, "quorum_cap") if "quorum_cap" in body else False,
         )
 
     @classmethod
@@ -219,6 +229,7 @@ OPTIONAL_RULES = (
     "requisition",
     "requisition_delay_days",
     "rules_majority",
+    "quorum_cap",
 )
 
 
