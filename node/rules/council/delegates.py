@@ -29,7 +29,7 @@ from .log import Appended
 from .model import Council, Mandate, Motion, Outcome
 
 KINDS = ("delegate", "delegate-recall")
-# the motion fields each kind takes (``entries.propose`` refuses any other)
+# the motion fields each kind takes (``motions.propose`` refuses any other)
 FIELDS = {"delegate": {"candidates"}, "delegate-recall": {"target"}}
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import issuer
+from .assemblies import check_new_requisition
 from .commands import (
     Attend,
     BindKey,
@@ -32,7 +33,7 @@ from .commands import (
     ResignSeat,
 )
 from .decide import decision_bodies, electorate_count, runoff_proposal
-from .entries import KINDS, check_new_requisition
+from .entries import KINDS
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
