@@ -11,6 +11,7 @@ from typing import Any
 
 from node.rules import logkey
 
+from . import delegates
 from .assemblies import attend, close_assembly, depart, minutes, open_assembly, requisition
 from .board import board_left, report, resign
 from .decisions import decision, tally
@@ -56,6 +57,7 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "board/report": (_fixed("public"), report),
     "board/resign": (_fixed("public"), resign),
     "board/left": (_fixed("public"), board_left),
+    "delegate/left": (_fixed("public"), delegates.left),
     "council/census": (_fixed("public"), census),
     logkey.KIND: (_fixed("public"), lambda _state, body, entry: logkey.judge(body, entry)),
 }
