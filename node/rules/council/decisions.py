@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import delegates, lookup
+from . import delegates, lookup, readmission
 from .decide import adopted_rules, decision_bodies, runoff_proposal
 from .errors import RuleError
 from .fields import get_entry_id, malformed, plain
@@ -41,6 +41,7 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
             state.rules_version, new_rules, entry.seq, entry.ts_ms, entry.id, changed
         )
     delegates.fold(state, expected, entry)
+    readmission.fold(state, expected)
     for e in expected["elected"]:
         state.mandates.append(Mandate(entry.id, e["seat"], e["member"]))
     if expected["removed"] is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import delegates, lookup, proposal_requests
+from . import delegates, lookup, proposal_requests, readmission
 from .decide import electorate_count
 from .errors import RuleError
 from .fields import (
@@ -82,6 +82,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         "rules": {"rules"},
         "federation": {"proposal"},
         **delegates.FIELDS,
+        **readmission.FIELDS,
         proposal_requests.KIND: {"federation"},
     }
     stray = {k for k, v in used.items() if v} - wanted.get(kind, set())
@@ -106,6 +107,8 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
         _check_election(state, seats, candidates)
     elif kind in delegates.KINDS:
         delegates.check_motion(state, kind, candidates, target, visibility)
+    elif kind == readmission.KIND:
+        readmission.check_motion(state, target)
     elif kind == proposal_requests.KIND:
         federation = proposal_requests.check_motion(body.get("federation"), visibility)
     method = body.get("method")
