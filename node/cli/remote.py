@@ -204,13 +204,15 @@ def motion() -> None:
             "delegate",
             "delegate-recall",
             "request",
+            "readmit",
         ]
     ),
     default="policy",
     show_default=True,
     help="what the motion decides: a policy, new rules, a board election, a recall or removal, "
     "an answer to a federation-wide proposal, the council's delegates to its federation (mandated "
-    "or recalled), or a request that its federation publish a proposal (the text says what)",
+    "or recalled), a request that its federation publish a proposal (the text says what), or the "
+    "readmission of a removed member",
 )
 @click.option("--seats", type=int, default=None, help="election: seats to fill")
 @click.option(
@@ -219,7 +221,7 @@ def motion() -> None:
     multiple=True,
     help="election: a candidate member; delegate: a member the motion mandates; repeatable",
 )
-@click.option("--target", default=None, help="recall/removal/delegate-recall: the member concerned")
+@click.option("--target", default=None, help="recall/removal/delegate-recall/readmit: the member concerned")
 @click.option(
     "--visibility",
     type=click.Choice(["public", "council"]),

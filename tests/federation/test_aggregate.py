@@ -681,6 +681,8 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
         elif kind in ("board/resign", "board/left") and (body["decision"], body["seat"]) in sitting:
             sitting.discard((body["decision"], body["seat"]))  # issue 13: a mandate ends without a decision
             board_entries.append(entry.id)
+        elif kind == "delegate/left":  # issue 13: a delegate's mandate ends when they leave the council
+            delegates.pop((body["decision"], body["seat"]), None)
     return {
         "members": members,
         "board": (seats, len(sitting), max(0, seats - len(sitting)), rules_entry, board_entries),
@@ -855,3 +857,25 @@ def test_delegates_as_their_public_decisions_show_them(world: dict[str, Any]) ->
         assert member.hex().encode() not in dump
         assert repr(member).encode() not in repr(after).encode()
     assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == after
+
+
+def test_a_delegate_who_leaves_the_council_is_dropped_by_the_fold(world: dict[str, Any]) -> None:
+    """issue 13: a delegate/left entry ends the mandate in the federation's figures, as board/left does a
+    board seat; before it, a delegate who had left the council stayed a delegate there for good."""
+    tehran, _tabriz, _herat, _paris = world["councils"]
+    m = tehran.join(4)
+    a = tehran.open(m)
+    mandate = tehran.motion(
+        a, {x: "yes" for x in m}, kind="delegate", text="Delegates", candidates=(m[0], m[1])
+    )
+    tehran.do(CloseAssembly(a))
+    _leave, left = tehran.do(LeaveMember(m[0]))
+    assert left.body()["kind"] == "delegate/left"
+    load(world)
+    node: Node = world["node"]
+    shown_now = node.aggregate.council(tehran.log_id)
+    assert shown_now is not None and shown_now["delegates"] == [{"decision": mandate.id, "seat": 1}]
+    assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == shown_now
+    assert (
+        shown(node.aggregate, tehran.log_id)["delegates"] == reference(node.conn, tehran.log_id)["delegates"]
+    )

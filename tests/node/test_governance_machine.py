@@ -117,7 +117,17 @@ class GovernanceMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         kind=st.sampled_from(
-            ["policy", "rules", "removal", "election", "recall", "delegate", "delegate-recall", "request"]
+            [
+                "policy",
+                "rules",
+                "removal",
+                "election",
+                "recall",
+                "delegate",
+                "delegate-recall",
+                "request",
+                "readmit",
+            ]
         ),
         vis=st.sampled_from(["public", "council"]),
         seats=st.integers(0, 3),
@@ -138,6 +148,7 @@ class GovernanceMachine(RuleBasedStateMachine):
             "delegate": {"candidates": tuple(candidates)},
             "delegate-recall": {"target": tgt},
             "request": {"federation": bytes(32)},
+            "readmit": {"target": tgt},
         }
         self.run(ProposeMotion(aid, kind, "motion", vis, **extras[kind]))
 

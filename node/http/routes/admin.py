@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from node.http.context import SIGNER, node_of
+from node.http.context import SIGNER, Node, node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import by_prefix, text_field
 from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
@@ -35,6 +35,7 @@ from node.rules.council import (
     Quorum,
     RuleError,
     Rules,
+    readmission,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
 from node.rules.council.rules import impossible
@@ -65,6 +66,18 @@ def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> byt
                 404, "unknown-member", f"several members are named {ref}; use the id (shora member list)"
             )
     return by_prefix(ref, list(state.members), "member")
+
+
+async def refuse_removed(node: Node, name: str, contact: str) -> None:
+    """A join may not take again the name or contact of a member the assembly removed, unless an adopted
+    readmit motion readmitted them (issue 13): a removal is not undone by joining under a new id."""
+    barred = readmission.barred(node.council())
+    if await node.reads.run(directory.taken_by, barred, name, contact) is not None:
+        raise ApiError(
+            422,
+            "member.removed",
+            "this name or contact is a removed member's: the assembly readmits them first (a readmit motion)",
+        )
 
 
 def _assembly(state: Council, ref: object) -> bytes:
@@ -101,6 +114,7 @@ async def join(request: web.Request) -> web.Response:
             "a member's key is bound by the member's own signature: shora member invite, then the member "
             "runs shora member redeem",
         )
+    await refuse_removed(node, name, contact)
     same_name = await node.reads.run(directory.by_name, name)
     await node.writer.submit(
         Issued(JoinMember(member, charter), operator(request)),

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from node.http.context import MEMBER, SIGNER, node_of
 from node.http.params import by_prefix, text_field
-from node.http.routes.admin import operator, resolve_member
+from node.http.routes.admin import operator, refuse_removed, resolve_member
 from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
 from node.rules.council import (
     Attend,
@@ -127,6 +127,7 @@ async def _invite(request: web.Request, issuer: Issuer) -> web.Response:
                 "bad-field",
                 f"a name is 1-{directory.MAX_NAME} and a contact 0-{directory.MAX_CONTACT} characters",
             )
+        await refuse_removed(node, name, contact)
         member, new = os.urandom(16), True
     same_name = await node.reads.run(directory.by_name, name) if new else []
     now = now_ms()
@@ -212,6 +213,7 @@ async def redeem(request: web.Request) -> web.Response:
     command: Command
     if found.new_member:
         _expect(statement, state, "join", member=found.member, charter_hash=state.charter_hash, key=key)
+        await refuse_removed(node, found.name, found.contact)  # removed since the invitation was issued
         command = JoinMember(found.member, state.charter_hash or b"", key)
         effects = [directory.add(found.member, found.name, found.contact, now)]
     else:

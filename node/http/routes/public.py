@@ -221,9 +221,11 @@ async def delegates(request: web.Request) -> web.Response:
     if node.config.kind != "council":
         raise not_found("a federation body has no delegates of its own")
     state = node.council()
-    # as the public log shows it, as the board: a delegate's leaving the council is not published
+    # as the public log shows it, as the board: ended by a public decision or by a delegate/left entry
     public = {d.id for d in state.decisions.values() if d.visibility == "public"}
-    sitting = [m for m in state.delegates if m.decision in public and m.ended_by not in public]
+    sitting = [
+        m for m in state.delegates if m.decision in public and m.ended_by not in public and not m.ended_public
+    ]
     mandates = [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting]
     return respond(request, {"delegates": mandates})
 

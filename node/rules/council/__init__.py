@@ -26,6 +26,8 @@ Entry kinds (body fields besides ``kind``; visibility):
   board's delay (``Council.convening_due``). Refused when made (not on replay) twice by one member.
 - ``member/leave`` (council): ``member``. Ends any mandate the member holds; then, for a board member,
 - ``board/left`` (public): ``member``, ``decision``, ``seat``: the mandate ended, cause "left".
+- ``delegate/left`` (public): ``member``, ``decision``, ``seat``: after the member/leave (and any board/left)
+  of a delegate, one per delegate mandate it ended, in order: the federation drops it (``delegates.left``).
 - ``board/resign`` (public): ``member``, ``decision``, ``seat``: a board member gives up their seat (the
   member's own signed act).
 - ``assembly/open`` (public): ``convened_by`` (sitting board member | nil = operator, only while no board

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import delegates, proposal_requests
+from . import delegates, proposal_requests, readmission
 from .model import Council, Motion, Outcome, Rules
 from .rules import APPROVAL_MAJORITY, electable, election_result, majority_outcome, quorum_required
 
@@ -142,6 +142,7 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         outcome_fields["proposal"] = list(motion.proposal)
     outcome_fields.update(delegates.outcome_fields(state, motion, outcome))
     outcome_fields.update(proposal_requests.outcome_fields(motion))
+    outcome_fields.update(readmission.outcome_fields(motion, outcome))
     tally_fields: dict[str, Any] = {
         "quorum": None if rules.quorum is None else rules.quorum.to_body(),
         "active_members": active,

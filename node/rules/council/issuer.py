@@ -15,8 +15,8 @@ What each role may issue (anything else is ``issuer.not-allowed``):
 
 - a member: their own join (with their key), a new key of theirs (``member/key``, replacing and revoking the
   old one from that position), their own check-in, their own ballot, a requisition, their leaving (and the
-  ``board/left`` that follows it), the resignation of their board seat (``board/resign``), and convening an
-  assembly the board has not (``assembly/open`` with a ``ground``);
+  ``board/left`` and ``delegate/left`` that follow it), the resignation of their board seat
+  (``board/resign``), and convening an assembly the board has not (``assembly/open`` with a ``ground``);
 - a board member: opening an assembly they convene (never with a ``ground``), their own executive report, a
   census;
 - the operator: everything but a member's own acts — except that the operator cannot bind a key (only the
@@ -52,6 +52,7 @@ MEMBER_KINDS = {
     "assembly/requisition",
     "member/leave",
     "board/left",  # follows a board member's own member/leave: the same signed act
+    "delegate/left",  # follows a delegate's own member/leave: the same signed act
     "assembly/open",  # on requisition or on the fixed date only (``ground``)
     "board/resign",
 }

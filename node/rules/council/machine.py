@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import issuer
+from .assemblies import check_new_requisition
 from .commands import (
     Attend,
     BindKey,
@@ -32,7 +33,7 @@ from .commands import (
     ResignSeat,
 )
 from .decide import decision_bodies, electorate_count, runoff_proposal
-from .entries import KINDS, check_new_requisition
+from .entries import KINDS
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
@@ -77,6 +78,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             # a board member's leaving ends their mandate: the public log says so, cause "left"
             seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
             left = [] if seat is None else [Draft("public", _mandate("board/left", seat.member, seat))]
+            # and a delegate's ends their mandates to the federation: published as delegate/left (issue 13)
+            left += [
+                Draft("public", _mandate("delegate/left", d.member, d))
+                for d in state.sitting_delegates()
+                if d.member == command.member
+            ]
             return {"kind": "member/leave", "member": command.member}, left
         case ResignSeat():
             seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
@@ -177,7 +184,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
 
 
 def _mandate(kind: str, member: bytes, seat: Mandate | None, decision: bytes | None = None) -> dict[str, Any]:
-    """A board/left or board/resign body: whose mandate ends, named as the decision and seat that gave it."""
+    """A board/left, delegate/left or board/resign body: whose mandate ends, named as the decision and seat
+    that gave it."""
     given = decision if decision is not None else seat.decision if seat is not None else b""
     return {"kind": kind, "member": member, "decision": given, "seat": 0 if seat is None else seat.seat}
 
@@ -243,6 +251,8 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
     if kind != "member/leave":
         state.left_board = None  # board/left directly follows its member/leave
+    if kind not in ("member/leave", "board/left", "delegate/left"):
+        state.left_delegates = []  # and then delegate/left, one per mandate the leaving ended
     state.next_seq += 1
 
 

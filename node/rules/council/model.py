@@ -17,10 +17,20 @@ from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 Majority = Literal["simple", "absolute", "two_thirds", "two_thirds_participants"]
 MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds", "two_thirds_participants")
 MotionKind = Literal[
-    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
+    "policy",
+    "rules",
+    "removal",
+    "election",
+    "recall",
+    "federation",
+    "delegate",
+    "delegate-recall",
+    "request",
+    "readmit",
 ]
 MOTION_KINDS: tuple[MotionKind, ...] = (
-    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
+    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall",
+    "request", "readmit",
 )  # fmt: skip
 MAX_CENSUS_BUCKET = 1_000_000
 # motion kinds on which, by default, a member who holds a key votes only with their own signed ballot
@@ -422,7 +432,11 @@ class Council:
     round_from_seq: int = 0
     requisition_met: Requisition | None = None  # the requisition that reached the share, this round
     next_assembly_ms: int | None = None  # the date the last assembly fixed for the next, until one opens
+    readmitted: set[bytes] = field(default_factory=set)  # removed members an adopted readmit motion named
     left_board: bytes | None = None  # the board member whose member/leave is the entry just applied
+    # the delegate mandates (decision, seat) that member/leave ended, each to be published by a delegate/left
+    # directly after it (and after any board/left), in this order
+    left_delegates: list[tuple[bytes, int]] = field(default_factory=list)
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
     pending_runoff: dict[str, Any] | None = None  # the runoff motion/propose a tied decision opens next
