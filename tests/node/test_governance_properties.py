@@ -1,10 +1,10 @@
 """Issue 13's two properties over random command sequences applied to the pure council machine:
 
 - **the council can always decide**: whatever joins, leaves, assemblies, attendance, motions (rules changes,
-  elections, recalls, removals, delegates), requisitions, resignations and closes came before, the active
-  members can still take a decision — convene (the board if it sits, else the operator), all attend, propose,
-  all vote yes, close — and it is adopted, for an ordinary motion and for a rules motion (the repair of any
-  rule). A council that locked itself out fails here;
+  elections, recalls, removals, readmissions, delegates), requisitions, resignations and closes came before,
+  the active members can still take a decision — convene (the board if it sits, else the operator), all
+  attend, propose, all vote yes, close — and it is adopted, for an ordinary motion and for a rules motion
+  (the repair of any rule). A council that locked itself out fails here;
 - **every decision recounts**: the recount a verifier does from a bundle alone (``protocol/recount.py``) of
   every decision in the random log — its hidden tally joined back when the rules keep tallies council-only —
   equals the outcome the decision states.
@@ -60,7 +60,9 @@ rules = st.builds(
     rules_majority=st.one_of(st.none(), majority),
     quorum_cap=st.booleans(),
 )
-KINDS = ["policy", "rules", "removal", "election", "recall", "delegate", "delegate-recall", "request"]
+KINDS = [
+    "policy", "rules", "removal", "readmit", "election", "recall", "delegate", "delegate-recall", "request"
+]  # fmt: skip
 
 
 def run(log: FakeLog, command: Command) -> list[Appended]:
@@ -174,6 +176,7 @@ class Council13(RuleBasedStateMachine):
             "policy": {},
             "rules": {"rules": r},
             "removal": {"target": tgt},
+            "readmit": {"target": tgt},
             "recall": {"target": tgt},
             "election": {"seats": seats, "candidates": tuple(candidates)},
             "delegate": {"candidates": tuple(candidates[:1])},
