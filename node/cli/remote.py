@@ -122,6 +122,17 @@ def assembly_attend(client: NodeClient, as_json: bool, assembly_ref: str, member
     emit(as_json, out, lambda v: f"present now: {v['present']}")
 
 
+@assembly.command("consent")
+@click.argument("assembly_ref", metavar="ASSEMBLY")
+@click.argument("member_ref", metavar="MEMBER")
+@remote
+def assembly_consent(client: NodeClient, as_json: bool, assembly_ref: str, member_ref: str) -> None:
+    """Record MEMBER's consent, given in the room, to stand as a candidate in ASSEMBLY's elections (a member
+    without a key only: one with a key runs `shora member consent`)."""
+    out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/consent", {"member": member_ref})
+    emit(as_json, out, lambda v: f"consent to stand recorded: {v['entry_id']}")
+
+
 @assembly.command("depart")
 @click.argument("assembly_ref", metavar="ASSEMBLY")
 @click.argument("member_ref", metavar="MEMBER")

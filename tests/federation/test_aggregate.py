@@ -26,6 +26,7 @@ from node.rules.council import (
     Census,
     CloseAssembly,
     CloseMotion,
+    Consent,
     FileReport,
     FoundCouncil,
     JoinMember,
@@ -100,6 +101,9 @@ class CouncilLog:
 
     def motion(self, assembly: bytes, votes: dict[bytes, Any], days: float = 0.01, **kwargs: Any) -> Entry:
         """Propose, vote (choice, or approvals tuple for elections), close: the decision entry."""
+        for candidate in kwargs.get("candidates", ()) if kwargs.get("kind") == "election" else ():
+            if candidate not in self.state.assemblies[assembly].consents:  # a candidate's consent (issue 13)
+                self.do(Consent(assembly, candidate))
         motion = self.do(ProposeMotion(assembly, **kwargs), days=days)[0].id
         for member, vote in votes.items():
             if isinstance(vote, tuple):
@@ -738,6 +742,10 @@ def random_assembly(c: CouncilLog, rng: random.Random) -> None:
             extra = {"target": rng.choice(sitting or [b"\x00" * 16])}
         text = " ".join(rng.choice(WORDS) for _ in range(3))
         vis = rng.choice(["public", "public", "council"])
+        if kind == "election":  # each candidate consents to stand (issue 13)
+            for candidate in extra["candidates"]:
+                if candidate not in c.state.assemblies[assembly].consents:
+                    c.do(Consent(assembly, candidate))
         try:
             motion = c.do(ProposeMotion(assembly, kind, text, visibility=vis, **extra))[0].id  # type: ignore[arg-type]  # drawn from the literals
         except RuleError:

@@ -121,8 +121,16 @@ async def council(
 
 
 async def motion(c: Council, text: str = "Hold a rally", **extra: Any) -> str:
+    if extra.get("kind") == "election":  # each candidate consents to stand first (issue 13)
+        for candidate in extra.get("candidates", []):
+            await consent(c.node, c.assembly, candidate)
     value = {"assembly": c.assembly, "text": text, **extra}
     return str((await ok(c.node, "POST", "/v1/admin/motions", value))["motion_id"])
+
+
+async def consent(node: RunningNode, assembly: str, member: str) -> None:
+    """The secretary records a keyless member's consent to stand in ``assembly``'s elections."""
+    await ok(node, "POST", f"/v1/admin/assemblies/{assembly}/consent", {"member": member})
 
 
 async def decide(c: Council, text: str, choices: tuple[str, ...], **extra: Any) -> Json:

@@ -17,6 +17,7 @@ from node.rules.council import (
     CastVote,
     CloseAssembly,
     CloseMotion,
+    Consent,
     FileReport,
     FoundCouncil,
     Issued,
@@ -72,6 +73,8 @@ class Scene:
         voters = tuple(m for m, _ in self.people)
         a = self.log.run(Issued(OpenAssembly(None, "the board"), OPERATOR))[0].id
         self.log.run(Issued(Attend(a, voters), OPERATOR))
+        signed = as_member(self.log, self.board, self.board_key, "consent", assembly=a)
+        self.log.run(Issued(Consent(a, self.board), signed))  # the candidate's own consent (issue 13)
         election = ProposeMotion(a, "election", "the board", seats=1, candidates=(self.board,))
         motion = self.log.run(Issued(election, OPERATOR))[0].id
         for v in voters:

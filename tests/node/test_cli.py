@@ -129,6 +129,9 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
         assert decision["tally"] == {"yes": 2, "no": 1, "abstain": 0}
         assert "decided" in refused("vote", rally, "Babak", "no", home=home)
 
+        # a candidate stands only with their consent: the secretary records it for members without a key
+        assert "consent to stand recorded" in shora("assembly", "consent", "current", "Ava", home=home).stdout
+        shora("assembly", "consent", "current", "Babak", home=home)
         election = as_json(
             "motion",
             "propose",

@@ -59,6 +59,7 @@ def test_a_member_acts_from_their_own_device(tmp_path: Path) -> None:
 
         # elected with her own ballot, she convenes and reports as a board member, with her key
         me = joined["member_id"]
+        assert "consent to stand recorded" in shora("member", "consent", "--key", phone).stdout
         election = as_json(
             "motion",
             "propose",

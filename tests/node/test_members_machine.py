@@ -16,6 +16,7 @@ from node.rules.council import (
     Census,
     CloseMotion,
     Command,
+    Consent,
     Council,
     FoundCouncil,
     Issued,
@@ -196,6 +197,7 @@ def test_the_secretary_records_no_vote_for_a_keyed_member_where_rules_require_si
     assert log.state.charter_hash is not None
     log.run(Issued(JoinMember(hands, log.state.charter_hash), OPERATOR))
     log.run(Issued(Attend(assembly, (hands,)), OPERATOR))
+    log.run(Issued(Consent(assembly, hands), OPERATOR))  # no key: the secretary records their consent
     election = log.run(
         Issued(ProposeMotion(assembly, "election", "board", seats=1, candidates=(hands,)), OPERATOR)
     )

@@ -23,6 +23,7 @@ from node.rules.council import (
     Census,
     CloseAssembly,
     CloseMotion,
+    Consent,
     Council,
     Depart,
     FileReport,
@@ -219,6 +220,19 @@ async def attend(request: web.Request) -> web.Response:
     assembly = _assembly(state, request.match_info["assembly"])
     await node.writer.submit(Issued(Attend(assembly, people), operator(request)))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/consent")
+async def consent(request: web.Request) -> web.Response:
+    """The secretary records, for a member who holds no key, their consent (said in the room) to stand as a
+    candidate in this assembly's elections; a member with a key consents with their own signature."""
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.council()
+    member = resolve_member(node.reader, state, body.get("member"))
+    assembly = _assembly(state, request.match_info["assembly"])
+    entry = (await node.writer.submit(Issued(Consent(assembly, member), operator(request))))[0].id
+    return respond(request, {"assembly_id": assembly, "member_id": member, "entry_id": entry})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/depart")

@@ -15,6 +15,7 @@ the record can check it offline.
     GET  /v1/member/me                      who the key speaks for, the council's ids, the open assembly
     POST /v1/member/checkin                 {statement, sig}
     POST /v1/member/motions/{motion}/ballot {statement, sig}
+    POST /v1/member/consent                 {statement, sig}: consent to stand in an assembly's elections
     POST /v1/member/requisitions            {statement, sig}
     POST /v1/member/assemblies              {statement, sig}: a member convenes what the board has not
     POST /v1/member/board/resign            {statement, sig}: a board member gives up their seat
@@ -41,6 +42,7 @@ from node.rules.council import (
     BindKey,
     CastVote,
     Command,
+    Consent,
     Council,
     FileReport,
     Issued,
@@ -327,6 +329,15 @@ async def ballot(request: web.Request) -> web.Response:
     choice, approvals = statement.fields["choice"], tuple(statement.fields["approvals"])
     entry = await _record(request, CastVote(motion, member, choice, approvals, issuer.sig), issuer)
     return respond(request, {"motion_id": motion, "entry_id": entry})
+
+
+@routes.post("/v1/member/consent")
+async def consent(request: web.Request) -> web.Response:
+    """A member consents, signed, to stand as a candidate in an assembly's elections (issue 13)."""
+    member, statement, issuer = await _act(request, "consent")
+    assembly = statement.fields["assembly"]
+    entry = await _record(request, Consent(assembly, member), issuer)
+    return respond(request, {"assembly_id": assembly, "member_id": member, "entry_id": entry})
 
 
 @routes.post("/v1/member/requisitions")

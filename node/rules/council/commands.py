@@ -54,6 +54,16 @@ class LeaveMember:
 
 
 @dataclass(frozen=True)
+class Consent:
+    """A member consents to stand as a candidate in the elections of ``assembly`` (issue 13): no election
+    names a candidate without it. Signed by the member; recorded by the secretary for a member without a
+    key."""
+
+    assembly: bytes
+    member: bytes
+
+
+@dataclass(frozen=True)
 class ResignSeat:
     """A board member gives up the seat ``decision`` gave them, signed by the member; they stay a member."""
 
@@ -152,6 +162,7 @@ Command = (
     | Depart
     | CloseAssembly
     | ProposeMotion
+    | Consent
     | CastVote
     | CloseMotion
     | FileReport

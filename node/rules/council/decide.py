@@ -204,6 +204,8 @@ def runoff_proposal(state: Council, motion: Motion, runoff: dict[str, Any]) -> d
         "proposal": None,
         "method": APPROVAL_MAJORITY,
         "runoff_of": motion.id,
+        # the tied candidates consented to the election it breaks the tie of, in the same assembly
+        **({"consented": True} if motion.consented else {}),
     }
 
 

@@ -18,7 +18,7 @@ from .decisions import decision, tally
 from .log import Appended, Vis
 from .membership import bind_key, census, found, join, leave
 from .model import Council
-from .motions import propose, vote
+from .motions import consent, propose, vote
 
 Handler = Callable[[Council, dict[str, Any], Appended | None], None]
 
@@ -51,6 +51,7 @@ KINDS: dict[str, tuple[Callable[[Council, dict[str, Any]], Vis], Handler]] = {
     "assembly/close": (_fixed("public"), close_assembly),
     "assembly/minutes": (_fixed("council"), minutes),
     "motion/propose": (_visibility_of_motion, propose),
+    "member/consent": (_fixed("council"), consent),
     "motion/vote": (_fixed("council"), vote),
     "decision": (_visibility_of_decision, decision),
     "decision/tally": (_fixed("council"), tally),

@@ -21,6 +21,7 @@ from .commands import (
     CloseAssembly,
     CloseMotion,
     Command,
+    Consent,
     Depart,
     FileReport,
     FoundCouncil,
@@ -151,9 +152,13 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 **({} if command.federation is None else {"federation": command.federation}),
                 # elections declare how they are decided (issue 13); other motions follow the majority rule
                 **({"method": APPROVAL_MAJORITY} if command.kind == "election" else {}),
+                # and every candidate consented to stand (issue 13)
+                **({"consented": True} if command.kind == "election" else {}),
                 "rules_version": state.rules_version,
                 "electorate": electorate_count(state, 0 if a is None else len(a.roll), command.visibility),
             }, []
+        case Consent():
+            return {"kind": "member/consent", "assembly": command.assembly, "member": command.member}, []
         case CastVote():
             return {
                 "kind": "motion/vote",

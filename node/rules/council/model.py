@@ -297,6 +297,7 @@ class Assembly:
     participants: int | None = None
     minutes: str | None = None
     next_ms: int | None = None  # the date this assembly fixed for the next one
+    consents: dict[bytes, bytes] = field(default_factory=dict)  # member -> their member/consent entry id
 
 
 @dataclass
@@ -314,6 +315,7 @@ class Motion:
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
     method: str | None = None  # election: the declared method; None = proposed before methods (old rule)
     runoff_of: bytes | None = None  # election: the motion whose tie this runoff breaks
+    consented: bool = False  # election: proposed under the consent rule (every candidate consented)
     # fixed when the vote opens (at the proposal; None in logs written before issue 13): the rules version
     # the motion is decided under, the members who may vote on it, and the active members the quorum counts
     rules_version: int | None = None

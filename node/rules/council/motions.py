@@ -37,7 +37,8 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     # old rule), only runoffs name runoff_of; logs written before issue 13 fix neither the rules version nor
     # the electorate: they replay as written
     fixed = {"rules_version", "electorate"} if "rules_version" in body or "electorate" in body else set()
-    keys |= fixed | {k for k in ("proposal", "federation", "method", "runoff_of") if k in body}
+    # elections proposed since candidate consent (issue 13) say so: ``consented`` (true); older ones replay
+    keys |= fixed | {k for k in ("proposal", "federation", "method", "runoff_of", "consented") if k in body}
     exact_keys(body, keys, "motion/propose")
     # a runoff is opened by its tied decision only, exactly as the decision says (issue 13)
     if (state.pending_runoff is not None or "runoff_of" in body) and plain(body) != state.pending_runoff:
@@ -105,6 +106,12 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             raise RuleError("recall.not-on-board", "only a sitting board member can be recalled")
     elif kind == "election":
         _check_election(state, seats, candidates)
+    if "consented" in body:
+        if kind != "election" or body["consented"] is not True:
+            raise RuleError("motion.bad-shape", "only an election states that its candidates consented")
+        # the candidate list is fixed when the vote opens: each candidate has consented to stand by then
+        if any(c not in a.consents for c in candidates):
+            raise RuleError("candidate.no-consent", "a candidate stands only with their own consent")
     elif kind in delegates.KINDS:
         delegates.check_motion(state, kind, candidates, target, visibility)
     elif kind == readmission.KIND:
@@ -130,6 +137,7 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             federation=federation,
             method=method,
             runoff_of=body.get("runoff_of"),
+            consented="consented" in body,
         )
         state.pending_runoff = None
         if fixed:
@@ -179,6 +187,17 @@ def _check_election(state: Council, seats: object, candidates: list[bytes]) -> N
     pending = sum(m.seats or 0 for m in state.motions.values() if m.is_open and m.kind == "election")
     if seats > state.vacancies() - pending:
         raise RuleError("election.seats-exceed-vacancies", "more seats than the board has vacant")
+
+
+def consent(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    """A member's consent to stand as a candidate in an open assembly's elections (issue 13)."""
+    exact_keys(body, {"kind", "assembly", "member"}, "member/consent")
+    a = lookup.open_assembly(state, get_entry_id(body, "assembly"), "consent.assembly-closed")
+    member = lookup.active(state, get_member(body, "member")).id
+    if member in a.consents:
+        raise RuleError("consent.duplicate", "this member has consented to stand in this assembly already")
+    if entry is not None:
+        a.consents[member] = entry.id
 
 
 def vote(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
