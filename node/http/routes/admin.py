@@ -195,6 +195,11 @@ async def assemblies(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/assemblies/{assembly}/attend")
 async def attend(request: web.Request) -> web.Response:
+    return await attend_by(request, operator(request))
+
+
+async def attend_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """attend, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -203,23 +208,33 @@ async def attend(request: web.Request) -> web.Response:
         raise bad_request("bad-field", "members is a non-empty list")
     people = tuple(resolve_member(node.reader, state, r) for r in refs)
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Issued(Attend(assembly, people), operator(request)))
+    await node.writer.submit(Issued(Attend(assembly, people), issuer))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/depart")
 async def depart(request: web.Request) -> web.Response:
+    return await depart_by(request, operator(request))
+
+
+async def depart_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """depart, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
     member = resolve_member(node.reader, state, body.get("member"))
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Issued(Depart(assembly, member), operator(request)))
+    await node.writer.submit(Issued(Depart(assembly, member), issuer))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/close")
 async def close_assembly(request: web.Request) -> web.Response:
+    return await close_assembly_by(request, operator(request))
+
+
+async def close_assembly_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """close assembly, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
     node = node_of(request)
     body = await read_json(request)
     assembly = _assembly(node.council(), request.match_info["assembly"])
@@ -230,7 +245,7 @@ async def close_assembly(request: web.Request) -> web.Response:
     if next_ms is not None and (isinstance(next_ms, bool) or not isinstance(next_ms, int)):
         raise bad_request("bad-field", "next_ms is a time in milliseconds since the epoch")
     close = CloseAssembly(assembly, minutes or None, next_ms)
-    appended = await node.writer.submit(Issued(close, operator(request)))
+    appended = await node.writer.submit(Issued(close, issuer))
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
@@ -293,6 +308,11 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
 
 @routes.post("/v1/admin/motions")
 async def propose(request: web.Request) -> web.Response:
+    return await propose_by(request, operator(request))
+
+
+async def propose_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """propose, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -325,7 +345,7 @@ async def propose(request: web.Request) -> web.Response:
         proposal=proposal,
         federation=None if body.get("federation") is None else _federation_key(body["federation"]),
     )
-    appended = await node.writer.submit(Issued(command, operator(request)))
+    appended = await node.writer.submit(Issued(command, issuer))
     return respond(request, {"motion_id": appended[0].id})
 
 
@@ -385,6 +405,11 @@ async def proposals(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/motions/{motion}/votes")
 async def vote(request: web.Request) -> web.Response:
+    return await vote_by(request, operator(request))
+
+
+async def vote_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """vote, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -406,15 +431,20 @@ async def vote(request: web.Request) -> web.Response:
         choice,  # type: ignore[arg-type]  # judged by the governance rules
         tuple(resolve_member(node.reader, state, a) for a in approvals),
     )
-    appended = await node.writer.submit(Issued(vote, operator(request)))
+    appended = await node.writer.submit(Issued(vote, issuer))
     return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
 
 
 @routes.post("/v1/admin/motions/{motion}/close")
 async def close_motion(request: web.Request) -> web.Response:
+    return await close_motion_by(request, operator(request))
+
+
+async def close_motion_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """close motion, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
     node = node_of(request)
     motion = _motion(node.council(), request.match_info["motion"])
-    appended = await node.writer.submit(Issued(CloseMotion(motion), operator(request)))
+    appended = await node.writer.submit(Issued(CloseMotion(motion), issuer))
     decision = appended[0]
     # the decision and its tally; a tie for the last seat also opened a runoff motion (issue 13)
     runoff = [e.id for e in appended if e.body["kind"] == "motion/propose"]
