@@ -199,7 +199,8 @@ async def attend(request: web.Request) -> web.Response:
 
 
 async def attend_by(request: web.Request, issuer: Issuer) -> web.Response:
-    """attend, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
+    """The roll call: members marked present in the room, by ``issuer`` (the operator, or a board member
+    chairing from the console, ``node.http.routes.board``)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -218,7 +219,7 @@ async def depart(request: web.Request) -> web.Response:
 
 
 async def depart_by(request: web.Request, issuer: Issuer) -> web.Response:
-    """depart, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
+    """A member leaves the sitting assembly, recorded by ``issuer`` (the operator or the chairing member)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -234,7 +235,7 @@ async def close_assembly(request: web.Request) -> web.Response:
 
 
 async def close_assembly_by(request: web.Request, issuer: Issuer) -> web.Response:
-    """close assembly, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
+    """The assembly closes, with its minutes and the date it fixed for the next, by ``issuer``."""
     node = node_of(request)
     body = await read_json(request)
     assembly = _assembly(node.council(), request.match_info["assembly"])
@@ -312,7 +313,7 @@ async def propose(request: web.Request) -> web.Response:
 
 
 async def propose_by(request: web.Request, issuer: Issuer) -> web.Response:
-    """propose, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
+    """A motion put to the assembly by ``issuer`` (the operator or the chairing board member)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -409,7 +410,8 @@ async def vote(request: web.Request) -> web.Response:
 
 
 async def vote_by(request: web.Request, issuer: Issuer) -> web.Response:
-    """vote, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
+    """A hand counted in the room, recorded by ``issuer`` (the rules refuse it where a member-signed ballot is
+    required)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -441,7 +443,7 @@ async def close_motion(request: web.Request) -> web.Response:
 
 
 async def close_motion_by(request: web.Request, issuer: Issuer) -> web.Response:
-    """close motion, issued by ``issuer`` (the operator, or a sitting board member chairing)."""
+    """The vote closes and the decision is recorded, by ``issuer``."""
     node = node_of(request)
     motion = _motion(node.council(), request.match_info["motion"])
     appended = await node.writer.submit(Issued(CloseMotion(motion), issuer))
