@@ -217,3 +217,43 @@ async def live_status(node: RunningNode, member: KeyedMember) -> int:
     url = node.url + B + "/live"
     async with node.session.get(url, headers=member.client.headers("GET", url, b"")) as response:
         return response.status
+
+
+async def test_the_chair_closes_a_tie_into_its_runoff_and_recalls_another_board_member(
+    start_node: NodeFactory,
+) -> None:
+    node, (chair, babak, chris, dana) = await council_with_a_board(start_node)
+    a = (await post(chair, "/assemblies", {"agenda": "x"})).json()["assembly_id"]
+    assembly = codec.unb64u(a, 32)
+    for m in (babak, chris, dana):
+        assert (await m.checkin(assembly)).status == 200
+    body = {"text": "two seats", "kind": "election", "seats": 2, "candidates": ["Babak", "Chris", "Dana"]}
+    e = codec.unb64u((await post(chair, "/motions", body)).json()["motion_id"], 32)
+    # each approved by two of the three present: three tied for the two seats
+    for voter, approvals in ((babak, (babak, chris)), (chris, (chris, dana)), (dana, (babak, dana))):
+        assert (await voter.vote(assembly, e, None, [m.member for m in approvals])).status == 200
+    tied = (await post(chair, f"/motions/{b64(e)}/close")).json()
+    assert tied["outcome"] == "tied", tied
+    runoff = tied["runoff_motion_id"]
+    picture = (await chair.get(B + "/assembly")).json()
+    shown = {m["motion_id"]: m for m in picture["assembly"]["motions"]}
+    assert shown[runoff]["runoff_of"] == b64(e) and shown[runoff]["status"] == "open"
+    for voter in (babak, chris, dana):
+        ballot = await voter.vote(assembly, codec.unb64u(runoff, 32), None, [babak.member, chris.member])
+        assert ballot.status == 200
+    second = (await post(chair, f"/motions/{runoff}/close")).json()
+    assert second["outcome"] == "adopted"
+    assert {s["member"] for s in second["elected"]} == {b64(babak.member), b64(chris.member)}
+
+    # Babak now sits: the chair may put and close his recall (not their own)
+    recall = await post(chair, "/motions", {"text": "recall", "kind": "recall", "target": "Babak"})
+    r = codec.unb64u(recall.json()["motion_id"], 32)
+    for voter in (chris, dana):
+        assert (await voter.vote(assembly, r, "yes")).status == 200
+    assert (await post(chair, f"/motions/{b64(r)}/close")).json()["outcome"] == "adopted"
+    board = await node.operator.call("GET", "/v1/admin/members")
+    assert {m["name"] for m in board["members"] if m["board"]} == {"Chair", "Chris"}
+    # every entry the chair's closes wrote names the chair: the runoff's proposal and both tallies too
+    log = await record_log(node)
+    kinds = [e["kind"] for e in log if (e["issued_by"] or {}).get("role") == "board"]
+    assert kinds.count("motion/propose") == 3 and kinds.count("decision") == 3

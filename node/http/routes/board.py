@@ -31,7 +31,7 @@ from node.http.context import MEMBER, NODE, SIGNER, node_of
 from node.http.live import view
 from node.http.routes import admin
 from node.http.wire import ApiError, respond
-from node.rules.council import Issuer
+from node.rules.council import Council, Issuer
 from node.storage import directory
 from protocol.codec import jsonable
 
@@ -56,6 +56,12 @@ def board_member(request: web.Request) -> Issuer:
     if member not in node_of(request).council().board_members():
         raise ApiError(403, "board.not-member", "only a sitting board member does this (or the operator)")
     return Issuer("board", request[SIGNER], member)
+
+
+def _sitting(state: Council, request: web.Request) -> bool:
+    """The stream's member still sits, and still holds the key that opened it (not replaced since)."""
+    member = request[MEMBER]
+    return member in state.board_members() and state.member_keys.get(request[SIGNER]) == member
 
 
 async def _picture(request: web.Request) -> dict[str, Any]:
@@ -86,7 +92,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         heartbeat = node.config.settings.console_heartbeat_s
         with contextlib.suppress(ConnectionResetError):
             news = True
-            while not node.live.closing and request[MEMBER] in node.council().board_members():
+            while not node.live.closing and _sitting(node.council(), request):
                 if news:
                     changed.clear()
                     text = json.dumps(jsonable(await _picture(request)), ensure_ascii=False)
