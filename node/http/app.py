@@ -15,9 +15,11 @@ from node.backup.ticker import Backups
 from node.config import NodeConfig
 from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
+from node.http.live import Live
 from node.http.middleware import errors, members_only, operator_only, strict_http, time_limit
 from node.http.routes import (
     admin,
+    board,
     fedbody,
     federation,
     keys,
@@ -54,6 +56,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     if config.kind == "council":
         admin.setup(app)
         members.setup(app)
+        board.setup(app)  # the assembly console's routes (issue 15)
     if config.kind == "federation":
         fedbody.setup(app)
         rekey.setup(app)
@@ -91,6 +94,8 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
         applicants = Applicants.of(config.node_id, settings)
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
+        app[NODE].live = Live(settings.console_streams_max)
+        writer.on_record.append(app[NODE].live.recorded)
         app[NODE].redeem_verifier = RequestVerifier(
             config.node_id, settings.signature_window_s, 1, settings.application_nonces
         )

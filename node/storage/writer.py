@@ -178,6 +178,9 @@ class Writer:
         # told after every durable batch that grew the public log (gossip push, witnessing): a batch of
         # council-only entries is no news to anyone, and must not look like any
         self.on_append: list[Callable[[], None]] = []
+        # told after every durable batch, with its entries in order, once the committed state holds them:
+        # what follows the record as it is written (the assembly console's live stream, node.http.live)
+        self.on_record: list[Callable[[list[Appended]], None]] = []
 
     @property
     def record_id(self) -> bytes:
@@ -464,6 +467,9 @@ class Writer:
         for job, appended in accepted:
             if not job.future.done():
                 job.future.set_result(appended)
+        recorded = [item for _, appended in accepted for item in appended]
+        for follower in self.on_record:
+            follower(recorded)
         if published:  # only the public log's growth is news to peers and witnesses (DESIGN.md §6)
             for listener in self.on_append:
                 listener()

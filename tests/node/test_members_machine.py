@@ -22,6 +22,7 @@ from node.rules.council import (
     Issued,
     Issuer,
     JoinMember,
+    LeaveMember,
     OpenAssembly,
     ProposeMotion,
     RuleError,
@@ -210,7 +211,8 @@ def test_a_board_member_acts_for_the_board_only_while_sitting(log: Log) -> None:
     member, key, _, motion = meeting(log)
     board = Issuer("board", key.public.raw, member)
     refused(log, Issued(Census(), board), "board.not-member")  # not on the board
-    refused(log, Issued(CloseMotion(motion), board), "issuer.not-allowed")  # not the board's to do
+    refused(log, Issued(CloseMotion(motion), board), "board.not-member")  # the chair's, but not sitting
+    refused(log, Issued(LeaveMember(member), board), "issuer.not-allowed")  # not the board's to do
 
 
 def test_signed_ballots_rule_keeps_old_rules_bytes() -> None:

@@ -210,6 +210,12 @@ async def assemblies(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/assemblies/{assembly}/attend")
 async def attend(request: web.Request) -> web.Response:
+    return await attend_by(request, operator(request))
+
+
+async def attend_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """The roll call: members marked present in the room, by ``issuer`` (the operator, or a board member
+    chairing from the console, ``node.http.routes.board``)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -218,7 +224,7 @@ async def attend(request: web.Request) -> web.Response:
         raise bad_request("bad-field", "members is a non-empty list")
     people = tuple(resolve_member(node.reader, state, r) for r in refs)
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Issued(Attend(assembly, people), operator(request)))
+    await node.writer.submit(Issued(Attend(assembly, people), issuer))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
@@ -237,17 +243,27 @@ async def consent(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/assemblies/{assembly}/depart")
 async def depart(request: web.Request) -> web.Response:
+    return await depart_by(request, operator(request))
+
+
+async def depart_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """A member leaves the sitting assembly, recorded by ``issuer`` (the operator or the chairing member)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
     member = resolve_member(node.reader, state, body.get("member"))
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Issued(Depart(assembly, member), operator(request)))
+    await node.writer.submit(Issued(Depart(assembly, member), issuer))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/close")
 async def close_assembly(request: web.Request) -> web.Response:
+    return await close_assembly_by(request, operator(request))
+
+
+async def close_assembly_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """The assembly closes, with its minutes and the date it fixed for the next, by ``issuer``."""
     node = node_of(request)
     body = await read_json(request)
     assembly = _assembly(node.council(), request.match_info["assembly"])
@@ -258,7 +274,7 @@ async def close_assembly(request: web.Request) -> web.Response:
     if next_ms is not None and (isinstance(next_ms, bool) or not isinstance(next_ms, int)):
         raise bad_request("bad-field", "next_ms is a time in milliseconds since the epoch")
     close = CloseAssembly(assembly, minutes or None, next_ms)
-    appended = await node.writer.submit(Issued(close, operator(request)))
+    appended = await node.writer.submit(Issued(close, issuer))
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
@@ -324,6 +340,11 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
 
 @routes.post("/v1/admin/motions")
 async def propose(request: web.Request) -> web.Response:
+    return await propose_by(request, operator(request))
+
+
+async def propose_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """A motion put to the assembly by ``issuer`` (the operator or the chairing board member)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -356,7 +377,7 @@ async def propose(request: web.Request) -> web.Response:
         proposal=proposal,
         federation=None if body.get("federation") is None else _federation_key(body["federation"]),
     )
-    appended = await node.writer.submit(Issued(command, operator(request)))
+    appended = await node.writer.submit(Issued(command, issuer))
     return respond(request, {"motion_id": appended[0].id})
 
 
@@ -416,6 +437,12 @@ async def proposals(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/motions/{motion}/votes")
 async def vote(request: web.Request) -> web.Response:
+    return await vote_by(request, operator(request))
+
+
+async def vote_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """A hand counted in the room, recorded by ``issuer`` (the rules refuse it where a member-signed ballot is
+    required)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -437,15 +464,20 @@ async def vote(request: web.Request) -> web.Response:
         choice,  # type: ignore[arg-type]  # judged by the governance rules
         tuple(resolve_member(node.reader, state, a) for a in approvals),
     )
-    appended = await node.writer.submit(Issued(vote, operator(request)))
+    appended = await node.writer.submit(Issued(vote, issuer))
     return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
 
 
 @routes.post("/v1/admin/motions/{motion}/close")
 async def close_motion(request: web.Request) -> web.Response:
+    return await close_motion_by(request, operator(request))
+
+
+async def close_motion_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """The vote closes and the decision is recorded, by ``issuer``."""
     node = node_of(request)
     motion = _motion(node.council(), request.match_info["motion"])
-    appended = await node.writer.submit(Issued(CloseMotion(motion), operator(request)))
+    appended = await node.writer.submit(Issued(CloseMotion(motion), issuer))
     decision = appended[0]
     # the decision and its tally; a tie for the last seat also opened a runoff motion (issue 13)
     runoff = [e.id for e in appended if e.body["kind"] == "motion/propose"]

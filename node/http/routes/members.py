@@ -36,6 +36,7 @@ from aiohttp import web
 from node.http.context import MEMBER, SIGNER, node_of
 from node.http.params import by_prefix, text_field
 from node.http.routes.admin import operator, refuse_removed, resolve_member
+from node.http.routes.board import board_member
 from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
 from node.rules.council import (
     Attend,
@@ -161,23 +162,15 @@ async def invite_by_operator(request: web.Request) -> web.Response:
     return await _invite(request, operator(request))
 
 
-def _board(request: web.Request) -> Issuer:
-    """The sitting board member this request comes from (article 5: the board's tasks between assemblies)."""
-    member = request[MEMBER]
-    if member not in node_of(request).council().board_members():
-        raise ApiError(403, "board.not-member", "only a sitting board member does this (or the operator)")
-    return Issuer("board", request[SIGNER], member)
-
-
 @routes.post("/v1/member/invitations")
 async def invite_by_board(request: web.Request) -> web.Response:
-    return await _invite(request, _board(request))
+    return await _invite(request, board_member(request))
 
 
 @routes.post("/v1/member/board/assemblies")
 async def convene(request: web.Request) -> web.Response:
     """A sitting board member convenes the assembly themselves, with their own key."""
-    issuer = _board(request)
+    issuer = board_member(request)
     body = await read_json(request)
     entry = await _record(request, OpenAssembly(issuer.member, text_field(body, "agenda", "")), issuer)
     return respond(request, {"assembly_id": entry})
@@ -186,7 +179,7 @@ async def convene(request: web.Request) -> web.Response:
 @routes.post("/v1/member/board/reports")
 async def report(request: web.Request) -> web.Response:
     """A sitting board member files an executive report, with their own key."""
-    issuer = _board(request)
+    issuer = board_member(request)
     body = await read_json(request)
     assert issuer.member is not None
     entry = await _record(request, FileReport(issuer.member, text_field(body, "text")), issuer)

@@ -19,7 +19,10 @@ What each role may issue (anything else is ``issuer.not-allowed``):
   follow it), the resignation of their board seat (``board/resign``), and convening an assembly the board
   has not (``assembly/open`` with a ``ground``);
 - a board member: opening an assembly they convene (never with a ``ground``), their own executive report, a
-  census;
+  census; and chairing an assembly from the console (issue 15): the roll, motions, hands counted in the room
+  (where the operator may record them), closing motions and the assembly — the secretary's pen, named, so
+  the record shows which board member held it; never on a recall or removal of their own mandate
+  (``board.own-motion``: the board cannot block the assembly that may recall it, DESIGN.md §1);
 - the operator: everything but a member's own acts — except that the operator cannot bind a key (only the
   key's own signature does), records no consent to stand as a candidate for a member who holds a key
   (``consent.signature-required``), and records no ballot for a member who holds a key on a motion whose
@@ -59,7 +62,11 @@ MEMBER_KINDS = {
     "board/resign",
     "member/consent",
 }
-BOARD_KINDS = {"assembly/open", "board/report", "council/census"}
+# the chair's entries: what the operator records for a sitting assembly, and what follows them in the same
+# command (a decision's tally, a tied election's runoff motion, the minutes after the close)
+CHAIR_KINDS = {"assembly/attend", "assembly/depart", "motion/propose", "motion/vote", "decision"}
+CHAIR_KINDS |= {"decision/tally", "assembly/close", "assembly/minutes"}
+BOARD_KINDS = {"assembly/open", "board/report", "council/census"} | CHAIR_KINDS
 MEMBER_ONLY = {"member/key", "assembly/requisition", "board/resign"}  # acts nobody takes in a member's name
 
 
@@ -180,6 +187,10 @@ def judge(state: Council, kind: str, body: dict[str, Any], by: object, *, verify
             raise RuleError("issuer.not-allowed", "a board member convenes in their own name")
         if kind == "board/report" and body.get("member") != member:
             raise RuleError("issuer.not-allowed", "a board member files their own reports")
+        if kind in ("motion/vote", "decision"):
+            _not_own_motion(state, body, member)
+        if kind == "motion/vote":
+            _recorded_vote(state, body)
         return
     if kind not in MEMBER_KINDS:
         raise RuleError("issuer.not-allowed", f"a member does not issue {kind}")
@@ -222,6 +233,14 @@ def _recorded_consent(state: Council, body: dict[str, Any]) -> None:
         raise RuleError(
             "consent.signature-required", "a member who holds a key consents with their own signature"
         )
+
+
+def _not_own_motion(state: Council, body: dict[str, Any], member: bytes) -> None:
+    """A board member neither counts hands on nor closes the recall or removal of their own mandate (article
+    5: those elected are recalled by the collective, not by whoever holds the pen)."""
+    motion = state.motions.get(get_entry_id(body, "motion"))
+    if motion is not None and motion.kind in ("recall", "removal") and motion.target == member:
+        raise RuleError("board.own-motion", "a board member does not chair the motion on their own mandate")
 
 
 def _recorded_vote(state: Council, body: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 // A decision bundle verified in the browser, with WebCrypto alone (Ed25519, SHA-256): the same checks, in the
 // same order and named by the same steps, as protocol/bundle.py's verify_bundle, then the recount of
 // protocol/recount.py. tests/web/test_verify_page.py checks this file against the Python verifier on the same
-// bundles. A classic script: globalThis.shora.verify = {verifyBundle, STEPS, parseVkey, b64u, unb64u}.
+// bundles. A classic script: globalThis.shora.verify = {verifyBundle, STEPS, parseVkey, b64u, unb64u}, and the
+// primitives other pages reuse (b64, sha256, concat, equal, hex, provenEntry, openCheckpoint, included).
 (() => {
   const { msgpack } = globalThis.shora;
   const { DecodeError, Limits, compareBytes } = msgpack;
@@ -672,5 +673,8 @@
     return report;
   }
 
-  globalThis.shora.verify = { verifyBundle, STEPS, parseVkey, b64u, unb64u, VerificationError };
+  globalThis.shora.verify = {
+    verifyBundle, STEPS, parseVkey, b64u, unb64u, VerificationError,
+    b64, sha256, concat, equal, hex, provenEntry, openCheckpoint, included,
+  };
 })();
