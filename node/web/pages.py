@@ -35,8 +35,9 @@ TYPES = {
     ".css": "text/css",
     ".svg": "image/svg+xml",
 }
-# the page at each path: the council's public page, and the decision page (the decision in ?id=)
-PAGES = {"/": "council.html", "/decision": "decision.html"}
+# the page at each path: the council's public page, the decision page (the decision in ?id=), the member's
+# page (issue 15: redeem an invitation, check in, vote, check the vote was counted)
+PAGES = {"/": "council.html", "/decision": "decision.html", "/member": "member.html"}
 
 
 @dataclass(frozen=True, slots=True)
