@@ -191,14 +191,19 @@
     document.getElementById("checkin").hidden = !me.open_assembly || me.present;
   }
 
-  function choiceField(name, type, value, label, id) {
-    return el("label", { for: id, class: "choice" }, el("input", { type, name, value, id }), " ", label);
+  function choiceField(name, type, value, label, id, checked) {
+    const input = el("input", { type, name, value, id });
+    input.checked = checked.has(id);
+    return el("label", { for: id, class: "choice" }, input, " ", label);
   }
 
   function showMotions() {
+    // what the member had chosen stays chosen when the page is drawn again (language, a refusal, refresh)
+    const checked = new Set([...document.querySelectorAll("#motion-list input:checked")].map((i) => i.id));
     const list = clear(document.getElementById("motion-list"));
     document.getElementById("motions-none").hidden = me.open_motions.length > 0;
-    me.open_motions.forEach((m, i) => {
+    me.open_motions.forEach((m) => {
+      const i = m.motion_id; // names and ids by the motion, so a choice kept never lands on another motion
       const item = el("li", { "data-motion": m.motion_id },
         el("p", { class: "text" }, signedText(m.text)),
         el("p", { class: "small" }, t(m.kind === "election" ? "member.kind.election" : "member.kind.motion"), " ",
@@ -209,9 +214,9 @@
         const form = el("fieldset", { class: "ballot" }, el("legend", {}, t(m.kind === "election" ? "member.approve" : "member.choose")));
         if (m.kind === "election") {
           m.candidates.forEach((c, j) => form.append(
-            choiceField(`m${i}`, "checkbox", c, el("code", { dir: "ltr" }, c.slice(0, 10)), `m${i}-c${j}`)));
+            choiceField(`m${i}`, "checkbox", c, el("code", { dir: "ltr" }, c.slice(0, 10)), `m${i}-c${j}`, checked)));
         } else {
-          for (const c of ["yes", "no", "abstain"]) form.append(choiceField(`m${i}`, "radio", c, t(`tally.${c}`), `m${i}-${c}`));
+          for (const c of ["yes", "no", "abstain"]) form.append(choiceField(`m${i}`, "radio", c, t(`tally.${c}`), `m${i}-${c}`, checked));
         }
         const cast = el("button", { type: "button", class: "cast" }, t("member.cast"));
         cast.addEventListener("click", () => act(() => vote(m, form)));
