@@ -35,9 +35,15 @@ TYPES = {
     ".css": "text/css",
     ".svg": "image/svg+xml",
 }
-# the page at each path: the council's public page, the decision page (the decision in ?id=), and the
-# assembly console of the board (issue 15; its data come from the member-signed /v1/member/board/ routes)
-PAGES = {"/": "council.html", "/decision": "decision.html", "/console": "console.html"}
+# the page at each path: the council's public page, the decision page (the decision in ?id=), the member's
+# page (redeem an invitation, check in, vote, check the vote was counted) and the assembly console of the
+# board (issue 15; its data come from the member-signed /v1/member/board/ routes)
+PAGES = {
+    "/": "council.html",
+    "/decision": "decision.html",
+    "/member": "member.html",
+    "/console": "console.html",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 // same order and named by the same steps, as protocol/bundle.py's verify_bundle, then the recount of
 // protocol/recount.py. tests/web/test_verify_page.py checks this file against the Python verifier on the same
 // bundles. A classic script: globalThis.shora.verify = {verifyBundle, STEPS, parseVkey, b64u, unb64u}, and the
-// primitives other pages reuse (b64, sha256, concat, equal, hex, provenEntry, openCheckpoint, included).
+// primitives other pages reuse (b64, sha256, concat, equal, hex, ed25519, checkPublicKey, provenEntry,
+// openCheckpoint, included).
 (() => {
   const { msgpack } = globalThis.shora;
   const { DecodeError, Limits, compareBytes } = msgpack;
@@ -130,7 +131,8 @@
     return { logId, seq, prev, tsMs, vis, bodyHash, keyId: keyIdBytes };
   }
 
-  async function checkBody(e) {
+  // `salted`: a council record's entry, whose every body carries a salt (protocol.record.RecordEntry)
+  async function checkBody(e, salted = false) {
     if (e.bodyBytes.length > BODY_LIMITS.maxSize) throw new DecodeError("body exceeds the size limit");
     if (!equal(await sha256(e.bodyBytes), e.header.bodyHash)) {
       throw new VerificationError("body-hash", "the body does not match the header's body_hash");
@@ -140,14 +142,14 @@
       throw new DecodeError("a body is a map with a non-empty text 'kind'");
     }
     const salt = body.get("salt");
-    if (e.header.vis === "council") {
+    if (e.header.vis === "council" || salted) {
       if (!isBytes(salt) || salt.length !== 16) throw new DecodeError("a council-visibility body carries a 16-byte salt");
     } else if (body.has("salt")) throw new DecodeError("a public body carries no salt");
     return body;
   }
 
   // protocol.bundle.ProvenEntry.from_value, with protocol.entry.Entry's checks
-  async function provenEntry(value) {
+  async function provenEntry(value, salted = false) {
     if (!(value instanceof Map) || value.size !== 4 || !["header", "signature", "body", "proof"].every((k) => value.has(k))) {
       throw new DecodeError("a bundled entry has header, signature, body and proof");
     }
@@ -161,7 +163,7 @@
     const e = { headerBytes, signature, bodyBytes, header: header(headerBytes) };
     e.id = await sha256(concat(Uint8Array.of(0), headerBytes));
     if (bodyBytes === null) throw new DecodeError("a bundled entry carries its body");
-    e.body = await checkBody(e);
+    e.body = await checkBody(e, salted);
     const proof = value.get("proof");
     if (proof.length > MAX_PROOF || !proof.every(isBytes)) throw new DecodeError("an inclusion path is at most 64 hashes");
     e.proof = proof;
@@ -297,8 +299,9 @@
     return { origin, size: BigInt(size), root: rootBytes, text };
   }
 
-  // protocol.note.open_checkpoint: the origin is the council's, the council's key signed the note
-  async function openCheckpoint(noteText, councilKey) {
+  // protocol.note.open_checkpoint: the origin is the council's (or `origin`: its record's), the council's key
+  // signed the note
+  async function openCheckpoint(noteText, councilKey, origin = null) {
     let note;
     let checkpoint;
     try {
@@ -308,7 +311,7 @@
       if (err instanceof DecodeError) throw new VerificationError("checkpoint-signature", err.message);
       throw err;
     }
-    const expected = `shora/${b64u(councilKey)}`;
+    const expected = origin ?? `shora/${b64u(councilKey)}`;
     if (checkpoint.origin !== expected) {
       throw new VerificationError("origin", `checkpoint of '${checkpoint.origin}', expected '${expected}'`);
     }
@@ -675,6 +678,6 @@
 
   globalThis.shora.verify = {
     verifyBundle, STEPS, parseVkey, b64u, unb64u, VerificationError,
-    b64, sha256, concat, equal, hex, provenEntry, openCheckpoint, included,
+    b64, sha256, concat, equal, hex, ed25519, checkPublicKey, provenEntry, openCheckpoint, included,
   };
 })();
