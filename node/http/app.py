@@ -20,6 +20,7 @@ from node.http.routes import (
     admin,
     fedbody,
     federation,
+    fedpublic,
     keys,
     members,
     peers,
@@ -60,6 +61,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
 
     # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
     federation.setup(app)
+    fedpublic.setup(app)
 
     async def gossip(request: web.Request) -> web.Response:
         return await node_of(request).federation_routes.handle(request)
