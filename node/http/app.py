@@ -51,7 +51,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     sealed.setup(app)
     status.setup(app)
     keys.setup(app)
-    pages.setup(app)  # the web interface: public pages, the same on every node
+    pages.setup(app, config.kind)  # the web interface: public pages, `/` by the kind of node
     if config.kind == "council":
         admin.setup(app)
         members.setup(app)
