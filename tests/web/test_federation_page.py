@@ -10,6 +10,7 @@ from typing import Any
 from protocol import codec
 from tests.conftest import NodeFactory
 from tests.node.federated import federation
+from tests.node.test_continent import FAST, admit, until
 from tests.node.test_federation_admin import b64
 from tests.web.conftest import LOW_CONTRAST, screenshot_path
 from tests.web.council import HOSTILE
@@ -94,3 +95,43 @@ async def test_a_new_federation_s_page_and_a_council_s_own(start_node: NodeFacto
     council = await start_node()
     page = await open_page(abrowser, council.url + "/")
     assert await page.locator("#charter").count() == 1 and await page.locator("#proposals").count() == 0
+
+
+async def test_a_continent_s_page_shows_the_councils_of_its_country_federations(
+    start_node: NodeFactory, abrowser: Any
+) -> None:
+    europe = await start_node(
+        "Federation of Councils — Europe", name_fa="فدراسیون شوراهای اروپا", kind="federation",
+        level="continent", continent="Europe", settings=FAST,
+    )  # fmt: skip
+    germany = await start_node(
+        "Federation of Councils — Germany", kind="federation", level="country", country="DE",
+        continent="Europe", federation=(europe.url, europe.config.node_id), settings=FAST,
+    )  # fmt: skip
+    berlin = await start_node(
+        "Berlin Council", name_fa="شورای برلین", city="Berlin", country="DE", continent="Europe",
+        federation=(germany.url, germany.config.node_id), settings=FAST,
+    )  # fmt: skip
+    await admit(europe, germany)
+    await admit(germany, berlin)
+
+    async def berlin_listed() -> bool:
+        async with europe.session.get(europe.url + "/v1/federation/delegates") as response:
+            listed = (await response.json())["councils"]
+        return [(c["council"], c["country"], c["continent"]) for c in listed] == [
+            (b64(berlin), "DE", "Europe")
+        ]
+
+    await until(berlin_listed, "Europe lists Berlin, a council of Germany, without any sync by hand")
+    page = await open_page(abrowser, europe.url + "/")
+    assert await page.evaluate("document.body.dataset.ready") == "true", page.errors
+    assert await page.text_content("h1") == "فدراسیون شوراهای اروپا"
+    assert "فدراسیون قاره‌ای" in await page.text_content("#profile-list")
+    councils = page.locator("#council-list section.continent")
+    assert await councils.locator("h3").all_text_contents() == ["Europe"]
+    assert "DE" in await councils.locator("h4").first.text_content()
+    assert "شورای برلین" in await councils.locator("li").first.text_content()
+    federations = await page.text_content("#federation-list")
+    assert "Federation of Councils — Germany" in federations and "پذیرفته" in federations
+    await page.screenshot(path=screenshot_path("federation-continent-fa"), full_page=True)
+    assert page.errors == []
