@@ -36,9 +36,9 @@ def setup(app: web.Application) -> None:
 
 
 def _councils(summary: dict[str, Any]) -> dict[bytes, dict[str, Any]]:
-    """Every council and member federation the aggregate knows, by log id: (name, name_fa, country,
-    continent, status) — the roster's word where it has one; a continent's includes its country
-    federations' councils."""
+    """Every council and member federation the aggregate knows, by log id, as its summary gives them (the
+    roster's word on name and place where it has one); a continent's include its country federations'
+    councils."""
     out = {
         c["log_id"]: c
         for countries in summary["continents"].values()
