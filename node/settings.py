@@ -19,6 +19,9 @@ class Settings(FederationSettings):
     handler_timeout_s: float = setting(60.0, "an inbound request still unanswered after this long gets 408")
     entries_page_max: int = setting(1000, "most entries returned by one GET …/entries")
     decisions_page_max: int = setting(500, "most decisions returned by one GET /v1/decisions")
+    federation_page_max: int = setting(
+        100, "most proposals returned by one GET /v1/federation/proposals of a federation body"
+    )
     write_batch_max: int = setting(256, "most commands committed in one transaction (group commit)")
     signer_chunk: int = setting(
         32,

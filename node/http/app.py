@@ -22,6 +22,7 @@ from node.http.routes import (
     board,
     fedbody,
     federation,
+    fedpublic,
     keys,
     members,
     peers,
@@ -52,7 +53,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     sealed.setup(app)
     status.setup(app)
     keys.setup(app)
-    pages.setup(app)  # the web interface: public pages, the same on every node
+    pages.setup(app, config.kind)  # the web interface: public pages, `/` by the kind of node
     if config.kind == "council":
         admin.setup(app)
         members.setup(app)
@@ -63,6 +64,7 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
 
     # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
     federation.setup(app)
+    fedpublic.setup(app)
 
     async def gossip(request: web.Request) -> web.Response:
         return await node_of(request).federation_routes.handle(request)
