@@ -11,7 +11,7 @@ from genesis and byte-identical to what earlier checks saw, the checkpoint over 
 the public log committed with the record. And here: **no position signed twice** — every signed public entry
 any client was shown, before any kill, is the one the log holds at its seq.
 
-``SHORA_CRASH_APPENDS`` sets the number of acknowledged appends (CI: 1,000; the issue's figure: 10,000,
+``SHORA_CRASH_APPENDS`` sets the number of acknowledged appends (locally 1,000; CI the issue's 10,000,
 measured in docs/resilience.md).
 """
 
