@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -106,12 +107,14 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         try:
             yield
         finally:
-            await backups.stop()
-            await replication.stop()
-            await session.close()
-            await writer.close()
-            reader.close()
-            reads.close()
+            # each closed even when one before it fails or the shutdown is cancelled (last pushed, first run)
+            async with contextlib.AsyncExitStack() as closing:
+                closing.callback(reads.close)
+                closing.callback(reader.close)
+                closing.push_async_callback(writer.close)
+                closing.push_async_callback(session.close)
+                closing.push_async_callback(replication.stop)
+                closing.push_async_callback(backups.stop)
 
     app.cleanup_ctx.append(lifecycle)
     return app

@@ -18,7 +18,6 @@ loses. If a commit fails, both are rebuilt by replaying the record, which is alw
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import functools
 import logging
@@ -32,6 +31,7 @@ from typing import Any, TypeVar, overload
 
 from federation.errors import Frozen
 from federation.store import LogStore
+from federation.tasks import cancel_and_wait
 from node.rules.council import Appended, Council, Draft, RuleError
 from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
 from node.settings import Settings
@@ -228,10 +228,13 @@ class Writer:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        try:
+            await cancel_and_wait(self._task)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Fail the jobs still queued, close the connection and end the thread and the signer."""
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():
