@@ -35,6 +35,7 @@ async def council_with_a_board(
     node = await start_node(**kwargs)
     people = [await keyed_member(node, name) for name in ("Chair", "Babak", "Chris", "Dana")]
     assembly = await assembly_with(node, *people)
+    assert (await people[0].consent(assembly)).status == 200  # a candidate stands only with consent
     election = await motion(node, "election", seats=1, candidates=[b64(people[0].member)])
     for m in people:
         assert (await m.vote(assembly, election, None, [people[0].member])).status == 200
@@ -75,6 +76,8 @@ async def test_a_board_member_chairs_a_whole_assembly_with_their_own_key(start_n
     closed = await post(chair, f"/motions/{m}/close")
     assert closed.status == 200 and closed.json()["outcome"] == "adopted", closed.body
 
+    for candidate in (babak, dana):
+        assert (await candidate.consent(codec.unb64u(a, 32))).status == 200
     election = await post(
         chair,
         "/motions",
@@ -122,7 +125,7 @@ async def test_every_console_route_refuses_a_member_not_sitting(start_node: Node
 
 
 async def test_the_rules_refusals_reach_the_console_by_name(start_node: NodeFactory) -> None:
-    node, (chair, *_) = await council_with_a_board(start_node)
+    node, (chair, babak, *_) = await council_with_a_board(start_node)
     a = (await post(chair, "/assemblies", {"agenda": "x"})).json()["assembly_id"]
     before = await record_size(node)
     refused_with(await post(chair, "/assemblies", {"agenda": "again"}), 422, "assembly.already-open")
@@ -131,7 +134,10 @@ async def test_the_rules_refusals_reach_the_console_by_name(start_node: NodeFact
     assert await record_size(node) == before
     await post(chair, f"/assemblies/{a}/attend", {"members": ["Chair", "Babak"]})
     m = (await post(chair, "/motions", {"text": "x"})).json()["motion_id"]
-    e = await post(chair, "/motions", {"text": "e", "kind": "election", "seats": 1, "candidates": ["Babak"]})
+    no_consent = {"text": "e", "kind": "election", "seats": 1, "candidates": ["Babak"]}
+    refused_with(await post(chair, "/motions", no_consent), 422, "candidate.no-consent")
+    assert (await babak.consent(codec.unb64u(a, 32))).status == 200
+    e = await post(chair, "/motions", no_consent)
     recall = await post(chair, "/motions", {"text": "recall", "kind": "recall", "target": "Chair"})
     assert recall.status == 200, recall.body
     r = recall.json()["motion_id"]
@@ -227,6 +233,8 @@ async def test_the_chair_closes_a_tie_into_its_runoff_and_recalls_another_board_
     assembly = codec.unb64u(a, 32)
     for m in (babak, chris, dana):
         assert (await m.checkin(assembly)).status == 200
+    for m in (babak, chris, dana):
+        assert (await m.consent(assembly)).status == 200
     body = {"text": "two seats", "kind": "election", "seats": 2, "candidates": ["Babak", "Chris", "Dana"]}
     e = codec.unb64u((await post(chair, "/motions", body)).json()["motion_id"], 32)
     # each approved by two of the three present: three tied for the two seats

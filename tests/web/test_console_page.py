@@ -18,6 +18,16 @@ from tests.web.council import HOSTILE
 WAIT_MS = 120_000  # what a loaded machine may need; never a measure of speed
 
 # the member page's redemption, as the browser does it: a key made non-extractable, a join signed with it
+CONSENT = """async ([assembly, council, node]) => {
+    const { keystore: ks, signing, verify } = globalThis.shora;
+    const keys = await ks.load(ks.MEMBER);
+    const fields = {assembly: verify.unb64u(assembly), member: verify.unb64u(keys.member_id)};
+    const body = await signing.signed(keys.privateKey, "consent", verify.unb64u(council), fields);
+    const r = await signing.call(keys, verify.unb64u(node), "POST", "/v1/member/consent", body);
+    return r.ok ? "ok" : await r.text();
+}"""
+
+
 REDEEM = """async ([invitation, member, council, charter, node]) => {
     const { keystore: ks, signing, verify } = globalThis.shora;
     const made = await ks.generate();
@@ -53,12 +63,17 @@ async def open_console(browser: Any, node: RunningNode, name: str, **context: An
     return page
 
 
-async def elect(node: RunningNode, chair: str, voters: list[KeyedMember]) -> None:
-    """The operator's assembly elects ``chair`` to the board, by the signed ballots of ``voters``."""
+async def elect(node: RunningNode, page: Any, voters: list[KeyedMember]) -> None:
+    """The operator's assembly elects the page's member to the board, by the signed ballots of ``voters``;
+    the candidate consents to stand with the key held in the page (issue 13: no one stands unasked)."""
+    chair = page.member
     opened = await node.operator.call("POST", "/v1/admin/assemblies", {"agenda": "the board"})
     a = opened["assembly_id"]
     for v in voters:
         assert (await v.checkin(codec.unb64u(a, 32))).status == 200
+    info = await node.operator.call("GET", "/v1/node")
+    consent = [a, codec.b64u(await council_id(node)), info["id"]]
+    assert await page.evaluate(CONSENT, consent) == "ok"
     m = await node.operator.call(
         "POST", "/v1/admin/motions", {"text": "board", "kind": "election", "seats": 1, "candidates": [chair]}
     )
@@ -97,7 +112,7 @@ async def test_a_board_member_runs_a_whole_assembly_from_the_console(
     page = await open_console(abrowser, node, "Ava")
     babak, chris = await keyed_member(node, "Babak"), await keyed_member(node, "Chris")
     await node.operator.call("POST", "/v1/admin/members", {"name": "Dara"})  # no key: votes by hand
-    await elect(node, page.member, [babak, chris])
+    await elect(node, page, [babak, chris])
 
     await page.reload()
     await page.wait_for_selector("body[data-ready]")
@@ -150,7 +165,9 @@ async def test_a_board_member_runs_a_whole_assembly_from_the_console(
     link = page.locator(f"{card} a.decision-link")
     assert await link.get_attribute("href") == f"decision?id={decided['decision_id']}"
 
-    # an election: proposed, voted from phones, closed; then a refusal, in words
+    # an election: the candidate consents from his phone, then proposed, voted from phones, closed; then a
+    # refusal, in words
+    assert (await babak.consent(codec.unb64u(a, 32))).status == 200
     await page.select_option("#motion-kind", "election")
     await page.fill("#motion-text", "انتخاب یک کرسی")
     await page.check(f"#motion-candidates input[value='{codec.b64u(babak.member)}']")
@@ -205,7 +222,7 @@ async def test_the_console_at_360_pixels_and_for_a_member_not_on_the_board(
     assert not await page.is_visible("#convene")
 
     voters = [await keyed_member(node, n) for n in ("Babak", "Chris")]
-    await elect(node, page.member, voters)
+    await elect(node, page, voters)
     await page.reload()
     await page.wait_for_selector("body[data-ready]")
     await page.fill("#agenda", "x")

@@ -96,6 +96,11 @@ async def test_a_member_votes_from_a_phone_and_verifies_the_count(
     await act(page, "#checkin")
     assert await error_text(page) == ""
     assert "حاضرید" in await page.text_content("#me-list") and not await page.is_visible("#checkin")
+    # consent to stand in this assembly's elections, signed in the page; a second time refused, in words
+    await act(page, "#consent")
+    assert await error_text(page) == "" and "نامزدی" in await page.text_content("#notice")
+    await act(page, "#consent")
+    assert "consent.duplicate" in await error_text(page)
     # checked in after the early motion opened: not in its electorate
     card = await motion_card(page, early)
     await card.locator('input[value="no"]').check()
@@ -116,7 +121,7 @@ async def test_a_member_votes_from_a_phone_and_verifies_the_count(
                 "text": "Elect",
                 "kind": "election",
                 "seats": 1,
-                "candidates": ["Chris"],
+                "candidates": [invited["member_id"]],  # who consented above
             },
         )
     )["motion_id"]

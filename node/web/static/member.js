@@ -147,6 +147,16 @@
     await refresh();
   }
 
+  // consent to stand as a candidate in the open assembly's elections (issue 13: no one stands unasked)
+  async function consent() {
+    const body = await signing.signed(stored.privateKey, "consent", unb64u(stored.council), {
+      assembly: unb64u(me.open_assembly), member: unb64u(stored.member_id),
+    });
+    await call("POST", "/v1/member/consent", body);
+    told = "member.consented";
+    await refresh();
+  }
+
   async function vote(motion, form) {
     const picked = [...form.querySelectorAll("input:checked")].map((i) => i.value);
     if (motion.kind !== "election" && picked.length !== 1) {
@@ -189,6 +199,7 @@
     const r = me.requisition;
     add("member.requisitions", `${num(r.count)} / ${num(r.needed)}`);
     document.getElementById("checkin").hidden = !me.open_assembly || me.present;
+    document.getElementById("consent").hidden = !me.open_assembly;
   }
 
   function choiceField(name, type, value, label, id, checked) {
@@ -303,6 +314,7 @@
     page.onRender(show);
     document.getElementById("redeem-run").addEventListener("click", () => act(redeem));
     document.getElementById("checkin").addEventListener("click", () => act(checkin));
+    document.getElementById("consent").addEventListener("click", () => act(consent));
     document.getElementById("refresh").addEventListener("click", () => act(refresh));
     document.getElementById("check-run").addEventListener("click", () => act(check));
     document.getElementById("record-more").addEventListener("click", () => act(async () => { await more(); show(); }));

@@ -34,6 +34,7 @@
     leave: ["member"],
     convene: ["member", "agenda", "ground", "due_ms"],
     resign: ["member", "decision"],
+    consent: ["assembly", "member"],
   };
   const SIZES = { member: 16, council: 32, assembly: 32, motion: 32, charter_hash: 32, key: 32, decision: 32 };
 
