@@ -99,8 +99,10 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
         app[NODE].live = Live(settings.console_streams_max)
         writer.on_record.append(app[NODE].live.recorded)
+        # a key not yet bound signs two requests a window: `shora member redeem` tries a join, and when the
+        # invitation is for an existing member (a lost phone), refused `statement.act`, the same as a `key`
         app[NODE].redeem_verifier = RequestVerifier(
-            config.node_id, settings.signature_window_s, 1, settings.application_nonces
+            config.node_id, settings.signature_window_s, 2, settings.application_nonces
         )
         await replication.start()
         await backups.start()

@@ -100,7 +100,7 @@
     if (node.charter_hash && node.charter_hash !== b64u(charter)) {
       throw Object.assign(new Error("the node's charter is not its founding one"), { code: "member.charter-mismatch", status: "" });
     }
-    // a key not yet bound may sign one request in the node's window: a second try is made with a new key
+    // each try is made with a new key: a key not yet bound may sign only two requests in the node's window
     const send = async (act, fields) => {
       const keys = await keystore.generate();
       const body = await signing.signed(keys.privateKey, act, council, { member, key: keys.publicRaw, ...fields });
