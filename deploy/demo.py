@@ -170,6 +170,8 @@ async def council_assembly(node: Running, people: list[tuple[str, str]], recall:
         "assembly_id"
     ]
     await op.call("POST", f"/v1/admin/assemblies/{a}/attend", {"members": ids})
+    for candidate in ids[:4]:  # a candidate stands only with their consent, recorded as said in the room
+        await op.call("POST", f"/v1/admin/assemblies/{a}/consent", {"member": candidate})
     election = await op.call(
         "POST",
         "/v1/admin/motions",

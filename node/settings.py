@@ -19,6 +19,9 @@ class Settings(FederationSettings):
     handler_timeout_s: float = setting(60.0, "an inbound request still unanswered after this long gets 408")
     entries_page_max: int = setting(1000, "most entries returned by one GET …/entries")
     decisions_page_max: int = setting(500, "most decisions returned by one GET /v1/decisions")
+    federation_page_max: int = setting(
+        100, "most proposals returned by one GET /v1/federation/proposals of a federation body"
+    )
     write_batch_max: int = setting(256, "most commands committed in one transaction (group commit)")
     signer_chunk: int = setting(
         32,
@@ -81,6 +84,12 @@ class Settings(FederationSettings):
         16_384, "most sealed segments this node holds for one council (64 KiB each: 1 GiB)"
     )
     sealed_page_max: int = setting(16, "most sealed segments in one answer to a council taking its copy back")
+    console_streams_max: int = setting(
+        16, "live streams of the assembly console (GET /v1/member/board/live) open at once; beyond, 429"
+    )
+    console_heartbeat_s: float = setting(
+        15.0, "a console's live stream sends a comment line after this long without news, so proxies keep it"
+    )
     doctor_timeout_s: float = setting(5.0, "`shora doctor` waits this long for the node and each peer")
     doctor_max_skew_s: int = setting(
         30, "`shora doctor` warns when a peer's clock is further off than this (requests allow 120 s)"

@@ -17,6 +17,7 @@ The acts and their fields (each exactly these):
                                                convenes the assembly the board has not: ground
                                                "requisition" or "schedule", due_ms when the right began
     resign       member, decision              gives up the board seat that decision gave
+    consent      assembly, member              consents to stand as a candidate in that assembly's elections
 
 The council stores the signature in the entry recording the act (``issued_by.sig``); the statement is
 rebuilt from the entry and the record, so anyone holding the record checks it offline. Naming the
@@ -58,6 +59,7 @@ ACTS: dict[str, tuple[str, ...]] = {
     "leave": ("member",),
     "convene": ("member", "agenda", "ground", "due_ms"),
     "resign": ("member", "decision"),
+    "consent": ("assembly", "member"),
 }
 MEMBER_ID_SIZE = 16
 ID_SIZE = 32

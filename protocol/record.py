@@ -20,7 +20,7 @@ ballots before it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -233,32 +233,52 @@ def verify_publication(
     the n-th public record entry, with the record's root at it. The public log may lag the record (its
     newest twins not published yet) but never skips, reorders or adds an entry. Signatures, chain links and
     key validity of either log are checked where they are stored, not here."""
-    tree = MemoryTree()
-    twins: list[Twin] = []
-    records = iter(record)
-    for public_entry in public:
-        commitment = commitment_of(public_entry)
-        for record_entry in records:
-            if record_entry.seq != tree.size:
+    return Publication(epoch).check(public, record)
+
+
+class Publication:
+    """``verify_publication`` in steps, for a reader that follows both logs as they grow: each ``check`` is
+    given the public entries after those checked before, and the record entries from ``size`` on (the
+    record entries already folded in, up to the twin of the last public entry checked)."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = epoch
+        self.tree = MemoryTree()  # the record's ids, up to the last twin checked
+
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
+    def check(self, public: Iterable[Entry], record: Iterable[RecordEntry]) -> list[Twin]:
+        tree = self.tree
+        twins: list[Twin] = []
+        records = iter(record)
+        for public_entry in public:
+            commitment = commitment_of(public_entry)
+            for record_entry in records:
+                if record_entry.seq != tree.size:
+                    raise VerificationError(
+                        "record-root", "the record given is not contiguous from its first entry"
+                    )
+                tree.append(record_entry.id)
+                if record_entry.header.vis == "public":
+                    break
+            else:
                 raise VerificationError(
-                    "record-root", "the record given is not contiguous from its first entry"
+                    "twin-missing", f"public entry {public_entry.seq} has no record twin left"
                 )
-            tree.append(record_entry.id)
-            if record_entry.header.vis == "public":
-                break
-        else:
-            raise VerificationError(
-                "twin-missing", f"public entry {public_entry.seq} has no record twin left"
-            )
-        if commitment.entry != record_entry.id:
-            raise VerificationError(
-                "twin-missing", f"public entry {public_entry.seq} does not name the next public record entry"
-            )
-        _check_twin(public_entry, record_entry, commitment, epoch)
-        if tree.root() != commitment.root:
-            raise VerificationError("record-root", f"public entry {public_entry.seq} commits to another root")
-        twins.append(Twin(record_entry, commitment.root))
-    return twins
+            if commitment.entry != record_entry.id:
+                raise VerificationError(
+                    "twin-missing",
+                    f"public entry {public_entry.seq} does not name the next public record entry",
+                )
+            _check_twin(public_entry, record_entry, commitment, self.epoch)
+            if tree.root() != commitment.root:
+                raise VerificationError(
+                    "record-root", f"public entry {public_entry.seq} commits to another root"
+                )
+            twins.append(Twin(record_entry, commitment.root))
+        return twins
 
 
 # --- the gap a restore leaves ---------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Recount a decision from the tally and the rules its own signed body states (issue 13, item 5).
 
 A verifier holding only a bundle redoes the arithmetic of ``node.rules.council.rules``: the quorum asked of
-the active members, whether the participants met it, and the council's majority rule over yes and no. A
-decision whose stated outcome does not follow is refused (``VerificationError`` at step ``outcome``). A
-decision whose tally is not published (kept in the council-only ``decision/tally``), or an election proposed
-before methods (any approval elected), cannot be recounted from the bundle: ``recount`` says so.
+the active members (capped at them when the decision says ``quorum_capped``), whether the participants met
+it, and the council's majority rule over yes and no. A decision whose stated outcome does not follow is
+refused (``VerificationError`` at step ``outcome``). A decision whose tally is not published (kept in the
+council-only ``decision/tally``), or an election proposed before methods (any approval elected), cannot be
+recounted from the bundle: ``recount`` says so.
 
 An election under the declared method "approval-majority" is recounted seat by seat: every elected or tied
 candidate must have the approvals the majority rule asks of the ballots cast and the participants, seats go by
@@ -91,8 +92,17 @@ APPROVAL_MAJORITY = "approval-majority"
 
 
 def _short(body: dict[str, Any]) -> bool:
-    """Whether the participants fell short of the quorum, the decision's stated quorum checked first."""
+    """Whether the participants fell short of the quorum, the decision's stated quorum checked first.
+
+    ``quorum_capped`` (true, present only then): the council's rules cap the quorum at the active members of
+    the vote's opening, and the quorum asked for more, so the active members are required."""
     required = quorum_required(body.get("quorum"), body["active_members"])
+    if "quorum_capped" in body:
+        if body["quorum_capped"] is not True or required <= body["active_members"]:
+            raise VerificationError(
+                STEP, "quorum_capped is true, and only when the quorum asks for more than the active members"
+            )
+        required = body["active_members"]
     if required != body["quorum_required"]:
         raise VerificationError(
             STEP, f"the quorum asks for {required} participants, the decision says {body['quorum_required']}"

@@ -212,6 +212,10 @@ class Folder:
                     self._end_mandates(
                         fold, log_id, entry_id, [(_id(body, "decision"), _get(body, "seat", int))]
                     )
+                elif kind == "delegate/left":  # a delegate's mandate ended by their leaving the council
+                    self._delegates(
+                        fold, log_id, entry_id, [], [(_id(body, "decision"), _get(body, "seat", int))]
+                    )
             except UnreadableBody:
                 skipped += 1
         if fold is not None:

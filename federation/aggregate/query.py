@@ -7,6 +7,7 @@
       summary() -> dict           councils by continent → country, federation-wide totals, suspended, forks
       council(log_id) -> dict     one council, with the entry ids behind every figure
       decisions(...) -> [dict]    public decisions by words (FTS5), council, motion kind, outcome and date
+      delegates() -> {log: [dict]} every council's running delegate mandates (decision, seat), never members
 
 Only public bodies are read (a replica holds no other; the node's own log is read the same way), and only
 counts, outcomes and public texts come out (§6): no member id is stored here. Every figure names the
@@ -241,6 +242,20 @@ class Aggregate:
                 "SELECT proof, reason FROM forks WHERE log_id = ? ORDER BY proof", (log_id,)
             ).fetchone()
         out["fork"] = None if fork is None else {"proof": bytes(fork[0]), "reason": fork[1]}
+        return out
+
+    def delegates(self) -> dict[bytes, list[dict[str, Any]]]:
+        """Every council's delegates to its federation, by council log id: each running mandate by its public
+        decision (and that decision's time) and seat, never the member (as ``council`` lists them)."""
+        out: dict[bytes, list[dict[str, Any]]] = {}
+        for log_id, decision, seat, ts_ms in self.conn.execute(
+            "SELECT g.log_id, g.decision, g.seat, d.ts_ms FROM agg_delegates g JOIN agg_decisions d "
+            "ON d.log_id = g.log_id AND d.id = g.decision "
+            "WHERE g.ended_by IS NULL ORDER BY g.log_id, d.seq, g.seat"
+        ):
+            out.setdefault(bytes(log_id), []).append(
+                {"decision": bytes(decision), "seat": seat, "ts_ms": ts_ms}
+            )
         return out
 
     def decisions(

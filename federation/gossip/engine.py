@@ -52,6 +52,7 @@ from federation.gossip.wire import (
 from federation.replica import Head, Page, ReplicaLike
 from federation.settings import DEFAULTS, FederationSettings
 from federation.store.verified import BadSignature
+from federation.tasks import cancel_and_wait
 from federation.transport import Transport
 from protocol import codec
 
@@ -132,10 +133,7 @@ class Gossip:
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+        await cancel_and_wait(runner)
 
     async def __aenter__(self) -> Gossip:
         await self.start()

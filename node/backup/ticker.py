@@ -12,7 +12,6 @@ cleanup context: ``start`` and ``stop`` (cancelled and awaited).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 import aiohttp
 
 from federation.client import SignedClient, TransportError
+from federation.tasks import cancel_and_wait
 from federation.transport import MSGPACK
 from node.backup import stream, tables
 from node.backup.keyfile import BACKUP_KEY, load_backup_key
@@ -69,10 +69,7 @@ class Backups:
         self._task = asyncio.create_task(self._schedule(), name="shora-backup")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _schedule(self) -> None:
         loop = asyncio.get_running_loop()

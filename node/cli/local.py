@@ -88,6 +88,13 @@ def _country(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="whether public decisions carry exact vote counts",
 )
 @click.option(
+    "--quorum-cap/--no-quorum-cap",
+    default=True,
+    show_default=True,
+    help="a quorum never asks for more than the active members when a vote opens (members leaving cannot "
+    "lock the council out)",
+)
+@click.option(
     "--federation",
     "federation",
     nargs=2,
@@ -150,6 +157,7 @@ def init(
     quorum: str | None,
     board_seats: int,
     publish_tallies: bool,
+    quorum_cap: bool,
     federation: tuple[str, str] | None,
     census_bucket: int,
     signed_ballots: str | None,
@@ -167,7 +175,7 @@ def init(
     if kind == "council":
         signed = parse_signed_ballots(signed_ballots)  # judged by Rules
         parsed = parse_quorum(quorum)
-        why = impossible(parsed, None)
+        why = impossible(parsed, None, quorum_cap)
         if why is not None:
             raise CliError(
                 f"--quorum {quorum}: these rules could never decide anything: {why}", "impossible-rules"
@@ -178,6 +186,7 @@ def init(
             quorum=parsed,
             board_seats=board_seats,
             publish_tallies=publish_tallies,
+            quorum_cap=quorum_cap,
             census_bucket=census_bucket,
             signed_ballots=SIGNED_BALLOTS_DEFAULT if signed is None else signed,  # type: ignore[arg-type]
             requisition=tuple(parse_share(requisition) or ()),  # type: ignore[arg-type]  # judged by Rules
@@ -237,6 +246,7 @@ COUNCIL_ONLY = {
     "quorum": "--quorum",
     "board_seats": "--board-seats",
     "publish_tallies": "--publish-tallies/--no-publish-tallies",
+    "quorum_cap": "--quorum-cap/--no-quorum-cap",
     "census_bucket": "--census-bucket",
     "requisition": "--requisition",
     "requisition_delay": "--requisition-delay",

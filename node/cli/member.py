@@ -1,6 +1,6 @@
-"""``shora member invite|keygen|redeem|status|checkin|vote|requisition|convene|resign|record|check``: members
-acting for themselves, with their own key, over the same HTTP routes a web page calls (``/v1/member/``;
-issue 12).
+"""``shora member invite|keygen|redeem|status|checkin|consent|vote|requisition|convene|resign|record|check``:
+members acting for themselves, with their own key, over the same HTTP routes a web page calls
+(``/v1/member/``; issue 12).
 
 A member's key file (Ed25519, PKCS#8 PEM, mode 0600) is ``--key FILE``, else ``SHORA_MEMBER_KEY``, else
 ``~/.config/shora/member.key``; beside it ``FILE.json`` remembers which node and council the key belongs to
@@ -222,6 +222,24 @@ def member_checkin(assembly: str | None, key_file: Path | None, as_json: bool) -
         raise CliError("no assembly is open")
     out = profile.client.call("POST", "/v1/member/checkin", profile.signed("checkin", assembly=target))
     emit(as_json, out, lambda v: f"checked in to assembly {short(v['assembly_id'])}")
+
+
+@member.command("consent")
+@click.argument("assembly", required=False)
+@key_option
+@json_option
+def member_consent(assembly: str | None, key_file: Path | None, as_json: bool) -> None:
+    """Consent, signed, to stand as a candidate in the elections of the open assembly (or ASSEMBLY): no
+    election names you as a candidate without it."""
+    profile = Profile(key_path(key_file))
+    me = profile.client.call("GET", "/v1/member/me")
+    ref = assembly or me["open_assembly"]
+    if not ref:
+        raise CliError("no assembly is open")
+    out = profile.client.call(
+        "POST", "/v1/member/consent", profile.signed("consent", assembly=codec.unb64u(ref, 32))
+    )
+    emit(as_json, out, lambda v: f"consent to stand recorded in assembly {short(v['assembly_id'])}")
 
 
 @member.command("vote")

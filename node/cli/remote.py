@@ -122,6 +122,17 @@ def assembly_attend(client: NodeClient, as_json: bool, assembly_ref: str, member
     emit(as_json, out, lambda v: f"present now: {v['present']}")
 
 
+@assembly.command("consent")
+@click.argument("assembly_ref", metavar="ASSEMBLY")
+@click.argument("member_ref", metavar="MEMBER")
+@remote
+def assembly_consent(client: NodeClient, as_json: bool, assembly_ref: str, member_ref: str) -> None:
+    """Record MEMBER's consent, given in the room, to stand as a candidate in ASSEMBLY's elections (a member
+    without a key only: one with a key runs `shora member consent`)."""
+    out = client.call("POST", f"/v1/admin/assemblies/{assembly_ref}/consent", {"member": member_ref})
+    emit(as_json, out, lambda v: f"consent to stand recorded: {v['entry_id']}")
+
+
 @assembly.command("depart")
 @click.argument("assembly_ref", metavar="ASSEMBLY")
 @click.argument("member_ref", metavar="MEMBER")
@@ -204,13 +215,15 @@ def motion() -> None:
             "delegate",
             "delegate-recall",
             "request",
+            "readmit",
         ]
     ),
     default="policy",
     show_default=True,
     help="what the motion decides: a policy, new rules, a board election, a recall or removal, "
     "an answer to a federation-wide proposal, the council's delegates to its federation (mandated "
-    "or recalled), or a request that its federation publish a proposal (the text says what)",
+    "or recalled), a request that its federation publish a proposal (the text says what), or the "
+    "readmission of a removed member",
 )
 @click.option("--seats", type=int, default=None, help="election: seats to fill")
 @click.option(
@@ -219,7 +232,7 @@ def motion() -> None:
     multiple=True,
     help="election: a candidate member; delegate: a member the motion mandates; repeatable",
 )
-@click.option("--target", default=None, help="recall/removal/delegate-recall: the member concerned")
+@click.option("--target", default=None, help="recall/removal/delegate-recall/readmit: the member concerned")
 @click.option(
     "--visibility",
     type=click.Choice(["public", "council"]),
@@ -255,6 +268,11 @@ def motion() -> None:
 @click.option("--quorum", default=None, help=f"rules: the proposed quorum, {QUORUM_HELP}")
 @click.option("--board-seats", type=int, default=None, help="rules: the proposed number of board seats")
 @click.option("--publish-tallies/--no-publish-tallies", default=None, help="rules: publish exact tallies")
+@click.option(
+    "--quorum-cap/--no-quorum-cap",
+    default=None,
+    help="rules: a quorum never asks for more than the active members when the vote opens",
+)
 @click.option(
     "--census-bucket",
     type=int,
@@ -293,6 +311,7 @@ def motion_propose(
     quorum: str | None,
     board_seats: int | None,
     publish_tallies: bool | None,
+    quorum_cap: bool | None,
     census_bucket: int | None,
     signed_ballots: str | None,
     requisition: str | None,
@@ -324,6 +343,7 @@ def motion_propose(
         "majority": majority,
         "board_seats": board_seats,
         "publish_tallies": publish_tallies,
+        "quorum_cap": quorum_cap,
         "census_bucket": census_bucket,
         "requisition": parse_share(requisition),
         "requisition_delay_days": requisition_delay,
@@ -340,14 +360,14 @@ def motion_propose(
         if not rules:
             raise click.UsageError(
                 "--kind rules names the rules it changes: --majority, --rules-majority, --quorum, "
-                "--board-seats, --publish-tallies, --census-bucket, --signed-ballots, --requisition or "
-                "--requisition-delay"
+                "--quorum-cap, --board-seats, --publish-tallies, --census-bucket, --signed-ballots, "
+                "--requisition or --requisition-delay"
             )
         body["rules"] = rules
     elif any(x is not None for x in (*named.values(), quorum, signed_ballots, rules_majority)):
         raise click.UsageError(
-            "--majority, --rules-majority, --quorum, --board-seats, --publish-tallies, --census-bucket, "
-            "--signed-ballots, --requisition and --requisition-delay belong to --kind rules"
+            "--majority, --rules-majority, --quorum, --quorum-cap, --board-seats, --publish-tallies, "
+            "--census-bucket, --signed-ballots, --requisition and --requisition-delay belong to --kind rules"
         )
     out = client.call("POST", "/v1/admin/motions", body)
     emit(as_json, out, lambda v: f"motion: {v['motion_id']}")
@@ -374,6 +394,8 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
         if v.get("tally") is not None:
             needed = v.get("quorum_required")
             quorum = f"quorum {needed}" if needed else "no quorum required"
+            if v.get("quorum_capped"):
+                quorum += ", capped at the active members"
             lines.append(
                 f"tally: {tally_words(v['tally'], name)}  ({v.get('participants')} present, {quorum})"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -15,11 +16,14 @@ from node.backup.ticker import Backups
 from node.config import NodeConfig
 from node.http.applicants import Applicants
 from node.http.context import NODE, Node, node_of
+from node.http.live import Live
 from node.http.middleware import errors, members_only, operator_only, strict_http, time_limit
 from node.http.routes import (
     admin,
+    board,
     fedbody,
     federation,
+    fedpublic,
     keys,
     members,
     peers,
@@ -50,16 +54,18 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     sealed.setup(app)
     status.setup(app)
     keys.setup(app)
-    pages.setup(app)  # the web interface: public pages, the same on every node
+    pages.setup(app, config.kind)  # the web interface: public pages, `/` by the kind of node
     if config.kind == "council":
         admin.setup(app)
         members.setup(app)
+        board.setup(app)  # the assembly console's routes (issue 15)
     if config.kind == "federation":
         fedbody.setup(app)
         rekey.setup(app)
 
     # before the gossip catch-all below: these answer anyone (a council answers them 404, saying why)
     federation.setup(app)
+    fedpublic.setup(app)
 
     async def gossip(request: web.Request) -> web.Response:
         return await node_of(request).federation_routes.handle(request)
@@ -91,20 +97,26 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
         aggregate = await reads.run(Aggregate, config.node_id) if config.kind == "federation" else None
         applicants = Applicants.of(config.node_id, settings)
         app[NODE] = Node(config, writer, reader, verifier, replication, routes, reads, aggregate, applicants)
+        app[NODE].live = Live(settings.console_streams_max)
+        writer.on_record.append(app[NODE].live.recorded)
+        # a key not yet bound signs two requests a window: `shora member redeem` tries a join, and when the
+        # invitation is for an existing member (a lost phone), refused `statement.act`, the same as a `key`
         app[NODE].redeem_verifier = RequestVerifier(
-            config.node_id, settings.signature_window_s, 1, settings.application_nonces
+            config.node_id, settings.signature_window_s, 2, settings.application_nonces
         )
         await replication.start()
         await backups.start()
         try:
             yield
         finally:
-            await backups.stop()
-            await replication.stop()
-            await session.close()
-            await writer.close()
-            reader.close()
-            reads.close()
+            # each closed even when one before it fails or the shutdown is cancelled (last pushed, first run)
+            async with contextlib.AsyncExitStack() as closing:
+                closing.callback(reads.close)
+                closing.callback(reader.close)
+                closing.push_async_callback(writer.close)
+                closing.push_async_callback(session.close)
+                closing.push_async_callback(replication.stop)
+                closing.push_async_callback(backups.stop)
 
     app.cleanup_ctx.append(lifecycle)
     return app

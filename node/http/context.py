@@ -14,9 +14,11 @@ from federation.routes import FederationRoutes
 from federation.store import LogStore
 from node.config import NodeConfig
 from node.http.applicants import Applicants
+from node.http.live import Live
 from node.replication.engine import Replication
 from node.rules.council import Council
 from node.rules.fedbody import Federation
+from node.settings import Settings
 from node.storage.reader import Reader
 from node.storage.writer import Writer
 from protocol.keys import PublicKey
@@ -40,6 +42,8 @@ class Node:
     redeem_verifier: RequestVerifier | None = None
     # invitations being redeemed right now: one invitation, one redemption, even before either commits
     redeeming: set[bytes] = field(default_factory=set)
+    # the assembly console's open live streams, woken as the record grows (node.http.live)
+    live: Live = field(default_factory=lambda: Live(Settings().console_streams_max))
 
     @property
     def store(self) -> LogStore:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from federation.replica.serve import refuse_frozen
 from node.http.context import Node
 from node.http.wire import not_found
 from node.storage import logs, queries
@@ -53,6 +54,7 @@ async def build_bundle(node: Node, decision_id: bytes, *, council: bool) -> byte
     # one answer for every miss: a public caller must not learn that a council decision (or entry) exists
     # (a council-only decision has no public twin, so no bundle: the same answer as no decision at all)
     missing = "no such public decision" + (" (a council-only decision is never published)" if council else "")
+    refuse_frozen(node.store, node.config.node_id)  # a bundle of a forked log proves nothing: 409 log-frozen
     version = node.writer.log_version  # read before building: a change meanwhile makes it stale, not wrong
     cached = node.bundles.get(decision_id)
     if cached is not None and cached[0] == version:

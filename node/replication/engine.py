@@ -29,6 +29,7 @@ from federation.gossip import Gossip, GossipServer, entries_path
 from federation.peers import Peer, PeerTable
 from federation.replica import BadData, Head, IngestResult, Page, Replica
 from federation.store import LogStore, receipts
+from federation.tasks import cancel_and_wait, wait_or_timeout
 from federation.transport import MSGPACK, HttpTransport
 from federation.verifypool import VerifyPool
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
@@ -152,13 +153,11 @@ class Replication:
         self._tasks.append(asyncio.create_task(self._collect_loop(), name="shora-cosignatures"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.gossip.stop()
-        self.pool.shutdown(wait=True)
+        try:
+            await cancel_and_wait(*self._tasks)
+            await self.gossip.stop()
+        finally:
+            self.pool.shutdown(wait=True)
 
     # --- trust ------------------------------------------------------------------------------------
 
@@ -355,8 +354,8 @@ class Replication:
     async def _collect_loop(self) -> None:
         """Collect cosignatures after every append, and retry now and then for peers that missed one."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.config.settings.cosign_retry_s)
+            # never asyncio.wait_for: on 3.11 it swallows a cancellation that comes as the event is set
+            await wait_or_timeout(self._dirty, self.config.settings.cosign_retry_s)
             self._dirty.clear()
             try:
                 await self.collect_cosignatures()

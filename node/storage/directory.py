@@ -63,6 +63,21 @@ def name_key(name: str) -> str:
     return "".join(folded.split()).casefold()
 
 
+def taken_by(conn: sqlite3.Connection, members: set[bytes], name: str, contact: str) -> bytes | None:
+    """The first of ``members`` (by id) whose name, or non-empty contact, is ``name`` or ``contact`` under
+    ``name_key``: how a join is matched against removed members (issue 13)."""
+    if not members:
+        return None
+    name, contact = name_key(name), name_key(contact)
+    rows = conn.execute("SELECT member_id, name, contact FROM member_directory ORDER BY member_id")
+    for member_id, their_name, their_contact in rows:
+        if bytes(member_id) not in members:
+            continue
+        if name_key(their_name) == name or (contact and name_key(their_contact) == contact):
+            return bytes(member_id)
+    return None
+
+
 def by_name(conn: sqlite3.Connection, name: str) -> list[bytes]:
     """Every member whose name is the same as ``name`` under ``name_key``: none, one, or an ambiguity."""
     key = name_key(name)

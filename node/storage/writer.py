@@ -18,7 +18,6 @@ loses. If a commit fails, both are rebuilt by replaying the record, which is alw
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import functools
 import logging
@@ -32,6 +31,7 @@ from typing import Any, TypeVar, overload
 
 from federation.errors import Frozen
 from federation.store import LogStore
+from federation.tasks import cancel_and_wait
 from node.rules.council import Appended, Council, Draft, RuleError
 from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
 from node.settings import Settings
@@ -178,6 +178,9 @@ class Writer:
         # told after every durable batch that grew the public log (gossip push, witnessing): a batch of
         # council-only entries is no news to anyone, and must not look like any
         self.on_append: list[Callable[[], None]] = []
+        # told after every durable batch, with its entries in order, once the committed state holds them:
+        # what follows the record as it is written (the assembly console's live stream, node.http.live)
+        self.on_record: list[Callable[[list[Appended]], None]] = []
 
     @property
     def record_id(self) -> bytes:
@@ -225,10 +228,13 @@ class Writer:
         self._task = asyncio.create_task(self._run(), name="shora-writer")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        try:
+            await cancel_and_wait(self._task)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Fail the jobs still queued, close the connection and end the thread and the signer."""
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():
@@ -464,6 +470,9 @@ class Writer:
         for job, appended in accepted:
             if not job.future.done():
                 job.future.set_result(appended)
+        recorded = [item for _, appended in accepted for item in appended]
+        for follower in self.on_record:
+            follower(recorded)
         if published:  # only the public log's growth is news to peers and witnesses (DESIGN.md §6)
             for listener in self.on_append:
                 listener()

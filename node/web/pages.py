@@ -35,8 +35,17 @@ TYPES = {
     ".css": "text/css",
     ".svg": "image/svg+xml",
 }
-# the page at each path: the council's public page, and the decision page (the decision in ?id=)
-PAGES = {"/": "council.html", "/decision": "decision.html"}
+# the page at each path: the council's public page, the decision page (the decision in ?id=), the member's
+# page (redeem an invitation, check in, vote, check the vote was counted) and the assembly console of the
+# board (issue 15; its data come from the member-signed /v1/member/board/ routes); on a federation body's
+# node, `/` is the federation's page
+PAGES = {
+    "/": "council.html",
+    "/decision": "decision.html",
+    "/member": "member.html",
+    "/console": "console.html",
+}
+HOME = {"council": "council.html", "federation": "federation.html"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +67,8 @@ def _files(folder: Path) -> dict[str, File]:
     }
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, kind: str = "council") -> None:
+    """Mount the pages; ``kind`` (the node's: council or federation) chooses the page served at ``/``."""
     pages = _files(HTML)
     static = _files(STATIC)
 
@@ -75,5 +85,8 @@ def setup(app: web.Application) -> None:
         return found.response()
 
     app.add_routes(
-        [*(page(path, name) for path, name in PAGES.items()), web.get("/static/{name}", static_file)]
+        [
+            *(page(path, name) for path, name in (PAGES | {"/": HOME[kind]}).items()),
+            web.get("/static/{name}", static_file),
+        ]
     )

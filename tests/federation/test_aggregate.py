@@ -26,6 +26,7 @@ from node.rules.council import (
     Census,
     CloseAssembly,
     CloseMotion,
+    Consent,
     FileReport,
     FoundCouncil,
     JoinMember,
@@ -100,6 +101,9 @@ class CouncilLog:
 
     def motion(self, assembly: bytes, votes: dict[bytes, Any], days: float = 0.01, **kwargs: Any) -> Entry:
         """Propose, vote (choice, or approvals tuple for elections), close: the decision entry."""
+        for candidate in kwargs.get("candidates", ()) if kwargs.get("kind") == "election" else ():
+            if candidate not in self.state.assemblies[assembly].consents:  # a candidate's consent (issue 13)
+                self.do(Consent(assembly, candidate))
         motion = self.do(ProposeMotion(assembly, **kwargs), days=days)[0].id
         for member, vote in votes.items():
             if isinstance(vote, tuple):
@@ -681,6 +685,8 @@ def reference(conn: sqlite3.Connection, log_id: bytes) -> dict[str, Any]:
         elif kind in ("board/resign", "board/left") and (body["decision"], body["seat"]) in sitting:
             sitting.discard((body["decision"], body["seat"]))  # issue 13: a mandate ends without a decision
             board_entries.append(entry.id)
+        elif kind == "delegate/left":  # issue 13: a delegate's mandate ends when they leave the council
+            delegates.pop((body["decision"], body["seat"]), None)
     return {
         "members": members,
         "board": (seats, len(sitting), max(0, seats - len(sitting)), rules_entry, board_entries),
@@ -736,6 +742,10 @@ def random_assembly(c: CouncilLog, rng: random.Random) -> None:
             extra = {"target": rng.choice(sitting or [b"\x00" * 16])}
         text = " ".join(rng.choice(WORDS) for _ in range(3))
         vis = rng.choice(["public", "public", "council"])
+        if kind == "election":  # each candidate consents to stand (issue 13)
+            for candidate in extra["candidates"]:
+                if candidate not in c.state.assemblies[assembly].consents:
+                    c.do(Consent(assembly, candidate))
         try:
             motion = c.do(ProposeMotion(assembly, kind, text, visibility=vis, **extra))[0].id  # type: ignore[arg-type]  # drawn from the literals
         except RuleError:
@@ -855,3 +865,25 @@ def test_delegates_as_their_public_decisions_show_them(world: dict[str, Any]) ->
         assert member.hex().encode() not in dump
         assert repr(member).encode() not in repr(after).encode()
     assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == after
+
+
+def test_a_delegate_who_leaves_the_council_is_dropped_by_the_fold(world: dict[str, Any]) -> None:
+    """issue 13: a delegate/left entry ends the mandate in the federation's figures, as board/left does a
+    board seat; before it, a delegate who had left the council stayed a delegate there for good."""
+    tehran, _tabriz, _herat, _paris = world["councils"]
+    m = tehran.join(4)
+    a = tehran.open(m)
+    mandate = tehran.motion(
+        a, {x: "yes" for x in m}, kind="delegate", text="Delegates", candidates=(m[0], m[1])
+    )
+    tehran.do(CloseAssembly(a))
+    _leave, left = tehran.do(LeaveMember(m[0]))
+    assert left.body()["kind"] == "delegate/left"
+    load(world)
+    node: Node = world["node"]
+    shown_now = node.aggregate.council(tehran.log_id)
+    assert shown_now is not None and shown_now["delegates"] == [{"decision": mandate.id, "seat": 1}]
+    assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == shown_now
+    assert (
+        shown(node.aggregate, tehran.log_id)["delegates"] == reference(node.conn, tehran.log_id)["delegates"]
+    )

@@ -464,8 +464,8 @@ class Hostile:
 async def hostile() -> Any:
     made: list[Hostile] = []
 
-    async def make(seed: int = 666) -> Hostile:
-        peer_ = Hostile(seed)
+    async def make(seed: int = 666, kind: type[Hostile] = Hostile) -> Hostile:
+        peer_ = kind(seed)
         await peer_.start()
         made.append(peer_)
         return peer_

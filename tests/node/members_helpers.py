@@ -42,6 +42,10 @@ class KeyedMember:
     async def checkin(self, assembly: bytes) -> Response:
         return await self.post("/v1/member/checkin", self.signed("checkin", assembly=assembly))
 
+    async def consent(self, assembly: bytes) -> Response:
+        """Consent, signed, to stand as a candidate in ``assembly``'s elections (issue 13)."""
+        return await self.post("/v1/member/consent", self.signed("consent", assembly=assembly))
+
     async def vote(
         self, assembly: bytes, motion: bytes, choice: str | None, approvals: list[bytes] | None = None
     ) -> Response:

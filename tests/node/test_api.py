@@ -121,8 +121,16 @@ async def council(
 
 
 async def motion(c: Council, text: str = "Hold a rally", **extra: Any) -> str:
+    if extra.get("kind") == "election":  # each candidate consents to stand first (issue 13)
+        for candidate in extra.get("candidates", []):
+            await consent(c.node, c.assembly, candidate)
     value = {"assembly": c.assembly, "text": text, **extra}
     return str((await ok(c.node, "POST", "/v1/admin/motions", value))["motion_id"])
+
+
+async def consent(node: RunningNode, assembly: str, member: str) -> None:
+    """The secretary records a keyless member's consent to stand in ``assembly``'s elections."""
+    await ok(node, "POST", f"/v1/admin/assemblies/{assembly}/consent", {"member": member})
 
 
 async def decide(c: Council, text: str, choices: tuple[str, ...], **extra: Any) -> Json:
@@ -890,6 +898,23 @@ async def test_an_impossible_quorum_is_refused_at_proposal(start_node: NodeFacto
         )
     await motion(c, "Quorum", kind="rules", rules={"quorum": {"count": 4}})
     await motion(c, "Quorum", kind="rules", rules={"quorum": {"fraction": [3, 4]}})
+
+
+async def test_the_quorum_cap_is_a_rule_a_count_needs(start_node: NodeFactory) -> None:
+    """Issue 13: a count without the quorum cap could be put above the active members by members leaving."""
+    c = await council(start_node)
+    assert (await get_json(c.node, "/v1/rules"))["rules"]["quorum_cap"] is True  # new councils: on
+    value = {"assembly": c.assembly, "text": "Uncap", "kind": "rules"}
+    for rules, status, code in (
+        ({"quorum_cap": False, "quorum": {"count": 2}}, 400, "impossible-rules"),
+        ({"quorum_cap": "no"}, 400, "bad-field"),
+        ({"quorum_cap": 0}, 400, "bad-field"),
+    ):
+        await refused(c.node, "POST", "/v1/admin/motions", {**value, "rules": rules}, status, code)
+    assert (await get_json(c.node, "/v1/rules"))["version"] == 1
+    uncapped = await decide(c, "Uncap", ("yes", "yes", "yes"), kind="rules", rules={"quorum_cap": False})
+    assert uncapped["rules_changed"] == {"quorum_cap": [True, False]}
+    assert "quorum_cap" not in (await get_json(c.node, "/v1/rules"))["rules"]  # off: written as absent
 
 
 async def test_the_rules_in_force_are_public(start_node: NodeFactory) -> None:

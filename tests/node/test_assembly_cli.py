@@ -47,6 +47,7 @@ def test_requisition_convening_and_resignation_through_the_cli(tmp_path: Path) -
             "x",
             home=home,
         )
+        shora("member", "consent", "--key", shirin)  # she consents to stand, with her own key (issue 13)
         election = as_json(
             "motion", "propose", "current", "--kind", "election", "--seats", "1",
             "--candidate", ids["Shirin"], "--text", "Elect the board", home=home,

@@ -24,6 +24,7 @@ DELAY_DAYS = 7
 async def elect(node: RunningNode, chair: KeyedMember, *voters: KeyedMember) -> str:
     """An assembly elects ``chair`` to a board of one seat; the electing decision's id."""
     assembly = await assembly_with(node, chair, *voters)
+    assert (await chair.consent(assembly)).status == 200
     election = await motion(node, "election", seats=1, candidates=[codec.b64u(chair.member)])
     for m in (chair, *voters):
         assert (await m.vote(assembly, election, None, [chair.member])).status == 200

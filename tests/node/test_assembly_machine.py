@@ -17,6 +17,8 @@ from node.rules.council import (
     CastVote,
     CloseAssembly,
     CloseMotion,
+    Consent,
+    Depart,
     FileReport,
     FoundCouncil,
     Issued,
@@ -72,6 +74,8 @@ class Scene:
         voters = tuple(m for m, _ in self.people)
         a = self.log.run(Issued(OpenAssembly(None, "the board"), OPERATOR))[0].id
         self.log.run(Issued(Attend(a, voters), OPERATOR))
+        signed = as_member(self.log, self.board, self.board_key, "consent", assembly=a)
+        self.log.run(Issued(Consent(a, self.board), signed))  # the candidate's own consent (issue 13)
         election = ProposeMotion(a, "election", "the board", seats=1, candidates=(self.board,))
         motion = self.log.run(Issued(election, OPERATOR))[0].id
         for v in voters:
@@ -337,3 +341,39 @@ def test_whatever_the_board_does_a_due_requisition_lets_its_requisitioners_conve
             else:
                 trial.run(convene(trial, member, key))
                 assert trial.state.open_assembly() is not None
+
+
+def test_a_board_member_chairs_an_assembly_with_their_own_key(council: Scene) -> None:
+    """Issue 15's console: the roll, a motion, hands counted, the close — each entry names the chair."""
+    log = council.log
+    chair = Issuer("board", council.board_key.public.raw, council.board)
+    voters = tuple(m for m, _ in council.people[1:])
+    a = log.run(Issued(OpenAssembly(council.board, "autumn"), chair))[0].id
+    log.run(Issued(Attend(a, voters), chair))
+    log.run(Issued(Depart(a, voters[2]), chair))
+    motion = log.run(Issued(ProposeMotion(a, "policy", "a library"), chair))[0].id
+    for v in voters[:2]:
+        log.run(Issued(CastVote(motion, v, "yes"), chair))
+    decided = log.run(Issued(CloseMotion(motion), chair))
+    assert decided[0].body["outcome"] == "adopted"
+    closed = log.run(Issued(CloseAssembly(a, "held in the library"), chair))
+    assert [e.body["kind"] for e in closed] == ["assembly/close", "assembly/minutes"]
+    for entry in [*decided, *closed]:
+        assert entry.body["issued_by"]["member"] == council.board
+    assert replay(log.entries).assemblies == log.state.assemblies
+
+
+def test_a_board_member_does_not_chair_the_recall_of_their_own_mandate(council: Scene) -> None:
+    log = council.log
+    chair = Issuer("board", council.board_key.public.raw, council.board)
+    voters = tuple(m for m, _ in council.people)
+    a = log.run(Issued(OpenAssembly(council.board, "the recall"), chair))[0].id
+    log.run(Issued(Attend(a, voters), chair))
+    recall = log.run(Issued(ProposeMotion(a, "recall", "recall", target=council.board), chair))[0].id
+    refused(log, Issued(CastVote(recall, voters[1], "yes"), chair), "board.own-motion")
+    refused(log, Issued(CloseMotion(recall), chair), "board.own-motion")
+    for v in voters[1:]:
+        log.run(Issued(CastVote(recall, v, "yes"), OPERATOR))
+    log.run(Issued(CloseMotion(recall), OPERATOR))  # the secretary's pen closes it, and the mandate ends
+    assert log.state.board_members() == set()
+    refused(log, Issued(CloseAssembly(a), chair), "board.not-member")

@@ -129,6 +129,9 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
         assert decision["tally"] == {"yes": 2, "no": 1, "abstain": 0}
         assert "decided" in refused("vote", rally, "Babak", "no", home=home)
 
+        # a candidate stands only with their consent: the secretary records it for members without a key
+        assert "consent to stand recorded" in shora("assembly", "consent", "current", "Ava", home=home).stdout
+        shora("assembly", "consent", "current", "Babak", home=home)
         election = as_json(
             "motion",
             "propose",
@@ -175,6 +178,8 @@ def test_whole_assembly_from_init_to_verify(tmp_path: Path) -> None:
         lock = ("motion", "propose", "current", "--kind", "rules", "--quorum", "5", "--text", "Lock")
         assert "more than the 4 active members" in refused(*lock, home=home)
         assert json.loads(shora(*lock, "--json", home=home, code=1).stdout)["error"] == "impossible-rules"
+        uncap = ("motion", "propose", "current", "--kind", "rules", "--no-quorum-cap", "--quorum", "2")
+        assert "without quorum_cap" in refused(*uncap, "--text", "Uncap", home=home)
         assert len(as_json("assembly", "list", home=home)["assemblies"][0]["motions"]) == motions
         assert as_json("rules", home=home)["version"] == 2
 
@@ -363,16 +368,19 @@ def test_a_rules_motion_names_the_rules_it_changes(
     assert "belong to --kind rules" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("quorum", ["1/1", "3/3"])
+@pytest.mark.parametrize(
+    ("quorum", "cap"), [("1/1", "--quorum-cap"), ("3/3", "--quorum-cap"), ("3", "--no-quorum-cap")]
+)
 def test_init_refuses_a_quorum_of_every_member(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], quorum: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quorum: str, cap: str
 ) -> None:
     """Issue 13: a council founded with a quorum of all its members could never decide anything (one absent
-    member blocks even the repeal): exit 1 with the reason, and no folder created."""
+    member blocks even the repeal), nor one founded with a count and no quorum cap once members leave: exit
+    1 with the reason, and no folder created."""
     from node.cli.main import main
 
     with pytest.raises(SystemExit) as exited:
-        main(["init", str(tmp_path / "new"), *INIT, "--quorum", quorum])
+        main(["init", str(tmp_path / "new"), *INIT, "--quorum", quorum, cap])
     assert exited.value.code == 1
     out = capsys.readouterr()
     assert (

@@ -175,6 +175,8 @@ def _script(s: Session, tmp: Path, serve: object) -> None:  # one operator's aft
         s.shora("vote", rally, member, "yes", home=toronto)
     s.shora("vote", rally, "Chris", "no", home=toronto)
     s.ids["closed"] = s.shora("motion", "close", rally, home=toronto).stdout
+    for member in ("Ava", "Babak"):  # each consents to stand (issue 13)
+        s.shora("assembly", "consent", "current", member, home=toronto)
     election = str(
         s.shora(
             "motion", "propose", "current", "--kind", "election", "--seats", "2", "--candidate", "Ava",

@@ -31,13 +31,13 @@ from federation import db as dbmod
 from federation.client import RemoteError, SignedClient, TransportError
 from node import config as cfg
 from node.bootstrap import init_node
-from node.rules.council import FoundCouncil, replay
+from node.rules.council import Council, FoundCouncil, apply
 from node.storage import directory, logs
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.keys import PublicKey
 from protocol.note import log_origin, open_checkpoint
-from protocol.record import RecordEntry, verify_publication
+from protocol.record import Publication, RecordEntry
 from tests.children import children_of, wait_gone
 from tests.node.served import start_served
 
@@ -170,9 +170,30 @@ async def until_killed(work: Any) -> None:
 
 @dataclass
 class Verified:
-    """What earlier checks established, so each check also proves nothing committed was lost or changed."""
+    """What earlier checks established, so that each check also proves nothing committed was lost or
+    changed, and verifies only what is new: the stored bytes of both logs as far as they were verified,
+    and what was computed from them (the record's tree, the publication, the replayed state)."""
 
-    entries: list[RecordEntry] = field(default_factory=list)
+    record: list[tuple[bytes, bytes, bytes | None]] = field(default_factory=list)  # stored rows, by seq
+    public: list[tuple[bytes, bytes, bytes | None]] = field(default_factory=list)
+    last: Entry | None = None  # the newest record entry verified, which the next must follow
+    tree: merkle.MemoryTree = field(default_factory=merkle.MemoryTree)  # over the record's ids
+    publication: Publication = field(default_factory=Publication)
+    pending: list[RecordEntry] = field(default_factory=list)  # record entries not yet twinned
+    kinds: dict[bytes, str] = field(default_factory=dict)  # record entry id -> its kind
+    joined: set[bytes] = field(default_factory=set)
+    published: int = 0  # public record entries: each must have its twin in the public log
+    state: Council = field(default_factory=Council)  # the record replayed, as the node does on start
+
+    @staticmethod
+    def prefix(
+        held: list[tuple[bytes, bytes, bytes | None]], old: list[tuple[bytes, bytes, bytes | None]]
+    ) -> None:
+        """The stored log still begins with exactly the rows verified before (byte for byte)."""
+        assert len(held) >= len(old), "committed entries were lost"
+        if held[: len(old)] != old:
+            changed = next(i for i, (a, b) in enumerate(zip(held, old, strict=False)) if a != b)
+            raise AssertionError(f"entry {changed} changed after a crash")
 
 
 def check_database(path: Path, node_id: bytes, acked: Acked, verified: Verified, *, readonly: bool) -> int:
@@ -184,54 +205,60 @@ def check_database(path: Path, node_id: bytes, acked: Acked, verified: Verified,
 
 
 def _check(conn: sqlite3.Connection, node_id: bytes, acked: Acked, verified: Verified) -> int:
+    """The whole database's invariants, verifying only the entries added since the last check: the ones
+    before are compared byte for byte with what was verified then."""
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     store = logs.record_store(conn)
     record_id = logs.record_id(node_id)
-    entries = list(logs.record_entries(store, node_id))
-
-    # the log verifies from genesis; entries checked after an earlier kill must be byte-identical now
-    old = verified.entries
-    assert len(entries) >= len(old), "committed entries were lost"
     key = PublicKey(node_id)
-    previous: Entry | None = None
-    for index, entry in enumerate(entries):
+
+    # the record verifies from genesis: what was verified before is byte-identical, the rest is checked now
+    rows = store.rows(record_id, -1, 10_000_000, council_bodies=True)
+    Verified.prefix(rows, verified.record)
+    new = [RecordEntry(*row) for row in rows[len(verified.record) :]]
+    for index, entry in enumerate(new, start=len(verified.record)):
         assert entry.seq == index
-        if index < len(old):
-            assert (entry.header_bytes, entry.signature, entry.body_bytes) == (
-                old[index].header_bytes,
-                old[index].signature,
-                old[index].body_bytes,
-            ), f"entry {index} changed after a crash"
-        else:
-            entry.verify_signature(key)
-        verify_follows(previous, entry)
+        entry.verify_signature(key)
+        verify_follows(verified.last, entry)
         entry.check_body()
-        previous = entry
-    verified.entries = entries
+        verified.last = entry
+        verified.tree.append(entry.id)
+        body = entry.body()
+        verified.kinds[entry.id] = body["kind"]
+        if body["kind"] == "member/join":
+            verified.joined.add(body["member"])
+        verified.published += entry.header.vis == "public"
+        apply(verified.state, logs.replayed(entry))
+    verified.record = rows
+    verified.pending.extend(new)
 
     # the checkpoint is signed over the root of exactly the stored leaves
     head = store.head(record_id)
     assert head is not None and head.checkpoint is not None and head.frozen is None
-    root = merkle.root_from_leaves([e.id for e in entries])
+    root = verified.tree.root()
     signed = open_checkpoint(head.checkpoint, key, log_origin(record_id))
-    assert (head.size, head.root) == (len(entries), root)
-    assert (signed.checkpoint.size, signed.checkpoint.root) == (len(entries), root)
+    assert (head.size, head.root) == (len(rows), root)
+    assert (signed.checkpoint.size, signed.checkpoint.root) == (len(rows), root)
     assert store.root(record_id, head.size) == root, "stored tree nodes disagree with the leaves"
 
     # the public log was committed with the record: exactly its publication, never behind nor ahead
-    public = store.entries(node_id, -1, 1_000_000)
-    for twin in public:
+    public_rows = store.rows(node_id, -1, 10_000_000)
+    Verified.prefix(public_rows, verified.public)
+    public = [Entry(*row) for row in public_rows[len(verified.public) :]]
+    for index, twin in enumerate(public, start=len(verified.public)):
+        assert twin.seq == index
         twin.verify_signature(key)
-    assert len(verify_publication(public, entries)) == sum(e.header.vis == "public" for e in entries)
-
-    state = replay(logs.replayed(e) for e in entries)  # as the node does on start
+    twinned = verified.publication.size
+    verified.publication.check(public, verified.pending)
+    del verified.pending[: verified.publication.size - twinned]
+    verified.public = public_rows
+    assert len(public_rows) == verified.published, "the public log is behind the record"
 
     # every acknowledged command is in the log
-    kinds = {e.id: e.body()["kind"] for e in entries}
+    state = verified.state
     for entry_id, kind in acked.entries.items():
-        assert kinds.get(entry_id) == kind, f"acknowledged {kind} {codec.b64u(entry_id)} is missing"
-    joined = {e.body()["member"] for e in entries if kinds[e.id] == "member/join"}
-    missing = set(acked.joins) - joined
+        assert verified.kinds.get(entry_id) == kind, f"acknowledged {kind} {codec.b64u(entry_id)} is missing"
+    missing = set(acked.joins) - verified.joined
     assert not missing, f"{len(missing)} acknowledged joins are missing from the log"
     for assembly, members in acked.attended.items():
         assert members <= state.assemblies[assembly].attended, "acknowledged attendance is missing"
@@ -240,10 +267,10 @@ def _check(conn: sqlite3.Connection, node_id: bytes, acked: Acked, verified: Ver
 
     # the directory and the log are committed together: a row for every join, and no row without one
     people = directory.everyone(conn)
-    assert set(people) == joined == set(state.members)
+    assert set(people) == verified.joined == set(state.members)
     for member, name in acked.joins.items():
         assert people[member].name == name
-    return len(entries)
+    return len(rows)
 
 
 async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Path) -> None:

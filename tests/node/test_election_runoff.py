@@ -61,6 +61,8 @@ def test_motion_close_names_the_runoff(tmp_path: Path) -> None:
             as_json("member", "join", "--name", name, home=home)
         as_json("assembly", "open", "--agenda", "Board", home=home)
         shora("assembly", "attend", "current", "Ava", "Babak", "Chris", home=home)
+        for name in ("Ava", "Babak", "Chris", "Dara"):  # each consents to stand (issue 13)
+            shora("assembly", "consent", "current", name, home=home)
         propose = ("motion", "propose", "current", "--kind", "election", "--seats", "2", "--text", "Board")
         candidates = ("--candidate", "Ava", "--candidate", "Babak", "--candidate", "Chris")
         election = as_json(*propose, *candidates, home=home)["motion_id"]

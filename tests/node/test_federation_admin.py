@@ -235,6 +235,12 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
         "Federation"
     )
 
+    # lateness is judged by the federation's receipt (issue 13), not by when a council decided: the admitted
+    # councils' answers are on time only once the federation holds them, so wait for that before the clock
+    # passes the deadline (moving it while Toronto's last answer was still replicating made that answer late,
+    # and the weighted result rejected). Halifax, not admitted yet, is not replicated at all.
+    await until(lambda: holds(fed, [a, b]), "the federation holds the admitted answers before the deadline")
+
     # after the deadline: Vancouver answers late, Halifax is admitted (too late to count)
     # every node here runs in this process and stamps its entries with writer.now_ms: past the deadline now
     ahead = deadline_ms + 1_000 - now_ms()

@@ -16,6 +16,7 @@ from node.rules.council import (
     CloseAssembly,
     CloseMotion,
     Command,
+    Consent,
     Council,
     Depart,
     FileReport,
@@ -90,7 +91,16 @@ def assembly(log: FakeLog, present: tuple[bytes, ...] = (A, B, C, D, E), by: byt
 
 
 def motion(log: FakeLog, aid: bytes, kind: Any = "policy", **kw: Any) -> bytes:
+    if kind == "election":  # a candidate stands only with their own consent (issue 13)
+        consent(log, aid, *kw.get("candidates", ()))
     return log.run(ProposeMotion(aid, kind, "text", **kw))[0].id
+
+
+def consent(log: FakeLog, aid: bytes, *candidates: bytes) -> None:
+    """Each of ``candidates`` consents to stand in ``aid``'s elections, unless they have already."""
+    for c in candidates:
+        if c not in log.state.assemblies[aid].consents:
+            log.run(Consent(aid, c))
 
 
 def vote_and_close(log: FakeLog, m: bytes, votes: dict[bytes, Any]) -> dict[str, Any]:

@@ -7,10 +7,13 @@ import copy
 import pytest
 
 from node.rules.council import (
+    Appended,
     CloseAssembly,
     LeaveMember,
     ProposeMotion,
+    RuleError,
     Rules,
+    apply,
     replay,
 )
 from tests.node.test_governance import A, B, C, D, E, FakeLog, assembly, council, mid, motion, vote_and_close
@@ -149,3 +152,62 @@ def test_recall_of_a_board_member_is_not_a_delegate_recall() -> None:
     before = copy.deepcopy(log.state)
     log.refuse(ProposeMotion(aid, "recall", "text", target=A), "recall.not-on-board")
     assert log.state == before
+
+
+def test_a_delegate_leaving_the_council_is_published_as_delegate_left() -> None:
+    """issue 13: the federation learns a delegate's mandate ended by their leaving, as it learns a board
+    member's (board/left) — without it, its figures kept a delegate who was no longer a member."""
+    log = council()
+    aid = assembly(log)
+    d = delegated(log, aid, B, C)
+    decision = log.entries[-1].id
+    vote_and_close(log, motion(log, aid, "election", seats=1, candidates=(B,)), {A: (B,), B: (B,), C: (B,)})
+    elected = log.entries[-1].id
+    log.run(CloseAssembly(aid))
+    assert d["delegates"][0] == {"seat": 0, "member": B}
+    leave, board_left, delegate_left = log.run(LeaveMember(B))
+    assert leave.body["kind"] == "member/leave"
+    assert (board_left.body["kind"], board_left.body["decision"]) == ("board/left", elected)
+    assert (delegate_left.vis, delegate_left.body) == (
+        "public",
+        {"kind": "delegate/left", "member": B, "decision": decision, "seat": 0},
+    )
+    ended = log.state.delegates[0]
+    assert (ended.ended_how, ended.ended_by, ended.ended_public) == ("left", delegate_left.id, True)
+    assert [m.member for m in log.state.sitting_delegates()] == [C]
+    assert replay(log.entries) == log.state
+    # a member who holds no mandate leaves with nothing public
+    assert [e.body["kind"] for e in log.run(LeaveMember(D))] == ["member/leave"]
+
+
+def _stray(log: FakeLog, body: dict[str, object]) -> RuleError:
+    entry = Appended(len(log.entries), b"\x09" * 32, 1_000 * (len(log.entries) + 1), "public", body)
+    size = log.state.next_seq
+    with pytest.raises(RuleError) as caught:
+        apply(log.state, entry)
+    assert log.state.next_seq == size
+    return caught.value
+
+
+def test_delegate_left_stands_only_directly_after_that_delegates_leaving() -> None:
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, B, C)
+    decision = log.entries[-1].id
+    log.run(CloseAssembly(aid))
+    body = {"kind": "delegate/left", "member": B, "decision": decision, "seat": 0}
+    # while B sits: no leaving to publish
+    assert _stray(log, body).rule == "delegate.left-misplaced"
+    log.run(LeaveMember(B))
+    # once published, not twice; and not for a mandate the leaving did not end
+    assert _stray(log, body).rule == "delegate.left-misplaced"
+    other = {"kind": "delegate/left", "member": C, "decision": decision, "seat": 1}
+    assert _stray(log, other).rule == "delegate.left-misplaced"
+    # the record of a leaving directly follows it: once another entry came, it cannot be written
+    state = replay(log.entries[:-1])
+    assert state.left_delegates == [(decision, 0)]
+    opened = {"kind": "assembly/open", "convened_by": None, "agenda": "next"}
+    apply(state, Appended(state.next_seq, b"\x08" * 32, 10**9, "public", opened))
+    with pytest.raises(RuleError) as caught:
+        apply(state, Appended(state.next_seq, b"\x09" * 32, 10**9, "public", body))
+    assert caught.value.rule == "delegate.left-misplaced"

@@ -18,6 +18,7 @@ from node.rules.council import (
     CloseAssembly,
     CloseMotion,
     Command,
+    Consent,
     Council,
     Depart,
     FileReport,
@@ -107,6 +108,10 @@ class GovernanceMachine(RuleBasedStateMachine):
         self.run(Attend(data.draw(st.sampled_from(self.ids("assemblies"))), tuple(ms)))
 
     @rule(data=st.data(), m=member)
+    def consent(self, data: Any, m: bytes) -> None:
+        self.run(Consent(data.draw(st.sampled_from(self.ids("assemblies"))), m))
+
+    @rule(data=st.data(), m=member)
     def depart(self, data: Any, m: bytes) -> None:
         self.run(Depart(data.draw(st.sampled_from(self.ids("assemblies"))), m))
 
@@ -117,7 +122,17 @@ class GovernanceMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         kind=st.sampled_from(
-            ["policy", "rules", "removal", "election", "recall", "delegate", "delegate-recall", "request"]
+            [
+                "policy",
+                "rules",
+                "removal",
+                "election",
+                "recall",
+                "delegate",
+                "delegate-recall",
+                "request",
+                "readmit",
+            ]
         ),
         vis=st.sampled_from(["public", "council"]),
         seats=st.integers(0, 3),
@@ -138,6 +153,7 @@ class GovernanceMachine(RuleBasedStateMachine):
             "delegate": {"candidates": tuple(candidates)},
             "delegate-recall": {"target": tgt},
             "request": {"federation": bytes(32)},
+            "readmit": {"target": tgt},
         }
         self.run(ProposeMotion(aid, kind, "motion", vis, **extras[kind]))
 
@@ -156,6 +172,9 @@ class GovernanceMachine(RuleBasedStateMachine):
         a, board = self.state.open_assembly(), self.state.board_members()
         candidates = tuple(m for m in sorted(self.state.roll()) if m not in board)[:2]
         if a is not None and candidates:
+            for c in candidates:  # a candidate stands only with their consent (issue 13)
+                if c not in a.consents:
+                    self.run(Consent(a.id, c))
             self.run(ProposeMotion(a.id, "election", "board", seats=1, candidates=candidates))
 
     @rule(data=st.data())

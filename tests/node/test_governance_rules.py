@@ -371,6 +371,27 @@ def test_impossible_quorum(quorum: Quorum | None, active: int | None, why: str |
     assert impossible(quorum, active) == why
 
 
+UNCAPPED = "a quorum count without quorum_cap: members leaving could put it above the active members"
+
+
+@pytest.mark.parametrize(
+    ("quorum", "active", "why"),
+    [
+        pytest.param(Quorum(count=1), 5, UNCAPPED, id="count-without-cap"),
+        pytest.param(Quorum(count=3), None, UNCAPPED, id="count-without-cap-while-founding"),
+        pytest.param(Quorum(fraction=(1, 2)), 5, None, id="fraction-without-cap"),
+        pytest.param(Quorum(fraction=(3, 3)), 5, EVERY_MEMBER, id="fraction-of-1-without-cap"),
+        pytest.param(None, 5, None, id="none-without-cap"),
+    ],
+)
+def test_impossible_quorum_without_the_cap(
+    quorum: Quorum | None, active: int | None, why: str | None
+) -> None:
+    """Issue 13: without ``quorum_cap`` any count could be put above the active members by members leaving."""
+    assert impossible(quorum, active, capped=False) == why
+    assert impossible(quorum, active, capped=True) == (None if why == UNCAPPED else why)
+
+
 def test_rules_majority_decides_rules_motions_only() -> None:
     rules = Rules(rules_majority="absolute")
     assert rules.majority_for("rules") == "absolute"

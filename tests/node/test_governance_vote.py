@@ -17,7 +17,9 @@ from node.rules.council import (
     CloseMotion,
     Command,
     Depart,
+    FoundCouncil,
     JoinMember,
+    LeaveMember,
     ProposeMotion,
     Quorum,
     RuleError,
@@ -404,11 +406,85 @@ def test_electorate_boundary_case(event: Any) -> None:
     assert replay(log.entries) == log.state
 
 
+def members_leave() -> FakeLog:
+    """Quorum 5 of 5 active members, possible when adopted; then D and E leave the council."""
+    log = council(Rules(quorum=Quorum(count=5)))
+    log.run(LeaveMember(D))
+    log.run(LeaveMember(E))
+    return log
+
+
+def capped_after_leaving() -> None:
+    log = members_leave()
+    d = vote_and_close(log, motion(log, assembly(log, (A, B, C))), {A: "yes"})
+    assert (d["active_members"], d["quorum_required"], d["quorum_capped"], d["outcome"]) == (
+        3,
+        3,
+        True,
+        "adopted",
+    )
+    assert recount(d) is True and replay(log.entries) == log.state
+
+
+def capped_still_needs_every_active_member() -> None:
+    log = members_leave()
+    d = vote_and_close(log, motion(log, assembly(log, (A, B))), {A: "yes"})
+    assert (d["quorum_required"], d["quorum_capped"], d["outcome"]) == (3, True, "no_quorum")
+    assert recount(d) is True
+
+
+def not_capped_when_reachable() -> None:
+    log = council(Rules(quorum=Quorum(count=5)))
+    d = vote_and_close(log, motion(log, assembly(log)), {A: "yes"})
+    assert (d["quorum_required"], d["outcome"]) == (5, "adopted") and "quorum_capped" not in d
+
+
+def count_without_cap_refused() -> None:
+    uncapped = Rules(quorum=Quorum(count=3), quorum_cap=False)
+    founding = FakeLog().refuse(FoundCouncil("Reds", "Europe", rules=uncapped), "rules.impossible")
+    assert "without quorum_cap" in founding.message
+    log = council()
+    aid = assembly(log)
+    log.refuse(ProposeMotion(aid, "rules", "uncap", rules=uncapped), "rules.impossible")
+    assert not log.state.motions
+    motion(log, aid, "rules", rules=Rules(quorum=Quorum(fraction=(1, 2)), quorum_cap=False))  # no count
+
+
+def uncapped_older_rules_replay_as_written() -> None:
+    """Rules written before the cap (no quorum_cap in their body) mean no cap: the count stays unmet."""
+    log = members_leave()
+    rules = dict(log.entries[0].body["rules"])
+    del rules["quorum_cap"]
+    old = FakeLog()
+    for e in log.entries:
+        body = {**e.body, "rules": rules} if e.seq == 0 else e.body
+        apply(old.state, Appended(e.seq, e.id, e.ts_ms, e.vis, body))
+        old.entries.append(Appended(e.seq, e.id, e.ts_ms, e.vis, body))
+    assert old.state.rules.quorum_cap is False
+    d = vote_and_close(old, motion(old, assembly(old, (A, B, C))), {A: "yes"})
+    assert (d["quorum_required"], d["outcome"]) == (5, "no_quorum") and "quorum_capped" not in d
+    assert recount(d) is True
+
+
+CAP_CASES = [
+    pytest.param(capped_after_leaving, id="count-capped-after-members-leave"),
+    pytest.param(capped_still_needs_every_active_member, id="capped-count-missed-by-one"),
+    pytest.param(not_capped_when_reachable, id="count-reachable-is-not-capped"),
+    pytest.param(count_without_cap_refused, id="count-without-cap"),
+    pytest.param(uncapped_older_rules_replay_as_written, id="older-rules-without-cap"),
+]
+
+
+@pytest.mark.parametrize("case", CAP_CASES)
+def test_quorum_cap_boundary_case(case: Any) -> None:
+    case()
+
+
 def test_every_boundary_case_named_in_the_doc_has_a_test_and_every_test_is_named() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "governance.md").read_text(encoding="utf-8")
     section = doc.split("## Boundary cases", 1)[1]
     named = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
-    cases = [*MAJORITY_CASES, *QUORUM_CASES, *IMPOSSIBLE, *POSSIBLE, *ELECTORATE_CASES]
+    cases = [*MAJORITY_CASES, *QUORUM_CASES, *IMPOSSIBLE, *POSSIBLE, *ELECTORATE_CASES, *CAP_CASES]
     assert named == {c.id for c in cases}
 
 

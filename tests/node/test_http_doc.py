@@ -95,8 +95,11 @@ async def test_documented_conventions(start_node: NodeFactory) -> None:
     ) as response:
         assert response.content_type == "text/plain" and response.charset == "utf-8"
         assert (await response.text()).startswith("shora/" + log_id + "\n1\n")
+    federation = await start_node("Federation of Canada", kind="federation")
     for route in re.findall(r"^### `GET (/v1/[a-z/{}_]+)", DOC, flags=re.MULTILINE):
-        if "decision_id" in route:
-            continue  # a fresh council has no decision to bundle (tests/node/test_api.py bundles one)
-        status, _ = await get(node, route.replace("{log_id}", log_id), BASE.get(route, {}))
+        if "decision_id" in route or "proposal_id" in route:
+            continue  # a fresh node has no decision to bundle (test_api.py bundles one), no proposal
+        # a federation body's routes (test_federation_public.py walks them with a federation's data)
+        served_by = federation if route.startswith("/v1/federation/") else node
+        status, _ = await get(served_by, route.replace("{log_id}", log_id), BASE.get(route, {}))
         assert status == 200, route

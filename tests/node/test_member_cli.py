@@ -31,6 +31,14 @@ def test_a_member_acts_from_their_own_device(tmp_path: Path) -> None:
         other = tmp_path / "other.key"
         shora("member", "keygen", "--key", other)
         assert "used" in refused("member", "redeem", invitation, "--url", url, "--key", other)
+        # a lost phone: an invitation for her new key, redeemed from a new device — the CLI's join is refused
+        # as `statement.act` and it tries again, with the same new key, as a `key` statement
+        renewal = as_json("member", "invite", "--member", "Shirin", home=home)["invitation"]
+        lost = tmp_path / "new-phone" / "member.key"
+        shora("member", "keygen", "--key", lost)
+        bound = as_json("member", "redeem", renewal, "--url", url, "--key", lost)
+        assert bound["joined"] is False and bound["member_id"] == joined["member_id"]
+        phone = lost  # the old key is revoked: she acts with the new one from here on
 
         as_json("assembly", "open", "--agenda", "online", home=home)
         assert "checked in" in shora("member", "checkin", "--key", phone).stdout
@@ -59,6 +67,7 @@ def test_a_member_acts_from_their_own_device(tmp_path: Path) -> None:
 
         # elected with her own ballot, she convenes and reports as a board member, with her key
         me = joined["member_id"]
+        assert "consent to stand recorded" in shora("member", "consent", "--key", phone).stdout
         election = as_json(
             "motion",
             "propose",

@@ -278,6 +278,9 @@ async def test_secretary_cannot_record_a_keyed_members_vote_where_rules_require_
     await node.operator.call(
         "POST", f"/v1/admin/assemblies/{codec.b64u(assembly)}/attend", {"members": [hands]}
     )
+    await node.operator.call(
+        "POST", f"/v1/admin/assemblies/{codec.b64u(assembly)}/consent", {"member": hands}
+    )  # no key: the secretary records their consent to stand
     election = await motion(node, "election", seats=1, candidates=[hands])
     before = await record_size(node)
     r = await node.operator.request(
@@ -411,6 +414,7 @@ async def test_a_board_member_convenes_reports_and_invites_with_their_own_key(
     node = await start_node()
     chair, plain = await keyed_member(node, "Chair"), await keyed_member(node, "Plain")
     assembly = await assembly_with(node, chair, plain)
+    assert (await chair.consent(assembly)).status == 200
     election = await motion(node, "election", seats=1, candidates=[codec.b64u(chair.member)])
     for m in (chair, plain):
         assert (await m.vote(assembly, election, None, [chair.member])).status == 200

@@ -16,11 +16,13 @@ from node.rules.council import (
     Census,
     CloseMotion,
     Command,
+    Consent,
     Council,
     FoundCouncil,
     Issued,
     Issuer,
     JoinMember,
+    LeaveMember,
     OpenAssembly,
     ProposeMotion,
     RuleError,
@@ -196,6 +198,7 @@ def test_the_secretary_records_no_vote_for_a_keyed_member_where_rules_require_si
     assert log.state.charter_hash is not None
     log.run(Issued(JoinMember(hands, log.state.charter_hash), OPERATOR))
     log.run(Issued(Attend(assembly, (hands,)), OPERATOR))
+    log.run(Issued(Consent(assembly, hands), OPERATOR))  # no key: the secretary records their consent
     election = log.run(
         Issued(ProposeMotion(assembly, "election", "board", seats=1, candidates=(hands,)), OPERATOR)
     )
@@ -208,7 +211,8 @@ def test_a_board_member_acts_for_the_board_only_while_sitting(log: Log) -> None:
     member, key, _, motion = meeting(log)
     board = Issuer("board", key.public.raw, member)
     refused(log, Issued(Census(), board), "board.not-member")  # not on the board
-    refused(log, Issued(CloseMotion(motion), board), "issuer.not-allowed")  # not the board's to do
+    refused(log, Issued(CloseMotion(motion), board), "board.not-member")  # the chair's, but not sitting
+    refused(log, Issued(LeaveMember(member), board), "issuer.not-allowed")  # not the board's to do
 
 
 def test_signed_ballots_rule_keeps_old_rules_bytes() -> None:

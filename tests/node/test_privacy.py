@@ -132,6 +132,8 @@ async def run_assembly(op: SignedClient) -> dict[str, Any]:
         return dict(await op.call("POST", f"/v1/admin/motions/{motion}/close"))
 
     a, b = names[0], names[1]
+    for candidate in (a, b):  # each consents to stand (issue 13)
+        await op.call("POST", f"/v1/admin/assemblies/{assembly}/consent", {"member": candidate})
     election = (
         await op.call(
             "POST",

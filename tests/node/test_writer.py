@@ -18,6 +18,7 @@ from node.rules.council import (
     Census,
     CloseAssembly,
     CloseMotion,
+    Consent,
     FoundCouncil,
     JoinMember,
     OpenAssembly,
@@ -49,6 +50,8 @@ async def test_live_state_equals_the_replay_of_the_log(tmp_path: Path) -> None:
             await writer.submit(JoinMember(m, charter))
         assembly = (await writer.submit(OpenAssembly(None, "agenda")))[0].id
         await writer.submit(Attend(assembly, tuple(members)))
+        for m in members[:3]:
+            await writer.submit(Consent(assembly, m))  # each candidate consents to stand (issue 13)
         election = (
             await writer.submit(
                 ProposeMotion(

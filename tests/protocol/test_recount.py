@@ -111,6 +111,7 @@ def refused(b: dict[str, Any], message: str) -> None:
 NOT_COUNTS = "the decision's tally is not counts"
 NOT_A_QUORUM = "the decision's quorum is not a quorum rule"
 NOT_ADDING_UP = "the votes do not add up to the votes cast, or exceed the participants"
+NOT_ABOVE = "quorum_capped is true, and only when the quorum asks for more than the active members"
 
 
 @pytest.mark.parametrize(
@@ -140,10 +141,50 @@ NOT_ADDING_UP = "the votes do not add up to the votes cast, or exceed the partic
             {"outcome": "rejected"},
             "the tally and the rules give adopted, the decision says 'rejected'",
         ),
+        # issue 13's quorum cap: said capped only when the quorum asked for more than the active members
+        ("capped-not-above", {"quorum_capped": True}, NOT_ABOVE),
+        (
+            "capped-at-active-exactly",
+            {"quorum": {"count": 5}, "quorum_required": 5, "quorum_capped": True},
+            NOT_ABOVE,
+        ),
+        (
+            "capped-not-true",
+            {"quorum": {"count": 6}, "quorum_required": 5, "quorum_capped": 1},
+            NOT_ABOVE,
+        ),
+        (
+            "capped-false-written",
+            {"quorum": {"count": 6}, "quorum_required": 5, "quorum_capped": False},
+            NOT_ABOVE,
+        ),
+        (
+            "capped-stated-above-active",
+            {"quorum": {"count": 6}, "quorum_required": 6, "quorum_capped": True},
+            "the quorum asks for 5 participants, the decision says 6",
+        ),
+        (
+            "cap-left-out",
+            {"quorum": {"count": 6}, "quorum_required": 5},
+            "the quorum asks for 6 participants, the decision says 5",
+        ),
     ],
 )
 def test_refusals_name_their_check(attack: str, over: dict[str, Any], message: str) -> None:
     refused(body(3, 0, "adopted") | over, message)
+
+
+def test_a_capped_quorum_asks_for_the_active_members() -> None:
+    """Quorum 8 of 5 active members, capped (issue 13): the 5 are required, and they are enough."""
+    capped = {"quorum": {"count": 8}, "quorum_required": 5, "quorum_capped": True}
+    assert recount(body(3, 0, "adopted", **capped)) is True
+    assert recount(body(3, 0, "no_quorum", **capped, participants=4, votes_cast=3)) is True
+    refused(
+        body(3, 0, "adopted", **capped, participants=4),
+        "the tally and the rules give no_quorum, the decision says 'adopted'",
+    )
+    # without the cap (rules written before it), the same count is not met
+    assert recount(body(3, 0, "no_quorum", quorum={"count": 8}, quorum_required=8)) is True
 
 
 def test_abstentions_count_among_the_votes_cast() -> None:

@@ -53,6 +53,8 @@ async def council(start_node: NodeFactory) -> Council:
         node, "POST", f"/v1/admin/assemblies/{assembly}/attend", {"members": [members[n] for n in names[:3]]}
     )
     c = Council(node, members, assembly)
+    for candidate in ("Ava", "Babak"):  # each consents to stand (issue 13)
+        await _ok(node, "POST", f"/v1/admin/assemblies/{assembly}/consent", {"member": candidate})
     m = await _motion(c, "Elect the board", kind="election", seats=2, candidates=["Ava", "Babak"])
     for voter, approvals in (("Ava", ["Ava", "Babak"]), ("Babak", ["Babak"]), ("Chris", ["Ava"])):
         await _ok(node, "POST", f"/v1/admin/motions/{m}/votes", {"member": voter, "approvals": approvals})

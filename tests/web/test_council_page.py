@@ -159,12 +159,3 @@ def test_every_web_file_is_package_data() -> None:
     files = [p.relative_to(pages.HERE).as_posix() for d in (pages.HTML, pages.STATIC) for p in d.iterdir()]
     assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), (files, globs)
     assert all(p.suffix in pages.TYPES for d in (pages.HTML, pages.STATIC) for p in d.iterdir())
-
-
-async def test_a_federation_body_s_node_says_it_has_no_council_page(
-    start_node: NodeFactory, abrowser: Any
-) -> None:
-    federation = await start_node("Canada", kind="federation")
-    page = await open_page(abrowser, federation.url + "/")
-    assert await page.evaluate("document.body.dataset.ready") == "error"
-    assert "404 not-found: a federation body has no" in await page.text_content("[role=alert]")

@@ -105,7 +105,83 @@ def wrong_outcome_bundle() -> bytes:
         "outcome": "adopted", "quorum": {"fraction": [1, 2]}, "active_members": 7, "quorum_required": 4,
         "participants": 6, "votes_cast": 6, "tally": {"yes": 1, "no": 5, "abstain": 0},
     }  # fmt: skip
+    return decision_bundle(body)
+
+
+def decision_bundle(body: dict[str, Any]) -> bytes:
+    """``body`` as a genuine decision: signed, included and cosigned; only its arithmetic is in question."""
     return make(build_log([FOUND, ("public", body, COUNCIL)]), 1).encode()
+
+
+def recount_cases() -> list[tuple[str, dict[str, Any]]]:
+    """Every decision body tests/protocol/test_recount.py recounts or refuses, by its test and id, plus
+    decisions the node takes under each majority rule and the quorum cap."""
+    from tests.protocol import test_recount as rc
+
+    def params(test: Any) -> list[Any]:
+        return [p for mark in test.pytestmark if mark.name == "parametrize" for p in mark.args[1]]
+
+    cases = [
+        (
+            f"boundary-{m}-{yes}-{no}-{n}",
+            rc.body(yes, no, outcome, majority=m, participants=n, votes_cast=yes + no),
+        )
+        for m, yes, no, n, outcome in params(rc.test_each_rule_at_its_boundary)
+    ]
+    cases += [(f"refusal-{attack}", rc.body(3, 0, "adopted") | over) for attack, over, _ in params(
+        rc.test_refusals_name_their_check)]  # fmt: skip
+    cases += [(f"forged-election-{p.id}", p.values[0]) for p in params(rc.test_a_forged_election_is_refused)]
+    cases += [(f"forged-election-{attack}", rc.election({rc.X: 3}, 4, [rc.X], [], "adopted", seats=1) | over)
+              for attack, over, _ in params(rc.test_a_forged_election_names_its_check)]  # fmt: skip
+    cases += [
+        (
+            "two-thirds-of-participants",
+            rc.body(4, 0, "adopted", majority="two_thirds_participants", participants=6),
+        ),
+        ("two-thirds-of-participants-short", rc.body(2, 1, "rejected", majority="two_thirds_participants")),
+        ("election", rc.election({rc.X: 3, rc.Y: 4}, 4, [rc.Y, rc.X], [], "adopted")),
+        ("election-tied", rc.election({rc.X: 4, rc.Y: 3, rc.Z: 3}, 4, [rc.X], [rc.Y, rc.Z], "adopted")),
+        (
+            "election-absolute",
+            rc.election(
+                {rc.X: 3}, 4, [], [], "rejected", seats=1, majority="absolute", participants=6, votes_cast=4
+            ),
+        ),
+        ("capped", rc.body(3, 0, "adopted", quorum={"count": 8}, quorum_required=5, quorum_capped=True)),
+        (
+            "capped-short",
+            rc.body(
+                3,
+                0,
+                "no_quorum",
+                quorum={"count": 8},
+                quorum_required=5,
+                quorum_capped=True,
+                participants=4,
+                votes_cast=3,
+            ),
+        ),
+        ("capped-not-above", rc.body(3, 0, "adopted", quorum_capped=True)),
+    ]
+    return cases
+
+
+async def test_every_majority_rule_elections_and_the_quorum_cap_recount_as_python_does(offline: Any) -> None:
+    """Issue 13: verify.js recounts exactly as protocol/recount.py — two thirds of participants, elections
+    seat by seat, the quorum cap, and every refusal of tests/protocol/test_recount.py, each in a bundle."""
+    seen: dict[tuple[str | None, str], int] = {}
+    for name, body in recount_cases():
+        data = decision_bundle(body)
+        try:
+            step = await same_verdict(offline, data)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc
+        assert step in (None, "outcome"), (name, step)  # only the arithmetic is in question
+        verdict = python_verdict(data, ROOT, TRUSTED)
+        seen[verdict] = seen.get(verdict, 0) + 1
+    # the cases recount and refuse both, elections included (an election is "pass" only when recounted)
+    assert seen[(None, "pass")] >= 10 and seen[("outcome", "fail")] >= 40, seen
+    assert offline.errors == []
 
 
 def test_the_unicode_table_is_the_protocols() -> None:
@@ -264,13 +340,14 @@ async def test_the_decision_page_served_by_a_node(start_node: NodeFactory, abrow
     assert await page.text_content("#summary") == "Every step holds."
     await page.screenshot(path=screenshot_path("decision-en"), full_page=True)
 
-    # from the council page's board, the election behind a mandate: verified, not recountable from a bundle
+    # from the council page's board, the election behind a mandate: verified, and recounted seat by seat (its
+    # method is declared, so verify.js recounts it as protocol/recount.py does)
     await page.goto(f"{c.node.url}/")
     await page.wait_for_selector("body[data-ready]")
     await page.locator("#board-list a").first.click()
     await page.wait_for_selector("body[data-verified]")
     assert await page.get_attribute("body", "data-failed") == ""
-    assert await page.get_attribute("#steps li[data-step=outcome]", "class") == "info"
+    assert await page.get_attribute("#steps li[data-step=outcome]", "class") == "pass"
     assert "Elect the board" in await page.text_content("#decision")
 
     # the motion with markup and directional overrides: shown as text, the overrides as code points

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from node.http.context import SIGNER, node_of
+from node.http.context import SIGNER, Node, node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import by_prefix, text_field
 from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
@@ -23,6 +23,7 @@ from node.rules.council import (
     Census,
     CloseAssembly,
     CloseMotion,
+    Consent,
     Council,
     Depart,
     FileReport,
@@ -35,6 +36,7 @@ from node.rules.council import (
     Quorum,
     RuleError,
     Rules,
+    readmission,
 )
 from node.rules.council.limits import ENTRY_ID_LEN
 from node.rules.council.rules import impossible
@@ -65,6 +67,18 @@ def resolve_member(conn: sqlite3.Connection, state: Council, ref: object) -> byt
                 404, "unknown-member", f"several members are named {ref}; use the id (shora member list)"
             )
     return by_prefix(ref, list(state.members), "member")
+
+
+async def refuse_removed(node: Node, name: str, contact: str) -> None:
+    """A join may not take again the name or contact of a member the assembly removed, unless an adopted
+    readmit motion readmitted them (issue 13): a removal is not undone by joining under a new id."""
+    barred = readmission.barred(node.council())
+    if await node.reads.run(directory.taken_by, barred, name, contact) is not None:
+        raise ApiError(
+            422,
+            "member.removed",
+            "this name or contact is a removed member's: the assembly readmits them first (a readmit motion)",
+        )
 
 
 def _assembly(state: Council, ref: object) -> bytes:
@@ -101,6 +115,7 @@ async def join(request: web.Request) -> web.Response:
             "a member's key is bound by the member's own signature: shora member invite, then the member "
             "runs shora member redeem",
         )
+    await refuse_removed(node, name, contact)
     same_name = await node.reads.run(directory.by_name, name)
     await node.writer.submit(
         Issued(JoinMember(member, charter), operator(request)),
@@ -195,6 +210,12 @@ async def assemblies(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/assemblies/{assembly}/attend")
 async def attend(request: web.Request) -> web.Response:
+    return await attend_by(request, operator(request))
+
+
+async def attend_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """The roll call: members marked present in the room, by ``issuer`` (the operator, or a board member
+    chairing from the console, ``node.http.routes.board``)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -203,23 +224,46 @@ async def attend(request: web.Request) -> web.Response:
         raise bad_request("bad-field", "members is a non-empty list")
     people = tuple(resolve_member(node.reader, state, r) for r in refs)
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Issued(Attend(assembly, people), operator(request)))
+    await node.writer.submit(Issued(Attend(assembly, people), issuer))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
-@routes.post("/v1/admin/assemblies/{assembly}/depart")
-async def depart(request: web.Request) -> web.Response:
+@routes.post("/v1/admin/assemblies/{assembly}/consent")
+async def consent(request: web.Request) -> web.Response:
+    """The secretary records, for a member who holds no key, their consent (said in the room) to stand as a
+    candidate in this assembly's elections; a member with a key consents with their own signature."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
     member = resolve_member(node.reader, state, body.get("member"))
     assembly = _assembly(state, request.match_info["assembly"])
-    await node.writer.submit(Issued(Depart(assembly, member), operator(request)))
+    entry = (await node.writer.submit(Issued(Consent(assembly, member), operator(request))))[0].id
+    return respond(request, {"assembly_id": assembly, "member_id": member, "entry_id": entry})
+
+
+@routes.post("/v1/admin/assemblies/{assembly}/depart")
+async def depart(request: web.Request) -> web.Response:
+    return await depart_by(request, operator(request))
+
+
+async def depart_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """A member leaves the sitting assembly, recorded by ``issuer`` (the operator or the chairing member)."""
+    node = node_of(request)
+    body = await read_json(request)
+    state = node.council()
+    member = resolve_member(node.reader, state, body.get("member"))
+    assembly = _assembly(state, request.match_info["assembly"])
+    await node.writer.submit(Issued(Depart(assembly, member), issuer))
     return respond(request, {"assembly_id": assembly, "present": len(node.council().roll())})
 
 
 @routes.post("/v1/admin/assemblies/{assembly}/close")
 async def close_assembly(request: web.Request) -> web.Response:
+    return await close_assembly_by(request, operator(request))
+
+
+async def close_assembly_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """The assembly closes, with its minutes and the date it fixed for the next, by ``issuer``."""
     node = node_of(request)
     body = await read_json(request)
     assembly = _assembly(node.council(), request.match_info["assembly"])
@@ -230,17 +274,17 @@ async def close_assembly(request: web.Request) -> web.Response:
     if next_ms is not None and (isinstance(next_ms, bool) or not isinstance(next_ms, int)):
         raise bad_request("bad-field", "next_ms is a time in milliseconds since the epoch")
     close = CloseAssembly(assembly, minutes or None, next_ms)
-    appended = await node.writer.submit(Issued(close, operator(request)))
+    appended = await node.writer.submit(Issued(close, issuer))
     return respond(request, {"assembly_id": assembly, "participants": appended[0].body.get("participants")})
 
 
 RULE_FIELDS = {"majority", "quorum", "board_seats", "publish_tallies", "census_bucket", "signed_ballots"}
-RULE_FIELDS |= {"requisition", "requisition_delay_days", "rules_majority"}
+RULE_FIELDS |= {"requisition", "requisition_delay_days", "rules_majority", "quorum_cap"}
 
 
-def _possible(quorum: Quorum, active: int) -> None:
+def _possible(quorum: Quorum, active: int, capped: bool) -> None:
     """A quorum the council could never meet locks it out of every decision, this one's repeal included."""
-    why = impossible(quorum, active)
+    why = impossible(quorum, active, capped)
     if why is not None:
         raise bad_request("impossible-rules", f"rules: {why}")
 
@@ -261,8 +305,10 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
         if isinstance(number, bool) or not isinstance(number, int):
             raise bad_request("bad-field", f"rules: {name} must be an integer")
     tallies = value.get("publish_tallies", current.publish_tallies)
-    if not isinstance(tallies, bool):
-        raise bad_request("bad-field", "rules: publish_tallies must be true or false")
+    cap = value.get("quorum_cap", current.quorum_cap)
+    for name, flag in (("publish_tallies", tallies), ("quorum_cap", cap)):
+        if not isinstance(flag, bool):
+            raise bad_request("bad-field", f"rules: {name} must be true or false")
     signed = value.get("signed_ballots", list(current.signed_ballots))
     if not isinstance(signed, list) or not all(isinstance(k, str) for k in signed):
         raise bad_request("bad-field", "rules: signed_ballots is a list of motion kinds")
@@ -271,7 +317,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc
     if quorum is not None:
-        _possible(quorum, active)
+        _possible(quorum, active, cap)
     share = value.get("requisition", list(current.requisition))
     if not isinstance(share, list) or len(share) != 2 or not all(type(x) is int for x in share):
         raise bad_request("bad-field", "rules: requisition is [num, den], a share of the active members")
@@ -286,6 +332,7 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
             requisition=(share[0], share[1]),
             requisition_delay_days=value.get("requisition_delay_days", current.requisition_delay_days),
             rules_majority=value.get("rules_majority", current.rules_majority),
+            quorum_cap=cap,
         )
     except (TypeError, ValueError) as exc:
         raise bad_request("bad-field", f"rules: {exc}") from exc
@@ -293,6 +340,11 @@ def _rules(value: object, current: Rules, active: int) -> Rules:
 
 @routes.post("/v1/admin/motions")
 async def propose(request: web.Request) -> web.Response:
+    return await propose_by(request, operator(request))
+
+
+async def propose_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """A motion put to the assembly by ``issuer`` (the operator or the chairing board member)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -325,7 +377,7 @@ async def propose(request: web.Request) -> web.Response:
         proposal=proposal,
         federation=None if body.get("federation") is None else _federation_key(body["federation"]),
     )
-    appended = await node.writer.submit(Issued(command, operator(request)))
+    appended = await node.writer.submit(Issued(command, issuer))
     return respond(request, {"motion_id": appended[0].id})
 
 
@@ -385,6 +437,12 @@ async def proposals(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/motions/{motion}/votes")
 async def vote(request: web.Request) -> web.Response:
+    return await vote_by(request, operator(request))
+
+
+async def vote_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """A hand counted in the room, recorded by ``issuer`` (the rules refuse it where a member-signed ballot is
+    required)."""
     node = node_of(request)
     body = await read_json(request)
     state = node.council()
@@ -406,15 +464,20 @@ async def vote(request: web.Request) -> web.Response:
         choice,  # type: ignore[arg-type]  # judged by the governance rules
         tuple(resolve_member(node.reader, state, a) for a in approvals),
     )
-    appended = await node.writer.submit(Issued(vote, operator(request)))
+    appended = await node.writer.submit(Issued(vote, issuer))
     return respond(request, {"motion_id": motion, "entry_id": appended[0].id})
 
 
 @routes.post("/v1/admin/motions/{motion}/close")
 async def close_motion(request: web.Request) -> web.Response:
+    return await close_motion_by(request, operator(request))
+
+
+async def close_motion_by(request: web.Request, issuer: Issuer) -> web.Response:
+    """The vote closes and the decision is recorded, by ``issuer``."""
     node = node_of(request)
     motion = _motion(node.council(), request.match_info["motion"])
-    appended = await node.writer.submit(Issued(CloseMotion(motion), operator(request)))
+    appended = await node.writer.submit(Issued(CloseMotion(motion), issuer))
     decision = appended[0]
     # the decision and its tally; a tie for the last seat also opened a runoff motion (issue 13)
     runoff = [e.id for e in appended if e.body["kind"] == "motion/propose"]

@@ -38,7 +38,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
 
-def _federation_body(request: web.Request) -> Node:
+def federation_body(request: web.Request) -> Node:
     node = node_of(request)
     if node.config.kind != "federation":
         raise ApiError(404, "wrong-kind-of-node", "this is a council node; this command is for a federation")
@@ -49,7 +49,7 @@ def _federation_body(request: web.Request) -> Node:
 async def apply(request: web.Request) -> web.Response:
     from node.storage import applications  # the operator's side of the same table
 
-    node = _federation_body(request)
+    node = federation_body(request)
     node.applicants.admit(request)
     try:
         signer = await node.applicants.verifier.verify(request, _any_key)
@@ -106,13 +106,13 @@ async def _read(node: Node, method: Callable[..., T], *args: Any, **kwargs: Any)
 
 @routes.get("/v1/federation/summary")
 async def summary(request: web.Request) -> web.Response:
-    node = _federation_body(request)
+    node = federation_body(request)
     return respond(request, await _read(node, Aggregate.summary))
 
 
 @routes.get("/v1/federation/councils/{log_id}")
 async def council(request: web.Request) -> web.Response:
-    node = _federation_body(request)
+    node = federation_body(request)
     try:
         log_id = codec.unb64u(request.match_info["log_id"], 32)
     except DecodeError as exc:
@@ -125,7 +125,7 @@ async def council(request: web.Request) -> web.Response:
 
 @routes.get("/v1/federation/decisions")
 async def decisions(request: web.Request) -> web.Response:
-    node = _federation_body(request)
+    node = federation_body(request)
     query: dict[str, Any] = {}
     try:
         if "council" in request.query:

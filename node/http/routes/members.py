@@ -15,6 +15,7 @@ the record can check it offline.
     GET  /v1/member/me                      who the key speaks for, the council's ids, the open assembly
     POST /v1/member/checkin                 {statement, sig}
     POST /v1/member/motions/{motion}/ballot {statement, sig}
+    POST /v1/member/consent                 {statement, sig}: consent to stand in an assembly's elections
     POST /v1/member/requisitions            {statement, sig}
     POST /v1/member/assemblies              {statement, sig}: a member convenes what the board has not
     POST /v1/member/board/resign            {statement, sig}: a board member gives up their seat
@@ -34,13 +35,15 @@ from aiohttp import web
 
 from node.http.context import MEMBER, SIGNER, node_of
 from node.http.params import by_prefix, text_field
-from node.http.routes.admin import operator, resolve_member
+from node.http.routes.admin import operator, refuse_removed, resolve_member
+from node.http.routes.board import board_member
 from node.http.wire import MSGPACK, ApiError, bad_request, read_json, respond
 from node.rules.council import (
     Attend,
     BindKey,
     CastVote,
     Command,
+    Consent,
     Council,
     FileReport,
     Issued,
@@ -127,6 +130,7 @@ async def _invite(request: web.Request, issuer: Issuer) -> web.Response:
                 "bad-field",
                 f"a name is 1-{directory.MAX_NAME} and a contact 0-{directory.MAX_CONTACT} characters",
             )
+        await refuse_removed(node, name, contact)
         member, new = os.urandom(16), True
     same_name = await node.reads.run(directory.by_name, name) if new else []
     now = now_ms()
@@ -158,23 +162,15 @@ async def invite_by_operator(request: web.Request) -> web.Response:
     return await _invite(request, operator(request))
 
 
-def _board(request: web.Request) -> Issuer:
-    """The sitting board member this request comes from (article 5: the board's tasks between assemblies)."""
-    member = request[MEMBER]
-    if member not in node_of(request).council().board_members():
-        raise ApiError(403, "board.not-member", "only a sitting board member does this (or the operator)")
-    return Issuer("board", request[SIGNER], member)
-
-
 @routes.post("/v1/member/invitations")
 async def invite_by_board(request: web.Request) -> web.Response:
-    return await _invite(request, _board(request))
+    return await _invite(request, board_member(request))
 
 
 @routes.post("/v1/member/board/assemblies")
 async def convene(request: web.Request) -> web.Response:
     """A sitting board member convenes the assembly themselves, with their own key."""
-    issuer = _board(request)
+    issuer = board_member(request)
     body = await read_json(request)
     entry = await _record(request, OpenAssembly(issuer.member, text_field(body, "agenda", "")), issuer)
     return respond(request, {"assembly_id": entry})
@@ -183,7 +179,7 @@ async def convene(request: web.Request) -> web.Response:
 @routes.post("/v1/member/board/reports")
 async def report(request: web.Request) -> web.Response:
     """A sitting board member files an executive report, with their own key."""
-    issuer = _board(request)
+    issuer = board_member(request)
     body = await read_json(request)
     assert issuer.member is not None
     entry = await _record(request, FileReport(issuer.member, text_field(body, "text")), issuer)
@@ -212,6 +208,7 @@ async def redeem(request: web.Request) -> web.Response:
     command: Command
     if found.new_member:
         _expect(statement, state, "join", member=found.member, charter_hash=state.charter_hash, key=key)
+        await refuse_removed(node, found.name, found.contact)  # removed since the invitation was issued
         command = JoinMember(found.member, state.charter_hash or b"", key)
         effects = [directory.add(found.member, found.name, found.contact, now)]
     else:
@@ -325,6 +322,15 @@ async def ballot(request: web.Request) -> web.Response:
     choice, approvals = statement.fields["choice"], tuple(statement.fields["approvals"])
     entry = await _record(request, CastVote(motion, member, choice, approvals, issuer.sig), issuer)
     return respond(request, {"motion_id": motion, "entry_id": entry})
+
+
+@routes.post("/v1/member/consent")
+async def consent(request: web.Request) -> web.Response:
+    """A member consents, signed, to stand as a candidate in an assembly's elections (issue 13)."""
+    member, statement, issuer = await _act(request, "consent")
+    assembly = statement.fields["assembly"]
+    entry = await _record(request, Consent(assembly, member), issuer)
+    return respond(request, {"assembly_id": assembly, "member_id": member, "entry_id": entry})
 
 
 @routes.post("/v1/member/requisitions")

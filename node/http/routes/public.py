@@ -10,12 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from federation.replica.serve import refuse_frozen
 from federation.store import LogStore
 from node import VERSION
 from node.http.context import node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
 from node.http.params import id_param, int_param
-from node.http.wire import MSGPACK, ApiError, bad_request, not_found, respond
+from node.http.wire import MSGPACK, bad_request, not_found, respond
 from node.rules.council import Council
 from protocol.entry import Entry
 from protocol.errors import ProofError
@@ -30,9 +31,12 @@ def setup(app: web.Application) -> None:
 
 
 def _head(store: LogStore, log_id: bytes) -> Any:
+    """The log's head, to serve it: 404 if the node holds no such log, 409 ``log-frozen`` if it holds
+    proof of a fork of it (a route serving the log would show one of its two histories as the only one)."""
     head = store.head(log_id)
     if head is None:
         raise not_found("this node holds no such log")
+    refuse_frozen(store, log_id)
     return head
 
 
@@ -96,8 +100,6 @@ async def entries(request: web.Request) -> web.Response:
         int_param(request, "limit", node.config.settings.entries_page_max, low=1),
         node.config.settings.entries_page_max,
     )
-    if head.frozen:
-        raise ApiError(409, "log-frozen", f"this log is frozen: {head.frozen}")
     page = node.store.entries(log_id, after, limit)
     return respond(
         request,
@@ -221,9 +223,11 @@ async def delegates(request: web.Request) -> web.Response:
     if node.config.kind != "council":
         raise not_found("a federation body has no delegates of its own")
     state = node.council()
-    # as the public log shows it, as the board: a delegate's leaving the council is not published
+    # as the public log shows it, as the board: ended by a public decision or by a delegate/left entry
     public = {d.id for d in state.decisions.values() if d.visibility == "public"}
-    sitting = [m for m in state.delegates if m.decision in public and m.ended_by not in public]
+    sitting = [
+        m for m in state.delegates if m.decision in public and m.ended_by not in public and not m.ended_public
+    ]
     mandates = [{"member": m.member, "decision": m.decision, "seat": m.seat} for m in sitting]
     return respond(request, {"delegates": mandates})
 

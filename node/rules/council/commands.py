@@ -11,7 +11,7 @@ from typing import Literal
 
 from .charter import DEFAULT_CHARTER, Charter
 from .issuer import Issuer
-from .model import DEFAULT_RULES, Ground, Rules
+from .model import DEFAULT_RULES, Ground, MotionKind, Rules
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ class RequestAssembly:
 
 @dataclass(frozen=True)
 class LeaveMember:
+    member: bytes
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A member consents to stand as a candidate in the elections of ``assembly`` (issue 13): no election
+    names a candidate without it. Signed by the member; recorded by the secretary for a member without a
+    key."""
+
+    assembly: bytes
     member: bytes
 
 
@@ -97,23 +107,13 @@ class ProposeMotion:
     """One class for every motion kind; the fields a kind does not use must stay at their defaults."""
 
     assembly: bytes
-    kind: Literal[
-        "policy",
-        "rules",
-        "removal",
-        "election",
-        "recall",
-        "federation",
-        "delegate",
-        "delegate-recall",
-        "request",
-    ]
+    kind: MotionKind
     text: str
     visibility: Literal["public", "council"] = "public"
     proposer: bytes | None = None  # if given, must be on the roll
     seats: int | None = None  # election
     candidates: tuple[bytes, ...] = ()  # election; delegate: the members it mandates
-    target: bytes | None = None  # removal, recall, delegate-recall
+    target: bytes | None = None  # removal, recall, delegate-recall, readmit
     rules: Rules | None = None  # rules
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
     federation: bytes | None = None  # request: the federation's log id
@@ -162,6 +162,7 @@ Command = (
     | Depart
     | CloseAssembly
     | ProposeMotion
+    | Consent
     | CastVote
     | CloseMotion
     | FileReport

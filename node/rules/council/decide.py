@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import delegates, proposal_requests
+from . import delegates, proposal_requests, readmission
 from .model import Council, Motion, Outcome, Rules
 from .rules import APPROVAL_MAJORITY, electable, election_result, majority_outcome, quorum_required
 
@@ -44,7 +44,10 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
     new_style = motion.rules_version is not None
     active = motion.active_at_open if new_style else len(state.active_members())
     participants = len(participants_of(state, motion))
-    required = quorum_required(rules.quorum, active)
+    asked = quorum_required(rules.quorum, active)
+    # issue 13: under the cap, a quorum never asks for more than the active members at the vote's opening
+    capped = rules.quorum_cap and asked > active
+    required = active if capped else asked
     quorate = participants >= required
 
     elected: list[dict[str, Any]] = []
@@ -139,6 +142,7 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         outcome_fields["proposal"] = list(motion.proposal)
     outcome_fields.update(delegates.outcome_fields(state, motion, outcome))
     outcome_fields.update(proposal_requests.outcome_fields(motion))
+    outcome_fields.update(readmission.outcome_fields(motion, outcome))
     tally_fields: dict[str, Any] = {
         "quorum": None if rules.quorum is None else rules.quorum.to_body(),
         "active_members": active,
@@ -147,6 +151,9 @@ def decide(state: Council, motion: Motion) -> tuple[dict[str, Any], dict[str, An
         "votes_cast": len(motion.votes),
         "tally": tally,
     }
+    if capped:
+        # only when the cap lowered the quorum, so decisions it did not touch keep their bytes
+        tally_fields["quorum_capped"] = True
     if motion.attributed:
         # who cast the ballots: each member with their own signature, or the secretary recording hands
         signed = len(motion.signed)
@@ -176,7 +183,6 @@ def electorate_count(state: Council, roll: int, visibility: object) -> int | Non
     return roll if visibility == "council" or state.rules.publish_tallies else None
 
 
-
 def runoff_proposal(state: Council, motion: Motion, runoff: dict[str, Any]) -> dict[str, Any]:
     """The motion/propose a decision naming ``runoff`` opens at once, in the same assembly (issue 13). Its
     vote opens then, as any proposal's since issue 13: under the rules in force, by the members on the
@@ -198,6 +204,8 @@ def runoff_proposal(state: Council, motion: Motion, runoff: dict[str, Any]) -> d
         "proposal": None,
         "method": APPROVAL_MAJORITY,
         "runoff_of": motion.id,
+        # the tied candidates consented to the election it breaks the tie of, in the same assembly
+        **({"consented": True} if motion.consented else {}),
     }
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .errors import RuleError
-from .fields import check_bytes
+from .fields import check_bytes, exact_keys, get_entry_id, get_int, get_member
 from .limits import MAX_CANDIDATES, MEMBER_ID_LEN
 from .log import Appended
 from .model import Council, Mandate, Motion, Outcome
 
 KINDS = ("delegate", "delegate-recall")
-# the motion fields each kind takes (``entries.propose`` refuses any other)
+# the motion fields each kind takes (``motions.propose`` refuses any other)
 FIELDS = {"delegate": {"candidates"}, "delegate-recall": {"target"}}
 
 
@@ -107,3 +107,22 @@ def end_for(
     """A member who left (``by`` None) or was removed (``by``: the decision) is no longer a delegate."""
     for m in _mandates(state.delegates, member):
         m.ended_how, m.ended_by, m.ended_seq = how, by, seq
+
+
+def left(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
+    """The public record of a delegate's leaving the council (``delegate/left``), as ``board/left`` is a board
+    member's: the federation learns the mandate ended, cause "left", without a decision."""
+    exact_keys(body, {"kind", "member", "decision", "seat"}, "delegate/left")
+    member, decision, seat = get_member(body, "member"), get_entry_id(body, "decision"), get_int(body, "seat")
+    mandate = next(
+        (m for m in state.delegates if (m.member, m.decision, m.seat) == (member, decision, seat)), None
+    )
+    pending = state.left_delegates
+    if not pending or pending[0] != (decision, seat) or mandate is None or mandate.ended_how != "left":
+        raise RuleError(
+            "delegate.left-misplaced",
+            "delegate/left directly follows that delegate's leaving, one per mandate",
+        )
+    if entry is not None:
+        state.left_delegates = pending[1:]
+        mandate.ended_by, mandate.ended_public = entry.id, True

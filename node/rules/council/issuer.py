@@ -14,14 +14,19 @@ did. Logs written before attribution have no ``issued_by``: their entries are ta
 What each role may issue (anything else is ``issuer.not-allowed``):
 
 - a member: their own join (with their key), a new key of theirs (``member/key``, replacing and revoking the
-  old one from that position), their own check-in, their own ballot, a requisition, their leaving (and the
-  ``board/left`` that follows it), the resignation of their board seat (``board/resign``), and convening an
-  assembly the board has not (``assembly/open`` with a ``ground``);
+  old one from that position), their own check-in, their own ballot, their consent to stand as a candidate
+  (``member/consent``), a requisition, their leaving (and the ``board/left`` and ``delegate/left`` that
+  follow it), the resignation of their board seat (``board/resign``), and convening an assembly the board
+  has not (``assembly/open`` with a ``ground``);
 - a board member: opening an assembly they convene (never with a ``ground``), their own executive report, a
-  census;
+  census; and chairing an assembly from the console (issue 15): the roll, motions, hands counted in the room
+  (where the operator may record them), closing motions and the assembly — the secretary's pen, named, so
+  the record shows which board member held it; never on a recall or removal of their own mandate
+  (``board.own-motion``: the board cannot block the assembly that may recall it, DESIGN.md §1);
 - the operator: everything but a member's own acts — except that the operator cannot bind a key (only the
-  key's own signature does), and records no ballot for a member who holds a key on a motion whose kind the
-  rules reserve to member-signed ballots (``vote.signature-required``).
+  key's own signature does), records no consent to stand as a candidate for a member who holds a key
+  (``consent.signature-required``), and records no ballot for a member who holds a key on a motion whose
+  kind the rules reserve to member-signed ballots (``vote.signature-required``).
 """
 
 from __future__ import annotations
@@ -52,10 +57,16 @@ MEMBER_KINDS = {
     "assembly/requisition",
     "member/leave",
     "board/left",  # follows a board member's own member/leave: the same signed act
+    "delegate/left",  # follows a delegate's own member/leave: the same signed act
     "assembly/open",  # on requisition or on the fixed date only (``ground``)
     "board/resign",
+    "member/consent",
 }
-BOARD_KINDS = {"assembly/open", "board/report", "council/census"}
+# the chair's entries: what the operator records for a sitting assembly, and what follows them in the same
+# command (a decision's tally, a tied election's runoff motion, the minutes after the close)
+CHAIR_KINDS = {"assembly/attend", "assembly/depart", "motion/propose", "motion/vote", "decision"}
+CHAIR_KINDS |= {"decision/tally", "assembly/close", "assembly/minutes"}
+BOARD_KINDS = {"assembly/open", "board/report", "council/census"} | CHAIR_KINDS
 MEMBER_ONLY = {"member/key", "assembly/requisition", "board/resign"}  # acts nobody takes in a member's name
 
 
@@ -132,6 +143,8 @@ def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, An
             return Statement("convene", state.id, {**fields, "due_ms": body["due_ms"]})
         case "board/resign":
             return Statement("resign", state.id, {"member": member, "decision": body["decision"]})
+        case "member/consent":
+            return Statement("consent", state.id, {"assembly": body["assembly"], "member": member})
         case _:
             return Statement("leave", state.id, {"member": member})
 
@@ -156,6 +169,8 @@ def judge(state: Council, kind: str, body: dict[str, Any], by: object, *, verify
             raise RuleError("member.key-unsigned", "a member's key is bound by the member's own signature")
         if kind == "motion/vote":
             _recorded_vote(state, body)
+        if kind == "member/consent":
+            _recorded_consent(state, body)
         if kind == "assembly/open" and "ground" in body:
             raise RuleError("issuer.not-allowed", "a member convenes an assembly with their own key")
         return
@@ -172,6 +187,10 @@ def judge(state: Council, kind: str, body: dict[str, Any], by: object, *, verify
             raise RuleError("issuer.not-allowed", "a board member convenes in their own name")
         if kind == "board/report" and body.get("member") != member:
             raise RuleError("issuer.not-allowed", "a board member files their own reports")
+        if kind in ("motion/vote", "decision"):
+            _not_own_motion(state, body, member)
+        if kind == "motion/vote":
+            _recorded_vote(state, body)
         return
     if kind not in MEMBER_KINDS:
         raise RuleError("issuer.not-allowed", f"a member does not issue {kind}")
@@ -204,6 +223,24 @@ def _current_key(state: Council, member: bytes, key: bytes) -> None:
         raise RuleError("member.key-revoked", "this key was replaced and revoked")
     if m.pubkey != key:
         raise RuleError("member.key-unknown", "not this member's key")
+
+
+def _recorded_consent(state: Council, body: dict[str, Any]) -> None:
+    """A consent the secretary records (said in the room): only for a member who holds no key — one who
+    does consents with their own signature, so no one stands as a candidate in their name."""
+    member = state.members.get(get_member(body, "member"))
+    if member is not None and member.pubkey is not None:
+        raise RuleError(
+            "consent.signature-required", "a member who holds a key consents with their own signature"
+        )
+
+
+def _not_own_motion(state: Council, body: dict[str, Any], member: bytes) -> None:
+    """A board member neither counts hands on nor closes the recall or removal of their own mandate (article
+    5: those elected are recalled by the collective, not by whoever holds the pen)."""
+    motion = state.motions.get(get_entry_id(body, "motion"))
+    if motion is not None and motion.kind in ("recall", "removal") and motion.target == member:
+        raise RuleError("board.own-motion", "a board member does not chair the motion on their own mandate")
 
 
 def _recorded_vote(state: Council, body: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import issuer
+from .assemblies import check_new_requisition
 from .commands import (
     Attend,
     BindKey,
@@ -20,6 +21,7 @@ from .commands import (
     CloseAssembly,
     CloseMotion,
     Command,
+    Consent,
     Depart,
     FileReport,
     FoundCouncil,
@@ -32,7 +34,7 @@ from .commands import (
     ResignSeat,
 )
 from .decide import decision_bodies, electorate_count, runoff_proposal
-from .entries import KINDS, check_new_requisition
+from .entries import KINDS
 from .errors import RuleError
 from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
@@ -47,6 +49,10 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
     """The first entry's body for ``command``, and any follow-up drafts it implies."""
     match command:
         case FoundCouncil():
+            # refused when founded only (judged before any member joins): older logs replay as written
+            why = impossible(command.rules.quorum, None, command.rules.quorum_cap)
+            if why is not None:
+                raise RuleError("rules.impossible", f"these rules could never decide anything: {why}")
             profile = {
                 "name": nfc_text(command.name),
                 "name_fa": nfc_text(command.name_fa),
@@ -73,6 +79,12 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
             # a board member's leaving ends their mandate: the public log says so, cause "left"
             seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
             left = [] if seat is None else [Draft("public", _mandate("board/left", seat.member, seat))]
+            # and a delegate's ends their mandates to the federation: published as delegate/left (issue 13)
+            left += [
+                Draft("public", _mandate("delegate/left", d.member, d))
+                for d in state.sitting_delegates()
+                if d.member == command.member
+            ]
             return {"kind": "member/leave", "member": command.member}, left
         case ResignSeat():
             seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
@@ -119,7 +131,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 raise RuleError("motion.empty-text", "a motion needs a text saying what is decided")
             if command.rules is not None:
                 # refused when proposed only: judged against the members of now, as a replay cannot be
-                why = impossible(command.rules.quorum, len(state.active_members()))
+                asked = command.rules
+                why = impossible(asked.quorum, len(state.active_members()), asked.quorum_cap)
                 if why is not None:
                     raise RuleError("rules.impossible", f"these rules could never decide anything: {why}")
             a = state.assemblies.get(command.assembly)
@@ -139,9 +152,13 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 **({} if command.federation is None else {"federation": command.federation}),
                 # elections declare how they are decided (issue 13); other motions follow the majority rule
                 **({"method": APPROVAL_MAJORITY} if command.kind == "election" else {}),
+                # and every candidate consented to stand (issue 13)
+                **({"consented": True} if command.kind == "election" else {}),
                 "rules_version": state.rules_version,
                 "electorate": electorate_count(state, 0 if a is None else len(a.roll), command.visibility),
             }, []
+        case Consent():
+            return {"kind": "member/consent", "assembly": command.assembly, "member": command.member}, []
         case CastVote():
             return {
                 "kind": "motion/vote",
@@ -172,7 +189,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
 
 
 def _mandate(kind: str, member: bytes, seat: Mandate | None, decision: bytes | None = None) -> dict[str, Any]:
-    """A board/left or board/resign body: whose mandate ends, named as the decision and seat that gave it."""
+    """A board/left, delegate/left or board/resign body: whose mandate ends, named as the decision and seat
+    that gave it."""
     given = decision if decision is not None else seat.decision if seat is not None else b""
     return {"kind": kind, "member": member, "decision": given, "seat": 0 if seat is None else seat.seat}
 
@@ -238,6 +256,8 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
     if kind != "member/leave":
         state.left_board = None  # board/left directly follows its member/leave
+    if kind not in ("member/leave", "board/left", "delegate/left"):
+        state.left_delegates = []  # and then delegate/left, one per mandate the leaving ended
     state.next_seq += 1
 
 

@@ -17,10 +17,20 @@ from .fields import exact_keys, get_bool, get_int, get_list, malformed, one_of
 Majority = Literal["simple", "absolute", "two_thirds", "two_thirds_participants"]
 MAJORITIES: tuple[Majority, ...] = ("simple", "absolute", "two_thirds", "two_thirds_participants")
 MotionKind = Literal[
-    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
+    "policy",
+    "rules",
+    "removal",
+    "election",
+    "recall",
+    "federation",
+    "delegate",
+    "delegate-recall",
+    "request",
+    "readmit",
 ]
 MOTION_KINDS: tuple[MotionKind, ...] = (
-    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall", "request"
+    "policy", "rules", "removal", "election", "recall", "federation", "delegate", "delegate-recall",
+    "request", "readmit",
 )  # fmt: skip
 MAX_CENSUS_BUCKET = 1_000_000
 # motion kinds on which, by default, a member who holds a key votes only with their own signed ballot
@@ -92,6 +102,10 @@ class Rules:
     requisition_delay_days: int = REQUISITION_DELAY_DEFAULT
     # the majority that decides rules motions; None: the ordinary ``majority`` does (issue 13)
     rules_majority: Majority | None = None
+    # a quorum never asks for more participants than the active members at the vote's opening, so members
+    # leaving cannot lock the council out of every decision (issue 13). On for new rules; rules written
+    # before the cap (no ``quorum_cap`` in their body) mean off, so their logs replay as written
+    quorum_cap: bool = True
 
     def __post_init__(self) -> None:
         share = self.requisition
@@ -114,6 +128,8 @@ class Rules:
             )
         if len(set(kinds)) != len(kinds) or list(kinds) != sorted(kinds):
             raise RuleError("rules.bad-signed-ballots", "signed ballots name each motion kind once, sorted")
+        if not isinstance(self.quorum_cap, bool):
+            raise RuleError("rules.bad-quorum-cap", "quorum_cap is true or false")
         if self.majority not in MAJORITIES:
             raise RuleError("rules.bad-majority", f"majority must be {one_of(MAJORITIES)}")
         if self.rules_majority is not None and self.rules_majority not in MAJORITIES:
@@ -146,6 +162,7 @@ class Rules:
             "requisition": list(self.requisition),
             "requisition_delay_days": self.requisition_delay_days,
             "rules_majority": None,
+            "quorum_cap": False,
             **self.to_body(),
         }
 
@@ -174,6 +191,8 @@ class Rules:
                 else {"requisition_delay_days": self.requisition_delay_days}
             ),
             **({} if self.rules_majority is None else {"rules_majority": self.rules_majority}),
+            # written only when on: absent means off (rules written before the cap)
+            **({"quorum_cap": True} if self.quorum_cap else {}),
         }
 
     @classmethod
@@ -199,6 +218,7 @@ class Rules:
             if "requisition_delay_days" in body
             else REQUISITION_DELAY_DEFAULT,
             rules_majority=body.get("rules_majority"),
+            quorum_cap=get_bool(body, "quorum_cap") if "quorum_cap" in body else False,
         )
 
     @classmethod
@@ -219,6 +239,7 @@ OPTIONAL_RULES = (
     "requisition",
     "requisition_delay_days",
     "rules_majority",
+    "quorum_cap",
 )
 
 
@@ -276,6 +297,7 @@ class Assembly:
     participants: int | None = None
     minutes: str | None = None
     next_ms: int | None = None  # the date this assembly fixed for the next one
+    consents: dict[bytes, bytes] = field(default_factory=dict)  # member -> their member/consent entry id
 
 
 @dataclass
@@ -293,6 +315,7 @@ class Motion:
     proposal: tuple[bytes, bytes] | None = None  # federation: (federation log id, proposal entry id)
     method: str | None = None  # election: the declared method; None = proposed before methods (old rule)
     runoff_of: bytes | None = None  # election: the motion whose tie this runoff breaks
+    consented: bool = False  # election: proposed under the consent rule (every candidate consented)
     # fixed when the vote opens (at the proposal; None in logs written before issue 13): the rules version
     # the motion is decided under, the members who may vote on it, and the active members the quorum counts
     rules_version: int | None = None
@@ -411,7 +434,11 @@ class Council:
     round_from_seq: int = 0
     requisition_met: Requisition | None = None  # the requisition that reached the share, this round
     next_assembly_ms: int | None = None  # the date the last assembly fixed for the next, until one opens
+    readmitted: set[bytes] = field(default_factory=set)  # removed members an adopted readmit motion named
     left_board: bytes | None = None  # the board member whose member/leave is the entry just applied
+    # the delegate mandates (decision, seat) that member/leave ended, each to be published by a delegate/left
+    # directly after it (and after any board/left), in this order
+    left_delegates: list[tuple[bytes, int]] = field(default_factory=list)
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
     pending_runoff: dict[str, Any] | None = None  # the runoff motion/propose a tied decision opens next

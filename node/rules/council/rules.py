@@ -13,6 +13,8 @@ Majority rules (adopted iff):
 "tied": not adopted, and the rule's comparison is an exact equality (simple: yes = no, 0–0 included;
 absolute: 2·yes = participants; two_thirds: 0–0 only; two_thirds_participants: no yes and no participants).
 Otherwise "rejected". Quorum: a count, or ⌈active·num/den⌉ of the active members; below it, "no_quorum".
+Under the rules' ``quorum_cap`` a quorum never asks for more than the active members of the vote's opening
+(``decide``; the decision then says ``quorum_capped``).
 
 Elections (issue 13): a motion proposed with the declared method "approval-majority" elects only the
 candidates the council's majority rule adopts, each approval counting as a yes and each ballot cast without it
@@ -52,16 +54,19 @@ def majority_outcome(majority: Majority, yes: int, no: int, participants: int) -
     return "tied" if 3 * yes == 2 * base else "rejected"
 
 
-def impossible(quorum: Quorum | None, active_members: int | None) -> str | None:
+def impossible(quorum: Quorum | None, active_members: int | None, capped: bool = True) -> str | None:
     """Why rules with this quorum could never decide anything again, or None.
 
     A quorum count above the active members cannot be met now; a fraction of 1 (num = den) asks for every
     active member, so one member who never comes blocks every decision, the repeal of that quorum included.
     ``active_members`` None: a council being founded, whose members are still to join (a count is judged
-    when a rules motion proposes it).
+    when a rules motion proposes it). ``capped``: the rules' ``quorum_cap``; a count without it could be
+    put above the active members by members leaving, and lock the council out for good.
     """
     if quorum is None:
         return None
+    if quorum.count is not None and not capped:
+        return "a quorum count without quorum_cap: members leaving could put it above the active members"
     if quorum.count is not None and active_members is not None and quorum.count > active_members:
         return f"a quorum of {quorum.count} is more than the {active_members} active members"
     if quorum.fraction is not None and quorum.fraction[0] >= quorum.fraction[1]:

@@ -83,17 +83,5 @@
     return { node, charter, board, decisions: decisions.decisions, rules };
   }
 
-  document.addEventListener("DOMContentLoaded", async () => {
-    page.start();
-    try {
-      const data = await load();
-      page.onRender(() => show(data));
-      document.body.dataset.ready = "true";
-    } catch (e) {
-      const error = document.getElementById("error");
-      error.hidden = false;
-      error.textContent = `${t("error.load")} ${e.message}`;
-      document.body.dataset.ready = "error";
-    }
-  });
+  page.boot(load, show);
 })();

@@ -121,8 +121,26 @@
     translate();
   }
 
+  // A page's life: once the document is parsed, the switch works; what load() reads is shown by show(data)
+  // in each language; body[data-ready] says "true" once shown, or "error" with the refusal in the alert.
+  function boot(load, show) {
+    document.addEventListener("DOMContentLoaded", async () => {
+      start();
+      try {
+        const data = await load();
+        onRender(() => show(data));
+        document.body.dataset.ready = "true";
+      } catch (e) {
+        const error = document.getElementById("error");
+        error.hidden = false;
+        error.textContent = `${t("error.load")} ${e.message}`;
+        document.body.dataset.ready = "error";
+      }
+    });
+  }
+
   globalThis.shora.page = {
-    t, num, date, el, signedText, tally, get, getJson, clear, onRender, start,
+    t, num, date, el, signedText, tally, get, getJson, clear, onRender, start, boot,
     get lang() { return lang; },
   };
 })();

@@ -1,7 +1,9 @@
 // A decision bundle verified in the browser, with WebCrypto alone (Ed25519, SHA-256): the same checks, in the
 // same order and named by the same steps, as protocol/bundle.py's verify_bundle, then the recount of
 // protocol/recount.py. tests/web/test_verify_page.py checks this file against the Python verifier on the same
-// bundles. A classic script: globalThis.shora.verify = {verifyBundle, STEPS, parseVkey, b64u, unb64u}.
+// bundles. A classic script: globalThis.shora.verify = {verifyBundle, STEPS, parseVkey, b64u, unb64u}, and the
+// primitives other pages reuse (b64, sha256, concat, equal, hex, ed25519, checkPublicKey, provenEntry,
+// openCheckpoint, included).
 (() => {
   const { msgpack } = globalThis.shora;
   const { DecodeError, Limits, compareBytes } = msgpack;
@@ -129,7 +131,8 @@
     return { logId, seq, prev, tsMs, vis, bodyHash, keyId: keyIdBytes };
   }
 
-  async function checkBody(e) {
+  // `salted`: a council record's entry, whose every body carries a salt (protocol.record.RecordEntry)
+  async function checkBody(e, salted = false) {
     if (e.bodyBytes.length > BODY_LIMITS.maxSize) throw new DecodeError("body exceeds the size limit");
     if (!equal(await sha256(e.bodyBytes), e.header.bodyHash)) {
       throw new VerificationError("body-hash", "the body does not match the header's body_hash");
@@ -139,14 +142,14 @@
       throw new DecodeError("a body is a map with a non-empty text 'kind'");
     }
     const salt = body.get("salt");
-    if (e.header.vis === "council") {
+    if (e.header.vis === "council" || salted) {
       if (!isBytes(salt) || salt.length !== 16) throw new DecodeError("a council-visibility body carries a 16-byte salt");
     } else if (body.has("salt")) throw new DecodeError("a public body carries no salt");
     return body;
   }
 
   // protocol.bundle.ProvenEntry.from_value, with protocol.entry.Entry's checks
-  async function provenEntry(value) {
+  async function provenEntry(value, salted = false) {
     if (!(value instanceof Map) || value.size !== 4 || !["header", "signature", "body", "proof"].every((k) => value.has(k))) {
       throw new DecodeError("a bundled entry has header, signature, body and proof");
     }
@@ -160,7 +163,7 @@
     const e = { headerBytes, signature, bodyBytes, header: header(headerBytes) };
     e.id = await sha256(concat(Uint8Array.of(0), headerBytes));
     if (bodyBytes === null) throw new DecodeError("a bundled entry carries its body");
-    e.body = await checkBody(e);
+    e.body = await checkBody(e, salted);
     const proof = value.get("proof");
     if (proof.length > MAX_PROOF || !proof.every(isBytes)) throw new DecodeError("an inclusion path is at most 64 hashes");
     e.proof = proof;
@@ -296,8 +299,9 @@
     return { origin, size: BigInt(size), root: rootBytes, text };
   }
 
-  // protocol.note.open_checkpoint: the origin is the council's, the council's key signed the note
-  async function openCheckpoint(noteText, councilKey) {
+  // protocol.note.open_checkpoint: the origin is the council's (or `origin`: its record's), the council's key
+  // signed the note
+  async function openCheckpoint(noteText, councilKey, origin = null) {
     let note;
     let checkpoint;
     try {
@@ -307,7 +311,7 @@
       if (err instanceof DecodeError) throw new VerificationError("checkpoint-signature", err.message);
       throw err;
     }
-    const expected = `shora/${b64u(councilKey)}`;
+    const expected = origin ?? `shora/${b64u(councilKey)}`;
     if (checkpoint.origin !== expected) {
       throw new VerificationError("origin", `checkpoint of '${checkpoint.origin}', expected '${expected}'`);
     }
@@ -461,37 +465,123 @@
   function majorityOutcome(majority, yes, no, participants) {
     if (majority === "simple") return yes > no ? "adopted" : yes === no ? "tied" : "rejected";
     if (majority === "absolute") return 2 * yes > participants ? "adopted" : 2 * yes === participants ? "tied" : "rejected";
-    if (majority === "two_thirds") {
-      if (yes + no === 0) return "tied";
-      return 3 * yes >= 2 * (yes + no) ? "adopted" : "rejected";
+    if (majority === "two_thirds" || majority === "two_thirds_participants") {
+      const base = majority === "two_thirds_participants" ? participants : yes + no;
+      if (yes > 0 && 3 * yes >= 2 * base) return "adopted";
+      return 3 * yes === 2 * base ? "tied" : "rejected";
     }
     throw new VerificationError("outcome", `unknown majority rule '${majority}'`);
   }
 
-  // true: recounted and it follows; false: the bundle cannot say (hidden tally, an election, no counts)
+  const FIELDS = ["active_members", "quorum_required", "participants", "votes_cast"];
+  const APPROVAL_MAJORITY = "approval-majority";
+  // Python's == between a stated value and an int: a bool is 0 or 1 there
+  const pyEqInt = (v, n) => v === n || (typeof v === "boolean" && Number(v) === n);
+  const pyRepr = (v) => (v === undefined || v === null ? "None" : typeof v === "string" ? `'${v}'` : typeof v === "boolean" ? (v ? "True" : "False") : String(v));
+
+  // true: recounted and it follows; false: the bundle cannot say (hidden tally, an election without a
+  // method, no counts) — protocol/recount.py's recount, check for check and in its order
   function recount(body) {
     const tally = body.get("tally");
-    if (body.get("motion_kind") === "election" || !(tally instanceof Map) || !tally.has("yes")) return false;
-    const fields = ["active_members", "quorum_required", "participants", "votes_cast"];
-    if (!fields.every((f) => body.has(f))) return false;
-    if (!fields.every((f) => isCount(body.get(f))) || !["yes", "no", "abstain"].every((k) => isCount(tally.get(k)))) {
+    if (!(tally instanceof Map) || !FIELDS.every((f) => body.has(f))) return false;
+    if (body.get("motion_kind") === "election") {
+      if (body.get("method") !== APPROVAL_MAJORITY) return false;
+      return recountElection(body, tally);
+    }
+    if (!tally.has("yes")) return false;
+    if (!FIELDS.every((f) => isCount(body.get(f))) || !["yes", "no", "abstain"].every((k) => isCount(tally.get(k)))) {
       throw new VerificationError("outcome", "the decision's tally is not counts");
     }
     const [yes, no, abstain] = ["yes", "no", "abstain"].map((k) => tally.get(k));
     if (yes + no + abstain !== body.get("votes_cast") || body.get("votes_cast") > body.get("participants")) {
       throw new VerificationError("outcome", "the votes do not add up to the votes cast, or exceed the participants");
     }
-    const required = quorumRequired(body.get("quorum"), body.get("active_members"));
+    const majority = statedMajority(body);
+    follows(body, short(body) ? "no_quorum" : majorityOutcome(majority, yes, no, body.get("participants")));
+    return true;
+  }
+
+  // whether the participants fell short of the quorum, the stated quorum checked first; quorum_capped (true,
+  // present only then): the quorum asked for more than the active members, so they are required
+  function short(body) {
+    const active = body.get("active_members");
+    let required = quorumRequired(body.get("quorum"), active);
+    if (body.has("quorum_capped")) {
+      if (body.get("quorum_capped") !== true || required <= active) {
+        throw new VerificationError("outcome", "quorum_capped is true, and only when the quorum asks for more than the active members");
+      }
+      required = active;
+    }
     if (required !== body.get("quorum_required")) {
       throw new VerificationError("outcome", `the quorum asks for ${required} participants, the decision says ${body.get("quorum_required")}`);
     }
+    return body.get("participants") < required;
+  }
+
+  function statedMajority(body) {
     const majority = body.get("majority");
     if (typeof majority !== "string") throw new VerificationError("outcome", "the decision does not state its majority rule");
-    let expected = majorityOutcome(majority, yes, no, body.get("participants"));
-    if (body.get("participants") < required) expected = "no_quorum";
+    return majority;
+  }
+
+  function follows(body, expected) {
     if (body.get("outcome") !== expected) {
-      throw new VerificationError("outcome", `the tally and the rules give ${expected}, the decision says '${body.get("outcome")}'`);
+      throw new VerificationError("outcome", `the tally and the rules give ${expected}, the decision says ${pyRepr(body.get("outcome"))}`);
     }
+  }
+
+  // an election under "approval-majority", seat by seat (protocol/recount.py _recount_election)
+  function recountElection(body, tally) {
+    const approvals = tally.get("approvals");
+    const ballots = tally.get("ballots");
+    const seats = body.get("seats");
+    const elected = body.get("elected");
+    const tied = body.get("tied");
+    if (
+      !FIELDS.every((f) => isCount(body.get(f))) || !isCount(ballots) || !isCount(seats)
+      || !Array.isArray(approvals)
+      || !approvals.every((a) => Array.isArray(a) && a.length === 2 && isBytes(a[0]) && isCount(a[1]))
+      || !Array.isArray(elected) || !elected.every((e) => e instanceof Map && isBytes(e.get("member")))
+      || !Array.isArray(tied) || !tied.every(isBytes)
+    ) {
+      throw new VerificationError("outcome", "the election's tally is not counts");
+    }
+    const counts = new Map(approvals.map(([member, n]) => [hex(member), n])); // a later pair wins, as in a dict
+    if (ballots !== body.get("votes_cast") || ballots > body.get("participants") || [...counts.values()].some((n) => n > ballots)) {
+      throw new VerificationError("outcome", "the approvals exceed the ballots, or the ballots the participants");
+    }
+    const seated = elected.map((e) => hex(e.get("member")));
+    if (!elected.every((e, i) => pyEqInt(e.get("seat"), i)) || seated.length > seats) {
+      throw new VerificationError("outcome", "the seats are not numbered in order, or more than the election's");
+    }
+    if (!pyEqInt(body.get("vacant"), seats - seated.length)) {
+      throw new VerificationError("outcome", `${seated.length} of ${seats} seats filled, the decision says vacant ${pyRepr(body.get("vacant"))}`);
+    }
+    const majority = statedMajority(body);
+    const level = tied.map(hex);
+    if (short(body)) {
+      if (seated.length || level.length) throw new VerificationError("outcome", "a decision without quorum elects nobody");
+      follows(body, "no_quorum");
+      return true;
+    }
+    for (const member of [...seated, ...level]) {
+      const n = counts.get(member);
+      if (n === undefined || majorityOutcome(majority, n, ballots - n, body.get("participants")) !== "adopted") {
+        throw new VerificationError("outcome", "a candidate took or tied for a seat without the majority the rules ask");
+      }
+    }
+    const order = seated.map((m) => counts.get(m));
+    const levels = new Set(level.map((m) => counts.get(m)));
+    if (
+      new Set([...seated, ...level]).size !== seated.length + level.length
+      || level.length === 1
+      || order.some((n, i) => i > 0 && n > order[i - 1])
+      || levels.size > 1
+      || (order.length && levels.size && Math.min(...order) <= Math.min(...levels))
+    ) {
+      throw new VerificationError("outcome", "seats do not go by most approvals, or the tie is not a tie");
+    }
+    follows(body, seated.length ? "adopted" : level.length ? "tied" : "rejected");
     return true;
   }
 
@@ -572,7 +662,7 @@
       report.tsMs = Number(decision.header.tsMs);
       report.id = b64u(decision.id);
       if (recount(decision.body)) pass("outcome", `${decision.body.get("outcome")}: follows from the tally under ${decision.body.get("majority")}`);
-      else Object.assign(steps.get("outcome"), { status: "info", detail: "not recounted: the tally is not in the bundle, or an election" });
+      else Object.assign(steps.get("outcome"), { status: "info", detail: "not recounted: the tally is not in the bundle, or an election without a declared method" });
     } catch (err) {
       if (!(err instanceof VerificationError)) {
         if (!(err instanceof DecodeError)) throw err;
@@ -586,5 +676,8 @@
     return report;
   }
 
-  globalThis.shora.verify = { verifyBundle, STEPS, parseVkey, b64u, unb64u, VerificationError };
+  globalThis.shora.verify = {
+    verifyBundle, STEPS, parseVkey, b64u, unb64u, VerificationError,
+    b64, sha256, concat, equal, hex, ed25519, checkPublicKey, provenEntry, openCheckpoint, included,
+  };
 })();
