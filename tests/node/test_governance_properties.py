@@ -231,7 +231,7 @@ class Council13(RuleBasedStateMachine):
 
     @rule(m=member)
     def requisition(self, m: bytes) -> None:
-        self.do(RequestAssembly(m, "an assembly, please"))
+        self.do(RequestAssembly(m, "an assembly, please", self.state.requisition_round()))
 
     @rule()
     def resign(self) -> None:

@@ -21,9 +21,11 @@ Entry kinds (body fields besides ``kind``; visibility):
   nil; bound only by the member's own signed join, see ``issuer``).
 - ``member/key`` (council): ``member``, ``key``: the member's new key, countersigned by it; the old key is
   revoked from this position (a lost phone).
-- ``assembly/requisition`` (council): ``member``, ``text``: a member's signed request for an assembly. Those
-  since the last ``assembly/open`` count, once per active member; reaching the rules' share starts the
-  board's delay (``Council.convening_due``). Refused when made (not on replay) twice by one member.
+- ``assembly/requisition`` (council): ``member``, ``text``, ``round``: a member's signed request for the next
+  assembly, naming the round it asks in (``Council.requisition_round``: the assemblies opened before it;
+  absent in older logs) — another round is ``requisition.stale``. Those since the last ``assembly/open``
+  count, once per active member; reaching the rules' share starts the board's delay
+  (``Council.convening_due``). Refused when made (not on replay) twice by one member, or naming no round.
 - ``member/leave`` (council): ``member``. Ends any mandate the member holds; then, for a board member,
 - ``board/left`` (public): ``member``, ``decision``, ``seat``: the mandate ended, cause "left".
 - ``delegate/left`` (public): ``member``, ``decision``, ``seat``: after the member/leave (and any board/left)

@@ -138,7 +138,11 @@ def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, An
                 },
             )
         case "assembly/requisition":
-            return Statement("requisition", state.id, {"member": member, "text": body["text"]})
+            fields = {"member": member, "text": body["text"]}
+            # the round it asks in, signed by the member (issue 13); absent in logs written before rounds
+            return Statement(
+                "requisition", state.id, fields | ({"round": body["round"]} if "round" in body else {})
+            )
         case "assembly/open":
             fields = {"member": member, "agenda": body["agenda"], "ground": body["ground"]}
             return Statement("convene", state.id, {**fields, "due_ms": body["due_ms"]})

@@ -93,9 +93,14 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
         case BindKey():
             return {"kind": "member/key", "member": command.member, "key": command.key}, []
         case RequestAssembly():
-            check_new_requisition(state, command.member)
+            check_new_requisition(state, command.member, command.round)
             text = nfc_text(command.text)
-            return {"kind": "assembly/requisition", "member": command.member, "text": text}, []
+            return {
+                "kind": "assembly/requisition",
+                "member": command.member,
+                "text": text,
+                "round": command.round,
+            }, []
         case OpenAssembly():
             agenda = nfc_text(command.agenda)
             opened: dict[str, Any] = {"kind": "assembly/open", "convened_by": command.convened_by}

@@ -492,6 +492,11 @@ class Council:
 
     # -- requisitions and who may convene (article 5: the board cannot block the assembly) ------------------
 
+    def requisition_round(self) -> int:
+        """The round requisitions now ask in: the number of assemblies opened so far. Each assembly answers
+        every requisition made before it opened, so a requisition counts toward one assembly only."""
+        return len(self.assemblies)
+
     def requisitioners(self) -> list[bytes]:
         """Active members who have requisitioned the next assembly, in the order they did."""
         seen: list[bytes] = []
