@@ -246,3 +246,21 @@ def test_a_board_member_chairing_the_close_writes_the_board_left() -> None:
     )
     assert log.state.board_members() == {chair}
     assert replay(log.entries) == log.state
+
+
+def test_a_board_member_elected_council_only_leaves_without_a_public_trace() -> None:
+    """The public board never showed a mandate a council-only election gave, so its end writes nothing public
+    (before, the leaving's board/left named the council-only election); a log written then replays."""
+    log = council()
+    aid = assembly(log)
+    hidden = board_of(log, aid, B, vis="council")
+    (leave,) = log.run(LeaveMember(B))
+    assert (leave.vis, leave.body["kind"]) == ("council", "member/leave")
+    assert log.state.mandates[0].cause == "left" and log.state.board_members() == set()
+    # as written before: the board/left after the leaving still stands on replay
+    older = replay(log.entries)
+    body = {"kind": "board/left", "member": B, "decision": hidden, "seat": 0}
+    state = replay(log.entries[:-1])
+    apply(state, leave)
+    apply(state, Appended(leave.seq + 1, os.urandom(32), 10**9, "public", body))
+    assert state.mandates[0].ended_public and older.mandates[0].ended_public is False

@@ -300,8 +300,10 @@ class Council13(RuleBasedStateMachine):
     @invariant()
     def the_public_log_shows_the_board_the_node_has(self) -> None:
         """issue 13: read from the public entries alone, the sitting board is the node's board of mandates
-        given in public, however each ended — by a council-only recall or removal too."""
+        given in public, however each ended — by a council-only recall or removal too; and a board/left
+        names only a mandate given in public, never a council-only election."""
         shown: set[tuple[bytes, int]] = set()
+        public = {d.id for d in self.state.decisions.values() if d.visibility == "public"}
         for entry in self.log:
             body = entry.body
             if entry.vis != "public":
@@ -310,8 +312,8 @@ class Council13(RuleBasedStateMachine):
                 shown |= {(entry.id, e["seat"]) for e in body["elected"]}
                 shown -= {(e["decision"], e["seat"]) for e in body["ended"]}
             elif body["kind"] in ("board/resign", "board/left"):
+                assert body["kind"] == "board/resign" or body["decision"] in public, body
                 shown.discard((body["decision"], body["seat"]))
-        public = {d.id for d in self.state.decisions.values() if d.visibility == "public"}
         sitting = {(m.decision, m.seat) for m in self.state.sitting_mandates() if m.decision in public}
         assert shown == sitting
 

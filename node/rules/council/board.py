@@ -35,7 +35,6 @@ def published_ends(state: Council, motion: Motion, decided: dict[str, Any]) -> l
     mandate given council-only was never shown)."""
     if motion.kind not in DECIDED_CAUSES or motion.visibility == "public":
         return []
-    given = {d.id for d in state.decisions.values() if d.visibility == "public"}
     return [
         {
             "kind": "board/left",
@@ -45,8 +44,14 @@ def published_ends(state: Council, motion: Motion, decided: dict[str, Any]) -> l
             "cause": motion.kind,
         }
         for e in decided["ended"]
-        if e["decision"] in given
+        if given_in_public(state, e["decision"])
     ]
+
+
+def given_in_public(state: Council, decision: bytes) -> bool:
+    """Whether the decision that gave a board mandate is public: only such a mandate's end is published."""
+    found = state.decisions.get(decision)
+    return found is not None and found.visibility == "public"
 
 
 def board_left(state: Council, body: dict[str, Any], entry: Appended | None) -> None:

@@ -77,9 +77,11 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "pubkey": command.pubkey,
             }, []
         case LeaveMember():
-            # a board member's leaving ends their mandate: the public log says so, cause "left"
+            # a board member's leaving ends their mandate: the public log says so, cause "left" — for a
+            # mandate given in public only: one a council-only election gave was never shown, nor is its end
             seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
-            left = [] if seat is None else [Draft("public", _mandate("board/left", seat.member, seat))]
+            shown = seat is not None and board.given_in_public(state, seat.decision)
+            left = [Draft("public", _mandate("board/left", seat.member, seat))] if seat and shown else []
             # and a delegate's ends their mandates to the federation: published as delegate/left (issue 13)
             left += [
                 Draft("public", _mandate("delegate/left", d.member, d))
