@@ -105,5 +105,12 @@ async def test_a_council_only_recall_and_removal_end_the_public_mandates_in_publ
     assert not [
         p for p in public if p["kind"] in ("decision", "motion/propose") and p.get("visibility") == "council"
     ]
+    log_id = codec.b64u(node.config.node_id)
+    for path in ("/v1/board", "/v1/decisions", f"/v1/logs/{log_id}/entries?limit=1000"):
+        async with node.session.get(node.url + path) as answer:
+            said = await answer.read()
+        for closed in (recalled, removed):
+            for secret in (closed["decision_id"], codec.b64u(closed["motion_id"]), closed["text"]):
+                assert secret.encode() not in said, path
     listed = (await (await node.get("/v1/decisions")).json())["decisions"]
     assert {d["record_id"] for d in listed} == {first, second}  # the two elections only
