@@ -118,6 +118,7 @@ def view(state: Council, people: dict[bytes, Person]) -> dict[str, Any]:
         }
     return {
         "council": state.id,
+        "seq": state.next_seq,  # the record's size this picture was drawn at: an older picture is stale
         "members": members,
         "assembly": assembly,
         "signed_ballots": list(state.rules.signed_ballots),
