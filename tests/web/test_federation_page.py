@@ -144,9 +144,12 @@ async def test_older_proposals_a_page_at_a_time(start_node: NodeFactory, abrowse
         "Federation of Canada", kind="federation", level="country", settings={"federation_page_max": 2}
     )
     for n in range(5):
+        # the oldest's deadline typed as milliseconds far ahead (the year 37648): beyond the Solar Hijri
+        # table, shown as its Gregorian day, and the page still reads
+        deadline = 2**50 if n == 0 else "2030-01-01T00:00:00Z"
         await fed.operator.call(
             "POST", "/v1/admin/proposals",
-            {"text_fa": f"پیشنهاد {n}", "text_en": f"Proposal {n}", "deadline": "2030-01-01T00:00:00Z"},
+            {"text_fa": f"پیشنهاد {n}", "text_en": f"Proposal {n}", "deadline": deadline},
         )  # fmt: skip
     page = await open_page(abrowser, fed.url + "/?lang=en")
     assert await page.evaluate("document.body.dataset.ready") == "true", await page.text_content("#error")
@@ -164,6 +167,7 @@ async def test_older_proposals_a_page_at_a_time(start_node: NodeFactory, abrowse
         focused = await page.evaluate("document.activeElement.querySelector('.text[lang=en]').textContent")
         assert focused == shown[0]
     assert await texts.all_text_contents() == [f"Proposal {n}" for n in (4, 3, 2, 1, 0)]
+    assert "deadline 37648-05-06 ·" in await page.locator("#proposal-list > li").nth(4).text_content()
     assert await older.is_hidden() and await page.text_content("#proposals-shown") == "5 / 5"
     assert await page.is_hidden("#error")
     await page.click("#lang")  # Persian: the pages read so far stay, in its words and digits
