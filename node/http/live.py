@@ -53,7 +53,9 @@ class Live:
 
 
 def _tally(motion: Motion) -> dict[str, Any]:
-    if motion.kind in ("election", "delegate"):
+    # an election's ballots approve candidates; every other kind's (a delegate motion's too) are yes, no or
+    # abstain (node.rules.council.motions)
+    if motion.kind == "election":
         approvals = dict.fromkeys(motion.candidates, 0)
         for vote in motion.votes.values():
             for candidate in vote if isinstance(vote, tuple) else ():

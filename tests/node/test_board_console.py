@@ -205,6 +205,13 @@ async def test_the_live_stream_carries_a_ballots_tally(start_node: NodeFactory) 
                 assert (await chair.get(B + "/assembly")).json()["seq"] == picture["seq"]
                 break
     await stream.aclose()
+    # a delegate motion names candidates, but is voted yes, no or abstain: so is its tally
+    d = await post(chair, "/motions", {"text": "d", "kind": "delegate", "candidates": ["Babak"]})
+    assert d.status == 200, d.body
+    voted = await post(chair, f"/motions/{d.json()['motion_id']}/votes", {"member": "Babak", "choice": "yes"})
+    assert voted.status == 200, voted.body
+    shown = (await chair.get(B + "/assembly")).json()["assembly"]["motions"][1]
+    assert (shown["kind"], shown["tally"]) == ("delegate", {"yes": 1, "no": 0, "abstain": 0})
 
 
 async def test_more_live_streams_than_the_limit_are_refused(start_node: NodeFactory) -> None:
