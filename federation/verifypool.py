@@ -29,6 +29,7 @@ from protocol.keys import BACKENDS, DEFAULT_BACKEND
 
 log = logging.getLogger("shora.verify")
 WATCH_INTERVAL_S = 0.5
+WORKER_NICENESS = 19
 T = TypeVar("T")
 
 Job = tuple[bytes, bytes, bytes]  # (public key, signature, framed message)
@@ -54,6 +55,10 @@ def answer(future: Future[int], jobs: Sequence[Job]) -> int:
 
 def _worker_init(node: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the node, which stops its workers
+    # Idle priority: most of what workers check is off the critical path (the signatures of pages their
+    # checkpoint authenticated, checked after commit), and must not slow the ingest that waits for CPU.
+    # A page checked before commit waits for its workers with the node's process idle, so they run then.
+    os.nice(WORKER_NICENESS)
     # A worker holds both ends of its task pipe, so it would never see the node die (killed, say): it
     # watches for the node to be gone instead, and leaves.
     threading.Thread(target=_exit_with, args=(node,), daemon=True, name="shora-verify-watch").start()

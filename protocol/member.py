@@ -11,7 +11,9 @@ The acts and their fields (each exactly these):
     key          member, key                   a new key for a member, countersigned by that key
     checkin      assembly, member              present at that assembly
     ballot       assembly, motion, member, choice (text | nil), approvals [member]
-    requisition  member, text                  asks for a general assembly
+    requisition  member, text [, round]        asks for a general assembly: the next one, of round ``round``
+                                               (the assemblies opened before it); without ``round`` in
+                                               logs written before rounds only
     leave        member                        leaves the council
     convene      member, agenda, ground, due_ms
                                                convenes the assembly the board has not: ground
@@ -61,6 +63,9 @@ ACTS: dict[str, tuple[str, ...]] = {
     "resign": ("member", "decision"),
     "consent": ("assembly", "member"),
 }
+# fields an act may carry beyond ``ACTS``: a requisition names its round since requisitions count toward one
+# assembly only (issue 13); statements of older logs lack it and still verify
+OPTIONAL: dict[str, tuple[str, ...]] = {"requisition": ("round",)}
 MEMBER_ID_SIZE = 16
 ID_SIZE = 32
 STATEMENT_LIMITS = codec.Limits(max_size=64 * 1024, max_depth=3, max_length=1000)
@@ -81,7 +86,8 @@ class Statement:
     def __post_init__(self) -> None:
         if self.act not in ACTS:
             raise DecodeError(f"a member statement's act is one of {', '.join(sorted(ACTS))}")
-        if set(self.fields) != set(ACTS[self.act]):
+        optional = set(OPTIONAL.get(self.act, ())) & set(self.fields)
+        if set(self.fields) != set(ACTS[self.act]) | optional:
             raise DecodeError(f"a {self.act} statement has exactly {', '.join(ACTS[self.act])}")
         for name, value in (("council", self.council), *self.fields.items()):
             size = _SIZES.get(name)
@@ -97,6 +103,10 @@ class Statement:
                 raise DecodeError("a ballot's approvals are member ids")
         if self.act == "requisition" and type(self.fields["text"]) is not str:
             raise DecodeError("a requisition's text is text")
+        if self.act == "requisition" and "round" in self.fields:
+            r = self.fields["round"]
+            if type(r) is not int or not 0 <= r < 2**63:
+                raise DecodeError("a requisition's round is a count of assemblies")
         if self.act == "convene":
             if type(self.fields["agenda"]) is not str or type(self.fields["ground"]) is not str:
                 raise DecodeError("a convening's agenda and ground are text")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
@@ -50,6 +51,7 @@ from federation.gossip.wire import (
 )
 from federation.replica import Head, Page, ReplicaLike
 from federation.settings import DEFAULTS, FederationSettings
+from federation.store.verified import BadSignature
 from federation.tasks import cancel_and_wait
 from federation.transport import Transport
 from protocol import codec
@@ -120,6 +122,7 @@ class Gossip:
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(settings.gossip_pending_max)
         self._group: asyncio.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._settling = False  # a task waits for the signature checks of committed pages
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -160,8 +163,10 @@ class Gossip:
         self._group.create_task(coro)
 
     async def idle(self) -> None:
-        """Wait until no pull is queued or running (for simulations and tests)."""
+        """Wait until no pull is queued or running and the signature checks of what was pulled are
+        recorded (for simulations and tests)."""
         await self._queue.join()
+        await self.check_signatures()
 
     async def _loop(self) -> None:
         while True:
@@ -324,11 +329,57 @@ class Gossip:
                         await self._probe_fork(peer, log_id, size)  # ForkFound if the histories diverged
                     raise
                 self.stats.pulled += result.appended
+                self._watch_signatures()
                 if result.appended == 0:
                     return
         finally:
             if ahead is not None:
                 await _cancelled(ahead)
+
+    # --- each entry's own signature, after commit (docs/gossip.md, "Pulling") ------------------------
+
+    def _watch_signatures(self) -> None:
+        """Once the signature checks of the pages committed so far answer, record them (``settle``)."""
+        if not self._settling and self._group is not None and self.replica.deferred_futures():
+            self._settling = True
+            self._spawn(self._settle())
+
+    async def _settle(self) -> None:
+        try:
+            await self.check_signatures()
+        finally:
+            self._settling = False
+
+    async def check_signatures(self) -> None:
+        """Wait for the signature checks of every page committed so far, record them on the writer and act
+        on those that failed (``_bad_signature``)."""
+        while futures := self.replica.deferred_futures():
+            await asyncio.wait([asyncio.wrap_future(f) for f in futures])
+            for found in await self.run_write(self.replica.settle):
+                await self._bad_signature(found)
+
+    async def _bad_signature(self, found: BadSignature) -> None:
+        """An entry committed on its checkpoint's authority whose own signature failed. The leaf commits
+        the header, not the signature: the peer that served it is charged and a valid signature is asked
+        of the others — the log's owner first. Served by the owner itself, it stays flagged."""
+        seq, log_id = found.seq, found.log_id
+        if found.source is not None:
+            self._bad(found.source, f"entry-signature: seq {seq} of {codec.short_id(log_id)}, after commit")
+        if found.owner:
+            log.error("log %s: its owner served entry %d with a bad signature", codec.short_id(log_id), seq)
+            return
+        others = [p for p in self.peers() if p not in (self.me, found.source)]
+        for peer in sorted(others, key=lambda p: p != log_id):
+            page: Page | None = None
+
+            async def fetch(peer: bytes = peer) -> None:
+                nonlocal page
+                page = await self._page(peer, log_id, seq - 1, self.settings.page_entries_max, seq)
+
+            if not await self._guarded(peer, fetch) or page is None:
+                continue
+            if await self.run_write(partial(self.replica.mend, log_id, page)) > 0:
+                return
 
     async def _probe_fork(self, peer: bytes, log_id: bytes, size: int) -> None:
         """A checkpoint that is not consistent with our tree: either the peer's proof is bad, or the log
@@ -350,7 +401,7 @@ class Gossip:
             return None
         if reply.status != 200:
             raise self._refusal(reply.status, reply.body)
-        page = Page.decode(reply.body, self.settings.max_response_bytes)
+        page = dataclasses.replace(Page.decode(reply.body, self.settings.max_response_bytes), source=peer)
         # its signature checks start now, while the pages before it are still being ingested
         return self.replica.preverify(log_id, page)
 

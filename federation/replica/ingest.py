@@ -32,18 +32,18 @@ from collections.abc import Callable, Sequence
 import msgpack
 
 from federation.errors import BadData, ForkFound
-from federation.replica.forks import prove_checkpoint_contradiction, prove_entries_fork
+from federation.replica.forks import keys_valid_at, prove_checkpoint_contradiction, prove_entries_fork
 from federation.replica.page import Head, IngestResult, Page, Row, encode_page
 from federation.replica.serve import page_parts, refuse_frozen
-from federation.replica.signatures import POOL_THRESHOLD, Preverified, SignatureChecks
+from federation.replica.signatures import POOL_THRESHOLD, Deferred, Preverified, SignatureChecks
 from federation.settings import DEFAULTS, FederationSettings
-from federation.store import LogHead, LogStore, receipts
+from federation.store import LogHead, LogStore, receipts, verified
 from protocol import merkle
 from protocol.bundle import KEY_KIND
 from protocol.entry import Entry, verify_follows
 from protocol.errors import DecodeError, VerificationError
 from protocol.fork import ForkProof, checkpoints_fork, verify_fork_proof
-from protocol.keys import PublicKey
+from protocol.keys import ENTRY_TAG, PublicKey
 from protocol.note import Checkpoint, SignedCheckpoint, open_checkpoint, parse_note
 
 
@@ -65,11 +65,22 @@ class Replica:
         self.trusted = trusted
         self.verify_pool = verify_pool
         self.settings = settings
+        self._deferred: list[Deferred] = []  # pages committed whose entries' signatures are being checked
 
     # --- what we serve ------------------------------------------------------------------------------
 
     def heads(self) -> list[Head]:
-        return [Head(h.log_id, h.size, h.root) for h in self.store.heads()]
+        """What we offer our peers: of each log, the entries whose own signatures were checked (``page``
+        serves no others). ``head`` is all we hold, what a pull continues from."""
+        checked = {u.log_id: u.first for u in reversed(verified.pending(self.store.conn))}  # the lowest
+        heads = []
+        for h in self.store.heads():
+            size = checked.get(h.log_id, h.size)
+            if size == h.size:
+                heads.append(Head(h.log_id, h.size, h.root))
+            elif size > 0:  # a log none of whose entries is checked yet is not offered at all
+                heads.append(Head(h.log_id, size, self.store.root(h.log_id, size)))
+        return heads
 
     def head(self, log_id: bytes) -> Head | None:
         h = self.store.head(log_id)
@@ -78,18 +89,18 @@ class Replica:
     def page(self, log_id: bytes, after_seq: int, limit: int, first: int) -> Page:
         """Entries after ``after_seq`` (public bodies only), our newest checkpoint, and a consistency proof
         from ``first`` to it; a log we do not hold gives an empty page."""
-        rows, checkpoint, proof = self._page(log_id, after_seq, limit, first)
-        return Page(tuple(Entry.stored(*row) for row in rows), checkpoint, proof, first)
+        rows, checkpoint, proof, start = self._page(log_id, after_seq, limit, first)
+        return Page(tuple(Entry.stored(*row) for row in rows), checkpoint, proof, start)
 
     def page_bytes(self, log_id: bytes, after_seq: int, limit: int, first: int) -> bytes:
         """``page(…).encode()`` straight from the stored bytes: what a peer is sent, with no header decoded
         again (we checked them when we stored them; the peer checks them all itself)."""
-        rows, checkpoint, proof = self._page(log_id, after_seq, limit, first)
-        return encode_page(rows, checkpoint, proof, first)
+        rows, checkpoint, proof, start = self._page(log_id, after_seq, limit, first)
+        return encode_page(rows, checkpoint, proof, start)
 
     def _page(
         self, log_id: bytes, after_seq: int, limit: int, first: int
-    ) -> tuple[list[Row], str | None, tuple[bytes, ...]]:
+    ) -> tuple[list[Row], str | None, tuple[bytes, ...], int]:
         limit = max(0, min(limit, self.settings.page_entries_max))
         return page_parts(self.store, log_id, after_seq, limit, first, self.settings.page_bytes_max)
 
@@ -136,20 +147,24 @@ class Replica:
         size = head.size if head else 0
         # entries at positions we hold first: a different one is a fork, whatever the checkpoint claims
         self._check_held(key, page.entries, size)
-        signed = self._check_checkpoint(key, page, head)
+        signed, vouched = self._check_checkpoint(key, page, head)
         pre = page.preverified
-        if pre is not None and (pre.log_id != log_id or pre.entries is not page.entries):
+        if pre is not None and (vouched or pre.log_id != log_id or pre.entries is not page.entries):
+            pre.cancel()
             pre = None
         try:
-            new, verifier = self._check_entries(key, page.entries, size, pre)
+            new, verifier = self._check_entries(key, page.entries, size, pre, vouched)
         except BaseException:
             if pre is not None:
                 pre.cancel()
             raise
         try:
-            return self._commit(log_id, head, new, signed, verifier)
+            result = self._commit(log_id, head, new, signed, verifier, page if vouched else None)
         finally:
             verifier.cancel()
+        if vouched and new:  # committed: now each entry's own signature, off the critical path
+            self._deferred.append(Deferred(log_id, size, verifier.pending, page.source, self.verify_pool))
+        return result
 
     def preverify(self, log_id: bytes, page: Page) -> Page:
         """``page`` with the signature checks of its root-signed entries already sent to the verify pool,
@@ -157,18 +172,25 @@ class Replica:
         instead of sending them again (every other check is made there, as always)."""
         if self.verify_pool is None or len(page.entries) < POOL_THRESHOLD or page.preverified is not None:
             return page
+        if _vouchable(page):
+            return page  # its checkpoint will authenticate it: the signatures are checked after commit
         try:
             pre = Preverified(log_id, page.entries, self.verify_pool)
         except DecodeError:
             return page  # not a log key: ingest refuses it
         return dataclasses.replace(page, preverified=pre)
 
-    def _check_checkpoint(self, key: PublicKey, page: Page, head: LogHead | None) -> SignedCheckpoint | None:
-        """The offered checkpoint if it is newer than the one held and consistent with what we hold."""
+    def _check_checkpoint(
+        self, key: PublicKey, page: Page, head: LogHead | None
+    ) -> tuple[SignedCheckpoint | None, bool]:
+        """The offered checkpoint if it is newer than the one held and consistent with what we hold, and
+        whether it vouches for the page's new entries: true when the page ends within its tree and the
+        proof starts at the page's end (checked in ``_commit``, against the root recomputed once the page
+        is appended)."""
         if page.checkpoint is None:
             if page.consistency:
                 raise BadData("consistency", "a consistency proof without a checkpoint")
-            return None
+            return None, False
         try:
             signed = open_checkpoint(page.checkpoint, key)
         except VerificationError as exc:
@@ -187,8 +209,12 @@ class Replica:
             if offered.size == held.size:
                 if offered.root != held.root:
                     self._fork(checkpoints_fork(key.raw, head.checkpoint, page.checkpoint))
-                return None  # the one we hold
-        if 0 < size < offered.size:
+                return None, False  # the one we hold
+        end = page.entries[-1].seq + 1 if page.entries else size
+        vouched = size < end == page.first <= offered.size
+        # a page past the checkpoint's size, its proof starting at its end, is compared with the root in
+        # _commit; any other proof must start from what we hold and verify here
+        if 0 < size < offered.size and page.first != end:
             if not 0 < page.first <= size:
                 raise BadData("consistency", f"the proof starts at size {page.first}; we hold {size}")
             try:
@@ -202,7 +228,7 @@ class Replica:
             except VerificationError as exc:
                 raise BadData("consistency", exc.message) from exc
         # size >= offered.size: compared with the root recomputed from stored nodes, in _commit
-        return signed
+        return signed, vouched
 
     def _check_held(self, key: PublicKey, entries: Sequence[Entry], size: int) -> None:
         """The page is one contiguous run of this log starting within what we hold, and agrees with every
@@ -224,17 +250,23 @@ class Replica:
                     self._entries_fork(key, entry)
 
     def _check_entries(
-        self, key: PublicKey, entries: Sequence[Entry], size: int, pre: Preverified | None = None
+        self,
+        key: PublicKey,
+        entries: Sequence[Entry],
+        size: int,
+        pre: Preverified | None = None,
+        vouched: bool = False,
     ) -> tuple[Sequence[Entry], SignatureChecks]:
         """The entries beyond ``size`` (the page passed ``_check_held``), chained and checked, with their
-        signatures on their way (those ``pre`` sent already are only waited for)."""
+        signatures on their way (those ``pre`` sent already are only waited for). A page its checkpoint
+        ``vouched`` for has its signature checks only gathered (``pending``), for after the commit."""
         log_id = key.raw
         start = entries[0].seq if entries else size
         held = min(len(entries), size - start)
         new = entries[held:]
         keys = self._keys(key)
         todo = len(new) - (sum(1 for i in pre.covered if i >= held) if pre is not None else 0)
-        verifier = SignatureChecks(self.verify_pool, todo, pre, held)
+        verifier = SignatureChecks(None if vouched else self.verify_pool, todo, pre, held)
         previous = self.store.entry(log_id, size - 1) if size and new else None
         ahead_ms = int(self.clock() * 1000) + round(self.settings.entry_skew_s * 1000)
         try:
@@ -281,7 +313,12 @@ class Replica:
         new: Sequence[Entry],
         signed: SignedCheckpoint | None,
         verifier: SignatureChecks,
+        vouched: Page | None = None,
     ) -> IngestResult:
+        """Append ``new`` in one transaction. A page its checkpoint vouches for (``vouched``) commits only if
+        the root recomputed with it is consistent with the signed root; its entries are then held as not
+        yet individually verified (``federation.store.verified``). Any other page commits only once every
+        signature has answered."""
         offered = signed.checkpoint if signed else None
 
         def sign(size: int, root: bytes) -> str | None:
@@ -302,14 +339,102 @@ class Replica:
                 if result.checkpoint_size != offered.size:
                     self.store.set_checkpoint(log_id, signed.note_text, offered.size)
                     result = self.store.head(log_id)
-            bad = verifier.failed()
-            if bad >= 0:
-                raise BadData("entry-signature", f"seq {new[bad].seq}: not a valid signature")
+            if vouched is not None and offered is not None and result is not None and new:
+                if result.size < offered.size:
+                    try:
+                        merkle.verify_consistency(
+                            result.size, offered.size, result.root, offered.root, vouched.consistency
+                        )
+                    except VerificationError as exc:
+                        raise BadData("consistency", exc.message) from exc
+                verified.add(self.store.conn, log_id, new[0].seq, result.size, vouched.source)
+            else:
+                bad = verifier.failed()
+                if bad >= 0:
+                    raise BadData("entry-signature", f"seq {new[bad].seq}: not a valid signature")
             if result is not None:  # when we first held these entries: a federation's receipt (issue 13)
                 receipts.note(self.store.conn, log_id, result.size, int(self.clock() * 1000))
         if result is None:
             return IngestResult(0, 0, None)
         return IngestResult(len(new), result.size, result.checkpoint_size)
+
+    # --- each entry's own signature, after commit ----------------------------------------------------
+
+    def deferred_futures(self) -> list[concurrent.futures.Future[int]]:
+        """The pool's answers ``settle`` is waiting for (the caller awaits them, then calls ``settle``)."""
+        return [future for deferred in self._deferred for future in deferred.futures()]
+
+    def settle(self, wait: bool = False) -> list[verified.BadSignature]:
+        """Record the answers of the signature checks of committed pages (every one if ``wait``, else those
+        in): their entries verified, or the first that fails kept (``federation.store.verified``). Ranges
+        held unverified that no check in this process covers (the node restarted) are sent again. The bad
+        signatures found: the caller charges their peer and fetches the entry elsewhere (``mend``)."""
+        found: list[verified.BadSignature] = []
+        keep: list[Deferred] = []
+        for deferred in self._deferred:
+            if not wait and not deferred.done():
+                keep.append(deferred)
+                continue
+            bad = deferred.failed()
+            log_id, first = deferred.log_id, deferred.first
+            with self.store.transaction():
+                verified.advance(self.store.conn, log_id, first, deferred.end if bad < 0 else bad)
+                if bad >= 0:
+                    found.append(self._bad_signature(log_id, bad, deferred.source))
+        self._deferred = keep
+        tracked = {(d.log_id, d.first) for d in keep}
+        suspects = {(b.log_id, b.seq) for b in found}
+        for left in verified.pending(self.store.conn):
+            key = (left.log_id, left.first)
+            if key not in tracked and key not in suspects and not self.store.bad_signature(*key):
+                self._deferred.append(self._recheck(left))
+        return [*found, *(self.settle(wait) if wait and self._deferred else [])]
+
+    def _recheck(self, left: verified.Unverified) -> Deferred:
+        """The checks of a range held unverified, sent again from the stored entries."""
+        root = PublicKey(left.log_id)
+        jobs = []
+        for entry in self.store.entries(left.log_id, left.first - 1, left.end - left.first, recheck=False):
+            signer = (
+                root
+                if entry.header.key_id == root.id
+                else keys_valid_at(self.store, root, entry.seq).get(entry.header.key_id, root)
+            )
+            jobs.append((signer.raw, entry.signature, ENTRY_TAG + entry.header_bytes))
+        return Deferred(left.log_id, left.first, jobs, left.source, self.verify_pool)
+
+    def _bad_signature(self, log_id: bytes, seq: int, source: bytes | None) -> verified.BadSignature:
+        held = self.store.signed_header(log_id, seq)
+        head = self.store.head(log_id)
+        assert held is not None and head is not None
+        return verified.record_bad(self.store.conn, log_id, seq, held.signature, source, head.checkpoint)
+
+    def mend(self, log_id: bytes, page: Page) -> int:
+        """Signatures from ``page`` (fetched from another peer) for the entries held unverified after one
+        that failed: each offered for the very entry we hold (same id) and valid replaces ours. Every such
+        range is verified again here up to its first entry still without a valid signature; the number of
+        entries now verified."""
+        offered = {entry.seq: entry for entry in page.entries if entry.header.log_id == log_id}
+        root = PublicKey(log_id)
+        gained = 0
+        with self.store.transaction():
+            for left in verified.pending(self.store.conn, log_id):
+                if not self.store.bad_signature(log_id, left.first):
+                    continue  # no failure there: its checks are on their way
+                upto = left.first
+                for entry in self.store.entries(log_id, left.first - 1, left.end - left.first, recheck=False):
+                    signer = keys_valid_at(self.store, root, entry.seq).get(entry.header.key_id)
+                    if signer is None:
+                        break
+                    if not _valid(entry, signer):
+                        other = offered.get(entry.seq)
+                        if other is None or other.id != entry.id or not _valid(other, signer):
+                            break
+                        self.store.set_signature(log_id, entry.seq, other.signature)
+                    upto = entry.seq + 1
+                verified.advance(self.store.conn, log_id, left.first, upto)
+                gained += upto - left.first
+        return gained
 
     # --- forks --------------------------------------------------------------------------------------
 
@@ -354,3 +479,22 @@ def _delegate(keys: dict[bytes, PublicKey], root: PublicKey, entry: Entry) -> No
         keys[key.id] = key
     elif body.get("action") == "revoke":
         keys.pop(key.id, None)
+
+
+def _vouchable(page: Page) -> bool:
+    """The page ends where its consistency proof starts, within its checkpoint's tree: its checkpoint
+    can authenticate it (``Replica._check_checkpoint`` decides, knowing what is held)."""
+    if page.checkpoint is None or not page.entries or page.entries[-1].seq + 1 != page.first:
+        return False
+    try:
+        return page.first <= Checkpoint.from_body(parse_note(page.checkpoint).text).size
+    except (DecodeError, VerificationError):
+        return False
+
+
+def _valid(entry: Entry, key: PublicKey) -> bool:
+    try:
+        entry.verify_signature(key)
+    except VerificationError:
+        return False
+    return True

@@ -3,9 +3,11 @@ in-memory double are checked against one shape (mypy)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 from typing import Protocol
 
 from federation.replica.page import Head, IngestResult, Page
+from federation.store.verified import BadSignature
 
 
 class ReplicaLike(Protocol):
@@ -35,4 +37,16 @@ class ReplicaLike(Protocol):
 
     def preverify(self, log_id: bytes, page: Page) -> Page:
         """``page``, with its signature checks started early if the replica can (else as it is)."""
+        ...
+
+    def deferred_futures(self) -> list[concurrent.futures.Future[int]]:
+        """The signature checks of committed pages still running."""
+        ...
+
+    def settle(self, wait: bool = False) -> list[BadSignature]:
+        """Record the signature checks of committed pages; the signatures that failed."""
+        ...
+
+    def mend(self, log_id: bytes, page: Page) -> int:
+        """Valid signatures from ``page`` for entries whose held one failed; how many entries it verified."""
         ...

@@ -52,6 +52,8 @@ class Page:
     first: int
     # Signature checks already on their way (``Replica.preverify``): not part of the page's value.
     preverified: Preverified | None = field(default=None, compare=False, repr=False)
+    # The peer that served it, charged if an entry's signature, checked after commit, fails.
+    source: bytes | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> bytes:
         rows = [(e.header_bytes, e.signature, e.body_bytes) for e in self.entries]

@@ -130,3 +130,47 @@ class SignatureChecks:
             if bad >= 0:
                 failures.append(bad - self.offset)
         return min(failures, default=-1)
+
+
+class Deferred:
+    """The signature checks of a page committed on its checkpoint's authority (``Replica.ingest``): sent to
+    the pool once the page is committed, off the critical path, and collected by ``Replica.settle``. Without
+    a pool they are checked in this process at once, after the commit all the same."""
+
+    def __init__(
+        self,
+        log_id: bytes,
+        first: int,
+        jobs: list[Job],
+        source: bytes | None,
+        pool: concurrent.futures.Executor | None,
+    ) -> None:
+        self.log_id, self.first, self.end, self.source = log_id, first, first + len(jobs), source
+        size = max(1, -(-len(jobs) // (2 * (os.cpu_count() or 1))))
+        self.chunks: list[tuple[int, list[Job], concurrent.futures.Future[int]]] = []
+        for start in range(0, len(jobs), size):
+            part = jobs[start : start + size]
+            if pool is None:
+                future: concurrent.futures.Future[int] = concurrent.futures.Future()
+                future.set_result(verify_chunk(part))
+            else:
+                future = pool.submit(verify_chunk, part)
+            self.chunks.append((start, part, future))
+
+    def futures(self) -> list[concurrent.futures.Future[int]]:
+        return [future for _, _, future in self.chunks]
+
+    def done(self) -> bool:
+        return all(future.done() for future in self.futures())
+
+    def failed(self) -> int:
+        """The seq of the first entry whose signature fails, or -1 (waits for every chunk)."""
+        for start, jobs, future in self.chunks:
+            bad = answer(future, jobs)
+            if bad >= 0:
+                return self.first + start + bad
+        return -1
+
+    def cancel(self) -> None:
+        for future in self.futures():
+            future.cancel()

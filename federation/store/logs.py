@@ -242,6 +242,19 @@ class LogStore:
         self.freeze(log_id, reason)
         return cursor.rowcount == 1
 
+    def set_signature(self, log_id: bytes, seq: int, signature: bytes) -> None:
+        """Replace the signature held for entry ``seq`` (a valid one for a header that did not hold one)."""
+        self.conn.execute(
+            "UPDATE entries SET signature = ? WHERE log_id = ? AND seq = ?", (signature, log_id, seq)
+        )
+
+    def bad_signature(self, log_id: bytes, seq: int) -> bool:
+        """A signature that failed is held for entry ``seq`` (``federation.store.verified``)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM bad_signatures WHERE log_id = ? AND seq = ? LIMIT 1", (log_id, seq)
+        ).fetchone()
+        return row is not None
+
     def set_checkpoint(self, log_id: bytes, note: str, size: int) -> None:
         """Hold ``note`` (a verified checkpoint of ``size`` ≤ the log's size, matching the stored tree)."""
         self.conn.execute(

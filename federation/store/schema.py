@@ -1,5 +1,5 @@
-"""The log tables (migrations ``0001``–``0007``, ``0801`` in ``receipts``): logs, entries, tree nodes, fork
-proofs, witnessing."""
+"""The log tables (migrations ``0001``–``0007``; ``0801`` in ``receipts``, ``0802`` in ``verified``): logs,
+entries, tree nodes, fork proofs, witnessing."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sqlite_utils
 
 from federation.db import Migration
 from federation.store.receipts import MIGRATIONS as RECEIPT_MIGRATIONS
+from federation.store.verified import MIGRATIONS as VERIFIED_MIGRATIONS
 
 
 def _schema(db: sqlite_utils.Database) -> None:
@@ -111,4 +112,5 @@ MIGRATIONS = [
     Migration("0006-private-logs", _private_logs),
     Migration("0007-witness-notes", _witness_notes),
     *RECEIPT_MIGRATIONS,
+    *VERIFIED_MIGRATIONS,
 ]

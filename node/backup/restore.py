@@ -25,7 +25,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,7 +35,7 @@ from federation.client import SignedClient, TransportError
 from federation.gossip import entries_path
 from federation.peers import PeerTable
 from federation.replica import BadData, Page, Replica
-from federation.store import LogStore
+from federation.store import LogStore, verified
 from federation.transport import MSGPACK
 from node import config as cfg
 from node.backup import stream, tables
@@ -146,7 +146,41 @@ async def take_public_log(
             failures.append(f"{peer.url}: {note}")
         if bar is not None:
             bar.finish(note or "taken back")
+    await _mend(session, recovery, peers, replica, council, settings)
     return answered, failures
+
+
+async def _mend(
+    session: aiohttp.ClientSession,
+    recovery: Recovery,
+    peers: Sequence[PeerRef],
+    replica: Replica,
+    council: bytes,
+    settings: Settings,
+) -> None:
+    """Entries whose signature a peer served bad (the leaf commits the header, not the signature), with a
+    valid signature asked of every peer; one no peer can give refuses the restore (docs/gossip.md)."""
+    for left in verified.pending(replica.store.conn, council):
+        for peer in peers:
+            client = _client(session, recovery, peer, settings)
+            try:
+                reply = await client.request(
+                    "GET",
+                    entries_path(council, left.first - 1, settings.entries_page_max, left.first),
+                    accept=MSGPACK,
+                    check=False,
+                )
+                if reply.status == 200 and replica.mend(council, Page.decode(reply.body)) > 0:
+                    break
+            except (TransportError, BadData, ProtocolError) as exc:
+                log.info("peer %s gave no signature to mend the public log: %s", client.base_url, exc)
+    still = verified.pending(replica.store.conn, council)
+    if still:
+        raise RestoreError(
+            "restore-bad-signature",
+            f"entry {still[0].first} of the public log was served with a signature that does not verify, "
+            "and no peer gave a valid one. Nothing was written.",
+        )
 
 
 async def _take_from(
@@ -167,7 +201,12 @@ async def _take_from(
             if reply.status != 200:
                 log.info("peer %s answered %d for our public log", client.base_url, reply.status)
                 return "holds none of it" if reply.status == 404 else f"refused: {_refusal(reply.body)}"
-            result = replica.ingest(council, Page.decode(reply.body))
+            page = replace(Page.decode(reply.body), source=client.recipient)
+            result = replica.ingest(council, page)
+            # a page its checkpoint vouched for is committed first; each entry's own signature now
+            bad = replica.settle(wait=True)
+            if bad:
+                return f"sent entry {bad[0].seq} with a signature that does not verify"
         except TransportError as exc:
             log.info("peer %s not reached: %s", client.base_url, exc)
             return f"not reached: {str(exc).removeprefix(client.base_url + ': ')}"

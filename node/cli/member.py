@@ -293,9 +293,12 @@ def _candidate(candidates: list[str], ref: str) -> bytes:
 @key_option
 @json_option
 def member_requisition(text: str, key_file: Path | None, as_json: bool) -> None:
-    """Ask, signed, for a general assembly."""
+    """Ask, signed, for the next general assembly (your signature names its round: once an assembly has
+    opened, a requisition made before it no longer counts)."""
     profile = Profile(key_path(key_file))
-    out = profile.client.call("POST", "/v1/member/requisitions", profile.signed("requisition", text=text))
+    asked_in = profile.client.call("GET", "/v1/member/me")["requisition"]["round"]
+    signed = profile.signed("requisition", text=text, round=asked_in)
+    out = profile.client.call("POST", "/v1/member/requisitions", signed)
     emit(as_json, out, lambda v: f"requisition recorded: {short(v['requisition_id'])}\n{_standing(v)}")
 
 

@@ -230,7 +230,8 @@ def motion() -> None:
     "--candidate",
     "candidates",
     multiple=True,
-    help="election: a candidate member; delegate: a member the motion mandates; repeatable",
+    help="election: a candidate member; delegate: a member the motion mandates; repeatable; each must have "
+    "consented to stand in this assembly first (shora assembly consent, or shora member consent)",
 )
 @click.option("--target", default=None, help="recall/removal/delegate-recall/readmit: the member concerned")
 @click.option(

@@ -23,7 +23,7 @@ from typing import Any
 
 from federation import db as dbmod
 from federation.peers import PeerTable
-from federation.store import LogStore
+from federation.store import LogStore, verified
 from node import config as cfg
 from node.backup.keyfile import RECOVERY_FILE
 from node.ops.keys import history, signer_at
@@ -42,7 +42,7 @@ Progress = Callable[[int, int], None]  # (entries verified, entries in the log)
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # files, database, log, checkpoint, parser, disk, node, peers, clock
+    check: str  # files, database, log, checkpoint, replicas, parser, disk, node, peers, clock
     ok: bool
     message: str
     fix: str = ""
@@ -66,6 +66,7 @@ def examine(directory: Path, progress: Progress | None = None) -> list[Finding]:
         conn = dbmod.connect(config.database, readonly=True)
         try:
             findings += check_log(conn, config.node_id, progress)
+            findings.append(check_replicas(conn))
             findings += check_peers(conn, config.settings)
         finally:
             conn.close()
@@ -245,6 +246,34 @@ def _checkpoint(note: str | None, size: int | None, root: PublicKey, ids: list[b
             fix,
         )
     return Finding("checkpoint", True, f"the newest checkpoint is signed and covers {_all(len(ids))}")
+
+
+# --- the replicas -----------------------------------------------------------------------------------
+
+
+def check_replicas(conn: sqlite3.Connection) -> Finding:
+    """Peers' logs held: any whose owner served an entry with a bad signature under its own checkpoint
+    (kept as proof, docs/gossip.md "Pulling"), and how many entries still wait for their own signature
+    check (committed on their checkpoint's authority; checked after commit, again after a restart)."""
+    flagged = verified.flagged(conn)
+    if flagged:
+        shown = ", ".join(f"{codec.short_id(log_id)} entry {seq}" for log_id, seq in flagged[:5])
+        return Finding(
+            "replicas",
+            False,
+            f"{plural(len(flagged), 'entry', 'entries')} signed into a peer's tree with a bad signature by "
+            f"its own owner ({shown}): the owner's checkpoint and the entry are kept as proof",
+            "tell the federation: that council's log holds an entry its own key did not sign",
+        )
+    waiting = sum(r.end - r.first for r in verified.pending(conn))
+    if waiting:
+        return Finding(
+            "replicas",
+            True,
+            f"{plural(waiting, 'entry', 'entries')} of peers' logs wait for their own signature check "
+            "(each page was authenticated by its checkpoint; the node checks them after commit)",
+        )
+    return Finding("replicas", True, "every entry of the peers' logs held had its own signature checked")
 
 
 # --- the machine ------------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ proof is stored, on the writer thread (the node stops appending to its own log i
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable
 
 from federation.replica import Head, IngestResult, Page, Replica
+from federation.store.verified import BadSignature
 from protocol.errors import ProtocolError
 from protocol.note import Checkpoint, parse_note
 
@@ -52,6 +54,15 @@ class SplitReplica:
     def preverify(self, log_id: bytes, page: Page) -> Page:
         return self.writer.preverify(log_id, page)
 
+    def deferred_futures(self) -> list[concurrent.futures.Future[int]]:
+        return self.writer.deferred_futures()
+
+    def settle(self, wait: bool = False) -> list[BadSignature]:
+        return self.writer.settle(wait)
+
+    def mend(self, log_id: bytes, page: Page) -> int:
+        return self.writer.mend(log_id, page)
+
     def add_fork(self, proof: bytes) -> bool:
         new = self.writer.add_fork(proof)
         if self.on_fork is not None:
@@ -68,6 +79,7 @@ class SplitReplica:
                 page.checkpoint if checkpoint_fits else None,
                 page.consistency if checkpoint_fits else (),
                 page.first,
+                source=page.source,
             )
             if not kept:
                 head = self.writer.head(log_id)

@@ -7,10 +7,12 @@ the thing measured; the assignments at the bottom make mypy check it, and the re
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable, Iterable
 
 from federation.errors import BadData, ForkFound, Frozen
 from federation.replica import Head, IngestResult, Page, Replica, ReplicaLike
+from federation.store.verified import BadSignature
 from protocol.entry import Entry, verify_follows
 from protocol.errors import DecodeError, VerificationError
 from protocol.fork import entries_fork, verify_fork_proof
@@ -90,6 +92,15 @@ class MemoryReplica:
 
     def preverify(self, log_id: bytes, page: Page) -> Page:
         return page  # no pool: every check is ingest's
+
+    def deferred_futures(self) -> list[concurrent.futures.Future[int]]:
+        return []  # every signature is verified before commit here
+
+    def settle(self, wait: bool = False) -> list[BadSignature]:
+        return []
+
+    def mend(self, log_id: bytes, page: Page) -> int:
+        return 0
 
     def add_fork(self, proof: bytes) -> bool:
         try:

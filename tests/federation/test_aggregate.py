@@ -101,7 +101,8 @@ class CouncilLog:
 
     def motion(self, assembly: bytes, votes: dict[bytes, Any], days: float = 0.01, **kwargs: Any) -> Entry:
         """Propose, vote (choice, or approvals tuple for elections), close: the decision entry."""
-        for candidate in kwargs.get("candidates", ()) if kwargs.get("kind") == "election" else ():
+        consented = kwargs.get("kind") in ("election", "delegate")
+        for candidate in kwargs.get("candidates", ()) if consented else ():
             if candidate not in self.state.assemblies[assembly].consents:  # a candidate's consent (issue 13)
                 self.do(Consent(assembly, candidate))
         motion = self.do(ProposeMotion(assembly, **kwargs), days=days)[0].id
@@ -865,6 +866,31 @@ def test_delegates_as_their_public_decisions_show_them(world: dict[str, Any]) ->
         assert member.hex().encode() not in dump
         assert repr(member).encode() not in repr(after).encode()
     assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == after
+
+
+def test_a_delegate_removed_by_a_council_only_motion_is_dropped_by_the_fold(world: dict[str, Any]) -> None:
+    """issue 13: the removal stays council-only (the federation never sees its decision), but the public
+    delegate/left that follows it ends the mandate in the federation's figures."""
+    tehran, _tabriz, _herat, _paris = world["councils"]
+    m = tehran.join(4)
+    a = tehran.open(m)
+    mandate = tehran.motion(
+        a, {x: "yes" for x in m}, kind="delegate", text="Delegates", candidates=(m[0], m[1])
+    )
+    removal = ProposeMotion(a, "removal", "Remove", "council", target=m[1])
+    motion = tehran.do(removal)[0].id
+    for x in m:
+        tehran.do(CastVote(motion, x, choice="yes"))
+    decision, left = tehran.do(CloseMotion(motion))
+    assert decision.header.vis == "council" and left.body()["kind"] == "delegate/left"
+    load(world)
+    node: Node = world["node"]
+    shown_now = node.aggregate.council(tehran.log_id)
+    assert shown_now is not None and shown_now["delegates"] == [{"decision": mandate.id, "seat": 0}]
+    assert node.aggregate.rebuild() and node.aggregate.council(tehran.log_id) == shown_now
+    assert (
+        shown(node.aggregate, tehran.log_id)["delegates"] == reference(node.conn, tehran.log_id)["delegates"]
+    )
 
 
 def test_a_delegate_who_leaves_the_council_is_dropped_by_the_fold(world: dict[str, Any]) -> None:

@@ -320,6 +320,12 @@ async def test_a_council_mandates_and_recalls_its_delegate_and_the_federation_sh
     assert (caught.value.status, caught.value.code) == (422, "delegate.public")
     assert await own_size(toronto) == before
 
+    before = await own_size(toronto)
+    with pytest.raises(RemoteError) as caught:  # a delegate stands only with their consent (issue 13)
+        await decided("delegate", candidates=[TORONTO_MEMBERS[0]])
+    assert (caught.value.status, caught.value.code) == (422, "candidate.no-consent")
+    assert await own_size(toronto) == before  # nothing stored
+    await op.call("POST", "/v1/admin/assemblies/current/consent", {"member": TORONTO_MEMBERS[0]})
     mandate = await decided("delegate", candidates=[TORONTO_MEMBERS[0]])
     assert mandate["outcome"] == "adopted" and len(mandate["delegates"]) == 1
     own = (await op.call("GET", "/v1/delegates"))["delegates"]
@@ -357,6 +363,50 @@ async def test_a_council_mandates_and_recalls_its_delegate_and_the_federation_sh
         return await shown() == []
 
     await until(recalled, "the recalled delegate disappears from the federation's view")
+
+
+async def test_a_council_only_removal_of_a_delegate_ends_the_mandate_in_public(
+    start_node: NodeFactory,
+) -> None:
+    """Issue 13: a delegate removed from the council by a council-only motion is no delegate any more; the
+    removal stays council-only, but a public delegate/left follows its decision, so the federation's
+    aggregate drops the mandate (before, the federation kept listing a delegate who was not a member)."""
+    fed, toronto = await founded_with_toronto(start_node)
+    op = toronto.operator
+    delegate = TORONTO_MEMBERS[0]
+    await op.call("POST", "/v1/admin/assemblies/current/consent", {"member": delegate})
+    mandated_by = {"kind": "delegate", "text": "our delegate", "candidates": [delegate]}
+    mandate = await decide(toronto, "yes", mandated_by)
+    seen = f"{fed.url}/v1/federation/councils/{b64(toronto)}"
+
+    async def listed() -> list[dict[str, Any]] | None:
+        await rounds(fed)
+        async with fed.session.get(seen) as response:
+            return (await response.json())["delegates"] if response.status == 200 else None
+
+    async def mandated() -> bool:
+        return await listed() == [{"decision": mandate["decision_id"], "seat": 0}]
+
+    await until(mandated, "the federation lists Toronto's delegate")
+    removal = {"kind": "removal", "text": "broke the charter", "target": delegate, "visibility": "council"}
+    removed = await decide(toronto, "yes", removal)
+    assert removed["outcome"] == "adopted" and len(removed["delegates_ended"]) == 1
+    assert (await op.call("GET", "/v1/delegates"))["delegates"] == []
+    async with toronto.session.get(f"{toronto.url}/v1/logs/{b64(toronto)}/entries?limit=1000") as answer:
+        served = (await answer.json())["entries"]
+    public = [codec.decode(codec.unb64u(e["body"])) for e in served if "body" in e]
+    ends = [p for p in public if p.get("kind") == "delegate/left"]
+    member = codec.unb64u(mandate["delegates"][0]["member"])
+    assert [(e["member"], e["decision"], e["seat"]) for e in ends] == [
+        (member, codec.unb64u(mandate["decision_id"]), 0)
+    ]
+    # the removal itself is not in the public log: no public decision names its motion
+    assert not [p for p in public if p.get("kind") == "decision" and p.get("motion_kind") == "removal"]
+
+    async def dropped() -> bool:
+        return await listed() == []
+
+    await until(dropped, "the federation drops the removed delegate's mandate")
 
 
 async def test_a_council_requests_a_proposal_and_the_federation_publishes_it_on_that_request(

@@ -16,7 +16,7 @@ from federation.db import connect, migrate
 from federation.replica import BadData, ForkFound, Frozen, Page, Replica
 from federation.replica.page import encode_page, frame_size, row_size
 from federation.settings import DEFAULTS
-from federation.store import MIGRATIONS, LogStore
+from federation.store import MIGRATIONS, LogStore, verified
 from protocol import codec
 from protocol.entry import Entry, sign_entry
 from protocol.fork import entries_fork, verify_fork_proof
@@ -93,6 +93,7 @@ def sync(src: Replica, dst: Replica, limit: int = 300) -> int:
         size = head.size if head else 0
         page = Page.decode(src.page(LOG, size - 1, limit, size).encode())
         if not page.entries and pages:
+            dst.settle(wait=True)  # each entry's own signature, checked after commit
             return pages
         dst.ingest(LOG, page)
         pages += 1
@@ -157,10 +158,12 @@ def test_newer_checkpoint_for_entries_already_held(tmp_path: Path) -> None:
 def test_served_pages(tmp_path: Path) -> None:
     src, _ = source(tmp_path, 10, 10)
     page = src.page(LOG, 3, 3, 4)
-    assert [e.seq for e in page.entries] == [4, 5, 6] and page.first == 4
+    # the proof starts where the page ends: appended, the page gives the root the checkpoint extends
+    assert [e.seq for e in page.entries] == [4, 5, 6] and page.first == 7
     assert page.entries[0].body_bytes is None and page.entries[1].body_bytes is not None  # seq 5 is council
     assert len(page.consistency) > 0
-    assert src.page(LOG, 4, 3, 0).consistency == () and src.page(LOG, 4, 3, 20).consistency == ()
+    assert src.page(LOG, 16, 3, 0).consistency == () and src.page(LOG, 4, 3, 20).consistency == ()
+    assert src.page(LOG, 4, 3, 20).first == 20  # never below the size asked for
     assert src.page(bytes(32), -1, 10, 0) == Page((), None, (), 0)
     assert Page.decode(page.encode()) == page
 
@@ -201,7 +204,10 @@ def refused(dst: Replica, page: Page | bytes, step: str, log: bytes = LOG) -> No
 
 
 def next_page(src: Replica) -> Page:
-    return src.page(LOG, 99, 100, 100)
+    """Entries 100-199 with a proof from the caller's size (100): no checkpoint vouches for them as a
+    page, so every signature is checked before commit (the pages of ``vouched_page`` are the others)."""
+    page = src.page(LOG, 99, 100, 100)
+    return Page(page.entries, page.checkpoint, tuple(src.store.consistency_proof(LOG, 100, 200)), 100)
 
 
 def with_entries(page: Page, entries: list[Entry], checkpoint: bool = True) -> Page:
@@ -234,7 +240,9 @@ def test_preverified_pages(setup: Any) -> None:
         forged = dst.preverify(LOG, with_entries(page, entries))
         assert forged.preverified is not None
         refused(dst, forged, "entry-signature")
-    overlapping = dst.preverify(LOG, src.page(LOG, 49, 150, 100))
+    served = src.page(LOG, 49, 150, 100)
+    proof = tuple(src.store.consistency_proof(LOG, 100, 200))
+    overlapping = dst.preverify(LOG, Page(served.entries, served.checkpoint, proof, 100))
     assert overlapping.preverified is not None and overlapping.entries[0].seq == 50
     assert dst.ingest(LOG, overlapping).checkpoint_size == 200
 
@@ -551,3 +559,71 @@ def test_entries_going_back_in_time_are_refused(setup: Any, attack: str) -> None
         KEY, log_id=LOG, seq=100, prev=ENTRIES[99].id, ts_ms=T0 + 99 - 5_000, vis="public", body=body
     )
     dst.ingest(LOG, with_entries(next_page(src), [near], checkpoint=False))  # within the protocol's 5 s
+
+
+# --- pages vouched for by their checkpoint: signatures checked after commit (issue 14) --------------------
+
+
+def vouched_page(src: Replica) -> Page:
+    """Entries 100-159 as a server sends them: the proof starts where the page ends (160) and reaches the
+    checkpoint of size 200, so the checkpoint's one signature authenticates the page."""
+    page = src.page(LOG, 99, 60, 100)
+    assert page.first == 160 and page.consistency
+    return page
+
+
+def test_vouched_page_commits_first_and_is_verified_after(setup: Any) -> None:
+    src, dst, _ = setup
+    assert dst.ingest(LOG, vouched_page(src)).appended == 60
+    conn = dst.store.conn
+    assert verified.verified_up_to(conn, LOG) == 100  # held, not yet individually verified
+    assert [h.size for h in dst.heads()] == [100] and len(dst.page(LOG, 99, 100, 100).entries) == 0
+    assert dst.settle(wait=True) == []
+    assert verified.verified_up_to(conn, LOG) is None and [h.size for h in dst.heads()] == [160]
+
+
+def test_vouched_page_with_a_forged_checkpoint_is_refused(setup: Any) -> None:
+    src, dst, _ = setup
+    page = vouched_page(src)
+    forged = signer(OTHER)(200, leaf_hash(b"whatever"))
+    refused(dst, Page(page.entries, forged, page.consistency, page.first), "checkpoint-signature")
+
+
+def test_genuine_checkpoint_with_a_page_not_in_its_tree_is_refused(setup: Any) -> None:
+    """Even an entry validly signed by the log key is refused if the signed tree does not hold it."""
+    src, dst, _ = setup
+    page = vouched_page(src)
+    entries = [*page.entries[:-1], alternative(159)]
+    refused(dst, Page(tuple(entries), page.checkpoint, page.consistency, page.first), "consistency")
+    whole = src.page(LOG, 99, 100, 100)  # reaches the checkpoint's size: compared with its root
+    entries = [*whole.entries[:-1], alternative(199)]
+    refused(dst, Page(tuple(entries), whole.checkpoint, whole.consistency, whole.first), "checkpoint-root")
+
+
+def _bad_signature_at(page: Page, index: int, source: bytes) -> Page:
+    entries = list(page.entries)
+    bad = entries[index]
+    entries[index] = Entry(bad.header_bytes, bytes(64), bad.body_bytes)
+    return Page(tuple(entries), page.checkpoint, page.consistency, page.first, source=source)
+
+
+def test_a_relayed_bad_signature_charges_the_relay_and_is_mended_not_flagged(setup: Any) -> None:
+    src, dst, _ = setup
+    relay = b"\x09" * 32
+    dst.ingest(LOG, _bad_signature_at(vouched_page(src), 30, relay))
+    found = dst.settle(wait=True)
+    assert [(b.seq, b.source, b.owner) for b in found] == [(130, relay, False)]
+    conn = dst.store.conn
+    assert verified.verified_up_to(conn, LOG) == 130 and verified.flagged(conn) == []
+    assert dst.frozen(LOG) is None and [h.size for h in dst.heads()] == [130]
+    assert dst.mend(LOG, src.page(LOG, 129, 100, 130)) == 30
+    assert verified.verified_up_to(conn, LOG) is None and dst.store.entry(LOG, 130) == ENTRIES[130]
+
+
+def test_a_bad_signature_served_by_the_owner_flags_the_log(setup: Any) -> None:
+    src, dst, _ = setup
+    dst.ingest(LOG, _bad_signature_at(vouched_page(src), 5, LOG))
+    found = dst.settle(wait=True)
+    assert [(b.seq, b.owner) for b in found] == [(105, True)]
+    assert verified.flagged(dst.store.conn) == [(LOG, 105)]
+    assert dst.page(LOG, 99, 100, 100).entries[-1].seq == 104  # never served past it

@@ -49,6 +49,7 @@ def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decisio
         "0006-private-logs",
         "0007-witness-notes",
         "0801-log-receipts",
+        "0802-entry-verification",
     ]
     assert rows(conn) == before and store.heads() == heads
     # 0801: decisions held before receipts were kept stand received at their own time (the old rule)

@@ -62,6 +62,8 @@ async def federation(start_node: NodeFactory, closed_text: str = "A four-day wee
     ids.append((await op.call("POST", "/v1/admin/members", SECRET))["member_id"])
     await op.call("POST", "/v1/admin/assemblies", {"agenda": "Toronto and its federation"})
     await op.call("POST", "/v1/admin/assemblies/current/attend", {"members": MEMBERS})
+    # the delegate stands only with their consent, said in the room and recorded by the secretary (issue 13)
+    await op.call("POST", "/v1/admin/assemblies/current/consent", {"member": MEMBERS[0]})
     delegate = await decide(
         toronto, "yes", {"kind": "delegate", "text": "delegate", "candidates": [MEMBERS[0]]}
     )

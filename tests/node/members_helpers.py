@@ -46,6 +46,13 @@ class KeyedMember:
         """Consent, signed, to stand as a candidate in ``assembly``'s elections (issue 13)."""
         return await self.post("/v1/member/consent", self.signed("consent", assembly=assembly))
 
+    async def requisition(self, text: str, asked_in: int | None = None) -> Response:
+        """Requisition, signed, the next assembly: in the round the node states now, unless ``asked_in``."""
+        if asked_in is None:
+            asked_in = (await self.get("/v1/member/me")).json()["requisition"]["round"]
+        body = self.signed("requisition", text=text, round=asked_in)
+        return await self.post("/v1/member/requisitions", body)
+
     async def vote(
         self, assembly: bytes, motion: bytes, choice: str | None, approvals: list[bytes] | None = None
     ) -> Response:

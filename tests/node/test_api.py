@@ -8,8 +8,10 @@ component at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from federation.store import verified
 from node.bootstrap import init_node
 from node.rules.council import FoundCouncil, OpenAssembly, RuleError
 from node.storage.writer import Writer
@@ -182,6 +185,24 @@ async def test_checkpoint_as_json_and_as_note(start_node: NodeFactory) -> None:
     assert status == 200 and content_type == "text/plain"
     assert text.decode() == value["note"]
     assert open_checkpoint(text.decode(), key).checkpoint == signed.checkpoint
+
+
+async def test_entries_are_served_only_as_far_as_their_own_signatures_were_checked(
+    start_node: NodeFactory,
+) -> None:
+    """A peer's page is committed on its checkpoint's authority and each signature checked after
+    (docs/gossip.md "Pulling"): the public entries route, like gossip, stops before the first unchecked."""
+    c = await council(start_node)
+    node = c.node
+    log_id = codec.b64u(node.config.node_id)
+    await decide(c, "Hold a rally", ("yes", "yes", "no"))  # four public entries
+    size = len((await get_json(node, f"/v1/logs/{log_id}/entries"))["entries"])
+    assert size == 4
+    with contextlib.closing(sqlite3.connect(node.config.database)) as conn, conn:
+        verified.add(conn, node.config.node_id, 2, size, None)
+    served = await get_json(node, f"/v1/logs/{log_id}/entries")
+    assert [e["seq"] for e in served["entries"]] == [0, 1]
+    assert (await get_json(node, f"/v1/logs/{log_id}/entries?after_seq=1"))["entries"] == []
 
 
 async def test_entries_paging_and_bodies(start_node: NodeFactory) -> None:

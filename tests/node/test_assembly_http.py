@@ -55,9 +55,10 @@ async def test_members_convene_the_assembly_a_board_never_convenes_and_recall_it
     )
     refused_with(opened, 422, "assembly.board-sits")
 
-    first = await ava.post("/v1/member/requisitions", ava.signed("requisition", text="recall the board"))
+    first = await ava.requisition("recall the board")
     assert first.status == 200, first.body
     assert first.json()["requisition"] | {"may_convene": []} == {
+        "round": 1,  # one assembly (the board's election) opened before: requisitions ask for the second
         "requisitioned": True,
         "count": 1,
         "needed": 2,
@@ -67,14 +68,14 @@ async def test_members_convene_the_assembly_a_board_never_convenes_and_recall_it
     }
     before = await record_size(node)
     refused_with(
-        await ava.post("/v1/member/requisitions", ava.signed("requisition", text="again")),
+        await ava.requisition("again"),
         422,
         "requisition.duplicate",
     )
     refused_with(await convene(ava, "requisition", 0), 422, "convene.no-requisition")
     assert await record_size(node) == before
 
-    second = await bijan.post("/v1/member/requisitions", bijan.signed("requisition", text="and now"))
+    second = await bijan.requisition("and now")
     status = second.json()["requisition"]
     assert (status["count"], status["needed"]) == (2, 2) and status["met_ms"] is not None
     due = status["may_convene"][0]["due_ms"]
@@ -94,9 +95,18 @@ async def test_members_convene_the_assembly_a_board_never_convenes_and_recall_it
     refused_with(await bijan.post("/v1/member/assemblies", signed_by_other), 422, "statement.signature")
     assert await record_size(node) == before
 
+    signed_in_round_1 = cyrus.signed("requisition", text="me too", round=1)
     done = await convene(ava, "requisition", due)
     assert done.status == 200, done.body
     assembly = codec.unb64u(done.json()["assembly_id"], 32)
+    # the assembly answers the requisitions before it: one signed before it opened counts for none after
+    before = await record_size(node)
+    stale = await cyrus.post("/v1/member/requisitions", signed_in_round_1)
+    refused_with(stale, 422, "requisition.stale")
+    unnamed = cyrus.signed("requisition", text="me too")  # a statement naming no round
+    refused_with(await cyrus.post("/v1/member/requisitions", unnamed), 422, "requisition.stale")
+    assert await record_size(node) == before
+    assert (await cyrus.get("/v1/member/me")).json()["requisition"]["round"] == 2
     opened_entry = (await record_log(node))[-1]
     opened_body = opened_entry["body"]
     assert (opened_entry["kind"], opened_body["ground"], opened_body["due_ms"], opened_body["agenda"]) == (

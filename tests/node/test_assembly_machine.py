@@ -35,6 +35,7 @@ from node.rules.council import (
 )
 from node.rules.council.log import Appended
 from node.rules.council.model import DAY_MS, DEFAULT_RULES
+from protocol.errors import DecodeError
 from protocol.keys import SigningKey
 from protocol.member import Statement, sign_statement
 from tests.node.test_members_machine import OPERATOR, Log, refused
@@ -50,8 +51,13 @@ def as_member(log: Log, member: bytes, key: SigningKey, act: str, **fields: obje
     return Issuer("member", key.public.raw, member, sig)
 
 
-def requisition(log: Log, member: bytes, key: SigningKey, text: str = "recall the board") -> Issued:
-    return Issued(RequestAssembly(member, text), as_member(log, member, key, "requisition", text=text))
+def requisition(
+    log: Log, member: bytes, key: SigningKey, text: str = "recall the board", asked_in: int | None = None
+) -> Issued:
+    """``member``'s signed requisition, in the round requisitions ask in now unless ``asked_in``."""
+    asked_in = log.state.requisition_round() if asked_in is None else asked_in
+    signed = as_member(log, member, key, "requisition", text=text, round=asked_in)
+    return Issued(RequestAssembly(member, text, asked_in), signed)
 
 
 def convene(
@@ -138,10 +144,11 @@ def test_requisitions_refused_change_nothing(council: Scene) -> None:
     log.run(requisition(log, m1, k1))
     refused(log, requisition(log, m1, k1, "again"), "requisition.duplicate")
     # only the member's own key requisitions
-    refused(log, Issued(RequestAssembly(m2, "x"), OPERATOR), "issuer.not-allowed")
+    now = log.state.requisition_round()
+    refused(log, Issued(RequestAssembly(m2, "x", now), OPERATOR), "issuer.not-allowed")
     refused(
         log,
-        Issued(RequestAssembly(m2, "x"), as_member(log, m2, k3, "requisition", text="x")),
+        Issued(RequestAssembly(m2, "x", now), as_member(log, m2, k3, "requisition", text="x", round=now)),
         "member.key-unknown",
     )
     log.run(Issued(LeaveMember(m3), OPERATOR))
@@ -165,6 +172,76 @@ def test_the_board_convening_in_time_answers_the_requisitions(council: Scene) ->
     log.run(Issued(CloseAssembly(a), OPERATOR))
     log.now += DELAY_DAYS * DAY_MS
     refused(log, convene(log, m1, k1), "convene.no-requisition")
+
+
+def test_requisitions_count_toward_one_assembly_only(council: Scene) -> None:
+    """issue 13: requisitions made before an assembly was held do not count toward the next; the share and
+    the board's delay start anew, from the requisitions of the new round."""
+    log = council.log
+    (m1, k1), (m2, k2), (m3, k3) = council.people[1:]
+    assert log.state.requisition_round() == 1  # the board's election assembly opened already
+    log.run(requisition(log, m1, k1))
+    log.now += 1000
+    log.run(requisition(log, m2, k2))
+    assert log.state.convening_due("requisition") is not None
+    board = Issuer("board", council.board_key.public.raw, council.board)
+    a = log.run(Issued(OpenAssembly(council.board, "as asked"), board))[0].id
+    log.run(Issued(CloseAssembly(a), OPERATOR))
+    assert log.state.requisition_round() == 2
+    log.now += DELAY_DAYS * DAY_MS
+    log.run(requisition(log, m3, k3))
+    # one of four in this round: the two stale ones do not make up the share, nobody may convene
+    assert log.state.requisitioners() == [m3] and log.state.convening_due("requisition") is None
+    refused(log, convene(log, m3, k3), "convene.no-requisition")
+    refused(log, convene(log, m1, k1), "convene.no-requisition")
+    # m1 asks again, in this round: the share is reached now, and the board's delay runs from now
+    log.now += 1000
+    log.run(requisition(log, m1, k1))
+    assert log.state.convening_due("requisition") == log.now + DELAY_DAYS * DAY_MS
+    assert replay(log.entries).requisitioners() == [m3, m1]
+
+
+def test_a_requisition_signed_before_an_assembly_opened_is_stale(council: Scene) -> None:
+    """A member's signature names the round it asks in: signed for one round, it is refused in the next
+    (``requisition.stale``), so no one can count it toward an assembly the member did not ask for."""
+    log = council.log
+    (m1, k1), (m2, k2) = council.people[1:3]
+    signed_before = requisition(log, m1, k1)  # signed, not yet recorded
+    board = Issuer("board", council.board_key.public.raw, council.board)
+    a = log.run(Issued(OpenAssembly(council.board, "meanwhile"), board))[0].id
+    log.run(Issued(CloseAssembly(a), OPERATOR))
+    refused(log, signed_before, "requisition.stale")
+    refused(log, requisition(log, m2, k2, asked_in=log.state.requisition_round() + 1), "requisition.stale")
+    # a requisition that names no round is refused when made (older logs, without rounds, replay)
+    unnamed = as_member(log, m2, k2, "requisition", text="x")
+    refused(log, Issued(RequestAssembly(m2, "x"), unnamed), "requisition.stale")
+    # and a stored one naming a past round is refused on replay too: the entry's round is judged
+    log.run(requisition(log, m2, k2))
+    stored = log.entries[-1]
+    assert stored.body["round"] == 2
+    past = Appended(stored.seq, stored.id, stored.ts_ms, stored.vis, {**stored.body, "round": 1})
+    with pytest.raises(RuleError) as caught:
+        apply(replay(log.entries[:-1]), past)
+    assert caught.value.rule == "requisition.stale"
+
+
+def test_requisitions_of_a_log_written_before_rounds_replay_and_count_for_their_round(council: Scene) -> None:
+    log = council.log
+    (m1, k1), (m2, k2) = council.people[1:3]
+    log.run(requisition(log, m1, k1))
+    log.run(requisition(log, m2, k2))
+    first, second = log.entries[-2:]
+    # before attribution: no issued_by; since attribution, before rounds: signed without a round
+    unattributed = {k: v for k, v in first.body.items() if k not in ("round", "issued_by")}
+    unrounded = {k: v for k, v in second.body.items() if k != "round"}
+    unrounded["issued_by"] = {
+        **second.body["issued_by"],
+        "sig": as_member(log, m2, k2, "requisition", text="recall the board").sig,
+    }
+    state = replay(log.entries[:-2])
+    apply(state, Appended(first.seq, first.id, first.ts_ms, first.vis, unattributed))
+    apply(state, Appended(second.seq, second.id, second.ts_ms, second.vis, unrounded))
+    assert state.requisitioners() == [m1, m2] and state.convening_due("requisition") is not None
 
 
 def test_a_member_convenes_only_with_their_own_key_and_an_agenda(council: Scene) -> None:
@@ -377,3 +454,13 @@ def test_a_board_member_does_not_chair_the_recall_of_their_own_mandate(council: 
     log.run(Issued(CloseMotion(recall), OPERATOR))  # the secretary's pen closes it, and the mandate ends
     assert log.state.board_members() == set()
     refused(log, Issued(CloseAssembly(a), chair), "board.not-member")
+
+
+@pytest.mark.parametrize("bad", [-1, "2", True, None, 2**63])
+def test_a_requisition_statements_round_is_a_count(bad: object) -> None:
+    with pytest.raises(DecodeError, match="round"):
+        Statement("requisition", bytes(32), {"member": bytes(16), "text": "x", "round": bad})
+    asked = Statement("requisition", bytes(32), {"member": bytes(16), "text": "x", "round": 3})
+    assert Statement.decode(asked.encode()) == asked
+    with pytest.raises(DecodeError):  # no other act takes a round
+        Statement("leave", bytes(32), {"member": bytes(16), "round": 3})

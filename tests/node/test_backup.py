@@ -12,7 +12,7 @@ import pytest
 
 from federation.client import RemoteError, SignedClient
 from federation.peers import PeerTable
-from federation.store import LogStore
+from federation.store import LogStore, verified
 from node import config as cfg
 from node.backup import tables
 from node.backup.keyfile import BACKUP_KEY, RECOVERY_FILE, load_backup_key
@@ -434,6 +434,53 @@ async def test_restore_refuses_when_no_peer_gives_the_public_log_back(
             tmp_path / "r", recovery, [peer_ref(b), peer_ref(c)], backup_file=None, listen="127.0.0.1:0"
         )
     assert refused.value.step == "restore-peers-unreachable" and not (tmp_path / "r").exists()
+
+
+async def bad_signature_on(live: Live, council: bytes, seq: int) -> None:
+    """``live`` serves entry ``seq`` of ``council``'s public log with a signature that does not verify
+    (a relay's lie: the leaf, the header's hash, stays what the council signed into its tree)."""
+
+    def flip(conn: Any) -> None:
+        (signature,) = conn.execute(
+            "SELECT signature FROM entries WHERE log_id = ? AND seq = ?", (council, seq)
+        ).fetchone()
+        flipped = bytes([signature[0] ^ 1]) + bytes(signature[1:])
+        conn.execute("UPDATE entries SET signature = ? WHERE log_id = ? AND seq = ?", (flipped, council, seq))
+
+    await live.node.writer.run(flip, live.node.writer.conn)
+
+
+async def test_restore_mends_a_bad_signature_one_peer_served_from_another(
+    start_live: Start, tmp_path: Path
+) -> None:
+    a, b, c = await council_with_backup(start_live, 5)
+    recovery, before = recovery_of(a), public_log(b, a.key)
+    await a.stop()
+    await bad_signature_on(b, a.key, 1)
+    target = tmp_path / "restored"
+    await restore(target, recovery, [peer_ref(b), peer_ref(c)], backup_file=None, listen="127.0.0.1:0")
+    restored = await start_live(folder=target)
+    assert verified.pending(restored.node.reader) == []
+    check_public_chain(public_log(restored, a.key), a.key)  # entry 1's signature is c's, the valid one
+    await resume(restored)
+    await no_second_entry(restored, [b, c], before)
+
+
+async def test_restore_refuses_a_public_log_no_peer_can_give_a_valid_signature_of(
+    start_live: Start, tmp_path: Path
+) -> None:
+    from node.backup.restore import RestoreError
+
+    a, b, c = await council_with_backup(start_live, 5)
+    recovery = recovery_of(a)
+    await a.stop()
+    for peer in (b, c):
+        await bad_signature_on(peer, a.key, 1)
+    with pytest.raises(RestoreError) as refused:
+        await restore(
+            tmp_path / "r", recovery, [peer_ref(b), peer_ref(c)], backup_file=None, listen="127.0.0.1:0"
+        )
+    assert refused.value.step == "restore-bad-signature" and not (tmp_path / "r").exists()
 
 
 async def test_a_corrupted_backup_file_is_refused(start_live: Start, tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def assembly(log: FakeLog, present: tuple[bytes, ...] = (A, B, C, D, E), by: byt
 
 
 def motion(log: FakeLog, aid: bytes, kind: Any = "policy", **kw: Any) -> bytes:
-    if kind == "election":  # a candidate stands only with their own consent (issue 13)
+    if kind in ("election", "delegate"):  # a candidate stands only with their own consent (issue 13)
         consent(log, aid, *kw.get("candidates", ()))
     return log.run(ProposeMotion(aid, kind, "text", **kw))[0].id
 

@@ -8,7 +8,9 @@ import pytest
 
 from node.rules.council import (
     Appended,
+    CastVote,
     CloseAssembly,
+    CloseMotion,
     LeaveMember,
     ProposeMotion,
     RuleError,
@@ -16,7 +18,20 @@ from node.rules.council import (
     apply,
     replay,
 )
-from tests.node.test_governance import A, B, C, D, E, FakeLog, assembly, council, mid, motion, vote_and_close
+from tests.node.test_governance import (
+    A,
+    B,
+    C,
+    D,
+    E,
+    FakeLog,
+    assembly,
+    consent,
+    council,
+    mid,
+    motion,
+    vote_and_close,
+)
 
 YES = {A: "yes", B: "yes", C: "yes", E: "abstain"}
 
@@ -211,3 +226,86 @@ def test_delegate_left_stands_only_directly_after_that_delegates_leaving() -> No
     with pytest.raises(RuleError) as caught:
         apply(state, Appended(state.next_seq, b"\x09" * 32, 10**9, "public", body))
     assert caught.value.rule == "delegate.left-misplaced"
+
+
+def test_a_delegate_stands_only_with_their_consent() -> None:
+    """issue 13: as a board candidate, a delegate candidate consents before the vote opens — else the
+    proposal is refused and nothing is stored."""
+    log = council()
+    aid = assembly(log)
+    consent(log, aid, B)
+    before = copy.deepcopy(log.state)
+    log.refuse(ProposeMotion(aid, "delegate", "text", candidates=(B, C)), "candidate.no-consent")
+    assert log.state == before
+    consent(log, aid, C)
+    proposed = log.run(ProposeMotion(aid, "delegate", "text", candidates=(B, C)))[0]
+    assert proposed.body["consented"] is True and log.state.motions[proposed.id].consented
+    # a consent is to this assembly's candidacies: the next assembly asks again
+    vote_and_close(log, proposed.id, YES)
+    log.run(CloseAssembly(aid))
+    nxt = assembly(log)
+    log.refuse(ProposeMotion(nxt, "delegate", "text", candidates=(E,)), "candidate.no-consent")
+    assert replay(log.entries) == log.state
+
+
+def test_a_delegate_motion_of_an_older_log_replays_without_consent() -> None:
+    """Delegate motions proposed before consent carry no ``consented``: they replay as written."""
+    log = council()
+    aid = assembly(log)
+    proposed = log.run(ProposeMotion(aid, "policy", "text"))[0]
+    assert "consented" not in proposed.body
+    older = {**proposed.body, "motion_kind": "delegate", "candidates": [B]}
+    state = replay(log.entries[:-1])
+    apply(state, Appended(proposed.seq, b"\x07" * 32, proposed.ts_ms, "public", older))
+    assert state.motions[b"\x07" * 32].consented is False
+    # and no other kind states that its candidates consented
+    policy = {**proposed.body, "consented": True}
+    stated = Appended(proposed.seq, b"\x07" * 32, proposed.ts_ms, "public", policy)
+    with pytest.raises(RuleError) as caught:
+        apply(replay(log.entries[:-1]), stated)
+    assert caught.value.rule == "motion.bad-shape"
+
+
+def test_a_council_only_removal_of_a_delegate_publishes_the_mandates_end() -> None:
+    """issue 13: a delegate is mandated in public, so the end of the mandate is public however it ends; a
+    council-only removal's decision is followed by a public delegate/left per mandate it ended, and the
+    removal itself stays council-only."""
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, B, C)
+    mandated = log.entries[-1].id
+    m = log.run(ProposeMotion(aid, "removal", "reason", "council", target=C))[0].id
+    for voter, choice in YES.items():
+        log.run(CastVote(m, voter, choice))
+    decision, left = log.run(CloseMotion(m))
+    assert (decision.vis, decision.body["delegates_ended"]) == (
+        "council",
+        [{"decision": mandated, "seat": 1, "member": C}],
+    )
+    assert (left.vis, left.body) == (
+        "public",
+        {"kind": "delegate/left", "member": C, "decision": mandated, "seat": 1},
+    )
+    ended = log.state.delegates[1]
+    # ended by the removal (council-only), published by the delegate/left
+    assert (ended.ended_how, ended.ended_by, ended.ended_public) == ("removed", decision.id, True)
+    assert [d.member for d in log.state.sitting_delegates()] == [B]
+    assert replay(log.entries) == log.state
+    # once published, not twice
+    body = {"kind": "delegate/left", "member": C, "decision": mandated, "seat": 1}
+    assert _stray(log, body).rule == "delegate.left-misplaced"
+
+
+def test_a_public_removal_or_a_removal_of_no_delegate_writes_no_delegate_left() -> None:
+    log = council()
+    aid = assembly(log)
+    delegated(log, aid, B)
+    m = log.run(ProposeMotion(aid, "removal", "reason", "council", target=E))[0].id
+    log.run(CastVote(m, A, "yes"))
+    assert [e.body["kind"] for e in log.run(CloseMotion(m))] == ["decision"]
+    m = log.run(ProposeMotion(aid, "removal", "reason", "public", target=B))[0].id
+    log.run(CastVote(m, A, "yes"))
+    written = log.run(CloseMotion(m))
+    # the public decision says itself that the mandate ended (delegates_ended)
+    assert [e.body["kind"] for e in written] == ["decision"] and written[0].vis == "public"
+    assert written[0].body["delegates_ended"][0]["member"] == B

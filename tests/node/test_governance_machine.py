@@ -208,6 +208,8 @@ class GovernanceMachine(RuleBasedStateMachine):
         sitting = {d.member for d in self.state.sitting_delegates()}
         candidates = tuple(m for m in sorted(self.state.roll()) if m not in sitting)[:1]
         if a is not None and candidates:
+            if candidates[0] not in a.consents:  # a delegate stands only with their consent (issue 13)
+                self.run(Consent(a.id, candidates[0]))
             self.run(ProposeMotion(a.id, "delegate", "our delegate", candidates=candidates))
 
     @invariant()

@@ -27,6 +27,7 @@ from node.rules.council import (
     CloseAssembly,
     CloseMotion,
     Command,
+    Consent,
     Depart,
     FoundCouncil,
     JoinMember,
@@ -183,6 +184,10 @@ class Council13(RuleBasedStateMachine):
             "delegate-recall": {"target": tgt},
             "request": {"federation": bytes(32)},
         }
+        if kind in ("election", "delegate"):  # candidates stand only with their consent (issue 13)
+            for c in extras[kind]["candidates"]:
+                if c not in a.consents:
+                    self.do(Consent(a.id, c))
         self.do(ProposeMotion(a.id, kind, "motion", vis, **extras[kind]))
 
     @rule(
@@ -226,7 +231,7 @@ class Council13(RuleBasedStateMachine):
 
     @rule(m=member)
     def requisition(self, m: bytes) -> None:
-        self.do(RequestAssembly(m, "an assembly, please"))
+        self.do(RequestAssembly(m, "an assembly, please", self.state.requisition_round()))
 
     @rule()
     def resign(self) -> None:

@@ -303,9 +303,7 @@ async def test_secretary_cannot_record_a_keyed_members_vote_where_rules_require_
 async def test_requisition_and_resignation_are_signed(start_node: NodeFactory) -> None:
     node = await start_node()
     a = await keyed_member(node, "A")
-    assert (
-        await a.post("/v1/member/requisitions", a.signed("requisition", text="recall the board"))
-    ).status == 200
+    assert (await a.requisition("recall the board")).status == 200
     assert (await a.post("/v1/member/leave", a.signed("leave"))).status == 200
     kinds = [(e["kind"], e["issued_by"]["role"]) for e in (await record_log(node))[-2:]]
     assert kinds == [("assembly/requisition", "member"), ("member/leave", "member")]
@@ -394,9 +392,7 @@ async def test_members_acts_leave_no_trace_through_federation_endpoints(start_no
         body = m.signed("ballot", assembly=assembly, motion=hidden, choice="yes", approvals=[])
         signatures.append(codec.unb64u(body["sig"], 64))
         assert (await m.post(f"/v1/member/motions/{codec.b64u(hidden)}/ballot", body)).status == 200
-    assert (
-        await members[1].post("/v1/member/requisitions", members[1].signed("requisition", text="x"))
-    ).status == 200
+    assert (await members[1].requisition("x")).status == 200
 
     await rounds(council, peer)
     second = await snapshot([council, peer], council, [peer])

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from federation.peers import PeerTable
+from federation.store import verified
 from node.backup.keyfile import RECOVERY_FILE
 from node.ops.progress import Progress
 from protocol import codec
@@ -118,6 +119,26 @@ def test_doctor_finds_a_flipped_byte_in_an_entry(home: Path) -> None:
     found = problems(doctor(home, 1))
     assert list(found) == ["log"]
     assert found["log"][0].startswith("entry 0 of the log fails verification")
+
+
+def test_doctor_tells_of_a_peer_log_whose_owner_signed_a_bad_entry_into_its_tree(home: Path) -> None:
+    # what Replica.settle keeps when the log's owner served an entry whose own signature fails under the
+    # checkpoint it signed (tests/federation/test_replica.py makes it happen through a real ingest)
+    owner = SigningKey.generate().public.raw
+    with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+        verified.add(conn, owner, 3, 10, owner)
+        verified.record_bad(conn, owner, 3, bytes(64), owner, "a checkpoint note")
+    found = problems(doctor(home, 1))
+    assert list(found) == ["replicas"]
+    assert "bad signature by its own owner" in found["replicas"][0]
+    assert f"{codec.short_id(owner)} entry 3" in found["replicas"][0]
+
+
+def test_doctor_counts_the_peer_entries_still_waiting_for_their_signature_check(home: Path) -> None:
+    with contextlib.closing(sqlite3.connect(home / "shora.db")) as conn, conn:
+        verified.add(conn, SigningKey.generate().public.raw, 0, 250, None)
+    checks = {f["check"]: f for f in doctor(home, 0)["findings"]}
+    assert checks["replicas"]["ok"] and checks["replicas"]["message"].startswith("250 entries of peers' logs")
 
 
 def test_doctor_finds_a_peer_that_is_down(home: Path, tmp_path: Path) -> None:

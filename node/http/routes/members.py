@@ -286,6 +286,7 @@ def _requisition_status(state: Council, member: bytes) -> dict[str, Any]:
     member may convene it themselves and from when (article 5)."""
     grounds = {g: state.convening_due(g) for g in GROUNDS if state.may_convene(member, g)}
     return {
+        "round": state.requisition_round(),  # a requisition names it, signed (issue 13)
         "requisitioned": member in state.requisitioners(),
         "count": len(state.requisitioners()),
         "needed": state.requisitions_needed(),
@@ -340,7 +341,8 @@ async def consent(request: web.Request) -> web.Response:
 @routes.post("/v1/member/requisitions")
 async def requisition(request: web.Request) -> web.Response:
     member, statement, issuer = await _act(request, "requisition")
-    entry = await _record(request, RequestAssembly(member, statement.fields["text"]), issuer)
+    asked = RequestAssembly(member, statement.fields["text"], statement.fields.get("round"))
+    entry = await _record(request, asked, issuer)
     state = node_of(request).council()
     return respond(request, {"requisition_id": entry, "requisition": _requisition_status(state, member)})
 

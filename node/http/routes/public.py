@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from federation.replica.serve import refuse_frozen
-from federation.store import LogStore
+from federation.store import LogStore, verified
 from node import VERSION
 from node.http.context import node_of
 from node.http.decisions import build_bundle, decision_summary, list_decisions
@@ -100,7 +100,11 @@ async def entries(request: web.Request) -> web.Response:
         int_param(request, "limit", node.config.settings.entries_page_max, low=1),
         node.config.settings.entries_page_max,
     )
-    page = node.store.entries(log_id, after, limit)
+    # only entries whose own signatures were checked (a peer's page is committed before: docs/gossip.md)
+    checked = verified.verified_up_to(node.store.conn, log_id)
+    if checked is not None:
+        limit = min(limit, checked - after - 1)
+    page = node.store.entries(log_id, after, limit) if limit > 0 else []
     return respond(
         request,
         {"log_id": log_id, "entries": [entry_value(e) for e in page], "checkpoint": checkpoint_value(head)},

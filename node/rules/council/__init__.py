@@ -21,13 +21,16 @@ Entry kinds (body fields besides ``kind``; visibility):
   nil; bound only by the member's own signed join, see ``issuer``).
 - ``member/key`` (council): ``member``, ``key``: the member's new key, countersigned by it; the old key is
   revoked from this position (a lost phone).
-- ``assembly/requisition`` (council): ``member``, ``text``: a member's signed request for an assembly. Those
-  since the last ``assembly/open`` count, once per active member; reaching the rules' share starts the
-  board's delay (``Council.convening_due``). Refused when made (not on replay) twice by one member.
+- ``assembly/requisition`` (council): ``member``, ``text``, ``round``: a member's signed request for the next
+  assembly, naming the round it asks in (``Council.requisition_round``: the assemblies opened before it;
+  absent in older logs) — another round is ``requisition.stale``. Those since the last ``assembly/open``
+  count, once per active member; reaching the rules' share starts the board's delay
+  (``Council.convening_due``). Refused when made (not on replay) twice by one member, or naming no round.
 - ``member/leave`` (council): ``member``. Ends any mandate the member holds; then, for a board member,
 - ``board/left`` (public): ``member``, ``decision``, ``seat``: the mandate ended, cause "left".
 - ``delegate/left`` (public): ``member``, ``decision``, ``seat``: after the member/leave (and any board/left)
-  of a delegate, one per delegate mandate it ended, in order: the federation drops it (``delegates.left``).
+  of a delegate, or after the decision of a council-only removal of a delegate, one per delegate mandate it
+  ended, in order: the federation drops it (``delegates.left``).
 - ``board/resign`` (public): ``member``, ``decision``, ``seat``: a board member gives up their seat (the
   member's own signed act).
 - ``assembly/open`` (public): ``convened_by`` (sitting board member | nil = operator, only while no board
@@ -35,8 +38,9 @@ Entry kinds (body fields besides ``kind``; visibility):
   what the board has not: a requisitioner once the rules' delay has passed since the share was reached, or
   any member once the date the last assembly fixed has passed (the entry's time judges it).
 - ``member/consent`` (council): ``assembly`` (open), ``member`` (active): the member consents to stand as a
-  candidate in that assembly's elections, once (``consent.duplicate``); the member's own signed act, or, for a
-  member without a key, recorded by the operator (``consent.signature-required`` otherwise).
+  candidate in that assembly's elections and delegate motions, once (``consent.duplicate``); the member's own
+  signed act, or, for a member without a key, recorded by the operator (``consent.signature-required``
+  otherwise).
 - ``assembly/attend`` (council): ``assembly``, ``members`` [member]. Late arrival allowed while open.
 - ``assembly/depart`` (council): ``assembly``, ``member``.
 - ``assembly/close`` (public): ``assembly``, ``participants`` (count of distinct attendees, never names),

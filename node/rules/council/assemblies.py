@@ -13,19 +13,35 @@ from .log import Appended
 from .model import GROUNDS, Assembly, Council, Ground, Requisition
 
 
-def check_new_requisition(state: Council, member: bytes) -> None:
+def check_new_requisition(state: Council, member: bytes, round_: int | None) -> None:
     """Refusals judged when a requisition is made, not on replay: logs written before them (issue 12) may
-    hold repeated ones, which count once (``Council.requisitioners``). A requisition made while an assembly
-    sits asks for the next one: an assembly left open cannot block it."""
+    hold repeated ones, which count once (``Council.requisitioners``), and none names its round. A
+    requisition made while an assembly sits asks for the next one: an assembly left open cannot block it."""
     lookup.active(state, member)
+    if round_ is None:
+        raise RuleError(
+            "requisition.stale",
+            f"a requisition names the round it asks in: round {state.requisition_round()} now",
+        )
     if member in state.requisitioners():
         raise RuleError("requisition.duplicate", "you have requisitioned the next assembly already")
 
 
 def requisition(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
-    exact_keys(body, {"kind", "member", "text"}, "assembly/requisition")
+    # round: the assemblies opened before it (issue 13; absent in logs written before rounds)
+    exact_keys(
+        body, {"kind", "member", "text"} | ({"round"} if "round" in body else set()), "assembly/requisition"
+    )
     text = get_text(body, "text", MAX_AGENDA, "limit.agenda")
     m = lookup.active(state, get_member(body, "member"))
+    # a requisition counts toward one assembly only: one signed before an assembly opened cannot count
+    # toward the next (its round is past)
+    if "round" in body and get_int(body, "round") != state.requisition_round():
+        raise RuleError(
+            "requisition.stale",
+            f"this requisition asks in round {body['round']}, requisitions now ask in round "
+            f"{state.requisition_round()}: each assembly answers those made before it opened",
+        )
     if entry is not None:
         made = Requisition(entry.seq, entry.ts_ms, m.id, text)
         state.requisitions.append(made)

@@ -42,10 +42,12 @@ class BindKey:
 
 @dataclass(frozen=True)
 class RequestAssembly:
-    """A member's requisition of a general assembly (article 5), signed by the member."""
+    """A member's requisition of a general assembly (article 5), signed by the member; ``round``: the round
+    it asks in (``Council.requisition_round``), as the member signed it."""
 
     member: bytes
     text: str
+    round: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ assembly's majority, so a delegate holds a mandate only by an assembly decision,
 - a ``delegate-recall`` motion names its ``target``, a sitting delegate; adopted, its decision lists
   ``delegates_ended`` [{decision, seat, member}];
 - an adopted ``removal`` of a sitting delegate lists the mandates it ends in ``delegates_ended`` too; a
-  member leaving ends them with no decision (a council entry, as for a board seat).
+  member leaving ends them with no decision (a council entry, as for a board seat). Either is published:
+  a ``delegate/left`` entry follows the leaving, and a council-only removal's decision, one per mandate.
 
 Both motions are public: the federation learns how many delegates a council has and the decision behind
 each from the council's public log, as it learns the board's. They name the member by the council's
@@ -90,6 +91,15 @@ def _ended(state: Council, member: bytes) -> list[dict[str, Any]]:
     return [{"decision": m.decision, "seat": m.seat, "member": m.member} for m in mandates]
 
 
+def published_ends(motion: Motion, decided: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``delegate/left`` bodies that follow a decision: one per delegate mandate a council-only removal
+    ended. A delegate is mandated in public, so the end of the mandate is public too, or the federation
+    would count a delegate who is no longer a member; a public removal's decision says so itself."""
+    if motion.kind != "removal" or motion.visibility == "public":
+        return []
+    return [{"kind": "delegate/left", **e} for e in decided.get("delegates_ended", ())]
+
+
 def fold(state: Council, decided: dict[str, Any], entry: Appended) -> None:
     """Fold a stored decision's delegate fields (judged already) into the state."""
     for d in decided.get("delegates", ()):
@@ -99,6 +109,9 @@ def fold(state: Council, decided: dict[str, Any], entry: Appended) -> None:
         for m in state.delegates:
             if m.decision == e["decision"] and m.seat == e["seat"] and m.sitting:
                 m.ended_how, m.ended_by, m.ended_seq = how, entry.id, entry.seq
+    if how == "removed" and entry.vis != "public":
+        # each to be published by a delegate/left directly after the decision, in this order
+        state.left_delegates = [(e["decision"], e["seat"]) for e in decided.get("delegates_ended", ())]
 
 
 def end_for(
@@ -111,18 +124,23 @@ def end_for(
 
 def left(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     """The public record of a delegate's leaving the council (``delegate/left``), as ``board/left`` is a board
-    member's: the federation learns the mandate ended, cause "left", without a decision."""
+    member's: the federation learns the mandate ended, cause "left", without a decision. It follows a
+    council-only removal of a delegate too (``published_ends``): the federation learns the mandate ended, and
+    the removal itself stays council-only."""
     exact_keys(body, {"kind", "member", "decision", "seat"}, "delegate/left")
     member, decision, seat = get_member(body, "member"), get_entry_id(body, "decision"), get_int(body, "seat")
     mandate = next(
         (m for m in state.delegates if (m.member, m.decision, m.seat) == (member, decision, seat)), None
     )
     pending = state.left_delegates
-    if not pending or pending[0] != (decision, seat) or mandate is None or mandate.ended_how != "left":
+    ended = mandate is not None and mandate.ended_how in ("left", "removed")
+    if not pending or pending[0] != (decision, seat) or mandate is None or not ended:
         raise RuleError(
             "delegate.left-misplaced",
-            "delegate/left directly follows that delegate's leaving, one per mandate",
+            "delegate/left directly follows that delegate's leaving or removal, one per mandate",
         )
     if entry is not None:
         state.left_delegates = pending[1:]
-        mandate.ended_by, mandate.ended_public = entry.id, True
+        if mandate.ended_how == "left":
+            mandate.ended_by = entry.id  # a removal's mandate stays ended by its decision
+        mandate.ended_public = True

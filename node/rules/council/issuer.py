@@ -63,9 +63,10 @@ MEMBER_KINDS = {
     "member/consent",
 }
 # the chair's entries: what the operator records for a sitting assembly, and what follows them in the same
-# command (a decision's tally, a tied election's runoff motion, the minutes after the close)
+# command (a decision's tally, a tied election's runoff motion, the delegate/left of a council-only removal,
+# the minutes after the close)
 CHAIR_KINDS = {"assembly/attend", "assembly/depart", "motion/propose", "motion/vote", "decision"}
-CHAIR_KINDS |= {"decision/tally", "assembly/close", "assembly/minutes"}
+CHAIR_KINDS |= {"decision/tally", "delegate/left", "assembly/close", "assembly/minutes"}
 BOARD_KINDS = {"assembly/open", "board/report", "council/census"} | CHAIR_KINDS
 MEMBER_ONLY = {"member/key", "assembly/requisition", "board/resign"}  # acts nobody takes in a member's name
 
@@ -137,7 +138,11 @@ def _statement(state: Council, kind: str, body: dict[str, Any], by: dict[str, An
                 },
             )
         case "assembly/requisition":
-            return Statement("requisition", state.id, {"member": member, "text": body["text"]})
+            fields = {"member": member, "text": body["text"]}
+            # the round it asks in, signed by the member (issue 13); absent in logs written before rounds
+            return Statement(
+                "requisition", state.id, fields | ({"round": body["round"]} if "round" in body else {})
+            )
         case "assembly/open":
             fields = {"member": member, "agenda": body["agenda"], "ground": body["ground"]}
             return Statement("convene", state.id, {**fields, "due_ms": body["due_ms"]})

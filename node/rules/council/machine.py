@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import issuer
+from . import delegates, issuer
 from .assemblies import check_new_requisition
 from .commands import (
     Attend,
@@ -40,6 +40,7 @@ from .fields import malformed, nfc_text, plain
 from .limits import MAX_TEXT
 from .log import Appended, Draft
 from .model import Council, Mandate
+from .motions import CONSENTED_KINDS
 from .rules import APPROVAL_MAJORITY, impossible
 
 SALT = "salt"  # added by the signer to council bodies (DESIGN §3); never one of our fields
@@ -92,9 +93,14 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
         case BindKey():
             return {"kind": "member/key", "member": command.member, "key": command.key}, []
         case RequestAssembly():
-            check_new_requisition(state, command.member)
+            check_new_requisition(state, command.member, command.round)
             text = nfc_text(command.text)
-            return {"kind": "assembly/requisition", "member": command.member, "text": text}, []
+            return {
+                "kind": "assembly/requisition",
+                "member": command.member,
+                "text": text,
+                "round": command.round,
+            }, []
         case OpenAssembly():
             agenda = nfc_text(command.agenda)
             opened: dict[str, Any] = {"kind": "assembly/open", "convened_by": command.convened_by}
@@ -152,8 +158,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 **({} if command.federation is None else {"federation": command.federation}),
                 # elections declare how they are decided (issue 13); other motions follow the majority rule
                 **({"method": APPROVAL_MAJORITY} if command.kind == "election" else {}),
-                # and every candidate consented to stand (issue 13)
-                **({"consented": True} if command.kind == "election" else {}),
+                # and every candidate consented to stand (issue 13): board and delegate candidates alike
+                **({"consented": True} if command.kind in CONSENTED_KINDS else {}),
                 "rules_version": state.rules_version,
                 "electorate": electorate_count(state, 0 if a is None else len(a.roll), command.visibility),
             }, []
@@ -176,6 +182,8 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 raise RuleError("motion.closed", "that motion has been decided")
             decided, tally = decision_bodies(state, motion)
             follow = [] if tally is None else [Draft("council", tally)]
+            # a council-only removal of a delegate publishes the mandate's end (issue 13)
+            follow += [Draft("public", ended) for ended in delegates.published_ends(motion, decided)]
             if decided.get("runoff") is not None:
                 # a tie for the last seat opens its runoff in the same batch (issue 13)
                 follow.append(Draft(motion.visibility, runoff_proposal(state, motion, decided["runoff"])))
@@ -250,14 +258,16 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
         handler(state, body, None)  # judge fully before changing anything
         if by is not None:
             issuer.judge(state, kind, body, by)
+    if kind not in ("board/left", "delegate/left"):
+        # delegate/left directly follows the member/leave or the council-only removal that ended the mandates
+        # (and any board/left): the entry that ends them sets the list anew, any other empties it
+        state.left_delegates = []
     handler(state, body, entry)
     if by is not None:
         issuer.note(state, kind, body, by, entry)
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
     if kind != "member/leave":
         state.left_board = None  # board/left directly follows its member/leave
-    if kind not in ("member/leave", "board/left", "delegate/left"):
-        state.left_delegates = []  # and then delegate/left, one per mandate the leaving ended
     state.next_seq += 1
 
 

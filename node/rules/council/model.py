@@ -436,8 +436,8 @@ class Council:
     next_assembly_ms: int | None = None  # the date the last assembly fixed for the next, until one opens
     readmitted: set[bytes] = field(default_factory=set)  # removed members an adopted readmit motion named
     left_board: bytes | None = None  # the board member whose member/leave is the entry just applied
-    # the delegate mandates (decision, seat) that member/leave ended, each to be published by a delegate/left
-    # directly after it (and after any board/left), in this order
+    # the delegate mandates (decision, seat) that member/leave or a council-only removal ended, each to be
+    # published by a delegate/left directly after it (and after any board/left), in this order
     left_delegates: list[tuple[bytes, int]] = field(default_factory=list)
     # follow-up entries one command writes after its first: a hidden tally must come next; minutes may
     pending_tally: PendingTally | None = None
@@ -491,6 +491,11 @@ class Council:
         return self.rules_version, self.rules
 
     # -- requisitions and who may convene (article 5: the board cannot block the assembly) ------------------
+
+    def requisition_round(self) -> int:
+        """The round requisitions now ask in: the number of assemblies opened so far. Each assembly answers
+        every requisition made before it opened, so a requisition counts toward one assembly only."""
+        return len(self.assemblies)
 
     def requisitioners(self) -> list[bytes]:
         """Active members who have requisitioned the next assembly, in the order they did."""

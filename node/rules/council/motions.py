@@ -27,6 +27,9 @@ from .rules import ELECTION_METHODS
 
 VOTE_CHOICES = ("yes", "no", "abstain")
 BALLOT_LEN = 64  # the member's Ed25519 signature over their ballot statement (protocol.member)
+# the motions whose candidates stand only with their own consent (issue 13): board elections, and since
+# then the delegate motions that mandate a council's delegates to its federation
+CONSENTED_KINDS = ("election", "delegate")
 
 
 def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
@@ -37,7 +40,8 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
     # old rule), only runoffs name runoff_of; logs written before issue 13 fix neither the rules version nor
     # the electorate: they replay as written
     fixed = {"rules_version", "electorate"} if "rules_version" in body or "electorate" in body else set()
-    # elections proposed since candidate consent (issue 13) say so: ``consented`` (true); older ones replay
+    # elections (and delegate motions) proposed since candidate consent (issue 13) say so: ``consented``
+    # (true); older ones replay as written
     keys |= fixed | {k for k in ("proposal", "federation", "method", "runoff_of", "consented") if k in body}
     exact_keys(body, keys, "motion/propose")
     # a runoff is opened by its tied decision only, exactly as the decision says (issue 13)
@@ -106,18 +110,19 @@ def propose(state: Council, body: dict[str, Any], entry: Appended | None) -> Non
             raise RuleError("recall.not-on-board", "only a sitting board member can be recalled")
     elif kind == "election":
         _check_election(state, seats, candidates)
-    if "consented" in body:
-        if kind != "election" or body["consented"] is not True:
-            raise RuleError("motion.bad-shape", "only an election states that its candidates consented")
-        # the candidate list is fixed when the vote opens: each candidate has consented to stand by then
-        if any(c not in a.consents for c in candidates):
-            raise RuleError("candidate.no-consent", "a candidate stands only with their own consent")
     elif kind in delegates.KINDS:
         delegates.check_motion(state, kind, candidates, target, visibility)
     elif kind == readmission.KIND:
         readmission.check_motion(state, target)
     elif kind == proposal_requests.KIND:
         federation = proposal_requests.check_motion(body.get("federation"), visibility)
+    if "consented" in body:
+        if kind not in CONSENTED_KINDS or body["consented"] is not True:
+            why = "only elections and delegate motions state that their candidates consented"
+            raise RuleError("motion.bad-shape", why)
+        # the candidate list is fixed when the vote opens: each candidate has consented to stand by then
+        if any(c not in a.consents for c in candidates):
+            raise RuleError("candidate.no-consent", "a candidate stands only with their own consent")
     method = body.get("method")
     if "method" in body and (kind != "election" or method not in ELECTION_METHODS):
         raise RuleError("election.bad-method", f"an election's method is {one_of(ELECTION_METHODS)}")
