@@ -205,7 +205,8 @@ async def test_the_live_stream_carries_a_ballots_tally(start_node: NodeFactory) 
                 assert (await chair.get(B + "/assembly")).json()["seq"] == picture["seq"]
                 break
     await stream.aclose()
-    # a delegate motion names candidates, but is voted yes, no or abstain: so is its tally
+    # a delegate motion names candidates (who consented), but is voted yes, no or abstain: so is its tally
+    assert (await babak.consent(codec.unb64u(a, 32))).status == 200
     d = await post(chair, "/motions", {"text": "d", "kind": "delegate", "candidates": ["Babak"]})
     assert d.status == 200, d.body
     voted = await post(chair, f"/motions/{d.json()['motion_id']}/votes", {"member": "Babak", "choice": "yes"})
