@@ -151,6 +151,7 @@ class Gossip:
                     group.create_task(self._work())
                 if self.periodic:
                     group.create_task(self._loop())
+                group.create_task(self._resume_signatures())
                 if ready is not None:
                     ready.set()
         finally:
@@ -343,6 +344,13 @@ class Gossip:
         if not self._settling and self._group is not None and self.replica.deferred_futures():
             self._settling = True
             self._spawn(self._settle())
+
+    async def _resume_signatures(self) -> None:
+        """Entries a previous run committed and did not finish checking (the node stopped first): their
+        checks are sent again now, not only once the next page of their log arrives."""
+        for found in await self.run_write(self.replica.settle):
+            await self._bad_signature(found)
+        self._watch_signatures()
 
     async def _settle(self) -> None:
         try:

@@ -385,6 +385,30 @@ def test_lying_peer_is_penalised_and_does_not_block_convergence(replica: Callabl
     run(main())
 
 
+def test_entries_left_unchecked_by_a_stopped_node_are_checked_when_its_gossip_starts() -> None:
+    """A node stopped between a page's commit and its signature checks: the ranges left in ``unverified``
+    are checked once gossip starts again, without waiting for a new page of their log (which may never
+    come), so the node serves them again."""
+
+    async def main() -> None:
+        async with Cluster(2, replica=SqlReplica) as cluster:
+            owner, holder = cluster.nodes
+            owner.append(40)
+            await cluster.rounds_until_converged()
+            conn = holder.replica.store.conn
+            await holder.gossip.stop()
+            verified.add(conn, owner.id, 10, 40, owner.id)  # as a stop before the checks leaves it
+            assert [h.size for h in holder.replica.heads() if h.log_id == owner.id] == [10]
+            await holder.gossip.start()
+            async with asyncio.timeout(60):  # a bound, not a measure: the checks take milliseconds
+                while verified.pending(conn):
+                    await asyncio.sleep(0.01)
+            assert [h.size for h in holder.replica.heads() if h.log_id == owner.id] == [40]
+            assert verified.flagged(conn) == [] and holder.penalties == []
+
+    run(main())
+
+
 def test_slow_peer_does_not_delay_the_others(replica: Callable[[bytes], Any]) -> None:
     async def main() -> None:
         async with Cluster(3, replica=replica, gossip_deadline_s=2.0) as cluster:
