@@ -183,6 +183,7 @@ class Gossip:
 
     async def _round(self, peer: bytes) -> None:
         await self.run_round(peer)
+        await self._mend_left()
 
     # --- outcome of talking to one peer ------------------------------------------------------------
 
@@ -351,6 +352,13 @@ class Gossip:
         for found in await self.run_write(self.replica.settle):
             await self._bad_signature(found)
         self._watch_signatures()
+        await self._mend_left()
+
+    async def _mend_left(self) -> None:
+        """Ask the peers again for a valid signature of each entry one served bad and none has mended
+        yet (they may hold it now: at start, and after each periodic round)."""
+        for found in await self.run_write(self.replica.unmended):
+            await self._bad_signature(found)
 
     async def _settle(self) -> None:
         try:
