@@ -151,6 +151,7 @@ class Gossip:
                     group.create_task(self._work())
                 if self.periodic:
                     group.create_task(self._loop())
+                group.create_task(self._resume_signatures())
                 if ready is not None:
                     ready.set()
         finally:
@@ -182,6 +183,7 @@ class Gossip:
 
     async def _round(self, peer: bytes) -> None:
         await self.run_round(peer)
+        await self._mend_left()
 
     # --- outcome of talking to one peer ------------------------------------------------------------
 
@@ -343,6 +345,20 @@ class Gossip:
         if not self._settling and self._group is not None and self.replica.deferred_futures():
             self._settling = True
             self._spawn(self._settle())
+
+    async def _resume_signatures(self) -> None:
+        """Entries a previous run committed and did not finish checking (the node stopped first): their
+        checks are sent again now, not only once the next page of their log arrives."""
+        for found in await self.run_write(self.replica.settle):
+            await self._bad_signature(found)
+        self._watch_signatures()
+        await self._mend_left()
+
+    async def _mend_left(self) -> None:
+        """Ask the peers again for a valid signature of each entry one served bad and none has mended
+        yet (they may hold it now: at start, and after each periodic round)."""
+        for found in await self.run_write(self.replica.unmended):
+            await self._bad_signature(found)
 
     async def _settle(self) -> None:
         try:

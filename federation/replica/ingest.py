@@ -390,6 +390,16 @@ class Replica:
                 self._deferred.append(self._recheck(left))
         return [*found, *(self.settle(wait) if wait and self._deferred else [])]
 
+    def unmended(self) -> list[verified.BadSignature]:
+        """Ranges held unverified from an entry whose signature a peer served bad and no other peer has
+        mended yet (the owner's own bad ones are proof, not waiting): for ``mend`` to try again."""
+        return [
+            verified.BadSignature(left.log_id, left.first, None, False)
+            for left in verified.pending(self.store.conn)
+            if self.store.bad_signature(left.log_id, left.first)
+            and (left.log_id, left.first) not in verified.flagged(self.store.conn)
+        ]
+
     def _recheck(self, left: verified.Unverified) -> Deferred:
         """The checks of a range held unverified, sent again from the stored entries."""
         root = PublicKey(left.log_id)

@@ -47,6 +47,10 @@ class ReplicaLike(Protocol):
         """Record the signature checks of committed pages; the signatures that failed."""
         ...
 
+    def unmended(self) -> list[BadSignature]:
+        """Entries whose signature a peer served bad, still waiting for a valid one from another peer."""
+        ...
+
     def mend(self, log_id: bytes, page: Page) -> int:
         """Valid signatures from ``page`` for entries whose held one failed; how many entries it verified."""
         ...

@@ -53,7 +53,9 @@ class Live:
 
 
 def _tally(motion: Motion) -> dict[str, Any]:
-    if motion.kind in ("election", "delegate"):
+    # an election's ballots approve candidates; every other kind's (a delegate motion's too) are yes, no or
+    # abstain (node.rules.council.motions)
+    if motion.kind == "election":
         approvals = dict.fromkeys(motion.candidates, 0)
         for vote in motion.votes.values():
             for candidate in vote if isinstance(vote, tuple) else ():
@@ -118,6 +120,7 @@ def view(state: Council, people: dict[bytes, Person]) -> dict[str, Any]:
         }
     return {
         "council": state.id,
+        "seq": state.next_seq,  # the record's size this picture was drawn at: an older picture is stale
         "members": members,
         "assembly": assembly,
         "signed_ballots": list(state.rules.signed_ballots),

@@ -23,20 +23,23 @@ from typing import Any
 
 from federation import db as dbmod
 from federation.peers import PeerTable
+from federation.replica.signatures import Deferred
 from federation.store import LogStore, verified
+from federation.verifypool import Job, VerifyPool
 from node import config as cfg
 from node.backup.keyfile import RECOVERY_FILE
-from node.ops.keys import history, signer_at
+from node.ops.keys import Delegation, history, signer_at
 from node.settings import Settings
 from node.storage.migrations import MIGRATIONS
 from node.words import plural
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import ProtocolError
-from protocol.keys import PublicKey
+from protocol.keys import ENTRY_TAG, PublicKey
 from protocol.note import open_checkpoint
 
 PAGE = 2000
+POOL_FROM = 4 * PAGE  # entries of the log from which its signatures are checked on workers
 Progress = Callable[[int, int], None]  # (entries verified, entries in the log)
 
 
@@ -160,7 +163,9 @@ def check_database(path: Path) -> list[Finding]:
 
 def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None = None) -> list[Finding]:
     """The node's own log from entry 0: every signature by a key valid at that position, the chain, the
-    bodies against their hashes, the stored tree, and the newest checkpoint against the entries."""
+    bodies against their hashes, the stored tree, and the newest checkpoint against the entries. The
+    signatures are checked on worker processes while the rest is checked here (docs/gossip.md, "Pulling":
+    the same split as a replica's), a long log on every core; the first entry that fails either is named."""
     store = LogStore(conn)
     head = store.head(log_id)
     restore = "the log on disk was altered: stop the node and restore the folder from a backup"
@@ -173,24 +178,36 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
         return [Finding("log", False, f"a key entry of the log is damaged: {exc}", restore)]
     ids: list[bytes] = []
     previous: Entry | None = None
-    while rows := store.rows(log_id, len(ids) - 1, PAGE, council_bodies=True):
-        for header, signature, body in rows:
-            seq = len(ids)
-            try:
-                entry = Entry(header, signature, body)
-                signer = signer_at(delegations, root, entry.header.key_id, seq)
-                if signer is None:
-                    raise ProtocolError(f"it is signed by a key that is not valid at seq {seq}")
-                entry.verify_signature(signer)
-                verify_follows(previous, entry)
-                if entry.seq != seq:
-                    raise ProtocolError(f"it says it is entry {entry.seq}")
-            except ProtocolError as exc:
-                return [Finding("log", False, f"entry {seq} of the log fails verification: {exc}", restore)]
-            ids.append(entry.id)
-            previous = entry
-        if progress is not None:
-            progress(len(ids), head.size)
+    failed: tuple[int, str] | None = None
+    with _Signatures(log_id, head.size) as signatures:
+        while failed is None and (rows := store.rows(log_id, len(ids) - 1, PAGE, council_bodies=True)):
+            jobs: list[Job] = []
+            for header, signature, body in rows:
+                seq = len(ids)
+                try:
+                    entry = Entry(header, signature, body)
+                    signer = signer_at(delegations, root, entry.header.key_id, seq)
+                    if signer is None:
+                        raise ProtocolError(f"it is signed by a key that is not valid at seq {seq}")
+                    verify_follows(previous, entry)
+                    if entry.seq != seq:
+                        raise ProtocolError(f"it says it is entry {entry.seq}")
+                except ProtocolError as exc:
+                    failed = seq, str(exc)
+                    break
+                jobs.append((signer.raw, entry.signature, ENTRY_TAG + entry.header_bytes))
+                ids.append(entry.id)
+                previous = entry
+            signatures.submit(len(ids) - len(jobs), jobs)
+            if progress is not None:
+                progress(len(ids), head.size)
+        bad = signatures.first_failure()
+    if bad >= 0 and (failed is None or bad < failed[0]):
+        failed = bad, _signature_failure(store, log_id, bad, root, delegations)
+    if failed is not None:
+        return [
+            Finding("log", False, f"entry {failed[0]} of the log fails verification: {failed[1]}", restore)
+        ]
     if len(ids) != head.size:
         return [
             Finding(
@@ -211,6 +228,45 @@ def check_log(conn: sqlite3.Connection, log_id: bytes, progress: Progress | None
         ),
         _checkpoint(head.checkpoint, head.checkpoint_size, root, ids),
     ]
+
+
+class _Signatures:
+    """The entries' signature checks, a page at a time (``Deferred``, as a replica checks after commit): on
+    worker processes for a log of ``POOL_FROM`` entries or more (a pool costs its start), else here."""
+
+    def __init__(self, log_id: bytes, size: int) -> None:
+        self.log_id = log_id
+        self.pool = VerifyPool(os.cpu_count() or 2) if size >= POOL_FROM else None
+        self.pages: list[Deferred] = []
+
+    def __enter__(self) -> _Signatures:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, first: int, jobs: list[Job]) -> None:
+        """The signature checks of entries ``first``, ``first + 1``, … (one job each)."""
+        self.pages.append(Deferred(self.log_id, first, jobs, None, self.pool))
+
+    def first_failure(self) -> int:
+        """The seq of the first entry whose signature fails, or -1 (waits for every check)."""
+        return next((bad for page in self.pages if (bad := page.failed()) >= 0), -1)
+
+
+def _signature_failure(
+    store: LogStore, log_id: bytes, seq: int, root: PublicKey, delegations: dict[bytes, Delegation]
+) -> str:
+    """Why entry ``seq``'s signature fails, in the verifier's own words."""
+    header, signature, body = store.rows(log_id, seq - 1, 1, council_bodies=True)[0]
+    entry = Entry(header, signature, body)
+    signer = signer_at(delegations, root, entry.header.key_id, seq)
+    try:
+        entry.verify_signature(signer or root)
+    except ProtocolError as exc:
+        return str(exc)
+    return "its signature did not verify on a worker, and does here: check the machine's memory"
 
 
 def _all(count: int) -> str:

@@ -60,6 +60,9 @@ class SplitReplica:
     def settle(self, wait: bool = False) -> list[BadSignature]:
         return self.writer.settle(wait)
 
+    def unmended(self) -> list[BadSignature]:
+        return self.writer.unmended()
+
     def mend(self, log_id: bytes, page: Page) -> int:
         return self.writer.mend(log_id, page)
 

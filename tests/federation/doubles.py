@@ -99,6 +99,9 @@ class MemoryReplica:
     def settle(self, wait: bool = False) -> list[BadSignature]:
         return []
 
+    def unmended(self) -> list[BadSignature]:
+        return []
+
     def mend(self, log_id: bytes, page: Page) -> int:
         return 0
 

@@ -385,6 +385,61 @@ def test_lying_peer_is_penalised_and_does_not_block_convergence(replica: Callabl
     run(main())
 
 
+def test_entries_left_unchecked_by_a_stopped_node_are_checked_when_its_gossip_starts() -> None:
+    """A node stopped between a page's commit and its signature checks: the ranges left in ``unverified``
+    are checked once gossip starts again, without waiting for a new page of their log (which may never
+    come), so the node serves them again."""
+
+    async def main() -> None:
+        async with Cluster(2, replica=SqlReplica) as cluster:
+            owner, holder = cluster.nodes
+            owner.append(40)
+            await cluster.rounds_until_converged()
+            conn = holder.replica.store.conn
+            await holder.gossip.stop()
+            verified.add(conn, owner.id, 10, 40, owner.id)  # as a stop before the checks leaves it
+            assert [h.size for h in holder.replica.heads() if h.log_id == owner.id] == [10]
+            await holder.gossip.start()
+            async with asyncio.timeout(60):  # a bound, not a measure: the checks take milliseconds
+                while verified.pending(conn):
+                    await asyncio.sleep(0.01)
+            assert [h.size for h in holder.replica.heads() if h.log_id == owner.id] == [40]
+            assert verified.flagged(conn) == [] and holder.penalties == []
+
+    run(main())
+
+
+def test_a_bad_signature_no_peer_could_mend_then_is_mended_when_gossip_starts_again() -> None:
+    """A relay served entry 20 with a bad signature and no peer gave a valid one then (the owner was away):
+    the node asks again at its next start (and after each periodic round), and mends it from the owner."""
+
+    async def main() -> None:
+        async with Cluster(3, replica=SqlReplica) as cluster:
+            owner, holder, relay = cluster.nodes
+            owner.append(40)
+            await cluster.rounds_until_converged()
+            conn = holder.replica.store.conn
+            await holder.gossip.stop()
+            (signature,) = conn.execute(
+                "SELECT signature FROM entries WHERE log_id = ? AND seq = 20", (owner.id,)
+            ).fetchone()
+            bad = bytes([signature[0] ^ 1]) + bytes(signature[1:])
+            conn.execute("UPDATE entries SET signature = ? WHERE log_id = ? AND seq = 20", (bad, owner.id))
+            verified.add(conn, owner.id, 20, 40, relay.id)
+            verified.record_bad(conn, owner.id, 20, bad, relay.id, None)
+            assert [b.seq for b in holder.replica.unmended()] == [20]
+            await holder.gossip.start()
+            async with asyncio.timeout(60):  # a bound, not a measure: one page from the owner
+                while verified.pending(conn):
+                    await asyncio.sleep(0.01)
+            assert holder.replica.unmended() == [] and verified.flagged(conn) == []
+            held = holder.replica.store.entry(owner.id, 20)
+            assert held is not None and held.signature == signature
+            assert [h.size for h in holder.replica.heads() if h.log_id == owner.id] == [40]
+
+    run(main())
+
+
 def test_slow_peer_does_not_delay_the_others(replica: Callable[[bytes], Any]) -> None:
     async def main() -> None:
         async with Cluster(3, replica=replica, gossip_deadline_s=2.0) as cluster:

@@ -199,8 +199,20 @@ async def test_the_live_stream_carries_a_ballots_tally(start_node: NodeFactory) 
         async for kind, picture in stream:
             if kind == "assembly" and picture["assembly"]["motions"][0]["voters"] == 1:
                 assert picture["assembly"]["motions"][0]["tally"] == {"yes": 0, "no": 1, "abstain": 0}
+                # the picture says the record's size it was drawn at: the ballot made it one entry larger, and
+                # a picture asked for now is as new (the console drops an older one arriving late)
+                assert picture["seq"] == first["seq"] + 1
+                assert (await chair.get(B + "/assembly")).json()["seq"] == picture["seq"]
                 break
     await stream.aclose()
+    # a delegate motion names candidates (who consented), but is voted yes, no or abstain: so is its tally
+    assert (await babak.consent(codec.unb64u(a, 32))).status == 200
+    d = await post(chair, "/motions", {"text": "d", "kind": "delegate", "candidates": ["Babak"]})
+    assert d.status == 200, d.body
+    voted = await post(chair, f"/motions/{d.json()['motion_id']}/votes", {"member": "Babak", "choice": "yes"})
+    assert voted.status == 200, voted.body
+    shown = (await chair.get(B + "/assembly")).json()["assembly"]["motions"][1]
+    assert (shown["kind"], shown["tally"]) == ("delegate", {"yes": 1, "no": 0, "abstain": 0})
 
 
 async def test_more_live_streams_than_the_limit_are_refused(start_node: NodeFactory) -> None:

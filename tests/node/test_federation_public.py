@@ -117,8 +117,8 @@ async def test_refusals_are_named(start_node: NodeFactory) -> None:
             {"text_fa": "پیشنهاد", "text_en": f"Proposal {published}", "deadline": 2**50, "grace_s": 0},
         )  # fmt: skip
     path = "/v1/federation/proposals"
-    for name in ("limit", "offset"):
-        for bad in ("x", "1.5", str(2**63), "", "-1"):
+    for name in ("limit", "offset", "before"):
+        for bad in ("x", "1.5", str(2**63), "", "-1", codec.b64u(bytes(32))):
             await refused(fed, path, {name: bad}, 400, "bad-parameter")
     await refused(fed, path, {"limit": "0"}, 400, "bad-parameter")
     # a limit above federation_page_max is served as that many
@@ -126,6 +126,18 @@ async def test_refusals_are_named(start_node: NodeFactory) -> None:
     assert status == 200 and len(page["proposals"]) == 2 and page["total"] == 3
     assert [p["text_en"] for p in page["proposals"]] == ["Proposal 2", "Proposal 1"]
     assert len((await get(fed, path))[1]["proposals"]) == 2  # the default, bounded the same way
+    # the cursor: the page after the last one served, older only, however many are published meanwhile
+    assert page["next_before"] == page["proposals"][-1]["seq"]
+    await fed.operator.call(
+        "POST", "/v1/admin/proposals",
+        {"text_fa": "پیشنهاد", "text_en": "Proposal 3", "deadline": 2**50, "grace_s": 0},
+    )  # fmt: skip
+    status, older = await get(fed, path, {"before": str(page["next_before"])})
+    assert status == 200 and [p["text_en"] for p in older["proposals"]] == ["Proposal 0"]
+    assert older["next_before"] is None and older["total"] == 4
+    status, first = await get(fed, path, {"before": str(2**63 - 1), "limit": "1"})
+    assert [p["text_en"] for p in first["proposals"]] == ["Proposal 3"] and first["next_before"] is not None
+    assert (await get(fed, path, {"before": "0"}))[1]["proposals"] == []
     for bad in ("abc", codec.b64u(bytes(31)), codec.b64u(bytes(33)), "!" * 43):
         await refused(fed, f"{path}/{bad}", None, 400, "bad-proposal-id")
     await refused(fed, f"{path}/{codec.b64u(bytes(32))}", None, 404, "not-found")

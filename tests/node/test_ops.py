@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from federation.peers import PeerTable
-from federation.store import verified
+from federation.store import LogStore, verified
 from node.backup.keyfile import RECOVERY_FILE
 from node.ops.progress import Progress
 from protocol import codec
@@ -139,6 +139,37 @@ def test_doctor_counts_the_peer_entries_still_waiting_for_their_signature_check(
         verified.add(conn, SigningKey.generate().public.raw, 0, 250, None)
     checks = {f["check"]: f for f in doctor(home, 0)["findings"]}
     assert checks["replicas"]["ok"] and checks["replicas"]["message"].startswith("250 entries of peers' logs")
+
+
+def test_doctor_checks_a_long_log_on_workers_and_names_the_first_entry_that_fails(tmp_path: Path) -> None:
+    """A log of POOL_FROM entries or more has its signatures checked on worker processes while the chain is
+    checked in the doctor's own: a bad signature late in the log is still found, and where the chain
+    breaks after an earlier bad signature, the earlier entry is the one named."""
+    from node.ops.doctor import POOL_FROM, check_log
+    from node.storage.migrations import open_database
+    from node.storage.writer import checkpoint_signer
+    from tests.bench.gossip import _build_log
+
+    key = SigningKey.from_seed(b"\x61" * 32)
+    conn = open_database(tmp_path / "shora.db")
+    LogStore(conn).append(key.public.raw, _build_log(key, POOL_FROM + 100), checkpoint_signer(key))
+    assert [f.ok for f in check_log(conn, key.public.raw)] == [True, True]
+
+    def spoil(column: str, seq: int) -> None:
+        (value,) = conn.execute(f"SELECT {column} FROM entries WHERE seq = ?", (seq,)).fetchone()
+        spoilt = bytes([value[0] ^ 1]) + bytes(value[1:])
+        with conn:
+            conn.execute(f"UPDATE entries SET {column} = ? WHERE seq = ?", (spoilt, seq))
+
+    spoil("signature", POOL_FROM + 50)
+    (found,) = check_log(conn, key.public.raw)
+    assert not found.ok and found.message.startswith(f"entry {POOL_FROM + 50} of the log fails verification")
+    spoil("header", POOL_FROM + 80)  # the chain breaks later: the bad signature is still the first
+    (found,) = check_log(conn, key.public.raw)
+    assert found.message.startswith(f"entry {POOL_FROM + 50} of the log fails verification")
+    spoil("header", 7)  # and a break before it is named first
+    (found,) = check_log(conn, key.public.raw)
+    assert found.message.startswith("entry 7 of the log fails verification")
 
 
 def test_doctor_finds_a_peer_that_is_down(home: Path, tmp_path: Path) -> None:

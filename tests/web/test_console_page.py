@@ -179,6 +179,29 @@ async def test_a_board_member_runs_a_whole_assembly_from_the_console(
         ballot = await voter.vote(codec.unb64u(a, 32), codec.unb64u(e, 32), None, [babak.member])
         assert ballot.status == 200
     await until_text(page, election, "Babak: ۲")
+    # Dara has no phone: her approvals are counted by hand in the room, from the election's card; members who
+    # hold a key are not offered (the rules want their own signed ballot in an election)
+    hand = f"{election} form.hand"
+    assert await page.locator(f"{hand} select option").all_text_contents() == ["Dara"]
+    assert await page.text_content(f"{hand} legend") == "نامزدهایی که این رأی‌دهنده با دست تأیید می‌کند"
+    babak_box = page.locator(hand).get_by_role("checkbox", name="Babak")
+    await babak_box.check()
+    await page.click(f"{hand} button")
+    await until_text(page, f"{election} .tally", "Babak: ۳", "۳ / ۴")
+    await page.wait_for_function(  # recorded: the next voter starts afresh
+        "(s) => !document.querySelector(s).checked", arg=f"{hand} input[type=checkbox]"
+    )
+    # her hand again: refused, in words
+    await babak_box.check()
+    await page.click(f"{hand} button")
+    await until_text(page, "#error", "این عضو پیش‌تر رأی داده است", "vote.duplicate")
+    await until_text(page, f"{election} .tally", "Babak: ۳")
+    await page.screenshot(path=screenshot_path("console-election-hands-fa"), full_page=True)
+    log = (await node.operator.call("GET", "/v1/admin/record/log"))["entries"]
+    hands = [x for x in log if x["kind"] == "motion/vote" and x["body"]["motion"] == e]
+    assert [x["body"]["approvals"] for x in hands if x["issued_by"]["role"] == "board"] == [
+        [codec.b64u(babak.member)]
+    ]
     await page.click(f"{election} button.close-motion")
     await until_text(page, election, "انتخاب شد", "Babak")
 

@@ -135,3 +135,43 @@ async def test_a_continent_s_page_shows_the_councils_of_its_country_federations(
     assert "Federation of Councils — Germany" in federations and "پذیرفته" in federations
     await page.screenshot(path=screenshot_path("federation-continent-fa"), full_page=True)
     assert page.errors == []
+
+
+async def test_older_proposals_a_page_at_a_time(start_node: NodeFactory, abrowser: Any) -> None:
+    """The page shows the newest page of proposals; "older proposals" adds the next page below them, by the
+    cursor the listing gives, until the oldest (a page of two here: `federation_page_max`)."""
+    fed = await start_node(
+        "Federation of Canada", kind="federation", level="country", settings={"federation_page_max": 2}
+    )
+    for n in range(5):
+        # the oldest's deadline typed as milliseconds far ahead (the year 37648): beyond the Solar Hijri
+        # table, shown as its Gregorian day, and the page still reads
+        deadline = 2**50 if n == 0 else "2030-01-01T00:00:00Z"
+        await fed.operator.call(
+            "POST", "/v1/admin/proposals",
+            {"text_fa": f"پیشنهاد {n}", "text_en": f"Proposal {n}", "deadline": deadline},
+        )  # fmt: skip
+    page = await open_page(abrowser, fed.url + "/?lang=en")
+    assert await page.evaluate("document.body.dataset.ready") == "true", await page.text_content("#error")
+    texts = page.locator("#proposal-list > li .text[lang=en]")
+    assert await texts.all_text_contents() == ["Proposal 4", "Proposal 3"]
+    assert await page.text_content("#proposals-shown") == "2 / 5"
+    older = page.locator("#proposals-older")
+    assert await older.text_content() == "Older proposals"
+    assert await page.evaluate(LOW_CONTRAST, 4.5) == []
+    for pages, shown in ((1, ["Proposal 2", "Proposal 1"]), (2, ["Proposal 0"])):
+        await older.click()
+        await page.wait_for_selector(f"body[data-older='{pages}']")
+        assert (await texts.all_text_contents())[-len(shown) :] == shown
+        # the focus moves to the first proposal added, where reading goes on
+        focused = await page.evaluate("document.activeElement.querySelector('.text[lang=en]').textContent")
+        assert focused == shown[0]
+    assert await texts.all_text_contents() == [f"Proposal {n}" for n in (4, 3, 2, 1, 0)]
+    assert "deadline 37648-05-06 ·" in await page.locator("#proposal-list > li").nth(4).text_content()
+    assert await older.is_hidden() and await page.text_content("#proposals-shown") == "5 / 5"
+    assert await page.is_hidden("#error")
+    await page.click("#lang")  # Persian: the pages read so far stay, in its words and digits
+    assert await page.text_content("#proposals-shown") == "۵ / ۵"
+    assert await page.locator("#proposal-list > li").count() == 5
+    await page.screenshot(path=screenshot_path("federation-older-fa"), full_page=True)
+    assert page.errors == []

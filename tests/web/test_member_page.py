@@ -298,3 +298,51 @@ async def test_the_proof_is_judged_in_the_browser_as_in_python(
     assert expected[0] is None and verdicts[0] is None
     assert verdicts == expected
     assert len({v for v in expected if v}) >= 4  # the mutations reach several steps
+
+
+async def test_election_candidates_by_name_shown_inert(start_node: NodeFactory, abrowser: Any) -> None:
+    """A member approves candidates by their names (fellow members', from the council's own directory), each
+    isolated and inert: a Persian name reads right to left inside the page, a name holding markup and bidi
+    overrides is text with its controls shown as code points; the short id stays beside each name."""
+    c = await council(start_node)
+    node = c.node
+    persian = "پریسا زندی"
+    hostile = 'Kian <b id="injected">K</b><img src=x onerror="document.body.dataset.owned=1"> \u202eev\u202c'
+    ids = [
+        (await operator(node, "POST", "/v1/admin/members", {"name": name}))["member_id"]
+        for name in (persian, hostile)
+    ]
+    invited = await operator(node, "POST", "/v1/admin/invitations", {"name": "Nasrin"})
+    page = await open_page(abrowser, node.url + "/member", **PHONE)
+    await page.fill("#invitation", invited["invitation"])
+    await act(page, "#redeem-run")
+    await act(page, "#checkin")
+    for member in ids:  # neither holds a key: the secretary records the consent they said in the room
+        await operator(node, "POST", f"/v1/admin/assemblies/{c.assembly}/consent", {"member": member})
+    value = {"assembly": c.assembly, "text": "Elect", "kind": "election", "seats": 1, "candidates": ids}
+    election = (await operator(node, "POST", "/v1/admin/motions", value))["motion_id"]
+    await act(page, "#refresh")
+    card = await motion_card(page, election)
+    labels = card.locator("label.choice")
+    assert await labels.count() == 2
+    names = labels.locator("bdi.signed")
+    assert await names.evaluate_all("(b) => b.map((x) => x.getAttribute('dir'))") == ["auto", "auto"]
+    assert await names.nth(0).text_content() == persian
+    assert await labels.nth(0).locator("code").text_content() == ids[0][:10]
+    # the markup is text, the override a code point: nothing injected, nothing reordered
+    assert await page.locator("#injected").count() == 0
+    assert await page.evaluate("document.body.dataset.owned") is None
+    assert '<b id="injected">K</b>' in await names.nth(1).text_content()
+    assert await names.nth(1).locator(".control").all_text_contents() == ["U+202E", "U+202C"]
+    assert await labels.nth(1).locator("code").text_content() == ids[1][:10]
+    # the name is the checkbox's label: chosen by it, the ballot approves that member's id
+    await page.get_by_label(persian).check()
+    await page.screenshot(path=screenshot_path("member-candidates-fa"), full_page=True)
+    await act(page, f'#motion-list li[data-motion="{election}"] .cast')
+    assert await error_text(page) == ""
+    closed = await operator(node, "POST", f"/v1/admin/motions/{election}/close")
+    assert dict(map(tuple, closed["tally"]["approvals"])) == {ids[0]: 1, ids[1]: 0}
+    await page.click("#lang")
+    assert await page.evaluate("document.documentElement.dir") == "ltr"
+    assert await page.evaluate(LOW_CONTRAST, 4.5) == []
+    assert [e for e in page.errors if not e.startswith("Failed to load resource")] == []

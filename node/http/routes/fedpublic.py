@@ -1,6 +1,7 @@
 """A federation body's public record of its proposals and of its councils' delegates (issue 15).
 
-``GET /v1/federation/proposals`` lists the federation-wide proposals, newest first, a page at a time;
+``GET /v1/federation/proposals`` lists the federation-wide proposals, newest first, a page at a time (older
+pages by the cursor ``before``);
 ``GET /v1/federation/proposals/{proposal_id}`` gives one with every council's answer — the decision in the
 council's public log and when this federation received it — who was not heard, and the signed result with
 where to fetch its entry and proofs; ``GET /v1/federation/delegates`` lists each council's delegates as the
@@ -119,17 +120,30 @@ async def proposals(request: web.Request) -> web.Response:
     node = federation_body(request)
     limit = min(int_param(request, "limit", PAGE_DEFAULT, low=1), node.config.settings.federation_page_max)
     offset = int_param(request, "offset", 0)
+    before = _before(request)
     state = node.federation()
     newest = sorted(state.proposals.values(), key=lambda p: p.seq, reverse=True)
-    page = newest[offset : offset + limit]
+    older = newest if before is None else [p for p in newest if p.seq < before]
+    page = older[offset : offset + limit]
+    more = len(older) > offset + limit
     return respond(
         request,
         {
             "federation": state.log_id,
             "total": len(newest),
             "proposals": [_summary(state, p) for p in page],
+            # the cursor of the next older page: the `before` that continues where this page ends
+            "next_before": page[-1].seq if more else None,
         },
     )
+
+
+def _before(request: web.Request) -> int | None:
+    """The cursor ``before``: a proposal's ``seq`` (as listed); only older proposals are served. A cursor
+    stays put while proposals are published, where an offset would slide."""
+    if "before" not in request.query:
+        return None
+    return int_param(request, "before")
 
 
 @routes.get("/v1/federation/proposals/{proposal_id}")

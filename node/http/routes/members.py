@@ -241,6 +241,10 @@ async def me(request: web.Request) -> web.Response:
     state = node.council()
     member = request[MEMBER]
     a = state.open_assembly()
+    motions = [m for m in state.motions.values() if m.is_open]
+    # fellow members' names, for the candidates a member approves: the council's own directory, served to its
+    # members only, never on a public or federation route (DESIGN.md §6)
+    people = await node.reads.run(directory.everyone) if any(m.candidates for m in motions) else {}
     return respond(
         request,
         {
@@ -268,10 +272,10 @@ async def me(request: web.Request) -> web.Response:
                     "kind": m.kind,
                     "text": m.text,
                     "candidates": list(m.candidates),
+                    "candidate_names": [people[c].name if c in people else None for c in m.candidates],
                     "voted": member in m.votes,
                 }
-                for m in state.motions.values()
-                if m.is_open
+                for m in motions
             ],
         },
     )

@@ -71,8 +71,10 @@
   async function act(method, path, value) {
     const done = await call(method, path, value);
     if (done !== null) {
+      // drawn after the act, this picture may still arrive after a newer one the stream brought: not shown
+      // then, or the tally would go back and stay there (the stream sends nothing until the record grows)
       const fresh = await call("GET", `${BOARD}/assembly`);
-      if (fresh !== null) show(fresh);
+      if (fresh !== null && !(picture && fresh.seq < picture.seq)) show(fresh);
     }
     return done;
   }
@@ -116,20 +118,51 @@
     return ["yes", "no", "abstain"].map((k) => `${t(`tally.${k}`)} ${num(tl[k])}`).join(" · ");
   }
 
-  // a hand counted in the room: a present member's choice, recorded by the chair (an ordinary motion)
+  // a hand counted in the room: a present member's vote, recorded by the chair — yes, no or abstain on a
+  // motion, the candidates they approve in an election. Offered for the members whose hand the rules let the
+  // chair count: present, and without a key where the rules want a member's own signed ballot on this kind.
   function handForm(motion) {
     const id = `hand-${motion.motion_id}`;
+    const election = Array.isArray(motion.tally.approvals);
+    const signed = (picture.signed_ballots || []).includes(motion.kind);
+    const hands = picture.members.filter((p) => p.present && !(signed && p.keyed));
+    if (!hands.length) return el("p", { class: "small hand-none" }, t("console.hand.none"));
     const who = el("select", { id: `${id}-member` });
-    for (const m of picture.members.filter((p) => p.present)) who.append(el("option", { value: m.member_id }, m.name || m.member_id));
-    const choice = el("select", { id: `${id}-choice` });
-    for (const c of ["yes", "no", "abstain"]) choice.append(el("option", { value: c }, t(`tally.${c}`)));
+    for (const m of hands) who.append(el("option", { value: m.member_id }, m.name || m.member_id));
+    let choice;
+    if (election) {
+      // each candidate a checkbox named by the candidate's name (inert, isolated)
+      choice = el("fieldset", { class: "hand-approvals" }, el("legend", {}, t("console.hand.approvals")));
+      motion.candidates.forEach((c, j) => {
+        const box = `${id}-c${j}`;
+        choice.append(el("div", { class: "check" }, el("input", { type: "checkbox", id: box, value: c }),
+          el("label", { for: box }, signedText(nameOf(c)))));
+      });
+    } else {
+      choice = el("select", { id: `${id}-choice` });
+      for (const c of ["yes", "no", "abstain"]) choice.append(el("option", { value: c }, t(`tally.${c}`)));
+    }
     const button = el("button", { type: "submit" }, t("console.hand.do"));
-    const form = el("form", { class: "inline" },
-      el("label", { for: who.id }, t("console.hand.member")), who,
-      el("label", { for: choice.id }, t("console.hand.choice")), choice, button);
+    const form = el("form", { class: "inline hand" }, el("label", { for: who.id }, t("console.hand.member")), who);
+    if (election) form.append(choice, button);
+    else form.append(el("label", { for: choice.id }, t("console.hand.choice")), choice, button);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      act("POST", `${BOARD}/motions/${motion.motion_id}/votes`, { member: who.value, choice: choice.value });
+      const path = `${BOARD}/motions/${motion.motion_id}/votes`;
+      if (!election) {
+        act("POST", path, { member: who.value, choice: choice.value });
+        return;
+      }
+      const approvals = [...choice.querySelectorAll("input:checked")].map((i) => i.value);
+      act("POST", path, { member: who.value, approvals }).then((done) => {
+        // recorded: the next voter's hands start from none (the picture drawn since kept the boxes ticked)
+        if (done !== null) {
+          motion.candidates.forEach((c, j) => {
+            const box = byId(`${id}-c${j}`);
+            if (box) box.checked = false;
+          });
+        }
+      });
     });
     return form;
   }
@@ -146,7 +179,7 @@
     if (motion.status === "open") {
       const close = el("button", { type: "button", class: "close-motion" }, t("console.close-motion"));
       close.addEventListener("click", () => act("POST", `${BOARD}/motions/${motion.motion_id}/close`));
-      if (!Array.isArray(motion.tally.approvals)) item.append(handForm(motion));
+      item.append(handForm(motion));
       item.append(close);
     } else {
       const outcome = el("p", { class: "outcome" }, `${t("decision.outcome")}: ${t(`outcome.${motion.outcome}`)}`);
@@ -194,6 +227,7 @@
       // and the focus across the new picture
       const focused = document.activeElement && document.activeElement.id;
       const chosen = [...byId("motion-list").querySelectorAll("select")].map((s) => [s.id, s.value]);
+      const ticked = [...byId("motion-list").querySelectorAll("input[type=checkbox]:checked")].map((i) => i.id);
       facts(a);
       rollCall(a);
       const list = clear(byId("motion-list"));
@@ -202,6 +236,10 @@
       for (const [id, value] of chosen) {
         const again = byId(id);
         if (again && [...again.options].some((o) => o.value === value)) again.value = value;
+      }
+      for (const id of ticked) {
+        const again = byId(id);
+        if (again) again.checked = true;
       }
       if (focused && byId(focused) && document.activeElement !== byId(focused)) byId(focused).focus();
     }

@@ -125,26 +125,62 @@
     return item;
   }
 
-  function showProposals(proposals) {
+  function showProposals(data) {
     const list = clear(document.getElementById("proposal-list"));
-    if (proposals.length === 0) list.append(el("li", {}, t("fed.proposals.none")));
-    for (const p of proposals) list.append(proposalItem(p));
+    if (data.proposals.length === 0) list.append(el("li", {}, t("fed.proposals.none")));
+    for (const p of data.proposals) list.append(proposalItem(p));
+    document.getElementById("proposals-shown").textContent = `${num(data.proposals.length)} / ${num(data.total)}`;
+    document.getElementById("proposals-older").hidden = data.older === null;
+  }
+
+  // a page of proposals, newest first, each with its answers: the newest, or those older than the cursor
+  // `before` (the seq the last page ended at: docs/http.md); the next page's cursor, null at the oldest
+  async function proposalsPage(before) {
+    const cursor = before === null ? "" : `&before=${before}`;
+    const listed = await page.getJson(`/v1/federation/proposals?limit=${SHOWN}${cursor}`);
+    const proposals = await Promise.all(listed.proposals.map(
+      (p) => page.getJson(`/v1/federation/proposals/${encodeURIComponent(p.proposal_id)}`)));
+    return { proposals, total: listed.total, older: listed.next_before };
   }
 
   async function load() {
-    const [node, summary, delegates, listed] = await Promise.all([
+    const [node, summary, delegates, first] = await Promise.all([
       page.getJson("/v1/node"), page.getJson("/v1/federation/summary"), page.getJson("/v1/federation/delegates"),
-      page.getJson(`/v1/federation/proposals?limit=${SHOWN}`),
+      proposalsPage(null),
     ]);
-    const proposals = await Promise.all(listed.proposals.map(
-      (p) => page.getJson(`/v1/federation/proposals/${encodeURIComponent(p.proposal_id)}`)));
-    return { node, summary, delegates, proposals };
+    return { node, summary, delegates, ...first };
+  }
+
+  // "older proposals": the next page added below those shown, the focus on its first proposal
+  async function older(data) {
+    const button = document.getElementById("proposals-older");
+    const error = document.getElementById("error");
+    button.disabled = true;
+    try {
+      const next = await proposalsPage(data.older);
+      const from = data.proposals.length;
+      Object.assign(data, { proposals: data.proposals.concat(next.proposals), total: next.total, older: next.older });
+      error.hidden = true;
+      showProposals(data);
+      const first = document.querySelectorAll("#proposal-list > li")[from];
+      if (first) {
+        first.setAttribute("tabindex", "-1");
+        first.focus();
+      }
+    } catch (e) {
+      error.hidden = false;
+      error.textContent = `${t("error.load")} ${e.message}`;
+    } finally {
+      button.disabled = false;
+      document.body.dataset.older = String(Number(document.body.dataset.older || "0") + 1); // pages asked for
+    }
   }
 
   page.boot(load, (data) => {
     showProfile(data.node, data.summary);
     showCouncils(data.summary);
     showDelegates(data.delegates);
-    showProposals(data.proposals);
+    showProposals(data);
+    document.getElementById("proposals-older").onclick = () => older(data);
   });
 })();

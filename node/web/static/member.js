@@ -208,6 +208,14 @@
     return el("label", { for: id, class: "choice" }, input, " ", label);
   }
 
+  // a candidate as the member knows them: their name (a fellow member's, from the council's own directory),
+  // inert and isolated, then their short id, which tells two members of one name apart
+  function candidate(id, name) {
+    const short = el("code", { dir: "ltr", class: "small" }, id.slice(0, 10));
+    if (!name) return short;
+    return el("span", { class: "candidate" }, signedText(name), " ", short);
+  }
+
   function showMotions() {
     // what the member had chosen stays chosen when the page is drawn again (language, a refusal, refresh)
     const checked = new Set([...document.querySelectorAll("#motion-list input:checked")].map((i) => i.id));
@@ -225,7 +233,7 @@
         const form = el("fieldset", { class: "ballot" }, el("legend", {}, t(m.kind === "election" ? "member.approve" : "member.choose")));
         if (m.kind === "election") {
           m.candidates.forEach((c, j) => form.append(
-            choiceField(`m${i}`, "checkbox", c, el("code", { dir: "ltr" }, c.slice(0, 10)), `m${i}-c${j}`, checked)));
+            choiceField(`m${i}`, "checkbox", c, candidate(c, (m.candidate_names || [])[j]), `m${i}-c${j}`, checked)));
         } else {
           for (const c of ["yes", "no", "abstain"]) form.append(choiceField(`m${i}`, "radio", c, t(`tally.${c}`), `m${i}-${c}`, checked));
         }

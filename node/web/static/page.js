@@ -25,7 +25,16 @@
 
   // "1405/09/14 · 2026-12-05": the Solar Hijri date beside the Gregorian, of a moment's UTC day.
   function date(ms) {
-    const both = calendar.bothDates(ms);
+    let both;
+    try {
+      both = calendar.bothDates(ms);
+    } catch (e) {
+      // a moment beyond the Solar Hijri table (a deadline in the year 37648): its Gregorian day alone, or
+      // the number as the node gave it — one odd date must not leave the whole page unread
+      const d = new Date(ms);
+      const day = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()].map((n) => String(n).padStart(2, "0"));
+      return num(Number.isNaN(d.getTime()) ? String(ms) : day.join("-"));
+    }
     return lang === "fa" ? `${both.jalali} (${both.gregorian})` : `${both.gregorian} (${both.jalali})`;
   }
 
