@@ -382,6 +382,7 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
     out = client.call("POST", f"/v1/admin/motions/{motion_ref}/close")
     named = (
         out.get("elected")
+        or out.get("ended")
         or out.get("delegates")
         or out.get("delegates_ended")
         or out.get("runoff")
@@ -404,6 +405,8 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
             lines.append(f"elected: {name(seat['member'])}")
         if v.get("vacant"):
             lines.append(f"{plural(v['vacant'], 'seat')} left vacant")
+        # a recall or removal: the board mandates it ended (shora board says how the public record shows them)
+        lines += [f"board mandate ended: {name(m['member'])}" for m in v.get("ended") or []]
         lines += [f"delegate: {name(d['member'])}" for d in v.get("delegates") or []]
         lines += [f"delegate mandate ended: {name(d['member'])}" for d in v.get("delegates_ended") or []]
         if v.get("runoff_motion_id"):

@@ -368,6 +368,43 @@ def test_a_resignation_and_a_leaving_end_mandates_in_the_figures(tmp_path: Path)
     conn.close()
 
 
+def test_a_council_only_recall_or_removal_ends_a_public_mandate_in_the_figures(tmp_path: Path) -> None:
+    """issue 13: the federation never sees a council-only recall or removal, but the public board/left that
+    follows it (with its cause) ends the publicly given mandate in the figures; before, it stayed filled."""
+    conn = open_node_db(tmp_path / "federation.db")
+    node, fed = Node(conn, FED), FederationLog(FED, "Asia")
+    shiraz = CouncilLog(6, "Shiraz", city="Shiraz", country="IR", continent="Asia", rules=Rules())
+    fed.admit(shiraz)
+    m = shiraz.join(5)
+    a = shiraz.open(m)
+    board = (m[0], m[1])
+    election = shiraz.motion(
+        a, {x: board for x in m}, kind="election", text="Board", seats=2, candidates=board
+    )
+    ends = []
+    for kind, target in (("recall", m[0]), ("removal", m[1])):
+        decided = shiraz.do(ProposeMotion(a, kind, "in camera", "council", target=target))[0].id  # type: ignore[arg-type]
+        for x in m[2:]:
+            shiraz.do(CastVote(decided, x, choice="yes"))
+        decision, left = shiraz.do(CloseMotion(decided))
+        assert (decision.header.vis, left.body()["kind"], left.body()["cause"]) == (
+            "council",
+            "board/left",
+            kind,
+        )
+        ends.append(left.id)
+    shiraz.do(CloseAssembly(a))
+    node.take(fed.log_id, fed.entries, fed.key)
+    node.take(shiraz.log_id, shiraz.entries, shiraz.key)
+    (figures,) = node.aggregate.summary()["continents"]["Asia"]["IR"]
+    assert figures["board"] == {
+        "seats": 3, "filled": 0, "vacant": 3, "rules_entry": shiraz.entries[0].id,
+        "entries": [election.id, *ends],
+    }  # fmt: skip
+    assert shown(node.aggregate, shiraz.log_id)["board"] == reference(conn, shiraz.log_id)["board"]
+    conn.close()
+
+
 def test_no_member_id_is_stored_or_shown(world: dict[str, Any]) -> None:
     history(world)
     load(world)

@@ -239,6 +239,45 @@ class Council13(RuleBasedStateMachine):
         if seat is not None:
             self.do(ResignSeat(seat.member, seat.decision))
 
+    def sitting_assembly(self) -> Any:
+        """The open assembly, convened if none is, with every active member on its roll (or None)."""
+        if self.state.open_assembly() is None:
+            self.convene()
+        a = self.state.open_assembly()
+        if a is not None:
+            self.attend([m for m in self.state.active_members() if m not in a.roll])
+        return a
+
+    @rule(vis=st.sampled_from(["public", "council"]))
+    def elect_a_board_member(self, vis: Any) -> None:
+        """Every member present approves one candidate for one seat, in public or council-only."""
+        a = self.sitting_assembly()
+        candidates = [m for m in sorted(a.roll) if m not in self.state.board_members()] if a else []
+        if a is None or not candidates:
+            return
+        if candidates[0] not in a.consents:
+            self.do(Consent(a.id, candidates[0]))
+        self.do(ProposeMotion(a.id, "election", "motion", vis, seats=1, candidates=(candidates[0],)))
+        if self.log[-1].body.get("kind") == "motion/propose":
+            motion = self.log[-1].id
+            for voter in sorted(a.roll):
+                self.do(CastVote(motion, voter, approvals=(candidates[0],)))
+            self.do(CloseMotion(motion))
+
+    @rule(kind=st.sampled_from(["recall", "removal"]), vis=st.sampled_from(["public", "council"]))
+    def end_a_mandate(self, kind: Any, vis: Any) -> None:
+        """A sitting board member recalled or removed by every member present, in public or council-only."""
+        seat = next(iter(self.state.sitting_mandates()), None)
+        a = None if seat is None else self.sitting_assembly()
+        if seat is None or a is None:
+            return
+        self.do(ProposeMotion(a.id, kind, "motion", vis, target=seat.member))
+        if self.log[-1].body.get("kind") == "motion/propose":
+            motion = self.log[-1].id
+            for voter in sorted(a.roll - {seat.member}):
+                self.do(CastVote(motion, voter, "yes"))
+            self.do(CloseMotion(motion))
+
     @invariant()
     def the_active_members_can_always_decide(self) -> None:
         if not self.state.founded:
@@ -257,6 +296,26 @@ class Council13(RuleBasedStateMachine):
             assert recount(body) is not election_without_method, body  # raises if it does not follow
             decisions += 1
         event(f"decisions>={min(decisions, 5)}")
+
+    @invariant()
+    def the_public_log_shows_the_board_the_node_has(self) -> None:
+        """issue 13: read from the public entries alone, the sitting board is the node's board of mandates
+        given in public, however each ended — by a council-only recall or removal too; and a board/left
+        names only a mandate given in public, never a council-only election."""
+        shown: set[tuple[bytes, int]] = set()
+        public = {d.id for d in self.state.decisions.values() if d.visibility == "public"}
+        for entry in self.log:
+            body = entry.body
+            if entry.vis != "public":
+                continue
+            if body["kind"] == "decision":
+                shown |= {(entry.id, e["seat"]) for e in body["elected"]}
+                shown -= {(e["decision"], e["seat"]) for e in body["ended"]}
+            elif body["kind"] in ("board/resign", "board/left"):
+                assert body["kind"] == "board/resign" or body["decision"] in public, body
+                shown.discard((body["decision"], body["seat"]))
+        sitting = {(m.decision, m.seat) for m in self.state.sitting_mandates() if m.decision in public}
+        assert shown == sitting
 
 
 Council13.TestCase.settings = settings(

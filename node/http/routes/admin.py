@@ -479,9 +479,11 @@ async def close_motion_by(request: web.Request, issuer: Issuer) -> web.Response:
     motion = _motion(node.council(), request.match_info["motion"])
     appended = await node.writer.submit(Issued(CloseMotion(motion), issuer))
     decision = appended[0]
-    # the decision and its tally; a tie for the last seat also opened a runoff motion (issue 13)
+    # the decision and its tally; a tie for the last seat also opened a runoff motion (issue 13), and the end
+    # of a public mandate a council-only decision ended was published (board/left, delegate/left: the
+    # decision's ended and delegates_ended say which)
     runoff = [e.id for e in appended if e.body["kind"] == "motion/propose"]
-    recorded = [e for e in appended if e.body["kind"] != "motion/propose"]
+    recorded = [e for e in appended if e.body["kind"] in ("decision", "decision/tally")]
     full = {k: v for e in recorded for k, v in e.body.items() if k not in ("kind", "salt")}
     if runoff:
         full["runoff_motion_id"] = runoff[0]

@@ -177,8 +177,8 @@ async def board(request: web.Request) -> web.Response:
         return public_decision(state, decision) is not None
 
     # as the public log shows it (DESIGN.md §6): mandates created by public decisions and not ended by one
-    # or by a board/resign or board/left entry; a council-only election or recall is not published, so it
-    # does not show here
+    # or by a board/resign or board/left entry; a council-only election is not published, so it does not
+    # show here, and a council-only recall or removal shows only as the board/left that follows it (issue 13)
     shown = [m for m in state.mandates if published(m.decision)]
     ended = [m for m in shown if m.ended_public or published(m.ended_by)]
     sitting = [m for m in shown if m not in ended]
@@ -196,7 +196,8 @@ async def board(request: web.Request) -> web.Response:
                     "decision": m.decision,
                     "seat": m.seat,
                     "cause": m.cause,
-                    "ended_by": m.ended_by,
+                    # the public entry that says so, never a council-only decision
+                    "ended_by": m.ended_by if m.published_by is None else m.published_by,
                 }
                 for m in ended
             ],

@@ -27,7 +27,10 @@ Entry kinds (body fields besides ``kind``; visibility):
   count, once per active member; reaching the rules' share starts the board's delay
   (``Council.convening_due``). Refused when made (not on replay) twice by one member, or naming no round.
 - ``member/leave`` (council): ``member``. Ends any mandate the member holds; then, for a board member,
-- ``board/left`` (public): ``member``, ``decision``, ``seat``: the mandate ended, cause "left".
+- ``board/left`` (public): ``member``, ``decision``, ``seat``: the mandate ended, cause "left"; or, with
+  ``cause`` recall|removal, directly after the decision of a council-only recall or removal, one per mandate
+  it ended that a public decision gave (``board.published_ends``): the public board shows the end, never the
+  decision.
 - ``delegate/left`` (public): ``member``, ``decision``, ``seat``: after the member/leave (and any board/left)
   of a delegate, or after the decision of a council-only removal of a delegate, one per delegate mandate it
   ended, in order: the federation drops it (``delegates.left``).

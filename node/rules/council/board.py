@@ -1,4 +1,5 @@
-"""The board between assemblies: a board member leaving the council, resigning a seat, filing reports."""
+"""The board between assemblies: a board member leaving the council, resigning a seat, filing reports; and
+the public end of a publicly given mandate that a council-only recall or removal ended."""
 
 from __future__ import annotations
 
@@ -6,28 +7,70 @@ from typing import Any
 
 from . import lookup
 from .errors import RuleError
-from .fields import exact_keys, get_entry_id, get_int, get_member, get_text
+from .fields import exact_keys, get_entry_id, get_int, get_member, get_text, malformed
 from .limits import MAX_TEXT
 from .log import Appended
-from .model import Council, Mandate
+from .model import Council, Mandate, Motion
+
+# the causes a board/left states besides leaving (issue 13): the kinds of the council-only motions whose
+# end of a public mandate it publishes; a board/left without ``cause`` is a member's leaving
+DECIDED_CAUSES = ("recall", "removal")
 
 
-def _ended_mandate(state: Council, body: dict[str, Any], kind: str) -> Mandate | None:
+def _ended_mandate(
+    state: Council, body: dict[str, Any], kind: str, optional: frozenset[str] = frozenset()
+) -> Mandate | None:
     """The mandate a board/left or board/resign body names: (decision, seat), held by ``member``."""
-    exact_keys(body, {"kind", "member", "decision", "seat"}, kind)
+    exact_keys(body, {"kind", "member", "decision", "seat"} | (optional & set(body)), kind)
     member, decision, seat = get_member(body, "member"), get_entry_id(body, "decision"), get_int(body, "seat")
     return next(
         (m for m in state.mandates if (m.member, m.decision, m.seat) == (member, decision, seat)), None
     )
 
 
+def published_ends(state: Council, motion: Motion, decided: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``board/left`` bodies that follow a decision: one per board mandate given by a public decision
+    that a council-only recall or removal ended, with its cause. The public board showed the mandate, so it
+    shows its end; it learns nothing more of the decision (a public recall or removal says so itself, and a
+    mandate given council-only was never shown)."""
+    if motion.kind not in DECIDED_CAUSES or motion.visibility == "public":
+        return []
+    return [
+        {
+            "kind": "board/left",
+            "member": e["member"],
+            "decision": e["decision"],
+            "seat": e["seat"],
+            "cause": motion.kind,
+        }
+        for e in decided["ended"]
+        if given_in_public(state, e["decision"])
+    ]
+
+
+def given_in_public(state: Council, decision: bytes) -> bool:
+    """Whether the decision that gave a board mandate is public: only such a mandate's end is published."""
+    found = state.decisions.get(decision)
+    return found is not None and found.visibility == "public"
+
+
 def board_left(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
-    """The public record of a board member's leaving the council: their mandate ended, cause "left"."""
-    mandate = _ended_mandate(state, body, "board/left")
-    if state.left_board != body["member"] or mandate is None or mandate.ended_how != "left":
-        raise RuleError("board.left-misplaced", "board/left directly follows that board member's leaving")
+    """The public record of a board mandate's end: a board member's leaving the council (no ``cause``), or a
+    council-only recall or removal (``cause``) — directly after the entry that ended it, once."""
+    mandate = _ended_mandate(state, body, "board/left", frozenset({"cause"}))
+    cause = body.get("cause", "left")
+    if "cause" in body and cause not in DECIDED_CAUSES:
+        raise malformed("a board/left's cause is recall or removal (none: the member left)")
+    pending = state.left_board
+    named = (body["decision"], body["seat"])
+    if not pending or pending[0] != named or mandate is None or mandate.cause != cause:
+        why = "board/left directly follows the leaving, or council-only recall or removal, that ended it"
+        raise RuleError("board.left-misplaced", why)
     if entry is not None:
-        mandate.ended_by, mandate.ended_public = entry.id, True
+        state.left_board = pending[1:]
+        if mandate.ended_how == "left":
+            mandate.ended_by = entry.id  # a recall's or removal's mandate stays ended by its decision
+        mandate.ended_public, mandate.published_by = True, entry.id
 
 
 def resign(state: Council, body: dict[str, Any], entry: Appended | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import delegates, lookup, readmission
+from . import board, delegates, lookup, readmission
 from .decide import adopted_rules, decision_bodies, runoff_proposal
 from .errors import RuleError
 from .fields import get_entry_id, malformed, plain
@@ -50,6 +50,8 @@ def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> No
         for m in state.mandates:
             if m.decision == e["decision"] and m.seat == e["seat"] and m.sitting:
                 m.ended_how, m.ended_by, m.ended_seq = "recalled", entry.id, entry.seq
+    # each publicly given mandate a council-only recall or removal ended: published by a board/left next
+    state.left_board = [(e["decision"], e["seat"]) for e in board.published_ends(state, motion, expected)]
 
 
 def tally(state: Council, body: dict[str, Any], entry: Appended | None) -> None:

@@ -63,10 +63,10 @@ MEMBER_KINDS = {
     "member/consent",
 }
 # the chair's entries: what the operator records for a sitting assembly, and what follows them in the same
-# command (a decision's tally, a tied election's runoff motion, the delegate/left of a council-only removal,
-# the minutes after the close)
+# command (a decision's tally, a tied election's runoff motion, the board/left of a council-only recall or
+# removal and the delegate/left of a council-only removal, the minutes after the close)
 CHAIR_KINDS = {"assembly/attend", "assembly/depart", "motion/propose", "motion/vote", "decision"}
-CHAIR_KINDS |= {"decision/tally", "delegate/left", "assembly/close", "assembly/minutes"}
+CHAIR_KINDS |= {"decision/tally", "board/left", "delegate/left", "assembly/close", "assembly/minutes"}
 BOARD_KINDS = {"assembly/open", "board/report", "council/census"} | CHAIR_KINDS
 MEMBER_ONLY = {"member/key", "assembly/requisition", "board/resign"}  # acts nobody takes in a member's name
 

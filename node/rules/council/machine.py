@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import delegates, issuer
+from . import board, delegates, issuer
 from .assemblies import check_new_requisition
 from .commands import (
     Attend,
@@ -77,9 +77,11 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 "pubkey": command.pubkey,
             }, []
         case LeaveMember():
-            # a board member's leaving ends their mandate: the public log says so, cause "left"
+            # a board member's leaving ends their mandate: the public log says so, cause "left" — for a
+            # mandate given in public only: one a council-only election gave was never shown, nor is its end
             seat = next((m for m in state.sitting_mandates() if m.member == command.member), None)
-            left = [] if seat is None else [Draft("public", _mandate("board/left", seat.member, seat))]
+            shown = seat is not None and board.given_in_public(state, seat.decision)
+            left = [Draft("public", _mandate("board/left", seat.member, seat))] if seat and shown else []
             # and a delegate's ends their mandates to the federation: published as delegate/left (issue 13)
             left += [
                 Draft("public", _mandate("delegate/left", d.member, d))
@@ -182,7 +184,9 @@ def _body(state: Council, command: Command) -> tuple[dict[str, Any], list[Draft]
                 raise RuleError("motion.closed", "that motion has been decided")
             decided, tally = decision_bodies(state, motion)
             follow = [] if tally is None else [Draft("council", tally)]
-            # a council-only removal of a delegate publishes the mandate's end (issue 13)
+            # a council-only recall or removal publishes the end of a public board mandate, and a council-only
+            # removal of a delegate the mandate's end (issue 13)
+            follow += [Draft("public", ended) for ended in board.published_ends(state, motion, decided)]
             follow += [Draft("public", ended) for ended in delegates.published_ends(motion, decided)]
             if decided.get("runoff") is not None:
                 # a tie for the last seat opens its runoff in the same batch (issue 13)
@@ -258,16 +262,16 @@ def apply(state: Council, entry: Appended, *, judged: bool = False) -> None:
         handler(state, body, None)  # judge fully before changing anything
         if by is not None:
             issuer.judge(state, kind, body, by)
+    # board/left, then delegate/left, directly follow the member/leave or the council-only recall or removal
+    # that ended the mandates: the entry that ends them sets the lists anew, any other empties them
+    if kind != "board/left":
+        state.left_board = []
     if kind not in ("board/left", "delegate/left"):
-        # delegate/left directly follows the member/leave or the council-only removal that ended the mandates
-        # (and any board/left): the entry that ends them sets the list anew, any other empties it
         state.left_delegates = []
     handler(state, body, entry)
     if by is not None:
         issuer.note(state, kind, body, by, entry)
     state.minutes_for = body["assembly"] if kind == "assembly/close" else None
-    if kind != "member/leave":
-        state.left_board = None  # board/left directly follows its member/leave
     state.next_seq += 1
 
 

@@ -91,7 +91,8 @@ def leave(state: Council, body: dict[str, Any], entry: Appended | None) -> None:
     exact_keys(body, {"kind", "member"}, "member/leave")
     m = lookup.active(state, get_member(body, "member"))
     if entry is not None:
-        state.left_board = m.id if _seat_of(state, m.id) is not None else None
+        seat = _seat_of(state, m.id)
+        state.left_board = [] if seat is None else [(seat.decision, seat.seat)]
         state.left_delegates = [(d.decision, d.seat) for d in state.sitting_delegates() if d.member == m.id]
         end_membership(state, m, "left", entry.seq, None)
 

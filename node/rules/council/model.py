@@ -368,6 +368,8 @@ class Mandate:
     ended_how: Literal["recalled", "removed", "left", "resigned"] | None = None
     ended_seq: int | None = None
     ended_public: bool = False  # its end is in the public log (a public decision or board entry)
+    # the board/left that published an end decided council-only (a recall or removal), when not ended_by
+    published_by: bytes | None = None
 
     @property
     def sitting(self) -> bool:
@@ -435,7 +437,10 @@ class Council:
     requisition_met: Requisition | None = None  # the requisition that reached the share, this round
     next_assembly_ms: int | None = None  # the date the last assembly fixed for the next, until one opens
     readmitted: set[bytes] = field(default_factory=set)  # removed members an adopted readmit motion named
-    left_board: bytes | None = None  # the board member whose member/leave is the entry just applied
+    # the board mandates (decision, seat) that the entry just applied ended, each to be published by a
+    # board/left directly after it: a board member's member/leave, or a council-only recall or removal of a
+    # mandate given by a public decision
+    left_board: list[tuple[bytes, int]] = field(default_factory=list)
     # the delegate mandates (decision, seat) that member/leave or a council-only removal ended, each to be
     # published by a delegate/left directly after it (and after any board/left), in this order
     left_delegates: list[tuple[bytes, int]] = field(default_factory=list)
