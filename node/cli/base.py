@@ -198,3 +198,9 @@ class _Group(click.Group):
 @click.option("--json", "as_json", is_flag=True, help="the command that follows prints one JSON object")
 def cli(data_dir: Path | None, as_json: bool) -> None:
     """shora — the council's signed record, its assemblies and its federation."""
+
+
+def namer(client: NodeClient) -> Callable[[str], str]:
+    """Member ids to names from this node's private directory (the operator's own view); else a short id."""
+    known = {m["member_id"]: m["name"] for m in client.call("GET", "/v1/admin/members")["members"]}
+    return lambda member: known.get(member) or short(member)

@@ -19,6 +19,8 @@ from node.cli import (  # importing a command module registers its commands
     local,
     member,
     ops,
+    peering,
+    reading,
     rekey,
     remote,
 )
@@ -26,7 +28,20 @@ from node.cli.base import cli
 from node.errors import NodeError
 from protocol.errors import KeyFileError, ProtocolError
 
-__all__ = ["backup", "cli", "federation", "keys", "local", "main", "member", "ops", "rekey", "remote"]
+__all__ = [
+    "backup",
+    "cli",
+    "federation",
+    "keys",
+    "local",
+    "main",
+    "member",
+    "ops",
+    "peering",
+    "reading",
+    "rekey",
+    "remote",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,10 +1,8 @@
-"""The commands that talk to the running node, signed with the operator key."""
+"""The council's acts on the running node, signed with the operator key: the member directory, assemblies,
+motions, votes, reports and the census (reading what it holds: ``reading``; its peers: ``peering``)."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,8 @@ from node.cli.base import (
     QUORUM_HELP,
     SIGNED_BALLOTS_HELP,
     cli,
-    dir_option,
     emit,
-    json_option,
+    namer,
     parse_quorum,
     parse_share,
     parse_signed_ballots,
@@ -28,9 +25,8 @@ from node.cli.base import (
     when,
 )
 from node.cli.client import NodeClient
-from node.errors import ApiRefusal, CliError
+from node.errors import ApiRefusal
 from node.rules.council.model import MAJORITIES
-from protocol import codec
 
 
 @cli.group()
@@ -389,7 +385,7 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
         or out.get("tied")
         or out.get("motion_kind") == "election"
     )
-    name = _namer(client) if not as_json and named else short
+    name = namer(client) if not as_json and named else short
 
     def human(v: dict[str, Any]) -> str:
         lines = [f"decision {v['decision_id']}: {v['outcome'].upper().replace('_', ' ')}"]
@@ -419,12 +415,6 @@ def motion_close(client: NodeClient, as_json: bool, motion_ref: str) -> None:
         return "\n".join(lines)
 
     emit(as_json, out, human)
-
-
-def _namer(client: NodeClient) -> Callable[[str], str]:
-    """Member ids to names from this node's private directory (the operator's own view); else a short id."""
-    known = {m["member_id"]: m["name"] for m in client.call("GET", "/v1/admin/members")["members"]}
-    return lambda member: known.get(member) or short(member)
 
 
 @cli.command()
@@ -460,252 +450,3 @@ def census(client: NodeClient, as_json: bool) -> None:
     """Publish the council's member count (only the count; rounded if the rules say so)."""
     out = client.call("POST", "/v1/admin/census")
     emit(as_json, out, lambda v: f"published: {plural(v['active_members'], 'member')}")
-
-
-@cli.command("rules")
-@click.option(
-    "--history", is_flag=True, help="every version, with what changed and the decision that made it"
-)
-@remote
-def rules_command(client: NodeClient, as_json: bool, history: bool) -> None:
-    """The council's rules in force and their version (changed only by an adopted rules motion)."""
-    if history:
-        emit(as_json, client.call("GET", "/v1/rules/history"), _rules_history)
-        return
-    out = client.call("GET", "/v1/rules")
-
-    def human(v: dict[str, Any]) -> str:
-        lines = [f"rules version {v['version']}"]
-        lines += [f"  {k}: {json.dumps(value)}" for k, value in v["rules"].items()]
-        return "\n".join(lines)
-
-    emit(as_json, out, human)
-
-
-def _rules_history(v: dict[str, Any]) -> str:
-    lines = []
-    for ver in v["versions"]:
-        made = (
-            "founding rules"
-            if ver["version"] == 1
-            else f"decision {ver['decision_id']}"
-            if ver["decision_id"] is not None
-            else "a council-only decision"
-        )
-        lines.append(f"version {ver['version']} ({made})")
-        lines += [
-            f"  {k}: {json.dumps(old)} -> {json.dumps(new)}" for k, (old, new) in ver["changed"].items()
-        ]
-    return "\n".join(lines)
-
-
-@cli.command()
-@remote
-def board(client: NodeClient, as_json: bool) -> None:
-    """The executive board: seats, who sits, and the decision behind each mandate."""
-    out = client.call("GET", "/v1/board")  # mandates in the order they were given: election, then rank
-    name = _namer(client) if not as_json and (out["mandates"] or out.get("ended")) else short
-
-    def human(v: dict[str, Any]) -> str:
-        # a mandate's "seat" is its rank in the election that gave it (a replacement's winner is rank 0
-        # too): the board's seats are numbered here in the order their mandates were given
-        lines = [f"{plural(v['seats'], 'seat')}, {v['vacancies']} vacant"]
-        lines += [
-            f"  seat {number}: {name(m['member'])} (elected by decision {short(m['decision'])})"
-            for number, m in enumerate(v["mandates"], 1)
-        ]
-        if not v["mandates"]:
-            lines.append(
-                "  nobody sits yet: elect a board with shora motion propose ASSEMBLY --kind election"
-            )
-        # each ended mandate with its cause, as the record says it (issue 13)
-        lines += [
-            f"  ended: {name(m['member'])} ({m['cause']}, by entry {short(m['ended_by'])}; "
-            f"elected by decision {short(m['decision'])})"
-            for m in v.get("ended", [])
-        ]
-        return "\n".join(lines)
-
-    emit(as_json, out, human)
-
-
-@cli.command()
-@remote
-def delegates(client: NodeClient, as_json: bool) -> None:
-    """The council's delegates to its federation, and the assembly decision behind each."""
-    out = client.call("GET", "/v1/delegates")
-    name = _namer(client) if not as_json and out["delegates"] else short
-
-    def human(v: dict[str, Any]) -> str:
-        lines = [
-            f"  {name(m['member'])} (mandated by decision {short(m['decision'])})" for m in v["delegates"]
-        ]
-        if not lines:
-            return "no delegates: mandate one with shora motion propose A --kind delegate --candidate NAME"
-        return "\n".join([plural(len(lines), "delegate"), *lines])
-
-    emit(as_json, out, human)
-
-
-@cli.command()
-@remote
-def decisions(client: NodeClient, as_json: bool) -> None:
-    """Every decision of this council, newest first (council-visibility ones included)."""
-    out = client.call("GET", "/v1/admin/decisions")
-
-    def human(v: dict[str, Any]) -> str:
-        rows = [
-            f"{d['decision_id']} {when(d['ts_ms'])} {d['outcome']:<9} [{d.get('motion_kind')}] "
-            f"{d.get('text', '')}"
-            for d in v["decisions"]
-        ]
-        return "\n".join(rows) or "no decisions yet"
-
-    emit(as_json, out, human)
-
-
-@cli.command()
-@click.argument("decision_ref", metavar="DECISION")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="the file to write the bundle to",
-)
-@remote
-def bundle(client: NodeClient, as_json: bool, decision_ref: str, output: Path) -> None:
-    """Write a decision's offline-verifiable bundle to a file."""
-    data = client.call("GET", f"/v1/admin/decisions/{decision_ref}/bundle", raw=True)
-    output.write_bytes(data)
-    node_id = codec.b64u(client.config.node_id)
-    emit(
-        as_json,
-        {"file": str(output), "bytes": len(data), "council": node_id},
-        lambda v: (
-            f"wrote {v['bytes']} bytes to {v['file']}\nverify with: shora verify {v['file']} "
-            f"--council {node_id}"
-        ),
-    )
-
-
-@cli.group(invoke_without_command=True)
-@dir_option
-@json_option
-@click.pass_context
-def peers(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
-    """The nodes this one replicates and witnesses; without a subcommand, their status."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(peers_list, data_dir=data_dir, as_json=as_json)
-
-
-@peers.command("list")
-@remote
-def peers_list(client: NodeClient, as_json: bool) -> None:
-    """Each peer: reachable or not, what it holds of the logs, penalties and forks."""
-    out = client.call("GET", "/v1/admin/peers")
-
-    def table(v: dict[str, Any]) -> str:
-        rows = [f"{'peer':<12} {'status':<8} {'last contact':<17} {'held':>6} {'lag':>5} {'pen':>4}  url"]
-        for p in v["peers"]:
-            contact = when(p["last_contact_ms"]) if p["last_contact_ms"] else "never"
-            lag = "?" if p["lag"] is None else str(p["lag"])
-            rows.append(
-                f"{short(p['node_id']):<12} {p['status']:<8} {contact:<17} {p['held']:>6} {lag:>5} "
-                f"{p['penalties']:>4}  {p['url']}"
-            )
-            if p["last_error"]:
-                rows.append(f"{'':<12} last error: {p['last_error']}")
-            if p["last_penalty"]:
-                rows.append(f"{'':<12} last penalty: {p['last_penalty']}")
-            if p.get("suspended_until_ms"):
-                rows.append(
-                    f"{'':<12} SUSPENDED for bad data until {when(p['suspended_until_ms'])}: not polled"
-                )
-            if p["frozen"]:
-                rows.append(f"{'':<12} FORK — this peer's log is frozen: {p['frozen']}")
-        if v["blocked"]:
-            rows.append(f"\nthis node refuses to append: {v['blocked']}")
-        return "\n".join(rows) if v["peers"] else "no peers yet: shora peers add URL KEY"
-
-    emit(as_json, out, table)
-
-
-@peers.command("add")
-@click.argument("url")
-@click.argument("key")
-@remote
-def peers_add(client: NodeClient, as_json: bool, url: str, key: str) -> None:
-    """Trust the node at URL whose key is KEY: replicate and witness its log, answer its gossip."""
-    out = client.call("POST", "/v1/admin/peers", {"url": url, "key": key})
-    emit(as_json, out, lambda v: f"peer added: {short(v['node_id'])} at {v['url']}")
-
-
-@peers.command("remove")
-@click.argument("peer_ref", metavar="PEER")
-@remote
-def peers_remove(client: NodeClient, as_json: bool, peer_ref: str) -> None:
-    """Stop replicating from and gossiping with PEER (its key or a unique prefix, as `shora peers` shows it).
-
-    The entries already held of its log stay. A member of a roster this node trusts is peered with again
-    when that roster changes."""
-    out = client.call("POST", "/v1/admin/peers/remove", {"peer": peer_ref})
-    emit(as_json, out, lambda v: f"peer removed: {short(v['node_id'])} at {v['url']}")
-
-
-@cli.command()
-@click.option("--own", is_flag=True, help="take this node's own log back from its peers (after a restore)")
-@remote
-def sync(client: NodeClient, as_json: bool, own: bool) -> None:
-    """One gossip round with every peer now, with progress; --own restores our log from the peers.
-
-    Exits 1 if a peer could not be reached (or, with --own, if the node still refuses to append)."""
-    lines = client.stream("POST", "/v1/admin/sync" + ("?own=1" if own else ""))
-    if own:
-        events = list(lines)
-        restored = sum(e.get("restored", 0) for e in events)
-        blocked = next((e["blocked"] for e in events if e.get("done")), None)
-        result = {"restored": restored, "blocked": blocked}
-        if blocked:
-            raise CliError(
-                f"restored {plural(restored, 'entry', 'entries')} of our own log, but this node still "
-                f"refuses to append: {blocked}",
-                "still-refusing",
-            )
-        emit(
-            as_json,
-            result,
-            lambda v: f"restored {plural(restored, 'entry', 'entries')} of our own log; appending again",
-        )
-        return
-    first = next(lines, {})
-    results: list[dict[str, Any]] = []
-    with click.progressbar(
-        length=first.get("peers", 0),
-        label="syncing with peers",
-        file=sys.stderr,
-        hidden=as_json or not sys.stderr.isatty(),
-    ) as bar:
-        for event in lines:
-            if "peer" in event:
-                results.append(event)
-                bar.label = f"synced with {short(event['peer'])}"
-                bar.update(1)
-    failed = [e for e in results if not e["ok"]]
-    pulled = sum(e["pulled"] for e in results)
-    if failed:
-        why = "; ".join(f"{short(e['peer'])} at {e['url']}: {e['error']}" for e in failed)
-        raise CliError(
-            f"could not sync with {plural(len(failed), 'peer')} of {len(results)} ({why}); "
-            f"{plural(pulled, 'entry', 'entries')} pulled from the others",
-            "sync-failed",
-        )
-    emit(
-        as_json,
-        {"peers": results, "pulled": pulled},
-        lambda v: (
-            f"{plural(pulled, 'entry', 'entries')} pulled from {plural(len(results), 'peer')}"
-            if results
-            else "no peers yet: shora peers add URL KEY"
-        ),
-    )
