@@ -35,6 +35,7 @@ from federation.errors import (
     TransportError,
 )
 from federation.gossip.server import RunOn
+from federation.gossip.signatures import SignatureFollowUp
 from federation.gossip.wire import (
     DIGEST,
     FORKS,
@@ -51,7 +52,6 @@ from federation.gossip.wire import (
 )
 from federation.replica import Head, Page, ReplicaLike
 from federation.settings import DEFAULTS, FederationSettings
-from federation.store.verified import BadSignature
 from federation.tasks import cancel_and_wait
 from federation.transport import Transport
 from protocol import codec
@@ -122,7 +122,18 @@ class Gossip:
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(settings.gossip_pending_max)
         self._group: asyncio.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._settling = False  # a task waits for the signature checks of committed pages
+        self._signatures = SignatureFollowUp(
+            me,
+            replica,
+            peers,
+            run_write,
+            settings,
+            fetch_page=self._page,
+            guarded=self._guarded,
+            bad=self._bad,
+            spawn=self._spawn,
+            running=lambda: self._group is not None,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -151,7 +162,7 @@ class Gossip:
                     group.create_task(self._work())
                 if self.periodic:
                     group.create_task(self._loop())
-                group.create_task(self._resume_signatures())
+                group.create_task(self._signatures.resume())
                 if ready is not None:
                     ready.set()
         finally:
@@ -169,6 +180,11 @@ class Gossip:
         await self._queue.join()
         await self.check_signatures()
 
+    async def check_signatures(self) -> None:
+        """Wait for the signature checks of every page committed so far, record them on the writer and act
+        on those that failed (``federation.gossip.signatures``: each entry's own signature, after commit)."""
+        await self._signatures.check_signatures()
+
     async def _loop(self) -> None:
         while True:
             interval, jitter = self.settings.gossip_interval_s, self.settings.gossip_jitter
@@ -183,7 +199,7 @@ class Gossip:
 
     async def _round(self, peer: bytes) -> None:
         await self.run_round(peer)
-        await self._mend_left()
+        await self._signatures.mend_left()
 
     # --- outcome of talking to one peer ------------------------------------------------------------
 
@@ -331,71 +347,12 @@ class Gossip:
                         await self._probe_fork(peer, log_id, size)  # ForkFound if the histories diverged
                     raise
                 self.stats.pulled += result.appended
-                self._watch_signatures()
+                self._signatures.watch()
                 if result.appended == 0:
                     return
         finally:
             if ahead is not None:
                 await _cancelled(ahead)
-
-    # --- each entry's own signature, after commit (docs/gossip.md, "Pulling") ------------------------
-
-    def _watch_signatures(self) -> None:
-        """Once the signature checks of the pages committed so far answer, record them (``settle``)."""
-        if not self._settling and self._group is not None and self.replica.deferred_futures():
-            self._settling = True
-            self._spawn(self._settle())
-
-    async def _resume_signatures(self) -> None:
-        """Entries a previous run committed and did not finish checking (the node stopped first): their
-        checks are sent again now, not only once the next page of their log arrives."""
-        for found in await self.run_write(self.replica.settle):
-            await self._bad_signature(found)
-        self._watch_signatures()
-        await self._mend_left()
-
-    async def _mend_left(self) -> None:
-        """Ask the peers again for a valid signature of each entry one served bad and none has mended
-        yet (they may hold it now: at start, and after each periodic round)."""
-        for found in await self.run_write(self.replica.unmended):
-            await self._bad_signature(found)
-
-    async def _settle(self) -> None:
-        try:
-            await self.check_signatures()
-        finally:
-            self._settling = False
-
-    async def check_signatures(self) -> None:
-        """Wait for the signature checks of every page committed so far, record them on the writer and act
-        on those that failed (``_bad_signature``)."""
-        while futures := self.replica.deferred_futures():
-            await asyncio.wait([asyncio.wrap_future(f) for f in futures])
-            for found in await self.run_write(self.replica.settle):
-                await self._bad_signature(found)
-
-    async def _bad_signature(self, found: BadSignature) -> None:
-        """An entry committed on its checkpoint's authority whose own signature failed. The leaf commits
-        the header, not the signature: the peer that served it is charged and a valid signature is asked
-        of the others — the log's owner first. Served by the owner itself, it stays flagged."""
-        seq, log_id = found.seq, found.log_id
-        if found.source is not None:
-            self._bad(found.source, f"entry-signature: seq {seq} of {codec.short_id(log_id)}, after commit")
-        if found.owner:
-            log.error("log %s: its owner served entry %d with a bad signature", codec.short_id(log_id), seq)
-            return
-        others = [p for p in self.peers() if p not in (self.me, found.source)]
-        for peer in sorted(others, key=lambda p: p != log_id):
-            page: Page | None = None
-
-            async def fetch(peer: bytes = peer) -> None:
-                nonlocal page
-                page = await self._page(peer, log_id, seq - 1, self.settings.page_entries_max, seq)
-
-            if not await self._guarded(peer, fetch) or page is None:
-                continue
-            if await self.run_write(partial(self.replica.mend, log_id, page)) > 0:
-                return
 
     async def _probe_fork(self, peer: bytes, log_id: bytes, size: int) -> None:
         """A checkpoint that is not consistent with our tree: either the peer's proof is bad, or the log

@@ -4,6 +4,8 @@
 - ``serve``: the page a peer is sent, within the byte budget the settings give;
 - ``signatures``: signature checks on the verify pool, started early, waited for before commit;
 - ``ingest``: ``Replica``, which verifies a page whole before committing it in one transaction;
+- ``deferred``: ``AfterCommit``, each entry's own signature of a page its checkpoint vouched for, checked
+  after the commit (``Replica.settle``, ``mend``, ``unmended``);
 - ``like``: ``ReplicaLike``, what gossip needs of a replica.
 
 The names below are the package's public surface; import them from ``federation.replica``.

@@ -32,10 +32,11 @@ from collections.abc import Callable, Sequence
 import msgpack
 
 from federation.errors import BadData, ForkFound
-from federation.replica.forks import keys_valid_at, prove_checkpoint_contradiction, prove_entries_fork
+from federation.replica.deferred import AfterCommit
+from federation.replica.forks import prove_checkpoint_contradiction, prove_entries_fork
 from federation.replica.page import Head, IngestResult, Page, Row, encode_page
 from federation.replica.serve import page_parts, refuse_frozen
-from federation.replica.signatures import POOL_THRESHOLD, Deferred, Preverified, SignatureChecks
+from federation.replica.signatures import POOL_THRESHOLD, Preverified, SignatureChecks
 from federation.settings import DEFAULTS, FederationSettings
 from federation.store import LogHead, LogStore, receipts, verified
 from protocol import merkle
@@ -43,7 +44,7 @@ from protocol.bundle import KEY_KIND
 from protocol.entry import Entry, verify_follows
 from protocol.errors import DecodeError, VerificationError
 from protocol.fork import ForkProof, checkpoints_fork, verify_fork_proof
-from protocol.keys import ENTRY_TAG, PublicKey
+from protocol.keys import PublicKey
 from protocol.note import Checkpoint, SignedCheckpoint, open_checkpoint, parse_note
 
 
@@ -65,7 +66,7 @@ class Replica:
         self.trusted = trusted
         self.verify_pool = verify_pool
         self.settings = settings
-        self._deferred: list[Deferred] = []  # pages committed whose entries' signatures are being checked
+        self._after_commit = AfterCommit(self.store, verify_pool)  # each entry's own signature, after commit
 
     # --- what we serve ------------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class Replica:
         finally:
             verifier.cancel()
         if vouched and new:  # committed: now each entry's own signature, off the critical path
-            self._deferred.append(Deferred(log_id, size, verifier.pending, page.source, self.verify_pool))
+            self._after_commit.add(log_id, size, verifier.pending, page.source)
         return result
 
     def preverify(self, log_id: bytes, page: Page) -> Page:
@@ -358,93 +359,19 @@ class Replica:
             return IngestResult(0, 0, None)
         return IngestResult(len(new), result.size, result.checkpoint_size)
 
-    # --- each entry's own signature, after commit ----------------------------------------------------
+    # --- each entry's own signature, after commit (federation.replica.deferred) ----------------------
 
     def deferred_futures(self) -> list[concurrent.futures.Future[int]]:
-        """The pool's answers ``settle`` is waiting for (the caller awaits them, then calls ``settle``)."""
-        return [future for deferred in self._deferred for future in deferred.futures()]
+        return self._after_commit.deferred_futures()
 
     def settle(self, wait: bool = False) -> list[verified.BadSignature]:
-        """Record the answers of the signature checks of committed pages (every one if ``wait``, else those
-        in): their entries verified, or the first that fails kept (``federation.store.verified``). Ranges
-        held unverified that no check in this process covers (the node restarted) are sent again. The bad
-        signatures found: the caller charges their peer and fetches the entry elsewhere (``mend``)."""
-        found: list[verified.BadSignature] = []
-        keep: list[Deferred] = []
-        for deferred in self._deferred:
-            if not wait and not deferred.done():
-                keep.append(deferred)
-                continue
-            bad = deferred.failed()
-            log_id, first = deferred.log_id, deferred.first
-            with self.store.transaction():
-                verified.advance(self.store.conn, log_id, first, deferred.end if bad < 0 else bad)
-                if bad >= 0:
-                    found.append(self._bad_signature(log_id, bad, deferred.source))
-        self._deferred = keep
-        tracked = {(d.log_id, d.first) for d in keep}
-        suspects = {(b.log_id, b.seq) for b in found}
-        for left in verified.pending(self.store.conn):
-            key = (left.log_id, left.first)
-            if key not in tracked and key not in suspects and not self.store.bad_signature(*key):
-                self._deferred.append(self._recheck(left))
-        return [*found, *(self.settle(wait) if wait and self._deferred else [])]
+        return self._after_commit.settle(wait)
 
     def unmended(self) -> list[verified.BadSignature]:
-        """Ranges held unverified from an entry whose signature a peer served bad and no other peer has
-        mended yet (the owner's own bad ones are proof, not waiting): for ``mend`` to try again."""
-        return [
-            verified.BadSignature(left.log_id, left.first, None, False)
-            for left in verified.pending(self.store.conn)
-            if self.store.bad_signature(left.log_id, left.first)
-            and (left.log_id, left.first) not in verified.flagged(self.store.conn)
-        ]
-
-    def _recheck(self, left: verified.Unverified) -> Deferred:
-        """The checks of a range held unverified, sent again from the stored entries."""
-        root = PublicKey(left.log_id)
-        jobs = []
-        for entry in self.store.entries(left.log_id, left.first - 1, left.end - left.first, recheck=False):
-            signer = (
-                root
-                if entry.header.key_id == root.id
-                else keys_valid_at(self.store, root, entry.seq).get(entry.header.key_id, root)
-            )
-            jobs.append((signer.raw, entry.signature, ENTRY_TAG + entry.header_bytes))
-        return Deferred(left.log_id, left.first, jobs, left.source, self.verify_pool)
-
-    def _bad_signature(self, log_id: bytes, seq: int, source: bytes | None) -> verified.BadSignature:
-        held = self.store.signed_header(log_id, seq)
-        head = self.store.head(log_id)
-        assert held is not None and head is not None
-        return verified.record_bad(self.store.conn, log_id, seq, held.signature, source, head.checkpoint)
+        return self._after_commit.unmended()
 
     def mend(self, log_id: bytes, page: Page) -> int:
-        """Signatures from ``page`` (fetched from another peer) for the entries held unverified after one
-        that failed: each offered for the very entry we hold (same id) and valid replaces ours. Every such
-        range is verified again here up to its first entry still without a valid signature; the number of
-        entries now verified."""
-        offered = {entry.seq: entry for entry in page.entries if entry.header.log_id == log_id}
-        root = PublicKey(log_id)
-        gained = 0
-        with self.store.transaction():
-            for left in verified.pending(self.store.conn, log_id):
-                if not self.store.bad_signature(log_id, left.first):
-                    continue  # no failure there: its checks are on their way
-                upto = left.first
-                for entry in self.store.entries(log_id, left.first - 1, left.end - left.first, recheck=False):
-                    signer = keys_valid_at(self.store, root, entry.seq).get(entry.header.key_id)
-                    if signer is None:
-                        break
-                    if not _valid(entry, signer):
-                        other = offered.get(entry.seq)
-                        if other is None or other.id != entry.id or not _valid(other, signer):
-                            break
-                        self.store.set_signature(log_id, entry.seq, other.signature)
-                    upto = entry.seq + 1
-                verified.advance(self.store.conn, log_id, left.first, upto)
-                gained += upto - left.first
-        return gained
+        return self._after_commit.mend(log_id, page)
 
     # --- forks --------------------------------------------------------------------------------------
 
@@ -500,11 +427,3 @@ def _vouchable(page: Page) -> bool:
         return page.first <= Checkpoint.from_body(parse_note(page.checkpoint).text).size
     except (DecodeError, VerificationError):
         return False
-
-
-def _valid(entry: Entry, key: PublicKey) -> bool:
-    try:
-        entry.verify_signature(key)
-    except VerificationError:
-        return False
-    return True
