@@ -9,24 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.node.test_cli import INIT, as_json, init, refused, shora, start_serving, stop_serving, usage_error
+from tests.node.cli_helpers import served_council
+from tests.node.test_cli import INIT, as_json, refused, shora, start_serving, stop_serving, usage_error
 
 
 def test_requisition_convening_and_resignation_through_the_cli(tmp_path: Path) -> None:
-    home = tmp_path / "toronto"
-    init(home)
-    server = start_serving(home, tmp_path / "serve.log")
-    try:
-        url = "http://" + (home / "serve.addr").read_text().strip()
-        phones, ids = {}, {}
-        for name in ("Shirin", "Kaveh"):
-            invitation = as_json("member", "invite", "--name", name, home=home)["invitation"]
-            phones[name] = tmp_path / name / "member.key"
-            shora("member", "keygen", "--key", phones[name])
-            ids[name] = as_json("member", "redeem", invitation, "--url", url, "--key", phones[name])[
-                "member_id"
-            ]
-        shirin, kaveh = phones["Shirin"], phones["Kaveh"]
+    with served_council(tmp_path, "Shirin", "Kaveh") as council:
+        home, ids = council.home, council.ids
+        shirin, kaveh = council.phones["Shirin"], council.phones["Kaveh"]
 
         as_json("assembly", "open", "--agenda", "founding", home=home)
         for phone in (shirin, kaveh):
@@ -85,8 +75,6 @@ def test_requisition_convening_and_resignation_through_the_cli(tmp_path: Path) -
         board = shora("board", home=home).stdout
         assert "Shirin" in board and "(resignation," in board
         assert as_json("board", home=home)["ended"][0]["cause"] == "resignation"
-    finally:
-        stop_serving(server, home)
 
 
 def test_init_sets_the_requisition_rules_and_refuses_impossible_ones(tmp_path: Path) -> None:

@@ -6,24 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.node.test_cli import as_json, init, shora, start_serving, stop_serving
+from tests.node.cli_helpers import served_council
+from tests.node.test_cli import as_json, shora
 
 
 def test_shora_board_shows_a_mandate_a_council_only_recall_ended(tmp_path: Path) -> None:
-    home = tmp_path / "toronto"
-    init(home)
-    server = start_serving(home, tmp_path / "serve.log")
-    try:
-        url = "http://" + (home / "serve.addr").read_text().strip()
-        phones, ids = {}, {}
-        for name in ("Shirin", "Kaveh"):
-            invitation = as_json("member", "invite", "--name", name, home=home)["invitation"]
-            phones[name] = tmp_path / name / "member.key"
-            shora("member", "keygen", "--key", phones[name])
-            ids[name] = as_json("member", "redeem", invitation, "--url", url, "--key", phones[name])[
-                "member_id"
-            ]
-        shirin, kaveh = phones["Shirin"], phones["Kaveh"]
+    with served_council(tmp_path, "Shirin", "Kaveh") as council:
+        home, ids = council.home, council.ids
+        shirin, kaveh = council.phones["Shirin"], council.phones["Kaveh"]
         as_json("assembly", "open", "--agenda", "founding", home=home)
         for phone in (shirin, kaveh):
             shora("member", "checkin", "--key", phone)
@@ -57,5 +47,3 @@ def test_shora_board_shows_a_mandate_a_council_only_recall_ended(tmp_path: Path)
         assert ended["ended_by"] != decision["decision_id"]  # the public board/left, not the decision
         shown = shora("board", home=home).stdout
         assert f"ended: Shirin (recall, by entry {ended['ended_by'][:8]}" in shown
-    finally:
-        stop_serving(server, home)
