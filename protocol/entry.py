@@ -11,9 +11,10 @@ those bytes, never over a re-encoding, and the id is computed from them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from protocol import codec
@@ -74,16 +75,28 @@ class Header:
     def decode(cls, data: bytes) -> Header:
         match = _CANONICAL_HEADER.fullmatch(data) if type(data) is bytes else None
         if match is not None:
+            # The layout has checked every field's type, size and range; what it cannot see is whether
+            # ``prev`` is present exactly when ``seq`` is not 0. Built without ``__post_init__``, which
+            # would check it all again: this runs for every entry received and every entry served.
             log_id, seq, prev, ts_ms, vis, body_hash, key_id = match.groups()
-            return cls(
-                log_id,
-                _uint(seq),
-                None if prev == b"\xc0" else prev[2:],
-                _uint(ts_ms),
-                "public" if vis == b"\xa6public" else "council",
-                body_hash,
-                key_id,
-            )
+            number = seq[0] if len(seq) == 1 else int.from_bytes(seq[1:], "big")
+            if number == 0:
+                if prev != b"\xc0":
+                    raise DecodeError("header: the first entry has no prev")
+                link = None
+            elif prev == b"\xc0":
+                raise DecodeError("header: prev is a 32-byte id")
+            else:
+                link = prev[2:]
+            header = _new_header(cls)
+            _SET_LOG_ID(header, log_id)
+            _SET_SEQ(header, number)
+            _SET_PREV(header, link)
+            _SET_TS_MS(header, ts_ms[0] if len(ts_ms) == 1 else int.from_bytes(ts_ms[1:], "big"))
+            _SET_VIS(header, "public" if vis == b"\xa6public" else "council")
+            _SET_BODY_HASH(header, body_hash)
+            _SET_KEY_ID(header, key_id)
+            return header
         # Not the canonical layout: the generic decoder finds what is wrong (or what we did not expect).
         fields = codec.decode(data, HEADER_LIMITS)
         if type(fields) is not list or len(fields) != 8:
@@ -122,8 +135,11 @@ _CANONICAL_HEADER = re.compile(
 )
 
 
-def _uint(encoded: bytes) -> int:
-    return encoded[0] if len(encoded) == 1 else int.from_bytes(encoded[1:], "big")
+# A frozen dataclass's fields set through their slots: how ``Header.decode`` builds what it matched.
+_new_header = object.__new__
+_SET_LOG_ID, _SET_SEQ, _SET_PREV, _SET_TS_MS, _SET_VIS, _SET_BODY_HASH, _SET_KEY_ID = (
+    getattr(Header, f.name).__set__ for f in dataclasses.fields(Header)
+)
 
 
 def sha256(data: bytes) -> bytes:
@@ -159,7 +175,7 @@ def check_body_shape(body: object, vis: str, *, salted: bool = False) -> dict[st
     return body
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Entry:
     """An entry as received: exact header bytes, signature, and the body bytes if we may see them.
 
@@ -172,22 +188,26 @@ class Entry:
     header_bytes: bytes
     signature: bytes
     body_bytes: bytes | None = None
-    header: Header = field(init=False)
-    id: bytes = field(init=False)
+    header: Header = dataclasses.field(init=False)
+    id: bytes = dataclasses.field(init=False)
 
-    def __post_init__(self) -> None:
-        header_bytes, body_bytes = self.header_bytes, self.body_bytes
-        if not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_SIZE:
+    def __init__(self, header_bytes: bytes, signature: bytes, body_bytes: bytes | None = None) -> None:
+        # Every entry received is built here, so its fields are set through their slots: a frozen
+        # dataclass's own ``__init__`` would go through ``object.__setattr__`` once per field.
+        if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
             raise DecodeError("an entry signature is 64 bytes")
         if not isinstance(header_bytes, bytes):
             raise DecodeError("header bytes expected")
         if body_bytes is not None and not isinstance(body_bytes, bytes):
             raise DecodeError("body bytes expected")
         header = Header.decode(header_bytes)
-        object.__setattr__(self, "header", header)
-        object.__setattr__(self, "id", leaf_hash(header_bytes))
         if body_bytes is not None:
             _check_body(body_bytes, header, self.SALTED)
+        _SET_HEADER_BYTES(self, header_bytes)
+        _SET_SIGNATURE(self, signature)
+        _SET_BODY_BYTES(self, body_bytes)
+        _SET_HEADER(self, header)
+        _SET_ID(self, leaf_hash(header_bytes))
 
     @classmethod
     def stored(cls, header_bytes: bytes, signature: bytes, body_bytes: bytes | None = None) -> Entry:
@@ -202,15 +222,12 @@ class Entry:
         cls, header_bytes: bytes, signature: bytes, body_bytes: bytes | None, header: Header, entry_id: bytes
     ) -> Entry:
         """An entry from parts its caller has already checked (``stored``, ``Unsigned.signed``)."""
-        entry = object.__new__(cls)
-        for name, value in (
-            ("header_bytes", header_bytes),
-            ("signature", signature),
-            ("body_bytes", body_bytes),
-            ("header", header),
-            ("id", entry_id),
-        ):
-            object.__setattr__(entry, name, value)
+        entry = _new_entry(cls)
+        _SET_HEADER_BYTES(entry, header_bytes)
+        _SET_SIGNATURE(entry, signature)
+        _SET_BODY_BYTES(entry, body_bytes)
+        _SET_HEADER(entry, header)
+        _SET_ID(entry, entry_id)
         return entry
 
     @property
@@ -237,6 +254,13 @@ class Entry:
 
     def without_body(self) -> Entry:
         return type(self)(self.header_bytes, self.signature)
+
+
+# An entry's fields set through their slots (``Entry.__init__``, ``Entry._assembled``).
+_new_entry = object.__new__
+_SET_HEADER_BYTES, _SET_SIGNATURE, _SET_BODY_BYTES, _SET_HEADER, _SET_ID = (
+    getattr(Entry, f.name).__set__ for f in dataclasses.fields(Entry)
+)
 
 
 @dataclass(frozen=True, slots=True)
