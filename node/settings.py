@@ -34,6 +34,12 @@ class Settings(FederationSettings):
         "starts no child for a minute",
     )
     keepalive_timeout_s: float = setting(15.0, "idle keep-alive connections are closed after this long")
+    gc_young_objects: int = setting(
+        50_000,
+        "objects allocated (less those freed) between two runs of Python's garbage collector over its "
+        "youngest objects, in `shora serve` (Python's default, 700, collects every 150 entries pulled from a "
+        "peer)",
+    )
     max_connections: int = setting(1024, "open connections at once; beyond, new ones are closed unanswered")
     max_connections_per_ip: int = setting(
         256, "open connections at once from one address (counted in memory, never logged or stored)"
