@@ -16,6 +16,7 @@ from typing import Any
 
 import msgpack
 
+from federation.db import insert_rows
 from federation.errors import StoreError
 from federation.store.tree import STORED_LEVEL, TreeNodes
 from protocol import codec, merkle
@@ -303,7 +304,7 @@ class Appender:
             )  # fmt: skip
             previous, size = entry, size + 1
         self.previous, self.size = previous, size
-        self.store.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        insert_rows(self.store.conn, "entries", rows)
 
     def finish(self, sign: CheckpointSigner) -> LogHead:
         """The tree nodes and the checkpoint over everything added; the log's head afterwards."""
@@ -315,8 +316,9 @@ class Appender:
         nodes = TreeNodes(conn, log_id)
         for level, index, digest in merkle.append_nodes(nodes, self.start, self.added):  # all at once
             nodes.pending[(level, index)] = digest
-        conn.executemany(
-            "INSERT INTO tree_nodes VALUES (?, ?, ?, ?)",
+        insert_rows(
+            conn,
+            "tree_nodes",
             [
                 (log_id, level, index, digest)
                 for (level, index), digest in nodes.pending.items()

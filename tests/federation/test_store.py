@@ -122,3 +122,32 @@ def test_an_append_refused_in_its_second_piece_leaves_nothing(tmp_path: Path) ->
     with pytest.raises(ForkError), store.transaction():
         store.appender(key.public.raw).add([forked])
     assert rows(conn) == before
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, 5, 6, 23, 512, 513, 1300])
+def test_insert_rows_writes_every_row_in_order_whatever_the_statement_sizes(
+    tmp_path: Path, count: int
+) -> None:
+    conn = dbmod.connect(tmp_path / "rows.db")
+    conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b BLOB, c TEXT, d INTEGER)")
+    given = [(i, bytes([i % 256]) * (i % 7), f"row {i}", None if i % 3 else i) for i in range(count)]
+    dbmod.insert_rows(conn, "t", given)
+    assert conn.execute("SELECT * FROM t ORDER BY rowid").fetchall() == given
+
+
+def test_insert_rows_within_a_small_variable_limit(tmp_path: Path) -> None:
+    conn = dbmod.connect(tmp_path / "rows.db")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 10)  # two rows of four per statement at most
+    conn.execute("CREATE TABLE t (a, b, c, d)")
+    given = [(i, i, i, i) for i in range(7)]
+    dbmod.insert_rows(conn, "t", given)
+    assert conn.execute("SELECT * FROM t ORDER BY rowid").fetchall() == given
+
+
+def test_insert_rows_refused_midway_leaves_the_transaction_to_its_owner(tmp_path: Path) -> None:
+    conn = dbmod.connect(tmp_path / "rows.db")
+    conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+    # the 600th row repeats the first: the statement fails, and the transaction is rolled back whole
+    with pytest.raises(sqlite3.IntegrityError), LogStore(conn).transaction():
+        dbmod.insert_rows(conn, "t", [(i % 599,) for i in range(700)])
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
