@@ -397,8 +397,11 @@ class Replica:
         raise ForkFound(proof, reason)
 
 
+_KEY_KIND_BYTES = KEY_KIND.encode()  # in the bytes of every log/key body: the others are not decoded
+
+
 def _is_delegation(body: bytes) -> bool:
-    return KEY_KIND.encode() in body and msgpack.unpackb(body, raw=False).get("kind") == KEY_KIND
+    return _KEY_KIND_BYTES in body and msgpack.unpackb(body, raw=False).get("kind") == KEY_KIND
 
 
 def _delegate(keys: dict[bytes, PublicKey], root: PublicKey, entry: Entry) -> None:
