@@ -175,7 +175,7 @@ def check_body_shape(body: object, vis: str, *, salted: bool = False) -> dict[st
     return body
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """An entry as received: exact header bytes, signature, and the body bytes if we may see them.
 
@@ -187,7 +187,7 @@ class Entry:
 
     header_bytes: bytes
     signature: bytes
-    body_bytes: bytes | None = None
+    body_bytes: bytes | None
     header: Header = dataclasses.field(init=False)
     id: bytes = dataclasses.field(init=False)
 

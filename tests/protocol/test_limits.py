@@ -7,6 +7,7 @@ value at the limit passes and one past it is refused, by the check that names it
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -192,3 +193,8 @@ def test_an_entry_takes_no_header_or_id_from_its_caller() -> None:
         entry.Entry(made.header_bytes, made.signature, made.body_bytes, made.header)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         entry.Entry(made.header_bytes, made.signature, id=made.id)  # type: ignore[call-arg]
+    # and dataclasses.replace, which passes every constructor field again, builds it anew from its bytes
+    bare = dataclasses.replace(made, body_bytes=None)
+    assert bare == made.without_body() and bare.id == made.id and bare.header == made.header
+    with pytest.raises(DecodeError):
+        dataclasses.replace(made, header_bytes=made.header_bytes + b"\x00")
