@@ -40,5 +40,5 @@ Errors (``federation.errors``): catch by branch, each says what to do::
             └── ForkError   two validly signed entries at one position (``federation.store``)
 
 Foreign errors are mapped where they arise, with ``raise … from exc``: aiohttp's in ``client``, msgpack's
-in ``replica.page`` and ``aggregate.fold``, sqlite's integrity errors in ``aggregate.fold``.
+in ``replica.page`` and ``aggregate.bodies``, sqlite's integrity errors in ``aggregate.federation_fold``.
 """

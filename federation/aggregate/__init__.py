@@ -2,6 +2,8 @@
 
 - ``schema``: the tables (migrations ``0301``, ``0302``), a council's row by column name, time keys;
 - ``fold``: ``Folder`` folds each public entry of a held log into the figures, once, in log order;
+- ``council_fold``, ``federation_fold``: what ``Folder`` does with a council's log, a federation's;
+- ``bodies``: how a fold reads a public body and its fields (``UnreadableBody`` for a bad one);
 - ``search``: how decision texts are indexed and searched (FTS5), newest first;
 - ``query``: ``Aggregate`` reads and renders the figures (and folds through its ``Folder``).
 

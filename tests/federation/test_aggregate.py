@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation.aggregate import MIGRATIONS as AGGREGATE_MIGRATIONS
-from federation.aggregate import Aggregate, fold, match_expression, schema
+from federation.aggregate import Aggregate, council_fold, match_expression, schema
 from federation.db import connect, migrate
 from federation.store import MIGRATIONS as STORE_MIGRATIONS
 from federation.store import LogStore
@@ -669,7 +669,7 @@ def test_a_bug_while_folding_is_not_counted_as_unreadable(
         def dumps(value: object, **options: object) -> str:
             raise TypeError("a bug")
 
-    monkeypatch.setattr(fold, "json", Broken)
+    monkeypatch.setattr(council_fold, "json", Broken)
     agg = Aggregate(conn, FED.public.raw)
     with pytest.raises(TypeError, match="a bug"):
         agg.update(log_id)
