@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from node import config as cfg
+from node.backup.fetch import PeerRef
 from node.backup.keyfile import read_recovery, write_private
-from node.backup.restore import PeerRef, restore
+from node.backup.restore import restore
 from node.cli.base import cli, emit, json_option, plural, remote, short
 from node.cli.client import NodeClient
 from node.errors import CliError

@@ -32,7 +32,8 @@ from federation import db as dbmod
 from federation.store import LogStore
 from node import config as cfg
 from node.backup import stream, tables
-from node.backup.restore import PeerRef, restore
+from node.backup.fetch import PeerRef
+from node.backup.restore import restore
 from node.bootstrap import init_node
 from node.http.app import make_app
 from node.http.context import NODE

@@ -15,8 +15,9 @@ from federation.peers import PeerTable
 from federation.store import LogStore, verified
 from node import config as cfg
 from node.backup import tables
+from node.backup.fetch import PeerRef
 from node.backup.keyfile import BACKUP_KEY, RECOVERY_FILE, load_backup_key
-from node.backup.restore import PeerRef, restore
+from node.backup.restore import restore
 from node.backup.ticker import page_limits, segment_path
 from node.bootstrap import init_node
 from node.errors import InitError
@@ -423,7 +424,7 @@ async def test_peers_down_at_start_refuse_appends_until_the_override(start_live:
 async def test_restore_refuses_when_no_peer_gives_the_public_log_back(
     start_live: Start, tmp_path: Path
 ) -> None:
-    from node.backup.restore import RestoreError
+    from node.backup.errors import RestoreError
 
     a, b, c = await council_with_backup(start_live, 5)
     recovery = recovery_of(a)
@@ -469,7 +470,7 @@ async def test_restore_mends_a_bad_signature_one_peer_served_from_another(
 async def test_restore_refuses_a_public_log_no_peer_can_give_a_valid_signature_of(
     start_live: Start, tmp_path: Path
 ) -> None:
-    from node.backup.restore import RestoreError
+    from node.backup.errors import RestoreError
 
     a, b, c = await council_with_backup(start_live, 5)
     recovery = recovery_of(a)
@@ -484,7 +485,7 @@ async def test_restore_refuses_a_public_log_no_peer_can_give_a_valid_signature_o
 
 
 async def test_a_corrupted_backup_file_is_refused(start_live: Start, tmp_path: Path) -> None:
-    from node.backup.restore import RestoreError
+    from node.backup.errors import RestoreError
 
     a, b, _ = await council_with_backup(start_live, 5)
     data = bytearray((await a.operator.request("POST", "/v1/admin/backup", accept=OCTETS)).body)

@@ -9,7 +9,8 @@ import pytest
 
 from federation.store import LogStore
 from node.backup import stream
-from node.backup.restore import RestoreError, check_record, last_commitment, make_gap
+from node.backup.errors import RestoreError
+from node.backup.recordcheck import check_record, last_commitment, make_gap
 from node.storage import directory, epochs
 from node.storage.migrations import open_database
 from node.storage.writer import checkpoint_signer
