@@ -54,10 +54,12 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
         kind: str = "council",
         federation: tuple[str, bytes] | None = None,
         founding: int | None = None,
+        own_process: bool = False,
         **profile: str,
     ) -> RunningNode:
         """A council by default; ``kind="federation"`` founds a federation body (``level`` "country" with
-        its ``country``, or "continent"). ``federation`` is the (URL, key) of the body the node applies to."""
+        its ``country``, or "continent"). ``federation`` is the (URL, key) of the body the node applies to.
+        ``own_process``: served as ``shora serve`` serves it (``node.http.server.serve``)."""
         folder = directory or tmp_path / f"node{len(started)}"
         if not (folder / cfg.CONFIG).exists():
             found: FoundCouncil | FoundFederation
@@ -87,7 +89,7 @@ async def start_node(tmp_path: Path) -> AsyncIterator[NodeFactory]:
             (folder / cfg.CONFIG).write_text(json.dumps(raw), encoding="utf-8")
         config = cfg.load(folder)
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(config, stop))
+        task = asyncio.create_task(serve(config, stop, own_process=own_process))
         address = folder / "serve.addr"
         loop = asyncio.get_running_loop()
         hang = loop.time() + 120  # only bounds a hang: a loaded machine binds well within, however slowly
