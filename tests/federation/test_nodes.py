@@ -79,6 +79,12 @@ async def heads(node: RunningNode) -> dict[str, tuple[int, str, str | None, str 
     return {log["log_id"]: (log["size"], log["root"], log["note"], log["frozen"]) for log in logs}
 
 
+async def appends(node: RunningNode) -> bool:
+    """The node's writer takes appends: its start-up check that no peer holds more of its own log
+    (``node.behind-peers`` until then) has concluded."""
+    return (await peers_of(node))[""]["blocked"] is None
+
+
 async def peers_of(node: RunningNode) -> dict[str, dict[str, Any]]:
     answer = await node.operator.call("GET", "/v1/admin/peers")
     return {p["node_id"]: p for p in answer["peers"]} | {"": {"blocked": answer["blocked"]}}
@@ -272,6 +278,8 @@ async def test_forked_log_is_proven_and_frozen_on_every_honest_node(
     # the same folder served twice: one root key, two faces; group B is told the second face's URL
     face = await start_node(directory=snapshot(origin, tmp_path / "face"), settings=FAST)
     assert face.config.node_id == origin.config.node_id
+    # the face appends only once it has asked its peers whether one holds more of its own log (none does yet)
+    await until(lambda: appends(face), "the face's start-up check with its peers concludes")
     group_b = honest[2:]
     await asyncio.gather(*(peer(n, origin, face.url) for n in group_b))
     # one command each, so no face has a second one refused once gossip has found the fork (however the

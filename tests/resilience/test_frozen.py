@@ -16,7 +16,7 @@ import pytest
 
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode
-from tests.federation.test_nodes import FAST, b64, connect, converged, decide, heads, snapshot, until
+from tests.federation.test_nodes import FAST, appends, b64, connect, converged, decide, heads, snapshot, until
 
 MSGPACK = "application/msgpack"
 
@@ -56,6 +56,8 @@ async def test_a_frozen_log_is_refused_409_on_every_route_that_serves_it(
         status, _ = await refusal(honest, path)
         assert status == 200, path
     face = await start_node(directory=snapshot(origin, tmp_path / "face"), settings=FAST)
+    # the face appends only once it has asked its peers whether one holds more of its own log (none does yet)
+    await until(lambda: appends(face), "the face's start-up check with its peers concludes")
     await asyncio.gather(
         origin.operator.call("POST", "/v1/admin/motions", {"text": "Face one: buy a printer"}),
         face.operator.call("POST", "/v1/admin/motions", {"text": "Face two: sell the printer"}),
