@@ -24,8 +24,8 @@ from node.cli.base import (
 from node.cli.countries import country_code
 from node.errors import CliError
 from node.rules.council import FoundCouncil, RuleError, Rules
-from node.rules.council.model import MAJORITIES, SIGNED_BALLOTS_DEFAULT
 from node.rules.council.rules import impossible
+from node.rules.council.ruleset import MAJORITIES, SIGNED_BALLOTS_DEFAULT
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.codec import jsonable

@@ -26,7 +26,7 @@ from node.cli.base import (
 )
 from node.cli.client import NodeClient
 from node.errors import ApiRefusal
-from node.rules.council.model import MAJORITIES
+from node.rules.council.ruleset import MAJORITIES
 
 
 @cli.group()

@@ -34,7 +34,8 @@ from node.rules.council import (
     replay,
 )
 from node.rules.council.log import Appended
-from node.rules.council.model import DAY_MS, DEFAULT_RULES
+from node.rules.council.model import DAY_MS
+from node.rules.council.ruleset import DEFAULT_RULES
 from protocol.errors import DecodeError
 from protocol.keys import SigningKey
 from protocol.member import Statement, sign_statement

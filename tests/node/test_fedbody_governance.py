@@ -17,7 +17,7 @@ from node.rules.council import (
     Rules,
     replay,
 )
-from node.rules.council.model import Quorum
+from node.rules.council.ruleset import Quorum
 from node.rules.fedbody import answer_from_decision
 from tests.node.test_governance import HASH, A, B, C, D, E, FakeLog, assembly, council, mid, vote_and_close
 

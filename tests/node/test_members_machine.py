@@ -32,7 +32,7 @@ from node.rules.council import (
     replay,
 )
 from node.rules.council.log import Appended
-from node.rules.council.model import SIGNED_BALLOTS_DEFAULT
+from node.rules.council.ruleset import SIGNED_BALLOTS_DEFAULT
 from protocol.keys import SigningKey
 from protocol.member import Statement, sign_statement
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.rules.council.model import MAJORITIES, Quorum
 from node.rules.council.rules import majority_outcome as node_majority
 from node.rules.council.rules import quorum_required as node_quorum
+from node.rules.council.ruleset import MAJORITIES, Quorum
 from protocol.errors import VerificationError
 from protocol.recount import majority_outcome, quorum_required, recount
 

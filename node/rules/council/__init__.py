@@ -130,9 +130,8 @@ from .model import (
     Member,
     Motion,
     Profile,
-    Quorum,
-    Rules,
 )
+from .ruleset import Quorum, Rules
 
 __all__ = [
     "DEFAULT_CHARTER",

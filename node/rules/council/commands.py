@@ -11,7 +11,8 @@ from typing import Literal
 
 from .charter import DEFAULT_CHARTER, Charter
 from .issuer import Issuer
-from .model import DEFAULT_RULES, Ground, MotionKind, Rules
+from .model import Ground
+from .ruleset import DEFAULT_RULES, MotionKind, Rules
 
 
 @dataclass(frozen=True)

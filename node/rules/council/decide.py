@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import delegates, proposal_requests, readmission
-from .model import Council, Motion, Outcome, Rules
+from .model import Council, Motion, Outcome
 from .rules import APPROVAL_MAJORITY, electable, election_result, majority_outcome, quorum_required
+from .ruleset import Rules
 
 
 def participants_of(state: Council, motion: Motion) -> set[bytes]:

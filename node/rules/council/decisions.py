@@ -10,7 +10,8 @@ from .errors import RuleError
 from .fields import get_entry_id, malformed, plain
 from .log import Appended
 from .membership import end_membership
-from .model import Council, Decision, Mandate, PendingTally, RulesVersion
+from .model import Council, Decision, Mandate, PendingTally
+from .ruleset import RulesVersion
 
 
 def decision(state: Council, body: dict[str, Any], entry: Appended | None) -> None:

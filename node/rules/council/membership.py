@@ -14,7 +14,8 @@ from .errors import RuleError
 from .fields import check_bytes, exact_keys, get_int, get_list, get_map, get_member, get_text
 from .limits import MAX_NAME, PUBKEY_LEN
 from .log import Appended
-from .model import CensusRecord, Council, Mandate, Member, Profile, Rules, RulesVersion
+from .model import CensusRecord, Council, Mandate, Member, Profile
+from .ruleset import Rules, RulesVersion
 
 
 def found(state: Council, body: dict[str, Any], entry: Appended | None) -> None:

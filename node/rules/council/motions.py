@@ -22,8 +22,9 @@ from .fields import (
 )
 from .limits import ENTRY_ID_LEN, MAX_CANDIDATES, MAX_TEXT, MEMBER_ID_LEN, PUBKEY_LEN
 from .log import Appended
-from .model import MOTION_KINDS, Council, Motion, Rules
+from .model import Council, Motion
 from .rules import ELECTION_METHODS
+from .ruleset import MOTION_KINDS, Rules
 
 VOTE_CHOICES = ("yes", "no", "abstain")
 BALLOT_LEN = 64  # the member's Ed25519 signature over their ballot statement (protocol.member)

@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .model import Majority, Outcome, Quorum
+from .model import Outcome
+from .ruleset import Majority, Quorum
 
 
 def quorum_required(quorum: Quorum | None, active_members: int) -> int:
