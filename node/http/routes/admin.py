@@ -41,7 +41,7 @@ from node.rules.council import (
 from node.rules.council.limits import ENTRY_ID_LEN
 from node.rules.council.rules import impossible
 from node.storage import directory, queries
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 
