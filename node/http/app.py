@@ -20,12 +20,14 @@ from node.http.live import Live
 from node.http.middleware import errors, members_only, operator_only, strict_http, time_limit
 from node.http.routes import (
     admin,
+    assemblies,
     board,
     fedbody,
     federation,
     fedpublic,
     keys,
     members,
+    motions,
     peers,
     public,
     record,
@@ -57,6 +59,8 @@ def make_app(config: NodeConfig, *, peers_unreachable_ok: bool = False) -> web.A
     pages.setup(app, config.kind)  # the web interface: public pages, `/` by the kind of node
     if config.kind == "council":
         admin.setup(app)
+        assemblies.setup(app)
+        motions.setup(app)
         members.setup(app)
         board.setup(app)  # the assembly console's routes (issue 15)
     if config.kind == "federation":

@@ -1,7 +1,8 @@
 """Why an operator command has no route here: it belongs to the other kind of node, or to none.
 
-A council serves the council's commands (``routes.admin``), a federation body its own (``routes.fedbody``);
-``shora`` pointed at the wrong folder would otherwise read ``Not Found`` or ``Method Not Allowed``.
+A council serves the council's commands (``routes.admin``, ``routes.assemblies``, ``routes.motions``), a
+federation body its own (``routes.fedbody``); ``shora`` pointed at the wrong folder would otherwise read
+``Not Found`` or ``Method Not Allowed``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ def _patterns(table: web.RouteTableDef) -> list[tuple[str, re.Pattern[str]]]:
 
 def _kind_of(method: str, path: str) -> str | None:
     """The kind of node that serves ``method path``, if any does."""
-    from node.http.routes import admin, fedbody  # the route tables of each kind
+    from node.http.routes import admin, assemblies, fedbody, motions  # the route tables of each kind
 
-    for kind, table in (("council", admin.routes), ("federation", fedbody.routes)):
-        if any(m == method and p.fullmatch(path) for m, p in _patterns(table)):
+    council = (admin.routes, assemblies.routes, motions.routes)
+    for kind, tables in (("council", council), ("federation", (fedbody.routes,))):
+        if any(m == method and p.fullmatch(path) for table in tables for m, p in _patterns(table)):
             return kind
     return None
 

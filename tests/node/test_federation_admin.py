@@ -297,11 +297,22 @@ async def test_operator_routes_belong_to_their_kind_of_node(start_node: NodeFact
     council = await start_node()
     with pytest.raises(RemoteError) as caught:
         await council.operator.call("GET", "/v1/admin/roster")
-    assert caught.value.status == 404
+    assert (caught.value.status, caught.value.code) == (404, "wrong-kind-of-node")
     fed = await start_node("Federation of North America", kind="federation", level="continent")
+    # the council's commands, whichever of its route modules serves them (admin, assemblies, motions)
+    for method, path in (
+        ("GET", "/v1/admin/members"),
+        ("POST", "/v1/admin/assemblies"),
+        ("POST", "/v1/admin/assemblies/current/attend"),
+        ("POST", "/v1/admin/motions"),
+        ("POST", f"/v1/admin/motions/{codec.b64u(bytes(32))}/votes"),
+    ):
+        with pytest.raises(RemoteError) as caught:
+            await fed.operator.call(method, path, {} if method == "POST" else None)
+        assert (caught.value.status, caught.value.code) == (404, "wrong-kind-of-node"), path
     with pytest.raises(RemoteError) as caught:
-        await fed.operator.call("GET", "/v1/admin/members")
-    assert caught.value.status == 404
+        await fed.operator.call("GET", "/v1/admin/nothing-here")
+    assert (caught.value.status, caught.value.code) == (404, "no-such-command")
     assert (await fed.operator.call("GET", "/v1/admin/proposals")) == {"proposals": []}
 
 

@@ -1,3 +1,3 @@
 """The handlers, one module per audience: ``public`` (anyone), ``peers`` (the operator's view of peers),
-``admin`` (a council's operator), ``fedbody`` (a federation body's operator), ``federation`` (applicants and
-the public view of a federation body)."""
+``admin``, ``assemblies`` and ``motions`` (a council's operator), ``fedbody`` (a federation body's operator),
+``federation`` (applicants and the public view of a federation body)."""

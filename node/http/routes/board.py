@@ -1,9 +1,10 @@
 """A sitting board member chairing the assembly, with their own key (issue 15: the assembly console).
 
-The same acts as the operator's routes for a sitting assembly (``node.http.routes.admin``'s ``*_by``
-handlers), issued by the board member whose key signed the request, so each entry names who held the pen
-(``node.rules.council.issuer``: the board's chair kinds). Anyone not sitting on the board: 403
-``board.not-member``; the rules refuse the rest (422, e.g. ``board.own-motion``).
+The same acts as the operator's routes for a sitting assembly (the ``*_by`` handlers of
+``node.http.routes.assemblies`` and ``node.http.routes.motions``), issued by the board member whose key signed
+the request, so each entry names who held the pen (``node.rules.council.issuer``: the board's chair kinds).
+Anyone not sitting on the board: 403 ``board.not-member``; the rules refuse the rest (422, e.g.
+``board.own-motion``).
 
     GET  /v1/member/board/assembly                      the console's picture (node.http.live.view)
     GET  /v1/member/board/live                          the same, streamed as server-sent events
@@ -29,7 +30,7 @@ from aiohttp import web
 
 from node.http.context import MEMBER, NODE, SIGNER, node_of
 from node.http.live import view
-from node.http.routes import admin
+from node.http.routes import assemblies, motions
 from node.http.wire import ApiError, respond
 from node.rules.council import Council, Issuer
 from node.storage import directory
@@ -110,12 +111,12 @@ async def live(request: web.Request) -> web.StreamResponse:
 
 # the operator's acts on a sitting assembly, each with the board member as issuer
 CHAIRED: dict[str, Callable[[web.Request, Issuer], Awaitable[web.Response]]] = {
-    "/v1/member/board/assemblies/{assembly}/attend": admin.attend_by,
-    "/v1/member/board/assemblies/{assembly}/depart": admin.depart_by,
-    "/v1/member/board/assemblies/{assembly}/close": admin.close_assembly_by,
-    "/v1/member/board/motions": admin.propose_by,
-    "/v1/member/board/motions/{motion}/votes": admin.vote_by,
-    "/v1/member/board/motions/{motion}/close": admin.close_motion_by,
+    "/v1/member/board/assemblies/{assembly}/attend": assemblies.attend_by,
+    "/v1/member/board/assemblies/{assembly}/depart": assemblies.depart_by,
+    "/v1/member/board/assemblies/{assembly}/close": assemblies.close_assembly_by,
+    "/v1/member/board/motions": motions.propose_by,
+    "/v1/member/board/motions/{motion}/votes": motions.vote_by,
+    "/v1/member/board/motions/{motion}/close": motions.close_motion_by,
 }
 
 
