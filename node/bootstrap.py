@@ -14,8 +14,8 @@ from node.rules.council import FoundCouncil
 from node.rules.fedbody import FoundFederation
 from node.rules.machines import machine_for
 from node.storage import logs
+from node.storage.clock import now_ms
 from node.storage.migrations import open_database
-from node.storage.writer import now_ms
 from protocol.keys import SigningKey, save_signing_key
 from protocol.recovery import Recovery
 from protocol.sealed import BackupKey

@@ -24,7 +24,8 @@ from federation.transport import MSGPACK
 from node.backup import stream, tables
 from node.backup.keyfile import BACKUP_KEY, load_backup_key
 from node.config import NodeConfig
-from node.storage.writer import Writer, now_ms
+from node.storage.clock import now_ms
+from node.storage.writer import Writer
 from protocol import codec
 from protocol.codec import short_id
 from protocol.errors import DecodeError

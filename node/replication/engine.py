@@ -37,7 +37,7 @@ from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
 from node.replication.roster import RosterView
 from node.replication.split import SplitReplica
-from node.storage import writer as node_clock
+from node.storage import clock as node_clock
 from node.storage.writer import Writer
 from node.words import plural
 from protocol import codec
@@ -51,7 +51,7 @@ RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peer
 
 
 def _now_s() -> float:
-    """The node's one clock (``writer.now_ms``, looked up each call), in seconds: entries are judged
+    """The node's one clock (``clock.now_ms``, looked up each call), in seconds: entries are judged
     against it, receipts and witness cosignatures stamped with it."""
     return node_clock.now_ms() / 1000
 

@@ -16,7 +16,7 @@ from node.rules import fedbody
 from node.rules.fedbody import Answer, Federation
 from node.rules.machines import FederationMachine
 from node.storage import logs
-from node.storage.writer import load_state
+from node.storage.replay import load_state
 from protocol import codec
 from protocol.bundle import Bundle, ProvenEntry, key_history
 from protocol.entry import Entry

@@ -21,107 +21,30 @@ import asyncio
 import copy
 import functools
 import logging
-import os
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from federation.errors import Frozen
-from federation.store import LogStore
 from federation.tasks import cancel_and_wait
-from node.rules.council import Appended, Council, Draft, RuleError
-from node.rules.machines import CouncilMachine, Machine, NodeCommand, NodeState, machine_for
+from node.rules.council import Appended, Draft, RuleError
+from node.rules.machines import NodeCommand, NodeState, machine_for
 from node.settings import Settings
-from node.storage import epochs, logs
+from node.storage import clock, epochs, logs
 from node.storage.migrations import open_database
+from node.storage.replay import replay_record
 from node.storage.signer import Signer, SigningBatch
-from protocol.entry import SALT_SIZE, TS_TOLERANCE_MS, Entry, Unsigned, prepare_entry
-from protocol.keys import Domain, SigningKey
-from protocol.note import Checkpoint, log_origin, sign_checkpoint
+from protocol.entry import TS_TOLERANCE_MS
+from protocol.keys import SigningKey
 
 log = logging.getLogger("shora.writer")
 
 T = TypeVar("T")
-S = TypeVar("S")
 # A row written in the same transaction as a command's entries (the member directory's), as an SQL
 # statement and its parameters: rows of one statement are written together with executemany.
 SideEffect = tuple[str, tuple[object, ...]]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def stored(entry: Entry) -> Appended:
-    return Appended(entry.seq, entry.id, entry.header.ts_ms, entry.header.vis, entry.body())
-
-
-@overload
-def load_state(store: LogStore, log_id: bytes) -> Council: ...
-@overload
-def load_state(store: LogStore, log_id: bytes, machine: Machine[S, Any]) -> S: ...
-def load_state(store: LogStore, log_id: bytes, machine: Machine[Any, Any] | None = None) -> Any:
-    """Replay another node's public log held here, page by page (a council's, unless ``machine`` says
-    otherwise), each twin named by its record twin's id (``logs.governance_view``)."""
-    entries: list[Appended] = []
-    after = -1
-    while page := store.entries(log_id, after, 5000):
-        entries.extend(logs.governance_view(e) for e in page)
-        after = page[-1].seq
-    return (machine or CouncilMachine()).replay(entries)
-
-
-@overload
-def replay_record(store: LogStore, root_key: bytes) -> Council: ...
-@overload
-def replay_record(store: LogStore, root_key: bytes, machine: Machine[S, Any]) -> S: ...
-def replay_record(store: LogStore, root_key: bytes, machine: Machine[Any, Any] | None = None) -> Any:
-    """The governance state of this node: the replay of its record (``store`` sees private logs)."""
-    return (machine or CouncilMachine()).replay(logs.governed(store, root_key))
-
-
-def make_entries(key: SigningKey, drafts: list[Draft], previous: Entry | None, ts_ms: int) -> list[Entry]:
-    """Sign ``drafts`` as the entries of a single log after ``previous`` (as a node before the split wrote
-    them: tests and tools); council bodies get a fresh random salt."""
-    unsigned = [u for u, _ in prepare_drafts(key, drafts, previous, ts_ms)]
-    signatures = key.sign_many(Domain.ENTRY, [u.header_bytes for u in unsigned])
-    return [u.signed(signature) for u, signature in zip(unsigned, signatures, strict=True)]
-
-
-def prepare_drafts(
-    key: SigningKey,
-    drafts: list[Draft],
-    previous: Entry | Unsigned | None,
-    ts_ms: int,
-    *,
-    log_id: bytes | None = None,
-) -> list[tuple[Unsigned, dict[str, Any]]]:
-    """``drafts`` laid out as the entries after ``previous`` in ``log_id`` (by default ``key``'s own log),
-    to be signed by ``key``, each with the body value it carries; council bodies get a fresh random salt."""
-    out = []
-    key_id = key.public.id
-    log_id = key.public.raw if log_id is None else log_id
-    for draft in drafts:
-        body = dict(draft.body)
-        if draft.vis == "council":
-            body["salt"] = os.urandom(SALT_SIZE)
-        seq = previous.seq + 1 if previous else 0
-        ts = max(ts_ms, previous.header.ts_ms) if previous else ts_ms
-        prev = previous.id if previous else None
-        unsigned = prepare_entry(
-            key_id, log_id=log_id, seq=seq, prev=prev, ts_ms=ts, vis=draft.vis, body=body
-        )
-        out.append((unsigned, body))
-        previous = unsigned
-    return out
-
-
-def checkpoint_signer(key: SigningKey) -> Callable[[int, bytes], str]:
-    origin = log_origin(key.public.raw)
-    return lambda size, root: sign_checkpoint(key, Checkpoint(origin, size, root))
 
 
 @dataclass
@@ -314,7 +237,7 @@ class Writer:
         if self.blocked is not None:
             job.future.set_exception(RuleError("node.behind-peers", self.blocked))
             return
-        ts = now_ms()
+        ts = clock.now_ms()
         try:
             laid, cursor = self._cursor.lay_out(self.key, [Draft("public", b) for b in job.bodies], ts)
             appended = [
@@ -381,7 +304,7 @@ class Writer:
 
     async def _commit(self, jobs: list[_Job]) -> None:
         accepted: list[tuple[_Job, list[Appended]]] = []
-        ts = now_ms()
+        ts = clock.now_ms()
         cursor = self._cursor
         last_ts = max(
             (e.header.ts_ms for e in (cursor.last_record, cursor.last_public) if e is not None), default=0

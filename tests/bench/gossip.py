@@ -217,8 +217,9 @@ def _write_server(database: Path, logs: list[tuple[SigningKey, list[Any]]], peer
     """Logs appended in big batches (each with a checkpoint), and the pullers trusted."""
     from federation.peers import PeerTable
     from federation.store import LogStore
+    from node.storage.clock import now_ms
+    from node.storage.drafts import checkpoint_signer
     from node.storage.migrations import open_database
-    from node.storage.writer import checkpoint_signer, now_ms
 
     conn = open_database(database)
     try:
@@ -237,8 +238,8 @@ def _trust(directory: Path, peers: list[tuple[bytes, str]], settings: dict[str, 
     """A puller's peer table and settings, written before it starts."""
     from federation.peers import PeerTable
     from node import config as cfg
+    from node.storage.clock import now_ms
     from node.storage.migrations import open_database
-    from node.storage.writer import now_ms
 
     raw = json.loads((directory / "node.json").read_text())
     raw["settings"] = {**raw.get("settings", {}), **settings}

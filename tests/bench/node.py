@@ -50,7 +50,8 @@ from federation.client import SignedClient  # noqa: E402
 from node.bootstrap import init_node  # noqa: E402
 from node.rules.council import Census, FoundCouncil, JoinMember, Rules  # noqa: E402
 from node.storage import directory  # noqa: E402
-from node.storage.writer import Writer, now_ms  # noqa: E402
+from node.storage.clock import now_ms  # noqa: E402
+from node.storage.writer import Writer  # noqa: E402
 from protocol.entry import SALT_SIZE, sign_entry  # noqa: E402
 from protocol.keys import SigningKey  # noqa: E402
 

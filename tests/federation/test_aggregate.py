@@ -40,7 +40,8 @@ from node.rules.council import (
     execute,
 )
 from node.rules.council import Council as CouncilState
-from node.storage.writer import make_entries, stored
+from node.storage.drafts import make_entries
+from node.storage.replay import stored
 from protocol import codec
 from protocol.entry import Entry, sign_entry
 from protocol.fork import entries_fork

@@ -25,8 +25,8 @@ from federation.aggregate import Aggregate
 from federation.client import RemoteError, SignedClient
 from federation.gossip import DIGEST, entries_path
 from node.rules import fedbody
+from node.storage.clock import now_ms
 from node.storage.queries import answers_held
-from node.storage.writer import now_ms
 from protocol import codec
 from protocol.bundle import verify_bundle
 from protocol.entry import sign_entry

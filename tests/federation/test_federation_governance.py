@@ -17,7 +17,7 @@ import pytest
 from federation.client import RemoteError, SignedClient
 from federation.routes import ADD_CHECKPOINT
 from federation.witness.text import encode_add_checkpoint
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.entry import sign_entry
 from tests.conftest import NodeFactory, RunningNode

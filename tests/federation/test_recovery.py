@@ -12,7 +12,7 @@ import pytest
 from federation.replica import Page
 from federation.transport import Reply
 from federation.verifypool import VerifyPool, answer, verify_chunk
-from node.storage.writer import checkpoint_signer
+from node.storage.drafts import checkpoint_signer
 from protocol import merkle
 from tests.federation.test_gossip import Cluster, SqlReplica, run
 from tests.federation.test_verifypool import KEY, jobs, log, replica

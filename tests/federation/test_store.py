@@ -9,7 +9,7 @@ import pytest
 
 from federation import db as dbmod
 from federation.store import MIGRATIONS, ForkError, LogStore, StoreError, receipts
-from node.storage.writer import checkpoint_signer
+from node.storage.drafts import checkpoint_signer
 from protocol.entry import Entry, sign_entry
 from protocol.keys import SigningKey
 

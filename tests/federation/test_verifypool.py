@@ -13,7 +13,7 @@ from federation import db as dbmod
 from federation.replica import BadData, Page, Replica
 from federation.store import MIGRATIONS
 from federation.verifypool import Job, VerifyPool, answer, verify_chunk
-from node.storage.writer import checkpoint_signer
+from node.storage.drafts import checkpoint_signer
 from protocol.entry import Entry, sign_entry
 from protocol.keys import ENTRY_TAG, Domain, SigningKey
 from tests.children import kill_and_expect_children_gone

@@ -26,7 +26,7 @@ from node.http.routes.sealed import BACKUPS
 from node.rules.council import FoundCouncil, Rules
 from node.storage import directory, epochs
 from node.storage.migrations import open_database
-from node.storage.writer import replay_record
+from node.storage.replay import replay_record
 from protocol import codec
 from protocol.keys import SigningKey
 from protocol.record import RecordEntry, record_log_id, sign_record_entry

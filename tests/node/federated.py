@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode, stop_node
 from tests.federation.test_federation_e2e import FAST, rounds

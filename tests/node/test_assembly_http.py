@@ -1,6 +1,6 @@
 """Assemblies the board cannot block, through a real node with members' own keys (issue 13, article 5): a
 board that never convenes, members who requisition, the rules' delay passing on the node's one clock
-(``writer.now_ms``, moved here, never slept on), a member who convenes, an assembly that recalls the board;
+(``clock.now_ms``, moved here, never slept on), a member who convenes, an assembly that recalls the board;
 and a board member's resignation and leaving, each shown with its cause.
 
 Every refusal asserts its code and that the record did not grow.
@@ -12,7 +12,7 @@ import pytest
 
 from node.rules.council import Rules
 from node.rules.council.model import DAY_MS
-from node.storage import writer
+from node.storage import clock
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.members_helpers import KeyedMember, codec_json, keyed_member
@@ -87,8 +87,8 @@ async def test_members_convene_the_assembly_a_board_never_convenes_and_recall_it
     refused_with(await convene(ava, "requisition", due), 422, "convene.too-early")
     assert await record_size(node) == before
     # the delay passes on the node's one clock
-    now = writer.now_ms
-    monkeypatch.setattr(writer, "now_ms", lambda: now() + (DELAY_DAYS + 1) * DAY_MS)
+    now = clock.now_ms
+    monkeypatch.setattr(clock, "now_ms", lambda: now() + (DELAY_DAYS + 1) * DAY_MS)
     refused_with(await convene(cyrus, "requisition", due), 422, "convene.not-requisitioner")
     refused_with(await convene(ava, "requisition", due, agenda=" "), 422, "convene.no-agenda")
     signed_by_other = ava.signed("convene", agenda="x", ground="requisition", due_ms=due)
@@ -182,7 +182,7 @@ async def test_an_assembly_fixes_the_date_of_the_next_and_a_member_convenes_it_w
     node, (chair, _, _, cyrus), _ = await council(start_node)
     opened = await chair.post("/v1/member/board/assemblies", {"agenda": "spring"})
     assembly = opened.json()["assembly_id"]
-    now = writer.now_ms()
+    now = clock.now_ms()
     before = await record_size(node)
     past = await node.operator.request(
         "POST", f"/v1/admin/assemblies/{assembly}/close", codec_json({"next_ms": now - 1}), check=False
@@ -199,7 +199,7 @@ async def test_an_assembly_fixes_the_date_of_the_next_and_a_member_convenes_it_w
     assert (me["next_ms"], me["may_convene"]) == (date, [{"ground": "schedule", "due_ms": date}])
     refused_with(await convene(cyrus, "schedule", date, "autumn"), 422, "convene.too-early")
     assert await record_size(node) == before + 1
-    real = writer.now_ms
-    monkeypatch.setattr(writer, "now_ms", lambda: real() + 91 * DAY_MS)
+    real = clock.now_ms
+    monkeypatch.setattr(clock, "now_ms", lambda: real() + 91 * DAY_MS)
     done = await convene(cyrus, "schedule", date, "autumn")
     assert done.status == 200, done.body

@@ -22,7 +22,7 @@ from node.backup.ticker import page_limits, segment_path
 from node.bootstrap import init_node
 from node.errors import InitError
 from node.storage import epochs
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec, merkle
 from protocol.entry import Entry, verify_follows
 from protocol.errors import VerificationError

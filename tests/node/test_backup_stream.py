@@ -12,8 +12,8 @@ from node.backup import stream
 from node.backup.errors import RestoreError
 from node.backup.recordcheck import check_record, last_commitment, make_gap
 from node.storage import directory, epochs
+from node.storage.drafts import checkpoint_signer
 from node.storage.migrations import open_database
-from node.storage.writer import checkpoint_signer
 from protocol import codec
 from protocol.errors import VerificationError
 from protocol.keys import PublicKey, SigningKey

@@ -22,8 +22,8 @@ import pytest
 from federation import db as dbmod
 from federation.client import RemoteError
 from node.rules import fedbody
-from node.storage import applications, writer
-from node.storage.writer import now_ms
+from node.storage import applications, clock
+from node.storage.clock import now_ms
 from protocol import codec
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.test_cli import shora
@@ -242,9 +242,9 @@ async def test_councils_answer_a_proposal_by_their_assemblies_and_the_federation
     await until(lambda: holds(fed, [a, b]), "the federation holds the admitted answers before the deadline")
 
     # after the deadline: Vancouver answers late, Halifax is admitted (too late to count)
-    # every node here runs in this process and stamps its entries with writer.now_ms: past the deadline now
+    # every node here runs in this process and stamps its entries with clock.now_ms: past the deadline now
     ahead = deadline_ms + 1_000 - now_ms()
-    monkeypatch.setattr(writer, "now_ms", lambda: now_ms() + ahead)
+    monkeypatch.setattr(clock, "now_ms", lambda: now_ms() + ahead)
     await answer(c, 2, "yes", refs)
     await op.call("POST", "/v1/admin/roster/admit", {"member": b64(d), "reason": "applied"})
     await until(lambda: holds(fed, [a, b, c, d]), "the federation holds every council's decisions")

@@ -146,8 +146,8 @@ def test_doctor_checks_a_long_log_on_workers_and_names_the_first_entry_that_fail
     checked in the doctor's own: a bad signature late in the log is still found, and where the chain
     breaks after an earlier bad signature, the earlier entry is the one named."""
     from node.ops.doctor import POOL_FROM, check_log
+    from node.storage.drafts import checkpoint_signer
     from node.storage.migrations import open_database
-    from node.storage.writer import checkpoint_signer
     from tests.bench.gossip import _build_log
 
     key = SigningKey.from_seed(b"\x61" * 32)

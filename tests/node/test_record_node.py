@@ -33,11 +33,11 @@ from node.rules.council import (
 )
 from node.rules.machines import machine_for
 from node.settings import Settings
-from node.storage import logs
-from node.storage import writer as writer_module
+from node.storage import clock, logs
+from node.storage.drafts import checkpoint_signer, make_entries
 from node.storage.membercheck import check_decision
 from node.storage.migrations import MIGRATIONS
-from node.storage.writer import Writer, checkpoint_signer, make_entries
+from node.storage.writer import Writer
 from protocol.entry import TS_TOLERANCE_MS, Entry, verify_follows
 from protocol.errors import VerificationError
 from protocol.keys import SigningKey
@@ -125,7 +125,7 @@ async def test_twins_never_go_back_in_time_when_the_clock_steps_back_a_little(
     await run(config, 3, ["yes", "yes"])
     before = read_both(config)
     # the clock steps back 2 s (an NTP step): new entries are dated no earlier than the last
-    monkeypatch.setattr(writer_module, "now_ms", lambda: before.public[-1].header.ts_ms - 2_000)
+    monkeypatch.setattr(clock, "now_ms", lambda: before.public[-1].header.ts_ms - 2_000)
     await run(config, 3, ["no", "no"])
     held = read_both(config)
     assert len(held.public) > len(before.public)
@@ -143,7 +143,7 @@ async def test_a_clock_far_behind_the_last_entry_is_refused_and_nothing_is_appen
     await run(config, 3, ["yes", "yes"])
     before = read_both(config)
     # a minute back (a restored laptop): stamping max(now, last) would freeze time, so the node refuses
-    monkeypatch.setattr(writer_module, "now_ms", lambda: before.public[-1].header.ts_ms - 60_000)
+    monkeypatch.setattr(clock, "now_ms", lambda: before.public[-1].header.ts_ms - 60_000)
     with pytest.raises(RuleError) as refused:
         await run(config, 1, [])
     assert refused.value.rule == "node.clock-behind"

@@ -20,7 +20,9 @@ from node.rules.council import FoundCouncil, JoinMember, OpenAssembly, Rules
 from node.settings import Settings
 from node.storage import directory, logs
 from node.storage import signer as signer_module
-from node.storage.writer import Writer, now_ms, replay_record
+from node.storage.clock import now_ms
+from node.storage.replay import replay_record
+from node.storage.writer import Writer
 from protocol.keys import SigningKey
 from tests.node.test_signer import check_log
 

@@ -22,9 +22,10 @@ from node.rules.council import Draft, FoundCouncil, JoinMember, Rules
 from node.settings import Settings
 from node.storage import logs
 from node.storage import signer as signer_module
+from node.storage.drafts import prepare_drafts
 from node.storage.migrations import open_database
 from node.storage.signer import Signer
-from node.storage.writer import Writer, prepare_drafts
+from node.storage.writer import Writer
 from protocol.entry import Entry, Unsigned, verify_follows
 from protocol.keys import Domain, SigningKey
 from tests.children import kill_and_expect_children_gone
@@ -268,7 +269,7 @@ def test_the_child_does_not_outlive_a_killed_node(tmp_path: Path) -> None:
     code = (
         "import time\n"
         "from node.rules.council import Draft\n"
-        "from node.storage.writer import prepare_drafts\n"
+        "from node.storage.drafts import prepare_drafts\n"
         "from node.storage.signer import Signer\n"
         "from protocol.keys import Domain, SigningKey\n"
         "key = SigningKey.generate(); signer = Signer(key, chunk=4); batch = signer.batch()\n"

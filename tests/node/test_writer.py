@@ -28,7 +28,8 @@ from node.rules.council import (
 )
 from node.settings import Settings
 from node.storage import logs
-from node.storage.writer import Writer, replay_record
+from node.storage.replay import replay_record
+from node.storage.writer import Writer
 from protocol.entry import Entry
 from protocol.keys import SigningKey
 from protocol.note import log_origin, open_checkpoint

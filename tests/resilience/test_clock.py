@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.storage import writer
+from node.storage import clock
 from tests.conftest import NodeFactory
 
 
@@ -13,16 +13,16 @@ async def test_a_node_behind_its_last_entry_refuses_to_append(
     monkeypatch: pytest.MonkeyPatch, start_node: NodeFactory, attack: str
 ) -> None:
     node = await start_node()
-    real = writer.now_ms
+    real = clock.now_ms
     await node.operator.call("POST", "/v1/admin/members", {"name": "Ava"})
     entries = await node.operator.call("GET", "/v1/admin/record/entries")  # joins are council-only
     before = len(entries["entries"])
     set_back = real() - 600_000  # the last entry was stamped just now; the clock is set back ten minutes
-    monkeypatch.setattr(writer, "now_ms", lambda: set_back)
+    monkeypatch.setattr(clock, "now_ms", lambda: set_back)
     answer = await node.operator.request("POST", "/v1/admin/members", b'{"name": "Babak"}', check=False)
     assert answer.status == 422 and answer.json()["error"] == "node.clock-behind"
     assert "fix the system clock" in answer.json()["message"]
     after = await node.operator.call("GET", "/v1/admin/record/entries")
     assert len(after["entries"]) == before, "nothing was appended"
-    monkeypatch.setattr(writer, "now_ms", real)  # the operator fixed the clock
+    monkeypatch.setattr(clock, "now_ms", real)  # the operator fixed the clock
     await node.operator.call("POST", "/v1/admin/members", {"name": "Babak"})

@@ -30,7 +30,7 @@ from node.rules.council import (
     readmission,
 )
 from node.storage import directory
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 

@@ -27,7 +27,7 @@ from node.rules.fedbody.mandate import ACTIONS
 from node.rules.fedbody.model import RosterMember
 from node.rules.fedbody.tally import TALLY_RULES
 from node.storage import applications, queries
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 

@@ -24,7 +24,7 @@ from node.errors import ApplicationError
 from node.http.context import Node, node_of
 from node.http.params import int_param
 from node.http.wire import ApiError, bad_request, not_found, respond
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.errors import DecodeError, VerificationError
 from protocol.keys import PublicKey

@@ -56,7 +56,7 @@ from node.rules.council import (
 )
 from node.rules.council.model import GROUNDS
 from node.storage import directory, invitations, logs
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.errors import DecodeError, VerificationError
 from protocol.member import Statement, ballot_proof, verify_statement

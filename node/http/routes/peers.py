@@ -10,7 +10,7 @@ from aiohttp import web
 from node.http.context import node_of
 from node.http.params import MIN_PREFIX, text_field
 from node.http.wire import ApiError, bad_request, read_json, respond
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from protocol import codec
 from protocol.errors import DecodeError
 

@@ -16,7 +16,7 @@ from node.http.context import Node, node_of
 from node.http.routes.sealed import BACKUPS
 from node.http.wire import respond
 from node.rules.council import Council
-from node.storage.writer import now_ms
+from node.storage.clock import now_ms
 from node.words import plural
 from protocol.codec import b64u
 from protocol.note import log_origin, parse_note

@@ -100,7 +100,7 @@ def _member_convenes(state: Council, body: dict[str, Any], entry: Appended | Non
         raise RuleError("convene.due-mismatch", "due_ms is not when the right to convene began")
     if not body["agenda"].strip():
         raise RuleError("convene.no-agenda", "a member convening an assembly states its agenda")
-    # the entry's time is the node's one clock (writer.now_ms): the board has until then to convene
+    # the entry's time is the node's one clock (clock.now_ms): the board has until then to convene
     if entry is not None and entry.ts_ms < due:
         raise RuleError("convene.too-early", "the board's delay to convene has not passed yet")
     return ground, due
