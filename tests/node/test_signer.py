@@ -11,7 +11,6 @@ import signal
 import struct
 import subprocess
 import termios
-import threading
 import time
 from pathlib import Path
 
@@ -217,21 +216,36 @@ def test_child_signatures_equal_the_keys_own() -> None:
         signer.close()
 
 
-def test_replies_for_entries_signed_here_are_skipped_by_the_next_batch() -> None:
+def test_replies_for_entries_signed_here_are_skipped_by_the_next_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     key = SigningKey.generate()
     signer = Signer(key, chunk=4)
     try:
         signed_after_the_child(signer, unsigned_run(key, 4))
         assert signer.warm and signer.stale == 0
+        proc = signer.proc
+        assert proc is not None
+        # the child falls behind: stopped before the batch is shipped, so it has answered nothing when the
+        # writer looks, and resumed only once the writer has signed three chunks from the back (whatever
+        # the machine's load, the same three)
+        proc.send_signal(signal.SIGSTOP)
+        local = signer_module.sign_locally
+        chunks_signed_here = []
+
+        def sign_here(key: SigningKey, unsigned: list[Unsigned]) -> list[bytes]:
+            chunks_signed_here.append(unsigned[0].header.seq)
+            if len(chunks_signed_here) == 3:
+                proc.send_signal(signal.SIGCONT)
+            return local(key, unsigned)
+
+        monkeypatch.setattr(signer_module, "sign_locally", sign_here)
         first = signer.batch()
         run = unsigned_run(key, 16)
         first.add(run)
         assert first.shipped == 16
-        proc = signer.proc
-        assert proc is not None
-        proc.send_signal(signal.SIGSTOP)  # the child falls behind: the writer signs from the back
-        threading.Timer(0.5, proc.send_signal, (signal.SIGCONT,)).start()
         entries = all_signed(first)  # three chunks signed here, then the child's first reply read
+        assert chunks_signed_here == [12, 8, 4]
         assert signer.stale == 3 * 4 * 64 and signer.failures == 0
         assert [e.signature for e in entries] == own_signatures(key, run)
         second = signer.batch()
