@@ -22,7 +22,7 @@ from federation.transport import MSGPACK
 from node.backup.errors import RestoreError
 from node.backup.ticker import page_limits, segment_path
 from node.ops.progress import Progress
-from node.replication.engine import RESTORE_LOG
+from node.replication.ownlog import RESTORE_LOG
 from node.settings import Settings
 from protocol import codec
 from protocol.errors import DecodeError, ProtocolError, VerificationError

@@ -4,10 +4,8 @@ Wires ``federation``'s transport-free parts to this node: reads run on the node'
 event loop), every write on the writer thread, requests over signed HTTP. Owned by the app's lifecycle:
 ``start`` and ``stop`` start and await everything it runs (STYLE.md 11).
 
-Before the node appends to its own log after a start, it asks its peers for their newest checkpoint of that
-log (docs/gossip.md, "Forks"): a node restored from an old backup must not sign a second history. While
-any peer holds more, appends are refused until ``restore_own`` pulls the log back; while it has peers and
-none answers, appends are refused too (fail closed) unless the operator says ``--peers-unreachable-ok``.
+Its check, after a start, that no peer holds more of our own log, and taking that log back, are
+``node.replication.ownlog``'s.
 """
 
 from __future__ import annotations
@@ -25,9 +23,9 @@ import aiohttp
 
 from federation.aggregate import Aggregate
 from federation.client import RemoteError, SignedClient, TransportError
-from federation.gossip import Gossip, GossipServer, entries_path
+from federation.gossip import Gossip, GossipServer
 from federation.peers import Peer, PeerTable
-from federation.replica import BadData, Head, IngestResult, Page, Replica
+from federation.replica import Head, IngestResult, Replica
 from federation.store import LogStore, receipts
 from federation.tasks import cancel_and_wait, wait_or_timeout
 from federation.transport import MSGPACK, HttpTransport
@@ -35,19 +33,16 @@ from federation.verifypool import VerifyPool
 from federation.witness import Collector, ReplyError, WitnessError, WitnessReply
 from federation.witness import Witness as WitnessService
 from node.config import NodeConfig
+from node.replication.ownlog import OwnLog
 from node.replication.roster import RosterView
 from node.replication.split import SplitReplica
 from node.storage import clock as node_clock
 from node.storage.writer import Writer
-from node.words import plural
 from protocol import codec
-from protocol.errors import ProtocolError
 from protocol.keys import PublicKey
-from protocol.note import open_checkpoint
 
 log = logging.getLogger("shora.replication")
 APPLY = "/v1/federation/apply"
-RESTORE_LOG = b"\x00" * 32  # a replica that may take our own log back from peers names no own log
 
 
 def _now_s() -> float:
@@ -74,7 +69,6 @@ class Replication:
         peers_unreachable_ok: bool = False,
     ) -> None:
         self.config, self.writer, self.reader, self.session = config, writer, reader, session
-        self.peers_unreachable_ok = peers_unreachable_ok
         self.me = config.node_id
         key = writer.key
         settings = config.settings
@@ -125,9 +119,17 @@ class Replication:
             self._aggregate_w = Aggregate(writer.conn, self.me)
             self.replica.after_ingest.append(lambda log_id, result: self._fold(log_id))
         self._lags: dict[bytes, int] = {}
-        # set each time the start's check of our own log with the peers has concluded, for now (tests and
-        # status wait on it rather than on the clock)
-        self.surveyed = asyncio.Event()
+        self.own_log = OwnLog(
+            config,
+            writer,
+            self.replica,
+            self.peers,
+            self.transport,
+            self.pool,
+            self._penalise,
+            peers_unreachable_ok=peers_unreachable_ok,
+        )
+        self.surveyed = self.own_log.surveyed  # set each time the start's check with the peers has concluded
         self._failures: dict[bytes, str] = {}  # each peer's newest failure, for `shora sync` to report
         self._admitted = False  # our federation answered that we are on its roster (until its log arrives)
         self._dirty = asyncio.Event()
@@ -148,8 +150,8 @@ class Replication:
         self._tasks.append(asyncio.create_task(self._roster_loop(), name="shora-roster"))
         self.writer.on_append.append(self._appended)
         await self.gossip.start()
-        self.writer.block("checking with peers that none holds more of our own log")
-        self._tasks.append(asyncio.create_task(self._check_then_open(), name="shora-own-log-check"))
+        self.own_log.hold()
+        self._tasks.append(asyncio.create_task(self.own_log.check_then_open(), name="shora-own-log-check"))
         self._tasks.append(asyncio.create_task(self._collect_loop(), name="shora-cosignatures"))
 
     async def stop(self) -> None:
@@ -387,116 +389,15 @@ class Replication:
             log.info("peer %s holds size %d of our log; asking again", codec.short_id(peer), size)
         return 0
 
-    # --- our own log after a restart ---------------------------------------------------------------
-
-    async def _check_then_open(self) -> None:
-        """Before the first append after a start: no peer may hold more of our own log. Fails closed: while
-        this node has peers and none of them answers, appends stay refused (asking again, with back-off),
-        unless the operator started it with ``--peers-unreachable-ok``."""
-        wait = self.config.settings.roster_poll_s
-        refused = False
-        try:
-            while True:
-                ahead, answered = await self._survey()
-                if answered or not self.peers.all() or self.peers_unreachable_ok:
-                    break
-                refused = True
-                self.writer.block(
-                    f"none of this node's peers ({len(self.peers.all())}) answered whether it holds more "
-                    "of our own log, so appending could sign a second entry where a lost one stands. Appends "
-                    "wait until a peer answers. If every peer is gone for good and this node's log is surely "
-                    "its newest, start it with `shora serve --peers-unreachable-ok`."
-                )
-                log.error("refusing to append: %s", self.writer.blocked)
-                self.surveyed.set()
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, self.config.settings.gossip_interval_s * 6)
-        finally:
-            if self.writer.blocked and self.writer.blocked.startswith(("checking", "none of")):
-                self.writer.block(None)
-        if ahead:
-            peer, size = max(ahead.items(), key=lambda item: item[1])
-            self.writer.block(
-                f"peer {codec.short_id(peer)} holds {plural(size, 'entry', 'entries')} of our own log, more "
-                "than this node: it was probably restored from a backup. Run `shora sync --own` to take the "
-                "log back first."
-            )
-            log.error("refusing to append: %s", self.writer.blocked)
-        elif refused:  # the log said it refused: it says when that ends, and why
-            why = "a peer answered and holds no more of our own log" if answered else "no peer is left to ask"
-            log.info("appending again: %s", why)
-        self.surveyed.set()
+    # --- our own log after a restart (node.replication.ownlog) ----------------------------------------
 
     async def peers_ahead(self) -> dict[bytes, int]:
         """Peers holding a longer, validly signed checkpoint of our own log than we do."""
-        return (await self._survey())[0]
+        return await self.own_log.peers_ahead()
 
-    async def _survey(self) -> tuple[dict[bytes, int], int]:
-        """Ask every peer for its newest checkpoint of our own log: the peers holding more than we do,
-        and how many peers answered at all (a well-formed answer, whatever it holds)."""
-        head = self.replica.head(self.me)
-        size = head.size if head else 0
-        key = PublicKey(self.me)
-
-        async def ask(peer: bytes) -> tuple[bytes, int, bool]:
-            try:
-                reply = await self.transport.call(peer, "GET", entries_path(self.me, size - 1, 1, size))
-                if reply.status != 200:
-                    return peer, 0, reply.status < 500
-                page = Page.decode(reply.body)
-                if page.checkpoint is None:
-                    return peer, 0, True
-                return peer, open_checkpoint(page.checkpoint, key).checkpoint.size, True
-            except (TransportError, BadData, ProtocolError) as exc:
-                log.info("peer %s could not say how much of our log it holds: %s", codec.short_id(peer), exc)
-                return peer, 0, False
-
-        answers = await asyncio.gather(*(ask(p.node_id) for p in self.peers.all()))
-        return {peer: held for peer, held, _ in answers if held > size}, sum(ok for _, _, ok in answers)
-
-    async def restore_own(self) -> AsyncIterator[IngestResult]:
+    def restore_own(self) -> AsyncIterator[IngestResult]:
         """Take our own log back from the peers that hold more of it, then accept appends again."""
-        restorer = Replica(
-            self.writer.conn, RESTORE_LOG, lambda log_id: log_id == self.me, self.pool, self.config.settings
-        )
-        for peer in sorted(await self.peers_ahead(), key=lambda p: p):
-            while True:
-                head = self.replica.head(self.me)
-                size = head.size if head else 0
-                try:
-                    reply = await self.transport.call(
-                        peer, "GET", entries_path(self.me, size - 1, 1000, size)
-                    )
-                    if reply.status != 200:
-                        break
-                    result = await self.writer.run(restorer.ingest, self.me, Page.decode(reply.body))
-                except TransportError as exc:  # another peer may hold it too
-                    log.info("peer %s could not give our log back: %s", codec.short_id(peer), exc)
-                    break
-                except BadData as exc:
-                    self._penalise(peer, f"{exc.step}: {exc.message}")
-                    break
-                yield result
-                if result.appended == 0:
-                    break
-        await self.writer.reload()
-        missing = await self.writer.run(self.writer.unrecorded)
-        if missing:
-            # Peers hold our public log, never our record (DESIGN.md §3): the public entries taken back
-            # publish record entries this node lost. Appending now would sign on top of a state we do not
-            # know, at record positions we may have used, so the node stays blocked, saying why.
-            self.writer.block(
-                f"our public log was taken back from peers, but {missing} of its entries publish record "
-                "entries this node no longer holds: peers never hold the record. Restore the record (a "
-                "newer backup of this node's folder) before appending again."
-            )
-            log.error("%s", self.writer.blocked)
-            return
-        ahead, answered = await self._survey()
-        # lifted only as the start-up guard would lift it: no peer holds more, and one answered (or there is
-        # no peer, or the operator said they are gone for good); else it stays as it was, saying why
-        if not ahead and (answered or not self.peers.all() or self.peers_unreachable_ok):
-            self.writer.block(None)
+        return self.own_log.restore_own()
 
     async def sync(self) -> AsyncIterator[tuple[Peer, str | None, int]]:
         """One round with every peer now, those in backoff too (the operator asked): (peer, why it failed
