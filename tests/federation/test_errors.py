@@ -4,12 +4,11 @@ errors mapped at the boundary with their cause kept."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 import federation
 from federation import errors
@@ -57,25 +56,11 @@ async def test_an_unreachable_node_is_a_transport_error_caused_by_aiohttp() -> N
 CAP = 100_000  # the client's ``max_response`` in the size tests below
 
 
-async def _answering(handler: Any) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
-
-
 async def _size_answer(request: web.Request) -> web.StreamResponse:
     """``/declared/N``: N bytes with their length; ``/streamed/N``: N bytes chunked, no length declared,
     in pieces of 7,000 bytes (so the cap falls inside one)."""
-    _, how, size = request.path.split("/")
-    body = b"\x00" * int(size)
+    how, size = request.match_info["how"], int(request.match_info["size"])
+    body = b"\x00" * size
     if how == "declared":
         return web.Response(body=body, content_type="application/msgpack")
     response = web.StreamResponse(headers={"Content-Type": "application/msgpack"})
@@ -93,15 +78,17 @@ async def _size_answer(request: web.Request) -> web.StreamResponse:
 @pytest.mark.parametrize("how", ["declared", "streamed"])
 async def test_a_response_over_the_cap_is_a_transport_error_and_one_at_it_is_read_whole(how: str) -> None:
     key = SigningKey.from_seed(b"\x01" * 32)
-    async with aiohttp.ClientSession() as session:
-        async for url in _answering(_size_answer):
-            client = SignedClient(session, url, key, key.public.raw, timeout=30.0, max_response=CAP)
-            whole = await client.request("GET", f"/{how}/{CAP}", accept="application/msgpack")
-            assert (whole.status, whole.body) == (200, b"\x00" * CAP)
-            with pytest.raises(TransportError) as caught:
-                await client.request("GET", f"/{how}/{CAP + 1}", accept="application/msgpack")
-            said = str(caught.value)
-            if how == "declared":  # refused on its declared length, unread
-                assert said == f"response of {CAP + 1} bytes exceeds {CAP}"
-            else:  # refused once what arrived passes the cap, the rest unread
-                assert said == f"response exceeds {CAP} bytes"
+    app = web.Application()
+    app.router.add_get("/{how}/{size}", _size_answer)
+    async with TestServer(app, host="127.0.0.1", port=0) as server, aiohttp.ClientSession() as session:
+        url = str(server.make_url("")).rstrip("/")
+        client = SignedClient(session, url, key, key.public.raw, timeout=30.0, max_response=CAP)
+        whole = await client.request("GET", f"/{how}/{CAP}", accept="application/msgpack")
+        assert (whole.status, whole.body) == (200, b"\x00" * CAP)
+        with pytest.raises(TransportError) as caught:
+            await client.request("GET", f"/{how}/{CAP + 1}", accept="application/msgpack")
+        said = str(caught.value)
+        if how == "declared":  # refused on its declared length, unread
+            assert said == f"response of {CAP + 1} bytes exceeds {CAP}"
+        else:  # refused once what arrived passes the cap, the rest unread
+            assert said == f"response exceeds {CAP} bytes"
