@@ -33,6 +33,37 @@ def rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     return conn.execute("SELECT * FROM entries ORDER BY log_id, seq").fetchall()
 
 
+def test_0008_indexes_each_logs_key_entries_and_the_keys_read_goes_through_it(tmp_path: Path) -> None:
+    """Every ingest reads the log's ``log/key`` entries; before 0008 that read walked the whole log."""
+    conn = dbmod.connect(tmp_path / "old.db")
+    dbmod.migrate(conn, [m for m in MIGRATIONS if m.name < "0008"])
+    store = LogStore(conn)
+    key, added = KEYS[0], SigningKey.from_seed(b"\x09" * 32).public.raw
+    entries = run(key, 12)
+    for seq in (3, 9):  # two key entries among notes and decisions
+        body = {"kind": "log/key", "action": "add" if seq == 3 else "revoke", "key": added}
+        entries[seq] = sign_entry(
+            key, log_id=key.public.raw, seq=seq, prev=entries[seq - 1].id, ts_ms=1_000 + seq, vis="public",
+            body=body,
+        )  # fmt: skip
+        entries[seq + 1 :] = run(key, 12 - seq - 1, seq + 1, entries[seq].id)
+    store.append(key.public.raw, entries, checkpoint_signer(key))
+    before = store.delegations(key.public.raw)
+
+    assert dbmod.migrate(conn, MIGRATIONS)[0] == "0008-entries-key-index"
+    after = store.delegations(key.public.raw)
+    assert [e.seq for e in after] == [3, 9] and after == before
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT header FROM entries WHERE log_id = ? AND kind = 'log/key' ORDER BY seq",
+        (key.public.raw,),
+    ).fetchall()
+    assert "entries_keys" in str(plan)
+    # appended after the migration: found through the index too
+    more = run(key, 1, 12, entries[-1].id)
+    store.append(key.public.raw, more, checkpoint_signer(key))
+    assert [e.seq for e in store.delegations(key.public.raw)] == [3, 9]
+
+
 def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decision_ids(tmp_path: Path) -> None:
     conn = dbmod.connect(tmp_path / "old.db")
     dbmod.migrate(conn, [m for m in MIGRATIONS if m.name < "0005"])  # a node as 0.3.0 left it
@@ -48,6 +79,7 @@ def test_0005_moves_entries_to_a_rowid_table_keeps_every_row_and_indexes_decisio
         "0005-entries-rowid-decision-ids",
         "0006-private-logs",
         "0007-witness-notes",
+        "0008-entries-key-index",
         "0801-log-receipts",
         "0802-entry-verification",
     ]
