@@ -61,6 +61,12 @@ class FederationSettings:
     )
     page_entries_max: int = setting(4000, "most entries in one page served to, or asked of, a peer")
     verify_workers: int = setting(2, "processes checking the signatures of pulled entries")
+    decode_workers: int = setting(
+        1,
+        "processes decoding and checking the large pages pulled from peers, beside the node's own (0: in the "
+        "node's process)",
+        zero=True,
+    )
     peer_backoff_first_s: float = setting(1.0, "a failing peer is skipped this long after its first failure")
     peer_backoff_max_s: float = setting(600.0, "the skip doubles with each failure in a row, up to this long")
     entry_skew_s: float = setting(

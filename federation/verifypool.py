@@ -53,12 +53,9 @@ def answer(future: Future[int], jobs: Sequence[Job]) -> int:
         return verify_chunk(jobs)
 
 
-def _worker_init(node: int) -> None:
+def _worker_init(node: int, niceness: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the node, which stops its workers
-    # Idle priority: most of what workers check is off the critical path (the signatures of pages their
-    # checkpoint authenticated, checked after commit), and must not slow the ingest that waits for CPU.
-    # A page checked before commit waits for its workers with the node's process idle, so they run then.
-    os.nice(WORKER_NICENESS)
+    os.nice(niceness)
     # A worker holds both ends of its task pipe, so it would never see the node die (killed, say): it
     # watches for the node to be gone instead, and leaves.
     threading.Thread(target=_exit_with, args=(node,), daemon=True, name="shora-verify-watch").start()
@@ -73,8 +70,14 @@ def _exit_with(node: int) -> None:
 class VerifyPool(concurrent.futures.Executor):
     """A process pool, started on first use and replaced when broken."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, niceness: int = WORKER_NICENESS) -> None:
         self.workers = workers
+        # Signature checkers run at idle priority (``WORKER_NICENESS``): most of what they check is off the
+        # critical path (the signatures of pages their checkpoint authenticated, checked after commit), and
+        # must not slow the ingest that waits for CPU. A page checked before commit waits for them with the
+        # node's process idle, so they run then. Page decoders (``federation.replica.offload``) are on the
+        # critical path: they run at the node's own priority (0).
+        self.niceness = niceness
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -90,7 +93,7 @@ class VerifyPool(concurrent.futures.Executor):
                         self.workers,
                         mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
                         initializer=_worker_init,
-                        initargs=(os.getpid(),),
+                        initargs=(os.getpid(), self.niceness),
                     )
                 try:
                     return self._pool.submit(fn, *args, **kwargs)

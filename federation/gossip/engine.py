@@ -15,6 +15,7 @@ Time is the running event loop's clock: real in a node, virtual under ``transpor
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -50,7 +51,7 @@ from federation.gossip.wire import (
     error_code,
     wire_heads,
 )
-from federation.replica import Head, Page, ReplicaLike
+from federation.replica import Head, Page, PageDecoder, ReplicaLike
 from federation.settings import DEFAULTS, FederationSettings
 from federation.tasks import cancel_and_wait
 from federation.transport import Transport
@@ -106,6 +107,7 @@ class Gossip:
         record_success: Callable[[bytes], None] = _ignore_peer,
         record_failure: Callable[[bytes, str], None] = _ignore_peer,
         on_peer_heads: Callable[[bytes, list[Head]], None] = _ignore_peer,
+        decode_pool: concurrent.futures.Executor | None = None,
     ) -> None:
         self.me, self.replica, self.transport = me, replica, transport
         self.peers, self.run_write = peers, run_write
@@ -115,6 +117,9 @@ class Gossip:
         self.settings, self.periodic = settings, periodic
         self._penalise, self._success, self._failure = penalise, record_success, record_failure
         self._on_peer_heads = on_peer_heads  # what a peer holds, as it told us (for the operator's "lag")
+        self.decoder = PageDecoder(
+            decode_pool
+        )  # pulled pages, decoded and checked (federation.replica.offload)
         self.stats = Stats()
         self._busy: set[bytes] = set()  # peers with an exchange in progress
         self._log_locks: dict[bytes, asyncio.Lock] = {}
@@ -306,13 +311,14 @@ class Gossip:
                 pass  # frozen while we pulled: nothing more to take from anyone
 
     async def _pull(self, peer: bytes, theirs: Head) -> None:
-        """Pull pages until we hold ``theirs``. The next page is requested as soon as a page arrives, so
-        the peer serves it and this loop decodes it while the writer verifies and commits the current one;
-        it is used only if that commit leaves us exactly where it starts (a refused or trimmed page makes
-        it stale: it is dropped and asked for again)."""
+        """Pull pages until we hold ``theirs``. While the writer verifies and commits one page, the next two
+        are on their way: the one starting where it ends, and the one after that, guessed to start as far
+        on again (pages are mostly of one length). A prefetched page is used only if a commit leaves us
+        exactly where it starts; one that no commit reaches (a refused, trimmed or shorter page before it)
+        is dropped, and asked for again if it is needed."""
         log_id = theirs.log_id
-        ahead: asyncio.Task[Page | None] | None = None
-        ahead_from = -1  # the tree size the prefetched page starts at (its ``first``)
+        limit = self.settings.page_entries_max
+        ahead: dict[int, asyncio.Task[Page | None]] = {}  # prefetched pages by the tree size each starts at
         try:
             while not self.replica.frozen(log_id):
                 head = self.replica.head(log_id)
@@ -321,25 +327,20 @@ class Gossip:
                     return
                 if size == theirs.size:  # same size, other root: fetch our last position, the replica judges
                     page = await self._page(peer, log_id, size - 2, 1, size)
-                elif ahead is not None and ahead_from == size:
-                    page, ahead = await ahead, None
+                elif size in ahead:
+                    page = await ahead.pop(size)
                 else:
-                    page = await self._page(peer, log_id, size - 1, self.settings.page_entries_max, size)
-                if ahead is not None:  # stale
-                    await _cancelled(ahead)
-                    ahead = None
+                    page = await self._page(peer, log_id, size - 1, limit, size)
+                for first in [first for first in ahead if first <= size]:  # stale
+                    await _cancelled(ahead.pop(first))
                 if page is None:
                     return
                 if not page.entries:
                     raise Misbehaved(f"empty page below the advertised size {theirs.size}")
                 end = page.entries[-1].seq + 1
-                if size < end < theirs.size:
-                    ahead, ahead_from = (
-                        asyncio.create_task(
-                            self._page(peer, log_id, end - 1, self.settings.page_entries_max, end)
-                        ),
-                        end,
-                    )
+                for first in (end, end + end - size):
+                    if size < first < theirs.size and first not in ahead:
+                        ahead[first] = asyncio.create_task(self._page(peer, log_id, first - 1, limit, first))
                 try:
                     result = await self.run_write(partial(self.replica.ingest, log_id, page))
                 except BadData as exc:
@@ -351,8 +352,10 @@ class Gossip:
                 if result.appended == 0:
                     return
         finally:
-            if ahead is not None:
-                await _cancelled(ahead)
+            for task in ahead.values():
+                task.cancel()  # all of them at once: awaiting one may raise
+            for task in ahead.values():
+                await _cancelled(task)
 
     async def _probe_fork(self, peer: bytes, log_id: bytes, size: int) -> None:
         """A checkpoint that is not consistent with our tree: either the peer's proof is bad, or the log
@@ -374,7 +377,8 @@ class Gossip:
             return None
         if reply.status != 200:
             raise self._refusal(reply.status, reply.body)
-        page = dataclasses.replace(Page.decode(reply.body, self.settings.max_response_bytes), source=peer)
+        decoded = await self.decoder.decode(reply.body, self.settings.max_response_bytes)
+        page = dataclasses.replace(decoded, source=peer)
         # its signature checks start now, while the pages before it are still being ingested
         return self.replica.preverify(log_id, page)
 

@@ -75,6 +75,7 @@ class Replication:
         self.peers = PeerTable(reader, settings)
         self._peers_w = PeerTable(writer.conn, settings)
         self.pool = VerifyPool(workers=settings.verify_workers)  # processes: not this process's GIL
+        self.decoders = VerifyPool(settings.decode_workers, niceness=0) if settings.decode_workers else None
         roots = [self.me] if config.kind == "federation" else []
         if config.federation is not None:
             roots.append(config.federation[1])
@@ -103,6 +104,7 @@ class Replication:
             record_failure=self._failure,
             on_peer_heads=self._peer_heads,
             settings=settings,
+            decode_pool=self.decoders,
         )
         self.server = GossipServer(
             self.replica,
@@ -160,6 +162,8 @@ class Replication:
             await self.gossip.stop()
         finally:
             self.pool.shutdown(wait=True)
+            if self.decoders is not None:
+                self.decoders.shutdown(wait=True)
 
     # --- trust ------------------------------------------------------------------------------------
 

@@ -25,9 +25,11 @@ from federation.db import migrate
 from federation.gossip import DIGEST, HEADS, Gossip, GossipServer
 from federation.quota import TokenBuckets
 from federation.replica import Head, Page, Replica
+from federation.replica.offload import POOL_FROM_BYTES
 from federation.settings import FederationSettings
 from federation.store import verified
 from federation.transport import HttpTransport, MemoryNetwork, Reply, VirtualTimeLoop
+from federation.verifypool import VerifyPool
 from protocol import codec
 from protocol.entry import BODY_LIMITS, Entry, sign_entry
 from protocol.errors import VerificationError
@@ -385,6 +387,53 @@ def test_lying_peer_is_penalised_and_does_not_block_convergence(replica: Callabl
     run(main())
 
 
+def test_pages_shorter_than_guessed_leave_their_prefetches_unused_and_the_log_arrives_whole(
+    replica: Callable[[bytes], Any],
+) -> None:
+    """While one page is ingested the next two are fetched, the second guessed to start as far on again.
+    A peer may serve fewer entries than asked: every guess past a short page is then wrong, dropped and
+    never ingested, and the log still arrives whole, in order, with no peer penalised."""
+    lengths = [40, 40, 13, 40, 7, 40, 40, 21]  # the page served at each request that reaches seq 0, 40, 80…
+
+    async def main() -> None:
+        async with Cluster(2, replica=replica, page_entries_max=40) as cluster:
+            a, b = cluster.nodes
+            a.replica.append(a.id, a.council.sign(200))
+            asked: list[int] = []
+            honest = a.server.handle
+
+            async def short(sender: bytes, method: str, path: str, body: bytes) -> Reply:
+                if "/entries?" in path:
+                    after = int(path.split("after_seq=")[1].split("&")[0])
+                    asked.append(after + 1)
+                    limit = lengths[len(asked) % len(lengths)]
+                    path = path.replace("limit=40", f"limit={limit}")
+                return await honest(sender, method, path, body)
+
+            ingested: list[tuple[int, int]] = []  # (first seq, entries) of each page ingested
+            ingest = b.replica.ingest
+
+            def counted(log_id: bytes, page: Page) -> Any:
+                ingested.append((page.entries[0].seq, len(page.entries)))
+                return ingest(log_id, page)
+
+            b.replica.ingest = counted
+            cluster.network.register(a.id, short)
+            assert await b.gossip.run_round(a.id)
+            await cluster.idle()
+            assert b.replica.head(a.id) == a.replica.head(a.id)
+            assert b.gossip.stats.pulled == 200 and not b.penalties
+            assert b.replica.page(a.id, -1, 200, 0).entries == tuple(a.council.entries)
+            # each page ingested starts where the one before ended; the guesses a short page made wrong
+            # were asked for and never ingested
+            ends = [first + n for first, n in ingested]
+            assert [first for first, _ in ingested] == [0, *ends[:-1]] and ends[-1] == 200
+            unused = sorted(set(asked) - {first for first, _ in ingested})
+            assert unused and len(asked) == len(ingested) + len(unused)
+
+    run(main())
+
+
 def test_entries_left_unchecked_by_a_stopped_node_are_checked_when_its_gossip_starts() -> None:
     """A node stopped between a page's commit and its signature checks: the ranges left in ``unverified``
     are checked once gossip starts again, without waiting for a new page of their log (which may never
@@ -537,11 +586,15 @@ def test_untrusted_sender_is_refused() -> None:
 
 @contextlib.asynccontextmanager
 async def on_loopback(
-    councils: list[Council], replicas: dict[bytes, Replica], settings: FederationSettings
+    councils: list[Council],
+    replicas: dict[bytes, Replica],
+    settings: FederationSettings,
+    decode_pools: dict[bytes, VerifyPool] | None = None,
 ) -> AsyncIterator[dict[bytes, Gossip]]:
     """Each council's node over HttpTransport + RFC 9421 signatures + aiohttp on 127.0.0.1:0, every one
     the peer of every other; the route is the thin adapter routes.py is: verify the signature against
-    trusted keys, then call ``GossipServer.handle``. Yields the started engines, by node id."""
+    trusted keys, then call ``GossipServer.handle``. Yields the started engines, by node id; a node given
+    a pool in ``decode_pools`` decodes the pages it pulls there, as a node does."""
     keys = {c.log_id: c.key for c in councils}
     urls: dict[bytes, str] = {}
     runners: list[web.AppRunner] = []
@@ -555,7 +608,10 @@ async def on_loopback(
                 def peers(me: bytes = me) -> list[bytes]:
                     return [c.log_id for c in councils if c.log_id != me]
 
-                gossip = Gossip(me, replicas[me], transport, peers, direct, periodic=False, settings=settings)
+                gossip = Gossip(
+                    me, replicas[me], transport, peers, direct, periodic=False, settings=settings,
+                    decode_pool=(decode_pools or {}).get(me),
+                )  # fmt: skip
                 server = GossipServer(
                     replicas[me], direct, keys.__contains__, on_heads=gossip.heads_received, settings=settings
                 )
@@ -591,6 +647,58 @@ async def test_same_engine_over_signed_http_on_loopback() -> None:
         assert len(replicas[a.log_id].heads()) == 2
         assert await gossips[b.log_id].run_round(a.log_id)
         assert gossips[b.log_id].stats.equal == 1
+
+
+class Tampering(SqlReplica):
+    """Serves its pages with one byte of entry ``seq``'s body changed (it still decodes)."""
+
+    seq = -1
+
+    def page_bytes(self, log_id: bytes, after_seq: int, limit: int, first: int) -> bytes:
+        data = super().page_bytes(log_id, after_seq, limit, first)
+        body = self.store.entry(log_id, self.seq) if after_seq < self.seq else None
+        if body is None or body.body_bytes is None or body.body_bytes not in data:
+            return data
+        return data.replace(body.body_bytes, body.body_bytes.replace(b"note", b"nota", 1))
+
+
+async def test_pages_decoded_on_a_worker_replicate_and_a_tampered_one_is_refused_whole() -> None:
+    """A node decodes and checks the large pages it pulls on a worker process (``decode_workers``): the
+    log arrives whole, and a page with one changed body is refused as in the node's own process, the
+    pages before it kept, the peer penalised for the body."""
+    settings = replace(FederationSettings(), request_timeout_s=30.0, page_entries_max=500)
+    a, b = Council(45), Council(46)
+    replicas: dict[bytes, Replica] = {a.log_id: Tampering(a.log_id), b.log_id: SqlReplica(b.log_id)}
+    replicas[a.log_id].append(a.log_id, a.sign(2_400, tag="ن" * 40))
+    assert len(replicas[a.log_id].page_bytes(a.log_id, -1, 500, 0)) >= POOL_FROM_BYTES
+    pool = VerifyPool(workers=1, niceness=0)
+    sent: list[int] = []
+    submit = pool.submit
+
+    def counted(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Any:
+        sent.append(len(args[0]) if args and isinstance(args[0], bytes) else 0)
+        return submit(fn, *args, **kwargs)
+
+    pool.submit = counted  # type: ignore[method-assign]
+    try:
+        async with on_loopback([a, b], replicas, settings, {b.log_id: pool}) as gossips:
+            pulling = gossips[b.log_id]
+            await pulling.decoder.started()
+            Tampering.seq = 1_700  # in the fourth page
+            assert not await pulling.run_round(a.log_id)  # the exchange failed: bad data
+            await pulling.idle()
+            head = replicas[b.log_id].head(a.log_id)
+            assert head is not None and head.size == 1_500  # three whole pages; none of the fourth
+            assert pulling.stats.penalties == {"body-hash: the body does not match the header's body_hash": 1}
+            assert len([n for n in sent if n >= POOL_FROM_BYTES]) >= 4  # decoded on the worker
+            Tampering.seq = -1
+            assert await pulling.run_round(a.log_id)
+            await pulling.idle()
+            assert replicas[b.log_id].head(a.log_id) == replicas[a.log_id].head(a.log_id)
+            assert pulling.stats.pulled == 2_400
+    finally:
+        Tampering.seq = -1
+        pool.shutdown()
 
 
 def sign_large(council: Council, n: int, row_bytes: int) -> list[Entry]:

@@ -12,7 +12,7 @@ import pytest
 from federation import db as dbmod
 from federation.replica import BadData, Page, Replica
 from federation.store import MIGRATIONS
-from federation.verifypool import Job, VerifyPool, answer, verify_chunk
+from federation.verifypool import WORKER_NICENESS, Job, VerifyPool, answer, verify_chunk
 from node.storage.drafts import checkpoint_signer
 from protocol.entry import Entry, sign_entry
 from protocol.keys import ENTRY_TAG, Domain, SigningKey
@@ -102,6 +102,19 @@ def test_a_forged_signature_is_refused_through_the_workers_and_nothing_is_stored
         assert result.size == 300 and target.head(KEY.public.raw) == source.head(KEY.public.raw)
     finally:
         pool.shutdown()
+
+
+def test_signature_checkers_run_at_idle_priority_and_page_decoders_at_the_nodes() -> None:
+    """Signatures checked after commit must not take CPU from the ingest; pages decoded for it must not
+    wait behind those checks (``federation.replica.offload``)."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    for niceness, expected in ((WORKER_NICENESS, min(19, own + WORKER_NICENESS)), (0, own)):
+        pool = VerifyPool(workers=1, niceness=niceness)
+        try:
+            assert answer(pool.submit(verify_chunk, jobs(1)), jobs(1)) == -1  # up
+            assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in pool.worker_pids()] == [expected]
+        finally:
+            pool.shutdown()
 
 
 def test_workers_do_not_outlive_a_killed_node() -> None:

@@ -36,5 +36,6 @@ def test_overrides_must_be_known_positive_numbers() -> None:
 
 def test_a_setting_whose_doc_says_what_0_means_may_be_0() -> None:
     assert Settings.from_overrides({"refused_hold_s": 0}).refused_hold_s == 0
+    assert Settings.from_overrides({"decode_workers": 0}).decode_workers == 0
     allowed = sorted(name for name, (_, doc) in documented().items() if "(0:" in doc)
-    assert allowed == ["refused_hold_s"]
+    assert allowed == ["decode_workers", "refused_hold_s"]
