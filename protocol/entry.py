@@ -277,10 +277,10 @@ EntryParts = tuple[bytes, bytes, bytes | None, bytes, bytes, int, bytes | None, 
 
 
 def from_parts(rows: Iterable[EntryParts]) -> list[Entry]:
-    """The entries whose ``Entry.parts`` are ``rows``, rebuilt with nothing decoded or checked again. Only
-    for parts a process of this node made from entries it checked (as ``Entry.stored`` is only for our own
-    store); anything received from outside goes through ``Entry``. Runs for every entry of a pulled page,
-    hence the locals."""
+    """The entries whose ``Entry.parts`` are ``rows``, rebuilt as a public log's ``Entry`` (what pages carry)
+    with nothing decoded or checked again. Only for parts a process of this node made from entries it
+    checked (as ``Entry.stored`` is only for our own store); anything received from outside goes through
+    ``Entry``. Runs for every entry of a pulled page, hence the locals."""
     new_entry, new_header = _new_entry, _new_header
     set_log_id, set_seq, set_prev, set_ts_ms = _SET_LOG_ID, _SET_SEQ, _SET_PREV, _SET_TS_MS
     set_vis, set_body_hash, set_key_id = _SET_VIS, _SET_BODY_HASH, _SET_KEY_ID

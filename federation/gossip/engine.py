@@ -117,9 +117,8 @@ class Gossip:
         self.settings, self.periodic = settings, periodic
         self._penalise, self._success, self._failure = penalise, record_success, record_failure
         self._on_peer_heads = on_peer_heads  # what a peer holds, as it told us (for the operator's "lag")
-        self.decoder = PageDecoder(
-            decode_pool
-        )  # pulled pages, decoded and checked (federation.replica.offload)
+        # pulled pages are decoded and checked there (federation.replica.offload)
+        self.decoder = PageDecoder(decode_pool)
         self.stats = Stats()
         self._busy: set[bytes] = set()  # peers with an exchange in progress
         self._log_locks: dict[bytes, asyncio.Lock] = {}

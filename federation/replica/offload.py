@@ -44,7 +44,7 @@ def checked_parts(data: bytes, max_bytes: int) -> Decoded:
     return (rows, page.checkpoint, page.consistency, page.first), None
 
 
-def _up() -> bool:
+def _alive() -> bool:
     return True
 
 
@@ -61,7 +61,7 @@ class PageDecoder:
         if self.pool is None:
             return False
         if self._up is None:
-            self._up = self.pool.submit(_up)
+            self._up = self.pool.submit(_alive)
         return self._up.done()
 
     async def started(self) -> None:
@@ -79,12 +79,9 @@ class PageDecoder:
         try:
             parts, refused = await asyncio.wrap_future(self.pool.submit(checked_parts, data, max_bytes))
         except concurrent.futures.BrokenExecutor:
-            log.warning(
-                "a decode worker died; decoding its page of %d bytes in the node's process", len(data)
-            )
-            self._up = (
-                None  # the pool starts new workers at the next page; until they are up, pages come here
-            )
+            log.warning("a decode worker died; decoding its page of %d bytes here", len(data))
+            # the pool starts new workers with the next page; until they are up, pages are decoded here
+            self._up = None
             return Page.decode(data, max_bytes)
         if refused is not None:
             raise BadData(*refused)

@@ -105,8 +105,9 @@ def _witness_notes(db: sqlite_utils.Database) -> None:
 
 def _key_index(db: sqlite_utils.Database) -> None:
     """The ``log/key`` entries of each log (``LogStore.delegations``), which every ingest reads to know the
-    keys valid for a log. Without an index that read walked every entry of the log, once per page: a
-    catch-up of n entries cost n²/page reads. Partial, as for decisions: other entries cost no index write."""
+    keys valid for a log. Without an index that read walked every entry held of the log, once per page: a
+    catch-up of 100,000 entries in pages of 4,000 read 1.2 million rows. Partial, as for decisions: other
+    entries cost no index write."""
     db.execute("CREATE INDEX entries_keys ON entries (log_id, seq) WHERE kind = 'log/key'")
 
 
