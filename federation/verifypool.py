@@ -9,6 +9,14 @@ commits anything, exactly as with a thread pool.
 Workers start at the first large page (small pages are checked inline), ignore Ctrl-C (the node stops them)
 and exit when the node does. If a worker dies, its pool is replaced; whatever it was asked is checked again
 here (``answer``), so a broken pool costs time, never a check, and never a peer a penalty.
+
+Workers are forked from a server process (multiprocessing's ``forkserver``), started once, at the first
+pool's first task: it imports the node's modules once, and each worker then starts in milliseconds. A
+spawned worker is a new interpreter that imports them all again, half a second of CPU each (``shora``'s own
+modules come with its main script); at the start of a catch-up three of them did so at once, on the cores
+the catch-up needed (docs/gossip.md, "Catch-up speed"). The server is a fresh process, never a fork of the
+node's threaded one, and it leaves when the node does. Where there is no fork server (Windows), workers are
+spawned.
 """
 
 from __future__ import annotations
@@ -18,8 +26,10 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -53,18 +63,55 @@ def answer(future: Future[int], jobs: Sequence[Job]) -> int:
         return verify_chunk(jobs)
 
 
+WORKER_MODULES = ("federation.verifypool", "federation.replica.offload")  # the functions workers run
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload())
+    return context
+
+
+def preload() -> list[str]:
+    """What the fork server imports before it forks workers: the modules workers run, and what the node's
+    main script imports. A worker runs that script again (``__mp_main__``: multiprocessing does so for
+    every process it starts), and so finds it all loaded. ``shora``'s script imports the whole node."""
+    main = sys.modules.get("__main__")
+    names = set(WORKER_MODULES)
+    for value in vars(main).values() if main is not None else ():
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name not in ("__main__", "__mp_main__", "builtins"):
+            names.add(name)
+    return sorted(names)
+
+
 def _worker_init(node: int, niceness: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the node, which stops its workers
     os.nice(niceness)
     # A worker holds both ends of its task pipe, so it would never see the node die (killed, say): it
-    # watches for the node to be gone instead, and leaves.
-    threading.Thread(target=_exit_with, args=(node,), daemon=True, name="shora-verify-watch").start()
+    # watches for the node to be gone instead, and leaves. Its parent is the fork server (the node itself
+    # where workers are spawned), which leaves when the node does; a worker reparented, or started after
+    # the node was gone, leaves too.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(node, parent), daemon=True, name="shora-verify-watch").start()
 
 
-def _exit_with(node: int) -> None:
-    while os.getppid() == node:
+def _exit_with(node: int, parent: int) -> None:
+    while os.getppid() == parent and _alive(node):
         time.sleep(WATCH_INTERVAL_S)
     os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's: never the node's case, but not gone either
+        return True
+    return True
 
 
 class VerifyPool(concurrent.futures.Executor):
@@ -91,7 +138,7 @@ class VerifyPool(concurrent.futures.Executor):
                 if self._pool is None:
                     self._pool = ProcessPoolExecutor(
                         self.workers,
-                        mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
+                        mp_context=_context(),  # no fork of a threaded process (module docstring)
                         initializer=_worker_init,
                         initargs=(os.getpid(), self.niceness),
                     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from federation import db as dbmod
 from federation.replica import BadData, Page, Replica
 from federation.store import MIGRATIONS
-from federation.verifypool import WORKER_NICENESS, Job, VerifyPool, answer, verify_chunk
+from federation.verifypool import WORKER_NICENESS, Job, VerifyPool, answer, preload, verify_chunk
 from node.storage.drafts import checkpoint_signer
 from protocol.entry import Entry, sign_entry
 from protocol.keys import ENTRY_TAG, Domain, SigningKey
@@ -117,15 +119,36 @@ def test_signature_checkers_run_at_idle_priority_and_page_decoders_at_the_nodes(
             pool.shutdown()
 
 
-def test_workers_do_not_outlive_a_killed_node() -> None:
+def test_the_fork_server_loads_what_workers_run_and_what_the_main_script_imports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker runs the node's main script again (multiprocessing does, for every process it starts): the
+    fork server imports what that script imports, so each worker finds it loaded."""
+    import json
+
+    from node.cli.main import main as shora_main
+
+    script = types.ModuleType("__main__")
+    script.__dict__.update({"json": json, "main": shora_main, "answer": 42, "__name__": "__main__"})
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert preload() == ["federation.replica.offload", "federation.verifypool", "json", "node.cli.main"]
+    monkeypatch.delitem(sys.modules, "__main__")
+    assert preload() == ["federation.replica.offload", "federation.verifypool"]
+
+
+def test_workers_and_their_fork_server_do_not_outlive_a_killed_node() -> None:
+    """The workers, and the fork server they are forked from (a child of the node), all leave."""
     code = (
-        "import time\n"
+        "import os, time\n"
         "from federation.verifypool import VerifyPool, verify_chunk\n"
+        "from tests.children import children_of\n"
         "if __name__ == '__main__':\n"
         "    pool = VerifyPool(workers=2)\n"
         "    futures = [pool.submit(verify_chunk, []) for _ in range(4)]\n"
         "    [f.result() for f in futures]\n"
-        "    print(' '.join(str(p) for p in pool.worker_pids()), flush=True)\n"
+        "    helpers = set(pool.worker_pids()) | set(children_of(os.getpid()))\n"
+        "    assert len(helpers) >= 3, helpers  # two workers, and the fork server or the workers' parent\n"
+        "    print(' '.join(str(p) for p in sorted(helpers)), flush=True)\n"
         "    time.sleep(60)\n"
     )
-    kill_and_expect_children_gone(code, "verify workers")
+    kill_and_expect_children_gone(code, "verify workers or their fork server")
