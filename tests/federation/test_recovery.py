@@ -17,6 +17,18 @@ from protocol import merkle
 from tests.federation.test_gossip import Cluster, SqlReplica, run
 from tests.federation.test_verifypool import KEY, jobs, log, replica
 
+# the pool forks its workers from a fork server where the platform has one, and spawns them elsewhere
+WORKER_CLASSES = (multiprocessing.context.ForkServerProcess, multiprocessing.context.SpawnProcess)
+
+
+def workers_cannot_start(monkeypatch: pytest.MonkeyPatch, starts: list[object]) -> None:
+    def cannot_start(process: object) -> None:
+        starts.append(process)
+        raise OSError(11, "Resource temporarily unavailable")
+
+    for cls in WORKER_CLASSES:
+        monkeypatch.setattr(cls, "start", cannot_start)
+
 
 def test_verify_workers_that_cannot_start_leave_every_check_done_here(
     monkeypatch: pytest.MonkeyPatch,
@@ -24,12 +36,7 @@ def test_verify_workers_that_cannot_start_leave_every_check_done_here(
     """Starting a worker fails (no processes left): the pool gives up on workers for that call and checks
     inline, with the same answers; once workers can start, they are used again."""
     starts: list[object] = []
-
-    def cannot_start(process: object) -> None:
-        starts.append(process)
-        raise OSError(11, "Resource temporarily unavailable")
-
-    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", cannot_start)
+    workers_cannot_start(monkeypatch, starts)
     pool = VerifyPool(workers=2)
     try:
         for bad in (None, 0, 41):
@@ -39,7 +46,7 @@ def test_verify_workers_that_cannot_start_leave_every_check_done_here(
         monkeypatch.undo()
         chunk = jobs(60, 7)
         assert answer(pool.submit(verify_chunk, chunk), chunk) == 7
-        assert pool._pool is not None and pool._pool._processes  # type: ignore[attr-defined]
+        assert pool.worker_pids()
     finally:
         pool.shutdown()
 
@@ -47,19 +54,18 @@ def test_verify_workers_that_cannot_start_leave_every_check_done_here(
 def test_a_replica_given_a_page_whose_checks_cannot_run_on_workers_stores_it_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def cannot_start(process: object) -> None:
-        raise OSError(11, "Resource temporarily unavailable")
-
+    starts: list[object] = []
     source = replica(tmp_path / "source.db")
     entries = log(300)
     source.store.append(KEY.public.raw, entries, checkpoint_signer(KEY))
     page = Page.decode(source.page_bytes(KEY.public.raw, -1, 300, 0))
-    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", cannot_start)
+    workers_cannot_start(monkeypatch, starts)
     pool = VerifyPool(workers=2)
     try:
         target = replica(tmp_path / "target.db", pool)
         result = target.ingest(KEY.public.raw, target.preverify(KEY.public.raw, page))
         assert result.size == 300 and target.head(KEY.public.raw) == source.head(KEY.public.raw)
+        assert starts and not pool.worker_pids()
     finally:
         pool.shutdown()
 
