@@ -11,7 +11,10 @@ and exit when the node does. If a worker dies, its pool is replaced; whatever it
 here (``answer``), so a broken pool costs time, never a check, and never a peer a penalty.
 
 Workers are forked from a server process (multiprocessing's ``forkserver``), started once, at the first
-pool's first task: it imports the node's modules once, and each worker then starts in milliseconds. A
+pool's first task: it imports the node's modules once, and each worker then starts in milliseconds. A pool
+starts its workers on a thread of its own: the first start waits half a second for that server, and the
+callers are the writer thread and the event loop, which must not wait (a task submitted meanwhile runs once
+the workers are up). A
 spawned worker is a new interpreter that imports them all again, half a second of CPU each (``shora``'s own
 modules come with its main script); at the start of a catch-up three of them did so at once, on the cores
 the catch-up needed (docs/gossip.md, "Catch-up speed"). The server is a fresh process, never a fork of the
@@ -129,31 +132,75 @@ class VerifyPool(concurrent.futures.Executor):
         self._lock = threading.Lock()
         self._closed = False
         self.replaced = 0
+        self._waiting: list[tuple[Future[Any], Callable[..., Any], Any, Any]] = []
+        self._starter: threading.Thread | None = None
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            for _ in range(2):
-                if self._pool is None:
-                    self._pool = ProcessPoolExecutor(
-                        self.workers,
-                        mp_context=_context(),  # no fork of a threaded process (module docstring)
-                        initializer=_worker_init,
-                        initargs=(os.getpid(), self.niceness),
-                    )
-                try:
-                    return self._pool.submit(fn, *args, **kwargs)
-                except (BrokenProcessPool, OSError) as exc:  # OSError: a worker could not even start
-                    log.warning("verify workers broken (%s); starting new ones", exc)
-                    self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool, self.replaced = None, self.replaced + 1
-        done: Future[T] = Future()  # could not start workers twice over: check here
-        try:
-            done.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            done.set_exception(exc)
+        for _ in range(2):
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("cannot schedule new futures after shutdown")
+                pool = self._pool
+                if pool is None:  # only ``_start`` sets it, and one runs at a time
+                    return self._after_start(fn, args, kwargs)
+            try:
+                return pool.submit(fn, *args, **kwargs)
+            except (BrokenProcessPool, OSError) as exc:  # OSError: a new worker could not even start
+                log.warning("verify workers broken (%s); starting new ones", exc)
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool, self.replaced = None, self.replaced + 1
+                pool.shutdown(wait=False, cancel_futures=True)
+        done: Future[T] = Future()  # broken twice over, and new workers already up: check here
+        _forward(None, done, fn, args, kwargs)
         return done
+
+    def _after_start(self, fn: Callable[..., T], args: Any, kwargs: Any) -> Future[T]:
+        """A future for ``fn(*args, **kwargs)``, run once the workers are up (holding ``_lock``).
+
+        Workers are started on a thread of their own, never on the caller's: the first start waits for the
+        fork server to load the node (half a second), and the callers are the writer and the event loop."""
+        waiting: Future[T] = Future()
+        self._waiting.append((waiting, fn, args, kwargs))
+        if self._starter is None:
+            self._starter = threading.Thread(target=self._start, daemon=True, name="shora-pool-start")
+            self._starter.start()
+        return waiting
+
+    def _start(self) -> None:
+        pool: ProcessPoolExecutor | None = None
+        for _ in range(2):
+            pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=_context(),  # no fork of a threaded process (module docstring)
+                initializer=_worker_init,
+                initargs=(os.getpid(), self.niceness),
+            )
+            try:
+                # one task per worker starts them all now (the pool starts a worker per task while none is
+                # idle), so that no later submit starts one on its caller's thread
+                for _ in range(self.workers):
+                    pool.submit(_started)
+                break
+            except (BrokenProcessPool, OSError) as exc:
+                log.warning("verify workers could not start (%s)", exc)
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+                with self._lock:
+                    self.replaced += 1
+        with self._lock:
+            waiting, self._waiting, self._starter = self._waiting, [], None
+            closed = self._closed
+            if not closed:
+                self._pool = pool
+        if closed:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            for future, *_ in waiting:  # the caller's ``answer`` checks it in its own process
+                future.set_exception(BrokenProcessPool("the pool was shut down before its workers started"))
+            return
+        for future, fn, args, kwargs in waiting:
+            _forward(pool, future, fn, args, kwargs)
 
     def worker_pids(self) -> list[int]:
         """The process ids of the workers running now (none before the first large page)."""
@@ -165,6 +212,40 @@ class VerifyPool(concurrent.futures.Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
+            pool, self._pool, starter = self._pool, None, self._starter
+        if starter is not None and wait:
+            starter.join()  # what it started, it stops: the pool is closed
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _started() -> bool:
+    return True
+
+
+def _forward(
+    pool: ProcessPoolExecutor | None, future: Future[T], fn: Callable[..., T], args: Any, kwargs: Any
+) -> None:
+    """Run what waited for the workers: on them if they started, here if they could not (the answer is the
+    same), and as a broken pool's answer if the pool was shut down meanwhile (``answer`` checks it here)."""
+    if pool is None:
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return
+    try:
+        inner = pool.submit(fn, *args, **kwargs)
+    except (BrokenProcessPool, OSError, RuntimeError) as exc:
+        future.set_exception(BrokenProcessPool(f"the workers stopped before this task ran: {exc}"))
+        return
+
+    def copy(done: Future[T]) -> None:
+        if done.cancelled():
+            future.set_exception(BrokenProcessPool("the workers stopped before this task ran"))
+        elif (error := done.exception()) is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(done.result())
+
+    inner.add_done_callback(copy)

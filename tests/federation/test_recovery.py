@@ -1,15 +1,18 @@
-"""Recovery paths of replication, exercised for real: verify workers that cannot start, and a page
-replication that is cancelled mid-way (its prefetch included) leaving nothing half-stored."""
+"""Recovery paths of replication, exercised for real: verify workers that cannot start, or start slowly,
+and a page replication that is cancelled mid-way (its prefetch included) leaving nothing half-stored."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing.context
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from federation.replica import Page
+from federation.store import verified
 from federation.transport import Reply
 from federation.verifypool import VerifyPool, answer, verify_chunk
 from node.storage.drafts import checkpoint_signer
@@ -51,6 +54,63 @@ def test_verify_workers_that_cannot_start_leave_every_check_done_here(
         pool.shutdown()
 
 
+def workers_start_when(
+    release: threading.Event, monkeypatch: pytest.MonkeyPatch, starters: list[str]
+) -> None:
+    """Worker starts wait for ``release`` on the pool's own thread; a start on any other thread (a caller's)
+    is recorded and goes ahead, so that a pool starting workers on its caller fails the test, not hangs."""
+    for cls in WORKER_CLASSES:
+
+        def start(process: multiprocessing.process.BaseProcess, real: object = cls.start) -> None:
+            starters.append(threading.current_thread().name)
+            if threading.current_thread().name == "shora-pool-start":
+                release.wait()
+            real(process)  # type: ignore[operator]
+
+        monkeypatch.setattr(cls, "start", start)
+
+
+def test_workers_start_on_a_thread_of_the_pool_and_never_on_the_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first start waits for the fork server to load the node, half a second: the writer thread and the
+    event loop, which submit, do not wait for it. What they submit meanwhile runs once the workers are up."""
+    release, starters = threading.Event(), list[str]()
+    workers_start_when(release, monkeypatch, starters)
+    pool = VerifyPool(workers=2)
+    try:
+        chunk = jobs(60, 13)
+        future = pool.submit(verify_chunk, chunk)  # back at once: the start waits on the pool's thread
+        other = pool.submit(verify_chunk, jobs(60, None))
+        assert not future.done() and not other.done()
+        release.set()
+        assert answer(future, chunk) == 13 and other.result() == -1
+        assert starters == ["shora-pool-start"] * 2
+        assert len(pool.worker_pids()) == 2
+        assert answer(pool.submit(verify_chunk, chunk), chunk) == 13
+        assert starters == ["shora-pool-start"] * 2  # both were started up front: later tasks start none
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+def test_a_pool_shut_down_while_its_workers_start_leaves_what_waited_to_be_checked_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release, starters = threading.Event(), list[str]()
+    workers_start_when(release, monkeypatch, starters)
+    pool = VerifyPool(workers=2)
+    chunk = jobs(60, 5)
+    future = pool.submit(verify_chunk, chunk)
+    pool.shutdown(wait=False)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(verify_chunk, chunk)
+    release.set()
+    assert isinstance(future.exception(), BrokenProcessPool)  # waits for the pool's thread to end
+    assert answer(future, chunk) == 5
+    assert pool.worker_pids() == []
+
+
 def test_a_replica_given_a_page_whose_checks_cannot_run_on_workers_stores_it_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,6 +125,8 @@ def test_a_replica_given_a_page_whose_checks_cannot_run_on_workers_stores_it_who
         target = replica(tmp_path / "target.db", pool)
         result = target.ingest(KEY.public.raw, target.preverify(KEY.public.raw, page))
         assert result.size == 300 and target.head(KEY.public.raw) == source.head(KEY.public.raw)
+        assert target.settle(wait=True) == []  # every signature checked, here
+        assert verified.pending(target.store.conn) == []
         assert starts and not pool.worker_pids()
     finally:
         pool.shutdown()
