@@ -89,7 +89,9 @@ class SignatureFollowUp:
         """Wait for the signature checks of every page committed so far, record them on the writer and act
         on those that failed (``_bad_signature``)."""
         while futures := self.replica.deferred_futures():
-            await asyncio.wait([asyncio.wrap_future(f) for f in futures])
+            # an answer may be an exception (the pool broke, or was shut down before its workers started):
+            # taken here, and ``settle`` checks those chunks in this process (``verifypool.answer``)
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in futures), return_exceptions=True)
             for found in await self.run_write(self.replica.settle):
                 await self._bad_signature(found)
 
